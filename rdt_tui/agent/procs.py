@@ -1,0 +1,92 @@
+"""Processes by /proc: start times that tell a reused pid apart, and the run marker.
+
+Every process of a job carries ``RDT_TUI_RUN=<run id>`` in its environment. Launchers such as
+torchrun put workers in their own sessions and a killed launcher leaves them re-parented to
+init, so process groups cannot find them all; the marker can.
+"""
+
+import os
+import signal
+from typing import Dict, Iterable, List, Optional
+
+RUN_ENV = "RDT_TUI_RUN"
+_MARKER = RUN_ENV.encode() + b"="
+
+
+def start_time(pid: int) -> Optional[int]:
+    """Field 22 of /proc/<pid>/stat (clock ticks after boot); None when the pid is gone."""
+    try:
+        with open("/proc/{}/stat".format(pid), "rb") as fh:
+            data = fh.read()
+    except OSError:
+        return None
+    # The command name (field 2) may hold spaces and parentheses: split after the last ')'.
+    fields = data[data.rfind(b")") + 2 :].split()
+    if len(fields) < 20 or fields[0] == b"Z":
+        return None  # gone, or a zombie that only waits to be reaped
+    return int(fields[19])
+
+
+def is_same_process(pid: Optional[int], started: Optional[int]) -> bool:
+    """True when ``pid`` is alive and is the very process that started at ``started``."""
+    if not pid or started is None:
+        return False
+    return start_time(pid) == started
+
+
+def marked_processes(run_ids: Optional[Iterable[str]] = None) -> Dict[str, List[int]]:
+    """Live pids by run id, read from the environment of every process this user may read."""
+    wanted = set(run_ids) if run_ids is not None else None
+    found: Dict[str, List[int]] = {}
+    me = os.getpid()
+    for name in os.listdir("/proc"):
+        if not name.isdigit():
+            continue
+        pid = int(name)
+        if pid == me:
+            continue
+        try:
+            with open("/proc/{}/environ".format(pid), "rb") as fh:
+                env = fh.read()
+        except OSError:
+            continue  # another user's process, or one that just exited
+        at = env.find(_MARKER)
+        while at > 0 and env[at - 1] != 0:
+            at = env.find(_MARKER, at + 1)
+        if at < 0:
+            continue
+        end = env.find(b"\0", at)
+        run_id = env[at + len(_MARKER) : end if end >= 0 else len(env)].decode(
+            "utf-8", errors="replace"
+        )
+        if wanted is not None and run_id not in wanted:
+            continue
+        if start_time(pid) is None:
+            continue
+        found.setdefault(run_id, []).append(pid)
+    return found
+
+
+def signal_all(pids: Iterable[int], sig: int) -> int:
+    """Send ``sig`` to each pid; the number that received it."""
+    sent = 0
+    for pid in pids:
+        try:
+            os.kill(pid, sig)
+            sent += 1
+        except (ProcessLookupError, PermissionError):
+            pass
+    return sent
+
+
+def signal_number(name: str) -> int:
+    """``"SIGINT"``, ``"INT"`` or ``"2"`` as a signal number; ValueError otherwise."""
+    text = name.strip().upper()
+    if text.isdigit():
+        return int(text)
+    if not text.startswith("SIG"):
+        text = "SIG" + text
+    value = getattr(signal, text, None)
+    if not isinstance(value, int):
+        raise ValueError("unknown signal {!r}".format(name))
+    return int(value)

@@ -1,0 +1,214 @@
+"""Runs on disk: ``runs/<id>/`` holds spec.json, state.json, exit.json, stop.json, output.log.
+
+The files are the truth, not the daemon's memory: a daemon killed and restarted reads them
+back and re-adopts every live run. A run is *running* while its job (pid AND start time) or
+any process carrying its marker is alive, *exited* or *stopped* once the shim wrote exit.json,
+and *lost* when none of these hold (the node rebooted, the shim was SIGKILLed).
+"""
+
+import os
+import re
+import shutil
+import subprocess
+import time
+from typing import Any, Dict, List, Optional
+
+from ..protocol import errors
+from ..protocol.errors import AgentError
+from .files import CorruptFile, ensure_private_dir, read_json, write_json_atomic
+from .procs import is_same_process, marked_processes
+
+RUNNING, EXITED, STOPPED, LOST = "running", "exited", "stopped", "lost"
+_RUN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,120}$")
+
+
+class RunStore:
+    def __init__(self, root: str) -> None:
+        self.root = ensure_private_dir(os.path.join(root, "runs"))
+        self._shims: Dict[str, "subprocess.Popen[bytes]"] = {}
+
+    # ----- paths and lookups -------------------------------------------------------------
+    def run_dir(self, run_id: str) -> str:
+        if not isinstance(run_id, str) or not _RUN_ID.match(run_id):
+            raise AgentError(errors.UNKNOWN_RUN, "no run {!r} on this host".format(run_id),
+                             "list the runs with `rdt-tui runs HOST`")
+        path = os.path.join(self.root, run_id)
+        if not os.path.isdir(path):
+            raise AgentError(errors.UNKNOWN_RUN, "no run {!r} on this host".format(run_id),
+                             "list the runs with `rdt-tui runs HOST`")
+        return path
+
+    def run_ids(self) -> List[str]:
+        try:
+            names = os.listdir(self.root)
+        except FileNotFoundError:
+            return []
+        return sorted(n for n in names if _RUN_ID.match(n) and os.path.isdir(
+            os.path.join(self.root, n)))
+
+    def spec(self, run_id: str) -> Dict[str, Any]:
+        spec = read_json(os.path.join(self.run_dir(run_id), "spec.json"))
+        if not isinstance(spec, dict):
+            raise CorruptFile("spec.json of run {} is missing".format(run_id))
+        return spec
+
+    # ----- status ------------------------------------------------------------------------
+    def summary(self, run_id: str, marked: Optional[Dict[str, List[int]]] = None
+                ) -> Dict[str, Any]:
+        """The run's status, read from its files and /proc; never raises for a corrupt file."""
+        path = self.run_dir(run_id)
+        out: Dict[str, Any] = {"id": run_id, "status": LOST, "exit_code": None, "signal": None}
+        problems: List[str] = []
+
+        def load(name: str) -> Optional[Dict[str, Any]]:
+            try:
+                value = read_json(os.path.join(path, name))
+            except CorruptFile as exc:
+                problems.append(str(exc))
+                return None
+            return value if isinstance(value, dict) or value is None else None
+
+        spec = load("spec.json") or {}
+        state = load("state.json") or {}
+        exit_info = load("exit.json")
+        stop_info = load("stop.json")
+        for key in ("name", "argv", "cwd", "gpus", "created_at"):
+            out[key] = spec.get(key)
+        out["pid"] = state.get("pid")
+        out["started_at"] = state.get("started_at") or spec.get("created_at")
+        out["stop_requested"] = stop_info is not None
+        job_alive = is_same_process(state.get("pid"), state.get("start_time"))
+        if marked is None and exit_info is None and not job_alive:
+            # Only scan /proc when the job itself is gone: its workers may live on.
+            marked = marked_processes([run_id])
+        pids = (marked or {}).get(run_id, [])
+        out["pids"] = sorted(pids)
+        if exit_info is not None:
+            out["status"] = STOPPED if stop_info is not None else EXITED
+            out["exit_code"] = exit_info.get("code")
+            out["signal"] = exit_info.get("signal")
+            out["ended_at"] = exit_info.get("ended_at")
+            if exit_info.get("error"):
+                problems.append(str(exit_info["error"]))
+        elif (pids or job_alive or is_same_process(state.get("shim_pid"), state.get("shim_start"))):
+            out["status"] = RUNNING
+        elif not state and not problems and time.time() - (spec.get("created_at") or 0) < 10:
+            out["status"] = RUNNING  # the shim is still starting the job
+        if problems:
+            out["error"] = "; ".join(problems)
+        return out
+
+    def summaries(self) -> List[Dict[str, Any]]:
+        ids = self.run_ids()
+        marked = marked_processes(ids)
+        return [self.summary(run_id, marked) for run_id in ids]
+
+    def live_runs(self) -> List[Dict[str, Any]]:
+        return [s for s in self.summaries() if s["status"] == RUNNING]
+
+    # ----- launch ------------------------------------------------------------------------
+    def find_by_request_key(self, key: str) -> Optional[str]:
+        for run_id in self.run_ids():
+            try:
+                if self.spec(run_id).get("request_key") == key:
+                    return run_id
+            except (CorruptFile, AgentError):
+                continue
+        return None
+
+    def create(self, spec: Dict[str, Any]) -> str:
+        base = _slug(spec.get("name") or os.path.basename(spec["argv"][0]) or "run")
+        stamp = time.strftime("%Y%m%d-%H%M%S")
+        for n in range(1000):
+            run_id = "{}-{}{}".format(base, stamp, "" if n == 0 else "-{}".format(n))
+            path = os.path.join(self.root, run_id)
+            try:
+                os.mkdir(path, 0o700)
+                break
+            except FileExistsError:
+                continue
+        else:  # pragma: no cover - a thousand launches in one second
+            raise AgentError(errors.INTERNAL, "could not allocate a run id")
+        spec = dict(spec, id=run_id, created_at=time.time())
+        write_json_atomic(os.path.join(path, "spec.json"), spec)
+        return run_id
+
+    def start_shim(self, run_id: str, shim_cmd: List[str]) -> None:
+        path = self.run_dir(run_id)
+        log = os.open(os.path.join(path, "output.log"),
+                      os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        try:
+            self._shims[run_id] = subprocess.Popen(
+                shim_cmd + ["shim", path], stdin=subprocess.DEVNULL, stdout=log,
+                stderr=subprocess.STDOUT, start_new_session=True, close_fds=True, cwd=path)
+        finally:
+            os.close(log)
+
+    def reap(self) -> None:
+        """Collect shims that ended, so none lingers as a zombie of the daemon."""
+        for run_id, proc in list(self._shims.items()):
+            if proc.poll() is not None:
+                del self._shims[run_id]
+
+    def mark_stop(self, run_id: str, sig: int, grace: float) -> None:
+        write_json_atomic(os.path.join(self.run_dir(run_id), "stop.json"),
+                          {"requested_at": time.time(), "signal": sig, "grace": grace})
+
+
+def validate_launch(args: Dict[str, Any]) -> Dict[str, Any]:
+    """A launch request checked and normalised into a run spec, or an AgentError saying why."""
+    argv = args.get("argv")
+    if not isinstance(argv, list) or not argv or not all(isinstance(a, str) for a in argv):
+        raise AgentError(errors.BAD_COMMAND, "no command to run",
+                         "give the command after `--`, e.g. `rdt-tui launch HOST -- python train.py`")
+    cwd = args.get("cwd") or os.path.expanduser("~")
+    if not isinstance(cwd, str):
+        raise AgentError(errors.BAD_CWD, "the working directory must be a path")
+    cwd = os.path.expanduser(cwd)
+    if not os.path.isdir(cwd):
+        raise AgentError(errors.BAD_CWD, "working directory {} does not exist".format(cwd),
+                         "create it or pass an existing one with --cwd")
+    env = args.get("env") or {}
+    if not isinstance(env, dict) or not all(
+            isinstance(k, str) and isinstance(v, str) for k, v in env.items()):
+        raise AgentError(errors.BAD_REQUEST, "env must map names to strings")
+    program = argv[0]
+    if "/" in program:
+        full = program if os.path.isabs(program) else os.path.join(cwd, program)
+        if not (os.path.isfile(full) and os.access(full, os.X_OK)):
+            raise AgentError(errors.BAD_COMMAND, "{} is not an executable file".format(full),
+                             "check the path, or `chmod +x` it")
+    else:
+        search = env.get("PATH") or os.environ.get("PATH", os.defpath)
+        if shutil.which(program, path=search) is None:
+            raise AgentError(errors.BAD_COMMAND, "command not found: {}".format(program),
+                             "use the full path of the program, or set PATH in the profile's env")
+    gpus = args.get("gpus")
+    if gpus is None and env.get("CUDA_VISIBLE_DEVICES"):
+        gpus = [g for g in env["CUDA_VISIBLE_DEVICES"].split(",") if g.strip()]
+    if gpus is not None:
+        if not isinstance(gpus, list):
+            raise AgentError(errors.BAD_REQUEST, "gpus must be a list of GPU indices")
+        gpus = [str(g).strip() for g in gpus]
+    spec: Dict[str, Any] = {
+        "argv": argv, "cwd": os.path.abspath(cwd), "env": env, "gpus": gpus,
+        "name": str(args.get("name") or ""),
+        "log_files": [str(p) for p in (args.get("log_files") or [])],
+        "checkpoint_dir": str(args.get("checkpoint_dir") or cwd),
+        "checkpoint_globs": [str(g) for g in (args.get("checkpoint_globs") or [])],
+        "request_key": args.get("request_key"),
+        "stop_signal": str(args.get("stop_signal") or "SIGINT"),
+    }
+    return spec
+
+
+def gpus_overlap(a: Optional[List[str]], b: Optional[List[str]], host_gpus: List[str]) -> List[str]:
+    """GPUs two runs share; None means every GPU of the host."""
+    set_a = set(host_gpus if a is None else a)
+    set_b = set(host_gpus if b is None else b)
+    return sorted(set_a & set_b)
+
+
+def _slug(text: str) -> str:
+    slug = re.sub(r"[^A-Za-z0-9._-]+", "-", text).strip("-._")[:40]
+    return slug or "run"

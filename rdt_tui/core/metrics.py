@@ -1,0 +1,141 @@
+"""Metric points parsed from training log lines.
+
+Three shapes are understood (the profile issue adds project-specific ones):
+
+- a tqdm bar with a postfix, ``Steps:  12%|#2  | 24/200 [00:48<05:52, 2.0s/it, loss=0.0152,
+  lr=0.0001]``: one point per postfix value, the step taken from ``n/total``;
+- a JSON object per line, ``{"train_loss": 0.01, "global_step": 92637, "epoch": 299}``: one point
+  per numeric field, the step from ``global_step`` / ``step`` / ``iter``;
+- ``key=value`` and ``key: value`` pairs anywhere in a line.
+
+A line without its own step takes the last step seen, so ``val_loss: 0.3`` printed after the
+bar for step 400 lands at step 400.
+"""
+
+import json
+import math
+import re
+from typing import Dict, Iterable, List, NamedTuple, Optional, Tuple
+
+
+class MetricPoint(NamedTuple):
+    name: str
+    value: float
+    step: Optional[int]
+
+
+STEP_KEYS = ("global_step", "step", "iteration", "iter", "it")
+_STEP_KEY_SET = frozenset(STEP_KEYS)
+
+_NUMBER = r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?|[-+]?(?:nan|NaN|NAN|inf|Inf|INF)"
+_TQDM = re.compile(r"(\d+)/(\d+) \[([^\]]*)\]")
+_POSTFIX = re.compile(r"([A-Za-z_][\w./-]*)=(" + _NUMBER + r")(?=,|$)")
+_KV = re.compile(
+    r"(?:^|(?<=[\s,|;(\[]))([A-Za-z_][\w./-]*)\s?(?:=|:)\s*(" + _NUMBER + r")(?=$|[\s,|;)\]])"
+)
+
+
+def _number(text: str) -> float:
+    return float(text)
+
+
+class MetricParser:
+    """Stateful parser: carries the last step and drops repaints of an unchanged tqdm bar."""
+
+    def __init__(self) -> None:
+        self.last_step: Optional[int] = None
+        self._last_bar: Optional[Tuple[int, List[Tuple[str, str]]]] = None
+
+    def parse_lines(self, lines: Iterable[str]) -> List[MetricPoint]:
+        out: List[MetricPoint] = []
+        for line in lines:
+            # Cheap screens first: most log lines carry no metric at all.
+            if "=" in line or ":" in line:
+                self._parse_line(line, out)
+        return out
+
+    def _parse_line(self, line: str, out: List[MetricPoint]) -> None:
+        stripped = line.strip()
+        if stripped.startswith("{") and stripped.endswith("}"):
+            if self._parse_json(stripped, out):
+                return
+        if "/" in line and "[" in line:
+            bar = _TQDM.search(line)
+            if bar is not None:
+                self._parse_bar(bar, out)
+                return
+        self._parse_pairs(line, out)
+
+    def _parse_bar(self, bar: "re.Match[str]", out: List[MetricPoint]) -> None:
+        step = int(bar.group(1))
+        self.last_step = step
+        pairs = _POSTFIX.findall(bar.group(3).replace(", ", ","))
+        key = (step, pairs)
+        if key == self._last_bar:
+            return  # a repaint of the same step and values (only the clock moved)
+        self._last_bar = key
+        for name, value in pairs:
+            out.append(MetricPoint(name, _number(value), step))
+
+    def _parse_json(self, text: str, out: List[MetricPoint]) -> bool:
+        try:
+            obj = json.loads(text)
+        except ValueError:
+            return False
+        if not isinstance(obj, dict):
+            return False
+        step = None
+        for key in STEP_KEYS:
+            value = obj.get(key)
+            if isinstance(value, (int, float)) and not isinstance(value, bool):
+                step = int(value)
+                break
+        if step is None:
+            step = self.last_step
+        else:
+            self.last_step = step
+        for name, value in obj.items():
+            if name in _STEP_KEY_SET or isinstance(value, bool):
+                continue
+            if isinstance(value, (int, float)):
+                out.append(MetricPoint(name, float(value), step))
+        return True
+
+    def _parse_pairs(self, line: str, out: List[MetricPoint]) -> None:
+        pairs = _KV.findall(line)
+        if not pairs:
+            return
+        step = None
+        for name, value in pairs:
+            if name.lower() in _STEP_KEY_SET:
+                try:
+                    step = int(float(value))
+                except (ValueError, OverflowError):
+                    continue
+                break
+        if step is None:
+            step = self.last_step
+        else:
+            self.last_step = step
+        for name, value in pairs:
+            if name.lower() not in _STEP_KEY_SET:
+                out.append(MetricPoint(name, _number(value), step))
+
+
+def parse_text(text: str) -> List[MetricPoint]:
+    """All points of a whole log (a convenience for tests and one-shot tools)."""
+    from .lines import LineSplitter
+
+    splitter = LineSplitter()
+    parser = MetricParser()
+    lines = splitter.feed(text.encode("utf-8"))
+    lines.extend(splitter.flush())
+    return parser.parse_lines(lines)
+
+
+def point_to_json(seq: int, point: MetricPoint, t: float) -> Dict[str, object]:
+    """A point as it travels: NaN and Inf as strings, since JSON has no spelling for them."""
+    value: object = point.value
+    if not math.isfinite(point.value):
+        value = str(point.value)
+    return {"seq": seq, "name": point.name, "value": value, "step": point.step, "t": round(t, 3)}

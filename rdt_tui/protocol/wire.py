@@ -1,0 +1,55 @@
+"""JSON Lines framing: one object per line, UTF-8.
+
+Requests are ``{"id", "op", "args"}``; replies ``{"id", "ok": true, "result"}`` or
+``{"id", "ok": false, "error": {"code", "message", "hint"}}``; pushed events
+``{"event", "run", "seq", "data"}``. A line that is not protocol (a shell banner, a locale
+warning printed by a login script) is skipped by :func:`decode_line`, never fatal.
+"""
+
+import json
+from typing import Any, Dict, Optional
+
+PROTOCOL_VERSION = 1
+
+# The longest line either end accepts; a longer one is a bug or an attack, not a message.
+MAX_LINE = 16 * 1024 * 1024
+
+
+def encode(message: Dict[str, Any]) -> bytes:
+    """One message as a line of compact JSON (non-ASCII kept as UTF-8)."""
+    return (
+        json.dumps(message, ensure_ascii=False, separators=(",", ":"), allow_nan=False) + "\n"
+    ).encode("utf-8")
+
+
+def decode_line(line: bytes) -> Optional[Dict[str, Any]]:
+    """The message on a line, or None when the line is not protocol."""
+    line = line.strip()
+    if not line.startswith(b"{"):
+        return None
+    try:
+        obj = json.loads(line.decode("utf-8", errors="replace"))
+    except ValueError:
+        return None
+    if not isinstance(obj, dict):
+        return None
+    if "id" in obj or "event" in obj:
+        return obj
+    return None
+
+
+def request(req_id: str, op: str, args: Optional[Dict[str, Any]] = None) -> Dict[str, Any]:
+    return {"id": req_id, "op": op, "args": args or {}}
+
+
+def reply_ok(req_id: Any, result: Any) -> Dict[str, Any]:
+    return {"id": req_id, "ok": True, "result": result}
+
+
+def reply_error(req_id: Any, code: str, message: str, hint: str = "") -> Dict[str, Any]:
+    return {"id": req_id, "ok": False, "error": {"code": code, "message": message, "hint": hint}}
+
+
+def event(name: str, run: Optional[str], seq: int, data: Any) -> Dict[str, Any]:
+    """A pushed event. ``seq`` is the position to pass as ``since`` to get what follows it."""
+    return {"event": name, "run": run, "seq": seq, "data": data}
