@@ -230,8 +230,9 @@ class AgentService:
 
     async def op_metrics(self, args: Dict[str, Any]) -> Dict[str, Any]:
         w = self.watcher(str(args.get("run")))
-        if args.get("wait"):
-            await w.until_finished() if args.get("wait") == "finished" else None
+        if args.get("wait") == "ended" and self.store.summary(w.run_id)["status"] != RUNNING:
+            # A run that has ended: answer once its logs are parsed to the end.
+            await asyncio.wait_for(w.until_finished(), 120)
         points, last = w.metrics.since(int(args.get("since", 0)), int(args.get("limit", 100000)))
         return {"points": points, "last_seq": last, "finished": w.finished}
 

@@ -43,7 +43,7 @@ class LineSplitter:
             return []
         complete = buf[: cut + 1]
         self._partial = buf[cut + 1 :]
-        self._after_cr = complete.endswith(b"\r")
+        self._after_cr = not self._partial and complete.endswith(b"\r")
         return split_complete(complete)
 
     def flush(self) -> List[str]:

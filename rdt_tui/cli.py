@@ -1,0 +1,377 @@
+"""``rdt-tui``: the console (once it exists) and the headless subcommands beside it.
+
+Every subcommand exits non-zero on error with the message (and a hint) on stderr, never a
+traceback; ``--json`` prints exactly one JSON document on stdout.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import sys
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from .client import AgentCallError, AgentClient
+from .transport.base import TransportError
+
+LOCAL_HOSTS = ("localhost", "local", "127.0.0.1")
+
+
+class CliError(Exception):
+    def __init__(self, message: str, hint: str = "") -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+
+def make_client(host: str, simulate_gpus: int = 0) -> AgentClient:
+    if host not in LOCAL_HOSTS:
+        raise CliError(f"unknown host {host!r}: this version reaches only localhost",
+                       "SSH hosts arrive with the SSH transport; use `localhost` for now")
+    from .transport.local import LocalTransport
+
+    return AgentClient(LocalTransport(os.environ.get("RDT_TUI_STATE_DIR"), simulate_gpus))
+
+
+def emit_json(doc: Any) -> None:
+    print(json.dumps(doc, indent=2, sort_keys=True, default=str))
+
+
+def _age(ts: float | None) -> str:
+    if not ts:
+        return "-"
+    secs = max(0, int(time.time() - ts))
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if secs >= size:
+            return f"{secs // size}{unit} ago"
+    return f"{secs}s ago"
+
+
+def _size(n: float | None) -> str:
+    if n is None:
+        return "-"
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if abs(n) < 1024 or unit == "TiB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+    return f"{n:.1f} TiB"
+
+
+def _status_word(s: dict[str, Any]) -> str:
+    if s["status"] in ("exited", "stopped"):
+        code = s.get("exit_code")
+        sig = s.get("signal")
+        return f"{s['status']} ({'signal ' + str(sig) if sig else code})"
+    return str(s["status"])
+
+
+# ----- subcommands ------------------------------------------------------------------------
+async def cmd_runs(c: AgentClient, a: argparse.Namespace) -> int:
+    runs = await c.runs()
+    if a.json:
+        emit_json(runs)
+        return 0
+    if not runs:
+        print("no runs on", c.host)
+        return 0
+    print(f"{'RUN':40} {'STATUS':18} {'STARTED':10} COMMAND")
+    for r in runs:
+        cmd = " ".join(r.get("argv") or [])
+        print(f"{r['id']:40} {_status_word(r):18} {_age(r.get('started_at')):10} {cmd[:60]}")
+    return 0
+
+
+async def cmd_status(c: AgentClient, a: argparse.Namespace) -> int:
+    s = await c.status(a.run)
+    if a.json:
+        emit_json(s)
+        return 0
+    print(f"run      {s['id']}\nstatus   {_status_word(s)}\nstarted  {_age(s.get('started_at'))}")
+    print(f"command  {' '.join(s.get('argv') or [])}\ncwd      {s.get('cwd')}")
+    if s.get("error"):
+        print(f"problem  {s['error']}")
+    return 0
+
+
+async def cmd_launch(c: AgentClient, a: argparse.Namespace) -> int:
+    from .config.profiles import ProfileError, find_profile, load_profile
+
+    args: dict[str, Any] = {}
+    if a.profile:
+        try:
+            profile = load_profile(find_profile(a.profile, profile_dirs()))
+        except ProfileError as exc:
+            raise CliError(str(exc), "see the profile keys in rdt_tui/config/profiles.py") from None
+        args.update(profile.launch_args())
+    command = list(a.command)
+    if command and command[0] == "--":
+        command = command[1:]
+    if command:
+        args["argv"] = command
+    if a.cwd:
+        args["cwd"] = os.path.abspath(a.cwd) if c.host in LOCAL_HOSTS else a.cwd
+    if a.name:
+        args["name"] = a.name
+    if a.gpus is not None:
+        args["gpus"] = [g for g in a.gpus.split(",") if g]
+    env = dict(args.get("env") or {})
+    for item in a.env or []:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise CliError(f"--env {item!r} is not NAME=VALUE")
+        env[key] = value
+    args["env"] = env
+    if a.log_file:
+        args["log_files"] = a.log_file
+    if a.checkpoint_dir:
+        args["checkpoint_dir"] = a.checkpoint_dir
+    args["force"] = a.force
+    if not args.get("argv"):
+        raise CliError("no command to launch",
+                       "give one after `--` (rdt-tui launch localhost -- python train.py) "
+                       "or a --profile")
+    result = await c.call("launch", args)
+    if a.json:
+        emit_json(dict(result, run=result["id"]))
+    else:
+        print(f"launched {result['id']} ({_status_word(result)})")
+    return 0
+
+
+async def cmd_logs(c: AgentClient, a: argparse.Namespace) -> int:
+    tail = await c.tail(a.run, a.tail)
+    for line in tail["lines"]:
+        print(line)
+    if not a.follow:
+        return 0
+    sub = await c.subscribe(a.run, {"log": tail["end"], "metric": 1 << 62,
+                                    "checkpoint": 1 << 30}, gpu=False)
+    async for ev in sub:
+        if ev["event"] == "log":
+            sys.stdout.write(ev["data"]["text"].replace("\r\n", "\n").replace("\r", "\n"))
+            sys.stdout.flush()
+        elif ev["event"] == "status" and ev["data"].get("complete"):
+            break
+    return 0
+
+
+async def cmd_metrics(c: AgentClient, a: argparse.Namespace) -> int:
+    points: list[dict[str, Any]] = []
+    since = 0
+    while True:
+        page = await c.call("metrics", {"run": a.run, "since": since, "wait": "ended"})
+        points.extend(page["points"])
+        if not page["points"]:
+            break
+        since = page["last_seq"]
+    if a.name:
+        points = [p for p in points if p["name"] in a.name]
+    if a.json:
+        emit_json([{"name": p["name"], "value": p["value"], "step": p["step"], "seq": p["seq"]}
+                   for p in points])
+        return 0
+    for p in points:
+        print(f"{p['step'] if p['step'] is not None else '-':>8}  {p['name']:24} {p['value']}")
+    return 0
+
+
+async def cmd_stop(c: AgentClient, a: argparse.Namespace) -> int:
+    s = await c.stop(a.run, a.grace, a.signal)
+    if a.json:
+        emit_json(s)
+    elif s.get("already_ended"):
+        print(f"{s['id']} had already ended: {_status_word(s)}")
+    else:
+        print(f"{s['id']} {_status_word(s)}")
+    return 0
+
+
+async def cmd_checkpoints(c: AgentClient, a: argparse.Namespace) -> int:
+    listing = await c.checkpoints(a.run)
+    if a.json:
+        emit_json(listing)
+        return 0
+    disk = listing["disk"]
+    print(f"{listing['directory']}  (free {_size(disk.get('free'))} of {_size(disk.get('total'))})")
+    if not listing["checkpoints"]:
+        print("no checkpoints yet")
+    for ck in listing["checkpoints"]:
+        step = ck["step"] if ck["step"] is not None else "-"
+        print(f"{step!s:>8}  {_size(ck['size']):>10}  {_age(ck['mtime']):>10}  {ck['name']}"
+              f"  {' '.join(ck['notable'])}")
+    return 0
+
+
+async def cmd_gpus(c: AgentClient, a: argparse.Namespace) -> int:
+    sample = (await c.gpus())["samples"][-1]
+    if a.json:
+        emit_json(sample)
+        return 0
+    label = "  [SIMULATED]" if sample["simulated"] else ""
+    host = sample["host"]
+    print(f"{c.host}: CPU {host.get('cpu_percent') or 0:.0f}% of {host.get('cpus')} cores, "
+          f"memory {_size(host.get('mem_used'))} / {_size(host.get('mem_total'))}{label}")
+    if not sample["gpus"]:
+        print(f"no GPUs: {sample['reason']}")
+    for g in sample["gpus"]:
+        name = ("SIMULATED " if sample["simulated"] and "SIMULATED" not in g["name"] else "") \
+            + str(g["name"])
+        print(f"  [{g['index']}] {name:24} util {g['util'] if g['util'] is not None else '-':>3}%"
+              f"  mem {_size(g['mem_used'])} / {_size(g['mem_total'])}"
+              f"  {g['temp'] if g['temp'] is not None else '-'}C"
+              f"  {g['power'] if g['power'] is not None else '-'}W"
+              f"  procs {len(g['processes'])}")
+    return 0
+
+
+async def cmd_demo(c: AgentClient, a: argparse.Namespace) -> int:
+    from .config.paths import demo_dir
+    from .demo.job import DemoUnavailable, check_training_extra, demo_launch_args, ensure_dataset
+
+    workdir = os.path.abspath(a.workdir or demo_dir())
+    try:
+        check_training_extra()
+        ensure_dataset(workdir)
+    except DemoUnavailable as exc:
+        raise CliError(str(exc)) from None
+    live = [r for r in await c.runs() if r["status"] == "running" and r.get("name") == "demo"]
+    if live:
+        run = live[0]
+        print(f"following the demo run already alive: {run['id']}", file=sys.stderr)
+    else:
+        args = demo_launch_args(workdir, max_steps=a.steps, step_delay=a.step_delay,
+                                checkpoint_every=a.checkpoint_every)
+        run = await c.call("launch", args)
+        print(f"launched {run['id']} in {workdir}", file=sys.stderr)
+    sub = await c.subscribe(run["id"], gpu=False)
+    final: dict[str, Any] = {}
+    async for ev in sub:
+        if ev["event"] == "metric":
+            for p in ev["data"]["points"]:
+                step = "-" if p["step"] is None else p["step"]
+                print(f"step {step:>6}  {p['name']:8} {p['value']}", flush=True)
+        elif ev["event"] == "checkpoint" and ev["data"]["kind"] == "added":
+            print(f"checkpoint {ev['data']['checkpoint']['name']}", flush=True)
+        elif ev["event"] == "status" and ev["data"].get("complete"):
+            final = ev["data"]
+            break
+    print(f"{run['id']} {_status_word(final)}", file=sys.stderr)
+    return 0 if final.get("status") == "exited" and final.get("exit_code") == 0 else 1
+
+
+def profile_dirs() -> list[str]:
+    from .config.paths import config_dir
+
+    here = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    return [os.path.join(os.getcwd(), "configs", "runs"), os.path.join(config_dir(), "runs"),
+            os.path.join(here, "configs", "runs")]
+
+
+# ----- parser -----------------------------------------------------------------------------
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="rdt-tui", description="Train robot-learning models on remote GPU nodes. "
+        "HOST `localhost` means this machine, without SSH.")
+    sub = p.add_subparsers(dest="cmd", metavar="COMMAND")
+
+    def add(name: str, fn: Callable[..., Awaitable[int]], help_: str,
+            run: bool = True, json_: bool = True) -> argparse.ArgumentParser:
+        sp = sub.add_parser(name, help=help_, description=help_)
+        sp.add_argument("host", metavar="HOST")
+        if run:
+            sp.add_argument("run", metavar="RUN", help="run id (see `rdt-tui runs HOST`)")
+        if json_:
+            sp.add_argument("--json", action="store_true", help="print one JSON document")
+        sp.add_argument("--simulate-gpus", type=int, default=0, metavar="N",
+                        help="serve N SIMULATED GPUs (restarts the agent daemon if it differs)")
+        sp.set_defaults(fn=fn)
+        return sp
+
+    sp = add("launch", cmd_launch, "launch a command or a profile as a supervised run", run=False)
+    sp.add_argument("--profile", help="profile name (configs/runs/NAME.toml) or path")
+    sp.add_argument("--cwd", help="working directory on the host")
+    sp.add_argument("--name", help="a name for the run (used in its id)")
+    sp.add_argument("--gpus", help="GPU indices the run uses, e.g. 0,1")
+    sp.add_argument("--env", action="append", metavar="NAME=VALUE", help="environment variable")
+    sp.add_argument("--log-file", action="append", metavar="GLOB",
+                    help="another log to parse for metrics (relative to --cwd)")
+    sp.add_argument("--checkpoint-dir", help="where the run writes checkpoints (default: cwd)")
+    sp.add_argument("--force", action="store_true", help="launch even onto GPUs a live run uses")
+    sp.add_argument("command", nargs=argparse.REMAINDER, metavar="-- CMD ARGS...")
+    add("runs", cmd_runs, "list the runs on a host", run=False)
+    add("status", cmd_status, "show one run's status")
+    sp = add("logs", cmd_logs, "print a run's log", json_=False)
+    sp.add_argument("--tail", type=int, default=50, metavar="N", help="last N lines (default 50)")
+    sp.add_argument("--follow", "-f", action="store_true", help="keep printing until it ends")
+    sp = add("metrics", cmd_metrics, "print the metric points parsed from a run's log")
+    sp.add_argument("--name", action="append", help="only this metric (repeatable)")
+    sp = add("stop", cmd_stop, "stop a run: SIGINT, grace, SIGTERM, then SIGKILL")
+    sp.add_argument("--grace", type=float, default=30.0, metavar="SECONDS",
+                    help="time between the first signal and SIGTERM (default 30)")
+    sp.add_argument("--signal", help="first signal (default the run's, SIGINT)")
+    add("checkpoints", cmd_checkpoints, "list a run's checkpoints and free disk")
+    add("gpus", cmd_gpus, "show the host's GPUs (or CPU and memory without a driver)", run=False)
+    sp = sub.add_parser("demo", help="the demo: a small real 2-process training run on this machine",
+                        description="Make a small LIBERO-like dataset and train the demo "
+                        "denoiser on localhost as two real accelerate processes.")
+    sp.add_argument("--headless", action="store_true",
+                    help="print metric points instead of opening the console")
+    sp.add_argument("--workdir", help="where the dataset and checkpoints go")
+    sp.add_argument("--steps", type=int, default=600, help="training steps (default 600)")
+    sp.add_argument("--step-delay", type=float, default=0.25,
+                    help="seconds per step added so the run can be watched (default 0.25)")
+    sp.add_argument("--checkpoint-every", type=int, default=100)
+    sp.add_argument("--simulate-gpus", type=int, default=0, help=argparse.SUPPRESS)
+    sp.set_defaults(fn=cmd_demo, host="localhost")
+    return p
+
+
+async def _run(a: argparse.Namespace) -> int:
+    client = make_client(a.host, a.simulate_gpus)
+    try:
+        await client.connect()
+    except (TransportError, AgentCallError, OSError) as exc:
+        raise CliError(f"cannot reach the agent on {a.host}: {exc}") from None
+    try:
+        return int(await a.fn(client, a))
+    finally:
+        await client.close()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    a = parser.parse_args(argv)
+    if not a.cmd:
+        parser.print_help()
+        return 0
+    if a.cmd == "demo" and not a.headless:
+        print("rdt-tui: the console is not built yet; run `rdt-tui demo --headless`",
+              file=sys.stderr)
+        return 2
+    try:
+        return asyncio.run(_run(a))
+    except CliError as exc:
+        _fail(exc.message, exc.hint)
+    except AgentCallError as exc:
+        _fail(exc.message, exc.hint)
+    except TransportError as exc:
+        _fail(exc.message, exc.hint)
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:
+        return 0
+    return 1
+
+
+def _fail(message: str, hint: str = "") -> None:
+    print(f"rdt-tui: error: {message}", file=sys.stderr)
+    if hint:
+        print(f"hint: {hint}", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,1 @@
+"""Settings, hosts and run profiles (TOML via tomllib) and where they live (platformdirs)."""

@@ -1,0 +1,104 @@
+"""Fixtures that start real agents: each test gets its own state directory and daemon."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import signal
+import tempfile
+import time
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
+
+import pytest
+
+from rdt_tui.agent.procs import marked_processes
+from rdt_tui.client import AgentClient
+from rdt_tui.transport.local import LocalTransport
+
+
+@pytest.fixture
+def state_dir() -> Iterator[str]:
+    # Short path under /tmp: a Unix socket path must fit in 108 bytes.
+    path = tempfile.mkdtemp(prefix="rdt-", dir="/tmp")
+    yield path
+    _stop_daemon(path)
+    _kill_runs_of(path)
+    shutil.rmtree(path, ignore_errors=True)
+
+
+def _stop_daemon(path: str) -> None:
+    try:
+        with open(os.path.join(path, "agent.pid")) as fh:
+            pid = int(fh.read().strip())
+        os.kill(pid, signal.SIGTERM)
+    except (OSError, ValueError):
+        pass
+
+
+def _kill_runs_of(path: str) -> None:
+    runs = os.path.join(path, "runs")
+    ids = os.listdir(runs) if os.path.isdir(runs) else []
+    for pids in marked_processes(ids).values():
+        for pid in pids:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except OSError:
+                pass
+
+
+@pytest.fixture
+def workdir() -> Iterator[str]:
+    path = tempfile.mkdtemp(prefix="rdt-work-", dir="/tmp")
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
+
+
+class Agent:
+    """Open real clients on one state directory (each is a real ``attach`` process)."""
+
+    def __init__(self, state_dir: str) -> None:
+        self.state_dir = state_dir
+        self.clients: list[AgentClient] = []
+
+    async def client(self, simulate_gpus: int = 0) -> AgentClient:
+        c = AgentClient(LocalTransport(self.state_dir, simulate_gpus))
+        await c.connect()
+        self.clients.append(c)
+        return c
+
+    async def close_all(self) -> None:
+        for c in self.clients:
+            await c.close()
+
+    def daemon_pid(self) -> int:
+        with open(os.path.join(self.state_dir, "agent.pid")) as fh:
+            return int(fh.read().strip())
+
+
+@pytest.fixture
+async def agent(state_dir: str) -> AsyncIterator[Agent]:
+    a = Agent(state_dir)
+    yield a
+    await a.close_all()
+
+
+async def wait_status(client: AgentClient, run: str, want: set[str], timeout: float = 60
+                      ) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout
+    while True:
+        s = await client.status(run)
+        if s["status"] in want:
+            return s
+        if time.monotonic() > deadline:
+            raise AssertionError(f"run {run} still {s['status']} after {timeout}s: {s}")
+        await asyncio.sleep(0.1)
+
+
+def wait_until(predicate: Any, timeout: float = 20.0, what: str = "condition") -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.05)
