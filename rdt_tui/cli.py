@@ -30,8 +30,10 @@ class CliError(Exception):
 
 def make_client(host: str, simulate_gpus: int = 0) -> AgentClient:
     if host not in LOCAL_HOSTS:
-        raise CliError(f"unknown host {host!r}: this version reaches only localhost",
-                       "SSH hosts arrive with the SSH transport; use `localhost` for now")
+        raise CliError(
+            f"unknown host {host!r}: this version reaches only localhost",
+            "SSH hosts arrive with the SSH transport; use `localhost` for now",
+        )
     from .transport.local import LocalTransport
 
     return AgentClient(LocalTransport(os.environ.get("RDT_TUI_STATE_DIR"), simulate_gpus))
@@ -108,8 +110,6 @@ async def cmd_launch(c: AgentClient, a: argparse.Namespace) -> int:
             raise CliError(str(exc), "see the profile keys in rdt_tui/config/profiles.py") from None
         args.update(profile.launch_args())
     command = list(a.command)
-    if command and command[0] == "--":
-        command = command[1:]
     if command:
         args["argv"] = command
     if a.cwd:
@@ -131,9 +131,10 @@ async def cmd_launch(c: AgentClient, a: argparse.Namespace) -> int:
         args["checkpoint_dir"] = a.checkpoint_dir
     args["force"] = a.force
     if not args.get("argv"):
-        raise CliError("no command to launch",
-                       "give one after `--` (rdt-tui launch localhost -- python train.py) "
-                       "or a --profile")
+        raise CliError(
+            "no command to launch",
+            "give one after `--` (rdt-tui launch localhost -- python train.py) or a --profile",
+        )
     result = await c.call("launch", args)
     if a.json:
         emit_json(dict(result, run=result["id"]))
@@ -148,8 +149,9 @@ async def cmd_logs(c: AgentClient, a: argparse.Namespace) -> int:
         print(line)
     if not a.follow:
         return 0
-    sub = await c.subscribe(a.run, {"log": tail["end"], "metric": 1 << 62,
-                                    "checkpoint": 1 << 30}, gpu=False)
+    sub = await c.subscribe(
+        a.run, {"log": tail["end"], "metric": 1 << 62, "checkpoint": 1 << 30}, gpu=False
+    )
     async for ev in sub:
         if ev["event"] == "log":
             sys.stdout.write(ev["data"]["text"].replace("\r\n", "\n").replace("\r", "\n"))
@@ -171,8 +173,12 @@ async def cmd_metrics(c: AgentClient, a: argparse.Namespace) -> int:
     if a.name:
         points = [p for p in points if p["name"] in a.name]
     if a.json:
-        emit_json([{"name": p["name"], "value": p["value"], "step": p["step"], "seq": p["seq"]}
-                   for p in points])
+        emit_json(
+            [
+                {"name": p["name"], "value": p["value"], "step": p["step"], "seq": p["seq"]}
+                for p in points
+            ]
+        )
         return 0
     for p in points:
         print(f"{p['step'] if p['step'] is not None else '-':>8}  {p['name']:24} {p['value']}")
@@ -201,8 +207,10 @@ async def cmd_checkpoints(c: AgentClient, a: argparse.Namespace) -> int:
         print("no checkpoints yet")
     for ck in listing["checkpoints"]:
         step = ck["step"] if ck["step"] is not None else "-"
-        print(f"{step!s:>8}  {_size(ck['size']):>10}  {_age(ck['mtime']):>10}  {ck['name']}"
-              f"  {' '.join(ck['notable'])}")
+        print(
+            f"{step!s:>8}  {_size(ck['size']):>10}  {_age(ck['mtime']):>10}  {ck['name']}"
+            f"  {' '.join(ck['notable'])}"
+        )
     return 0
 
 
@@ -213,18 +221,23 @@ async def cmd_gpus(c: AgentClient, a: argparse.Namespace) -> int:
         return 0
     label = "  [SIMULATED]" if sample["simulated"] else ""
     host = sample["host"]
-    print(f"{c.host}: CPU {host.get('cpu_percent') or 0:.0f}% of {host.get('cpus')} cores, "
-          f"memory {_size(host.get('mem_used'))} / {_size(host.get('mem_total'))}{label}")
+    print(
+        f"{c.host}: CPU {host.get('cpu_percent') or 0:.0f}% of {host.get('cpus')} cores, "
+        f"memory {_size(host.get('mem_used'))} / {_size(host.get('mem_total'))}{label}"
+    )
     if not sample["gpus"]:
         print(f"no GPUs: {sample['reason']}")
     for g in sample["gpus"]:
-        name = ("SIMULATED " if sample["simulated"] and "SIMULATED" not in g["name"] else "") \
-            + str(g["name"])
-        print(f"  [{g['index']}] {name:24} util {g['util'] if g['util'] is not None else '-':>3}%"
-              f"  mem {_size(g['mem_used'])} / {_size(g['mem_total'])}"
-              f"  {g['temp'] if g['temp'] is not None else '-'}C"
-              f"  {g['power'] if g['power'] is not None else '-'}W"
-              f"  procs {len(g['processes'])}")
+        name = ("SIMULATED " if sample["simulated"] and "SIMULATED" not in g["name"] else "") + str(
+            g["name"]
+        )
+        print(
+            f"  [{g['index']}] {name:24} util {g['util'] if g['util'] is not None else '-':>3}%"
+            f"  mem {_size(g['mem_used'])} / {_size(g['mem_total'])}"
+            f"  {g['temp'] if g['temp'] is not None else '-'}C"
+            f"  {g['power'] if g['power'] is not None else '-'}W"
+            f"  procs {len(g['processes'])}"
+        )
     return 0
 
 
@@ -243,8 +256,9 @@ async def cmd_demo(c: AgentClient, a: argparse.Namespace) -> int:
         run = live[0]
         print(f"following the demo run already alive: {run['id']}", file=sys.stderr)
     else:
-        args = demo_launch_args(workdir, max_steps=a.steps, step_delay=a.step_delay,
-                                checkpoint_every=a.checkpoint_every)
+        args = demo_launch_args(
+            workdir, max_steps=a.steps, step_delay=a.step_delay, checkpoint_every=a.checkpoint_every
+        )
         run = await c.call("launch", args)
         print(f"launched {run['id']} in {workdir}", file=sys.stderr)
     sub = await c.subscribe(run["id"], gpu=False)
@@ -267,27 +281,42 @@ def profile_dirs() -> list[str]:
     from .config.paths import config_dir
 
     here = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    return [os.path.join(os.getcwd(), "configs", "runs"), os.path.join(config_dir(), "runs"),
-            os.path.join(here, "configs", "runs")]
+    return [
+        os.path.join(os.getcwd(), "configs", "runs"),
+        os.path.join(config_dir(), "runs"),
+        os.path.join(here, "configs", "runs"),
+    ]
 
 
 # ----- parser -----------------------------------------------------------------------------
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
-        prog="rdt-tui", description="Train robot-learning models on remote GPU nodes. "
-        "HOST `localhost` means this machine, without SSH.")
+        prog="rdt-tui",
+        description="Train robot-learning models on remote GPU nodes. "
+        "HOST `localhost` means this machine, without SSH.",
+    )
     sub = p.add_subparsers(dest="cmd", metavar="COMMAND")
 
-    def add(name: str, fn: Callable[..., Awaitable[int]], help_: str,
-            run: bool = True, json_: bool = True) -> argparse.ArgumentParser:
+    def add(
+        name: str,
+        fn: Callable[..., Awaitable[int]],
+        help_: str,
+        run: bool = True,
+        json_: bool = True,
+    ) -> argparse.ArgumentParser:
         sp = sub.add_parser(name, help=help_, description=help_)
         sp.add_argument("host", metavar="HOST")
         if run:
             sp.add_argument("run", metavar="RUN", help="run id (see `rdt-tui runs HOST`)")
         if json_:
             sp.add_argument("--json", action="store_true", help="print one JSON document")
-        sp.add_argument("--simulate-gpus", type=int, default=0, metavar="N",
-                        help="serve N SIMULATED GPUs (restarts the agent daemon if it differs)")
+        sp.add_argument(
+            "--simulate-gpus",
+            type=int,
+            default=0,
+            metavar="N",
+            help="serve N SIMULATED GPUs (restarts the agent daemon if it differs)",
+        )
         sp.set_defaults(fn=fn)
         return sp
 
@@ -297,11 +326,16 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--name", help="a name for the run (used in its id)")
     sp.add_argument("--gpus", help="GPU indices the run uses, e.g. 0,1")
     sp.add_argument("--env", action="append", metavar="NAME=VALUE", help="environment variable")
-    sp.add_argument("--log-file", action="append", metavar="GLOB",
-                    help="another log to parse for metrics (relative to --cwd)")
+    sp.add_argument(
+        "--log-file",
+        action="append",
+        metavar="GLOB",
+        help="another log to parse for metrics (relative to --cwd)",
+    )
     sp.add_argument("--checkpoint-dir", help="where the run writes checkpoints (default: cwd)")
     sp.add_argument("--force", action="store_true", help="launch even onto GPUs a live run uses")
-    sp.add_argument("command", nargs=argparse.REMAINDER, metavar="-- CMD ARGS...")
+    sp.set_defaults(command=[])
+    sp.epilog = "The command comes last, after `--`: rdt-tui launch HOST [options] -- CMD ARGS..."
     add("runs", cmd_runs, "list the runs on a host", run=False)
     add("status", cmd_status, "show one run's status")
     sp = add("logs", cmd_logs, "print a run's log", json_=False)
@@ -310,20 +344,33 @@ def build_parser() -> argparse.ArgumentParser:
     sp = add("metrics", cmd_metrics, "print the metric points parsed from a run's log")
     sp.add_argument("--name", action="append", help="only this metric (repeatable)")
     sp = add("stop", cmd_stop, "stop a run: SIGINT, grace, SIGTERM, then SIGKILL")
-    sp.add_argument("--grace", type=float, default=30.0, metavar="SECONDS",
-                    help="time between the first signal and SIGTERM (default 30)")
+    sp.add_argument(
+        "--grace",
+        type=float,
+        default=30.0,
+        metavar="SECONDS",
+        help="time between the first signal and SIGTERM (default 30)",
+    )
     sp.add_argument("--signal", help="first signal (default the run's, SIGINT)")
     add("checkpoints", cmd_checkpoints, "list a run's checkpoints and free disk")
     add("gpus", cmd_gpus, "show the host's GPUs (or CPU and memory without a driver)", run=False)
-    sp = sub.add_parser("demo", help="the demo: a small real 2-process training run on this machine",
-                        description="Make a small LIBERO-like dataset and train the demo "
-                        "denoiser on localhost as two real accelerate processes.")
-    sp.add_argument("--headless", action="store_true",
-                    help="print metric points instead of opening the console")
+    sp = sub.add_parser(
+        "demo",
+        help="the demo: a small real 2-process training run on this machine",
+        description="Make a small LIBERO-like dataset and train the demo "
+        "denoiser on localhost as two real accelerate processes.",
+    )
+    sp.add_argument(
+        "--headless", action="store_true", help="print metric points instead of opening the console"
+    )
     sp.add_argument("--workdir", help="where the dataset and checkpoints go")
     sp.add_argument("--steps", type=int, default=600, help="training steps (default 600)")
-    sp.add_argument("--step-delay", type=float, default=0.25,
-                    help="seconds per step added so the run can be watched (default 0.25)")
+    sp.add_argument(
+        "--step-delay",
+        type=float,
+        default=0.25,
+        help="seconds per step added so the run can be watched (default 0.25)",
+    )
     sp.add_argument("--checkpoint-every", type=int, default=100)
     sp.add_argument("--simulate-gpus", type=int, default=0, help=argparse.SUPPRESS)
     sp.set_defaults(fn=cmd_demo, host="localhost")
@@ -344,13 +391,24 @@ async def _run(a: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
+    # Everything after `--` is the job's argv, untouched (argparse would eat its options).
+    command: list[str] = []
+    if "--" in argv:
+        cut = argv.index("--")
+        argv, command = argv[:cut], argv[cut + 1 :]
     a = parser.parse_args(argv)
+    if command:
+        if a.cmd != "launch":
+            parser.error("only `launch` takes a command after --")
+        a.command = command
     if not a.cmd:
         parser.print_help()
         return 0
     if a.cmd == "demo" and not a.headless:
-        print("rdt-tui: the console is not built yet; run `rdt-tui demo --headless`",
-              file=sys.stderr)
+        print(
+            "rdt-tui: the console is not built yet; run `rdt-tui demo --headless`", file=sys.stderr
+        )
         return 2
     try:
         return asyncio.run(_run(a))

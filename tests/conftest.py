@@ -84,8 +84,9 @@ async def agent(state_dir: str) -> AsyncIterator[Agent]:
     await a.close_all()
 
 
-async def wait_status(client: AgentClient, run: str, want: set[str], timeout: float = 60
-                      ) -> dict[str, Any]:
+async def wait_status(
+    client: AgentClient, run: str, want: set[str], timeout: float = 60
+) -> dict[str, Any]:
     deadline = time.monotonic() + timeout
     while True:
         s = await client.status(run)

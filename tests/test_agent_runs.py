@@ -28,16 +28,21 @@ def script(workdir: str, name: str, body: str) -> str:
 
 
 async def test_launch_runs_in_its_own_session_with_marker_and_exit_code(
-        agent: Agent, workdir: str) -> None:
+    agent: Agent, workdir: str
+) -> None:
     c = await agent.client()
-    job = script(workdir, "job.py", """
+    job = script(
+        workdir,
+        "job.py",
+        """
         import os, sys
         print("sid_differs", os.getsid(0) != os.getsid(os.getppid()) or os.getsid(0) == os.getpid())
         print("marker", os.environ.get("RDT_TUI_RUN"))
         print("unbuffered", os.environ.get("PYTHONUNBUFFERED"))
         print("stdin_empty", sys.stdin.read() == "")
         sys.exit(7)
-    """)
+    """,
+    )
     run = await c.launch([sys.executable, job], cwd=workdir, name="exit7")
     assert run["status"] in ("running", "exited")
     final = await wait_status(c, run["id"], {"exited"})
@@ -51,10 +56,14 @@ async def test_launch_runs_in_its_own_session_with_marker_and_exit_code(
 
 
 async def test_stop_reaches_workers_that_ignore_signals_or_escape_with_setsid(
-        agent: Agent, workdir: str) -> None:
+    agent: Agent, workdir: str
+) -> None:
     c = await agent.client()
     pids_file = os.path.join(workdir, "pids")
-    job = script(workdir, "launcher.py", f"""
+    job = script(
+        workdir,
+        "launcher.py",
+        f"""
         import os, signal, subprocess, sys, time
         worker = "import signal, time\\nsignal.signal(signal.SIGINT, signal.SIG_IGN)\\n" \\
                  "signal.signal(signal.SIGTERM, signal.SIG_IGN)\\ntime.sleep(600)"
@@ -64,11 +73,15 @@ async def test_stop_reaches_workers_that_ignore_signals_or_escape_with_setsid(
             fh.write(f"{{stubborn.pid}} {{escaped.pid}}")
         print("workers up", flush=True)
         time.sleep(600)
-    """)
+    """,
+    )
     run = await c.launch([sys.executable, job], cwd=workdir)
-    wait_until(lambda: os.path.exists(pids_file) and os.path.getsize(pids_file) > 0,
-               what="workers to start")
-    workers = [int(p) for p in open(pids_file).read().split()]
+    wait_until(
+        lambda: os.path.exists(pids_file) and os.path.getsize(pids_file) > 0,
+        what="workers to start",
+    )
+    with open(pids_file) as fh:
+        workers = [int(p) for p in fh.read().split()]
     assert set(workers) <= set(marked_processes([run["id"]])[run["id"]])
     assert os.getsid(workers[1]) == workers[1]  # really in a session of its own
     t0 = time.monotonic()
@@ -81,10 +94,14 @@ async def test_stop_reaches_workers_that_ignore_signals_or_escape_with_setsid(
 
 
 async def test_a_killed_daemon_leaves_the_run_alive_and_a_new_one_adopts_it(
-        agent: Agent, workdir: str) -> None:
+    agent: Agent, workdir: str
+) -> None:
     c = await agent.client()
     flag = os.path.join(workdir, "go")
-    job = script(workdir, "job.py", f"""
+    job = script(
+        workdir,
+        "job.py",
+        f"""
         import os, sys, time
         for i in range(1, 1000):
             print(f"step={{i}} loss={{1.0 / i:.5f}}", flush=True)
@@ -92,7 +109,8 @@ async def test_a_killed_daemon_leaves_the_run_alive_and_a_new_one_adopts_it(
                 break
             time.sleep(0.05)
         sys.exit(3)
-    """)
+    """,
+    )
     run = await c.launch([sys.executable, job], cwd=workdir)
     await asyncio.sleep(0.5)
     old_daemon = agent.daemon_pid()
@@ -125,11 +143,25 @@ async def test_a_reused_pid_is_not_mistaken_for_the_job(agent: Agent) -> None:
     # This very test process plays a stranger that got the job's pid after a reboot.
     me = os.getpid()
     with open(os.path.join(run_dir, "spec.json"), "w") as fh:
-        json.dump({"id": "ghost-1", "argv": ["python", "train.py"], "cwd": "/",
-                   "created_at": time.time() - 3600}, fh)
+        json.dump(
+            {
+                "id": "ghost-1",
+                "argv": ["python", "train.py"],
+                "cwd": "/",
+                "created_at": time.time() - 3600,
+            },
+            fh,
+        )
     with open(os.path.join(run_dir, "state.json"), "w") as fh:
-        json.dump({"pid": me, "start_time": (start_time(me) or 0) + 12345,
-                   "shim_pid": me, "shim_start": (start_time(me) or 0) + 1}, fh)
+        json.dump(
+            {
+                "pid": me,
+                "start_time": (start_time(me) or 0) + 12345,
+                "shim_pid": me,
+                "shim_start": (start_time(me) or 0) + 1,
+            },
+            fh,
+        )
     assert RUN_ENV not in os.environ
     s = await c.status("ghost-1")
     assert s["status"] == "lost"
@@ -138,7 +170,8 @@ async def test_a_reused_pid_is_not_mistaken_for_the_job(agent: Agent) -> None:
 
 
 async def test_bad_input_gets_a_code_message_and_hint_and_the_daemon_stays_up(
-        agent: Agent, workdir: str) -> None:
+    agent: Agent, workdir: str
+) -> None:
     c = await agent.client()
     cases = [
         ({"argv": [], "cwd": workdir}, "bad_command"),
@@ -159,7 +192,8 @@ async def test_bad_input_gets_a_code_message_and_hint_and_the_daemon_stays_up(
 
 
 async def test_second_launch_onto_busy_gpus_is_refused_unless_forced(
-        agent: Agent, workdir: str) -> None:
+    agent: Agent, workdir: str
+) -> None:
     c = await agent.client()
     first = await c.launch(["sleep", "30"], cwd=workdir, gpus=["0", "1"])
     with pytest.raises(AgentCallError) as err:
@@ -180,28 +214,36 @@ async def test_corrupt_state_files_are_reported_and_kept(agent: Agent, workdir: 
         fh.write(b"\x00{not json")
     s = await c.status(run["id"])
     assert s["status"] == "lost" and "exit.json" in s["error"]
-    assert open(path, "rb").read() == b"\x00{not json"  # nothing deleted or rewritten
+    with open(path, "rb") as fh:
+        assert fh.read() == b"\x00{not json"  # nothing deleted or rewritten
     assert any(r["id"] == run["id"] for r in await c.runs())
 
 
-async def test_a_log_of_binary_garbage_is_served_without_error(
-        agent: Agent, workdir: str) -> None:
+async def test_a_log_of_binary_garbage_is_served_without_error(agent: Agent, workdir: str) -> None:
     c = await agent.client()
-    job = script(workdir, "garbage.py", """
+    job = script(
+        workdir,
+        "garbage.py",
+        """
         import os, sys
         sys.stdout.buffer.write(os.urandom(300000) + b"\\nloss=0.25 step=9\\n")
-    """)
+    """,
+    )
     run = await c.launch([sys.executable, job], cwd=workdir)
     await wait_status(c, run["id"], {"exited"})
     metrics = await c.call("metrics", {"run": run["id"], "wait": "ended"})
     assert {"name": "loss", "value": 0.25, "step": 9} in [
-        {k: p[k] for k in ("name", "value", "step")} for p in metrics["points"]]
+        {k: p[k] for k in ("name", "value", "step")} for p in metrics["points"]
+    ]
     assert (await c.tail(run["id"], 1))["lines"] == ["loss=0.25 step=9"]
 
 
 async def test_checkpoint_events_and_listing(agent: Agent, workdir: str) -> None:
     c = await agent.client()
-    job = script(workdir, "ckpt.py", """
+    job = script(
+        workdir,
+        "ckpt.py",
+        """
         import os, shutil, time
         for step in (100, 200, 300):
             d = f"checkpoint-{step}"
@@ -212,7 +254,8 @@ async def test_checkpoint_events_and_listing(agent: Agent, workdir: str) -> None
                 shutil.rmtree("checkpoint-100")
         open("last.ckpt", "wb").write(b"y" * 10)
         time.sleep(6)
-    """)
+    """,
+    )
     run = await c.launch([sys.executable, job], cwd=workdir)
     sub = await c.subscribe(run["id"], gpu=False)
     events = []

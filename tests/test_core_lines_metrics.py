@@ -44,16 +44,26 @@ def test_utf8_character_cut_between_chunks_survives() -> None:
 
 
 def test_tqdm_bar_takes_the_step_from_n_over_total_and_skips_repaints() -> None:
-    text = "\r".join([BAR.format(n=24, loss=0.0152), BAR.format(n=24, loss=0.0152),
-                      BAR.format(n=25, loss=0.014)]) + "\r"
+    text = (
+        "\r".join(
+            [
+                BAR.format(n=24, loss=0.0152),
+                BAR.format(n=24, loss=0.0152),
+                BAR.format(n=25, loss=0.014),
+            ]
+        )
+        + "\r"
+    )
     assert parse_text(text) == [
-        MetricPoint("loss", 0.0152, 24), MetricPoint("lr", 0.0001, 24),
-        MetricPoint("loss", 0.014, 25), MetricPoint("lr", 0.0001, 25)]
+        MetricPoint("loss", 0.0152, 24),
+        MetricPoint("lr", 0.0001, 24),
+        MetricPoint("loss", 0.014, 25),
+        MetricPoint("lr", 0.0001, 25),
+    ]
 
 
 def test_rdt_real_bar_and_tqdm_number_formats() -> None:
-    line = ("Steps:   0%|          | 1/200000 [00:04<228:23:10,  4.11s/it, "
-            "loss=0.00152, lr=5e-5]")
+    line = "Steps:   0%|          | 1/200000 [00:04<228:23:10,  4.11s/it, loss=0.00152, lr=5e-5]"
     assert parse_text(line) == [MetricPoint("loss", 0.00152, 1), MetricPoint("lr", 5e-5, 1)]
 
 

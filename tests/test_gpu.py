@@ -66,8 +66,10 @@ class FakeNvml:
 
     def nvmlDeviceGetComputeRunningProcesses(self, h: int) -> list[Any]:
         if h == 0:
-            return [SimpleNamespace(pid=4242, usedGpuMemory=30 << 30),
-                    SimpleNamespace(pid=4343, usedGpuMemory=None)]
+            return [
+                SimpleNamespace(pid=4242, usedGpuMemory=30 << 30),
+                SimpleNamespace(pid=4343, usedGpuMemory=None),
+            ]
         return []
 
 
@@ -81,18 +83,44 @@ def test_nvml_fields_a_gpu_lacks_are_none_and_handles_are_cached() -> None:
     g0, g1 = gpus
     assert g0["util"] == 97 and g0["power"] == 512.345 and g0["temp"] == 66
     assert g0["power_limit"] == 700.0 and g0["name"] == "NVIDIA H100 80GB HBM3"
-    assert g0["processes"] == [{"pid": 4242, "mem": 30 << 30, "run": "rdt-20261122-1"},
-                               {"pid": 4343, "mem": None, "run": None}]
+    assert g0["processes"] == [
+        {"pid": 4242, "mem": 30 << 30, "run": "rdt-20261122-1"},
+        {"pid": 4343, "mem": None, "run": None},
+    ]
     assert g1["power"] is None and g1["temp"] is None and g1["util"] == 3
 
 
 def test_nvidia_smi_csv_with_not_available_fields() -> None:
     gpus = parse_smi(
-        [["0", "NVIDIA A100-SXM4-40GB", "GPU-a", "88", "30000", "40960", "250.5", "400.00",
-          "61", "1410"],
-         ["1", "NVIDIA A100-SXM4-40GB", "GPU-b", "0", "3", "40960", "[N/A]", "[N/A]", "35",
-          "[Not Supported]"]],
-        [["GPU-a", "777", "29000"]], lambda pid: "run-x" if pid == 777 else None)
+        [
+            [
+                "0",
+                "NVIDIA A100-SXM4-40GB",
+                "GPU-a",
+                "88",
+                "30000",
+                "40960",
+                "250.5",
+                "400.00",
+                "61",
+                "1410",
+            ],
+            [
+                "1",
+                "NVIDIA A100-SXM4-40GB",
+                "GPU-b",
+                "0",
+                "3",
+                "40960",
+                "[N/A]",
+                "[N/A]",
+                "35",
+                "[Not Supported]",
+            ],
+        ],
+        [["GPU-a", "777", "29000"]],
+        lambda pid: "run-x" if pid == 777 else None,
+    )
     assert gpus[0]["mem_used"] == 30000 * 1024 * 1024 and gpus[0]["power"] == 250.5
     assert gpus[0]["processes"] == [{"pid": 777, "mem": 29000 * 1024 * 1024, "run": "run-x"}]
     assert gpus[1]["power"] is None and gpus[1]["sm_clock"] is None

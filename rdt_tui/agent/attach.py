@@ -31,8 +31,8 @@ def self_command() -> List[str]:
     loader = globals().get("__loader__")
     archive = getattr(loader, "archive", None)
     if archive:
-        return [sys.executable] + flags + [archive]
-    return [sys.executable] + flags + ["-m", "rdt_tui.agent"]
+        return [sys.executable, *flags, archive]
+    return [sys.executable, *flags, "-m", "rdt_tui.agent"]
 
 
 def _connect(path: str) -> Optional[socket.socket]:
@@ -48,9 +48,16 @@ def _connect(path: str) -> Optional[socket.socket]:
 def spawn_daemon(root: str, simulate_gpus: int) -> None:
     log = os.open(os.path.join(root, "agent.log"), os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
     try:
-        cmd = self_command() + ["daemon", "--simulate-gpus", str(simulate_gpus)]
-        subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-                         start_new_session=True, close_fds=True, cwd=root)
+        cmd = [*self_command(), "daemon", "--simulate-gpus", str(simulate_gpus)]
+        subprocess.Popen(
+            cmd,
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            close_fds=True,
+            cwd=root,
+        )
     finally:
         os.close(log)
 
@@ -64,7 +71,7 @@ def _ask_hello(sock: socket.socket) -> Tuple[Optional[dict], bytes]:
         while True:
             nl = buf.find(b"\n")
             while nl >= 0:
-                line, buf = buf[:nl + 1], buf[nl + 1:]
+                line, buf = buf[: nl + 1], buf[nl + 1 :]
                 msg = wire.decode_line(line)
                 if msg is not None and msg.get("id") == "attach-hello":
                     return (msg.get("result") if msg.get("ok") else None), buf
@@ -104,8 +111,11 @@ def connect_current(root: str, simulate_gpus: int) -> Tuple[socket.socket, bytes
             time.sleep(0.05)
             continue
         hello, rest = _ask_hello(sock)
-        if hello is not None and hello.get("build") == mine and \
-                int(hello.get("simulated_gpus") or 0) == simulate_gpus:
+        if (
+            hello is not None
+            and hello.get("build") == mine
+            and int(hello.get("simulated_gpus") or 0) == simulate_gpus
+        ):
             return sock, rest
         # Another build (or GPU simulation setting): ask it to leave, then start ours.
         try:
@@ -114,8 +124,11 @@ def connect_current(root: str, simulate_gpus: int) -> Tuple[socket.socket, bytes
             pass
         _wait_gone(path, sock)
         spawned = False
-    raise SystemExit("rdt-tui agent: the daemon did not start within {:.0f}s; see {}".format(
-        START_TIMEOUT_S, os.path.join(root, "agent.log")))
+    raise SystemExit(
+        "rdt-tui agent: the daemon did not start within {:.0f}s; see {}".format(
+            START_TIMEOUT_S, os.path.join(root, "agent.log")
+        )
+    )
 
 
 def relay(sock: socket.socket, rest: bytes) -> int:

@@ -15,11 +15,7 @@ SHIPPED_PACKAGES = ("protocol", "core", "agent")
 _EMBEDDED = "_build_id.py"
 _cached: Optional[str] = None
 
-MAIN = (
-    "import sys\n"
-    "from rdt_tui.agent.main import main\n"
-    "sys.exit(main())\n"
-)
+MAIN = "import sys\nfrom rdt_tui.agent.main import main\nsys.exit(main())\n"
 
 
 def _package_root() -> str:
@@ -69,6 +65,7 @@ def zipapp_bytes() -> Tuple[str, bytes]:
     buf = io.BytesIO()
     buf.write(b"#!/usr/bin/env python3\n")
     with zipfile.ZipFile(buf, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+
         def add(name: str, data: bytes) -> None:
             info = zipfile.ZipInfo(name, date_time=(2020, 1, 1, 0, 0, 0))
             info.compress_type = zipfile.ZIP_DEFLATED
@@ -79,7 +76,7 @@ def zipapp_bytes() -> Tuple[str, bytes]:
         for name, path in shipped_files():
             with open(path, "rb") as fh:
                 add(name, fh.read())
-        add("rdt_tui/agent/" + _EMBEDDED, "BUILD = {!r}\n".format(build).encode())
+        add("rdt_tui/agent/" + _EMBEDDED, f"BUILD = {build!r}\n".encode())
     return build, buf.getvalue()
 
 
@@ -88,7 +85,7 @@ def write_zipapp(directory: str) -> str:
     from .files import write_atomic
 
     build, data = zipapp_bytes()
-    path = os.path.join(directory, "agent-{}.pyz".format(build))
+    path = os.path.join(directory, f"agent-{build}.pyz")
     if not os.path.exists(path):
         os.makedirs(directory, exist_ok=True)
         write_atomic(path, data, mode=0o600)

@@ -39,7 +39,7 @@ def tree_size(path: str) -> Tuple[int, float]:
 
 
 def scan(directory: str, globs: Sequence[str] = ()) -> List[Checkpoint]:
-    """Checkpoints under ``directory`` matching ``globs`` (the defaults when empty), oldest first."""
+    """Checkpoints under ``directory`` matching ``globs`` (defaults when empty), oldest first."""
     found: Dict[str, Checkpoint] = {}
     for pattern in globs or DEFAULT_GLOBS:
         for path in glob.glob(os.path.join(glob.escape(directory), pattern), recursive=True):
@@ -48,11 +48,15 @@ def scan(directory: str, globs: Sequence[str] = ()) -> List[Checkpoint]:
             size, mtime = tree_size(path)
             is_dir = os.path.isdir(path)
             found[path] = {
-                "path": path, "name": os.path.relpath(path, directory),
-                "step": step_from_name(os.path.basename(path)), "size": size, "mtime": mtime,
+                "path": path,
+                "name": os.path.relpath(path, directory),
+                "step": step_from_name(os.path.basename(path)),
+                "size": size,
+                "mtime": mtime,
                 "is_dir": is_dir,
-                "notable": [f for f in NOTABLE_FILES
-                            if is_dir and os.path.exists(os.path.join(path, f))],
+                "notable": [
+                    f for f in NOTABLE_FILES if is_dir and os.path.exists(os.path.join(path, f))
+                ],
             }
     return sorted(found.values(), key=lambda c: (c["step"] is None, c["step"] or 0, c["mtime"]))
 

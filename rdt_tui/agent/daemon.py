@@ -40,13 +40,14 @@ def peer_uid(sock: socket.socket) -> Optional[int]:
 
 
 class Connection:
-    def __init__(self, daemon: "Daemon", reader: asyncio.StreamReader,
-                 writer: asyncio.StreamWriter) -> None:
+    def __init__(
+        self, daemon: "Daemon", reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+    ) -> None:
         self.daemon = daemon
         self.reader = reader
         self.writer = writer
-        self.tasks: Set["asyncio.Task[None]"] = set()
-        self.subs: Dict[str, "asyncio.Task[None]"] = {}
+        self.tasks: Set[asyncio.Task[None]] = set()
+        self.subs: Dict[str, asyncio.Task[None]] = {}
         self._write_lock = asyncio.Lock()
 
     async def send(self, message: Dict[str, Any]) -> None:
@@ -83,7 +84,8 @@ class Connection:
     async def handle(self, msg: Dict[str, Any]) -> None:
         req_id = msg.get("id")
         op = str(msg.get("op"))
-        args = msg.get("args") if isinstance(msg.get("args"), dict) else {}
+        raw_args = msg.get("args")
+        args: Dict[str, Any] = raw_args if isinstance(raw_args, dict) else {}
         try:
             if op == "subscribe":
                 result: Any = self.subscribe(str(req_id), args)
@@ -98,24 +100,34 @@ class Connection:
             else:
                 handler = getattr(self.daemon.service, "op_" + op, None)
                 if handler is None:
-                    raise AgentError(errors.UNKNOWN_OP, "unknown operation {!r}".format(op),
-                                     "the console and agent versions differ; reconnect")
+                    raise AgentError(
+                        errors.UNKNOWN_OP,
+                        f"unknown operation {op!r}",
+                        "the console and agent versions differ; reconnect",
+                    )
                 result = await handler(args)
             reply = wire.reply_ok(req_id, result)
         except AgentError as exc:
             reply = {"id": req_id, "ok": False, "error": exc.to_dict()}
         except CorruptFile as exc:
-            reply = wire.reply_error(req_id, errors.STATE_CORRUPT, str(exc),
-                                     "the file was left as it is for you to inspect")
+            reply = wire.reply_error(
+                req_id,
+                errors.STATE_CORRUPT,
+                str(exc),
+                "the file was left as it is for you to inspect",
+            )
         except (ValueError, TypeError, KeyError) as exc:
-            reply = wire.reply_error(req_id, errors.BAD_REQUEST,
-                                     "bad arguments for {}: {}".format(op, exc))
+            reply = wire.reply_error(req_id, errors.BAD_REQUEST, f"bad arguments for {op}: {exc}")
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # the daemon stays up whatever one request does
             traceback.print_exc()
-            reply = wire.reply_error(req_id, errors.INTERNAL, "{}: {}".format(
-                type(exc).__name__, exc), "see agent.log in the agent's state directory")
+            reply = wire.reply_error(
+                req_id,
+                errors.INTERNAL,
+                f"{type(exc).__name__}: {exc}",
+                "see agent.log in the agent's state directory",
+            )
         try:
             await self.send(reply)
         except (ConnectionError, OSError):
@@ -128,20 +140,25 @@ class Connection:
         if run_id is not None:
             self.daemon.service.watcher(str(run_id))  # raises for an unknown run
         task = asyncio.get_event_loop().create_task(
-            self._pump(sub_id, None if run_id is None else str(run_id), since,
-                       bool(args.get("gpu", run_id is None))))
+            self._pump(
+                sub_id,
+                None if run_id is None else str(run_id),
+                since,
+                bool(args.get("gpu", run_id is None)),
+            )
+        )
         self.subs[sub_id] = task
         return {"sub": sub_id}
 
     @staticmethod
-    def _event(sub_id: str, name: str, run: Optional[str], seq: int, data: Any
-               ) -> Dict[str, Any]:
+    def _event(sub_id: str, name: str, run: Optional[str], seq: int, data: Any) -> Dict[str, Any]:
         msg = wire.event(name, run, seq, data)
         msg["sub"] = sub_id  # which subscription it feeds, when a client holds several
         return msg
 
-    async def _pump(self, sub_id: str, run_id: Optional[str], since: Dict[str, Any],
-                    gpu: bool) -> None:
+    async def _pump(
+        self, sub_id: str, run_id: Optional[str], since: Dict[str, Any], gpu: bool
+    ) -> None:
         service = self.daemon.service
         log_pos = int(since.get("log", 0))
         metric_seq = int(since.get("metric", 0))
@@ -163,8 +180,9 @@ class Connection:
                 finished = w.finished  # read before the backlog, so nothing is left behind
                 text, end = read_log_chunk(w.output_log, log_pos, LOG_BATCH, finished)
                 if end > log_pos:
-                    await self.send(self._event(sub_id, "log", run_id, end,
-                                               {"offset": log_pos, "text": text}))
+                    await self.send(
+                        self._event(sub_id, "log", run_id, end, {"offset": log_pos, "text": text})
+                    )
                     log_pos, sent = end, True
                 points, last = w.metrics.since(metric_seq, SUB_BATCH)
                 if points:
@@ -177,14 +195,17 @@ class Connection:
                 if sent:
                     continue
                 if status != last_status or finished:
-                    await self.send(self._event(sub_id, "status", run_id, 0,
-                                               dict(w.summary, complete=finished)))
+                    await self.send(
+                        self._event(sub_id, "status", run_id, 0, dict(w.summary, complete=finished))
+                    )
                     last_status = status
                     if finished:
                         return
                 if gpu and status == RUNNING:
-                    waits = [asyncio.ensure_future(w.wait(1.0)),
-                             asyncio.ensure_future(service.wait_gpu(1.0))]
+                    waits = [
+                        asyncio.ensure_future(w.wait(1.0)),
+                        asyncio.ensure_future(service.wait_gpu(1.0)),
+                    ]
                     _, pending = await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
                     for p in pending:
                         p.cancel()
@@ -201,14 +222,19 @@ class Daemon:
         self.root = root
         self.service = service
         self._server: Optional[asyncio.AbstractServer] = None
-        self._stopped: Optional["asyncio.Future[None]"] = None
-        self._background: Set["asyncio.Task[None]"] = set()
+        self._stopped: Optional[asyncio.Future[None]] = None
+        self._background: Set[asyncio.Task[None]] = set()
 
     async def _client(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         sock = writer.get_extra_info("socket")
         if sock is None or peer_uid(sock) != os.getuid():
-            writer.write(wire.encode(wire.reply_error(
-                None, "permission_denied", "this agent serves only its own user")))
+            writer.write(
+                wire.encode(
+                    wire.reply_error(
+                        None, "permission_denied", "this agent serves only its own user"
+                    )
+                )
+            )
             writer.close()
             return
         await Connection(self, reader, writer).serve()
@@ -222,7 +248,8 @@ class Daemon:
         old_umask = os.umask(0o177)
         try:
             self._server = await asyncio.start_unix_server(
-                self._client, path=path, limit=wire.MAX_LINE)
+                self._client, path=path, limit=wire.MAX_LINE
+            )
         finally:
             os.umask(old_umask)
         os.chmod(path, 0o600)
@@ -230,8 +257,11 @@ class Daemon:
         for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
             loop.add_signal_handler(sig, self.stop)
         adopted = self.service.adopt()
-        log("daemon {} serving {} (adopted: {})".format(os.getpid(), path,
-                                                        ", ".join(adopted) or "none"))
+        log(
+            "daemon {} serving {} (adopted: {})".format(
+                os.getpid(), path, ", ".join(adopted) or "none"
+            )
+        )
         task = loop.create_task(self.service.gpu_loop())
         self._background.add(task)
         await self._stopped
@@ -253,14 +283,13 @@ def log(message: str) -> None:
     sys.stderr.flush()
 
 
-def run_daemon(root: str, shim_cmd: list, simulate_gpus: int = 0,
-               gpu_interval: float = 1.0) -> int:
+def run_daemon(root: str, shim_cmd: list, simulate_gpus: int = 0, gpu_interval: float = 1.0) -> int:
     ensure_private_dir(root)
     lock_fd = os.open(os.path.join(root, "agent.lock"), os.O_RDWR | os.O_CREAT, 0o600)
     try:
         fcntl.flock(lock_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except OSError:
-        log("another daemon already serves {}".format(root))
+        log(f"another daemon already serves {root}")
         return 0
     loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)

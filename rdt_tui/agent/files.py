@@ -63,4 +63,4 @@ def read_json(path: str) -> Optional[Any]:
     try:
         return json.loads(data.decode("utf-8"))
     except (UnicodeDecodeError, ValueError) as exc:
-        raise CorruptFile("{} is not valid JSON ({})".format(path, exc)) from None
+        raise CorruptFile(f"{path} is not valid JSON ({exc})") from None

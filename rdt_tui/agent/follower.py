@@ -85,8 +85,9 @@ class LogFollower:
     def _drain(self, max_bytes: int) -> List[str]:
         assert self._fd is not None
         size = os.fstat(self._fd).st_size
-        return self._read_range(self._splitter.consumed + self._splitter.pending, size,
-                                max(max_bytes, size))
+        return self._read_range(
+            self._splitter.consumed + self._splitter.pending, size, max(max_bytes, size)
+        )
 
     def _read_range(self, start: int, size: int, budget: int) -> List[str]:
         assert self._fd is not None

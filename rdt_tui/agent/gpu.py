@@ -34,7 +34,7 @@ class RunOfPid:
 
 def _read_marker(pid: int) -> Optional[str]:
     try:
-        with open("/proc/{}/environ".format(pid), "rb") as fh:
+        with open(f"/proc/{pid}/environ", "rb") as fh:
             for item in fh.read().split(b"\0"):
                 if item.startswith(RUN_ENV.encode() + b"="):
                     return item.split(b"=", 1)[1].decode("utf-8", "replace")
@@ -62,8 +62,9 @@ class NvmlBackend(GpuBackend):
     def __init__(self, nvml: Any) -> None:
         self.nvml = nvml
         nvml.nvmlInit()
-        self._handles = [nvml.nvmlDeviceGetHandleByIndex(i)
-                         for i in range(nvml.nvmlDeviceGetCount())]
+        self._handles = [
+            nvml.nvmlDeviceGetHandleByIndex(i) for i in range(nvml.nvmlDeviceGetCount())
+        ]
         self._static: List[Dict[str, Any]] = [self._static_info(h) for h in self._handles]
 
     def _field(self, fn: Callable[..., Any], *args: Any) -> Any:
@@ -80,8 +81,11 @@ class NvmlBackend(GpuBackend):
         if isinstance(uuid, bytes):
             uuid = uuid.decode("ascii", "replace")
         limit = self._field(self.nvml.nvmlDeviceGetEnforcedPowerLimit, h)
-        return {"name": name, "uuid": uuid,
-                "power_limit": None if limit is None else limit / 1000.0}
+        return {
+            "name": name,
+            "uuid": uuid,
+            "power_limit": None if limit is None else limit / 1000.0,
+        }
 
     def sample(self, run_of: Callable[[int], Optional[str]]) -> List[GpuDict]:
         nvml = self.nvml
@@ -93,16 +97,21 @@ class NvmlBackend(GpuBackend):
             procs = self._field(nvml.nvmlDeviceGetComputeRunningProcesses, h) or []
             gpu: GpuDict = {"index": i}
             gpu.update(self._static[i])
-            gpu.update({
-                "util": None if util is None else util.gpu,
-                "mem_used": None if mem is None else mem.used,
-                "mem_total": None if mem is None else mem.total,
-                "power": None if power is None else power / 1000.0,
-                "temp": self._field(nvml.nvmlDeviceGetTemperature, h, nvml.NVML_TEMPERATURE_GPU),
-                "sm_clock": self._field(nvml.nvmlDeviceGetClockInfo, h, nvml.NVML_CLOCK_SM),
-                "processes": [_process(p.pid, _nvml_mem(p.usedGpuMemory), run_of)
-                              for p in procs],
-            })
+            gpu.update(
+                {
+                    "util": None if util is None else util.gpu,
+                    "mem_used": None if mem is None else mem.used,
+                    "mem_total": None if mem is None else mem.total,
+                    "power": None if power is None else power / 1000.0,
+                    "temp": self._field(
+                        nvml.nvmlDeviceGetTemperature, h, nvml.NVML_TEMPERATURE_GPU
+                    ),
+                    "sm_clock": self._field(nvml.nvmlDeviceGetClockInfo, h, nvml.NVML_CLOCK_SM),
+                    "processes": [
+                        _process(p.pid, _nvml_mem(p.usedGpuMemory), run_of) for p in procs
+                    ],
+                }
+            )
             out.append(gpu)
         return out
 
@@ -124,8 +133,18 @@ def _process(pid: int, mem: Optional[int], run_of: Callable[[int], Optional[str]
     return {"pid": pid, "mem": mem, "run": run_of(pid)}
 
 
-SMI_FIELDS = ("index", "name", "uuid", "utilization.gpu", "memory.used", "memory.total",
-              "power.draw", "power.limit", "temperature.gpu", "clocks.sm")
+SMI_FIELDS = (
+    "index",
+    "name",
+    "uuid",
+    "utilization.gpu",
+    "memory.used",
+    "memory.total",
+    "power.draw",
+    "power.limit",
+    "temperature.gpu",
+    "clocks.sm",
+)
 
 
 class SmiBackend(GpuBackend):
@@ -137,15 +156,25 @@ class SmiBackend(GpuBackend):
         self.exe = exe
 
     def _query(self, what: str, fields: str) -> List[List[str]]:
-        out = subprocess.run([self.exe, "--query-" + what + "=" + fields,
-                              "--format=csv,noheader,nounits"], stdout=subprocess.PIPE,
-                             stderr=subprocess.DEVNULL, timeout=10, check=True)
-        return [[c.strip() for c in line.split(",")]
-                for line in out.stdout.decode("utf-8", "replace").splitlines() if line.strip()]
+        out = subprocess.run(
+            [self.exe, "--query-" + what + "=" + fields, "--format=csv,noheader,nounits"],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            timeout=10,
+            check=True,
+        )
+        return [
+            [c.strip() for c in line.split(",")]
+            for line in out.stdout.decode("utf-8", "replace").splitlines()
+            if line.strip()
+        ]
 
     def sample(self, run_of: Callable[[int], Optional[str]]) -> List[GpuDict]:
-        return parse_smi(self._query("gpu", ",".join(SMI_FIELDS)),
-                         self._query("compute-apps", "gpu_uuid,pid,used_memory"), run_of)
+        return parse_smi(
+            self._query("gpu", ",".join(SMI_FIELDS)),
+            self._query("compute-apps", "gpu_uuid,pid,used_memory"),
+            run_of,
+        )
 
 
 def _num(text: str, scale: float = 1.0) -> Optional[float]:
@@ -156,33 +185,41 @@ def _num(text: str, scale: float = 1.0) -> Optional[float]:
     return value
 
 
-def parse_smi(gpu_rows: List[List[str]], app_rows: List[List[str]],
-              run_of: Callable[[int], Optional[str]]) -> List[GpuDict]:
+def parse_smi(
+    gpu_rows: List[List[str]], app_rows: List[List[str]], run_of: Callable[[int], Optional[str]]
+) -> List[GpuDict]:
     mib = 1024.0 * 1024.0
     by_uuid: Dict[str, List[GpuDict]] = {}
     for row in app_rows:
         if len(row) >= 3 and row[1].isdigit():
             mem = _num(row[2], mib)
             by_uuid.setdefault(row[0], []).append(
-                _process(int(row[1]), None if mem is None else int(mem), run_of))
+                _process(int(row[1]), None if mem is None else int(mem), run_of)
+            )
     gpus = []
     for row in gpu_rows:
         if len(row) < len(SMI_FIELDS):
             continue
         values = dict(zip(SMI_FIELDS, row))
         used, total = _num(values["memory.used"], mib), _num(values["memory.total"], mib)
-        util, temp, clock = (_num(values[k]) for k in
-                             ("utilization.gpu", "temperature.gpu", "clocks.sm"))
-        gpus.append({
-            "index": int(values["index"]), "name": values["name"], "uuid": values["uuid"],
-            "util": None if util is None else int(util),
-            "mem_used": None if used is None else int(used),
-            "mem_total": None if total is None else int(total),
-            "power": _num(values["power.draw"]), "power_limit": _num(values["power.limit"]),
-            "temp": None if temp is None else int(temp),
-            "sm_clock": None if clock is None else int(clock),
-            "processes": by_uuid.get(values["uuid"], []),
-        })
+        util, temp, clock = (
+            _num(values[k]) for k in ("utilization.gpu", "temperature.gpu", "clocks.sm")
+        )
+        gpus.append(
+            {
+                "index": int(values["index"]),
+                "name": values["name"],
+                "uuid": values["uuid"],
+                "util": None if util is None else int(util),
+                "mem_used": None if used is None else int(used),
+                "mem_total": None if total is None else int(total),
+                "power": _num(values["power.draw"]),
+                "power_limit": _num(values["power.limit"]),
+                "temp": None if temp is None else int(temp),
+                "sm_clock": None if clock is None else int(clock),
+                "processes": by_uuid.get(values["uuid"], []),
+            }
+        )
     return gpus
 
 
@@ -198,16 +235,25 @@ class SimulatedBackend(GpuBackend):
 
     def sample(self, run_of: Callable[[int], Optional[str]]) -> List[GpuDict]:
         t = time.time() - self._t0
-        total = 80 * 1024 ** 3
+        total = 80 * 1024**3
         out = []
         for i in range(self.count):
             wave = 0.5 + 0.5 * math.sin(t / 7.0 + i)
-            out.append({
-                "index": i, "name": "SIMULATED GPU", "uuid": "SIMULATED-{}".format(i),
-                "util": int(60 + 39 * wave), "mem_used": int(total * (0.3 + 0.4 * wave)),
-                "mem_total": total, "power": round(150 + 250 * wave, 1), "power_limit": 400.0,
-                "temp": int(45 + 30 * wave), "sm_clock": 1410, "processes": [],
-            })
+            out.append(
+                {
+                    "index": i,
+                    "name": "SIMULATED GPU",
+                    "uuid": f"SIMULATED-{i}",
+                    "util": int(60 + 39 * wave),
+                    "mem_used": int(total * (0.3 + 0.4 * wave)),
+                    "mem_total": total,
+                    "power": round(150 + 250 * wave, 1),
+                    "power_limit": 400.0,
+                    "temp": int(45 + 30 * wave),
+                    "sm_clock": 1410,
+                    "processes": [],
+                }
+            )
         return out
 
 
@@ -225,7 +271,7 @@ def open_backend(simulate: int = 0) -> Tuple[Optional[GpuBackend], str]:
         try:
             return NvmlBackend(pynvml), ""
         except pynvml.NVMLError as exc:
-            reason = "NVML: {}".format(exc)
+            reason = f"NVML: {exc}"
     exe = shutil.which("nvidia-smi")
     if exe:
         backend = SmiBackend(exe)
@@ -233,7 +279,7 @@ def open_backend(simulate: int = 0) -> Tuple[Optional[GpuBackend], str]:
             backend.sample(lambda pid: None)
             return backend, ""
         except (OSError, subprocess.SubprocessError) as exc:
-            reason = "{}; nvidia-smi failed: {}".format(reason, exc)
+            reason = f"{reason}; nvidia-smi failed: {exc}"
     else:
-        reason = "no NVIDIA driver found ({}; no nvidia-smi on PATH)".format(reason)
+        reason = f"no NVIDIA driver found ({reason}; no nvidia-smi on PATH)"
     return None, reason

@@ -37,8 +37,10 @@ def memory() -> Dict[str, Optional[int]]:
         return {"mem_total": None, "mem_used": None}
     total = values.get("MemTotal")
     avail = values.get("MemAvailable")
-    return {"mem_total": total,
-            "mem_used": None if total is None or avail is None else total - avail}
+    return {
+        "mem_total": total,
+        "mem_used": None if total is None or avail is None else total - avail,
+    }
 
 
 def disk(path: str) -> Dict[str, Any]:

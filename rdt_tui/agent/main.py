@@ -1,4 +1,4 @@
-"""Command line of the agent: ``attach`` (what the console runs), ``daemon``, ``shim``, ``build``."""
+"""The agent's command line: ``attach`` (what the console runs), ``daemon``, ``shim``."""
 
 import argparse
 import os
@@ -11,14 +11,17 @@ from .files import state_dir
 
 
 def main(argv: Optional[List[str]] = None) -> int:
-    parser = argparse.ArgumentParser(prog="rdt-tui-agent",
-                                     description="rdt-tui node agent (stdlib only)")
-    parser.add_argument("--state-dir", default=None,
-                        help="state directory (default $XDG_STATE_HOME/rdt-tui)")
+    parser = argparse.ArgumentParser(
+        prog="rdt-tui-agent", description="rdt-tui node agent (stdlib only)"
+    )
+    parser.add_argument(
+        "--state-dir", default=None, help="state directory (default $XDG_STATE_HOME/rdt-tui)"
+    )
     sub = parser.add_subparsers(dest="cmd")
     p_attach = sub.add_parser("attach", help="relay stdio to the daemon, starting it if needed")
-    p_attach.add_argument("--simulate-gpus", type=int, default=0,
-                          help="serve N SIMULATED GPUs instead of real ones")
+    p_attach.add_argument(
+        "--simulate-gpus", type=int, default=0, help="serve N SIMULATED GPUs instead of real ones"
+    )
     p_daemon = sub.add_parser("daemon", help="run the daemon in the foreground")
     p_daemon.add_argument("--simulate-gpus", type=int, default=0)
     p_daemon.add_argument("--gpu-interval", type=float, default=1.0)
@@ -43,8 +46,7 @@ def main(argv: Optional[List[str]] = None) -> int:
 
         return run_shim(args.run_dir)
     if args.cmd == "version":
-        print("protocol {} build {} python {}".format(PROTOCOL_VERSION, build_hash(),
-                                                      sys.version.split()[0]))
+        print(f"protocol {PROTOCOL_VERSION} build {build_hash()} python {sys.version.split()[0]}")
         return 0
     parser.print_help()
     return 2

@@ -80,8 +80,9 @@ class MetricStore:
                 rec = pending[k] = array("d")
             rec.extend((self.last_seq, step, point.value, now))
         if names_changed:
-            write_atomic(os.path.join(self.directory, "names.json"),
-                         json.dumps(self.names).encode("utf-8"))
+            write_atomic(
+                os.path.join(self.directory, "names.json"), json.dumps(self.names).encode("utf-8")
+            )
         for k, rec in pending.items():
             self._file(k).write(rec.tobytes())
         for fh in self._files.values():
@@ -91,13 +92,16 @@ class MetricStore:
     def _file(self, k: int) -> Any:
         fh = self._files.get(k)
         if fh is None:
-            fh = self._files[k] = open(os.path.join(self.directory, "{}.f64".format(k)), "ab")
+            # Held open for the life of the watcher: appends happen several times a second.
+            fh = self._files[k] = open(os.path.join(self.directory, f"{k}.f64"), "ab")  # noqa: SIM115
         return fh
 
     def save_cursor(self, extra: Dict[str, Any]) -> None:
         counts = {str(k): len(s) for k, s in enumerate(self._series)}
-        write_json_atomic(os.path.join(self.directory, "cursor.json"),
-                          dict(extra, last_seq=self.last_seq, counts=counts))
+        write_json_atomic(
+            os.path.join(self.directory, "cursor.json"),
+            dict(extra, last_seq=self.last_seq, counts=counts),
+        )
 
     def close(self) -> None:
         for fh in self._files.values():
@@ -119,7 +123,7 @@ class MetricStore:
         for k, name in enumerate(names):
             want = int(counts.get(str(k), 0))
             s = _Series()
-            path = os.path.join(self.directory, "{}.f64".format(k))
+            path = os.path.join(self.directory, f"{k}.f64")
             data = array("d")
             try:
                 with open(path, "rb") as fh:
@@ -158,8 +162,13 @@ class MetricStore:
 
     def _point(self, k: int, i: int) -> Point:
         s = self._series[k]
-        return {"seq": int(s.seq[i]), "name": self.names[k], "value": _json_value(s.value[i]),
-                "step": _json_step(s.step[i]), "t": s.t[i]}
+        return {
+            "seq": int(s.seq[i]),
+            "name": self.names[k],
+            "value": _json_value(s.value[i]),
+            "step": _json_step(s.step[i]),
+            "t": s.t[i],
+        }
 
     def history(self, names: Optional[Sequence[str]], points: int) -> Dict[str, Any]:
         """Each series downsampled to at most ``points`` points, spikes kept."""

@@ -16,7 +16,7 @@ _MARKER = RUN_ENV.encode() + b"="
 def start_time(pid: int) -> Optional[int]:
     """Field 22 of /proc/<pid>/stat (clock ticks after boot); None when the pid is gone."""
     try:
-        with open("/proc/{}/stat".format(pid), "rb") as fh:
+        with open(f"/proc/{pid}/stat", "rb") as fh:
             data = fh.read()
     except OSError:
         return None
@@ -46,7 +46,7 @@ def marked_processes(run_ids: Optional[Iterable[str]] = None) -> Dict[str, List[
         if pid == me:
             continue
         try:
-            with open("/proc/{}/environ".format(pid), "rb") as fh:
+            with open(f"/proc/{pid}/environ", "rb") as fh:
                 env = fh.read()
         except OSError:
             continue  # another user's process, or one that just exited
@@ -88,5 +88,5 @@ def signal_number(name: str) -> int:
         text = "SIG" + text
     value = getattr(signal, text, None)
     if not isinstance(value, int):
-        raise ValueError("unknown signal {!r}".format(name))
+        raise ValueError(f"unknown signal {name!r}")
     return int(value)

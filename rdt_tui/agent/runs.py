@@ -25,17 +25,23 @@ _RUN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,120}$")
 class RunStore:
     def __init__(self, root: str) -> None:
         self.root = ensure_private_dir(os.path.join(root, "runs"))
-        self._shims: Dict[str, "subprocess.Popen[bytes]"] = {}
+        self._shims: Dict[str, subprocess.Popen[bytes]] = {}
 
     # ----- paths and lookups -------------------------------------------------------------
     def run_dir(self, run_id: str) -> str:
         if not isinstance(run_id, str) or not _RUN_ID.match(run_id):
-            raise AgentError(errors.UNKNOWN_RUN, "no run {!r} on this host".format(run_id),
-                             "list the runs with `rdt-tui runs HOST`")
+            raise AgentError(
+                errors.UNKNOWN_RUN,
+                f"no run {run_id!r} on this host",
+                "list the runs with `rdt-tui runs HOST`",
+            )
         path = os.path.join(self.root, run_id)
         if not os.path.isdir(path):
-            raise AgentError(errors.UNKNOWN_RUN, "no run {!r} on this host".format(run_id),
-                             "list the runs with `rdt-tui runs HOST`")
+            raise AgentError(
+                errors.UNKNOWN_RUN,
+                f"no run {run_id!r} on this host",
+                "list the runs with `rdt-tui runs HOST`",
+            )
         return path
 
     def run_ids(self) -> List[str]:
@@ -43,18 +49,18 @@ class RunStore:
             names = os.listdir(self.root)
         except FileNotFoundError:
             return []
-        return sorted(n for n in names if _RUN_ID.match(n) and os.path.isdir(
-            os.path.join(self.root, n)))
+        return sorted(
+            n for n in names if _RUN_ID.match(n) and os.path.isdir(os.path.join(self.root, n))
+        )
 
     def spec(self, run_id: str) -> Dict[str, Any]:
         spec = read_json(os.path.join(self.run_dir(run_id), "spec.json"))
         if not isinstance(spec, dict):
-            raise CorruptFile("spec.json of run {} is missing".format(run_id))
+            raise CorruptFile(f"spec.json of run {run_id} is missing")
         return spec
 
     # ----- status ------------------------------------------------------------------------
-    def summary(self, run_id: str, marked: Optional[Dict[str, List[int]]] = None
-                ) -> Dict[str, Any]:
+    def summary(self, run_id: str, marked: Optional[Dict[str, List[int]]] = None) -> Dict[str, Any]:
         """The run's status, read from its files and /proc; never raises for a corrupt file."""
         path = self.run_dir(run_id)
         out: Dict[str, Any] = {"id": run_id, "status": LOST, "exit_code": None, "signal": None}
@@ -90,7 +96,7 @@ class RunStore:
             out["ended_at"] = exit_info.get("ended_at")
             if exit_info.get("error"):
                 problems.append(str(exit_info["error"]))
-        elif (pids or job_alive or is_same_process(state.get("shim_pid"), state.get("shim_start"))):
+        elif pids or job_alive or is_same_process(state.get("shim_pid"), state.get("shim_start")):
             out["status"] = RUNNING
         elif not state and not problems and time.time() - (spec.get("created_at") or 0) < 10:
             out["status"] = RUNNING  # the shim is still starting the job
@@ -120,7 +126,7 @@ class RunStore:
         base = _slug(spec.get("name") or os.path.basename(spec["argv"][0]) or "run")
         stamp = time.strftime("%Y%m%d-%H%M%S")
         for n in range(1000):
-            run_id = "{}-{}{}".format(base, stamp, "" if n == 0 else "-{}".format(n))
+            run_id = "{}-{}{}".format(base, stamp, "" if n == 0 else f"-{n}")
             path = os.path.join(self.root, run_id)
             try:
                 os.mkdir(path, 0o700)
@@ -135,12 +141,19 @@ class RunStore:
 
     def start_shim(self, run_id: str, shim_cmd: List[str]) -> None:
         path = self.run_dir(run_id)
-        log = os.open(os.path.join(path, "output.log"),
-                      os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        log = os.open(
+            os.path.join(path, "output.log"), os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600
+        )
         try:
             self._shims[run_id] = subprocess.Popen(
-                shim_cmd + ["shim", path], stdin=subprocess.DEVNULL, stdout=log,
-                stderr=subprocess.STDOUT, start_new_session=True, close_fds=True, cwd=path)
+                [*shim_cmd, "shim", path],
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+                close_fds=True,
+                cwd=path,
+            )
         finally:
             os.close(log)
 
@@ -151,38 +164,53 @@ class RunStore:
                 del self._shims[run_id]
 
     def mark_stop(self, run_id: str, sig: int, grace: float) -> None:
-        write_json_atomic(os.path.join(self.run_dir(run_id), "stop.json"),
-                          {"requested_at": time.time(), "signal": sig, "grace": grace})
+        write_json_atomic(
+            os.path.join(self.run_dir(run_id), "stop.json"),
+            {"requested_at": time.time(), "signal": sig, "grace": grace},
+        )
 
 
 def validate_launch(args: Dict[str, Any]) -> Dict[str, Any]:
     """A launch request checked and normalised into a run spec, or an AgentError saying why."""
     argv = args.get("argv")
     if not isinstance(argv, list) or not argv or not all(isinstance(a, str) for a in argv):
-        raise AgentError(errors.BAD_COMMAND, "no command to run",
-                         "give the command after `--`, e.g. `rdt-tui launch HOST -- python train.py`")
+        raise AgentError(
+            errors.BAD_COMMAND,
+            "no command to run",
+            "give the command after `--`, e.g. `rdt-tui launch HOST -- python train.py`",
+        )
     cwd = args.get("cwd") or os.path.expanduser("~")
     if not isinstance(cwd, str):
         raise AgentError(errors.BAD_CWD, "the working directory must be a path")
     cwd = os.path.expanduser(cwd)
     if not os.path.isdir(cwd):
-        raise AgentError(errors.BAD_CWD, "working directory {} does not exist".format(cwd),
-                         "create it or pass an existing one with --cwd")
+        raise AgentError(
+            errors.BAD_CWD,
+            f"working directory {cwd} does not exist",
+            "create it or pass an existing one with --cwd",
+        )
     env = args.get("env") or {}
     if not isinstance(env, dict) or not all(
-            isinstance(k, str) and isinstance(v, str) for k, v in env.items()):
+        isinstance(k, str) and isinstance(v, str) for k, v in env.items()
+    ):
         raise AgentError(errors.BAD_REQUEST, "env must map names to strings")
     program = argv[0]
     if "/" in program:
         full = program if os.path.isabs(program) else os.path.join(cwd, program)
         if not (os.path.isfile(full) and os.access(full, os.X_OK)):
-            raise AgentError(errors.BAD_COMMAND, "{} is not an executable file".format(full),
-                             "check the path, or `chmod +x` it")
+            raise AgentError(
+                errors.BAD_COMMAND,
+                f"{full} is not an executable file",
+                "check the path, or `chmod +x` it",
+            )
     else:
         search = env.get("PATH") or os.environ.get("PATH", os.defpath)
         if shutil.which(program, path=search) is None:
-            raise AgentError(errors.BAD_COMMAND, "command not found: {}".format(program),
-                             "use the full path of the program, or set PATH in the profile's env")
+            raise AgentError(
+                errors.BAD_COMMAND,
+                f"command not found: {program}",
+                "use the full path of the program, or set PATH in the profile's env",
+            )
     gpus = args.get("gpus")
     if gpus is None and env.get("CUDA_VISIBLE_DEVICES"):
         gpus = [g for g in env["CUDA_VISIBLE_DEVICES"].split(",") if g.strip()]
@@ -191,7 +219,10 @@ def validate_launch(args: Dict[str, Any]) -> Dict[str, Any]:
             raise AgentError(errors.BAD_REQUEST, "gpus must be a list of GPU indices")
         gpus = [str(g).strip() for g in gpus]
     spec: Dict[str, Any] = {
-        "argv": argv, "cwd": os.path.abspath(cwd), "env": env, "gpus": gpus,
+        "argv": argv,
+        "cwd": os.path.abspath(cwd),
+        "env": env,
+        "gpus": gpus,
         "name": str(args.get("name") or ""),
         "log_files": [str(p) for p in (args.get("log_files") or [])],
         "checkpoint_dir": str(args.get("checkpoint_dir") or cwd),

@@ -26,8 +26,9 @@ GPU_HISTORY = 3600
 
 
 class AgentService:
-    def __init__(self, root: str, shim_cmd: List[str], simulate_gpus: int = 0,
-                 gpu_interval: float = 1.0) -> None:
+    def __init__(
+        self, root: str, shim_cmd: List[str], simulate_gpus: int = 0, gpu_interval: float = 1.0
+    ) -> None:
         self.root = root
         self.shim_cmd = shim_cmd
         self.store = RunStore(root)
@@ -36,11 +37,10 @@ class AgentService:
         self.gpu_interval = max(MIN_INTERVAL, gpu_interval)
         self.gpu_backend: Optional[GpuBackend] = None
         self.gpu_reason = ""
-        self.gpu_samples: Deque[Tuple[int, Dict[str, Any]]] = collections.deque(
-            maxlen=GPU_HISTORY)
+        self.gpu_samples: Deque[Tuple[int, Dict[str, Any]]] = collections.deque(maxlen=GPU_HISTORY)
         self.gpu_seq = 0
-        self._gpu_waiters: List["asyncio.Future[None]"] = []
-        self._stops: Dict[str, "asyncio.Task[Dict[str, Any]]"] = {}
+        self._gpu_waiters: List[asyncio.Future[None]] = []
+        self._stops: Dict[str, asyncio.Task[Dict[str, Any]]] = {}
         self._launch_lock = asyncio.Lock()
         self._cpu = CpuMeter()
         self._run_of = RunOfPid()
@@ -62,9 +62,11 @@ class AgentService:
             try:
                 w = RunWatcher(self.store, run_id)
             except CorruptFile as exc:
-                raise AgentError(errors.STATE_CORRUPT, str(exc),
-                                 "the run's files are damaged; its output.log is kept as it was"
-                                 ) from None
+                raise AgentError(
+                    errors.STATE_CORRUPT,
+                    str(exc),
+                    "the run's files are damaged; its output.log is kept as it was",
+                ) from None
             self.watchers[run_id] = w
             w.start()
         return w
@@ -72,7 +74,8 @@ class AgentService:
     async def gpu_loop(self) -> None:
         loop = asyncio.get_event_loop()
         self.gpu_backend, self.gpu_reason = await loop.run_in_executor(
-            None, open_backend, self.simulate_gpus)
+            None, open_backend, self.simulate_gpus
+        )
         while True:
             started = time.monotonic()
             sample = await loop.run_in_executor(None, self._sample_gpus)
@@ -87,8 +90,13 @@ class AgentService:
             await asyncio.sleep(max(0.0, self.gpu_interval - (time.monotonic() - started)))
 
     def _sample_gpus(self) -> Dict[str, Any]:
-        sample: Dict[str, Any] = {"t": time.time(), "simulated": False, "backend": "none",
-                                  "gpus": [], "reason": self.gpu_reason}
+        sample: Dict[str, Any] = {
+            "t": time.time(),
+            "simulated": False,
+            "backend": "none",
+            "gpus": [],
+            "reason": self.gpu_reason,
+        }
         backend = self.gpu_backend
         if backend is not None:
             sample["backend"] = backend.name
@@ -96,12 +104,12 @@ class AgentService:
             try:
                 sample["gpus"] = backend.sample(self._run_of)
             except Exception as exc:  # a driver hiccup must not kill telemetry
-                sample["reason"] = "GPU query failed: {}".format(exc)
+                sample["reason"] = f"GPU query failed: {exc}"
         sample["host"] = host_sample(self._cpu, self.root)
         return sample
 
     async def wait_gpu(self, timeout: float) -> None:
-        fut: "asyncio.Future[None]" = asyncio.get_event_loop().create_future()
+        fut: asyncio.Future[None] = asyncio.get_event_loop().create_future()
         self._gpu_waiters.append(fut)
         try:
             await asyncio.wait_for(fut, timeout)
@@ -116,10 +124,15 @@ class AgentService:
     # ----- ops ---------------------------------------------------------------------------
     async def op_hello(self, args: Dict[str, Any]) -> Dict[str, Any]:
         return {
-            "protocol": PROTOCOL_VERSION, "build": build_hash(), "pid": os.getpid(),
-            "uid": os.getuid(), "hostname": socket.gethostname(),
-            "python": sys.version.split()[0], "python_executable": sys.executable,
-            "state_dir": self.root, "simulated_gpus": self.simulate_gpus,
+            "protocol": PROTOCOL_VERSION,
+            "build": build_hash(),
+            "pid": os.getpid(),
+            "uid": os.getuid(),
+            "hostname": socket.gethostname(),
+            "python": sys.version.split()[0],
+            "python_executable": sys.executable,
+            "state_dir": self.root,
+            "simulated_gpus": self.simulate_gpus,
             "started_at": self.started_at,
         }
 
@@ -128,7 +141,7 @@ class AgentService:
         return await loop.run_in_executor(None, self.store.summaries)
 
     async def op_status(self, args: Dict[str, Any]) -> Dict[str, Any]:
-        run_id = args.get("run")
+        run_id = str(args.get("run"))
         loop = asyncio.get_event_loop()
         summary = await loop.run_in_executor(None, self.store.summary, run_id)
         if args.get("progress"):
@@ -164,15 +177,17 @@ class AgentService:
                 raise AgentError(
                     errors.GPUS_BUSY,
                     "GPU {} already used by live run {}".format(",".join(shared), other["id"]),
-                    "stop that run, pick other GPUs, or launch with --force")
+                    "stop that run, pick other GPUs, or launch with --force",
+                )
 
     async def op_stop(self, args: Dict[str, Any]) -> Dict[str, Any]:
         run_id = str(args.get("run"))
         summary = self.store.summary(run_id)
         grace = float(args.get("grace", 30.0))
         try:
-            sig = signal_number(str(args.get("signal") or self.store.spec(run_id).get(
-                "stop_signal") or "SIGINT"))
+            sig = signal_number(
+                str(args.get("signal") or self.store.spec(run_id).get("stop_signal") or "SIGINT")
+            )
         except (ValueError, CorruptFile) as exc:
             raise AgentError(errors.BAD_REQUEST, str(exc), "use a name such as SIGINT") from None
         if summary["status"] != RUNNING:
@@ -188,7 +203,7 @@ class AgentService:
         return sorted(pids)
 
     async def _escalate(self, run_id: str, sig: int, grace: float) -> Dict[str, Any]:
-        """SIGINT (or the run's signal), a grace period, SIGTERM, then SIGKILL until none is left."""
+        """The run's signal (SIGINT), a grace period, SIGTERM, then SIGKILL until none is left."""
         loop = asyncio.get_event_loop()
         self.store.mark_stop(run_id, sig, grace)
         steps = [(sig, grace), (signal.SIGTERM, TERM_GRACE_S)]
@@ -239,8 +254,9 @@ class AgentService:
     async def op_history(self, args: Dict[str, Any]) -> Dict[str, Any]:
         w = self.watcher(str(args.get("run")))
         names = args.get("names")
-        result = w.metrics.history(names if isinstance(names, list) else None,
-                                   max(2, int(args.get("points", 500))))
+        result = w.metrics.history(
+            names if isinstance(names, list) else None, max(2, int(args.get("points", 500)))
+        )
         result["finished"] = w.finished
         return result
 
@@ -249,7 +265,8 @@ class AgentService:
         spec = self.store.spec(run_id)
         directory = spec.get("checkpoint_dir") or spec.get("cwd") or "/"
         return await asyncio.get_event_loop().run_in_executor(
-            None, ckptscan.listing, directory, spec.get("checkpoint_globs") or ())
+            None, ckptscan.listing, directory, spec.get("checkpoint_globs") or ()
+        )
 
     async def op_gpus(self, args: Dict[str, Any]) -> Dict[str, Any]:
         since = int(args.get("since", 0))
@@ -257,8 +274,10 @@ class AgentService:
             await self.wait_gpu(5.0)
         samples = [{"seq": seq, **s} for seq, s in self.gpu_samples if seq > since]
         limit = int(args.get("limit", 1))
-        return {"samples": samples[-limit:] if limit > 0 else samples,
-                "interval": self.gpu_interval}
+        return {
+            "samples": samples[-limit:] if limit > 0 else samples,
+            "interval": self.gpu_interval,
+        }
 
 
 def tail_file(path: str, lines: int) -> Dict[str, Any]:

@@ -30,13 +30,13 @@ def run_shim(run_dir: str) -> int:
     env[RUN_ENV] = str(spec["id"])
     env["PYTHONUNBUFFERED"] = "1"
     argv: List[str] = [str(a) for a in spec["argv"]]
-    state = {"shim_pid": os.getpid(), "shim_start": start_time(os.getpid())}
+    state: Dict[str, Any] = {"shim_pid": os.getpid(), "shim_start": start_time(os.getpid())}
     try:
         proc = subprocess.Popen(
             argv, cwd=spec.get("cwd") or None, env=env, stdin=subprocess.DEVNULL, close_fds=True
         )
     except OSError as exc:
-        message = "cannot start {}: {}".format(argv[0], exc.strerror or exc)
+        message = f"cannot start {argv[0]}: {exc.strerror or exc}"
         sys.stderr.write("[rdt-tui] " + message + "\n")
         state.update({"pid": None, "start_time": None, "started_at": time.time()})
         write_json_atomic(os.path.join(run_dir, "state.json"), state)
@@ -47,15 +47,15 @@ def run_shim(run_dir: str) -> int:
         return 127
     state.update({"pid": proc.pid, "start_time": start_time(proc.pid), "started_at": time.time()})
     write_json_atomic(os.path.join(run_dir, "state.json"), state)
-    while True:
-        try:
-            code = proc.wait()
-            break
-        except InterruptedError:  # pragma: no cover - PEP 475 retries, kept for old Pythons
-            continue
-    sig = -code if code < 0 else None
+    code = proc.wait()
+    # Killed by a signal: report it, and the exit code a shell would show (128 + signal).
+    killed_by = -code if code < 0 else None
     write_json_atomic(
         os.path.join(run_dir, "exit.json"),
-        {"code": code if code >= 0 else 128 + (sig or 0), "signal": sig, "ended_at": time.time()},
+        {
+            "code": code if killed_by is None else 128 + killed_by,
+            "signal": killed_by,
+            "ended_at": time.time(),
+        },
     )
     return 0

@@ -37,8 +37,8 @@ class RunWatcher:
         self.summary: Dict[str, Any] = store.summary(run_id)
         self.checkpoints: Dict[str, Dict[str, Any]] = {}
         self.ckpt_events: List[Tuple[int, Dict[str, Any]]] = []
-        self._waiters: List["asyncio.Future[None]"] = []
-        self._task: Optional["asyncio.Task[None]"] = None
+        self._waiters: List[asyncio.Future[None]] = []
+        self._task: Optional[asyncio.Task[None]] = None
         self._last_cursor = 0.0
         self._last_ckpt = 0.0
         self._add_follower(self.output_log)
@@ -51,7 +51,7 @@ class RunWatcher:
         parser.last_step = pos.get("last_step")
         last_bar = pos.get("last_bar")
         if isinstance(last_bar, list) and len(last_bar) == 2:
-            parser._last_bar = (last_bar[0], [tuple(p) for p in last_bar[1]])  # type: ignore
+            parser._last_bar = (last_bar[0], [tuple(p) for p in last_bar[1]])
         self.parsers[path] = parser
 
     def _discover_logs(self) -> None:
@@ -59,8 +59,9 @@ class RunWatcher:
         cwd = self.spec.get("cwd") or "/"
         for pattern in self.spec.get("log_files") or []:
             full = os.path.join(cwd, os.path.expanduser(pattern))
-            matches = sorted(glob.glob(full), key=lambda p: os.path.getmtime(p)
-                             if os.path.exists(p) else 0)
+            matches = sorted(
+                glob.glob(full), key=lambda p: os.path.getmtime(p) if os.path.exists(p) else 0
+            )
             if matches and matches[-1] not in self.followers:
                 self._add_follower(matches[-1])
 
@@ -82,8 +83,12 @@ class RunWatcher:
         for path, follower in self.followers.items():
             parser = self.parsers[path]
             inode, offset = follower.position()
-            files[path] = {"inode": inode, "offset": offset, "last_step": parser.last_step,
-                           "last_bar": parser._last_bar}
+            files[path] = {
+                "inode": inode,
+                "offset": offset,
+                "last_step": parser.last_step,
+                "last_bar": parser._last_bar,
+            }
         return {"files": files, "finished": self.finished}
 
     # ----- the loop ----------------------------------------------------------------------
@@ -132,7 +137,7 @@ class RunWatcher:
                 fut.set_result(None)
 
     async def wait(self, timeout: float) -> None:
-        fut: "asyncio.Future[None]" = asyncio.get_event_loop().create_future()
+        fut: asyncio.Future[None] = asyncio.get_event_loop().create_future()
         self._waiters.append(fut)
         try:
             await asyncio.wait_for(fut, timeout)

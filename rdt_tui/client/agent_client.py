@@ -27,8 +27,9 @@ class AgentCallError(Exception):
 class Subscription:
     """Events of one subscription, with the positions to resume from after a drop."""
 
-    def __init__(self, client: AgentClient, sub_id: str, run: str | None,
-                 since: dict[str, int]) -> None:
+    def __init__(
+        self, client: AgentClient, sub_id: str, run: str | None, since: dict[str, int]
+    ) -> None:
         self.client = client
         self.id = sub_id
         self.run = run
@@ -76,10 +77,12 @@ class AgentClient:
         self.info = await self.call("hello", timeout=30)
         if self.info.get("protocol") != wire.PROTOCOL_VERSION:
             await self.close()
-            raise AgentCallError("protocol_mismatch",
-                                 f"agent speaks protocol {self.info.get('protocol')}, "
-                                 f"this console {wire.PROTOCOL_VERSION}",
-                                 "upgrade rdt-tui so both ends match")
+            raise AgentCallError(
+                "protocol_mismatch",
+                f"agent speaks protocol {self.info.get('protocol')}, "
+                f"this console {wire.PROTOCOL_VERSION}",
+                "upgrade rdt-tui so both ends match",
+            )
         return self.info
 
     async def __aenter__(self) -> AgentClient:
@@ -115,8 +118,9 @@ class AgentClient:
             for sub in self._subs.values():
                 sub.queue.put_nowait(None)
 
-    async def call(self, op: str, args: dict[str, Any] | None = None,
-                   timeout: float | None = 60.0) -> Any:
+    async def call(
+        self, op: str, args: dict[str, Any] | None = None, timeout: float | None = 60.0
+    ) -> Any:
         if self.closed:
             raise Disconnected("the connection to the agent is closed")
         req_id = str(next(self._ids))
@@ -130,7 +134,9 @@ class AgentClient:
         if msg.get("ok"):
             return msg.get("result")
         err = msg.get("error") or {}
-        raise AgentCallError(str(err.get("code")), str(err.get("message")), str(err.get("hint") or ""))
+        raise AgentCallError(
+            str(err.get("code")), str(err.get("message")), str(err.get("hint") or "")
+        )
 
     async def close(self) -> None:
         await self.transport.close()
@@ -148,14 +154,20 @@ class AgentClient:
     async def status(self, run: str) -> dict[str, Any]:
         return dict(await self.call("status", {"run": run}))
 
-    async def launch(self, argv: list[str], cwd: str | None = None,
-                     env: dict[str, str] | None = None, **options: Any) -> dict[str, Any]:
+    async def launch(
+        self,
+        argv: list[str],
+        cwd: str | None = None,
+        env: dict[str, str] | None = None,
+        **options: Any,
+    ) -> dict[str, Any]:
         args: dict[str, Any] = {"argv": argv, "cwd": cwd, "env": env or {}}
         args.update({k: v for k, v in options.items() if v is not None})
         return dict(await self.call("launch", args))
 
-    async def stop(self, run: str, grace: float = 30.0, signal: str | None = None
-                   ) -> dict[str, Any]:
+    async def stop(
+        self, run: str, grace: float = 30.0, signal: str | None = None
+    ) -> dict[str, Any]:
         args: dict[str, Any] = {"run": run, "grace": grace}
         if signal:
             args["signal"] = signal
@@ -170,8 +182,9 @@ class AgentClient:
     async def metrics(self, run: str, since: int = 0, limit: int = 100000) -> dict[str, Any]:
         return dict(await self.call("metrics", {"run": run, "since": since, "limit": limit}))
 
-    async def history(self, run: str, points: int = 500, names: list[str] | None = None
-                      ) -> dict[str, Any]:
+    async def history(
+        self, run: str, points: int = 500, names: list[str] | None = None
+    ) -> dict[str, Any]:
         return dict(await self.call("history", {"run": run, "points": points, "names": names}))
 
     async def checkpoints(self, run: str) -> dict[str, Any]:
@@ -180,8 +193,9 @@ class AgentClient:
     async def gpus(self, limit: int = 1) -> dict[str, Any]:
         return dict(await self.call("gpus", {"limit": limit}))
 
-    async def subscribe(self, run: str | None, since: dict[str, int] | None = None,
-                        gpu: bool | None = None) -> Subscription:
+    async def subscribe(
+        self, run: str | None, since: dict[str, int] | None = None, gpu: bool | None = None
+    ) -> Subscription:
         sub_id = f"sub-{next(self._ids)}"
         sub = Subscription(self, sub_id, run, since or {})
         self._subs[sub_id] = sub
@@ -196,6 +210,7 @@ class AgentClient:
         if not msg.get("ok"):
             self._subs.pop(sub_id, None)
             err = msg.get("error") or {}
-            raise AgentCallError(str(err.get("code")), str(err.get("message")),
-                                 str(err.get("hint") or ""))
+            raise AgentCallError(
+                str(err.get("code")), str(err.get("message")), str(err.get("hint") or "")
+            )
         return sub

@@ -18,9 +18,10 @@ placeholders, preflight parameters). Keys::
 from __future__ import annotations
 
 import os
-import tomllib
 from dataclasses import dataclass, field
 from typing import Any
+
+import tomllib
 
 
 class ProfileError(Exception):
@@ -43,9 +44,17 @@ class Profile:
         ckpt = self.checkpoint_dir
         if ckpt and self.cwd and not os.path.isabs(os.path.expanduser(ckpt)):
             ckpt = os.path.join(self.cwd, ckpt)
-        return {"argv": self.command, "cwd": self.cwd, "env": self.env, "gpus": self.gpus,
-                "name": self.name, "log_files": self.log_files, "checkpoint_dir": ckpt,
-                "checkpoint_globs": self.checkpoint_globs, "stop_signal": self.stop_signal}
+        return {
+            "argv": self.command,
+            "cwd": self.cwd,
+            "env": self.env,
+            "gpus": self.gpus,
+            "name": self.name,
+            "log_files": self.log_files,
+            "checkpoint_dir": ckpt,
+            "checkpoint_globs": self.checkpoint_globs,
+            "stop_signal": self.stop_signal,
+        }
 
 
 def _list_of_str(path: str, data: dict[str, Any], key: str) -> list[str]:
@@ -68,7 +77,7 @@ def load_profile(path: str) -> Profile:
         raise ProfileError(f'{path}: `command` is required, e.g. command = ["python", "train.py"]')
     env = data.get("env", {})
     if not isinstance(env, dict):
-        raise ProfileError(f"{path}: `env` must be a table of NAME = \"value\"")
+        raise ProfileError(f'{path}: `env` must be a table of NAME = "value"')
     gpus = data.get("gpus")
     return Profile(
         name=str(data.get("name") or os.path.splitext(os.path.basename(path))[0]),

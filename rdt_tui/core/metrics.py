@@ -56,9 +56,8 @@ class MetricParser:
 
     def _parse_line(self, line: str, out: List[MetricPoint]) -> None:
         stripped = line.strip()
-        if stripped.startswith("{") and stripped.endswith("}"):
-            if self._parse_json(stripped, out):
-                return
+        if stripped.startswith("{") and stripped.endswith("}") and self._parse_json(stripped, out):
+            return
         if "/" in line and "[" in line:
             bar = _TQDM.search(line)
             if bar is not None:

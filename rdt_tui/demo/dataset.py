@@ -32,8 +32,10 @@ def make_dataset(path: str, episodes: int = 16, steps: int = 120, seed: int = 0)
             freq = rng.uniform(0.5, 1.5, size=(1, 7))
             joints = 0.8 * np.sin(freq * t + phase)
             gripper = np.concatenate([np.clip(np.sin(t + phase[:, :1]), 0, 1)] * 2, axis=1)
-            actions = np.concatenate([np.diff(joints, axis=0, append=joints[-1:])[:, :6] * 10,
-                                      gripper[:, :1] * 2 - 1], axis=1)
+            actions = np.concatenate(
+                [np.diff(joints, axis=0, append=joints[-1:])[:, :6] * 10, gripper[:, :1] * 2 - 1],
+                axis=1,
+            )
             demo = data.create_group(f"demo_{i}")
             demo.attrs["num_samples"] = steps
             demo.create_dataset("actions", data=actions.astype(np.float64))
@@ -41,8 +43,10 @@ def make_dataset(path: str, episodes: int = 16, steps: int = 120, seed: int = 0)
             obs.create_dataset("joint_states", data=joints.astype(np.float64))
             obs.create_dataset("gripper_states", data=gripper.astype(np.float64) * 0.04)
             obs.create_dataset("ee_pos", data=joints[:, :3].astype(np.float64))
-            demo.create_dataset("robot_states", data=np.concatenate(
-                [gripper * 0.04, joints[:, :3], np.zeros((steps, 4))], axis=1))
+            demo.create_dataset(
+                "robot_states",
+                data=np.concatenate([gripper * 0.04, joints[:, :3], np.zeros((steps, 4))], axis=1),
+            )
             rewards = np.zeros(steps, dtype=np.uint8)
             rewards[-1] = 1
             demo.create_dataset("rewards", data=rewards)

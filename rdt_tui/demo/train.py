@@ -38,23 +38,27 @@ def load_windows(path: str, chunk: int) -> TensorDataset:
             state = np.concatenate([joints, gripper], axis=1)
             for t in range(0, len(actions) - chunk):
                 states.append(state[t])
-                chunks.append(actions[t:t + chunk].reshape(-1))
-    return TensorDataset(torch.tensor(np.array(states), dtype=torch.float32),
-                         torch.tensor(np.array(chunks), dtype=torch.float32))
+                chunks.append(actions[t : t + chunk].reshape(-1))
+    return TensorDataset(
+        torch.tensor(np.array(states), dtype=torch.float32),
+        torch.tensor(np.array(chunks), dtype=torch.float32),
+    )
 
 
 class Denoiser(nn.Module):
     def __init__(self, state_dim: int, action_dim: int, hidden: int = 256) -> None:
         super().__init__()
         self.net = nn.Sequential(
-            nn.Linear(state_dim + action_dim + 16, hidden), nn.SiLU(),
-            nn.Linear(hidden, hidden), nn.SiLU(),
-            nn.Linear(hidden, action_dim))
+            nn.Linear(state_dim + action_dim + 16, hidden),
+            nn.SiLU(),
+            nn.Linear(hidden, hidden),
+            nn.SiLU(),
+            nn.Linear(hidden, action_dim),
+        )
 
     def forward(self, state: torch.Tensor, noisy: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
         freqs = torch.arange(8, device=t.device, dtype=t.dtype)
-        emb = torch.cat([torch.sin(t[:, None] * 2 ** freqs), torch.cos(t[:, None] * 2 ** freqs)],
-                        dim=1)
+        emb = torch.cat([torch.sin(t[:, None] * 2**freqs), torch.cos(t[:, None] * 2**freqs)], dim=1)
         return self.net(torch.cat([state, noisy, emb], dim=1))
 
 
@@ -62,8 +66,8 @@ def prune(output_dir: str, keep: int) -> None:
     """Keep only the newest ``keep`` checkpoint-<step> directories (really delete the rest)."""
     found = []
     for name in os.listdir(output_dir):
-        if name.startswith("checkpoint-") and name[len("checkpoint-"):].isdigit():
-            found.append((int(name[len("checkpoint-"):]), name))
+        if name.startswith("checkpoint-") and name[len("checkpoint-") :].isdigit():
+            found.append((int(name[len("checkpoint-") :]), name))
     for _, name in sorted(found)[:-keep] if keep > 0 else []:
         shutil.rmtree(os.path.join(output_dir, name), ignore_errors=True)
 
@@ -78,8 +82,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--chunk", type=int, default=8)
     p.add_argument("--checkpoint-every", type=int, default=50)
     p.add_argument("--keep", type=int, default=2, help="checkpoints to keep")
-    p.add_argument("--step-delay", type=float, default=0.0,
-                   help="seconds to sleep per step, so a demo run lasts long enough to watch")
+    p.add_argument(
+        "--step-delay",
+        type=float,
+        default=0.0,
+        help="seconds to sleep per step, so a demo run lasts long enough to watch",
+    )
     p.add_argument("--seed", type=int, default=0)
     args = p.parse_args(argv)
 
@@ -93,11 +101,14 @@ def main(argv: list[str] | None = None) -> int:
     # accelerate steps a prepared scheduler once per process per optimizer step.
     total = args.max_steps * accelerator.num_processes
     scheduler = torch.optim.lr_scheduler.LambdaLR(
-        optimizer, lambda s: 0.1 + 0.45 * (1 + math.cos(math.pi * min(s, total) / total)))
+        optimizer, lambda s: 0.1 + 0.45 * (1 + math.cos(math.pi * min(s, total) / total))
+    )
     model, optimizer, loader, scheduler = accelerator.prepare(model, optimizer, loader, scheduler)
     os.makedirs(args.output_dir, exist_ok=True)
-    accelerator.print(f"***** Running training *****  {accelerator.num_processes} processes, "
-                      f"{len(data)} examples, total batch {args.batch_size * accelerator.num_processes}")
+    accelerator.print(
+        f"***** Running training *****  {accelerator.num_processes} processes, "
+        f"{len(data)} examples, total batch {args.batch_size * accelerator.num_processes}"
+    )
 
     bar = tqdm(range(args.max_steps), disable=not accelerator.is_local_main_process)
     bar.set_description("Steps")
@@ -107,7 +118,7 @@ def main(argv: list[str] | None = None) -> int:
             noise = torch.randn_like(actions)
             t = torch.rand(actions.shape[0], device=actions.device)
             alpha = torch.cos(t * math.pi / 2)[:, None]
-            noisy = alpha * actions + (1 - alpha ** 2).sqrt() * noise
+            noisy = alpha * actions + (1 - alpha**2).sqrt() * noise
             loss = nn.functional.mse_loss(model(state, noisy, t), noise)
             accelerator.backward(loss)
             optimizer.step()
@@ -124,8 +135,10 @@ def main(argv: list[str] | None = None) -> int:
                 accelerator.save_state(path)
                 if accelerator.is_main_process:
                     os.makedirs(os.path.join(path, "ema"), exist_ok=True)
-                    save_file({k: v.contiguous() for k, v in ema.state_dict().items()},
-                              os.path.join(path, "ema", "model.safetensors"))
+                    save_file(
+                        {k: v.contiguous() for k, v in ema.state_dict().items()},
+                        os.path.join(path, "ema", "model.safetensors"),
+                    )
                     accelerator.print(f"Saved state to {path}")
                 accelerator.wait_for_everyone()
                 if accelerator.is_main_process:

@@ -11,8 +11,9 @@ from .base import Disconnected, Transport
 
 
 class LocalTransport(Transport):
-    def __init__(self, state_dir: str | None = None, simulate_gpus: int = 0,
-                 python: str | None = None) -> None:
+    def __init__(
+        self, state_dir: str | None = None, simulate_gpus: int = 0, python: str | None = None
+    ) -> None:
         self.host = "localhost"
         self.state_dir = state_dir
         self.simulate_gpus = simulate_gpus
@@ -28,8 +29,13 @@ class LocalTransport(Transport):
     async def open(self) -> None:
         env = dict(os.environ)
         self._proc = await asyncio.create_subprocess_exec(
-            *self.argv(), stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.DEVNULL, env=env, limit=MAX_LINE)
+            *self.argv(),
+            stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.DEVNULL,
+            env=env,
+            limit=MAX_LINE,
+        )
 
     @property
     def pid(self) -> int | None:

@@ -1,0 +1,85 @@
+"""A real 2-process accelerate run of the demo trainer through the agent (CPU, gloo)."""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import subprocess
+import sys
+
+import pytest
+
+from rdt_tui.demo.job import demo_launch_args, ensure_dataset
+
+from .conftest import Agent
+
+pytestmark = [pytest.mark.slow]
+
+needs_torch = pytest.mark.skipif(
+    importlib.util.find_spec("torch") is None or importlib.util.find_spec("accelerate") is None,
+    reason="the training extra (torch, accelerate) is not installed",
+)
+
+
+@needs_torch
+@pytest.mark.asyncio
+async def test_two_real_processes_report_loss_and_keep_the_newest_checkpoints(
+    agent: Agent, workdir: str
+) -> None:
+    c = await agent.client()
+    ensure_dataset(workdir)
+    args = demo_launch_args(workdir, max_steps=60, step_delay=0.0, checkpoint_every=20, keep=2)
+    run = await c.call("launch", args)
+    sub = await c.subscribe(run["id"], gpu=False)
+    losses, added = [], []
+    final = {}
+    async for ev in sub:
+        if ev["event"] == "metric":
+            losses += [(p["step"], p["value"]) for p in ev["data"]["points"] if p["name"] == "loss"]
+        elif ev["event"] == "checkpoint" and ev["data"]["kind"] == "added":
+            added.append(ev["data"]["checkpoint"]["name"])
+        elif ev["event"] == "status" and ev["data"].get("complete"):
+            final = ev["data"]
+            break
+    log = "\n".join((await c.tail(run["id"], 400))["lines"])
+    assert final["status"] == "exited" and final["exit_code"] == 0, log
+    assert "2 processes" in log
+    steps = [s for s, _ in losses]
+    assert steps == sorted(steps) and steps[-1] == 60 and len(set(steps)) >= 50
+    assert all(v > 0 for _, v in losses)
+    out = os.path.join(workdir, "checkpoints")
+    assert sorted(os.listdir(out)) == ["checkpoint-40", "checkpoint-60"]  # only the newest 2
+    ck = os.path.join(out, "checkpoint-60")
+    assert os.path.exists(os.path.join(ck, "ema", "model.safetensors"))
+    # One random state per rank: two real processes trained, not one.
+    assert {"random_states_0.pkl", "random_states_1.pkl"} <= set(os.listdir(ck))
+    listing = await c.checkpoints(run["id"])
+    assert [x["step"] for x in listing["checkpoints"]] == [40, 60]
+    assert "checkpoint-60" in added
+
+
+@needs_torch
+def test_demo_headless_command_exits_zero_when_the_run_ends(state_dir: str, workdir: str) -> None:
+    env = dict(os.environ, RDT_TUI_STATE_DIR=state_dir, RDT_TUI_DATA_DIR=workdir)
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "rdt_tui.cli",
+            "demo",
+            "--headless",
+            "--steps",
+            "30",
+            "--step-delay",
+            "0",
+            "--checkpoint-every",
+            "10",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=env,
+    )
+    assert out.returncode == 0, out.stderr
+    assert "loss" in out.stdout and "checkpoint checkpoint-30" in out.stdout
+    assert "exited (0)" in out.stderr
