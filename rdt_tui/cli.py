@@ -162,14 +162,7 @@ async def cmd_logs(c: AgentClient, a: argparse.Namespace) -> int:
 
 
 async def cmd_metrics(c: AgentClient, a: argparse.Namespace) -> int:
-    points: list[dict[str, Any]] = []
-    since = 0
-    while True:
-        page = await c.call("metrics", {"run": a.run, "since": since, "wait": "ended"})
-        points.extend(page["points"])
-        if not page["points"]:
-            break
-        since = page["last_seq"]
+    points = await c.all_metrics(a.run)
     if a.name:
         points = [p for p in points if p["name"] in a.name]
     if a.json:

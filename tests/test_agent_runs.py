@@ -124,7 +124,7 @@ async def test_a_killed_daemon_leaves_the_run_alive_and_a_new_one_adopts_it(
     open(flag, "w").close()
     final = await wait_status(c2, run["id"], {"exited"})
     assert final["exit_code"] == 3
-    got = (await c2.call("metrics", {"run": run["id"], "wait": "ended"}))["points"]
+    got = await c2.all_metrics(run["id"])
     with open(os.path.join(agent.state_dir, "runs", run["id"], "output.log")) as fh:
         expected = [ln for ln in fh.read().splitlines() if ln.startswith("step=")]
     assert [p["step"] for p in got if p["name"] == "loss"] == list(range(1, len(expected) + 1))
@@ -231,9 +231,9 @@ async def test_a_log_of_binary_garbage_is_served_without_error(agent: Agent, wor
     )
     run = await c.launch([sys.executable, job], cwd=workdir)
     await wait_status(c, run["id"], {"exited"})
-    metrics = await c.call("metrics", {"run": run["id"], "wait": "ended"})
+    points = await c.all_metrics(run["id"])
     assert {"name": "loss", "value": 0.25, "step": 9} in [
-        {k: p[k] for k in ("name", "value", "step")} for p in metrics["points"]
+        {k: p[k] for k in ("name", "value", "step")} for p in points
     ]
     assert (await c.tail(run["id"], 1))["lines"] == ["loss=0.25 step=9"]
 

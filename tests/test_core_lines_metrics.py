@@ -117,11 +117,21 @@ def test_downsample_keeps_spikes_and_bounds_the_count() -> None:
     values = [1.0] * 100000
     values[54321] = 50.0
     values[777] = -3.0
-    picked = downsample_minmax(list(range(len(values))), values, 200)
+    picked = downsample_minmax(values, 200)
     assert len(picked) <= 200
     assert picked[0] == 0 and picked[-1] == len(values) - 1
     assert 54321 in picked and 777 in picked
     assert picked == sorted(picked)
+
+
+def test_downsample_shows_a_nan_and_works_on_arrays() -> None:
+    from array import array
+
+    values = array("d", [0.5] * 50000)
+    values[31337] = float("nan")
+    picked = downsample_minmax(values, 100)
+    assert 31337 in picked and len(picked) <= 100
+    assert downsample_minmax([1.0, 2.0], 10) == [0, 1]
 
 
 def test_checkpoint_names_give_steps() -> None:

@@ -184,9 +184,9 @@ class Connection:
                         self._event(sub_id, "log", run_id, end, {"offset": log_pos, "text": text})
                     )
                     log_pos, sent = end, True
-                points, last = w.metrics.since(metric_seq, SUB_BATCH)
-                if points:
-                    await self.send(self._event(sub_id, "metric", run_id, last, {"points": points}))
+                columns, last = w.metrics.since(metric_seq, SUB_BATCH)
+                if columns["count"]:
+                    await self.send(self._event(sub_id, "metric", run_id, last, columns))
                     metric_seq, sent = last, True
                 for seq, ev in w.ckpt_events[ckpt_seq:]:
                     await self.send(self._event(sub_id, "checkpoint", run_id, seq, ev))

@@ -1,9 +1,9 @@
 """A run's parsed metric points, in memory and on disk, addressed by sequence number.
 
 Points are numbered 1, 2, 3... in the order they were parsed. Each metric name keeps four
-float64 columns (seq, step, value, time) in memory and appends the same 32-byte records to
-``metrics/<n>.f64``; a restarted daemon loads them with one ``frombytes`` per name instead of
-re-reading a log that may be gigabytes long. ``cursor.json`` (written atomically after the
+float64 columns (seq, step, value, time) in memory and appends them to ``metrics/<n>.<column>``
+with ``array.tofile``; a restarted daemon loads them with one ``frombytes`` per column instead
+of re-reading a log that may be gigabytes long. ``cursor.json`` (written atomically after the
 records) says how many records are valid, so a crash between the two only drops a tail that
 will be parsed again from the saved log offsets.
 """
@@ -19,10 +19,6 @@ from ..core.downsample import downsample_minmax
 from ..core.metrics import MetricPoint
 from .files import CorruptFile, ensure_private_dir, read_json, write_atomic, write_json_atomic
 
-_RECORD = 4  # doubles per point: seq, step (NaN when unknown), value, time
-
-Point = Dict[str, Any]
-
 
 class _Series:
     __slots__ = ("seq", "step", "t", "value")
@@ -36,13 +32,23 @@ class _Series:
     def __len__(self) -> int:
         return len(self.seq)
 
+    def columns(self) -> Tuple[array, array, array, array]:
+        return self.seq, self.step, self.value, self.t
 
-def _json_value(v: float) -> Any:
-    return v if math.isfinite(v) else str(v)
+
+def _finite_list(col: array) -> List[Any]:
+    """A column as a JSON-safe list: NaN/Inf values as strings (JSON has no spelling for them)."""
+    values = col.tolist()
+    if math.isfinite(sum(col)):
+        return values
+    return [v if math.isfinite(v) else str(v) for v in values]
 
 
-def _json_step(s: float) -> Optional[int]:
-    return None if s != s else int(s)
+def _step_list(col: array) -> List[Any]:
+    values = col.tolist()
+    if sum(col) == sum(col):  # no NaN: every point knew its step
+        return [int(v) for v in values]
+    return [None if v != v else int(v) for v in values]
 
 
 class MetricStore:
@@ -52,49 +58,56 @@ class MetricStore:
         self._index: Dict[str, int] = {}
         self._series: List[_Series] = []
         self.last_seq = 0
-        self._files: Dict[int, Any] = {}
+        self._files: Dict[int, List[Any]] = {}
 
     # ----- writing -----------------------------------------------------------------------
     def append(self, points: Sequence[MetricPoint], now: float) -> Tuple[int, int]:
         """Number and keep ``points``; the first and last seq they were given."""
         first = self.last_seq + 1
-        pending: Dict[int, array] = {}
-        names_changed = False
-        for point in points:
-            k = self._index.get(point.name)
+        touched: Dict[int, int] = {}
+        index, series = self._index, self._series
+        seq = self.last_seq
+        nan = float("nan")
+        for name, value, step in points:
+            k = index.get(name)
             if k is None:
-                k = len(self.names)
-                self._index[point.name] = k
-                self.names.append(point.name)
-                self._series.append(_Series())
-                names_changed = True
-            self.last_seq += 1
-            s = self._series[k]
-            step = float("nan") if point.step is None else float(point.step)
-            s.seq.append(self.last_seq)
-            s.step.append(step)
-            s.value.append(point.value)
+                k = self._add_name(name)
+            seq += 1
+            s = series[k]
+            s.seq.append(seq)
+            s.step.append(nan if step is None else step)
+            s.value.append(value)
             s.t.append(now)
-            rec = pending.get(k)
-            if rec is None:
-                rec = pending[k] = array("d")
-            rec.extend((self.last_seq, step, point.value, now))
-        if names_changed:
-            write_atomic(
-                os.path.join(self.directory, "names.json"), json.dumps(self.names).encode("utf-8")
-            )
-        for k, rec in pending.items():
-            self._file(k).write(rec.tobytes())
-        for fh in self._files.values():
-            fh.flush()
+            touched[k] = touched.get(k, 0) + 1
+        self.last_seq = seq
+        for k, n in touched.items():
+            for col, fh in zip(series[k].columns(), self._file(k)):
+                col[-n:].tofile(fh)
+                fh.flush()
         return first, self.last_seq
 
-    def _file(self, k: int) -> Any:
-        fh = self._files.get(k)
-        if fh is None:
+    def _add_name(self, name: str) -> int:
+        k = len(self.names)
+        self._index[name] = k
+        self.names.append(name)
+        self._series.append(_Series())
+        write_atomic(
+            os.path.join(self.directory, "names.json"), json.dumps(self.names).encode("utf-8")
+        )
+        return k
+
+    def _file(self, k: int) -> List[Any]:
+        handles = self._files.get(k)
+        if handles is None:
             # Held open for the life of the watcher: appends happen several times a second.
-            fh = self._files[k] = open(os.path.join(self.directory, f"{k}.f64"), "ab")  # noqa: SIM115
-        return fh
+            handles = self._files[k] = [
+                open(self._column_path(k, col), "ab")  # noqa: SIM115
+                for col in _COLUMNS
+            ]
+        return handles
+
+    def _column_path(self, k: int, col: str) -> str:
+        return os.path.join(self.directory, f"{k}.{col}")
 
     def save_cursor(self, extra: Dict[str, Any]) -> None:
         counts = {str(k): len(s) for k, s in enumerate(self._series)}
@@ -104,8 +117,9 @@ class MetricStore:
         )
 
     def close(self) -> None:
-        for fh in self._files.values():
-            fh.close()
+        for handles in self._files.values():
+            for fh in handles:
+                fh.close()
         self._files.clear()
 
     # ----- loading -----------------------------------------------------------------------
@@ -123,19 +137,18 @@ class MetricStore:
         for k, name in enumerate(names):
             want = int(counts.get(str(k), 0))
             s = _Series()
-            path = os.path.join(self.directory, f"{k}.f64")
-            data = array("d")
-            try:
-                with open(path, "rb") as fh:
-                    data.frombytes(fh.read(want * _RECORD * 8))
-            except FileNotFoundError:
-                pass
-            if len(data) < want * _RECORD:
-                self._reset_files()
-                return None  # records lost: parse the logs again rather than serve a gap
-            s.seq, s.step, s.value, s.t = (data[i::_RECORD] for i in range(_RECORD))
-            with open(path, "ab") as fh:
-                fh.truncate(want * _RECORD * 8)  # drop a tail written after the cursor
+            for col, column in zip(_COLUMNS, s.columns()):
+                path = self._column_path(k, col)
+                try:
+                    with open(path, "rb") as fh:
+                        column.frombytes(fh.read(want * 8))
+                except FileNotFoundError:
+                    pass
+                if len(column) < want:
+                    self._reset_files()
+                    return None  # records lost: parse the logs again rather than serve a gap
+                with open(path, "ab") as fh:
+                    fh.truncate(want * 8)  # drop a tail written after the cursor
             self.names.append(str(name))
             self._index[str(name)] = k
             self._series.append(s)
@@ -143,32 +156,33 @@ class MetricStore:
         return cursor
 
     def _reset_files(self) -> None:
+        self.names, self._index, self._series = [], {}, []
         for name in os.listdir(self.directory):
-            if name.endswith(".f64") or name in ("names.json", "cursor.json"):
+            if name.split(".")[-1] in _COLUMNS or name in ("names.json", "cursor.json"):
                 os.unlink(os.path.join(self.directory, name))
 
     # ----- reading -----------------------------------------------------------------------
-    def since(self, seq: int, limit: int = 100000) -> Tuple[List[Point], int]:
-        """Points with seq > ``seq`` (at most ``limit``, oldest first) and the last seq given."""
-        picked: List[Tuple[float, int, int]] = []
-        for k, s in enumerate(self._series):
-            start = bisect.bisect_right(s.seq, seq)
-            end = min(len(s), start + limit)
-            picked.extend((s.seq[i], k, i) for i in range(start, end))
-        picked.sort()
-        del picked[limit:]
-        out = [self._point(k, i) for _, k, i in picked]
-        return out, (out[-1]["seq"] if out else seq)
+    def since(self, seq: int, limit: int = 100000) -> Tuple[Dict[str, Any], int]:
+        """Points with seq in (seq, seq + limit], as columns per name, and the last seq given.
 
-    def _point(self, k: int, i: int) -> Point:
-        s = self._series[k]
-        return {
-            "seq": int(s.seq[i]),
-            "name": self.names[k],
-            "value": _json_value(s.value[i]),
-            "step": _json_step(s.step[i]),
-            "t": s.t[i],
-        }
+        Sequence numbers are contiguous across names, so the cut needs no merge: each series
+        gives its slice between two bisections, copied out by C-level ``tolist``.
+        """
+        last = min(self.last_seq, seq + max(limit, 0))
+        series: Dict[str, Any] = {}
+        if last <= seq:
+            return {"series": series, "count": 0}, seq
+        for k, s in enumerate(self._series):
+            lo = bisect.bisect_right(s.seq, seq)
+            hi = bisect.bisect_right(s.seq, last, lo)
+            if hi > lo:
+                series[self.names[k]] = {
+                    "seq": [int(x) for x in s.seq[lo:hi].tolist()],
+                    "step": _step_list(s.step[lo:hi]),
+                    "value": _finite_list(s.value[lo:hi]),
+                    "t": s.t[lo:hi].tolist(),
+                }
+        return {"series": series, "count": last - seq}, last
 
     def history(self, names: Optional[Sequence[str]], points: int) -> Dict[str, Any]:
         """Each series downsampled to at most ``points`` points, spikes kept."""
@@ -177,12 +191,15 @@ class MetricStore:
             if names and name not in names:
                 continue
             s = self._series[k]
-            idx = downsample_minmax(range(len(s)), s.value, points)
+            idx = downsample_minmax(s.value, points)
             series[name] = {
                 "count": len(s),
-                "step": [_json_step(s.step[i]) for i in idx],
-                "value": [_json_value(s.value[i]) for i in idx],
+                "step": _step_list(array("d", (s.step[i] for i in idx))),
+                "value": _finite_list(array("d", (s.value[i] for i in idx))),
                 "t": [s.t[i] for i in idx],
-                "last": _json_value(s.value[-1]) if len(s) else None,
+                "last": _finite_list(s.value[-1:])[0] if len(s) else None,
             }
         return {"last_seq": self.last_seq, "series": series}
+
+
+_COLUMNS = ("seq", "step", "value", "t")

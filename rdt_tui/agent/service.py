@@ -248,8 +248,8 @@ class AgentService:
         if args.get("wait") == "ended" and self.store.summary(w.run_id)["status"] != RUNNING:
             # A run that has ended: answer once its logs are parsed to the end.
             await asyncio.wait_for(w.until_finished(), 120)
-        points, last = w.metrics.since(int(args.get("since", 0)), int(args.get("limit", 100000)))
-        return {"points": points, "last_seq": last, "finished": w.finished}
+        columns, last = w.metrics.since(int(args.get("since", 0)), int(args.get("limit", 100000)))
+        return dict(columns, last_seq=last, finished=w.finished)
 
     async def op_history(self, args: Dict[str, Any]) -> Dict[str, Any]:
         w = self.watcher(str(args.get("run")))

@@ -38,6 +38,9 @@ class Subscription:
 
     def _feed(self, msg: dict[str, Any]) -> None:
         name = msg.get("event")
+        if name == "metric":
+            # Columns on the wire (cheap for the agent); point dicts for the caller.
+            msg["data"]["points"] = wire.expand_points(msg["data"])
         if name in ("log", "metric", "checkpoint", "gpu"):
             self.since[str(name)] = int(msg.get("seq") or 0)
         self.queue.put_nowait(msg)
@@ -179,8 +182,29 @@ class AgentClient:
     async def log(self, run: str, since: int = 0, limit: int = 1 << 20) -> dict[str, Any]:
         return dict(await self.call("log", {"run": run, "since": since, "limit": limit}))
 
-    async def metrics(self, run: str, since: int = 0, limit: int = 100000) -> dict[str, Any]:
-        return dict(await self.call("metrics", {"run": run, "since": since, "limit": limit}))
+    async def metrics(
+        self, run: str, since: int = 0, limit: int = 100000, wait_ended: bool = False
+    ) -> dict[str, Any]:
+        """Points after ``since`` (``"points"``: dicts in seq order) and ``"last_seq"``.
+
+        With ``wait_ended``, a run that has ended answers once its logs are fully parsed."""
+        args: dict[str, Any] = {"run": run, "since": since, "limit": limit}
+        if wait_ended:
+            args["wait"] = "ended"
+        page = dict(await self.call("metrics", args, timeout=None if wait_ended else 60))
+        page["points"] = wire.expand_points(page)
+        return page
+
+    async def all_metrics(self, run: str, wait_ended: bool = True) -> list[dict[str, Any]]:
+        """Every point of a run, paged."""
+        points: list[dict[str, Any]] = []
+        since = 0
+        while True:
+            page = await self.metrics(run, since, wait_ended=wait_ended)
+            points.extend(page["points"])
+            if page["last_seq"] == since:
+                return points
+            since = page["last_seq"]
 
     async def history(
         self, run: str, points: int = 500, names: list[str] | None = None

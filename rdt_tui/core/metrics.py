@@ -35,10 +35,6 @@ _KV = re.compile(
 )
 
 
-def _number(text: str) -> float:
-    return float(text)
-
-
 class MetricParser:
     """Stateful parser: carries the last step and drops repaints of an unchanged tqdm bar."""
 
@@ -68,13 +64,16 @@ class MetricParser:
     def _parse_bar(self, bar: "re.Match[str]", out: List[MetricPoint]) -> None:
         step = int(bar.group(1))
         self.last_step = step
-        pairs = _POSTFIX.findall(bar.group(3).replace(", ", ","))
+        pairs = _POSTFIX.findall(bar.group(3))
         key = (step, pairs)
         if key == self._last_bar:
             return  # a repaint of the same step and values (only the clock moved)
         self._last_bar = key
+        # This is the hot path of a multi-GB log: build the tuples without NamedTuple's
+        # Python-level constructor.
+        make = tuple.__new__
         for name, value in pairs:
-            out.append(MetricPoint(name, _number(value), step))
+            out.append(make(MetricPoint, (name, float(value), step)))
 
     def _parse_json(self, text: str, out: List[MetricPoint]) -> bool:
         try:
@@ -118,7 +117,7 @@ class MetricParser:
             self.last_step = step
         for name, value in pairs:
             if name.lower() not in _STEP_KEY_SET:
-                out.append(MetricPoint(name, _number(value), step))
+                out.append(MetricPoint(name, float(value), step))
 
 
 def parse_text(text: str) -> List[MetricPoint]:

@@ -7,7 +7,7 @@ warning printed by a login script) is skipped by :func:`decode_line`, never fata
 """
 
 import json
-from typing import Any, Dict, Optional
+from typing import Any, Dict, List, Optional
 
 PROTOCOL_VERSION = 1
 
@@ -53,3 +53,16 @@ def reply_error(req_id: Any, code: str, message: str, hint: str = "") -> Dict[st
 def event(name: str, run: Optional[str], seq: int, data: Any) -> Dict[str, Any]:
     """A pushed event. ``seq`` is the position to pass as ``since`` to get what follows it."""
     return {"event": name, "run": run, "seq": seq, "data": data}
+
+
+def expand_points(columns: Dict[str, Any]) -> List[Dict[str, Any]]:
+    """Metric points sent as columns per name (``{"series": {name: {"seq": [...], "step":
+    [...], "value": [...], "t": [...]}}}``) as one list of point dicts in seq order."""
+    points: List[Dict[str, Any]] = []
+    for name, col in (columns.get("series") or {}).items():
+        for seq, step, value, t in zip(col["seq"], col["step"], col["value"], col["t"]):
+            if isinstance(value, str):
+                value = float(value)  # "nan", "inf": JSON has no spelling for them
+            points.append({"seq": seq, "name": name, "value": value, "step": step, "t": t})
+    points.sort(key=lambda p: p["seq"])
+    return points

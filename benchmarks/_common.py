@@ -1,0 +1,108 @@
+"""Helpers shared by the benchmark scripts: a realistic training log, timing, a temp agent."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import time
+
+
+def write_training_log(path: str, size: int) -> int:
+    """An RDT-like log of ``size`` bytes: tqdm updates on \\r, logging lines, sample dicts,
+    DeepSpeed chatter. Returns the number of loss updates written."""
+    block_lines = []
+    for i in range(2000):
+        step = i + 1
+        block_lines.append(
+            f"Steps:  {step % 100:2d}%|#####     | {step}/200000 [01:23<4:56:12, 1.31it/s, "
+            f"loss={1.0 / (step + 1):.4g}, lr=0.0001]\r"
+        )
+        if i % 50 == 0:
+            block_lines.append(
+                "12/12/2024 07:07:23 - INFO - __main__ - {'agilex_sample_mse': 0.0123, "
+                "'overall_avg_sample_mse': 0.0123}\n"
+            )
+        if i % 97 == 0:
+            block_lines.append(
+                "[2024-12-12 07:07:27,434] [INFO] [loss_scaler.py:183:update_scale] [deepspeed] "
+                "OVERFLOW! Rank 0 Skipping step. Attempted loss scale: 65536\n"
+            )
+        if i % 200 == 0:
+            block_lines.append(f'{{"train_loss": 0.01, "global_step": {step}, "lr": 1e-4}}\n')
+    block = "".join(block_lines).encode()
+    updates_per_block = 2000
+    written = 0
+    blocks = 0
+    with open(path, "wb") as fh:
+        while written < size:
+            fh.write(block)
+            written += len(block)
+            blocks += 1
+    return blocks * updates_per_block
+
+
+def timed(argv: list[str], **kw: object) -> float:
+    t0 = time.perf_counter()
+    subprocess.run(argv, check=False, stdout=subprocess.DEVNULL, **kw)  # type: ignore[call-overload]
+    return time.perf_counter() - t0
+
+
+def scratch_dir() -> str:
+    base = os.environ.get("RDT_TUI_BENCH_DIR", "/tmp/rdt-bench")
+    os.makedirs(base, exist_ok=True)
+    return base
+
+
+def write_chatty_log(path: str, size: int) -> int:
+    """A 1 GB-class log as NCCL_DEBUG=INFO runs make them: mostly chatter, a bar update per
+    step. Returns the number of steps written."""
+    chatter = "".join(
+        f"gpu-node:1234:5678 [{r}] NCCL INFO Channel {c:02d}/02 : {r}[{r}] -> {(r + 1) % 8}"
+        f"[{(r + 1) % 8}] via P2P/IPC/read\n"
+        for r in range(4)
+        for c in range(2)
+    )
+    step = 0
+    written = 0
+    with open(path, "wb") as fh:
+        while written < size:
+            parts = []
+            for _ in range(1000):
+                step += 1
+                parts.append(
+                    f"Steps:  1%|#    | {step}/2000000 [01:23<4:56:12, 1.31it/s, "
+                    f"loss={1.0 / (step + 1):.4g}, lr=0.0001]\r"
+                )
+                if step % 2 == 0:
+                    parts.append("\n" + chatter)
+            data = "".join(parts).encode()
+            fh.write(data)
+            written += len(data)
+    return step
+
+
+def cpu_seconds(pid: int) -> float:
+    """utime + stime of a process, in seconds."""
+    with open(f"/proc/{pid}/stat", "rb") as fh:
+        fields = fh.read().rsplit(b")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+WRITER = r"""
+import sys, time
+out = sys.stdout
+step = 0
+t0 = time.monotonic()
+for burst in range(int(sys.argv[1]) * 20):
+    for k in range(50):
+        step += 1
+        if k % 10 == 0:
+            out.write('{"val_loss": %.5f, "global_step": %d}\n' % (1.0 / step, step))
+        elif k % 3 == 0:
+            out.write("step=%d loss=%.6f grad_norm=%.3f\n" % (step, 1.0 / step, k / 7))
+        else:
+            out.write("Steps: %d%%|##| %d/99999 [00:01<00:09, 9.9it/s, loss=%.6f, lr=0.0001]\r"
+                      % (step % 100, step, 2.0 / step))
+    out.flush()
+    time.sleep(max(0.0, t0 + (burst + 1) * 0.05 - time.monotonic()))
+"""
