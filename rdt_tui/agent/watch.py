@@ -99,17 +99,16 @@ class RunWatcher:
     async def _loop(self) -> None:
         loop = asyncio.get_event_loop()
         while True:
-            self.summary = await loop.run_in_executor(None, self.store.summary, self.run_id)
-            ended = self.summary["status"] != RUNNING
-            points, more = await loop.run_in_executor(None, self._read_logs, ended)
+            # One trip to the worker thread per poll: each trip costs a wake-up of the loop.
+            points, more, done, ckpt_events = await loop.run_in_executor(None, self._poll)
             now = time.time()
             if points:
                 self.metrics.append(points, now)
-            if ended and not more:
-                self.finished = True
-            if now - self._last_ckpt >= CKPT_EVERY_S or self.finished:
-                await loop.run_in_executor(None, self._scan_checkpoints)
-                self._last_ckpt = now
+            for event in ckpt_events:
+                self.ckpt_events.append((len(self.ckpt_events) + 1, event))
+            # Set here, after the last points are stored: a subscriber that sees `finished`
+            # must find everything already in the store.
+            self.finished = done
             if self.finished or now - self._last_cursor >= CURSOR_EVERY_S:
                 self.metrics.save_cursor(self._cursor())
                 self._last_cursor = now
@@ -122,12 +121,21 @@ class RunWatcher:
             if not more:
                 await asyncio.sleep(POLL_S)
 
-    def _scan_checkpoints(self) -> None:
-        directory = self.spec.get("checkpoint_dir") or self.spec.get("cwd") or "/"
-        found = ckptscan.scan(directory, self.spec.get("checkpoint_globs") or ())
-        for event in ckptscan.diff(self.checkpoints, found):
-            self.ckpt_events.append((len(self.ckpt_events) + 1, event))
-        self.checkpoints = {c["path"]: c for c in found}
+    def _poll(self) -> Tuple[List[MetricPoint], bool, bool, List[Dict[str, Any]]]:
+        """Runs in a worker thread: the run's status, new metric points, checkpoint changes."""
+        self.summary = self.store.summary(self.run_id)
+        ended = self.summary["status"] != RUNNING
+        points, more = self._read_logs(ended)
+        done = ended and not more
+        events: List[Dict[str, Any]] = []
+        now = time.time()
+        if now - self._last_ckpt >= CKPT_EVERY_S or done:
+            directory = self.spec.get("checkpoint_dir") or self.spec.get("cwd") or "/"
+            found = ckptscan.scan(directory, self.spec.get("checkpoint_globs") or ())
+            events = ckptscan.diff(self.checkpoints, found)
+            self.checkpoints = {c["path"]: c for c in found}
+            self._last_ckpt = now
+        return points, more, done, events
 
     # ----- waiting for news --------------------------------------------------------------
     def notify(self) -> None:

@@ -15,11 +15,13 @@ PROTOCOL_VERSION = 1
 MAX_LINE = 16 * 1024 * 1024
 
 
+# Built once: json.dumps with options makes a new encoder on every call.
+_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+
+
 def encode(message: Dict[str, Any]) -> bytes:
     """One message as a line of compact JSON (non-ASCII kept as UTF-8)."""
-    return (
-        json.dumps(message, ensure_ascii=False, separators=(",", ":"), allow_nan=False) + "\n"
-    ).encode("utf-8")
+    return (_ENCODER.encode(message) + "\n").encode("utf-8")
 
 
 def decode_line(line: bytes) -> Optional[Dict[str, Any]]:
