@@ -51,6 +51,8 @@ async def main() -> None:
         await client.connect()
         t0 = time.perf_counter()
         run = (await client.launch(["cat", log], cwd="/tmp"))["id"]
+        while (await client.status(run))["status"] == "running":
+            await asyncio.sleep(0.5)
         done = await client.metrics(run, limit=1, wait_ended=True)
         first_parse = time.perf_counter() - t0
         assert done["finished"]

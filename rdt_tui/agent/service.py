@@ -247,7 +247,7 @@ class AgentService:
         w = self.watcher(str(args.get("run")))
         if args.get("wait") == "ended" and self.store.summary(w.run_id)["status"] != RUNNING:
             # A run that has ended: answer once its logs are parsed to the end.
-            await asyncio.wait_for(w.until_finished(), 120)
+            await w.until_finished()
         columns, last = w.metrics.since(int(args.get("since", 0)), int(args.get("limit", 100000)))
         return dict(columns, last_seq=last, finished=w.finished)
 
