@@ -235,7 +235,12 @@ class Daemon:
                     )
                 )
             )
+            try:
+                await writer.drain()
+            except (ConnectionError, OSError):
+                pass
             writer.close()
+            log("refused a connection from uid {}".format(peer_uid(sock) if sock else "?"))
             return
         await Connection(self, reader, writer).serve()
 
