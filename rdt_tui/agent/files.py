@@ -26,15 +26,17 @@ def ensure_private_dir(path: str) -> str:
     return path
 
 
-def write_atomic(path: str, data: bytes, mode: int = 0o600) -> None:
-    """Write to a temporary file beside ``path``, fsync, then rename over it."""
+def write_atomic(path: str, data: bytes, mode: int = 0o600, durable: bool = True) -> None:
+    """Write to a temporary file beside ``path``, fsync (unless not ``durable``), then rename
+    over it: a reader sees the old content or the new, never a mix."""
     directory = os.path.dirname(path) or "."
     fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=directory)
     try:
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
             fh.flush()
-            os.fsync(fh.fileno())
+            if durable:
+                os.fsync(fh.fileno())
         os.chmod(tmp, mode)
         os.replace(tmp, path)
     except BaseException:
@@ -45,8 +47,9 @@ def write_atomic(path: str, data: bytes, mode: int = 0o600) -> None:
         raise
 
 
-def write_json_atomic(path: str, obj: Any) -> None:
-    write_atomic(path, (json.dumps(obj, indent=1, sort_keys=True) + "\n").encode("utf-8"))
+def write_json_atomic(path: str, obj: Any, durable: bool = True) -> None:
+    data = (json.dumps(obj, indent=1, sort_keys=True) + "\n").encode("utf-8")
+    write_atomic(path, data, durable=durable)
 
 
 class CorruptFile(Exception):

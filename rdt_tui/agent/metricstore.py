@@ -1,11 +1,11 @@
 """A run's parsed metric points, in memory and on disk, addressed by sequence number.
 
 Points are numbered 1, 2, 3... in the order they were parsed. Each metric name keeps four
-float64 columns (seq, step, value, time) in memory and appends them to ``metrics/<n>.<column>``
-with ``array.tofile``; a restarted daemon loads them with one ``frombytes`` per column instead
-of re-reading a log that may be gigabytes long. ``cursor.json`` (written atomically after the
-records) says how many records are valid, so a crash between the two only drops a tail that
-will be parsed again from the saved log offsets.
+8-byte columns in memory (seq and step as int64, value and time as float64) and appends them
+to ``metrics/<n>.<column>`` with ``array.tofile``; a restarted daemon loads them with one
+``frombytes`` per column instead of re-reading a log that may be gigabytes long.
+``cursor.json`` (written after the columns) says how many points are valid, so a crash between
+the two only drops a tail that will be parsed again from the saved log offsets.
 """
 
 import bisect
@@ -24,8 +24,8 @@ class _Series:
     __slots__ = ("seq", "step", "t", "value")
 
     def __init__(self) -> None:
-        self.seq = array("d")
-        self.step = array("d")
+        self.seq = array("q")
+        self.step = array("q")  # NO_STEP where the line gave no step
         self.value = array("d")
         self.t = array("d")
 
@@ -44,11 +44,14 @@ def _finite_list(col: array) -> List[Any]:
     return [v if math.isfinite(v) else str(v) for v in values]
 
 
+NO_STEP = -(2**63)
+
+
 def _step_list(col: array) -> List[Any]:
     values = col.tolist()
-    if sum(col) == sum(col):  # no NaN: every point knew its step
-        return [int(v) for v in values]
-    return [None if v != v else int(v) for v in values]
+    if not values or min(col) != NO_STEP:
+        return values  # every point knew its step: no per-point work
+    return [None if v == NO_STEP else v for v in values]
 
 
 class MetricStore:
@@ -67,7 +70,6 @@ class MetricStore:
         touched: Dict[int, int] = {}
         index, series = self._index, self._series
         seq = self.last_seq
-        nan = float("nan")
         for name, value, step in points:
             k = index.get(name)
             if k is None:
@@ -75,7 +77,7 @@ class MetricStore:
             seq += 1
             s = series[k]
             s.seq.append(seq)
-            s.step.append(nan if step is None else step)
+            s.step.append(NO_STEP if step is None else step)
             s.value.append(value)
             s.t.append(now)
             touched[k] = touched.get(k, 0) + 1
@@ -111,9 +113,12 @@ class MetricStore:
 
     def save_cursor(self, extra: Dict[str, Any]) -> None:
         counts = {str(k): len(s) for k, s in enumerate(self._series)}
+        # Not fsynced: the cursor is a cache. Lost or torn by a power cut, it only makes the
+        # next daemon parse the log again (an older cursor also works: columns are cut to it).
         write_json_atomic(
             os.path.join(self.directory, "cursor.json"),
             dict(extra, last_seq=self.last_seq, counts=counts),
+            durable=False,
         )
 
     def close(self) -> None:
@@ -177,7 +182,7 @@ class MetricStore:
             hi = bisect.bisect_right(s.seq, last, lo)
             if hi > lo:
                 series[self.names[k]] = {
-                    "seq": [int(x) for x in s.seq[lo:hi].tolist()],
+                    "seq": s.seq[lo:hi].tolist(),
                     "step": _step_list(s.step[lo:hi]),
                     "value": _finite_list(s.value[lo:hi]),
                     "t": s.t[lo:hi].tolist(),
@@ -194,7 +199,7 @@ class MetricStore:
             idx = downsample_minmax(s.value, points)
             series[name] = {
                 "count": len(s),
-                "step": _step_list(array("d", (s.step[i] for i in idx))),
+                "step": _step_list(array("q", (s.step[i] for i in idx))),
                 "value": _finite_list(array("d", (s.value[i] for i in idx))),
                 "t": [s.t[i] for i in idx],
                 "last": _finite_list(s.value[-1:])[0] if len(s) else None,

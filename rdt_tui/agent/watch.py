@@ -16,7 +16,7 @@ from .follower import LogFollower
 from .metricstore import MetricStore
 from .runs import RUNNING, RunStore
 
-POLL_S = 0.5
+POLL_S = 1.0
 CURSOR_EVERY_S = 2.0
 CKPT_EVERY_S = 5.0
 
