@@ -1,0 +1,263 @@
+"""Known hosts: every non-wildcard ``Host`` of ``~/.ssh/config`` plus our hosts files.
+
+A hosts file (``configs/hosts.toml`` in the project, ``hosts.toml`` in the user config dir)
+holds ``[[hosts]]`` tables::
+
+    [[hosts]]
+    name = "gpu-a"                       # required: what you type as HOST
+    hostname = "gpu-node.internal"       # default: name
+    user = "alice"                       # default: ssh config, else your login name
+    port = 22
+    jump = ["alice@jump.example.org"]    # ProxyJump chain, first hop first (or "a,b")
+    python = "/opt/conda/envs/rdt/bin/python"   # the node's interpreter (default python3)
+    state_dir = "~/.local/state/rdt-tui" # the agent's state dir on the node
+    identity_file = "~/.ssh/id_ed25519"
+
+A hosts-file entry with the same name as an ssh config alias adds to it (python, state dir)
+and wins where both set a value.
+"""
+
+from __future__ import annotations
+
+import getpass
+import os
+from dataclasses import dataclass, field
+from typing import Any
+
+import tomllib
+
+from .paths import config_dir
+from .sshconfig import SshConfig, SshConfigError, load_ssh_config
+
+LOCALHOST = "localhost"
+
+
+class HostsError(Exception):
+    """A bad hosts entry: the message names the file and line."""
+
+
+@dataclass
+class Hop:
+    """One SSH connection of a chain: where to connect and as whom."""
+
+    label: str
+    hostname: str
+    port: int = 22
+    user: str | None = None
+    identity_files: list[str] = field(default_factory=list)
+    known_hosts: str | None = None
+
+    def address(self) -> str:
+        user = f"{self.user}@" if self.user else ""
+        port = f":{self.port}" if self.port != 22 else ""
+        return f"{user}{self.hostname}{port}"
+
+
+@dataclass
+class HostEntry:
+    name: str
+    hostname: str
+    port: int = 22
+    user: str | None = None
+    jump: list[str] = field(default_factory=list)
+    python: str = "python3"
+    state_dir: str | None = None
+    identity_files: list[str] = field(default_factory=list)
+    known_hosts: str | None = None
+    source: str = ""
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "hostname": self.hostname,
+            "port": self.port,
+            "user": self.user,
+            "jump": self.jump,
+            "python": self.python,
+            "state_dir": self.state_dir,
+            "source": self.source,
+        }
+
+
+def _line_of(text: str, needle: str) -> int:
+    for number, line in enumerate(text.splitlines(), 1):
+        if needle in line:
+            return number
+    return 0
+
+
+def _as_list(value: Any) -> list[str]:
+    if isinstance(value, str):
+        return [v.strip() for v in value.split(",") if v.strip()]
+    if isinstance(value, list) and all(isinstance(v, str) for v in value):
+        return list(value)
+    raise TypeError
+
+
+def load_hosts_file(path: str) -> list[HostEntry]:
+    try:
+        with open(path, "rb") as fh:
+            raw = fh.read()
+    except FileNotFoundError:
+        return []
+    text = raw.decode("utf-8", errors="replace")
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise HostsError(f"{path}: {exc}") from None
+    hosts = data.get("hosts", [])
+    if not isinstance(hosts, list):
+        raise HostsError(f"{path}:{_line_of(text, 'hosts')}: `hosts` must be [[hosts]] tables")
+    out = []
+    for i, item in enumerate(hosts):
+        where = f"{path}:{_line_of(text, str(item.get('name', '[[hosts]]')))}"
+        if not isinstance(item, dict) or not isinstance(item.get("name"), str):
+            raise HostsError(f'{path}: host #{i + 1} needs a `name = "..."`')
+        name = item["name"]
+        unknown = set(item) - {
+            "name",
+            "hostname",
+            "user",
+            "port",
+            "jump",
+            "python",
+            "state_dir",
+            "identity_file",
+        }
+        if unknown:
+            raise HostsError(f"{where}: host {name!r}: unknown key {sorted(unknown)[0]!r}")
+        port = item.get("port", 22)
+        if not isinstance(port, int) or not 0 < port < 65536:
+            raise HostsError(f"{where}: host {name!r}: `port` must be a number 1-65535")
+        try:
+            jump = _as_list(item.get("jump", []))
+        except TypeError:
+            raise HostsError(f"{where}: host {name!r}: `jump` must be a list of hosts") from None
+        identity = item.get("identity_file")
+        out.append(
+            HostEntry(
+                name=name,
+                hostname=str(item.get("hostname") or name),
+                port=port,
+                user=item.get("user"),
+                jump=jump,
+                python=str(item.get("python") or "python3"),
+                state_dir=item.get("state_dir"),
+                identity_files=[identity] if isinstance(identity, str) else [],
+                source=where,
+            )
+        )
+    return out
+
+
+def ssh_config_path() -> str:
+    return os.environ.get("RDT_TUI_SSH_CONFIG") or os.path.expanduser("~/.ssh/config")
+
+
+def hosts_files() -> list[str]:
+    project = os.path.join(os.getcwd(), "configs", "hosts.toml")
+    return [project, os.path.join(config_dir(), "hosts.toml")]
+
+
+class HostBook:
+    """Every host we know, from the ssh config and the hosts files."""
+
+    def __init__(
+        self, ssh_config: SshConfig, file_hosts: list[HostEntry], ssh_config_file: str = ""
+    ) -> None:
+        self.ssh = ssh_config
+        self.ssh_config_file = ssh_config_file
+        self.entries: dict[str, HostEntry] = {}
+        for alias, source, line in ssh_config.aliases():
+            self.entries[alias] = self._from_ssh(alias, f"{source}:{line}")
+        for entry in file_hosts:
+            base = self.entries.get(entry.name)
+            if base is not None:
+                entry.identity_files = entry.identity_files or base.identity_files
+                entry.user = entry.user or base.user
+                entry.jump = entry.jump or base.jump
+                if entry.hostname == entry.name:
+                    entry.hostname = base.hostname
+                if entry.port == 22:
+                    entry.port = base.port
+            self.entries[entry.name] = entry
+
+    @classmethod
+    def load(cls) -> HostBook:
+        path = ssh_config_path()
+        try:
+            ssh = load_ssh_config(path)
+        except SshConfigError as exc:
+            raise HostsError(str(exc)) from None
+        hosts: list[HostEntry] = []
+        for f in hosts_files():
+            hosts.extend(load_hosts_file(f))
+        return cls(ssh, hosts, path)
+
+    def _from_ssh(self, alias: str, source: str) -> HostEntry:
+        opts = self.ssh.options_for(alias)
+        jump = opts.get("proxyjump", [""])[0]
+        return HostEntry(
+            name=alias,
+            hostname=opts.get("hostname", [alias])[0],
+            port=int(opts.get("port", ["22"])[0]),
+            user=opts.get("user", [None])[0],
+            jump=[] if jump.lower() in ("", "none") else _as_list(jump),
+            identity_files=opts.get("identityfile", []),
+            known_hosts=opts.get("userknownhostsfile", [None])[0],
+            source=source,
+        )
+
+    def get(self, name: str) -> HostEntry:
+        entry = self.entries.get(name)
+        if entry is not None:
+            return entry
+        hop = self._parse_spec(name)
+        return HostEntry(
+            name=name,
+            hostname=hop.hostname,
+            port=hop.port,
+            user=hop.user,
+            identity_files=hop.identity_files,
+            known_hosts=hop.known_hosts,
+            jump=self._from_ssh(hop.hostname, "").jump,
+            source="command line",
+        )
+
+    def _parse_spec(self, spec: str) -> Hop:
+        """``[user@]host[:port]``, host looked up in the ssh config like ssh would."""
+        user, _, rest = spec.rpartition("@")
+        host, _, port = rest.partition(":")
+        if port and not port.isdigit():
+            raise HostsError(f"bad host {spec!r}: the port must be a number")
+        base = self._from_ssh(host, "")
+        return Hop(
+            label=spec,
+            hostname=base.hostname,
+            port=int(port) if port else base.port,
+            user=user or base.user,
+            identity_files=base.identity_files,
+            known_hosts=base.known_hosts,
+        )
+
+    def chain(self, name: str, _seen: frozenset[str] = frozenset()) -> list[Hop]:
+        """The hops to reach ``name``: its jump hosts first (recursively), then itself."""
+        if name in _seen:
+            raise HostsError(f"the jump chain of {name!r} loops back on itself")
+        entry = self.get(name)
+        hops: list[Hop] = []
+        for jump in entry.jump:
+            hops.extend(self.chain(jump, _seen | {name}))
+        hops.append(
+            Hop(
+                label=name,
+                hostname=entry.hostname,
+                port=entry.port,
+                user=entry.user or getpass.getuser(),
+                identity_files=entry.identity_files,
+                known_hosts=entry.known_hosts,
+            )
+        )
+        for hop in hops:
+            hop.user = hop.user or getpass.getuser()
+        return hops

@@ -1,0 +1,323 @@
+"""SshTransport: the agent on a node reached over SSH, through any number of jump hosts.
+
+Each hop is its own asyncssh connection tunnelled through the previous one, so every hop gets
+its own keys and its own known_hosts check (asyncssh's ``tunnel="user@host"`` string would not
+pass them on). Host keys are always verified; an unknown key is refused with its SHA256
+fingerprint and the way to trust it, a changed key is refused outright. Agent forwarding is
+never turned on. Every remote command is an argv joined with ``shlex.quote``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import os
+import shlex
+import socket
+from typing import Any
+
+import asyncssh
+
+from ..agent.build import zipapp_bytes
+from ..config.hosts import Hop
+from .base import Disconnected, Transport, TransportError
+from .errors import (
+    AuthRefused,
+    ConnectTimeout,
+    HostKeyChanged,
+    HostKeyUnknown,
+    HostUnreachable,
+    JumpUnreachable,
+    RemotePythonMissing,
+    RemotePythonTooOld,
+)
+
+CONNECT_TIMEOUT_S = 15.0
+KEEPALIVE_S = 5.0  # with 3 missed answers: a dead link is seen within about 15 s
+KEEPALIVE_MISSES = 3
+REMOTE_DIR = ".cache/rdt-tui"  # relative to the remote home, where exec channels start
+
+# Run on the node with its interpreter: its version, and the sha256 of an uploaded agent.
+PROBE = (
+    "import hashlib, json, os, sys\n"
+    "p = sys.argv[1]\n"
+    "h = None\n"
+    "if os.path.isfile(p):\n"
+    "    with open(p, 'rb') as f:\n"
+    "        h = hashlib.sha256(f.read()).hexdigest()\n"
+    "print(json.dumps({'version': list(sys.version_info[:3]), 'sha256': h,"
+    " 'executable': sys.executable}))\n"
+)
+
+
+def default_known_hosts() -> str:
+    return os.environ.get("RDT_TUI_KNOWN_HOSTS") or os.path.expanduser("~/.ssh/known_hosts")
+
+
+def known_hosts_names(hop: Hop) -> list[str]:
+    """How known_hosts names this hop: ``host`` on port 22, ``[host]:port`` otherwise."""
+    return [hop.hostname if hop.port == 22 else f"[{hop.hostname}]:{hop.port}"]
+
+
+def has_known_key(path: str, hop: Hop) -> bool:
+    """Whether known_hosts holds any key for this hop (so a mismatch means a changed key)."""
+    try:
+        known = asyncssh.read_known_hosts(path)
+    except (OSError, ValueError):
+        return False
+    for name in known_hosts_names(hop):
+        trusted, *_ = known.match(name, "", None)
+        if trusted:
+            return True
+    return False
+
+
+class SshConnector:
+    """Opens (and caches) the chain of connections to one host."""
+
+    def __init__(
+        self,
+        hops: list[Hop],
+        known_hosts: str | None = None,
+        connect_timeout: float = CONNECT_TIMEOUT_S,
+    ) -> None:
+        self.hops = hops
+        self.known_hosts = known_hosts or default_known_hosts()
+        self.connect_timeout = connect_timeout
+        self._conns: list[asyncssh.SSHClientConnection] = []
+
+    def _options(self, hop: Hop) -> dict[str, Any]:
+        path = os.path.expanduser(hop.known_hosts or self.known_hosts)
+        known: Any = path if os.path.exists(path) else asyncssh.import_known_hosts("")
+        opts: dict[str, Any] = {
+            "host": hop.hostname,
+            "port": hop.port,
+            "username": hop.user,
+            "known_hosts": known,
+            "config": None,
+            "agent_forwarding": False,
+            "connect_timeout": self.connect_timeout,
+            "keepalive_interval": KEEPALIVE_S,
+            "keepalive_count_max": KEEPALIVE_MISSES,
+        }
+        keys = [os.path.expanduser(k) for k in hop.identity_files]
+        keys = [k for k in keys if os.path.exists(k)]
+        if keys:
+            opts["client_keys"] = keys
+        return opts
+
+    async def connect(self) -> asyncssh.SSHClientConnection:
+        if self._conns and not self._conns[-1].is_closed():
+            return self._conns[-1]
+        self.close()
+        tunnel: asyncssh.SSHClientConnection | None = None
+        for i, hop in enumerate(self.hops):
+            conn = await self._connect_hop(
+                hop, tunnel, is_jump=i < len(self.hops) - 1, via=self.hops[i - 1] if i else None
+            )
+            self._conns.append(conn)
+            tunnel = conn
+        assert tunnel is not None
+        return tunnel
+
+    async def _connect_hop(
+        self, hop: Hop, tunnel: asyncssh.SSHClientConnection | None, is_jump: bool, via: Hop | None
+    ) -> asyncssh.SSHClientConnection:
+        opts = self._options(hop)
+        what = (
+            f"jump host {hop.label} ({hop.address()})"
+            if is_jump
+            else f"{hop.label} ({hop.address()})"
+        )
+        unreachable = JumpUnreachable if is_jump else HostUnreachable
+        try:
+            return await asyncssh.connect(tunnel=tunnel, **opts)
+        except asyncssh.HostKeyNotVerifiable:
+            await self._raise_host_key(hop, tunnel, opts)
+            raise  # unreachable: _raise_host_key always raises
+        except asyncssh.PermissionDenied:
+            raise AuthRefused(
+                f"{what} refused our keys for user {hop.user}",
+                "check the user and IdentityFile, or that the key is loaded in ssh-agent "
+                "(ssh-add -l)",
+            ) from None
+        except asyncssh.ChannelOpenError as exc:
+            raise unreachable(
+                f"{via.label if via else 'the jump host'} could not reach {what}: {exc.reason}",
+                "check the node's name and port as the jump host sees them",
+            ) from None
+        except (asyncio.TimeoutError, TimeoutError):
+            raise ConnectTimeout(
+                f"connecting to {what} timed out after {self.connect_timeout:.0f}s",
+                "is the host up and the port open?",
+            ) from None
+        except socket.gaierror:
+            raise unreachable(
+                f"cannot resolve {hop.hostname} ({what})",
+                "check HostName in ~/.ssh/config or the hosts file",
+            ) from None
+        except (OSError, asyncssh.Error) as exc:
+            raise unreachable(
+                f"cannot connect to {what}: {exc}",
+                "is the host up and sshd listening on that port?",
+            ) from None
+
+    async def _raise_host_key(self, hop: Hop, tunnel: Any, opts: dict[str, Any]) -> None:
+        path = os.path.expanduser(hop.known_hosts or self.known_hosts)
+        fingerprint = await fetch_fingerprint(hop, tunnel)
+        if has_known_key(path, hop):
+            raise HostKeyChanged(
+                f"the host key of {hop.label} ({hop.address()}) is not the one in {path}: "
+                f"it now presents {fingerprint or 'an unknown key'}",
+                "this may be an attack; if the node was reinstalled, remove its old line "
+                f"with `ssh-keygen -R {known_hosts_names(hop)[0]}` and trust it again",
+            )
+        raise HostKeyUnknown(
+            f"{hop.label} ({hop.address()}) is not in {path}; its key is {fingerprint}",
+            f"check the fingerprint, then run `rdt-tui trust {hop.label}`",
+            hop.label,
+            fingerprint,
+        )
+
+    def close(self) -> None:
+        for conn in reversed(self._conns):
+            conn.close()
+        self._conns = []
+
+
+async def fetch_fingerprint(hop: Hop, tunnel: Any) -> str | None:
+    key = await fetch_host_key(hop, tunnel)
+    return None if key is None else key.get_fingerprint("sha256")
+
+
+async def fetch_host_key(hop: Hop, tunnel: Any) -> asyncssh.SSHKey | None:
+    try:
+        return await asyncssh.get_server_host_key(hop.hostname, hop.port, tunnel=tunnel)
+    except (OSError, asyncssh.Error):
+        return None
+
+
+class SshTransport(Transport):
+    """The agent's ``attach`` on a node, over an exec channel of an SSH connection."""
+
+    def __init__(
+        self,
+        host: str,
+        hops: list[Hop],
+        python: str = "python3",
+        state_dir: str | None = None,
+        simulate_gpus: int = 0,
+        known_hosts: str | None = None,
+        connect_timeout: float = CONNECT_TIMEOUT_S,
+    ) -> None:
+        self.host = host
+        self.python = python
+        self.state_dir = state_dir
+        self.simulate_gpus = simulate_gpus
+        self.connector = SshConnector(hops, known_hosts, connect_timeout)
+        self.remote_info: dict[str, Any] = {}
+        self._proc: asyncssh.SSHClientProcess[bytes] | None = None
+        self._agent_path: str | None = None
+
+    async def open(self) -> None:
+        conn = await self.connector.connect()
+        if self._agent_path is None:
+            self._agent_path = await self.deploy(conn)
+        argv = [self.python, self._agent_path]
+        if self.state_dir:
+            argv += ["--state-dir", self.state_dir]
+        argv += ["attach", "--simulate-gpus", str(self.simulate_gpus)]
+        try:
+            self._proc = await conn.create_process(shlex.join(argv), encoding=None)
+        except (OSError, asyncssh.Error) as exc:
+            raise Disconnected(f"cannot start the agent on {self.host}: {exc}") from None
+
+    async def probe(self, conn: asyncssh.SSHClientConnection, path: str) -> dict[str, Any]:
+        cmd = shlex.join([self.python, "-c", PROBE, path])
+        try:
+            result = await asyncio.wait_for(conn.run(cmd, check=False), 60)
+        except (OSError, asyncssh.Error, asyncio.TimeoutError) as exc:
+            raise Disconnected(f"lost {self.host} while checking its Python: {exc}") from None
+        if result.exit_status == 127 or (result.exit_status != 0 and not result.stdout):
+            raise RemotePythonMissing(
+                f"{self.python!r} does not run on {self.host}: "
+                f"{str(result.stderr or '').strip()[:300]}",
+                "set the node's interpreter with `python = ...` in hosts.toml",
+            )
+        try:
+            info: dict[str, Any] = json.loads(str(result.stdout).strip().splitlines()[-1])
+        except (ValueError, IndexError):
+            raise RemotePythonMissing(
+                f"{self.python!r} on {self.host} did not answer like Python 3",
+                "set the node's interpreter with `python = ...` in hosts.toml",
+            ) from None
+        return info
+
+    async def deploy(self, conn: asyncssh.SSHClientConnection) -> str:
+        """Upload the agent zipapp when its hash is missing on the node; its remote path."""
+        build, data = zipapp_bytes()
+        digest = hashlib.sha256(data).hexdigest()
+        path = f"{REMOTE_DIR}/agent-{build}.pyz"
+        info = await self.probe(conn, path)
+        self.remote_info = info
+        if tuple(info["version"][:2]) < (3, 8):
+            raise RemotePythonTooOld(
+                f"{self.python} on {self.host} is Python "
+                f"{'.'.join(map(str, info['version']))}; the agent needs 3.8 or newer",
+                "point `python` in hosts.toml at a newer interpreter (a conda env's, say)",
+            )
+        if info.get("sha256") == digest:
+            return path
+        try:
+            async with conn.start_sftp_client() as sftp:
+                await sftp.makedirs(REMOTE_DIR, exist_ok=True)
+                await sftp.chmod(".cache/rdt-tui", 0o700)
+                tmp = f"{path}.part-{os.getpid()}"
+                async with sftp.open(tmp, "wb", asyncssh.SFTPAttrs(permissions=0o600)) as fh:
+                    await fh.write(data)
+                await sftp.chmod(tmp, 0o600)
+                await sftp.posix_rename(tmp, path)
+        except (OSError, asyncssh.Error) as exc:
+            raise TransportError(
+                f"cannot upload the agent to {self.host}: {exc}",
+                "check free space and permissions of ~/.cache there",
+            ) from None
+        check = await self.probe(conn, path)
+        if check.get("sha256") != digest:
+            raise TransportError(
+                f"the agent uploaded to {self.host} does not match its hash",
+                "retry; if it persists, the node's disk may be failing",
+            )
+        return path
+
+    async def readline(self) -> bytes:
+        if self._proc is None:
+            return b""
+        try:
+            return bytes(await self._proc.stdout.readline())
+        except (asyncssh.Error, OSError, asyncio.IncompleteReadError):
+            return b""
+
+    async def write(self, data: bytes) -> None:
+        if self._proc is None:
+            raise Disconnected(f"not connected to {self.host}")
+        try:
+            self._proc.stdin.write(data)
+            await self._proc.stdin.drain()
+        except (asyncssh.Error, OSError, BrokenPipeError) as exc:
+            raise Disconnected(f"lost the connection to {self.host}: {exc}") from None
+
+    async def close(self) -> None:
+        proc, self._proc = self._proc, None
+        if proc is not None:
+            try:
+                proc.stdin.write_eof()
+            except (asyncssh.Error, OSError):
+                pass
+            proc.close()
+        self.connector.close()
+
+    async def drop(self) -> None:
+        """Forget the session (after a failure) so the next open() connects afresh."""
+        await self.close()
