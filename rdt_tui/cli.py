@@ -28,15 +28,26 @@ class CliError(Exception):
         self.hint = hint
 
 
-def make_client(host: str, simulate_gpus: int = 0) -> AgentClient:
-    if host not in LOCAL_HOSTS:
-        raise CliError(
-            f"unknown host {host!r}: this version reaches only localhost",
-            "SSH hosts arrive with the SSH transport; use `localhost` for now",
-        )
-    from .transport.local import LocalTransport
+def make_client(host: str, simulate_gpus: int = 0, reconnect: bool = False) -> AgentClient:
+    """A client for ``localhost`` (no SSH) or a host from ~/.ssh/config or a hosts file."""
+    if host in LOCAL_HOSTS:
+        from .transport.local import LocalTransport
 
-    return AgentClient(LocalTransport(os.environ.get("RDT_TUI_STATE_DIR"), simulate_gpus))
+        transport: Any = LocalTransport(os.environ.get("RDT_TUI_STATE_DIR"), simulate_gpus)
+    else:
+        from .config.hosts import HostBook, HostsError
+        from .transport.ssh import SshTransport
+
+        try:
+            book = HostBook.load()
+            entry = book.get(host)
+            hops = book.chain(host)
+        except HostsError as exc:
+            raise CliError(str(exc), "fix the entry, then run `rdt-tui hosts`") from None
+        transport = SshTransport(
+            host, hops, python=entry.python, state_dir=entry.state_dir, simulate_gpus=simulate_gpus
+        )
+    return AgentClient(transport, reconnect=reconnect)
 
 
 def emit_json(doc: Any) -> None:
@@ -135,7 +146,7 @@ async def cmd_launch(c: AgentClient, a: argparse.Namespace) -> int:
             "no command to launch",
             "give one after `--` (rdt-tui launch localhost -- python train.py) or a --profile",
         )
-    result = await c.call("launch", args)
+    result = await c.launch_args(args)
     if a.json:
         emit_json(dict(result, run=result["id"]))
     else:
@@ -252,7 +263,7 @@ async def cmd_demo(c: AgentClient, a: argparse.Namespace) -> int:
         args = demo_launch_args(
             workdir, max_steps=a.steps, step_delay=a.step_delay, checkpoint_every=a.checkpoint_every
         )
-        run = await c.call("launch", args)
+        run = await c.launch_args(args)
         print(f"launched {run['id']} in {workdir}", file=sys.stderr)
     sub = await c.subscribe(run["id"], gpu=False)
     final: dict[str, Any] = {}
@@ -367,14 +378,17 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--checkpoint-every", type=int, default=100)
     sp.add_argument("--simulate-gpus", type=int, default=0, help=argparse.SUPPRESS)
     sp.set_defaults(fn=cmd_demo, host="localhost")
+    from .cli_ssh import add_parsers
+
+    add_parsers(sub, add)
     return p
 
 
 async def _run(a: argparse.Namespace) -> int:
-    client = make_client(a.host, a.simulate_gpus)
+    client = make_client(a.host, a.simulate_gpus, reconnect=True)
     try:
         await client.connect()
-    except (TransportError, AgentCallError, OSError) as exc:
+    except (AgentCallError, OSError) as exc:
         raise CliError(f"cannot reach the agent on {a.host}: {exc}") from None
     try:
         return int(await a.fn(client, a))
@@ -404,13 +418,15 @@ def main(argv: list[str] | None = None) -> int:
         )
         return 2
     try:
+        if getattr(a, "sync_fn", None):
+            return int(a.sync_fn(a))
         return asyncio.run(_run(a))
     except CliError as exc:
         _fail(exc.message, exc.hint)
     except AgentCallError as exc:
         _fail(exc.message, exc.hint)
     except TransportError as exc:
-        _fail(exc.message, exc.hint)
+        _fail(f"{exc.title}: {exc.message}", exc.hint)
     except KeyboardInterrupt:
         return 130
     except BrokenPipeError:

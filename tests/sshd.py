@@ -44,8 +44,9 @@ def ensure_user() -> pwd.struct_passwd:
 
 
 def keygen(path: str, comment: str) -> str:
-    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", comment, "-f", path],
-                   check=True)
+    subprocess.run(
+        ["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", comment, "-f", path], check=True
+    )
     with open(path + ".pub") as fh:
         return fh.read().strip()
 
@@ -65,8 +66,15 @@ class Sshd:
         if self.netns_hosts:
             # A private mount namespace where the node's name resolves: only this sshd
             # (and the sessions it forks) can look it up.
-            argv = ["unshare", "-m", "sh", "-c",
-                    f"mount --bind {self.netns_hosts} /etc/hosts && exec \"$@\"", "sh", *argv]
+            argv = [
+                "unshare",
+                "-m",
+                "sh",
+                "-c",
+                f'mount --bind {self.netns_hosts} /etc/hosts && exec "$@"',
+                "sh",
+                *argv,
+            ]
         with open(self.log, "ab") as out:
             self.proc = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + 10
@@ -93,14 +101,18 @@ class Sshd:
         root = self.proc.pid
         out = subprocess.run(["ps", "-eo", "pid,ppid,args"], capture_output=True, text=True)
         children: dict[int, list[int]] = {}
+        args: dict[int, str] = {}
         for line in out.stdout.splitlines()[1:]:
-            pid, ppid, *_ = line.split(None, 2)
+            pid, ppid, cmd = [*line.split(None, 2), ""][:3]
             children.setdefault(int(ppid), []).append(int(pid))
+            args[int(pid)] = cmd
         found, stack = [], [root]
         while stack:
             for child in children.get(stack.pop(), []):
-                found.append(child)
-                stack.append(child)
+                if args.get(child, "").startswith("sshd"):
+                    # Only sshd itself: the agent and the runs it started live on.
+                    found.append(child)
+                    stack.append(child)
         return found
 
 
@@ -124,8 +136,12 @@ class SshLab:
                 fh.write(f"{name} {key}\n")
 
     def trust_both(self) -> None:
-        self.write_known_hosts([(f"[127.0.0.1]:{self.jump.port}", self.keys["jump"]),
-                                (f"[{NODE_NAME}]:{self.node.port}", self.keys["node"])])
+        self.write_known_hosts(
+            [
+                (f"[127.0.0.1]:{self.jump.port}", self.keys["jump"]),
+                (f"[{NODE_NAME}]:{self.node.port}", self.keys["node"]),
+            ]
+        )
 
     def stop(self) -> None:
         self.jump.stop()
@@ -190,22 +206,45 @@ def start_lab() -> SshLab:
         port = free_port()
         config = os.path.join(root, f"{name}_sshd_config")
         with open(config, "w") as fh:
-            fh.write(SSHD_CONFIG.format(port=port, authorized=authorized,
-                                        host_key=os.path.join(root, f"{name}_host_key")))
-        servers[name] = Sshd(name=name, port=port, host_key=keys[name], config=config,
-                             netns_hosts=hosts if name == "jump" else None,
-                             log=os.path.join(root, f"{name}.log"))
+            fh.write(
+                SSHD_CONFIG.format(
+                    port=port,
+                    authorized=authorized,
+                    host_key=os.path.join(root, f"{name}_host_key"),
+                )
+            )
+        servers[name] = Sshd(
+            name=name,
+            port=port,
+            host_key=keys[name],
+            config=config,
+            netns_hosts=hosts if name == "jump" else None,
+            log=os.path.join(root, f"{name}.log"),
+        )
     known_hosts = os.path.join(root, "known_hosts")
     ssh_config = os.path.join(root, "ssh_config")
     with open(ssh_config, "w") as fh:
-        fh.write(CLIENT_CONFIG.format(jump_port=servers["jump"].port, user=USER,
-                                      key=os.path.join(root, "client_key"),
-                                      known_hosts=known_hosts, node_name=NODE_NAME,
-                                      node_port=servers["node"].port))
-    lab = SshLab(root=root, jump=servers["jump"], node=servers["node"],
-                 client_key=os.path.join(root, "client_key"),
-                 wrong_key=os.path.join(root, "wrong_key"), known_hosts=known_hosts,
-                 ssh_config=ssh_config, home=account.pw_dir, keys=keys)
+        fh.write(
+            CLIENT_CONFIG.format(
+                jump_port=servers["jump"].port,
+                user=USER,
+                key=os.path.join(root, "client_key"),
+                known_hosts=known_hosts,
+                node_name=NODE_NAME,
+                node_port=servers["node"].port,
+            )
+        )
+    lab = SshLab(
+        root=root,
+        jump=servers["jump"],
+        node=servers["node"],
+        client_key=os.path.join(root, "client_key"),
+        wrong_key=os.path.join(root, "wrong_key"),
+        known_hosts=known_hosts,
+        ssh_config=ssh_config,
+        home=account.pw_dir,
+        keys=keys,
+    )
     lab.trust_both()
     for server in servers.values():
         server.start()

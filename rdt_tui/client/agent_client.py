@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-from collections.abc import AsyncIterator
+import uuid
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 from ..protocol import wire
-from ..transport.base import Disconnected, Transport
+from ..transport.base import Disconnected, Transport, TransportError
 
 
 class AgentCallError(Exception):
@@ -34,6 +35,7 @@ class Subscription:
         self.id = sub_id
         self.run = run
         self.since = dict(since)
+        self.gpu: bool | None = None
         self.queue: asyncio.Queue[dict[str, Any] | None] = asyncio.Queue()
 
     def _feed(self, msg: dict[str, Any]) -> None:
@@ -63,30 +65,80 @@ class Subscription:
             pass
 
 
+CONNECTING, CONNECTED, RECONNECTING, LOST, CLOSED = (
+    "connecting",
+    "connected",
+    "reconnecting",
+    "lost",
+    "closed",
+)
+BACKOFF_S = (0.05, 0.2, 0.5, 1.0, 2.0, 4.0, 8.0)
+
+
 class AgentClient:
-    def __init__(self, transport: Transport) -> None:
+    """Requests, replies and subscriptions over one transport.
+
+    With ``reconnect=True`` a dropped link is re-opened with backoff and every subscription
+    resumes from its last positions, so its consumer sees no gap and no duplicate; ``state``
+    (connecting, connected, reconnecting, lost, closed) tells where things stand, and
+    ``on_state`` callbacks hear every change.
+    """
+
+    def __init__(
+        self, transport: Transport, reconnect: bool = False, give_up_after: float = 120.0
+    ) -> None:
         self.transport = transport
         self.host = transport.host
+        self.reconnect = reconnect
+        self.give_up_after = give_up_after
         self.info: dict[str, Any] = {}
+        self.state = CONNECTING
+        self.reconnects = 0
+        self._listeners: list[Callable[[str], None]] = []
         self._ids = itertools.count(1)
         self._pending: dict[str, asyncio.Future[Any]] = {}
         self._subs: dict[str, Subscription] = {}
         self._reader: asyncio.Task[None] | None = None
+        self._reconnecting: asyncio.Task[None] | None = None
+        self._up = asyncio.Event()
+        self._closing = False
         self.closed = False
 
+    def on_state(self, callback: Callable[[str], None]) -> None:
+        self._listeners.append(callback)
+
+    def _set_state(self, state: str) -> None:
+        self.state = state
+        if state == CONNECTED:
+            self._up.set()
+        else:
+            self._up.clear()
+        for callback in list(self._listeners):
+            callback(state)
+
     async def connect(self) -> dict[str, Any]:
+        self._set_state(CONNECTING)
+        try:
+            await self._open()
+        except BaseException:
+            self._set_state(LOST)
+            self.closed = True
+            raise
+        self._set_state(CONNECTED)
+        return self.info
+
+    async def _open(self) -> None:
         await self.transport.open()
         self._reader = asyncio.get_running_loop().create_task(self._read_loop())
-        self.info = await self.call("hello", timeout=30)
+        self.info = await self._request("hello", None, 30)
         if self.info.get("protocol") != wire.PROTOCOL_VERSION:
-            await self.close()
+            await self.transport.close()
             raise AgentCallError(
                 "protocol_mismatch",
                 f"agent speaks protocol {self.info.get('protocol')}, "
                 f"this console {wire.PROTOCOL_VERSION}",
                 "upgrade rdt-tui so both ends match",
             )
-        return self.info
 
     async def __aenter__(self) -> AgentClient:
         await self.connect()
@@ -113,24 +165,58 @@ class AgentClient:
                 if fut is not None and not fut.done():
                     fut.set_result(msg)
         finally:
-            self.closed = True
             for fut in self._pending.values():
                 if not fut.done():
-                    fut.set_exception(Disconnected("the connection to the agent closed"))
+                    fut.set_exception(Disconnected(f"the connection to {self.host} dropped"))
             self._pending.clear()
-            for sub in self._subs.values():
-                sub.queue.put_nowait(None)
+            if self.reconnect and not self._closing and self.state == CONNECTED:
+                self._reconnecting = asyncio.get_running_loop().create_task(self._recover())
+            elif not self._closing and self.state == CONNECTED:
+                self._give_up()
 
-    async def call(
-        self, op: str, args: dict[str, Any] | None = None, timeout: float | None = 60.0
+    def _give_up(self) -> None:
+        self.closed = True
+        self._set_state(LOST)
+        for sub in self._subs.values():
+            sub.queue.put_nowait(None)
+
+    async def _recover(self) -> None:
+        """Re-open the link with backoff, then resume every subscription where it stopped."""
+        self._set_state(RECONNECTING)
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        attempt = 0
+        while not self._closing:
+            try:
+                await self.transport.close()
+                await self._open()
+                for sub in list(self._subs.values()):
+                    await self._send_subscribe(sub)
+                self.reconnects += 1
+                self._set_state(CONNECTED)
+                return
+            except (TransportError, AgentCallError, OSError, asyncio.TimeoutError):
+                if loop.time() - started > self.give_up_after:
+                    break
+                await asyncio.sleep(BACKOFF_S[min(attempt, len(BACKOFF_S) - 1)])
+                attempt += 1
+        if not self._closing:
+            self._give_up()
+
+    async def wait_connected(self, timeout: float | None = None) -> None:
+        if self.state != CONNECTED:
+            if self.closed:
+                raise Disconnected(f"the connection to {self.host} is lost")
+            await asyncio.wait_for(self._up.wait(), timeout)
+
+    async def _request(
+        self, op: str, args: dict[str, Any] | None, timeout: float | None, req_id: str | None = None
     ) -> Any:
-        if self.closed:
-            raise Disconnected("the connection to the agent is closed")
-        req_id = str(next(self._ids))
+        req_id = req_id or str(next(self._ids))
         fut: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
         self._pending[req_id] = fut
-        await self.transport.write(wire.encode(wire.request(req_id, op, args)))
         try:
+            await self.transport.write(wire.encode(wire.request(req_id, op, args)))
             msg = await asyncio.wait_for(fut, timeout)
         finally:
             self._pending.pop(req_id, None)
@@ -141,7 +227,19 @@ class AgentClient:
             str(err.get("code")), str(err.get("message")), str(err.get("hint") or "")
         )
 
+    async def call(
+        self, op: str, args: dict[str, Any] | None = None, timeout: float | None = 60.0
+    ) -> Any:
+        if self.closed:
+            raise Disconnected(f"the connection to {self.host} is closed")
+        if self.state == RECONNECTING:
+            await self.wait_connected(self.give_up_after)
+        return await self._request(op, args, timeout)
+
     async def close(self) -> None:
+        self._closing = True
+        if self._reconnecting is not None:
+            self._reconnecting.cancel()
         await self.transport.close()
         if self._reader is not None:
             try:
@@ -149,6 +247,8 @@ class AgentClient:
             except (asyncio.TimeoutError, asyncio.CancelledError):
                 self._reader.cancel()
         self.closed = True
+        if self.state != CLOSED:
+            self._set_state(CLOSED)
 
     # ----- typed operations --------------------------------------------------------------
     async def runs(self) -> list[dict[str, Any]]:
@@ -164,9 +264,23 @@ class AgentClient:
         env: dict[str, str] | None = None,
         **options: Any,
     ) -> dict[str, Any]:
+        """Start a run. A request key makes a retry after a dropped link return the run the
+        first attempt started instead of starting a second one."""
         args: dict[str, Any] = {"argv": argv, "cwd": cwd, "env": env or {}}
         args.update({k: v for k, v in options.items() if v is not None})
-        return dict(await self.call("launch", args))
+        return await self.launch_args(args)
+
+    async def launch_args(self, args: dict[str, Any]) -> dict[str, Any]:
+        args = dict(args)
+        args.setdefault("request_key", uuid.uuid4().hex)
+        for attempt in range(3):
+            try:
+                return dict(await self.call("launch", args))
+            except Disconnected:
+                if not self.reconnect or attempt == 2:
+                    raise
+                await self.wait_connected(self.give_up_after)
+        raise AssertionError("unreachable")
 
     async def stop(
         self, run: str, grace: float = 30.0, signal: str | None = None
@@ -220,21 +334,21 @@ class AgentClient:
     async def subscribe(
         self, run: str | None, since: dict[str, int] | None = None, gpu: bool | None = None
     ) -> Subscription:
-        sub_id = f"sub-{next(self._ids)}"
-        sub = Subscription(self, sub_id, run, since or {})
-        self._subs[sub_id] = sub
-        args: dict[str, Any] = {"run": run, "since": sub.since}
-        if gpu is not None:
-            args["gpu"] = gpu
-        req_id = sub_id  # the subscription answers under its own id
-        fut: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
-        self._pending[req_id] = fut
-        await self.transport.write(wire.encode(wire.request(req_id, "subscribe", args)))
-        msg = await asyncio.wait_for(fut, 60)
-        if not msg.get("ok"):
-            self._subs.pop(sub_id, None)
-            err = msg.get("error") or {}
-            raise AgentCallError(
-                str(err.get("code")), str(err.get("message")), str(err.get("hint") or "")
-            )
+        """Events of a run (log, metric, checkpoint, status) and/or GPU samples, starting
+        after ``since`` positions; resumed from the last positions after a reconnect."""
+        sub = Subscription(self, f"sub-{next(self._ids)}", run, since or {})
+        sub.gpu = gpu
+        self._subs[sub.id] = sub
+        try:
+            await self._send_subscribe(sub)
+        except BaseException:
+            self._subs.pop(sub.id, None)
+            raise
         return sub
+
+    async def _send_subscribe(self, sub: Subscription) -> None:
+        args: dict[str, Any] = {"run": sub.run, "since": dict(sub.since)}
+        if sub.gpu is not None:
+            args["gpu"] = sub.gpu
+        # The subscription answers, and tags its events, under its own id.
+        await self._request("subscribe", args, 60, req_id=sub.id)

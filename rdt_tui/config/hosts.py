@@ -174,6 +174,7 @@ class HostBook:
             base = self.entries.get(entry.name)
             if base is not None:
                 entry.identity_files = entry.identity_files or base.identity_files
+                entry.known_hosts = entry.known_hosts or base.known_hosts
                 entry.user = entry.user or base.user
                 entry.jump = entry.jump or base.jump
                 if entry.hostname == entry.name:

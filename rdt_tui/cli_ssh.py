@@ -1,0 +1,124 @@
+"""Host subcommands of ``rdt-tui``: ``hosts``, ``check-host`` and ``trust``."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+from typing import Any
+
+from .client import AgentClient
+
+
+def _book() -> Any:
+    from .cli import CliError
+    from .config.hosts import HostBook, HostsError
+
+    try:
+        return HostBook.load()
+    except HostsError as exc:
+        raise CliError(str(exc), "fix that line, then run `rdt-tui hosts` again") from None
+
+
+def cmd_hosts(a: argparse.Namespace) -> int:
+    book = _book()
+    entries = [e.to_json() for e in book.entries.values()]
+    if a.json:
+        print(json.dumps(entries, indent=2))
+        return 0
+    print(f"{'HOST':20} {'ADDRESS':34} {'JUMP':24} SOURCE")
+    print(f"{'localhost':20} {'this machine (no SSH)':34} {'-':24} built in")
+    for e in entries:
+        address = f"{e['user'] + '@' if e['user'] else ''}{e['hostname']}:{e['port']}"
+        print(f"{e['name']:20} {address:34} {' -> '.join(e['jump']) or '-':24} {e['source']}")
+    return 0
+
+
+async def cmd_check_host(c: AgentClient, a: argparse.Namespace) -> int:
+    info = c.info
+    gpus = (await c.gpus())["samples"][-1]
+    runs = [r for r in await c.runs() if r["status"] == "running"]
+    report = {
+        "host": a.host,
+        "agent": {"protocol": info["protocol"], "build": info["build"]},
+        "hostname": info["hostname"],
+        "python": info["python"],
+        "python_executable": info["python_executable"],
+        "state_dir": info["state_dir"],
+        "gpus": gpus["gpus"],
+        "gpu_backend": gpus["backend"],
+        "simulated": gpus["simulated"],
+        "gpu_reason": gpus["reason"],
+        "active_runs": [r["id"] for r in runs],
+    }
+    if a.json:
+        print(json.dumps(report, indent=2))
+        return 0
+    print(f"{a.host}: reachable ({info['hostname']})")
+    print(f"  agent   protocol {info['protocol']}, build {info['build']}")
+    print(f"  python  {info['python']} ({info['python_executable']})")
+    label = " [SIMULATED]" if gpus["simulated"] else ""
+    if gpus["gpus"]:
+        names = sorted({str(g["name"]) for g in gpus["gpus"]})
+        print(f"  gpus    {len(gpus['gpus'])} x {', '.join(names)}{label}")
+    else:
+        print(f"  gpus    none: {gpus['reason']}")
+    print(f"  runs    {len(runs)} active{': ' + ', '.join(r['id'] for r in runs) if runs else ''}")
+    return 0
+
+
+def cmd_trust(a: argparse.Namespace) -> int:
+    from .cli import CliError
+    from .config.hosts import Hop, HostsError
+    from .transport.trust import trust_chain
+
+    book = _book()
+    try:
+        hops = book.chain(a.host)
+    except HostsError as exc:
+        raise CliError(str(exc)) from None
+
+    def confirm(hop: Hop, fingerprint: str) -> bool:
+        print(f"{hop.label} ({hop.address()}) presents host key {fingerprint}")
+        if a.yes:
+            return True
+        sys.stdout.write("Trust it and add it to known_hosts? [y/N] ")
+        sys.stdout.flush()
+        answer = sys.stdin.readline().strip().lower()
+        return answer in ("y", "yes")
+
+    results = asyncio.run(trust_chain(hops, confirm))
+    for hop, fingerprint, outcome in results:
+        words = {
+            "known": "already trusted",
+            "added": "added to known_hosts",
+            "declined": "NOT trusted",
+        }[outcome]
+        print(f"{hop.label}: {fingerprint} {words}")
+    return 0 if all(o != "declined" for _, _, o in results) else 1
+
+
+def add_parsers(sub: Any, add: Any) -> None:
+    sp = sub.add_parser(
+        "hosts",
+        help="list the hosts rdt-tui knows and where each came from",
+        description="Hosts from ~/.ssh/config (RDT_TUI_SSH_CONFIG overrides), "
+        "configs/hosts.toml and the user config dir's hosts.toml.",
+    )
+    sp.add_argument("--json", action="store_true", help="print one JSON document")
+    sp.set_defaults(sync_fn=cmd_hosts)
+    sp = sub.add_parser("trust", help="show each hop's host key and add it after you confirm")
+    sp.add_argument("host", metavar="HOST")
+    sp.add_argument(
+        "--yes",
+        action="store_true",
+        help="trust without asking (only after checking the fingerprints elsewhere)",
+    )
+    sp.set_defaults(sync_fn=cmd_trust)
+    add(
+        "check-host",
+        cmd_check_host,
+        "connect through the jump chain, deploy the agent, and report on the host",
+        run=False,
+    )

@@ -1,0 +1,100 @@
+"""``rdt-tui trust HOST``: show each hop's host key fingerprint and add it to known_hosts
+only after the user confirms. A key that differs from a known one is never replaced here."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Callable
+
+import asyncssh
+
+from ..config.hosts import Hop
+from .base import TransportError
+from .errors import HostKeyChanged, HostUnreachable, JumpUnreachable
+from .ssh import SshConnector, default_known_hosts, known_hosts_names
+
+
+def _trusted_keys(path: str, hop: Hop) -> list[asyncssh.SSHKey]:
+    try:
+        known = asyncssh.read_known_hosts(path)
+    except (OSError, ValueError):
+        return []
+    keys: list[asyncssh.SSHKey] = []
+    for name in known_hosts_names(hop):
+        trusted, *_ = known.match(name, "", None)
+        keys.extend(trusted)
+    return keys
+
+
+def append_known_host(path: str, hop: Hop, key: asyncssh.SSHKey) -> None:
+    """Add one line to known_hosts, atomically (the file is rewritten, never half-written)."""
+    directory = os.path.dirname(path) or "."
+    os.makedirs(directory, mode=0o700, exist_ok=True)
+    try:
+        with open(path, "rb") as fh:
+            old = fh.read()
+    except FileNotFoundError:
+        old = b""
+    if old and not old.endswith(b"\n"):
+        old += b"\n"
+    public = key.convert_to_public().export_public_key("openssh").split()[:2]
+    line = (known_hosts_names(hop)[0] + " " + b" ".join(public).decode() + "\n").encode()
+    fd, tmp = tempfile.mkstemp(prefix=".known_hosts-", dir=directory)
+    with os.fdopen(fd, "wb") as fh:
+        fh.write(old + line)
+    os.chmod(tmp, 0o600)
+    os.replace(tmp, path)
+
+
+async def trust_chain(
+    hops: list[Hop],
+    confirm: Callable[[Hop, str], bool],
+    known_hosts: str | None = None,
+) -> list[tuple[Hop, str, str]]:
+    """Each hop's (hop, fingerprint, outcome): ``known``, ``added`` or ``declined``."""
+    default = known_hosts or default_known_hosts()
+    connector = SshConnector(hops, default)
+    results: list[tuple[Hop, str, str]] = []
+    tunnel: asyncssh.SSHClientConnection | None = None
+    conns: list[asyncssh.SSHClientConnection] = []
+    try:
+        for i, hop in enumerate(hops):
+            is_jump = i < len(hops) - 1
+            path = os.path.expanduser(hop.known_hosts or default)
+            try:
+                key = await asyncssh.get_server_host_key(hop.hostname, hop.port, tunnel=tunnel)
+            except (OSError, asyncssh.Error) as exc:
+                kind = JumpUnreachable if is_jump else HostUnreachable
+                raise kind(
+                    f"cannot reach {hop.label} ({hop.address()}): {exc}",
+                    "is the host up and sshd listening on that port?",
+                ) from None
+            if key is None:
+                raise TransportError(f"{hop.label} offered no host key")
+            fingerprint = key.get_fingerprint("sha256")
+            trusted = _trusted_keys(path, hop)
+            public = key.convert_to_public().export_public_key("openssh").split()[:2]
+            if any(t.export_public_key("openssh").split()[:2] == public for t in trusted):
+                results.append((hop, fingerprint, "known"))
+            elif trusted:
+                raise HostKeyChanged(
+                    f"{hop.label} ({hop.address()}) now presents {fingerprint}, which is not "
+                    f"the key recorded in {path}",
+                    "this may be an attack; if the node was reinstalled, remove the old line "
+                    f"with `ssh-keygen -R {known_hosts_names(hop)[0]}` first",
+                )
+            elif confirm(hop, fingerprint):
+                append_known_host(path, hop, key)
+                results.append((hop, fingerprint, "added"))
+            else:
+                results.append((hop, fingerprint, "declined"))
+                return results
+            if is_jump:
+                conn = await connector._connect_hop(hop, tunnel, True, hops[i - 1] if i else None)
+                conns.append(conn)
+                tunnel = conn
+        return results
+    finally:
+        for conn in reversed(conns):
+            conn.close()

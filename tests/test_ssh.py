@@ -1,0 +1,328 @@
+"""The agent over real OpenSSH, through a jump host: deploy, runs, key checks, failures."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import uuid
+from collections.abc import Iterator
+
+import pytest
+
+from rdt_tui.client import AgentClient
+from rdt_tui.config.hosts import Hop, HostBook
+from rdt_tui.config.sshconfig import load_ssh_config
+from rdt_tui.core.metrics import parse_text
+from rdt_tui.transport.errors import (
+    AuthRefused,
+    HostKeyChanged,
+    HostKeyUnknown,
+    HostUnreachable,
+    JumpUnreachable,
+    RemotePythonMissing,
+)
+from rdt_tui.transport.ssh import SshTransport
+
+from .sshd import NODE_NAME, SshLab, free_port, sshd_path, start_lab
+
+NODE_PYTHON = "/usr/bin/python3"
+
+pytestmark = [
+    pytest.mark.skipif(sshd_path() is None, reason="openssh-server is not installed"),
+    pytest.mark.skipif(os.geteuid() != 0, reason="the sshd lab needs root (users, namespaces)"),
+    pytest.mark.skipif(not os.path.exists(NODE_PYTHON), reason="no /usr/bin/python3 for the node"),
+]
+
+
+@pytest.fixture(scope="module")
+def lab() -> Iterator[SshLab]:
+    lab = start_lab()
+    yield lab
+    lab.stop()
+    subprocess.run(["pkill", "-KILL", "-u", lab.user], check=False)
+    shutil.rmtree(lab.root, ignore_errors=True)
+
+
+@pytest.fixture
+def node_state(lab: SshLab) -> str:
+    # A fresh agent state dir on the node per test, owned by the node's user once it runs.
+    return f"/tmp/rdt-node-{uuid.uuid4().hex[:8]}"
+
+
+@pytest.fixture(autouse=True)
+def trusted(lab: SshLab) -> Iterator[None]:
+    lab.trust_both()
+    yield
+    lab.trust_both()
+
+
+def hops(lab: SshLab, host: str = "node") -> list[Hop]:
+    return HostBook(load_ssh_config(lab.ssh_config), []).chain(host)
+
+
+def client(
+    lab: SshLab,
+    state: str,
+    chain: list[Hop] | None = None,
+    python: str = NODE_PYTHON,
+    reconnect: bool = False,
+) -> AgentClient:
+    transport = SshTransport(
+        "node", chain or hops(lab), python=python, state_dir=state, connect_timeout=10
+    )
+    return AgentClient(transport, reconnect=reconnect)
+
+
+def fingerprint(pub: str) -> str:
+    with tempfile.NamedTemporaryFile("w", suffix=".pub") as fh:
+        fh.write(pub + "\n")
+        fh.flush()
+        out = subprocess.run(["ssh-keygen", "-lf", fh.name], capture_output=True, text=True)
+    return out.stdout.split()[1]
+
+
+def cli(lab: SshLab, *args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
+    env = dict(
+        os.environ,
+        RDT_TUI_SSH_CONFIG=lab.ssh_config,
+        RDT_TUI_CONFIG_DIR=os.path.join(lab.root, "cfg"),
+    )
+    return subprocess.run(
+        [sys.executable, "-m", "rdt_tui.cli", *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+    )
+
+
+async def wait_ended(c: AgentClient, run: str) -> dict:
+    for _ in range(600):
+        s = await c.status(run)
+        if s["status"] != "running":
+            return s
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"{run} did not end")
+
+
+async def test_launch_through_the_jump_with_hostile_arguments(lab: SshLab, node_state: str) -> None:
+    hostile = [
+        "it's",
+        '"$(touch /tmp/pwned-ssh)"',
+        "`id`",
+        "a; rm -rf /",
+        "new\nline",
+        " spaced  out ",
+        "ünï©ødé",
+        "$HOME",
+        "*",
+    ]
+    code = (
+        "import json, sys\nprint(json.dumps(sys.argv[1:]))\n"
+        "for i in range(1, 6): print(f'step={i} loss={1/i:.3f}', flush=True)\n"
+    )
+    async with client(lab, node_state) as c:
+        assert c.info["uid"] != 0 and c.info["python"].startswith("3.")
+        run = await c.launch([NODE_PYTHON, "-c", code, *hostile], cwd="/tmp", name="hostile")
+        final = await wait_ended(c, run["id"])
+        assert final["status"] == "exited" and final["exit_code"] == 0
+        lines = (await c.tail(run["id"], 20))["lines"]
+        assert json.loads(lines[0]) == hostile
+        points = await c.all_metrics(run["id"])
+        assert [(p["step"], p["value"]) for p in points] == [
+            (1, 1.0),
+            (2, 0.5),
+            (3, 0.333),
+            (4, 0.25),
+            (5, 0.2),
+        ]
+    assert not os.path.exists("/tmp/pwned-ssh")
+
+
+async def test_unknown_host_key_is_refused_on_the_jump_and_on_the_node(
+    lab: SshLab, node_state: str
+) -> None:
+    lab.write_known_hosts([(f"[{NODE_NAME}]:{lab.node.port}", lab.keys["node"])])
+    with pytest.raises(HostKeyUnknown) as err:
+        await client(lab, node_state).connect()
+    assert err.value.hop == "jump"
+    assert err.value.fingerprint == fingerprint(lab.keys["jump"])
+    assert "rdt-tui trust jump" in err.value.hint
+    lab.write_known_hosts([(f"[127.0.0.1]:{lab.jump.port}", lab.keys["jump"])])
+    with pytest.raises(HostKeyUnknown) as err:
+        await client(lab, node_state).connect()
+    assert err.value.hop == "node"
+    assert err.value.fingerprint == fingerprint(lab.keys["node"])
+
+
+async def test_a_changed_host_key_is_refused_outright(lab: SshLab, node_state: str) -> None:
+    with open(lab.wrong_key + ".pub") as fh:
+        impostor = fh.read().strip()
+    lab.write_known_hosts(
+        [
+            (f"[127.0.0.1]:{lab.jump.port}", lab.keys["jump"]),
+            (f"[{NODE_NAME}]:{lab.node.port}", impostor),
+        ]
+    )
+    with pytest.raises(HostKeyChanged) as err:
+        await client(lab, node_state).connect()
+    assert fingerprint(lab.keys["node"]) in err.value.message
+    assert "ssh-keygen -R" in err.value.hint
+
+
+async def test_a_wrong_user_key_is_refused(lab: SshLab, node_state: str) -> None:
+    chain = hops(lab)
+    chain[-1].identity_files = [lab.wrong_key]
+    with pytest.raises(AuthRefused) as err:
+        await client(lab, node_state, chain).connect()
+    assert "node" in err.value.message and lab.user in err.value.message
+
+
+async def test_jump_down_node_down_and_missing_python_name_the_problem(
+    lab: SshLab, node_state: str
+) -> None:
+    chain = hops(lab)
+    chain[0].port = free_port()
+    with pytest.raises(JumpUnreachable) as jump_err:
+        await client(lab, node_state, chain).connect()
+    assert "jump" in jump_err.value.message
+    chain = hops(lab)
+    chain[1].port = free_port()
+    lab.write_known_hosts(
+        [
+            (f"[127.0.0.1]:{lab.jump.port}", lab.keys["jump"]),
+            (f"[{NODE_NAME}]:{chain[1].port}", lab.keys["node"]),
+        ]
+    )
+    with pytest.raises(HostUnreachable) as node_err:
+        await client(lab, node_state, chain).connect()
+    assert "could not reach" in node_err.value.message
+    lab.trust_both()
+    with pytest.raises(RemotePythonMissing) as py_err:
+        await client(lab, node_state, python="/opt/no/python3").connect()
+    assert "/opt/no/python3" in py_err.value.message and "hosts.toml" in py_err.value.hint
+
+
+async def test_a_run_outlives_its_client_and_a_new_client_sees_all_of_it(
+    lab: SshLab, node_state: str
+) -> None:
+    code = (
+        "import time\nfor i in range(1, 31):\n"
+        "    print(f'step={i} loss={1/i:.4f}', flush=True)\n    time.sleep(0.1)\n"
+    )
+    async with client(lab, node_state) as c:
+        run = (await c.launch([NODE_PYTHON, "-c", code], cwd="/tmp"))["id"]
+    # A client process killed mid-stream (a laptop lid closed): the run does not notice.
+    env = dict(os.environ, RDT_TUI_SSH_CONFIG=lab.ssh_config)
+    follower = subprocess.Popen(
+        [sys.executable, "-c", FOLLOW, lab.ssh_config, node_state, run],
+        stdout=subprocess.PIPE,
+        env=env,
+    )
+    assert follower.stdout is not None
+    assert follower.stdout.readline()  # it is streaming
+    follower.send_signal(signal.SIGKILL)
+    follower.wait()
+    async with client(lab, node_state) as c2:
+        final = await wait_ended(c2, run)
+        assert final["status"] == "exited" and final["exit_code"] == 0
+        log = (await c2.tail(run, 100))["lines"]
+        assert log == [f"step={i} loss={1 / i:.4f}" for i in range(1, 31)]
+
+
+FOLLOW = """
+import asyncio, sys
+from rdt_tui.client import AgentClient
+from rdt_tui.config.hosts import HostBook
+from rdt_tui.config.sshconfig import load_ssh_config
+from rdt_tui.transport.ssh import SshTransport
+async def main():
+    hops = HostBook(load_ssh_config(sys.argv[1]), []).chain("node")
+    c = AgentClient(SshTransport("node", hops, python="/usr/bin/python3", state_dir=sys.argv[2]))
+    await c.connect()
+    async for ev in await c.subscribe(sys.argv[3], gpu=False):
+        print(ev["event"], flush=True)
+asyncio.run(main())
+"""
+
+WRITER = """
+import sys, time
+t0 = time.monotonic()
+step = 0
+for burst in range(120):
+    for k in range(50):
+        step += 1
+        sys.stdout.write("step=%d loss=%.6f\\n" % (step, 1.0 / step))
+    sys.stdout.flush()
+    time.sleep(max(0.0, t0 + (burst + 1) * 0.05 - time.monotonic()))
+"""
+
+
+async def test_a_killed_ssh_session_reconnects_and_the_stream_has_no_gap(
+    lab: SshLab, node_state: str
+) -> None:
+    c = client(lab, node_state, reconnect=True)
+    await c.connect()
+    states: list[str] = []
+    c.on_state(states.append)
+    run = (await c.launch([NODE_PYTHON, "-c", WRITER], cwd="/tmp"))["id"]
+    sub = await c.subscribe(run, gpu=False)
+    received: list[dict] = []
+    killed = False
+    async for ev in sub:
+        if ev["event"] == "metric":
+            received.extend(ev["data"]["points"])
+            if not killed and len(received) > 500:
+                for pid in lab.node.session_pids():
+                    os.kill(pid, signal.SIGKILL)  # the node's sshd for our session dies
+                killed = True
+        elif ev["event"] == "status" and ev["data"].get("complete"):
+            break
+    await c.close()
+    assert killed and c.reconnects >= 1
+    assert "reconnecting" in states and states.count("connected") >= 1
+    with open(os.path.join(node_state, "runs", run, "output.log")) as fh:
+        expected = parse_text(fh.read())
+    assert len(expected) == 6000
+    assert [p["seq"] for p in received] == list(range(1, len(received) + 1))
+    assert [(p["name"], p["value"], p["step"]) for p in received] == [
+        (p.name, p.value, p.step) for p in expected
+    ]
+
+
+def test_cli_hosts_trust_and_check_host(lab: SshLab, node_state: str) -> None:
+    listed = cli(lab, "hosts", "--json")
+    assert listed.returncode == 0, listed.stderr
+    by_name = {h["name"]: h for h in json.loads(listed.stdout)}
+    assert by_name["node"]["jump"] == ["jump"]
+    assert by_name["node"]["source"].startswith(lab.ssh_config + ":")
+    os.unlink(lab.known_hosts)
+    refused = cli(lab, "check-host", "node")
+    assert refused.returncode != 0 and "Unknown host key" in refused.stderr
+    assert "rdt-tui trust jump" in refused.stderr and "Traceback" not in refused.stderr
+    declined = cli(lab, "trust", "node", stdin="n\n")
+    assert declined.returncode == 1 and not os.path.exists(lab.known_hosts)
+    trusted = cli(lab, "trust", "node", stdin="y\ny\n")
+    assert trusted.returncode == 0, trusted.stderr
+    assert fingerprint(lab.keys["jump"]) in trusted.stdout
+    assert fingerprint(lab.keys["node"]) in trusted.stdout
+    again = cli(lab, "trust", "node")
+    assert again.stdout.count("already trusted") == 2
+    with open(os.path.join(lab.root, "hosts.toml"), "w") as fh:
+        fh.write(
+            f'[[hosts]]\nname = "node"\npython = "{NODE_PYTHON}"\nstate_dir = "{node_state}"\n'
+        )
+    os.makedirs(os.path.join(lab.root, "cfg"), exist_ok=True)
+    shutil.copy(os.path.join(lab.root, "hosts.toml"), os.path.join(lab.root, "cfg"))
+    checked = cli(lab, "check-host", "node", "--json")
+    assert checked.returncode == 0, checked.stderr
+    report = json.loads(checked.stdout)
+    assert report["python_executable"] == NODE_PYTHON and report["agent"]["build"]
+    assert report["state_dir"] == node_state and report["active_runs"] == []
