@@ -122,3 +122,92 @@ def add_parsers(sub: Any, add: Any) -> None:
         "connect through the jump chain, deploy the agent, and report on the host",
         run=False,
     )
+    add_transfer_parsers(add)
+
+
+class ProgressBar:
+    """A one-line transfer progress on stderr: percent, bytes, rate, ETA (10 redraws/s)."""
+
+    def __init__(self, quiet: bool) -> None:
+        self.quiet = quiet or not sys.stderr.isatty()
+        self._last = 0.0
+
+    def __call__(self, p: Any) -> None:
+        import time
+
+        from .cli import _size
+
+        now = time.monotonic()
+        if self.quiet or now - self._last < 0.1:
+            return
+        self._last = now
+        pct = 100.0 * p.done / p.total if p.total else 100.0
+        eta = f"{p.eta:.0f}s" if p.eta is not None else "-"
+        sys.stderr.write(
+            f"\r{pct:5.1f}%  {_size(p.done)} / {_size(p.total)}  {_size(p.rate)}/s  ETA {eta}   "
+        )
+        sys.stderr.flush()
+
+    def done(self) -> None:
+        if not self.quiet:
+            sys.stderr.write("\n")
+
+
+async def _transfer(c: AgentClient, a: argparse.Namespace, push: bool) -> int:
+    import time
+
+    from .cli import _size
+
+    bar = ProgressBar(a.json)
+    t0 = time.monotonic()
+    if push:
+        p = await c.push(a.local, a.remote, a.force, bar)
+    else:
+        p = await c.pull(a.remote, a.local, a.force, bar)
+    bar.done()
+    seconds = time.monotonic() - t0
+    summary = {
+        "files": p.files,
+        "identical": p.skipped,
+        "bytes": p.total,
+        "resumed_bytes": p.resumed_bytes,
+        "seconds": round(seconds, 3),
+    }
+    if a.json:
+        print(json.dumps(summary, indent=2))
+    else:
+        resumed = f", resumed from {_size(p.resumed_bytes)}" if p.resumed_bytes else ""
+        print(
+            f"{'pushed' if push else 'pulled'} {p.files} file(s), {_size(p.total)} "
+            f"in {seconds:.1f}s ({p.skipped} already identical{resumed}); hashes match"
+        )
+    return 0
+
+
+async def cmd_push(c: AgentClient, a: argparse.Namespace) -> int:
+    return await _transfer(c, a, True)
+
+
+async def cmd_pull(c: AgentClient, a: argparse.Namespace) -> int:
+    return await _transfer(c, a, False)
+
+
+def add_transfer_parsers(add: Any) -> None:
+    sp = add(
+        "push",
+        cmd_push,
+        "copy a file or directory to the host (resumable, hash-checked)",
+        run=False,
+    )
+    sp.add_argument("local", metavar="LOCAL")
+    sp.add_argument("remote", metavar="REMOTE", help="path on the host (relative to its home)")
+    sp.add_argument("--force", action="store_true", help="overwrite files that differ")
+    sp = add(
+        "pull",
+        cmd_pull,
+        "copy a file or directory from the host (resumable, hash-checked)",
+        run=False,
+    )
+    sp.add_argument("remote", metavar="REMOTE", help="path on the host (relative to its home)")
+    sp.add_argument("local", metavar="LOCAL")
+    sp.add_argument("--force", action="store_true", help="overwrite files that differ")

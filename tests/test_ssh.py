@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import os
 import shutil
@@ -10,6 +11,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import time
 import uuid
 from collections.abc import Iterator
 
@@ -326,3 +328,90 @@ def test_cli_hosts_trust_and_check_host(lab: SshLab, node_state: str) -> None:
     report = json.loads(checked.stdout)
     assert report["python_executable"] == NODE_PYTHON and report["agent"]["build"]
     assert report["state_dir"] == node_state and report["active_runs"] == []
+
+
+def write_cli_hosts(lab: SshLab, node_state: str) -> None:
+    cfg = os.path.join(lab.root, "cfg")
+    os.makedirs(cfg, exist_ok=True)
+    with open(os.path.join(cfg, "hosts.toml"), "w") as fh:
+        fh.write(
+            f'[[hosts]]\nname = "node"\npython = "{NODE_PYTHON}"\nstate_dir = "{node_state}"\n'
+        )
+
+
+def sha_tree(root: str) -> dict[str, str]:
+    out = {}
+    for dirpath, _dirs, files in os.walk(root):
+        for name in files:
+            full = os.path.join(dirpath, name)
+            with open(full, "rb") as fh:
+                out[os.path.relpath(full, root)] = hashlib.sha256(fh.read()).hexdigest()
+    return out
+
+
+def interrupted(lab: SshLab, args: list[str], watch_dir: str, min_bytes: int) -> None:
+    """Start a transfer and SIGKILL it once a part file holds ``min_bytes``."""
+    env = dict(
+        os.environ,
+        RDT_TUI_SSH_CONFIG=lab.ssh_config,
+        RDT_TUI_CONFIG_DIR=os.path.join(lab.root, "cfg"),
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "rdt_tui.cli", *args],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and proc.poll() is None:
+        parts = [
+            os.path.join(d, f)
+            for d, _, fs in os.walk(watch_dir)
+            for f in fs
+            if f.endswith(".rdt-part")
+        ]
+        if any(os.path.getsize(p) >= min_bytes for p in parts):
+            proc.kill()
+            proc.wait()
+            return
+        time.sleep(0.01)
+    proc.kill()
+    raise AssertionError("the transfer ended before it could be interrupted")
+
+
+def test_push_then_pull_a_directory_with_interruptions(
+    lab: SshLab, node_state: str, workdir: str
+) -> None:
+    write_cli_hosts(lab, node_state)
+    src = os.path.join(workdir, "model")
+    os.makedirs(os.path.join(src, "ema"))
+    for name, size in (
+        ("pytorch_model.bin", 160 << 20),
+        ("ema/model.safetensors", 60 << 20),
+        ("config.json", 100),
+    ):
+        with open(os.path.join(src, name), "wb") as fh:
+            fh.write(os.urandom(size))
+    remote = f"/tmp/rdt-tx-{uuid.uuid4().hex[:8]}"
+    os.makedirs(remote)
+    shutil.chown(remote, lab.user)
+    interrupted(lab, ["push", "node", src, f"{remote}/model"], remote, 40 << 20)
+    pushed = cli(lab, "push", "node", src, f"{remote}/model", "--json")
+    assert pushed.returncode == 0, pushed.stderr
+    summary = json.loads(pushed.stdout)
+    assert summary["resumed_bytes"] >= 40 << 20
+    assert sha_tree(f"{remote}/model") == sha_tree(src)
+    back = os.path.join(workdir, "back")
+    interrupted(lab, ["pull", "node", f"{remote}/model", back], workdir, 40 << 20)
+    pulled = cli(lab, "pull", "node", f"{remote}/model", back, "--json")
+    assert pulled.returncode == 0, pulled.stderr
+    assert json.loads(pulled.stdout)["resumed_bytes"] >= 40 << 20
+    assert sha_tree(back) == sha_tree(src)
+    # A differing file is kept unless --force.
+    with open(os.path.join(back, "config.json"), "wb") as fh:
+        fh.write(b"edited")
+    refused = cli(lab, "pull", "node", f"{remote}/model", back)
+    assert refused.returncode != 0 and "--force" in refused.stderr
+    forced = cli(lab, "pull", "node", f"{remote}/model", back, "--force", "--json")
+    assert forced.returncode == 0 and sha_tree(back) == sha_tree(src)
+    shutil.rmtree(remote, ignore_errors=True)

@@ -331,6 +331,26 @@ class AgentClient:
     async def gpus(self, limit: int = 1) -> dict[str, Any]:
         return dict(await self.call("gpus", {"limit": limit}))
 
+    async def push(
+        self,
+        local: str,
+        remote: str,
+        force: bool = False,
+        report: Callable[[Any], None] | None = None,
+    ) -> Any:
+        """Copy a file or directory to the host (resumable, hash-checked)."""
+        return await self.transport.transfer(True, local, remote, force, report or _ignore)
+
+    async def pull(
+        self,
+        remote: str,
+        local: str,
+        force: bool = False,
+        report: Callable[[Any], None] | None = None,
+    ) -> Any:
+        """Copy a file or directory from the host (resumable, hash-checked)."""
+        return await self.transport.transfer(False, local, remote, force, report or _ignore)
+
     async def subscribe(
         self, run: str | None, since: dict[str, int] | None = None, gpu: bool | None = None
     ) -> Subscription:
@@ -352,3 +372,7 @@ class AgentClient:
             args["gpu"] = sub.gpu
         # The subscription answers, and tags its events, under its own id.
         await self._request("subscribe", args, 60, req_id=sub.id)
+
+
+def _ignore(_: Any) -> None:
+    pass

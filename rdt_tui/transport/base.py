@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import abc
+from collections.abc import Callable
+from typing import Any
 
 
 class TransportError(Exception):
@@ -47,3 +49,9 @@ class Transport(abc.ABC):
     @abc.abstractmethod
     async def close(self) -> None:
         """End the stream (the agent's daemon and runs keep going)."""
+
+    async def transfer(
+        self, push: bool, local: str, remote: str, force: bool, report: Callable[[Any], None]
+    ) -> Any:
+        """Copy ``local`` to ``remote`` (push) or back (pull); a transfer.Progress."""
+        raise TransportError(f"{self.host} does not support file transfers")

@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import os
 import sys
+from collections.abc import Callable
+from typing import Any
 
 from ..protocol.wire import MAX_LINE
 from .base import Disconnected, Transport
@@ -57,6 +59,14 @@ class LocalTransport(Transport):
             await self._proc.stdin.drain()
         except (ConnectionError, BrokenPipeError) as exc:
             raise Disconnected(f"the local agent went away: {exc}") from None
+
+    async def transfer(
+        self, push: bool, local: str, remote: str, force: bool, report: Callable[[Any], None]
+    ) -> Any:
+        from .transfer import LocalSide, Progress, copy_tree
+
+        src, dst = (local, remote) if push else (remote, local)
+        return await copy_tree(LocalSide(), src, LocalSide(), dst, force, Progress(), report)
 
     async def close(self) -> None:
         proc, self._proc = self._proc, None

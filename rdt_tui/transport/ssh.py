@@ -15,6 +15,7 @@ import json
 import os
 import shlex
 import socket
+from collections.abc import Callable
 from typing import Any
 
 import asyncssh
@@ -32,6 +33,7 @@ from .errors import (
     RemotePythonMissing,
     RemotePythonTooOld,
 )
+from .transfer import remote_path
 
 CONNECT_TIMEOUT_S = 15.0
 KEEPALIVE_S = 5.0  # with 3 missed answers: a dead link is seen within about 15 s
@@ -290,6 +292,32 @@ class SshTransport(Transport):
                 "retry; if it persists, the node's disk may be failing",
             )
         return path
+
+    async def transfer(
+        self, push: bool, local: str, remote: str, force: bool, report: Callable[[Any], None]
+    ) -> Any:
+        from .transfer import LocalSide, Progress, TransferError, copy_tree, open_sftp_side
+
+        conn = await self.connector.connect()
+        try:
+            sftp, node = await open_sftp_side(conn, self.python)
+        except (OSError, asyncssh.Error) as exc:
+            raise TransferError(f"cannot open SFTP on {self.host}: {exc}") from None
+        try:
+            if push:
+                return await copy_tree(
+                    LocalSide(), local, node, remote_path(remote), force, Progress(), report
+                )
+            return await copy_tree(
+                node, remote_path(remote), LocalSide(), local, force, Progress(), report
+            )
+        except (OSError, asyncssh.Error) as exc:
+            raise TransferError(
+                f"transfer with {self.host} broke off: {exc}",
+                "run the same command again: it resumes",
+            ) from None
+        finally:
+            sftp.exit()
 
     async def readline(self) -> bytes:
         if self._proc is None:
