@@ -26,7 +26,12 @@ class AgentCallError(Exception):
 
 
 class Subscription:
-    """Events of one subscription, with the positions to resume from after a drop."""
+    """Events of one subscription, and two sets of positions.
+
+    ``since`` covers the events handed to the consumer: keep it to resume later (after a
+    detach) without a gap or a duplicate. ``received`` covers the events read off the link,
+    some perhaps still queued: the client resumes from it after a reconnect.
+    """
 
     def __init__(
         self, client: AgentClient, sub_id: str, run: str | None, since: dict[str, int]
@@ -35,6 +40,7 @@ class Subscription:
         self.id = sub_id
         self.run = run
         self.since = dict(since)
+        self.received = dict(since)
         self.gpu: bool | None = None
         self.queue: asyncio.Queue[dict[str, Any] | None] = asyncio.Queue()
 
@@ -43,19 +49,27 @@ class Subscription:
         if name == "metric":
             # Columns on the wire (cheap for the agent); point dicts for the caller.
             msg["data"]["points"] = wire.expand_points(msg["data"])
-        if name in ("log", "metric", "checkpoint", "gpu"):
-            self.since[str(name)] = int(msg.get("seq") or 0)
+        if name in _POSITIONED:
+            self.received[str(name)] = int(msg.get("seq") or 0)
         self.queue.put_nowait(msg)
+
+    async def next(self, timeout: float | None = None) -> dict[str, Any]:
+        """The next event (asyncio.TimeoutError after ``timeout``); ``since`` moves past it."""
+        msg = await asyncio.wait_for(self.queue.get(), timeout)
+        if msg is None:
+            self.queue.put_nowait(None)  # stays closed for later calls too
+            raise Disconnected("the connection to the agent closed")
+        name = msg.get("event")
+        if name in _POSITIONED:
+            self.since[str(name)] = int(msg.get("seq") or 0)
+        return msg
 
     def __aiter__(self) -> AsyncIterator[dict[str, Any]]:
         return self._iter()
 
     async def _iter(self) -> AsyncIterator[dict[str, Any]]:
         while True:
-            msg = await self.queue.get()
-            if msg is None:
-                raise Disconnected("the connection to the agent closed")
-            yield msg
+            yield await self.next()
 
     async def close(self) -> None:
         self.client._subs.pop(self.id, None)
@@ -64,6 +78,8 @@ class Subscription:
         except (AgentCallError, Disconnected, asyncio.TimeoutError):
             pass
 
+
+_POSITIONED = ("log", "metric", "checkpoint", "gpu")
 
 CONNECTING, CONNECTED, RECONNECTING, LOST, CLOSED = (
     "connecting",
@@ -367,7 +383,7 @@ class AgentClient:
         return sub
 
     async def _send_subscribe(self, sub: Subscription) -> None:
-        args: dict[str, Any] = {"run": sub.run, "since": dict(sub.since)}
+        args: dict[str, Any] = {"run": sub.run, "since": dict(sub.received)}
         if sub.gpu is not None:
             args["gpu"] = sub.gpu
         # The subscription answers, and tags its events, under its own id.
