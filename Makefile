@@ -28,6 +28,7 @@ bench: $(STAMP)
 	$(PY) benchmarks/parse_throughput.py
 	$(PY) benchmarks/reattach_history.py
 	$(PY) benchmarks/agent_cpu.py
+	$(PY) benchmarks/ssh_figures.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info
