@@ -18,12 +18,15 @@ from .conftest import Agent
 pytestmark = pytest.mark.asyncio
 
 JOB = textwrap.dedent("""
-    import sys, time
+    import os, sys, time
     out = sys.stdout
     step = 0
     t0 = time.monotonic()
-    # 1000 lines/s in bursts of 50 every 50 ms: tqdm updates on \\r, key=value and JSON lines.
-    for burst in range(int(sys.argv[1]) * 20):
+    # 1000 lines/s in bursts of 50 every 50 ms: tqdm updates on \\r, key=value and JSON lines,
+    # for at least argv[1] seconds and until the test says it is done re-attaching.
+    burst = -1
+    while burst < int(sys.argv[1]) * 20 or not os.path.exists(sys.argv[2]):
+        burst += 1
         for k in range(50):
             step += 1
             if k % 10 == 0:
@@ -43,7 +46,8 @@ async def test_fifty_reattaches_see_every_point_exactly_once(agent: Agent, workd
     with open(path, "w") as fh:
         fh.write(JOB)
     c = await agent.client()
-    run = await c.launch([sys.executable, path, "14"], cwd=workdir)
+    done_flag = os.path.join(workdir, "done")
+    run = await c.launch([sys.executable, path, "5", done_flag], cwd=workdir)
     await c.close()
     rng = random.Random(3)
     received: list[dict] = []
@@ -53,6 +57,8 @@ async def test_fifty_reattaches_see_every_point_exactly_once(agent: Agent, workd
     attaches = 0
     while not complete:
         attaches += 1
+        if attaches == 51:
+            open(done_flag, "w").close()  # 50 re-attaches done: let the job finish
         client = await agent.client()
         sub = await client.subscribe(run["id"], since, gpu=False)
         end = asyncio.get_running_loop().time() + rng.uniform(0.02, 0.25)
@@ -87,7 +93,7 @@ async def test_fifty_reattaches_see_every_point_exactly_once(agent: Agent, workd
     with open(os.path.join(agent.state_dir, "runs", run["id"], "output.log"), "rb") as fh:
         whole = fh.read()
     expected = parse_text(whole.decode("utf-8", "replace"))
-    assert len(expected) > 14 * 1000  # really about 14 s of 1000 lines/s
+    assert len(expected) > 5 * 1000  # really at least 5 s of 1000 lines/s
     assert [p["seq"] for p in received] == list(range(1, len(received) + 1))
     got = [(p["name"], p["value"], p["step"]) for p in received]
     assert got == [(p.name, p.value, p.step) for p in expected]
