@@ -28,6 +28,7 @@ from rdt_tui.transport.errors import (
     HostUnreachable,
     JumpUnreachable,
     RemotePythonMissing,
+    RemotePythonTooOld,
 )
 from rdt_tui.transport.ssh import SshTransport
 
@@ -415,3 +416,18 @@ def test_push_then_pull_a_directory_with_interruptions(
     forced = cli(lab, "pull", "node", f"{remote}/model", back, "--force", "--json")
     assert forced.returncode == 0 and sha_tree(back) == sha_tree(src)
     shutil.rmtree(remote, ignore_errors=True)
+
+
+async def test_a_python_older_than_38_is_named(lab: SshLab, node_state: str, workdir: str) -> None:
+    # A stand-in interpreter that answers the probe the way a Python 3.6 would.
+    fake = os.path.join(workdir, "python3.6")
+    with open(fake, "w") as fh:
+        fh.write(
+            '#!/bin/sh\necho \'{"version": [3, 6, 9], "sha256": null, '
+            '"executable": "/usr/bin/python3.6"}\'\n'
+        )
+    os.chmod(fake, 0o755)
+    os.chmod(workdir, 0o755)
+    with pytest.raises(RemotePythonTooOld) as err:
+        await client(lab, node_state, python=fake).connect()
+    assert "3.6.9" in err.value.message and "3.8" in err.value.message
