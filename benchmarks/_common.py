@@ -90,21 +90,7 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-WRITER = r"""
-import sys, time
-out = sys.stdout
-step = 0
-t0 = time.monotonic()
-for burst in range(int(sys.argv[1]) * 20):
-    for k in range(50):
-        step += 1
-        if k % 10 == 0:
-            out.write('{"val_loss": %.5f, "global_step": %d}\n' % (1.0 / step, step))
-        elif k % 3 == 0:
-            out.write("step=%d loss=%.6f grad_norm=%.3f\n" % (step, 1.0 / step, k / 7))
-        else:
-            out.write("Steps: %d%%|##| %d/99999 [00:01<00:09, 9.9it/s, loss=%.6f, lr=0.0001]\r"
-                      % (step % 100, step, 2.0 / step))
-    out.flush()
-    time.sleep(max(0.0, t0 + (burst + 1) * 0.05 - time.monotonic()))
-"""
+# The stand-in job that writes 1000 log lines/s (shared with the re-attach test).
+LOG_WRITER = os.path.join(
+    os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "tests", "jobs", "log_writer.py"
+)

@@ -21,7 +21,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from benchmarks._common import WRITER, cpu_seconds
+from benchmarks._common import LOG_WRITER, cpu_seconds
 from rdt_tui.client import AgentClient
 from rdt_tui.transport.local import LocalTransport
 
@@ -35,10 +35,9 @@ async def main() -> None:
     client = AgentClient(transport)
     await client.connect()
     daemon = int(client.info["pid"])
-    writer = os.path.join(state, "writer.py")
-    with open(writer, "w") as fh:
-        fh.write(WRITER)
-    run = (await client.launch([sys.executable, writer, str(args.seconds + 5)], cwd=state))["id"]
+    run = (await client.launch([sys.executable, LOG_WRITER, str(args.seconds + 5)], cwd=state))[
+        "id"
+    ]
     log = os.path.join(state, "runs", run, "output.log")
     tail = subprocess.Popen(
         ["tail", "-F", log], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL

@@ -7,7 +7,6 @@ import os
 import random
 import signal
 import sys
-import textwrap
 
 import pytest
 
@@ -17,37 +16,13 @@ from .conftest import Agent
 
 pytestmark = pytest.mark.asyncio
 
-JOB = textwrap.dedent("""
-    import os, sys, time
-    out = sys.stdout
-    step = 0
-    t0 = time.monotonic()
-    # 1000 lines/s in bursts of 50 every 50 ms: tqdm updates on \\r, key=value and JSON lines,
-    # for at least argv[1] seconds and until the test says it is done re-attaching.
-    burst = -1
-    while burst < int(sys.argv[1]) * 20 or not os.path.exists(sys.argv[2]):
-        burst += 1
-        for k in range(50):
-            step += 1
-            if k % 10 == 0:
-                out.write('{"val_loss": %.5f, "global_step": %d}\\n' % (1.0 / step, step))
-            elif k % 3 == 0:
-                out.write("step=%d loss=%.6f grad_norm=%.3f\\n" % (step, 1.0 / step, k / 7))
-            else:
-                out.write("Steps: %d%%|##| %d/99999 [00:01<00:09, 9.9it/s, loss=%.6f, lr=0.0001]\\r"
-                          % (step % 100, step, 2.0 / step))
-        out.flush()
-        time.sleep(max(0.0, t0 + (burst + 1) * 0.05 - time.monotonic()))
-""")
+LOG_WRITER = os.path.join(os.path.dirname(os.path.abspath(__file__)), "jobs", "log_writer.py")
 
 
 async def test_fifty_reattaches_see_every_point_exactly_once(agent: Agent, workdir: str) -> None:
-    path = os.path.join(workdir, "job.py")
-    with open(path, "w") as fh:
-        fh.write(JOB)
     c = await agent.client()
     done_flag = os.path.join(workdir, "done")
-    run = await c.launch([sys.executable, path, "5", done_flag], cwd=workdir)
+    run = await c.launch([sys.executable, LOG_WRITER, "5", done_flag], cwd=workdir)
     await c.close()
     rng = random.Random(3)
     received: list[dict] = []
