@@ -21,19 +21,18 @@ from .files import CorruptFile, ensure_private_dir, read_json, write_atomic, wri
 
 
 class _Series:
-    __slots__ = ("seq", "step", "t", "value")
+    __slots__ = ("seq", "step", "value")
 
     def __init__(self) -> None:
         self.seq = array("q")
         self.step = array("q")  # NO_STEP where the line gave no step
         self.value = array("d")
-        self.t = array("d")
 
     def __len__(self) -> int:
         return len(self.seq)
 
-    def columns(self) -> Tuple[array, array, array, array]:
-        return self.seq, self.step, self.value, self.t
+    def columns(self) -> Tuple[array, array, array]:
+        return self.seq, self.step, self.value
 
 
 def _finite_list(col: array) -> List[Any]:
@@ -62,6 +61,10 @@ class MetricStore:
         self._series: List[_Series] = []
         self.last_seq = 0
         self._files: Dict[int, List[Any]] = {}
+        # First seq of each appended batch, and when it was parsed.
+        self._batch_seq = array("q")
+        self._batch_t = array("d")
+        self._batches: Optional[Any] = None
 
     # ----- writing -----------------------------------------------------------------------
     def append(self, points: Sequence[MetricPoint], now: float) -> Tuple[int, int]:
@@ -79,8 +82,12 @@ class MetricStore:
             s.seq.append(seq)
             s.step.append(NO_STEP if step is None else step)
             s.value.append(value)
-            s.t.append(now)
             touched[k] = touched.get(k, 0) + 1
+        if seq >= first:
+            # Every point of a batch was parsed at the same moment: one time per batch.
+            self._batch_seq.append(first)
+            self._batch_t.append(now)
+            array("d", (first, now)).tofile(self._batches_file())
         self.last_seq = seq
         for k, n in touched.items():
             for col, fh in zip(series[k].columns(), self._file(k)):
@@ -108,6 +115,12 @@ class MetricStore:
             ]
         return handles
 
+    def _batches_file(self) -> Any:
+        if self._batches is None:
+            path = os.path.join(self.directory, "batches.f64")
+            self._batches = open(path, "ab")  # noqa: SIM115 - open while the run is watched
+        return self._batches
+
     def _column_path(self, k: int, col: str) -> str:
         return os.path.join(self.directory, f"{k}.{col}")
 
@@ -126,6 +139,9 @@ class MetricStore:
             for fh in handles:
                 fh.close()
         self._files.clear()
+        if self._batches is not None:
+            self._batches.close()
+            self._batches = None
 
     # ----- loading -----------------------------------------------------------------------
     def load(self) -> Optional[Dict[str, Any]]:
@@ -158,12 +174,32 @@ class MetricStore:
             self._index[str(name)] = k
             self._series.append(s)
         self.last_seq = int(cursor.get("last_seq", 0))
+        pairs = array("d")
+        path = os.path.join(self.directory, "batches.f64")
+        try:
+            with open(path, "rb") as fh:
+                pairs.frombytes(fh.read())
+        except FileNotFoundError:
+            pass
+        keep = 0
+        for i in range(0, len(pairs) - 1, 2):
+            if pairs[i] > self.last_seq:
+                break
+            self._batch_seq.append(int(pairs[i]))
+            self._batch_t.append(pairs[i + 1])
+            keep = i + 2
+        with open(path, "ab") as fh:
+            fh.truncate(keep * 8)
         return cursor
 
     def _reset_files(self) -> None:
         self.names, self._index, self._series = [], {}, []
         for name in os.listdir(self.directory):
-            if name.split(".")[-1] in _COLUMNS or name in ("names.json", "cursor.json"):
+            if name.split(".")[-1] in _COLUMNS or name in (
+                "names.json",
+                "cursor.json",
+                "batches.f64",
+            ):
                 os.unlink(os.path.join(self.directory, name))
 
     # ----- reading -----------------------------------------------------------------------
@@ -185,9 +221,18 @@ class MetricStore:
                     "seq": s.seq[lo:hi].tolist(),
                     "step": _step_list(s.step[lo:hi]),
                     "value": _finite_list(s.value[lo:hi]),
-                    "t": s.t[lo:hi].tolist(),
                 }
-        return {"series": series, "count": last - seq}, last
+        return {"series": series, "count": last - seq, "times": self._times(seq, last)}, last
+
+    def _times(self, seq: int, last: int) -> List[List[float]]:
+        """``[[first_seq, t], ...]``: when the batches holding points seq+1..last were parsed."""
+        lo = max(0, bisect.bisect_right(self._batch_seq, seq + 1) - 1)
+        hi = bisect.bisect_right(self._batch_seq, last)
+        return [[self._batch_seq[i], self._batch_t[i]] for i in range(lo, hi)]
+
+    def time_of(self, seq: int) -> float:
+        i = bisect.bisect_right(self._batch_seq, seq) - 1
+        return self._batch_t[i] if i >= 0 else 0.0
 
     def history(self, names: Optional[Sequence[str]], points: int) -> Dict[str, Any]:
         """Each series downsampled to at most ``points`` points, spikes kept."""
@@ -201,10 +246,10 @@ class MetricStore:
                 "count": len(s),
                 "step": _step_list(array("q", (s.step[i] for i in idx))),
                 "value": _finite_list(array("d", (s.value[i] for i in idx))),
-                "t": [s.t[i] for i in idx],
+                "t": [self.time_of(s.seq[i]) for i in idx],
                 "last": _finite_list(s.value[-1:])[0] if len(s) else None,
             }
         return {"last_seq": self.last_seq, "series": series}
 
 
-_COLUMNS = ("seq", "step", "value", "t")
+_COLUMNS = ("seq", "step", "value")

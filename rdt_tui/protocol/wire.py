@@ -59,12 +59,19 @@ def event(name: str, run: Optional[str], seq: int, data: Any) -> Dict[str, Any]:
 
 def expand_points(columns: Dict[str, Any]) -> List[Dict[str, Any]]:
     """Metric points sent as columns per name (``{"series": {name: {"seq": [...], "step":
-    [...], "value": [...], "t": [...]}}}``) as one list of point dicts in seq order."""
+    [...], "value": [...]}}, "times": [[first_seq, t], ...]}``) as one list of point dicts in
+    seq order; a point's time is that of the batch it was parsed in."""
     points: List[Dict[str, Any]] = []
     for name, col in (columns.get("series") or {}).items():
-        for seq, step, value, t in zip(col["seq"], col["step"], col["value"], col["t"]):
+        for seq, step, value in zip(col["seq"], col["step"], col["value"]):
             if isinstance(value, str):
                 value = float(value)  # "nan", "inf": JSON has no spelling for them
-            points.append({"seq": seq, "name": name, "value": value, "step": step, "t": t})
+            points.append({"seq": seq, "name": name, "value": value, "step": step})
     points.sort(key=lambda p: p["seq"])
+    times = columns.get("times") or []
+    i = 0
+    for point in points:
+        while i + 1 < len(times) and times[i + 1][0] <= point["seq"]:
+            i += 1
+        point["t"] = times[i][1] if times else None
     return points
