@@ -1,4 +1,4 @@
-"""``rdt-tui``: the console (once it exists) and the headless subcommands beside it.
+"""``rdt-tui``: the console (``demo``, ``watch``) and the headless subcommands beside it.
 
 Every subcommand exits non-zero on error with the message (and a hint) on stderr, never a
 traceback; ``--json`` prints exactly one JSON document on stdout.
@@ -245,7 +245,10 @@ async def cmd_gpus(c: AgentClient, a: argparse.Namespace) -> int:
     return 0
 
 
-async def cmd_demo(c: AgentClient, a: argparse.Namespace) -> int:
+async def ensure_demo_run(
+    c: AgentClient, a: argparse.Namespace, quiet: bool = False
+) -> dict[str, Any]:
+    """The demo run already alive on this machine, else a new one (dataset made first)."""
     from .config.paths import demo_dir
     from .demo.job import DemoUnavailable, check_training_extra, demo_launch_args, ensure_dataset
 
@@ -257,14 +260,20 @@ async def cmd_demo(c: AgentClient, a: argparse.Namespace) -> int:
         raise CliError(str(exc)) from None
     live = [r for r in await c.runs() if r["status"] == "running" and r.get("name") == "demo"]
     if live:
-        run = live[0]
-        print(f"following the demo run already alive: {run['id']}", file=sys.stderr)
-    else:
-        args = demo_launch_args(
-            workdir, max_steps=a.steps, step_delay=a.step_delay, checkpoint_every=a.checkpoint_every
-        )
-        run = await c.launch_args(args)
+        if not quiet:
+            print(f"following the demo run already alive: {live[0]['id']}", file=sys.stderr)
+        return live[0]
+    args = demo_launch_args(
+        workdir, max_steps=a.steps, step_delay=a.step_delay, checkpoint_every=a.checkpoint_every
+    )
+    run = await c.launch_args(args)
+    if not quiet:
         print(f"launched {run['id']} in {workdir}", file=sys.stderr)
+    return run
+
+
+async def cmd_demo(c: AgentClient, a: argparse.Namespace) -> int:
+    run = await ensure_demo_run(c, a)
     sub = await c.subscribe(run["id"], gpu=False)
     final: dict[str, Any] = {}
     async for ev in sub:
@@ -279,6 +288,22 @@ async def cmd_demo(c: AgentClient, a: argparse.Namespace) -> int:
             break
     print(f"{run['id']} {_status_word(final)}", file=sys.stderr)
     return 0 if final.get("status") == "exited" and final.get("exit_code") == 0 else 1
+
+
+def run_console(a: argparse.Namespace) -> int:
+    """The console on one run: the demo's (launched if none is alive) or ``watch HOST RUN``."""
+    from .tui.app import make_app
+
+    async def open_run() -> tuple[AgentClient, str]:
+        client = make_client(a.host, a.simulate_gpus, reconnect=True)
+        await client.connect()
+        if a.cmd == "watch":
+            return client, str((await client.status(a.run))["id"])
+        return client, str((await ensure_demo_run(client, a, quiet=True))["id"])
+
+    app = make_app(open_run)
+    app.run()
+    return 0 if app.return_code in (None, 0) else int(app.return_code)
 
 
 def profile_dirs() -> list[str]:
@@ -357,6 +382,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sp.add_argument("--signal", help="first signal (default the run's, SIGINT)")
     add("checkpoints", cmd_checkpoints, "list a run's checkpoints and free disk")
+    add(
+        "watch",
+        cmd_status,
+        "open the console's dashboard on a run (q quits, the run goes on)",
+        json_=False,
+    )
     add("gpus", cmd_gpus, "show the host's GPUs (or CPU and memory without a driver)", run=False)
     sp = sub.add_parser(
         "demo",
@@ -412,12 +443,9 @@ def main(argv: list[str] | None = None) -> int:
     if not a.cmd:
         parser.print_help()
         return 0
-    if a.cmd == "demo" and not a.headless:
-        print(
-            "rdt-tui: the console is not built yet; run `rdt-tui demo --headless`", file=sys.stderr
-        )
-        return 2
     try:
+        if (a.cmd == "demo" and not a.headless) or a.cmd == "watch":
+            return run_console(a)
         if getattr(a, "sync_fn", None):
             return int(a.sync_fn(a))
         return asyncio.run(_run(a))

@@ -123,6 +123,10 @@ class AgentClient:
     def on_state(self, callback: Callable[[str], None]) -> None:
         self._listeners.append(callback)
 
+    def off_state(self, callback: Callable[[str], None]) -> None:
+        if callback in self._listeners:
+            self._listeners.remove(callback)
+
     def _set_state(self, state: str) -> None:
         self.state = state
         if state == CONNECTED:

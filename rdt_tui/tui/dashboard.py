@@ -1,0 +1,152 @@
+"""The dashboard of one run: status, metric chart, GPUs (or CPU), log tail, checkpoints.
+
+One worker follows the run's subscription and hands each event to the widget that shows
+it; the subscription resumes by itself after a dropped link, so the screen only shows the
+link state.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.screen import Screen
+from textual.widgets import Footer
+
+from ..client import AgentClient
+from .confirm import Confirm
+from .widgets.checkpoint_table import CheckpointTable
+from .widgets.gpu_pane import GpuPane
+from .widgets.log_tail import LogTail
+from .widgets.loss_chart import LossChart
+from .widgets.status_bar import StatusBar
+
+ALERT_WORDS = ("Traceback", "CUDA out of memory", "OutOfMemoryError", "NCCL", "Watchdog caught")
+
+
+class DashboardScreen(Screen[None]):
+    DEFAULT_CSS = """
+    DashboardScreen #top { height: 2fr; }
+    DashboardScreen #bottom { height: 1fr; }
+    DashboardScreen LossChart { width: 2fr; }
+    DashboardScreen GpuPane { width: 1fr; }
+    DashboardScreen LogTail { width: 2fr; border: round $primary; }
+    DashboardScreen CheckpointTable { width: 1fr; border: round $primary; }
+    """
+    BINDINGS = [
+        Binding("s", "stop", "Stop run", id="dashboard.stop"),
+        Binding("d", "detach", "Detach", id="dashboard.detach"),
+        Binding("m", "next_metric", "Next metric", id="dashboard.metric"),
+        Binding("g", "log_scale", "Log scale", id="dashboard.log"),
+    ]
+
+    def __init__(self, client: AgentClient, run_id: str) -> None:
+        super().__init__()
+        self.client = client
+        self.run_id = run_id
+        self.final: dict[str, Any] | None = None
+
+    def compose(self) -> ComposeResult:
+        yield StatusBar(self.run_id)
+        with Vertical():
+            with Horizontal(id="top"):
+                yield LossChart()
+                yield GpuPane()
+            with Horizontal(id="bottom"):
+                yield LogTail()
+                yield CheckpointTable()
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.client.on_state(self._link_changed)
+        self.query_one(StatusBar).link = self.client.state
+        self.follow()
+
+    def on_unmount(self) -> None:
+        self.client.off_state(self._link_changed)
+
+    def _link_changed(self, state: str) -> None:
+        bar = self.query_one(StatusBar)
+        bar.link = state
+        bar.refresh_text()
+        if state == "reconnecting":
+            self.notify(f"Lost the link to {self.client.host}; reconnecting", severity="warning")
+        elif state == "connected":
+            self.notify(f"Back on {self.client.host}")
+
+    @work(exclusive=True, group="follow")
+    async def follow(self) -> None:
+        sub = await self.client.subscribe(self.run_id, gpu=True)
+        bar = self.query_one(StatusBar)
+        chart = self.query_one(LossChart)
+        log = self.query_one(LogTail)
+        async for ev in sub:
+            kind, data = ev["event"], ev["data"]
+            if kind == "metric":
+                points = data["points"]
+                chart.add(points)
+                steps = [p["step"] for p in points if p["step"] is not None]
+                bar.set_step(max(steps) if steps else None)
+                if any(
+                    p["name"] == "loss"
+                    and isinstance(p["value"], float)
+                    and p["value"] != p["value"]
+                    for p in points
+                ):
+                    self._alert("NaN loss")
+            elif kind == "log":
+                log.add_text(data["text"])
+                hit = next((w for w in ALERT_WORDS if w in data["text"]), None)
+                if hit:
+                    self._alert(f"{hit} in the log")
+            elif kind == "gpu":
+                self.query_one(GpuPane).show(data, self.run_id)
+            elif kind == "checkpoint":
+                self.query_one(CheckpointTable).apply(data)
+            elif kind == "status":
+                bar.state = str(data.get("status"))
+                bar.refresh_text()
+                if data.get("complete"):
+                    self.final = data
+                    code = data.get("exit_code")
+                    self.notify(
+                        f"Run {self.run_id} {data.get('status')} (exit code {code})",
+                        severity="information" if code == 0 else "error",
+                        timeout=30,
+                    )
+
+    def _alert(self, what: str) -> None:
+        bar = self.query_one(StatusBar)
+        if bar.alert != what:
+            bar.alert = what
+            bar.refresh_text()
+            self.notify(what, severity="error", timeout=15)
+
+    def action_next_metric(self) -> None:
+        self.query_one(LossChart).cycle_metric()
+
+    def action_log_scale(self) -> None:
+        self.query_one(LossChart).toggle_log()
+
+    def action_detach(self) -> None:
+        # The run keeps going under the node's agent; only this console leaves.
+        self.app.exit(message=f"Detached from {self.run_id}; it keeps running.")
+
+    def action_stop(self) -> None:
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self.stop_run()
+
+        self.app.push_screen(
+            Confirm(f"Stop run {self.run_id}?\nSIGINT, then SIGTERM after 30 s, then SIGKILL."),
+            answered,
+        )
+
+    @work(exclusive=True, group="stop")
+    async def stop_run(self) -> None:
+        self.notify(f"Stopping {self.run_id}...")
+        result = await self.client.stop(self.run_id, grace=30)
+        self.notify(f"{self.run_id}: {result['status']}")

@@ -1,0 +1,45 @@
+"""The run's checkpoints: step, size, age, notable files."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from textual.widgets import DataTable
+
+
+def _size(n: float) -> str:
+    for unit in ("B", "K", "M", "G", "T"):
+        if n < 1024 or unit == "T":
+            return f"{n:.0f}{unit}" if unit == "B" else f"{n:.1f}{unit}"
+        n /= 1024
+    return f"{n:.1f}T"
+
+
+def _age(ts: float) -> str:
+    s = max(0, int(time.time() - ts))
+    return f"{s // 3600}h" if s >= 3600 else f"{s // 60}m" if s >= 60 else f"{s}s"
+
+
+class CheckpointTable(DataTable[str]):
+    def on_mount(self) -> None:
+        self.cursor_type = "row"
+        self.add_columns("step", "size", "age", "name", "files")
+        self.checkpoints: dict[str, dict[str, Any]] = {}
+
+    def apply(self, event: dict[str, Any]) -> None:
+        ck = event["checkpoint"]
+        if event["kind"] == "removed":
+            self.checkpoints.pop(ck["path"], None)
+        else:
+            self.checkpoints[ck["path"]] = ck
+        self.clear()
+        for c in sorted(self.checkpoints.values(), key=lambda c: (c["step"] or 0, c["mtime"])):
+            self.add_row(
+                "-" if c["step"] is None else str(c["step"]),
+                _size(c["size"]),
+                _age(c["mtime"]),
+                c["name"],
+                " ".join(c["notable"]),
+                key=c["path"],
+            )

@@ -1,0 +1,59 @@
+"""The dashboard's status line: run id, state, step, steps per second, ETA, link state."""
+
+from __future__ import annotations
+
+import time
+
+from textual.widgets import Static
+
+
+def _duration(seconds: float | None) -> str:
+    if seconds is None or seconds < 0:
+        return "-"
+    s = int(seconds)
+    return f"{s // 3600}h{s % 3600 // 60:02d}m" if s >= 3600 else f"{s // 60}m{s % 60:02d}s"
+
+
+class StatusBar(Static):
+    DEFAULT_CSS = """
+    StatusBar { height: 1; background: $panel; color: $text; padding: 0 1; }
+    StatusBar.-alert { background: $error; color: $text; }
+    """
+
+    def __init__(self, run_id: str, **kwargs: object) -> None:
+        super().__init__(**kwargs)  # type: ignore[arg-type]
+        self.run_id = run_id
+        self.state = "connecting"
+        self.link = "connecting"
+        self.step: int | None = None
+        self.total: int | None = None
+        self._rate_from: tuple[float, int] | None = None
+        self.rate: float | None = None
+        self.alert = ""
+
+    def set_step(self, step: int | None, total: int | None = None) -> None:
+        if step is None:
+            return
+        now = time.monotonic()
+        if self._rate_from is None:
+            self._rate_from = (now, step)
+        elif now - self._rate_from[0] > 2 and step > self._rate_from[1]:
+            self.rate = (step - self._rate_from[1]) / (now - self._rate_from[0])
+        self.step = step
+        self.total = total or self.total
+        self.refresh_text()
+
+    def refresh_text(self) -> None:
+        step = "-" if self.step is None else str(self.step)
+        if self.total:
+            step += f"/{self.total}"
+        rate = f"{self.rate:.2f} steps/s" if self.rate else "- steps/s"
+        eta = None
+        if self.rate and self.total and self.step is not None:
+            eta = (self.total - self.step) / self.rate
+        alert = f"  ! {self.alert}" if self.alert else ""
+        self.set_class(bool(self.alert), "-alert")
+        self.update(
+            f"{self.run_id}  {self.state}  step {step}  {rate}  ETA {_duration(eta)}  "
+            f"link {self.link}{alert}"
+        )
