@@ -19,7 +19,7 @@ $(STAMP): pyproject.toml
 setup: $(STAMP)
 
 demo: $(STAMP)
-	$(VENV)/bin/rdt-tui demo --headless
+	$(VENV)/bin/rdt-tui demo
 
 test: $(STAMP)
 	$(PY) -m pytest

@@ -137,6 +137,7 @@ def test_node_packages_import_only_the_standard_library() -> None:
             ],
         ),
         ("rdt_tui.client", ["rdt_tui.tui", "textual", "asyncssh", "torch", "accelerate"]),
+        ("rdt_tui.tui.app", ["asyncssh", "torch", "accelerate", "rdt_tui.agent.daemon"]),
         ("rdt_tui.cli", ["torch", "accelerate", "asyncssh", "textual", "rdt_tui.demo.train"]),
     ],
 )

@@ -1,0 +1,104 @@
+"""The dashboard driven by Pilot against the real local agent and a real job."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+import textwrap
+from collections.abc import Awaitable, Callable
+
+import pytest
+
+from rdt_tui.client import AgentClient
+from rdt_tui.transport.local import LocalTransport
+from rdt_tui.tui.app import make_app
+from rdt_tui.tui.dashboard import DashboardScreen
+from rdt_tui.tui.widgets.checkpoint_table import CheckpointTable
+from rdt_tui.tui.widgets.gpu_pane import GpuPane
+from rdt_tui.tui.widgets.log_tail import LogTail
+from rdt_tui.tui.widgets.loss_chart import LossChart
+from rdt_tui.tui.widgets.status_bar import StatusBar
+
+pytestmark = pytest.mark.asyncio
+
+JOB = textwrap.dedent("""
+    import os, sys, time
+    for i in range(1, 100000):
+        print(f"step={i} loss={'nan' if i == int(sys.argv[1]) else 1 / i:.5}", flush=True)
+        if i == 20:
+            os.makedirs("checkpoint-20/ema")
+            open("checkpoint-20/ema/model.safetensors", "wb").write(b"x" * 1000)
+        time.sleep(0.02)
+""")
+
+
+async def until(predicate: Callable[[], bool], timeout: float = 30.0) -> None:
+    for _ in range(int(timeout / 0.05)):
+        if predicate():
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError("timed out waiting for the dashboard")
+
+
+def open_run_factory(
+    state_dir: str, workdir: str, nan_at: int = 10**9
+) -> tuple[Callable[[], Awaitable[tuple[AgentClient, str]]], list[str]]:
+    job = os.path.join(workdir, "job.py")
+    with open(job, "w") as fh:
+        fh.write(JOB)
+    ids: list[str] = []
+
+    async def open_run() -> tuple[AgentClient, str]:
+        client = AgentClient(LocalTransport(state_dir, simulate_gpus=2), reconnect=True)
+        await client.connect()
+        run = await client.launch([sys.executable, job, str(nan_at)], cwd=workdir)
+        ids.append(run["id"])
+        return client, run["id"]
+
+    return open_run, ids
+
+
+@pytest.mark.parametrize("size", [(120, 40), (80, 24)])
+async def test_dashboard_shows_the_run_and_quitting_leaves_it_running(
+    state_dir: str, workdir: str, size: tuple[int, int]
+) -> None:
+    open_run, ids = open_run_factory(state_dir, workdir)
+    app = make_app(open_run)
+    async with app.run_test(size=size) as pilot:
+        await until(lambda: isinstance(app.screen, DashboardScreen))
+        screen = app.screen
+        chart = screen.query_one(LossChart)
+        await until(lambda: len(chart.series.get("loss", ())) > 20)
+        await until(lambda: screen.query_one(LogTail).lines_seen > 5)
+        await until(lambda: screen.query_one(CheckpointTable).row_count == 1)
+        await until(lambda: "SIMULATED" in str(screen.query_one(GpuPane).render()))
+        assert chart.metric == "loss" and chart.drawn_points()[0] == (1, 1.0)
+        bar = screen.query_one(StatusBar)
+        assert bar.state == "running" and bar.link == "connected"
+        await pilot.press("g")
+        assert chart.log_scale
+        await pilot.press("q")
+    async with AgentClient(LocalTransport(state_dir, simulate_gpus=2)) as c:
+        assert (await c.status(ids[0]))["status"] == "running"
+        await c.stop(ids[0], grace=1)
+
+
+async def test_stop_asks_first_and_a_nan_loss_raises_an_alert(state_dir: str, workdir: str) -> None:
+    open_run, ids = open_run_factory(state_dir, workdir, nan_at=15)
+    app = make_app(open_run)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await until(lambda: isinstance(app.screen, DashboardScreen))
+        screen = app.screen
+        bar = screen.query_one(StatusBar)
+        await until(lambda: bar.alert == "NaN loss")
+        await pilot.press("s")
+        await pilot.press("n")  # declined: nothing happens
+        await asyncio.sleep(0.5)
+        assert bar.state == "running"
+        await pilot.press("s")
+        await pilot.press("y")
+        await until(lambda: bar.state == "stopped", timeout=60)
+        assert isinstance(app.screen, DashboardScreen)
+    async with AgentClient(LocalTransport(state_dir, simulate_gpus=2)) as c:
+        assert (await c.status(ids[0]))["status"] == "stopped"
