@@ -306,6 +306,25 @@ def run_console(a: argparse.Namespace) -> int:
     return 0 if app.return_code in (None, 0) else int(app.return_code)
 
 
+def run_hosts_console() -> int:
+    """Plain ``rdt-tui``: the console on the hosts screen."""
+    from .config.hosts import HostBook, HostsError
+    from .tui.app import make_console_app
+    from .tui.hosts_screen import HostRow
+
+    try:
+        book = HostBook.load()
+    except HostsError as exc:
+        raise CliError(str(exc), "fix that line, then run `rdt-tui` again") from None
+    rows = [HostRow("localhost", "this machine (no SSH)", "")]
+    for e in book.entries.values():
+        user = f"{e.user}@" if e.user else ""
+        rows.append(HostRow(e.name, f"{user}{e.hostname}:{e.port}", " -> ".join(e.jump)))
+    app = make_console_app(rows, lambda name: make_client(name, 0, reconnect=True))
+    app.run()
+    return 0
+
+
 def profile_dirs() -> list[str]:
     from .config.paths import config_dir
 
@@ -321,8 +340,9 @@ def profile_dirs() -> list[str]:
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="rdt-tui",
-        description="Train robot-learning models on remote GPU nodes. "
-        "HOST `localhost` means this machine, without SSH.",
+        description="Train robot-learning models on remote GPU nodes. Without a command, "
+        "opens the console on the hosts screen. HOST `localhost` means this machine, "
+        "without SSH.",
     )
     sub = p.add_subparsers(dest="cmd", metavar="COMMAND")
 
@@ -441,8 +461,11 @@ def main(argv: list[str] | None = None) -> int:
             parser.error("only `launch` takes a command after --")
         a.command = command
     if not a.cmd:
-        parser.print_help()
-        return 0
+        try:
+            return run_hosts_console()
+        except CliError as exc:
+            _fail(exc.message, exc.hint)
+            return 1
     try:
         if (a.cmd == "demo" and not a.headless) or a.cmd == "watch":
             return run_console(a)

@@ -102,3 +102,45 @@ async def test_stop_asks_first_and_a_nan_loss_raises_an_alert(state_dir: str, wo
         assert isinstance(app.screen, DashboardScreen)
     async with AgentClient(LocalTransport(state_dir, simulate_gpus=2)) as c:
         assert (await c.status(ids[0]))["status"] == "stopped"
+
+
+async def test_hosts_screen_to_runs_to_dashboard_and_back(state_dir: str, workdir: str) -> None:
+    from textual.widgets import DataTable
+
+    from rdt_tui.tui.app import make_console_app
+    from rdt_tui.tui.hosts_screen import HostRow, HostsScreen
+    from rdt_tui.tui.runs_screen import RunsScreen
+
+    job = os.path.join(workdir, "job.py")
+    with open(job, "w") as fh:
+        fh.write(JOB)
+    async with AgentClient(LocalTransport(state_dir)) as c:
+        run = (await c.launch([sys.executable, job, "0"], cwd=workdir))["id"]
+    rows = [HostRow("localhost", "this machine", ""), HostRow("nowhere", "bad", "")]
+
+    def factory(name: str) -> AgentClient:
+        if name == "nowhere":
+            return AgentClient(LocalTransport(state_dir, python="/no/such/python"))
+        return AgentClient(LocalTransport(state_dir), reconnect=True)
+
+    app = make_console_app(rows, factory)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await until(lambda: isinstance(app.screen, HostsScreen))
+        hosts = app.screen
+        assert isinstance(hosts, HostsScreen)
+        await until(lambda: hosts.status.get("localhost") == "reachable")
+        await until(lambda: hosts.status.get("nowhere", "checking...") != "checking...")
+        assert hosts.status["nowhere"] != "reachable"
+        await pilot.press("enter")
+        await until(lambda: isinstance(app.screen, RunsScreen))
+        await until(lambda: app.screen.query_one(DataTable).row_count == 1)
+        await pilot.press("enter")
+        await until(lambda: isinstance(app.screen, DashboardScreen))
+        dash = app.screen
+        await until(lambda: len(dash.query_one(LossChart).series.get("loss", ())) > 5)
+        await pilot.press("d")
+        await until(lambda: isinstance(app.screen, RunsScreen))
+        await pilot.press("q")
+    async with AgentClient(LocalTransport(state_dir)) as c:
+        assert (await c.status(run))["status"] == "running"
+        await c.stop(run, grace=1)

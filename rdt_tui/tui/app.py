@@ -3,6 +3,7 @@ can pass a client of their own."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
 
 from textual import work
@@ -11,6 +12,7 @@ from textual.binding import Binding
 
 from ..client import AgentClient
 from .dashboard import DashboardScreen
+from .hosts_screen import HostRow, HostsScreen
 
 OpenRun = Callable[[], Awaitable[tuple[AgentClient, str]]]
 
@@ -19,16 +21,42 @@ class RdtApp(App[None]):
     TITLE = "rdt-tui"
     BINDINGS = [Binding("q", "quit", "Quit (the run keeps going)", id="app.quit")]
 
-    def __init__(self, open_run: OpenRun) -> None:
+    def __init__(
+        self,
+        open_run: OpenRun | None = None,
+        hosts: list[HostRow] | None = None,
+        client_factory: Callable[[str], AgentClient] | None = None,
+    ) -> None:
         super().__init__()
         self.open_run = open_run
+        self.hosts = hosts or []
+        self.client_factory = client_factory
         self.client: AgentClient | None = None
+        self.clients: dict[str, AgentClient] = {}
+        self._connecting: dict[str, asyncio.Lock] = {}
 
     def on_mount(self) -> None:
-        self.connect()
+        if self.open_run is not None:
+            self.connect()
+        else:
+            self.push_screen(HostsScreen(self.hosts, self.host_client))
+
+    async def host_client(self, name: str) -> AgentClient:
+        """One connected client per host, shared by every screen (made on first use)."""
+        lock = self._connecting.setdefault(name, asyncio.Lock())
+        async with lock:
+            client = self.clients.get(name)
+            if client is not None and not client.closed:
+                return client
+            assert self.client_factory is not None
+            client = self.client_factory(name)
+            await client.connect()
+            self.clients[name] = client
+            return client
 
     @work(exclusive=True, group="connect")
     async def connect(self) -> None:
+        assert self.open_run is not None
         try:
             self.client, run_id = await self.open_run()
         except Exception as exc:  # shown to the user; the console stays usable to quit
@@ -42,9 +70,16 @@ class RdtApp(App[None]):
         self.exit()
 
     async def on_unmount(self) -> None:
-        if self.client is not None:
-            await self.client.close()
+        for client in [self.client, *self.clients.values()]:
+            if client is not None:
+                await client.close()
 
 
 def make_app(open_run: OpenRun) -> RdtApp:
-    return RdtApp(open_run)
+    """The console opened on one run (``rdt-tui demo``, ``rdt-tui watch``)."""
+    return RdtApp(open_run=open_run)
+
+
+def make_console_app(hosts: list[HostRow], client_factory: Callable[[str], AgentClient]) -> RdtApp:
+    """The console opened on the hosts screen (plain ``rdt-tui``)."""
+    return RdtApp(hosts=hosts, client_factory=client_factory)

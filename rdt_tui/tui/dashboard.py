@@ -88,8 +88,9 @@ class DashboardScreen(Screen[None]):
             if kind == "metric":
                 points = data["points"]
                 chart.add(points)
-                steps = [p["step"] for p in points if p["step"] is not None]
-                bar.set_step(max(steps) if steps else None)
+                stepped = [p for p in points if p["step"] is not None]
+                if stepped:
+                    bar.set_step(stepped[-1]["step"], stepped[-1]["t"])
                 if any(
                     p["name"] == "loss"
                     and isinstance(p["value"], float)
@@ -132,8 +133,13 @@ class DashboardScreen(Screen[None]):
         self.query_one(LossChart).toggle_log()
 
     def action_detach(self) -> None:
-        # The run keeps going under the node's agent; only this console leaves.
-        self.app.exit(message=f"Detached from {self.run_id}; it keeps running.")
+        # The run keeps going under the node's agent; the console goes back to the runs
+        # (or leaves, when it was opened on this run alone).
+        if len(self.app.screen_stack) > 2:
+            self.app.pop_screen()
+            self.notify(f"Detached from {self.run_id}; it keeps running.")
+        else:
+            self.app.exit(message=f"Detached from {self.run_id}; it keeps running.")
 
     def action_stop(self) -> None:
         def answered(yes: bool | None) -> None:

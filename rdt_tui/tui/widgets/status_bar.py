@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-import time
+from collections import deque
 
 from textual.widgets import Static
+
+RATE_WINDOW_S = 60.0
 
 
 def _duration(seconds: float | None) -> str:
@@ -27,18 +29,22 @@ class StatusBar(Static):
         self.link = "connecting"
         self.step: int | None = None
         self.total: int | None = None
-        self._rate_from: tuple[float, int] | None = None
+        # (time the agent parsed it, step): the rate comes from the node's clock, so a
+        # backlog replayed on attach does not look like a burst of speed.
+        self._recent: deque[tuple[float, int]] = deque(maxlen=256)
         self.rate: float | None = None
         self.alert = ""
 
-    def set_step(self, step: int | None, total: int | None = None) -> None:
+    def set_step(self, step: int | None, at: float | None = None, total: int | None = None) -> None:
         if step is None:
             return
-        now = time.monotonic()
-        if self._rate_from is None:
-            self._rate_from = (now, step)
-        elif now - self._rate_from[0] > 2 and step > self._rate_from[1]:
-            self.rate = (step - self._rate_from[1]) / (now - self._rate_from[0])
+        if at is not None:
+            self._recent.append((at, step))
+            while len(self._recent) > 2 and at - self._recent[0][0] > RATE_WINDOW_S:
+                self._recent.popleft()
+            t0, s0 = self._recent[0]
+            if at - t0 >= 2 and step > s0:
+                self.rate = (step - s0) / (at - t0)
         self.step = step
         self.total = total or self.total
         self.refresh_text()
