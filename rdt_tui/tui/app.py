@@ -19,7 +19,10 @@ OpenRun = Callable[[], Awaitable[tuple[AgentClient, str]]]
 
 class RdtApp(App[None]):
     TITLE = "rdt-tui"
-    BINDINGS = [Binding("q", "quit", "Quit (the run keeps going)", id="app.quit")]
+    BINDINGS = [
+        Binding("q", "quit", "Quit (the run keeps going)", id="app.quit"),
+        Binding("question_mark", "show_help_panel", "Keys", id="app.help"),
+    ]
 
     def __init__(
         self,
