@@ -301,9 +301,18 @@ def run_console(a: argparse.Namespace) -> int:
             return client, str((await client.status(a.run))["id"])
         return client, str((await ensure_demo_run(client, a, quiet=True))["id"])
 
-    app = make_app(open_run)
+    app = make_app(open_run, _settings())
     app.run()
     return 0 if app.return_code in (None, 0) else int(app.return_code)
+
+
+def _settings() -> Any:
+    from .config.settings import SettingsError, load_settings
+
+    try:
+        return load_settings()
+    except SettingsError as exc:
+        raise CliError(str(exc), "fix or remove the file") from None
 
 
 def run_hosts_console() -> int:
@@ -320,7 +329,7 @@ def run_hosts_console() -> int:
     for e in book.entries.values():
         user = f"{e.user}@" if e.user else ""
         rows.append(HostRow(e.name, f"{user}{e.hostname}:{e.port}", " -> ".join(e.jump)))
-    app = make_console_app(rows, lambda name: make_client(name, 0, reconnect=True))
+    app = make_console_app(rows, lambda name: make_client(name, 0, reconnect=True), _settings())
     app.run()
     return 0
 

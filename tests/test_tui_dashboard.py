@@ -144,3 +144,29 @@ async def test_hosts_screen_to_runs_to_dashboard_and_back(state_dir: str, workdi
     async with AgentClient(LocalTransport(state_dir)) as c:
         assert (await c.status(run))["status"] == "running"
         await c.stop(run, grace=1)
+
+
+async def test_themes_settings_and_remapped_keys(state_dir: str, workdir: str) -> None:
+    from rdt_tui.config.settings import load_settings
+    from rdt_tui.tui.confirm import Confirm
+
+    path = os.path.join(workdir, "settings.toml")
+    with open(path, "w") as fh:
+        fh.write('theme = "rdt-light"\n[keys]\n"dashboard.stop" = "x"\n')
+    open_run, ids = open_run_factory(state_dir, workdir)
+    app = make_app(open_run, load_settings(path))
+    async with app.run_test(size=(120, 40)) as pilot:
+        await until(lambda: isinstance(app.screen, DashboardScreen))
+        assert {"rdt-dark", "rdt-light", "rdt-high-contrast"} <= set(app.available_themes)
+        assert app.theme == "rdt-light"
+        await pilot.press("x")  # the remapped stop key asks first
+        await until(lambda: isinstance(app.screen, Confirm))
+        await pilot.press("n")
+        await until(lambda: isinstance(app.screen, DashboardScreen))
+        app.theme = "rdt-high-contrast"  # as if picked from the command palette
+        await pilot.pause()
+        await pilot.press("q")
+    assert load_settings(path).theme == "rdt-high-contrast"
+    assert load_settings(path).keys == {"dashboard.stop": "x"}
+    async with AgentClient(LocalTransport(state_dir)) as c:
+        await c.stop(ids[0], grace=1)

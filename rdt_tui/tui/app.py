@@ -9,8 +9,11 @@ from collections.abc import Awaitable, Callable
 from textual import work
 from textual.app import App
 from textual.binding import Binding
+from textual.theme import Theme
 
 from ..client import AgentClient
+from ..config.settings import Settings, save_theme
+from ..config.themes import ThemeError, load_themes
 from .dashboard import DashboardScreen
 from .hosts_screen import HostRow, HostsScreen
 
@@ -29,8 +32,11 @@ class RdtApp(App[None]):
         open_run: OpenRun | None = None,
         hosts: list[HostRow] | None = None,
         client_factory: Callable[[str], AgentClient] | None = None,
+        settings: Settings | None = None,
     ) -> None:
         super().__init__()
+        # No file by default: tests and one-off uses never touch the user's settings.
+        self.settings = settings or Settings()
         self.open_run = open_run
         self.hosts = hosts or []
         self.client_factory = client_factory
@@ -39,10 +45,30 @@ class RdtApp(App[None]):
         self._connecting: dict[str, asyncio.Lock] = {}
 
     def on_mount(self) -> None:
+        self._apply_settings()
         if self.open_run is not None:
             self.connect()
         else:
             self.push_screen(HostsScreen(self.hosts, self.host_client))
+
+    def _apply_settings(self) -> None:
+        try:
+            for fields in load_themes():
+                self.register_theme(Theme(**fields))
+        except ThemeError as exc:
+            self.notify(str(exc), severity="error", timeout=30)
+        if self.settings.theme in self.available_themes:
+            self.theme = self.settings.theme
+        if self.settings.keys:
+            self.set_keymap(self.settings.keys)
+        self.theme_changed_signal.subscribe(self, self._remember_theme)
+
+    def _remember_theme(self, theme: Theme) -> None:
+        if theme.name != self.settings.theme and self.settings.path:
+            try:
+                save_theme(self.settings, theme.name)
+            except OSError as exc:
+                self.notify(f"cannot remember the theme: {exc}", severity="warning")
 
     async def host_client(self, name: str) -> AgentClient:
         """One connected client per host, shared by every screen (made on first use)."""
@@ -78,11 +104,15 @@ class RdtApp(App[None]):
                 await client.close()
 
 
-def make_app(open_run: OpenRun) -> RdtApp:
+def make_app(open_run: OpenRun, settings: Settings | None = None) -> RdtApp:
     """The console opened on one run (``rdt-tui demo``, ``rdt-tui watch``)."""
-    return RdtApp(open_run=open_run)
+    return RdtApp(open_run=open_run, settings=settings)
 
 
-def make_console_app(hosts: list[HostRow], client_factory: Callable[[str], AgentClient]) -> RdtApp:
+def make_console_app(
+    hosts: list[HostRow],
+    client_factory: Callable[[str], AgentClient],
+    settings: Settings | None = None,
+) -> RdtApp:
     """The console opened on the hosts screen (plain ``rdt-tui``)."""
-    return RdtApp(hosts=hosts, client_factory=client_factory)
+    return RdtApp(hosts=hosts, client_factory=client_factory, settings=settings)
