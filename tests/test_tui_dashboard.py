@@ -170,3 +170,26 @@ async def test_themes_settings_and_remapped_keys(state_dir: str, workdir: str) -
     assert load_settings(path).keys == {"dashboard.stop": "x"}
     async with AgentClient(LocalTransport(state_dir)) as c:
         await c.stop(ids[0], grace=1)
+
+
+async def test_log_filter_shows_matching_lines_and_escape_clears_it(
+    state_dir: str, workdir: str
+) -> None:
+    open_run, ids = open_run_factory(state_dir, workdir)
+    app = make_app(open_run)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await until(lambda: isinstance(app.screen, DashboardScreen))
+        log = app.screen.query_one(LogTail)
+        await until(lambda: log.lines_seen > 30)
+        await pilot.press("slash")
+        for key in "step=2":
+            await pilot.press("equals_sign" if key == "=" else key)
+        await pilot.press("enter")
+        assert log.filter == "step=2"
+        assert all("step=2" in line.text for line in log.lines)
+        assert 0 < len(log.lines) < len(log.history)
+        await pilot.press("escape")
+        assert log.filter == "" and len(log.lines) == len(log.history)
+        await pilot.press("q")
+    async with AgentClient(LocalTransport(state_dir)) as c:
+        await c.stop(ids[0], grace=1)

@@ -14,7 +14,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
-from textual.widgets import Footer
+from textual.widgets import Footer, Input
 
 from ..client import AgentClient
 from .confirm import Confirm
@@ -33,7 +33,10 @@ class DashboardScreen(Screen[None]):
     DashboardScreen #bottom { height: 1fr; }
     DashboardScreen LossChart { width: 2fr; }
     DashboardScreen GpuPane { width: 1fr; }
-    DashboardScreen LogTail { width: 2fr; border: round $primary; }
+    DashboardScreen #log-pane { width: 2fr; }
+    DashboardScreen LogTail { border: round $primary; }
+    DashboardScreen #log-filter { display: none; }
+    DashboardScreen #log-filter.-shown { display: block; }
     DashboardScreen CheckpointTable { width: 1fr; border: round $primary; }
     """
     BINDINGS = [
@@ -41,6 +44,8 @@ class DashboardScreen(Screen[None]):
         Binding("d", "detach", "Detach", id="dashboard.detach"),
         Binding("m", "next_metric", "Next metric", id="dashboard.metric"),
         Binding("g", "log_scale", "Log scale", id="dashboard.log"),
+        Binding("slash", "search", "Filter log", id="dashboard.search"),
+        Binding("escape", "clear_search", "Clear filter", show=False, id="dashboard.clear"),
     ]
 
     def __init__(self, client: AgentClient, run_id: str) -> None:
@@ -56,7 +61,11 @@ class DashboardScreen(Screen[None]):
                 yield LossChart()
                 yield GpuPane()
             with Horizontal(id="bottom"):
-                yield LogTail()
+                with Vertical(id="log-pane"):
+                    yield LogTail()
+                    yield Input(
+                        placeholder="filter the log (Enter keeps it, Esc clears)", id="log-filter"
+                    )
                 yield CheckpointTable()
         yield Footer()
 
@@ -125,6 +134,26 @@ class DashboardScreen(Screen[None]):
             bar.alert = what
             bar.refresh_text()
             self.notify(what, severity="error", timeout=15)
+
+    def action_search(self) -> None:
+        box = self.query_one("#log-filter", Input)
+        box.add_class("-shown")
+        box.focus()
+
+    def on_input_changed(self, event: Input.Changed) -> None:
+        if event.input.id == "log-filter":
+            self.query_one(LogTail).set_filter(event.value)
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        if event.input.id == "log-filter":
+            event.input.remove_class("-shown")
+            self.query_one(LogTail).focus()
+
+    def action_clear_search(self) -> None:
+        box = self.query_one("#log-filter", Input)
+        box.value = ""
+        box.remove_class("-shown")
+        self.query_one(LogTail).set_filter("")
 
     def action_next_metric(self) -> None:
         self.query_one(LossChart).cycle_metric()
