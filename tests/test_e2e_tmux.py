@@ -1,0 +1,81 @@
+"""End to end in a real terminal: tmux runs `rdt-tui demo`, the loss shows, `q` leaves the run
+alive, and `rdt-tui demo` again comes back to the same run."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+
+import pytest
+
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed"),
+    pytest.mark.skipif(importlib.util.find_spec("torch") is None, reason="no training extra"),
+]
+
+
+def tmux(sock: str, *args: str) -> str:
+    out = subprocess.run(["tmux", "-S", sock, *args], capture_output=True, text=True, timeout=30)
+    return out.stdout
+
+
+def wait_screen(sock: str, needle: str, timeout: float = 120) -> str:
+    deadline = time.monotonic() + timeout
+    screen = ""
+    while time.monotonic() < deadline:
+        screen = tmux(sock, "capture-pane", "-p", "-t", "rdt")
+        if needle in screen:
+            return screen
+        time.sleep(0.5)
+    raise AssertionError(f"{needle!r} never showed; the screen was:\n{screen}")
+
+
+def test_demo_in_tmux_quit_keeps_the_run_and_demo_comes_back(state_dir: str, workdir: str) -> None:
+    sock = os.path.join(workdir, "tmux.sock")
+    env = {
+        "RDT_TUI_STATE_DIR": state_dir,
+        "RDT_TUI_DATA_DIR": workdir,
+        "RDT_TUI_CONFIG_DIR": os.path.join(workdir, "cfg"),
+    }
+    exports = " ".join(f"{k}={v}" for k, v in env.items())
+    cmd = (
+        f"{exports} {sys.executable} -m rdt_tui.cli demo --steps 2000 --step-delay 0.05; sleep 600"
+    )
+    tmux(sock, "new-session", "-d", "-s", "rdt", "-x", "120", "-y", "40", cmd)
+    try:
+        wait_screen(sock, "loss   [m] next metric")
+        wait_screen(sock, "running  step ")
+        wait_screen(sock, "Steps:")  # the tqdm bar in the log tail
+        tmux(sock, "send-keys", "-t", "rdt", "q")
+        time.sleep(2)
+        runs = json.loads(
+            subprocess.run(
+                [sys.executable, "-m", "rdt_tui.cli", "runs", "localhost", "--json"],
+                capture_output=True,
+                text=True,
+                env=dict(os.environ, **env),
+                timeout=60,
+            ).stdout
+        )
+        live = [r for r in runs if r["status"] == "running"]
+        assert len(live) == 1 and live[0]["name"] == "demo"
+        tmux(sock, "respawn-pane", "-k", "-t", "rdt", cmd)
+        screen = wait_screen(sock, live[0]["id"])
+        runs = json.loads(
+            subprocess.run(
+                [sys.executable, "-m", "rdt_tui.cli", "runs", "localhost", "--json"],
+                capture_output=True,
+                text=True,
+                env=dict(os.environ, **env),
+                timeout=60,
+            ).stdout
+        )
+        assert len(runs) == 1  # the second `rdt-tui demo` came back to the same run
+    finally:
+        tmux(sock, "kill-server")
