@@ -66,7 +66,7 @@ def test_demo_in_tmux_quit_keeps_the_run_and_demo_comes_back(state_dir: str, wor
         live = [r for r in runs if r["status"] == "running"]
         assert len(live) == 1 and live[0]["name"] == "demo"
         tmux(sock, "respawn-pane", "-k", "-t", "rdt", cmd)
-        screen = wait_screen(sock, live[0]["id"])
+        wait_screen(sock, live[0]["id"])
         runs = json.loads(
             subprocess.run(
                 [sys.executable, "-m", "rdt_tui.cli", "runs", "localhost", "--json"],

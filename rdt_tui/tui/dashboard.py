@@ -13,6 +13,7 @@ from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
+from textual.css.query import NoMatches
 from textual.screen import Screen
 from textual.widgets import Footer, Input
 
@@ -72,7 +73,8 @@ class DashboardScreen(Screen[None]):
     def on_mount(self) -> None:
         self.client.on_state(self._link_changed)
         self.query_one(StatusBar).link = self.client.state
-        self.follow()
+        # After the first refresh: every nested widget of compose() is mounted by then.
+        self.call_after_refresh(self.follow)
 
     def on_unmount(self) -> None:
         self.client.off_state(self._link_changed)
@@ -88,6 +90,12 @@ class DashboardScreen(Screen[None]):
 
     @work(exclusive=True, group="follow")
     async def follow(self) -> None:
+        try:
+            await self._follow()
+        except NoMatches:
+            pass  # the screen is being taken down: nothing left to show events on
+
+    async def _follow(self) -> None:
         sub = await self.client.subscribe(self.run_id, gpu=True)
         bar = self.query_one(StatusBar)
         chart = self.query_one(LossChart)
