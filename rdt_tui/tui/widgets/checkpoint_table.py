@@ -16,7 +16,9 @@ def _size(n: float) -> str:
     return f"{n:.1f}T"
 
 
-def _age(ts: float) -> str:
+def _age(ts: float | None) -> str:
+    if not ts:
+        return "-"
     s = max(0, int(time.time() - ts))
     return f"{s // 3600}h" if s >= 3600 else f"{s // 60}m" if s >= 60 else f"{s}s"
 
@@ -34,7 +36,7 @@ class CheckpointTable(DataTable[str]):
         else:
             self.checkpoints[ck["path"]] = ck
         self.clear()
-        for c in sorted(self.checkpoints.values(), key=lambda c: (c["step"] or 0, c["mtime"])):
+        for c in sorted(self.checkpoints.values(), key=lambda c: (c["step"] or 0, c["mtime"] or 0)):
             self.add_row(
                 "-" if c["step"] is None else str(c["step"]),
                 _size(c["size"]),

@@ -1,0 +1,107 @@
+"""Snapshots of each console screen at 120x40 and 80x24, fed by a scripted fake client.
+
+Recorded with the versions in constraints.txt; after a deliberate change of the screens,
+re-record with `pytest tests/test_tui_snapshots.py --snapshot-update` and review the SVGs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import pytest
+from textual.css.query import NoMatches
+from textual.pilot import Pilot
+from textual.widgets import DataTable
+
+from rdt_tui.tui.app import make_app, make_console_app
+from rdt_tui.tui.dashboard import DashboardScreen
+from rdt_tui.tui.hosts_screen import HostRow, HostsScreen
+from rdt_tui.tui.runs_screen import RunsScreen
+from rdt_tui.tui.widgets.checkpoint_table import CheckpointTable
+from rdt_tui.tui.widgets.loss_chart import LossChart
+
+from .fakes import FakeClient
+
+SIZES = [(120, 40), (80, 24)]
+
+
+async def settle(pilot: Pilot[Any], done: Any) -> None:
+    for _ in range(300):
+        try:
+            if done():
+                break
+        except NoMatches:
+            pass  # the screen is still composing
+        await asyncio.sleep(0.02)
+    await pilot.pause()
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_dashboard(snap_compare: Any, size: tuple[int, int]) -> None:
+    async def open_run() -> tuple[Any, str]:
+        return FakeClient(), "rdt-finetune-1"
+
+    app = make_app(open_run)
+
+    async def ready(pilot: Pilot[Any]) -> None:
+        await settle(
+            pilot,
+            lambda: (
+                isinstance(app.screen, DashboardScreen)
+                and len(app.screen.query_one(LossChart).series.get("loss", ())) == 300
+                and app.screen.query_one(CheckpointTable).row_count == 1
+            ),
+        )
+        app.screen.query_one(LossChart).redraw()
+        await pilot.pause()
+
+    assert snap_compare(app, terminal_size=size, run_before=ready)
+
+
+def _console() -> Any:
+    rows = [
+        HostRow("localhost", "this machine (no SSH)", ""),
+        HostRow("gpu-a", "alice@gpu-node.internal:22", "jump"),
+    ]
+    return make_console_app(rows, lambda name: FakeClient(name))  # type: ignore[arg-type, return-value]
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_hosts_screen(snap_compare: Any, size: tuple[int, int]) -> None:
+    app = _console()
+
+    async def ready(pilot: Pilot[Any]) -> None:
+        await settle(
+            pilot,
+            lambda: (
+                isinstance(app.screen, HostsScreen)
+                and set(app.screen.status.values()) == {"reachable"}
+            ),
+        )
+
+    assert snap_compare(app, terminal_size=size, run_before=ready)
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_runs_screen(snap_compare: Any, size: tuple[int, int]) -> None:
+    app = _console()
+
+    async def ready(pilot: Pilot[Any]) -> None:
+        await settle(
+            pilot,
+            lambda: (
+                isinstance(app.screen, HostsScreen)
+                and set(app.screen.status.values()) == {"reachable"}
+            ),
+        )
+        await pilot.press("enter")
+        await settle(
+            pilot,
+            lambda: (
+                isinstance(app.screen, RunsScreen)
+                and app.screen.query_one(DataTable).row_count == 2
+            ),
+        )
+
+    assert snap_compare(app, terminal_size=size, run_before=ready)
