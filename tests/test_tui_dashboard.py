@@ -7,8 +7,10 @@ import os
 import sys
 import textwrap
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 import pytest
+from textual.css.query import NoMatches
 
 from rdt_tui.client import AgentClient
 from rdt_tui.transport.local import LocalTransport
@@ -35,10 +37,22 @@ JOB = textwrap.dedent("""
 
 async def until(predicate: Callable[[], bool], timeout: float = 30.0) -> None:
     for _ in range(int(timeout / 0.05)):
-        if predicate():
-            return
+        try:
+            if predicate():
+                return
+        except NoMatches:
+            pass  # a screen that is still composing its widgets
         await asyncio.sleep(0.05)
     raise AssertionError("timed out waiting for the dashboard")
+
+
+def on_dashboard(app: Any) -> bool:
+    """The dashboard is up with all its widgets mounted."""
+    if not isinstance(app.screen, DashboardScreen):
+        return False
+    app.screen.query_one(LogTail)
+    app.screen.query_one(StatusBar)
+    return True
 
 
 def open_run_factory(
@@ -66,7 +80,7 @@ async def test_dashboard_shows_the_run_and_quitting_leaves_it_running(
     open_run, ids = open_run_factory(state_dir, workdir)
     app = make_app(open_run)
     async with app.run_test(size=size) as pilot:
-        await until(lambda: isinstance(app.screen, DashboardScreen))
+        await until(lambda: on_dashboard(app))
         screen = app.screen
         chart = screen.query_one(LossChart)
         await until(lambda: len(chart.series.get("loss", ())) > 20)
@@ -88,7 +102,7 @@ async def test_stop_asks_first_and_a_nan_loss_raises_an_alert(state_dir: str, wo
     open_run, ids = open_run_factory(state_dir, workdir, nan_at=15)
     app = make_app(open_run)
     async with app.run_test(size=(120, 40)) as pilot:
-        await until(lambda: isinstance(app.screen, DashboardScreen))
+        await until(lambda: on_dashboard(app))
         screen = app.screen
         bar = screen.query_one(StatusBar)
         await until(lambda: bar.alert == "NaN loss")
@@ -135,7 +149,7 @@ async def test_hosts_screen_to_runs_to_dashboard_and_back(state_dir: str, workdi
         await until(lambda: isinstance(app.screen, RunsScreen))
         await until(lambda: app.screen.query_one(DataTable).row_count == 1)
         await pilot.press("enter")
-        await until(lambda: isinstance(app.screen, DashboardScreen))
+        await until(lambda: on_dashboard(app))
         dash = app.screen
         await until(lambda: len(dash.query_one(LossChart).series.get("loss", ())) > 5)
         await pilot.press("d")
@@ -156,13 +170,13 @@ async def test_themes_settings_and_remapped_keys(state_dir: str, workdir: str) -
     open_run, ids = open_run_factory(state_dir, workdir)
     app = make_app(open_run, load_settings(path))
     async with app.run_test(size=(120, 40)) as pilot:
-        await until(lambda: isinstance(app.screen, DashboardScreen))
+        await until(lambda: on_dashboard(app))
         assert {"rdt-dark", "rdt-light", "rdt-high-contrast"} <= set(app.available_themes)
         assert app.theme == "rdt-light"
         await pilot.press("x")  # the remapped stop key asks first
         await until(lambda: isinstance(app.screen, Confirm))
         await pilot.press("n")
-        await until(lambda: isinstance(app.screen, DashboardScreen))
+        await until(lambda: on_dashboard(app))
         app.theme = "rdt-high-contrast"  # as if picked from the command palette
         await pilot.pause()
         await pilot.press("q")
@@ -178,7 +192,7 @@ async def test_log_filter_shows_matching_lines_and_escape_clears_it(
     open_run, ids = open_run_factory(state_dir, workdir)
     app = make_app(open_run)
     async with app.run_test(size=(120, 40)) as pilot:
-        await until(lambda: isinstance(app.screen, DashboardScreen))
+        await until(lambda: on_dashboard(app))
         log = app.screen.query_one(LogTail)
         await until(lambda: log.lines_seen > 30)
         await pilot.press("slash")
