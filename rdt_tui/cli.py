@@ -245,6 +245,41 @@ async def cmd_gpus(c: AgentClient, a: argparse.Namespace) -> int:
     return 0
 
 
+async def live_demo_run(c: AgentClient) -> dict[str, Any] | None:
+    live = [r for r in await c.runs() if r["status"] == "running" and r.get("name") == "demo"]
+    return live[0] if live else None
+
+
+def demo_plan(a: argparse.Namespace) -> Any:
+    """The launch form's plan for the demo: the dataset is made when the form launches."""
+    from .config.paths import demo_dir
+    from .demo.job import DemoUnavailable, check_training_extra, demo_launch_args, ensure_dataset
+    from .tui.launch_screen import LaunchPlan
+
+    workdir = os.path.abspath(a.workdir or demo_dir())
+    try:
+        check_training_extra()
+        ensure_dataset(workdir)
+    except DemoUnavailable as exc:
+        raise CliError(str(exc)) from None
+
+    def build(v: dict[str, Any]) -> dict[str, Any]:
+        return demo_launch_args(
+            workdir,
+            max_steps=int(v["max_steps"]),
+            step_delay=a.step_delay,
+            checkpoint_every=a.checkpoint_every,
+            processes=int(v["processes"]),
+            per_gpu_batch=int(v["per_gpu_batch"]),
+            grad_accum=int(v["grad_accum"]),
+            mixed_precision=str(v["mixed_precision"]),
+        )
+
+    plan = LaunchPlan("the demo (denoiser on a LIBERO-like dataset)", build)
+    plan.values["max_steps"] = a.steps
+    return plan
+
+
 async def ensure_demo_run(
     c: AgentClient, a: argparse.Namespace, quiet: bool = False
 ) -> dict[str, Any]:
@@ -294,12 +329,16 @@ def run_console(a: argparse.Namespace) -> int:
     """The console on one run: the demo's (launched if none is alive) or ``watch HOST RUN``."""
     from .tui.app import make_app
 
-    async def open_run() -> tuple[AgentClient, str]:
+    async def open_run() -> tuple[AgentClient, Any]:
         client = make_client(a.host, a.simulate_gpus, reconnect=True)
         await client.connect()
         if a.cmd == "watch":
             return client, str((await client.status(a.run))["id"])
-        return client, str((await ensure_demo_run(client, a, quiet=True))["id"])
+        live = await live_demo_run(client)
+        if live is not None:
+            return client, str(live["id"])  # come back to the run already going
+        # Making the dataset is disk work: off the console's event loop.
+        return client, await asyncio.to_thread(demo_plan, a)
 
     app = make_app(open_run, _settings())
     app.run()

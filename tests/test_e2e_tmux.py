@@ -49,6 +49,10 @@ def test_demo_in_tmux_quit_keeps_the_run_and_demo_comes_back(state_dir: str, wor
     )
     tmux(sock, "new-session", "-d", "-s", "rdt", "-x", "120", "-y", "40", cmd)
     try:
+        wait_screen(sock, "effective batch = 2 processes x 32 per GPU x 1 accumulation = 64")
+        tmux(sock, "send-keys", "-t", "rdt", "l")
+        wait_screen(sock, "Launch on localhost?")
+        tmux(sock, "send-keys", "-t", "rdt", "y")
         wait_screen(sock, "loss   [m] next metric")
         wait_screen(sock, "running  step ")
         wait_screen(sock, "Steps:")  # the tqdm bar in the log tail

@@ -207,3 +207,68 @@ async def test_log_filter_shows_matching_lines_and_escape_clears_it(
         await pilot.press("q")
     async with AgentClient(LocalTransport(state_dir)) as c:
         await c.stop(ids[0], grace=1)
+
+
+async def test_launch_form_shows_batch_and_command_then_launches(
+    state_dir: str, workdir: str
+) -> None:
+    from textual.widgets import Input, Static
+
+    from rdt_tui.tui.launch_screen import LaunchPlan, LaunchScreen
+
+    job = os.path.join(workdir, "job.py")
+    with open(job, "w") as fh:
+        fh.write(JOB)
+
+    def build(v: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "argv": [
+                sys.executable,
+                job,
+                "0",
+                "--batch",
+                str(v["per_gpu_batch"]),
+                "--accum",
+                str(v["grad_accum"]),
+            ],
+            "cwd": workdir,
+            "env": {"WANDB_MODE": "offline"},
+            "name": "form",
+        }
+
+    async def open_run() -> tuple[AgentClient, Any]:
+        client = AgentClient(LocalTransport(state_dir), reconnect=True)
+        await client.connect()
+        return client, LaunchPlan("a test job", build)
+
+    app = make_app(open_run)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await until(
+            lambda: (
+                isinstance(app.screen, LaunchScreen)
+                and bool(app.screen.query_one("#summary", Static).render())
+            )
+        )
+        screen = app.screen
+        assert isinstance(screen, LaunchScreen)
+        screen.query_one("#per_gpu_batch", Input).value = "16"
+        screen.query_one("#grad_accum", Input).value = "4"
+        await pilot.pause()
+        summary = str(screen.query_one("#summary", Static).render())
+        assert "= 128" in summary  # 2 processes x 16 x 4
+        command = str(screen.query_one("#command", Static).render())
+        assert "WANDB_MODE=offline" in command and "--batch 16 --accum 4" in command
+        await pilot.press("l")
+        await pilot.press("y")
+        await until(lambda: on_dashboard(app))
+        run_id = app.screen.run_id  # type: ignore[attr-defined]
+        await pilot.press("q")
+    async with AgentClient(LocalTransport(state_dir)) as c:
+        status = await c.status(run_id)
+        assert status["status"] == "running" and status["argv"][-4:] == [
+            "--batch",
+            "16",
+            "--accum",
+            "4",
+        ]
+        await c.stop(run_id, grace=1)

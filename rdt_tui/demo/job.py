@@ -35,6 +35,9 @@ def demo_launch_args(
     processes: int = 2,
     python: str = sys.executable,
     use_cpu: bool = True,
+    per_gpu_batch: int = 32,
+    grad_accum: int = 1,
+    mixed_precision: str = "no",
 ) -> dict[str, Any]:
     """Launch arguments for the demo trainer as ``processes`` real accelerate processes.
 
@@ -53,7 +56,7 @@ def demo_launch_args(
         "--num_machines",
         "1",
         "--mixed_precision",
-        "no",
+        mixed_precision,
         "--dynamo_backend",
         "no",
         "-m",
@@ -70,6 +73,10 @@ def demo_launch_args(
         str(keep),
         "--step-delay",
         str(step_delay),
+        "--batch-size",
+        str(per_gpu_batch),
+        "--grad-accum",
+        str(grad_accum),
     ]
     env = {"ACCELERATE_USE_CPU": "1", "OMP_NUM_THREADS": "1"} if use_cpu else {}
     return {

@@ -89,9 +89,10 @@ def main(argv: list[str] | None = None) -> int:
         help="seconds to sleep per step, so a demo run lasts long enough to watch",
     )
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--grad-accum", type=int, default=1, help="micro-batches per optimizer step")
     args = p.parse_args(argv)
 
-    accelerator = Accelerator()
+    accelerator = Accelerator(gradient_accumulation_steps=args.grad_accum)
     set_seed(args.seed)
     data = load_windows(args.data, args.chunk)
     loader = DataLoader(data, batch_size=args.batch_size, shuffle=True, drop_last=True)
@@ -119,11 +120,14 @@ def main(argv: list[str] | None = None) -> int:
             t = torch.rand(actions.shape[0], device=actions.device)
             alpha = torch.cos(t * math.pi / 2)[:, None]
             noisy = alpha * actions + (1 - alpha**2).sqrt() * noise
-            loss = nn.functional.mse_loss(model(state, noisy, t), noise)
-            accelerator.backward(loss)
-            optimizer.step()
-            scheduler.step()
-            optimizer.zero_grad()
+            with accelerator.accumulate(model):
+                loss = nn.functional.mse_loss(model(state, noisy, t), noise)
+                accelerator.backward(loss)
+                optimizer.step()
+                scheduler.step()
+                optimizer.zero_grad()
+            if not accelerator.sync_gradients:
+                continue  # a micro-batch of an accumulation: not yet an optimizer step
             with torch.no_grad():
                 for e, m in zip(ema.parameters(), accelerator.unwrap_model(model).parameters()):
                     e.mul_(0.99).add_(m.detach(), alpha=0.01)

@@ -16,8 +16,10 @@ from ..config.settings import Settings, save_theme
 from ..config.themes import ThemeError, load_themes
 from .dashboard import DashboardScreen
 from .hosts_screen import HostRow, HostsScreen
+from .launch_screen import LaunchPlan, LaunchScreen
 
-OpenRun = Callable[[], Awaitable[tuple[AgentClient, str]]]
+# How the console finds its run: an existing run's id, or a plan for the launch form.
+OpenRun = Callable[[], Awaitable[tuple[AgentClient, "str | LaunchPlan"]]]
 
 
 class RdtApp(App[None]):
@@ -87,12 +89,15 @@ class RdtApp(App[None]):
     async def connect(self) -> None:
         assert self.open_run is not None
         try:
-            self.client, run_id = await self.open_run()
+            self.client, target = await self.open_run()
         except Exception as exc:  # shown to the user; the console stays usable to quit
             hint = getattr(exc, "hint", "")
             self.notify(f"{exc}{chr(10) + hint if hint else ''}", severity="error", timeout=60)
             return
-        await self.push_screen(DashboardScreen(self.client, run_id))
+        if isinstance(target, LaunchPlan):
+            await self.push_screen(LaunchScreen(self.client, target))
+        else:
+            await self.push_screen(DashboardScreen(self.client, target))
 
     async def action_quit(self) -> None:
         # Quitting never stops a run: it lives under the node's agent.

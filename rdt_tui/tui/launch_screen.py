@@ -1,0 +1,155 @@
+"""The launch form: the fields a user edits most, the effective batch, and the exact command
+line, all before anything runs. `l` launches after a `y`."""
+
+from __future__ import annotations
+
+import shlex
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Grid, Vertical
+from textual.screen import Screen
+from textual.widgets import Footer, Input, Label, Select, Static
+
+from ..client import AgentClient
+from ..core.batch import effective_batch
+from .confirm import Confirm
+from .dashboard import DashboardScreen
+
+PRECISIONS = ("no", "bf16", "fp16")
+
+
+@dataclass
+class LaunchPlan:
+    """What a profile lets the user set, and how the values become launch arguments."""
+
+    title: str
+    build: Callable[[dict[str, Any]], dict[str, Any]]
+    values: dict[str, Any] = field(
+        default_factory=lambda: {
+            "processes": 2,
+            "per_gpu_batch": 32,
+            "grad_accum": 1,
+            "mixed_precision": "no",
+            "max_steps": 600,
+        }
+    )
+
+
+def command_line(args: dict[str, Any]) -> str:
+    env = " ".join(f"{k}={shlex.quote(v)}" for k, v in sorted((args.get("env") or {}).items()))
+    return (env + " " if env else "") + shlex.join(args["argv"])
+
+
+class LaunchScreen(Screen[None]):
+    DEFAULT_CSS = """
+    LaunchScreen Grid { grid-size: 2; grid-columns: 24 1fr; grid-rows: 3; height: auto;
+                        padding: 1 2; }
+    LaunchScreen Label { padding: 1 0; }
+    LaunchScreen #summary { padding: 0 2; height: auto; }
+    LaunchScreen #command { padding: 1 2; height: auto; border: round $primary; }
+    """
+    BINDINGS = [Binding("l", "launch", "Launch", id="launch.launch")]
+    # No field focused at first: keys are bindings (`l`) until the user tabs into a field.
+    AUTO_FOCUS = ""
+    NUMBERS = (
+        ("processes", "Processes (GPUs)"),
+        ("per_gpu_batch", "Per-GPU batch"),
+        ("grad_accum", "Gradient accumulation"),
+        ("max_steps", "Max steps"),
+    )
+
+    def __init__(self, client: AgentClient, plan: LaunchPlan) -> None:
+        super().__init__()
+        self.client = client
+        self.plan = plan
+        self.values = dict(plan.values)
+        self.args: dict[str, Any] | None = None
+
+    def compose(self) -> ComposeResult:
+        with Vertical():
+            yield Static(
+                f"Launch {self.plan.title} on {self.client.host}: Tab into a field to "
+                "edit it, Enter to finish, then `l`"
+            )
+            with Grid():
+                for key, label in self.NUMBERS:
+                    yield Label(label)
+                    yield Input(str(self.values[key]), id=key, type="integer")
+                yield Label("Mixed precision")
+                yield Select(
+                    [(p, p) for p in PRECISIONS],
+                    value=self.values["mixed_precision"],
+                    allow_blank=False,
+                    id="mixed_precision",
+                )
+            yield Static(id="summary")
+            yield Static(id="command")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.refresh_preview()
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        self.set_focus(None)  # Enter ends the edit, so `l` launches again
+
+    def on_input_changed(self, event: Input.Changed) -> None:
+        try:
+            self.values[str(event.input.id)] = int(event.value)
+        except ValueError:
+            self.values[str(event.input.id)] = 0
+        self.refresh_preview()
+
+    def on_select_changed(self, event: Select.Changed) -> None:
+        self.values["mixed_precision"] = str(event.value)
+        self.refresh_preview()
+
+    def refresh_preview(self) -> None:
+        v = self.values
+        problems = [label for key, label in self.NUMBERS if int(v[key]) < 1]
+        total = effective_batch(int(v["processes"]), int(v["per_gpu_batch"]), int(v["grad_accum"]))
+        summary = (
+            f"effective batch = {v['processes']} processes x {v['per_gpu_batch']} "
+            f"per GPU x {v['grad_accum']} accumulation = {total}"
+        )
+        if problems:
+            summary += f"\n! {', '.join(problems)} must be at least 1"
+            self.args = None
+        else:
+            self.args = self.plan.build(dict(v))
+        self.query_one("#summary", Static).update(summary)
+        self.query_one("#command", Static).update(
+            command_line(self.args) if self.args else "(fix the fields above)"
+        )
+
+    def action_launch(self) -> None:
+        if self.args is None:
+            self.notify("fix the fields first", severity="warning")
+            return
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self.launch()
+
+        self.app.push_screen(
+            Confirm(f"Launch on {self.client.host}?\n\n{command_line(self.args)}"), answered
+        )
+
+    @work(exclusive=True, group="launch")
+    async def launch(self) -> None:
+        assert self.args is not None
+        try:
+            run = await self.client.launch_args(self.args)
+        except Exception as exc:  # the agent's refusal (GPUs busy, bad cwd) is shown as is
+            self.notify(
+                f"{getattr(exc, 'message', exc)}\n{getattr(exc, 'hint', '')}",
+                severity="error",
+                timeout=30,
+            )
+            return
+        # Not awaited: this worker belongs to the screen being replaced.
+        self.app.switch_screen(DashboardScreen(self.client, run["id"]))
