@@ -10,6 +10,7 @@ import shutil
 import subprocess
 import sys
 import time
+from typing import Any
 
 import pytest
 
@@ -23,6 +24,18 @@ pytestmark = [
 def tmux(sock: str, *args: str) -> str:
     out = subprocess.run(["tmux", "-S", sock, *args], capture_output=True, text=True, timeout=30)
     return out.stdout
+
+
+def runs_json(env: dict[str, str]) -> list[dict[str, Any]]:
+    """What `rdt-tui runs localhost --json` says, as a user would ask it."""
+    out = subprocess.run(
+        [sys.executable, "-m", "rdt_tui.cli", "runs", "localhost", "--json"],
+        capture_output=True,
+        text=True,
+        env=dict(os.environ, **env),
+        timeout=60,
+    )
+    return list(json.loads(out.stdout))
 
 
 def wait_screen(sock: str, needle: str, timeout: float = 120) -> str:
@@ -58,28 +71,12 @@ def test_demo_in_tmux_quit_keeps_the_run_and_demo_comes_back(state_dir: str, wor
         wait_screen(sock, "Steps:")  # the tqdm bar in the log tail
         tmux(sock, "send-keys", "-t", "rdt", "q")
         time.sleep(2)
-        runs = json.loads(
-            subprocess.run(
-                [sys.executable, "-m", "rdt_tui.cli", "runs", "localhost", "--json"],
-                capture_output=True,
-                text=True,
-                env=dict(os.environ, **env),
-                timeout=60,
-            ).stdout
-        )
+        runs = runs_json(env)
         live = [r for r in runs if r["status"] == "running"]
         assert len(live) == 1 and live[0]["name"] == "demo"
         tmux(sock, "respawn-pane", "-k", "-t", "rdt", cmd)
         wait_screen(sock, live[0]["id"])
-        runs = json.loads(
-            subprocess.run(
-                [sys.executable, "-m", "rdt_tui.cli", "runs", "localhost", "--json"],
-                capture_output=True,
-                text=True,
-                env=dict(os.environ, **env),
-                timeout=60,
-            ).stdout
-        )
+        runs = runs_json(env)
         assert len(runs) == 1  # the second `rdt-tui demo` came back to the same run
     finally:
         tmux(sock, "kill-server")
