@@ -16,6 +16,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from .client import AgentCallError, AgentClient
+from .core.units import human_size
 from .transport.base import TransportError
 
 LOCAL_HOSTS = ("localhost", "local", "127.0.0.1")
@@ -64,14 +65,7 @@ def _age(ts: float | None) -> str:
     return f"{secs}s ago"
 
 
-def _size(n: float | None) -> str:
-    if n is None:
-        return "-"
-    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
-        if abs(n) < 1024 or unit == "TiB":
-            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1024
-    return f"{n:.1f} TiB"
+_size = human_size
 
 
 def _status_word(s: dict[str, Any]) -> str:

@@ -7,13 +7,7 @@ from typing import Any
 
 from textual.widgets import DataTable
 
-
-def _size(n: float) -> str:
-    for unit in ("B", "K", "M", "G", "T"):
-        if n < 1024 or unit == "T":
-            return f"{n:.0f}{unit}" if unit == "B" else f"{n:.1f}{unit}"
-        n /= 1024
-    return f"{n:.1f}T"
+from ...core.units import human_size
 
 
 def _age(ts: float | None) -> str:
@@ -39,7 +33,7 @@ class CheckpointTable(DataTable[str]):
         for c in sorted(self.checkpoints.values(), key=lambda c: (c["step"] or 0, c["mtime"] or 0)):
             self.add_row(
                 "-" if c["step"] is None else str(c["step"]),
-                _size(c["size"]),
+                human_size(c["size"], compact=True),
                 _age(c["mtime"]),
                 c["name"],
                 " ".join(c["notable"]),

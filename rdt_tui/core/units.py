@@ -1,0 +1,17 @@
+"""Numbers as people read them in a terminal."""
+
+from typing import Optional
+
+
+def human_size(n: Optional[float], compact: bool = False) -> str:
+    """Bytes as ``1.6 MiB`` (or ``1.6M`` when ``compact``); ``-`` when unknown."""
+    if n is None:
+        return "-"
+    units = ("B", "K", "M", "G", "T") if compact else ("B", "KiB", "MiB", "GiB", "TiB")
+    sep = "" if compact else " "
+    value = float(n)
+    for unit in units:
+        if abs(value) < 1024 or unit == units[-1]:
+            return f"{value:.0f}{sep}{unit}" if unit == "B" else f"{value:.1f}{sep}{unit}"
+        value /= 1024
+    raise AssertionError("unreachable")
