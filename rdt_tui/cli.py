@@ -65,9 +65,6 @@ def _age(ts: float | None) -> str:
     return f"{secs}s ago"
 
 
-_size = human_size
-
-
 def _status_word(s: dict[str, Any]) -> str:
     if s["status"] in ("exited", "stopped"):
         code = s.get("exit_code")
@@ -200,13 +197,16 @@ async def cmd_checkpoints(c: AgentClient, a: argparse.Namespace) -> int:
         emit_json(listing)
         return 0
     disk = listing["disk"]
-    print(f"{listing['directory']}  (free {_size(disk.get('free'))} of {_size(disk.get('total'))})")
+    print(
+        f"{listing['directory']}  (free {human_size(disk.get('free'))} "
+        f"of {human_size(disk.get('total'))})"
+    )
     if not listing["checkpoints"]:
         print("no checkpoints yet")
     for ck in listing["checkpoints"]:
         step = ck["step"] if ck["step"] is not None else "-"
         print(
-            f"{step!s:>8}  {_size(ck['size']):>10}  {_age(ck['mtime']):>10}  {ck['name']}"
+            f"{step!s:>8}  {human_size(ck['size']):>10}  {_age(ck['mtime']):>10}  {ck['name']}"
             f"  {' '.join(ck['notable'])}"
         )
     return 0
@@ -221,7 +221,7 @@ async def cmd_gpus(c: AgentClient, a: argparse.Namespace) -> int:
     host = sample["host"]
     print(
         f"{c.host}: CPU {host.get('cpu_percent') or 0:.0f}% of {host.get('cpus')} cores, "
-        f"memory {_size(host.get('mem_used'))} / {_size(host.get('mem_total'))}{label}"
+        f"memory {human_size(host.get('mem_used'))} / {human_size(host.get('mem_total'))}{label}"
     )
     if not sample["gpus"]:
         print(f"no GPUs: {sample['reason']}")
@@ -231,7 +231,7 @@ async def cmd_gpus(c: AgentClient, a: argparse.Namespace) -> int:
         )
         print(
             f"  [{g['index']}] {name:24} util {g['util'] if g['util'] is not None else '-':>3}%"
-            f"  mem {_size(g['mem_used'])} / {_size(g['mem_total'])}"
+            f"  mem {human_size(g['mem_used'])} / {human_size(g['mem_total'])}"
             f"  {g['temp'] if g['temp'] is not None else '-'}C"
             f"  {g['power'] if g['power'] is not None else '-'}W"
             f"  procs {len(g['processes'])}"
@@ -244,11 +244,10 @@ async def live_demo_run(c: AgentClient) -> dict[str, Any] | None:
     return live[0] if live else None
 
 
-def demo_plan(a: argparse.Namespace) -> Any:
-    """The launch form's plan for the demo: the dataset is made when the form launches."""
+def demo_workdir(a: argparse.Namespace) -> str:
+    """The demo's directory, with its dataset made and the training extra checked."""
     from .config.paths import demo_dir
-    from .demo.job import DemoUnavailable, check_training_extra, demo_launch_args, ensure_dataset
-    from .tui.launch_screen import LaunchPlan
+    from .demo.job import DemoUnavailable, check_training_extra, ensure_dataset
 
     workdir = os.path.abspath(a.workdir or demo_dir())
     try:
@@ -256,6 +255,15 @@ def demo_plan(a: argparse.Namespace) -> Any:
         ensure_dataset(workdir)
     except DemoUnavailable as exc:
         raise CliError(str(exc)) from None
+    return workdir
+
+
+def demo_plan(a: argparse.Namespace) -> Any:
+    """The launch form's plan for the demo."""
+    from .demo.job import demo_launch_args
+    from .tui.launch_screen import LaunchPlan
+
+    workdir = demo_workdir(a)
 
     def build(v: dict[str, Any]) -> dict[str, Any]:
         return demo_launch_args(
@@ -274,30 +282,20 @@ def demo_plan(a: argparse.Namespace) -> Any:
     return plan
 
 
-async def ensure_demo_run(
-    c: AgentClient, a: argparse.Namespace, quiet: bool = False
-) -> dict[str, Any]:
+async def ensure_demo_run(c: AgentClient, a: argparse.Namespace) -> dict[str, Any]:
     """The demo run already alive on this machine, else a new one (dataset made first)."""
-    from .config.paths import demo_dir
-    from .demo.job import DemoUnavailable, check_training_extra, demo_launch_args, ensure_dataset
+    from .demo.job import demo_launch_args
 
-    workdir = os.path.abspath(a.workdir or demo_dir())
-    try:
-        check_training_extra()
-        ensure_dataset(workdir)
-    except DemoUnavailable as exc:
-        raise CliError(str(exc)) from None
-    live = [r for r in await c.runs() if r["status"] == "running" and r.get("name") == "demo"]
-    if live:
-        if not quiet:
-            print(f"following the demo run already alive: {live[0]['id']}", file=sys.stderr)
-        return live[0]
+    live = await live_demo_run(c)
+    if live is not None:
+        print(f"following the demo run already alive: {live['id']}", file=sys.stderr)
+        return live
+    workdir = demo_workdir(a)
     args = demo_launch_args(
         workdir, max_steps=a.steps, step_delay=a.step_delay, checkpoint_every=a.checkpoint_every
     )
     run = await c.launch_args(args)
-    if not quiet:
-        print(f"launched {run['id']} in {workdir}", file=sys.stderr)
+    print(f"launched {run['id']} in {workdir}", file=sys.stderr)
     return run
 
 

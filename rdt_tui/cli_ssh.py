@@ -9,6 +9,7 @@ import sys
 from typing import Any
 
 from .client import AgentClient
+from .core.units import human_size
 
 
 def _book() -> Any:
@@ -135,8 +136,6 @@ class ProgressBar:
     def __call__(self, p: Any) -> None:
         import time
 
-        from .cli import _size
-
         now = time.monotonic()
         if self.quiet or now - self._last < 0.1:
             return
@@ -144,7 +143,8 @@ class ProgressBar:
         pct = 100.0 * p.done / p.total if p.total else 100.0
         eta = f"{p.eta:.0f}s" if p.eta is not None else "-"
         sys.stderr.write(
-            f"\r{pct:5.1f}%  {_size(p.done)} / {_size(p.total)}  {_size(p.rate)}/s  ETA {eta}   "
+            f"\r{pct:5.1f}%  {human_size(p.done)} / {human_size(p.total)}  "
+            f"{human_size(p.rate)}/s  ETA {eta}   "
         )
         sys.stderr.flush()
 
@@ -155,8 +155,6 @@ class ProgressBar:
 
 async def _transfer(c: AgentClient, a: argparse.Namespace, push: bool) -> int:
     import time
-
-    from .cli import _size
 
     bar = ProgressBar(a.json)
     t0 = time.monotonic()
@@ -176,9 +174,9 @@ async def _transfer(c: AgentClient, a: argparse.Namespace, push: bool) -> int:
     if a.json:
         print(json.dumps(summary, indent=2))
     else:
-        resumed = f", resumed from {_size(p.resumed_bytes)}" if p.resumed_bytes else ""
+        resumed = f", resumed from {human_size(p.resumed_bytes)}" if p.resumed_bytes else ""
         print(
-            f"{'pushed' if push else 'pulled'} {p.files} file(s), {_size(p.total)} "
+            f"{'pushed' if push else 'pulled'} {p.files} file(s), {human_size(p.total)} "
             f"in {seconds:.1f}s ({p.skipped} already identical{resumed}); hashes match"
         )
     return 0

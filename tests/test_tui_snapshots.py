@@ -67,18 +67,16 @@ def _console() -> Any:
     return make_console_app(rows, lambda name: FakeClient(name))  # type: ignore[arg-type, return-value]
 
 
+def hosts_checked(app: Any) -> bool:
+    return isinstance(app.screen, HostsScreen) and set(app.screen.status.values()) == {"reachable"}
+
+
 @pytest.mark.parametrize("size", SIZES)
 def test_hosts_screen(snap_compare: Any, size: tuple[int, int]) -> None:
     app = _console()
 
     async def ready(pilot: Pilot[Any]) -> None:
-        await settle(
-            pilot,
-            lambda: (
-                isinstance(app.screen, HostsScreen)
-                and set(app.screen.status.values()) == {"reachable"}
-            ),
-        )
+        await settle(pilot, lambda: hosts_checked(app))
 
     assert snap_compare(app, terminal_size=size, run_before=ready)
 
@@ -88,13 +86,7 @@ def test_runs_screen(snap_compare: Any, size: tuple[int, int]) -> None:
     app = _console()
 
     async def ready(pilot: Pilot[Any]) -> None:
-        await settle(
-            pilot,
-            lambda: (
-                isinstance(app.screen, HostsScreen)
-                and set(app.screen.status.values()) == {"reachable"}
-            ),
-        )
+        await settle(pilot, lambda: hosts_checked(app))
         await pilot.press("enter")
         await settle(
             pilot,

@@ -86,7 +86,7 @@ def _ask_hello(sock: socket.socket) -> Tuple[Optional[dict], bytes]:
         sock.settimeout(None)
 
 
-def _wait_gone(path: str, sock: socket.socket) -> None:
+def _wait_gone(sock: socket.socket) -> None:
     sock.settimeout(5.0)
     try:
         while sock.recv(65536):
@@ -122,7 +122,7 @@ def connect_current(root: str, simulate_gpus: int) -> Tuple[socket.socket, bytes
             sock.sendall(wire.encode(wire.request("attach-bye", "shutdown")))
         except OSError:
             pass
-        _wait_gone(path, sock)
+        _wait_gone(sock)
         spawned = False
     raise SystemExit(
         "rdt-tui agent: the daemon did not start within {:.0f}s; see {}".format(

@@ -14,6 +14,7 @@ import signal
 import socket
 import struct
 import sys
+import time
 import traceback
 from typing import Any, Dict, Optional, Set
 
@@ -284,7 +285,7 @@ class Daemon:
 
 
 def log(message: str) -> None:
-    sys.stderr.write(json.dumps({"t": __import__("time").time(), "msg": message}) + "\n")
+    sys.stderr.write(json.dumps({"t": time.time(), "msg": message}) + "\n")
     sys.stderr.flush()
 
 

@@ -11,7 +11,7 @@ import subprocess
 import time
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
-from .procs import RUN_ENV, start_time
+from .procs import run_of_pid, start_time
 
 GpuDict = Dict[str, Any]
 MIN_INTERVAL = 1.0 / 6.0  # never sample faster than 6 Hz: NVML calls are not free
@@ -26,21 +26,10 @@ class RunOfPid:
     def __call__(self, pid: int) -> Optional[str]:
         key = (pid, start_time(pid))
         if key not in self._cache:
-            self._cache[key] = _read_marker(pid)
+            self._cache[key] = run_of_pid(pid)
             if len(self._cache) > 4096:
                 self._cache.clear()
         return self._cache[key]
-
-
-def _read_marker(pid: int) -> Optional[str]:
-    try:
-        with open(f"/proc/{pid}/environ", "rb") as fh:
-            for item in fh.read().split(b"\0"):
-                if item.startswith(RUN_ENV.encode() + b"="):
-                    return item.split(b"=", 1)[1].decode("utf-8", "replace")
-    except OSError:
-        return None
-    return None
 
 
 class GpuBackend:

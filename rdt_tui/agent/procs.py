@@ -50,21 +50,35 @@ def marked_processes(run_ids: Optional[Iterable[str]] = None) -> Dict[str, List[
                 env = fh.read()
         except OSError:
             continue  # another user's process, or one that just exited
-        at = env.find(_MARKER)
-        while at > 0 and env[at - 1] != 0:
-            at = env.find(_MARKER, at + 1)
-        if at < 0:
+        run_id = run_of_environ(env)
+        if run_id is None:
             continue
-        end = env.find(b"\0", at)
-        run_id = env[at + len(_MARKER) : end if end >= 0 else len(env)].decode(
-            "utf-8", errors="replace"
-        )
         if wanted is not None and run_id not in wanted:
             continue
         if start_time(pid) is None:
             continue
         found.setdefault(run_id, []).append(pid)
     return found
+
+
+def run_of_environ(env: bytes) -> Optional[str]:
+    """The run id in a process's NUL-separated environment, if it carries the marker."""
+    at = env.find(_MARKER)
+    while at > 0 and env[at - 1] != 0:  # only at the start of a variable
+        at = env.find(_MARKER, at + 1)
+    if at < 0:
+        return None
+    end = env.find(b"\0", at)
+    return env[at + len(_MARKER) : end if end >= 0 else len(env)].decode("utf-8", "replace")
+
+
+def run_of_pid(pid: int) -> Optional[str]:
+    """The run a process belongs to; None when it has no marker or cannot be read."""
+    try:
+        with open(f"/proc/{pid}/environ", "rb") as fh:
+            return run_of_environ(fh.read())
+    except OSError:
+        return None
 
 
 def signal_all(pids: Iterable[int], sig: int) -> int:

@@ -199,8 +199,7 @@ class AgentService:
         return await asyncio.shield(task)
 
     def _run_pids(self, run_id: str) -> List[int]:
-        pids = set(marked_processes([run_id]).get(run_id, []))
-        return sorted(pids)
+        return marked_processes([run_id]).get(run_id, [])
 
     async def _escalate(self, run_id: str, sig: int, grace: float) -> Dict[str, Any]:
         """The run's signal (SIGINT), a grace period, SIGTERM, then SIGKILL until none is left."""

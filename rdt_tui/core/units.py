@@ -15,3 +15,11 @@ def human_size(n: Optional[float], compact: bool = False) -> str:
             return f"{value:.0f}{sep}{unit}" if unit == "B" else f"{value:.1f}{sep}{unit}"
         value /= 1024
     raise AssertionError("unreachable")
+
+
+def human_duration(seconds: Optional[float]) -> str:
+    """``1h02m`` or ``3m07s``; ``-`` when unknown or negative."""
+    if seconds is None or seconds < 0:
+        return "-"
+    s = int(seconds)
+    return f"{s // 3600}h{s % 3600 // 60:02d}m" if s >= 3600 else f"{s // 60}m{s % 60:02d}s"

@@ -62,17 +62,17 @@ def known_hosts_names(hop: Hop) -> list[str]:
     return [hop.hostname if hop.port == 22 else f"[{hop.hostname}]:{hop.port}"]
 
 
-def has_known_key(path: str, hop: Hop) -> bool:
-    """Whether known_hosts holds any key for this hop (so a mismatch means a changed key)."""
+def trusted_keys(path: str, hop: Hop) -> list[asyncssh.SSHKey]:
+    """The keys known_hosts trusts for this hop (any at all: a mismatch is a changed key)."""
     try:
         known = asyncssh.read_known_hosts(path)
     except (OSError, ValueError):
-        return False
+        return []
+    keys: list[asyncssh.SSHKey] = []
     for name in known_hosts_names(hop):
         trusted, *_ = known.match(name, "", None)
-        if trusted:
-            return True
-    return False
+        keys.extend(trusted)
+    return keys
 
 
 class SshConnector:
@@ -136,7 +136,7 @@ class SshConnector:
         try:
             return await asyncssh.connect(tunnel=tunnel, **opts)
         except asyncssh.HostKeyNotVerifiable:
-            await self._raise_host_key(hop, tunnel, opts)
+            await self._raise_host_key(hop, tunnel)
             raise  # unreachable: _raise_host_key always raises
         except asyncssh.PermissionDenied:
             raise AuthRefused(
@@ -165,10 +165,10 @@ class SshConnector:
                 "is the host up and sshd listening on that port?",
             ) from None
 
-    async def _raise_host_key(self, hop: Hop, tunnel: Any, opts: dict[str, Any]) -> None:
+    async def _raise_host_key(self, hop: Hop, tunnel: Any) -> None:
         path = os.path.expanduser(hop.known_hosts or self.known_hosts)
         fingerprint = await fetch_fingerprint(hop, tunnel)
-        if has_known_key(path, hop):
+        if trusted_keys(path, hop):
             raise HostKeyChanged(
                 f"the host key of {hop.label} ({hop.address()}) is not the one in {path}: "
                 f"it now presents {fingerprint or 'an unknown key'}",
@@ -345,7 +345,3 @@ class SshTransport(Transport):
                 pass
             proc.close()
         self.connector.close()
-
-    async def drop(self) -> None:
-        """Forget the session (after a failure) so the next open() connects afresh."""
-        await self.close()

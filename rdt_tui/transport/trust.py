@@ -12,19 +12,7 @@ import asyncssh
 from ..config.hosts import Hop
 from .base import TransportError
 from .errors import HostKeyChanged, HostUnreachable, JumpUnreachable
-from .ssh import SshConnector, default_known_hosts, known_hosts_names
-
-
-def _trusted_keys(path: str, hop: Hop) -> list[asyncssh.SSHKey]:
-    try:
-        known = asyncssh.read_known_hosts(path)
-    except (OSError, ValueError):
-        return []
-    keys: list[asyncssh.SSHKey] = []
-    for name in known_hosts_names(hop):
-        trusted, *_ = known.match(name, "", None)
-        keys.extend(trusted)
-    return keys
+from .ssh import SshConnector, default_known_hosts, known_hosts_names, trusted_keys
 
 
 def append_known_host(path: str, hop: Hop, key: asyncssh.SSHKey) -> None:
@@ -73,7 +61,7 @@ async def trust_chain(
             if key is None:
                 raise TransportError(f"{hop.label} offered no host key")
             fingerprint = key.get_fingerprint("sha256")
-            trusted = _trusted_keys(path, hop)
+            trusted = trusted_keys(path, hop)
             public = key.convert_to_public().export_public_key("openssh").split()[:2]
             if any(t.export_public_key("openssh").split()[:2] == public for t in trusted):
                 results.append((hop, fingerprint, "known"))

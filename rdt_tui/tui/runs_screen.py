@@ -11,14 +11,8 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Static
 
 from ..client import AgentClient
+from ..core.units import human_duration
 from .dashboard import DashboardScreen
-
-
-def _age(ts: float | None) -> str:
-    if not ts:
-        return "-"
-    s = max(0, int(time.time() - ts))
-    return f"{s // 3600}h{s % 3600 // 60:02d}m" if s >= 3600 else f"{s // 60}m{s % 60:02d}s"
 
 
 class RunsScreen(Screen[None]):
@@ -57,7 +51,7 @@ class RunsScreen(Screen[None]):
             table.add_row(
                 r["id"],
                 status,
-                _age(r.get("started_at")),
+                human_duration(time.time() - r["started_at"] if r.get("started_at") else None),
                 " ".join(r.get("argv") or [])[:80],
                 key=r["id"],
             )

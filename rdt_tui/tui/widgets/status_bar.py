@@ -6,14 +6,9 @@ from collections import deque
 
 from textual.widgets import Static
 
+from ...core.units import human_duration
+
 RATE_WINDOW_S = 60.0
-
-
-def _duration(seconds: float | None) -> str:
-    if seconds is None or seconds < 0:
-        return "-"
-    s = int(seconds)
-    return f"{s // 3600}h{s % 3600 // 60:02d}m" if s >= 3600 else f"{s // 60}m{s % 60:02d}s"
 
 
 class StatusBar(Static):
@@ -60,6 +55,6 @@ class StatusBar(Static):
         alert = f"  ! {self.alert}" if self.alert else ""
         self.set_class(bool(self.alert), "-alert")
         self.update(
-            f"{self.run_id}  {self.state}  step {step}  {rate}  ETA {_duration(eta)}  "
+            f"{self.run_id}  {self.state}  step {step}  {rate}  ETA {human_duration(eta)}  "
             f"link {self.link}{alert}"
         )
