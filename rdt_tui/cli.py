@@ -102,7 +102,7 @@ async def cmd_status(c: AgentClient, a: argparse.Namespace) -> int:
 
 
 async def cmd_launch(c: AgentClient, a: argparse.Namespace) -> int:
-    from .config.profiles import ProfileError, find_profile, load_profile
+    from .config.profiles import ProfileError, find_profile, load_profile, profile_dirs
 
     args: dict[str, Any] = {}
     if a.profile:
@@ -266,7 +266,7 @@ def demo_plan(a: argparse.Namespace) -> Any:
     workdir = demo_workdir(a)
 
     def build(v: dict[str, Any]) -> dict[str, Any]:
-        return demo_launch_args(
+        args = demo_launch_args(
             workdir,
             max_steps=int(v["max_steps"]),
             step_delay=a.step_delay,
@@ -276,6 +276,10 @@ def demo_plan(a: argparse.Namespace) -> Any:
             grad_accum=int(v["grad_accum"]),
             mixed_precision=str(v["mixed_precision"]),
         )
+        if v.get("gpus"):
+            args["gpus"] = list(v["gpus"])
+            args["env"]["CUDA_VISIBLE_DEVICES"] = ",".join(v["gpus"])
+        return args
 
     plan = LaunchPlan("the demo (denoiser on a LIBERO-like dataset)", build)
     plan.values["max_steps"] = a.steps
@@ -348,32 +352,53 @@ def _settings() -> Any:
 
 def run_hosts_console() -> int:
     """Plain ``rdt-tui``: the console on the hosts screen."""
-    from .config.hosts import HostBook, HostsError
+    from .config.hosts import HostsError
     from .tui.app import make_console_app
-    from .tui.hosts_screen import HostRow
 
     try:
-        book = HostBook.load()
+        rows = host_rows()
     except HostsError as exc:
         raise CliError(str(exc), "fix that line, then run `rdt-tui` again") from None
-    rows = [HostRow("localhost", "this machine (no SSH)", "")]
-    for e in book.entries.values():
-        user = f"{e.user}@" if e.user else ""
-        rows.append(HostRow(e.name, f"{user}{e.hostname}:{e.port}", " -> ".join(e.jump)))
-    app = make_console_app(rows, lambda name: make_client(name, 0, reconnect=True), _settings())
+    app = make_console_app(
+        rows, lambda name: make_client(name, 0, reconnect=True), _settings(), host_actions()
+    )
     app.run()
     return 0
 
 
-def profile_dirs() -> list[str]:
-    from .config.paths import config_dir
+def host_rows() -> list[Any]:
+    from .config.hosts import HostBook
+    from .tui.hosts_screen import HostRow
 
-    here = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    return [
-        os.path.join(os.getcwd(), "configs", "runs"),
-        os.path.join(config_dir(), "runs"),
-        os.path.join(here, "configs", "runs"),
-    ]
+    rows = [HostRow("localhost", "this machine (no SSH)", "")]
+    for e in HostBook.load().entries.values():
+        user = f"{e.user}@" if e.user else ""
+        rows.append(HostRow(e.name, f"{user}{e.hostname}:{e.port}", " -> ".join(e.jump)))
+    return rows
+
+
+def host_actions() -> Any:
+    """The hosts screen's add/edit/trust, on the user's hosts file and known_hosts."""
+    from .config.hosts import HostBook, save_host, user_hosts_file
+    from .transport.trust import trust_chain
+    from .tui.hosts_screen import AskTrust, HostActions
+
+    def values(name: str) -> dict[str, Any]:
+        entry = HostBook.load().get(name)
+        doc = entry.to_json()
+        doc["identity_file"] = entry.identity_files[0] if entry.identity_files else ""
+        return doc
+
+    async def trust(name: str, ask: AskTrust) -> list[tuple[str, str, str]]:
+        results = await trust_chain(HostBook.load().chain(name), lambda hop, fp: ask(hop.label, fp))
+        return [(hop.label, fp, outcome) for hop, fp, outcome in results]
+
+    return HostActions(
+        rows=host_rows,
+        values=values,
+        save=lambda fields, replaces: save_host(user_hosts_file(), fields, replaces),
+        trust=trust,
+    )
 
 
 # ----- parser -----------------------------------------------------------------------------

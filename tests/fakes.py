@@ -6,7 +6,7 @@ import asyncio
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
-SAMPLE_GPUS = {
+SAMPLE_GPUS: dict[str, Any] = {
     "t": 0.0,
     "simulated": True,
     "backend": "simulated",
@@ -38,6 +38,19 @@ SAMPLE_GPUS = {
 }
 
 
+def gpu_history(seconds: int = 120) -> list[dict[str, Any]]:
+    """A minute or two of samples; GPU 1 runs at half the utilisation of GPU 0 (it lags)."""
+    out = []
+    for t in range(seconds):
+        sample = dict(SAMPLE_GPUS, t=float(t))
+        sample["gpus"] = [
+            dict(g, util=int((90 - 45 * g["index"]) * (0.8 + 0.2 * ((t // 10) % 2))))
+            for g in SAMPLE_GPUS["gpus"]
+        ]
+        out.append(sample)
+    return out
+
+
 def scripted_events(run: str) -> list[dict[str, Any]]:
     points = [
         {
@@ -65,7 +78,10 @@ def scripted_events(run: str) -> list[dict[str, Any]]:
     return [
         {"event": "metric", "run": run, "seq": 300, "data": {"points": points}},
         {"event": "log", "run": run, "seq": len(log), "data": {"offset": 0, "text": log}},
-        {"event": "gpu", "run": run, "seq": 1, "data": SAMPLE_GPUS},
+        *(
+            {"event": "gpu", "run": run, "seq": i, "data": sample}
+            for i, sample in enumerate(gpu_history(), 1)
+        ),
         {
             "event": "checkpoint",
             "run": run,
@@ -116,6 +132,13 @@ class FakeClient:
 
     async def gpus(self, limit: int = 1) -> dict[str, Any]:
         return {"samples": [SAMPLE_GPUS]}
+
+    async def checkpoints(self, run: str) -> dict[str, Any]:
+        return {
+            "directory": "/w",
+            "checkpoints": [{"name": "checkpoint-200", "step": 200, "size": 3 << 30}],
+            "disk": {"path": "/w", "free": 500 << 30, "total": 2 << 40},
+        }
 
     async def runs(self) -> list[dict[str, Any]]:
         return [

@@ -15,10 +15,14 @@ from textual.pilot import Pilot
 from textual.widgets import DataTable
 
 from rdt_tui.tui.app import make_app, make_console_app
+from rdt_tui.tui.cluster_screen import ClusterScreen
 from rdt_tui.tui.dashboard import DashboardScreen
-from rdt_tui.tui.hosts_screen import HostRow, HostsScreen
+from rdt_tui.tui.host_form import HostForm
+from rdt_tui.tui.hosts_screen import HostActions, HostRow, HostsScreen
+from rdt_tui.tui.launch_screen import LaunchPlan, LaunchScreen
 from rdt_tui.tui.runs_screen import RunsScreen
 from rdt_tui.tui.widgets.checkpoint_table import CheckpointTable
+from rdt_tui.tui.widgets.gpu_pane import GpuPane
 from rdt_tui.tui.widgets.loss_chart import LossChart
 
 from .fakes import FakeClient
@@ -51,6 +55,9 @@ def test_dashboard(snap_compare: Any, size: tuple[int, int]) -> None:
                 isinstance(app.screen, DashboardScreen)
                 and len(app.screen.query_one(LossChart).series.get("loss", ())) == 300
                 and app.screen.query_one(CheckpointTable).row_count == 1
+                and "free" in str(app.screen.query_one(CheckpointTable).border_subtitle)
+                and app.screen.query_one(GpuPane).last is not None
+                and not app.screen.query_one(GpuPane)._pending
             ),
         )
         app.screen.query_one(LossChart).redraw()
@@ -64,7 +71,17 @@ def _console() -> Any:
         HostRow("localhost", "this machine (no SSH)", ""),
         HostRow("gpu-a", "alice@gpu-node.internal:22", "jump"),
     ]
-    return make_console_app(rows, lambda name: FakeClient(name))  # type: ignore[arg-type, return-value]
+
+    async def trust(name: str, ask: Any) -> list[tuple[str, str, str]]:
+        return []
+
+    actions = HostActions(
+        rows=lambda: rows,
+        values=lambda name: {"name": name, "hostname": "gpu-node.internal", "jump": ["jump"]},
+        save=lambda fields, replaces: None,
+        trust=trust,
+    )
+    return make_console_app(rows, lambda name: FakeClient(name), actions=actions)  # type: ignore[arg-type, return-value]
 
 
 def hosts_checked(app: Any) -> bool:
@@ -92,8 +109,61 @@ def test_runs_screen(snap_compare: Any, size: tuple[int, int]) -> None:
             pilot,
             lambda: (
                 isinstance(app.screen, RunsScreen)
-                and app.screen.query_one(DataTable).row_count == 2
+                and app.screen.query_one("#runs", DataTable).row_count == 2
             ),
         )
+
+    assert snap_compare(app, terminal_size=size, run_before=ready)
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_launch_form(snap_compare: Any, size: tuple[int, int]) -> None:
+    def build(v: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "argv": [
+                *("accelerate", "launch", "--num_processes", str(v["processes"]), "main.py"),
+                *("--train_batch_size", str(v["per_gpu_batch"])),
+                *("--max_train_steps", str(v["max_steps"])),
+            ],
+            "env": {"WANDB_MODE": "offline"},
+        }
+
+    async def open_run() -> tuple[Any, Any]:
+        return FakeClient(), LaunchPlan("profile rdt-finetune", build)
+
+    app = make_app(open_run)
+
+    async def ready(pilot: Pilot[Any]) -> None:
+        await settle(pilot, lambda: isinstance(app.screen, LaunchScreen))
+
+    assert snap_compare(app, terminal_size=size, run_before=ready)
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_cluster_view(snap_compare: Any, size: tuple[int, int]) -> None:
+    app = _console()
+
+    async def ready(pilot: Pilot[Any]) -> None:
+        await settle(pilot, lambda: hosts_checked(app))
+        await pilot.press("c")
+        await settle(
+            pilot,
+            lambda: (
+                isinstance(app.screen, ClusterScreen)
+                and app.screen.query_one(DataTable).row_count == 4
+            ),
+        )
+
+    assert snap_compare(app, terminal_size=size, run_before=ready)
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_host_form(snap_compare: Any, size: tuple[int, int]) -> None:
+    app = _console()
+
+    async def ready(pilot: Pilot[Any]) -> None:
+        await settle(pilot, lambda: hosts_checked(app))
+        await pilot.press("down", "e")
+        await settle(pilot, lambda: isinstance(app.screen, HostForm))
 
     assert snap_compare(app, terminal_size=size, run_before=ready)

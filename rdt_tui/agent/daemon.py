@@ -165,6 +165,9 @@ class Connection:
         metric_seq = int(since.get("metric", 0))
         ckpt_seq = int(since.get("checkpoint", 0))
         gpu_seq = int(since.get("gpu", 0))
+        if gpu_seq < 0:
+            # "latest only" (the cluster view): skip the hour of history kept for charts.
+            gpu_seq = max(0, service.gpu_seq - 1)
         last_status: Optional[str] = None
         try:
             while True:

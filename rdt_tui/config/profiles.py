@@ -13,6 +13,14 @@ placeholders, preflight parameters). Keys::
     stop_signal = "SIGINT"          # optional
     [env]                           # optional
     WANDB_MODE = "offline"
+    [form]                          # optional: the launch form's starting values
+    processes = 2
+    per_gpu_batch = 32
+
+Placeholders: ``{processes}``, ``{per_gpu_batch}``, ``{grad_accum}``, ``{max_steps}`` and
+``{mixed_precision}`` in ``command`` items and ``env`` values are replaced by the launch
+form's values; the form shows only the fields a profile uses (and GPUs always). Braces that
+are not one of these names are left alone, so ``python -c`` code keeps its f-strings.
 """
 
 from __future__ import annotations
@@ -22,6 +30,17 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import tomllib
+
+from .paths import config_dir
+
+PLACEHOLDERS = ("processes", "per_gpu_batch", "grad_accum", "max_steps", "mixed_precision")
+FORM_DEFAULTS: dict[str, Any] = {
+    "processes": 1,
+    "per_gpu_batch": 8,
+    "grad_accum": 1,
+    "max_steps": 1000,
+    "mixed_precision": "no",
+}
 
 
 class ProfileError(Exception):
@@ -39,16 +58,41 @@ class Profile:
     checkpoint_dir: str | None = None
     checkpoint_globs: list[str] = field(default_factory=list)
     stop_signal: str = "SIGINT"
+    form: dict[str, Any] = field(default_factory=dict)
+    path: str = ""
 
-    def launch_args(self) -> dict[str, Any]:
+    def fields(self) -> list[str]:
+        """The placeholders this profile's command and environment use, in form order."""
+        text = "\n".join([*self.command, *self.env.values()])
+        return [key for key in PLACEHOLDERS if "{" + key + "}" in text]
+
+    def form_values(self) -> dict[str, Any]:
+        values = dict(FORM_DEFAULTS, **self.form)
+        values["gpus"] = list(self.gpus or [])
+        return values
+
+    def launch_args(self, values: dict[str, Any] | None = None) -> dict[str, Any]:
+        """Launch arguments with the placeholders filled (from ``values``, else the form
+        defaults); ``values["gpus"]`` (ids) also sets ``CUDA_VISIBLE_DEVICES``."""
+        values = dict(self.form_values(), **(values or {}))
+
+        def fill(text: str) -> str:
+            for key in PLACEHOLDERS:
+                text = text.replace("{" + key + "}", str(values[key]))
+            return text
+
         ckpt = self.checkpoint_dir
         if ckpt and self.cwd and not os.path.isabs(os.path.expanduser(ckpt)):
             ckpt = os.path.join(self.cwd, ckpt)
+        env = {k: fill(v) for k, v in self.env.items()}
+        gpus = [str(g) for g in values.get("gpus") or []] or None
+        if gpus:
+            env["CUDA_VISIBLE_DEVICES"] = ",".join(gpus)
         return {
-            "argv": self.command,
+            "argv": [fill(arg) for arg in self.command],
             "cwd": self.cwd,
-            "env": self.env,
-            "gpus": self.gpus,
+            "env": env,
+            "gpus": gpus,
             "name": self.name,
             "log_files": self.log_files,
             "checkpoint_dir": ckpt,
@@ -79,6 +123,14 @@ def load_profile(path: str) -> Profile:
     if not isinstance(env, dict):
         raise ProfileError(f'{path}: `env` must be a table of NAME = "value"')
     gpus = data.get("gpus")
+    form = data.get("form", {})
+    if not isinstance(form, dict) or set(form) - set(FORM_DEFAULTS):
+        raise ProfileError(
+            f"{path}: `[form]` takes only {', '.join(FORM_DEFAULTS)} (the launch form's values)"
+        )
+    for key, value in form.items():
+        if key != "mixed_precision" and (not isinstance(value, int) or value < 1):
+            raise ProfileError(f"{path}: `form.{key}` must be a whole number of at least 1")
     return Profile(
         name=str(data.get("name") or os.path.splitext(os.path.basename(path))[0]),
         command=command,
@@ -89,7 +141,38 @@ def load_profile(path: str) -> Profile:
         checkpoint_dir=str(data["checkpoint_dir"]) if data.get("checkpoint_dir") else None,
         checkpoint_globs=_list_of_str(path, data, "checkpoint_globs"),
         stop_signal=str(data.get("stop_signal") or "SIGINT"),
+        form=dict(form),
+        path=path,
     )
+
+
+def profile_dirs() -> list[str]:
+    """Where profiles are looked up: the project's, the user's, then those shipped with us."""
+    here = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    return [
+        os.path.join(os.getcwd(), "configs", "runs"),
+        os.path.join(config_dir(), "runs"),
+        os.path.join(here, "configs", "runs"),
+    ]
+
+
+def list_profiles(dirs: list[str] | None = None) -> list[tuple[str, Profile | ProfileError]]:
+    """Every profile by name (the first directory wins), each loaded or with its error."""
+    seen: dict[str, Profile | ProfileError] = {}
+    for directory in dirs if dirs is not None else profile_dirs():
+        try:
+            names = sorted(os.listdir(directory))
+        except OSError:
+            continue
+        for fname in names:
+            name, ext = os.path.splitext(fname)
+            if ext != ".toml" or name in seen:
+                continue
+            try:
+                seen[name] = load_profile(os.path.join(directory, fname))
+            except ProfileError as exc:
+                seen[name] = exc
+    return list(seen.items())
 
 
 def find_profile(name_or_path: str, search: list[str]) -> str:

@@ -9,11 +9,11 @@ theme = "rdt-dark"          # remembered when picked from the command palette
 from __future__ import annotations
 
 import os
-import tempfile
 from dataclasses import dataclass, field
 
 import tomllib
 
+from .files import toml_string, write_text_atomic
 from .paths import config_dir
 
 
@@ -53,17 +53,8 @@ def load_settings(path: str | None = None) -> Settings:
 def save_theme(settings: Settings, theme: str) -> None:
     """Remember the theme, rewriting the file atomically and keeping the key map."""
     settings.theme = theme
-    lines = [f"theme = {_quote(theme)}", ""]
+    lines = [f"theme = {toml_string(theme)}", ""]
     if settings.keys:
         lines.append("[keys]")
-        lines += [f"{_quote(k)} = {_quote(v)}" for k, v in sorted(settings.keys.items())]
-    path = settings.path or settings_path()
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".settings-", dir=os.path.dirname(path))
-    with os.fdopen(fd, "w") as fh:
-        fh.write("\n".join(lines) + "\n")
-    os.replace(tmp, path)
-
-
-def _quote(text: str) -> str:
-    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+        lines += [f"{toml_string(k)} = {toml_string(v)}" for k, v in sorted(settings.keys.items())]
+    write_text_atomic(settings.path or settings_path(), "\n".join(lines) + "\n")

@@ -137,3 +137,15 @@ def point_to_json(seq: int, point: MetricPoint, t: float) -> Dict[str, object]:
     if not math.isfinite(point.value):
         value = str(point.value)
     return {"seq": seq, "name": point.name, "value": value, "step": point.step, "t": round(t, 3)}
+
+
+def bar_progress(text: str) -> Optional[Tuple[int, int]]:
+    """The last tqdm ``n/total`` in a chunk of log text (for the ETA), or None. Only the tail
+    is searched: a bar repaints on one line, so the newest state is at the end."""
+    found = None
+    for match in _TQDM.finditer(text, max(0, len(text) - 4096)):
+        found = match
+    if found is None:
+        return None
+    n, total = int(found.group(1)), int(found.group(2))
+    return (n, total) if total > 0 and n <= total else None

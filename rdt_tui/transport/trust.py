@@ -3,12 +3,13 @@ only after the user confirms. A key that differs from a known one is never repla
 
 from __future__ import annotations
 
+import inspect
 import os
-import tempfile
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 import asyncssh
 
+from ..config.files import write_text_atomic
 from ..config.hosts import Hop
 from .base import TransportError
 from .errors import HostKeyChanged, HostUnreachable, JumpUnreachable
@@ -28,16 +29,12 @@ def append_known_host(path: str, hop: Hop, key: asyncssh.SSHKey) -> None:
         old += b"\n"
     public = key.convert_to_public().export_public_key("openssh").split()[:2]
     line = (known_hosts_names(hop)[0] + " " + b" ".join(public).decode() + "\n").encode()
-    fd, tmp = tempfile.mkstemp(prefix=".known_hosts-", dir=directory)
-    with os.fdopen(fd, "wb") as fh:
-        fh.write(old + line)
-    os.chmod(tmp, 0o600)
-    os.replace(tmp, path)
+    write_text_atomic(path, old + line)
 
 
 async def trust_chain(
     hops: list[Hop],
-    confirm: Callable[[Hop, str], bool],
+    confirm: Callable[[Hop, str], bool | Awaitable[bool]],
     known_hosts: str | None = None,
 ) -> list[tuple[Hop, str, str]]:
     """Each hop's (hop, fingerprint, outcome): ``known``, ``added`` or ``declined``."""
@@ -72,7 +69,7 @@ async def trust_chain(
                     "this may be an attack; if the node was reinstalled, remove the old line "
                     f"with `ssh-keygen -R {known_hosts_names(hop)[0]}` first",
                 )
-            elif confirm(hop, fingerprint):
+            elif await _answer(confirm(hop, fingerprint)):
                 append_known_host(path, hop, key)
                 results.append((hop, fingerprint, "added"))
             else:
@@ -86,3 +83,8 @@ async def trust_chain(
     finally:
         for conn in reversed(conns):
             conn.close()
+
+
+async def _answer(answer: bool | Awaitable[bool]) -> bool:
+    """The CLI asks on stdin (a plain bool), the console in a dialog (awaited)."""
+    return bool(await answer) if inspect.isawaitable(answer) else bool(answer)

@@ -15,7 +15,7 @@ from ..client import AgentClient
 from ..config.settings import Settings, save_theme
 from ..config.themes import ThemeError, load_themes
 from .dashboard import DashboardScreen
-from .hosts_screen import HostRow, HostsScreen
+from .hosts_screen import HostActions, HostRow, HostsScreen
 from .launch_screen import LaunchPlan, LaunchScreen
 
 # How the console finds its run: an existing run's id, or a plan for the launch form.
@@ -35,8 +35,10 @@ class RdtApp(App[None]):
         hosts: list[HostRow] | None = None,
         client_factory: Callable[[str], AgentClient] | None = None,
         settings: Settings | None = None,
+        actions: HostActions | None = None,
     ) -> None:
         super().__init__()
+        self.actions = actions
         # No file by default: tests and one-off uses never touch the user's settings.
         self.settings = settings or Settings()
         self.open_run = open_run
@@ -51,7 +53,9 @@ class RdtApp(App[None]):
         if self.open_run is not None:
             self.connect()
         else:
-            self.push_screen(HostsScreen(self.hosts, self.host_client))
+            self.push_screen(
+                HostsScreen(self.hosts, self.host_client, self.actions, self.forget_host)
+            )
 
     def _apply_settings(self) -> None:
         try:
@@ -84,6 +88,12 @@ class RdtApp(App[None]):
             await client.connect()
             self.clients[name] = client
             return client
+
+    def forget_host(self, name: str) -> None:
+        """Drop a host's connection (its entry or keys changed): the next use reconnects."""
+        client = self.clients.pop(name, None)
+        if client is not None:
+            self.run_worker(client.close(), group="close")
 
     @work(exclusive=True, group="connect")
     async def connect(self) -> None:
@@ -118,6 +128,7 @@ def make_console_app(
     hosts: list[HostRow],
     client_factory: Callable[[str], AgentClient],
     settings: Settings | None = None,
+    actions: HostActions | None = None,
 ) -> RdtApp:
     """The console opened on the hosts screen (plain ``rdt-tui``)."""
-    return RdtApp(hosts=hosts, client_factory=client_factory, settings=settings)
+    return RdtApp(hosts=hosts, client_factory=client_factory, settings=settings, actions=actions)

@@ -7,6 +7,7 @@ link state.
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from textual import work
@@ -18,6 +19,9 @@ from textual.screen import Screen
 from textual.widgets import Footer, Input
 
 from ..client import AgentClient
+from ..core.alerts import IdleWatch, SpikeDetector, seconds_until_full
+from ..core.metrics import bar_progress
+from ..core.units import human_duration, human_size
 from .confirm import Confirm
 from .widgets.checkpoint_table import CheckpointTable
 from .widgets.gpu_pane import GpuPane
@@ -26,6 +30,9 @@ from .widgets.loss_chart import LossChart
 from .widgets.status_bar import StatusBar
 
 ALERT_WORDS = ("Traceback", "CUDA out of memory", "OutOfMemoryError", "NCCL", "Watchdog caught")
+DISK_POLL_S = 30.0
+DISK_RATE_WINDOW_S = 600.0
+SPIKE_QUIET_S = 60.0
 
 
 class DashboardScreen(Screen[None]):
@@ -45,6 +52,9 @@ class DashboardScreen(Screen[None]):
         Binding("d", "detach", "Detach", id="dashboard.detach"),
         Binding("m", "next_metric", "Next metric", id="dashboard.metric"),
         Binding("g", "log_scale", "Log scale", id="dashboard.log"),
+        Binding("e", "smoothing", "Smoothing", id="dashboard.smoothing"),
+        Binding("w", "loss_window", "Chart window", id="dashboard.window"),
+        Binding("t", "gpu_window", "GPU window", id="dashboard.gpu_window"),
         Binding("slash", "search", "Filter log", id="dashboard.search"),
         Binding("escape", "clear_search", "Clear filter", show=False, id="dashboard.clear"),
     ]
@@ -54,6 +64,11 @@ class DashboardScreen(Screen[None]):
         self.client = client
         self.run_id = run_id
         self.final: dict[str, Any] | None = None
+        self.spikes = SpikeDetector()
+        self.idle = IdleWatch()
+        self._last_spike_alert = 0.0
+        self._raised: set[str] = set()  # alert kinds already notified (the bar shows the last)
+        self.disk_samples: list[tuple[float, float]] = []
 
     def compose(self) -> ComposeResult:
         yield StatusBar(self.run_id)
@@ -75,6 +90,8 @@ class DashboardScreen(Screen[None]):
         self.query_one(StatusBar).link = self.client.state
         # After the first refresh: every nested widget of compose() is mounted by then.
         self.call_after_refresh(self.follow)
+        self.set_interval(DISK_POLL_S, self.poll_disk)
+        self.call_after_refresh(self.poll_disk)
 
     def on_unmount(self) -> None:
         self.client.off_state(self._link_changed)
@@ -94,12 +111,18 @@ class DashboardScreen(Screen[None]):
             await self._follow()
         except NoMatches:
             pass  # the screen is being taken down: nothing left to show events on
+        except Exception as exc:  # a vanished run, a lost host: say so, keep the console
+            self._alert(f"{getattr(exc, 'title', 'cannot follow the run')}: {exc}", "follow")
+            hint = getattr(exc, "hint", "")
+            if hint:
+                self.notify(hint, severity="warning", timeout=30)
 
     async def _follow(self) -> None:
         sub = await self.client.subscribe(self.run_id, gpu=True)
         bar = self.query_one(StatusBar)
         chart = self.query_one(LossChart)
         log = self.query_one(LogTail)
+        gpus = self.query_one(GpuPane)
         async for ev in sub:
             kind, data = ev["event"], ev["data"]
             if kind == "metric":
@@ -108,20 +131,18 @@ class DashboardScreen(Screen[None]):
                 stepped = [p for p in points if p["step"] is not None]
                 if stepped:
                     bar.set_step(stepped[-1]["step"], stepped[-1]["t"])
-                if any(
-                    p["name"] == "loss"
-                    and isinstance(p["value"], float)
-                    and p["value"] != p["value"]
-                    for p in points
-                ):
-                    self._alert("NaN loss")
+                self._check_loss(points)
             elif kind == "log":
                 log.add_text(data["text"])
+                progress = bar_progress(data["text"])
+                if progress:
+                    bar.total = progress[1]
                 hit = next((w for w in ALERT_WORDS if w in data["text"]), None)
                 if hit:
-                    self._alert(f"{hit} in the log")
+                    self._alert(f"{hit} in the log", f"log:{hit}")
             elif kind == "gpu":
-                self.query_one(GpuPane).show(data, self.run_id)
+                gpus.show(data, self.run_id)
+                self._check_idle(data)
             elif kind == "checkpoint":
                 self.query_one(CheckpointTable).apply(data)
             elif kind == "status":
@@ -136,11 +157,65 @@ class DashboardScreen(Screen[None]):
                         timeout=30,
                     )
 
-    def _alert(self, what: str) -> None:
+    def _check_loss(self, points: list[dict[str, Any]]) -> None:
+        for p in points:
+            if p["name"] != "loss":
+                continue
+            value = float(p["value"])  # NaN and Inf arrive as text
+            if value != value or value in (float("inf"), float("-inf")):
+                label = "NaN" if value != value else "Inf"
+                self._alert(f"{label} loss (at step {p['step']})", "nonfinite")
+            elif self.spikes.feed(value) and time.monotonic() - self._last_spike_alert > (
+                SPIKE_QUIET_S
+            ):
+                self._last_spike_alert = time.monotonic()
+                self._alert(f"loss spike at step {p['step']}: {value:.4g}", f"spike:{p['step']}")
+
+    def _check_idle(self, sample: dict[str, Any]) -> None:
+        if self.query_one(StatusBar).state != "running" or not sample.get("gpus"):
+            return
+        utils = [g.get("util") for g in self.query_one(GpuPane).run_gpus(sample)]
+        if self.idle.feed(float(sample.get("t") or 0.0), utils):
+            self._alert(
+                f"all GPUs idle for {self.idle.after_s:.0f} s while the run is alive", "idle"
+            )
+        else:
+            self._raised.discard("idle")
+
+    @work(exclusive=True, group="disk")
+    async def poll_disk(self) -> None:
+        """Free disk where the checkpoints go, how fast it shrinks, and whether the next
+        checkpoint fits."""
+        try:
+            found = await self.client.checkpoints(self.run_id)
+        except Exception:
+            return  # the link state and the follow worker already tell the user
+        free = (found.get("disk") or {}).get("free")
+        if free is None:
+            return
+        now = time.time()
+        self.disk_samples.append((now, float(free)))
+        self.disk_samples = [s for s in self.disk_samples if now - s[0] <= DISK_RATE_WINDOW_S]
+        full_in = seconds_until_full(self.disk_samples)
+        table = self.query_one(CheckpointTable)
+        table.border_subtitle = f"free {human_size(free, compact=True)}" + (
+            f", full in {human_duration(full_in)}" if full_in is not None else ""
+        )
+        sizes = [c["size"] for c in found.get("checkpoints") or [] if c.get("size")]
+        if sizes and sizes[-1] > free:
+            self._alert(
+                f"disk filling: the next checkpoint (~{human_size(sizes[-1], compact=True)}) "
+                f"does not fit in {human_size(free, compact=True)} free",
+                "disk",
+            )
+
+    def _alert(self, what: str, kind: str) -> None:
+        """Show ``what`` in the status bar; notify once per kind of alert."""
         bar = self.query_one(StatusBar)
-        if bar.alert != what:
-            bar.alert = what
-            bar.refresh_text()
+        bar.alert = what
+        bar.refresh_text()
+        if kind not in self._raised:
+            self._raised.add(kind)
             self.notify(what, severity="error", timeout=15)
 
     def action_search(self) -> None:
@@ -168,6 +243,15 @@ class DashboardScreen(Screen[None]):
 
     def action_log_scale(self) -> None:
         self.query_one(LossChart).toggle_log()
+
+    def action_smoothing(self) -> None:
+        self.query_one(LossChart).cycle_smoothing()
+
+    def action_loss_window(self) -> None:
+        self.query_one(LossChart).cycle_window()
+
+    def action_gpu_window(self) -> None:
+        self.query_one(GpuPane).cycle_window()
 
     def action_detach(self) -> None:
         # The run keeps going under the node's agent; the console goes back to the runs

@@ -1,12 +1,14 @@
 """The hosts screen (where ``rdt-tui`` opens): every known host with its live status.
 
 Each host is checked by its own worker (connect, deploy, hello, GPUs, runs), so one slow or
-dead host never holds up the others. Enter opens the host's runs.
+dead host never holds up the others. Enter opens the host's runs; ``a``/``e`` add and edit a
+host, ``t`` trusts its keys hop by hop, ``r`` tests the connections again, ``c`` shows every
+connected host's GPUs.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,6 +19,8 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Static
 
 from ..client import AgentClient
+from .confirm import Confirm
+from .host_form import HostForm
 
 COLUMNS = ("host", "address", "jump", "status", "agent", "gpus", "runs")
 
@@ -28,21 +32,53 @@ class HostRow:
     jump: str
 
 
+# Asked once per hop whose key is not known yet: (hop label, SHA256 fingerprint) -> trust it?
+AskTrust = Callable[[str, str], Awaitable[bool]]
+
+
+@dataclass
+class HostActions:
+    """What the screen may do to the host list; ``cli.py`` wires them to the config files and
+    the SSH transport, tests to whatever they check."""
+
+    rows: Callable[[], list[HostRow]]
+    values: Callable[[str], dict[str, Any]]
+    save: Callable[[dict[str, Any], str | None], None]  # raises with a message to show
+    trust: Callable[[str, AskTrust], Awaitable[list[tuple[str, str, str]]]]
+
+
 class HostsScreen(Screen[None]):
     DEFAULT_CSS = """
     HostsScreen #title { height: 1; background: $panel; padding: 0 1; }
     HostsScreen DataTable { height: 1fr; }
     """
-    BINDINGS = [Binding("r", "refresh", "Check again", id="hosts.refresh")]
+    BINDINGS = [
+        Binding("r", "refresh", "Test again", id="hosts.refresh"),
+        Binding("a", "add", "Add host", id="hosts.add"),
+        Binding("e", "edit", "Edit host", id="hosts.edit"),
+        Binding("t", "trust", "Trust keys", id="hosts.trust"),
+        Binding("c", "cluster", "Cluster", id="hosts.cluster"),
+    ]
 
-    def __init__(self, hosts: list[HostRow], connect: Callable[[str], Any]) -> None:
+    def __init__(
+        self,
+        hosts: list[HostRow],
+        connect: Callable[[str], Any],
+        actions: HostActions | None = None,
+        forget: Callable[[str], Any] | None = None,
+    ) -> None:
         super().__init__()
         self.hosts = hosts
         self.connect = connect
+        self.actions = actions
+        self.forget = forget  # drops a host's cached connection after an edit or a trust
         self.status: dict[str, str] = {}
 
     def compose(self) -> ComposeResult:
-        yield Static("Hosts: Enter opens a host's runs, r checks again", id="title")
+        yield Static(
+            "Hosts: Enter opens a host's runs, a adds, e edits, t trusts, c shows all GPUs",
+            id="title",
+        )
         yield DataTable(cursor_type="row", zebra_stripes=True)
         yield Footer()
 
@@ -50,6 +86,11 @@ class HostsScreen(Screen[None]):
         table = self.query_one(DataTable)
         for col in COLUMNS:
             table.add_column(col, key=col)
+        self._fill()
+
+    def _fill(self) -> None:
+        table = self.query_one(DataTable)
+        table.clear()
         for host in self.hosts:
             table.add_row(
                 host.name,
@@ -109,3 +150,90 @@ class HostsScreen(Screen[None]):
 
         client = await self.connect(name)
         await self.app.push_screen(RunsScreen(client))
+
+    def selected(self) -> str | None:
+        table = self.query_one(DataTable)
+        if not table.row_count:
+            return None
+        return str(table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value)
+
+    def action_add(self) -> None:
+        self._form("Add a host", {}, None)
+
+    def action_edit(self) -> None:
+        name = self.selected()
+        if name is None or self.actions is None:
+            return
+        if name == "localhost":
+            self.notify("localhost is this machine: nothing to edit", severity="warning")
+            return
+        self._form(f"Edit {name}", self.actions.values(name), name)
+
+    def _form(self, title: str, values: dict[str, Any], replaces: str | None) -> None:
+        actions = self.actions
+        if actions is None:
+            self.notify("hosts cannot be edited here", severity="warning")
+            return
+
+        def save(fields: dict[str, Any]) -> str | None:
+            try:
+                actions.save(fields, replaces)
+            except Exception as exc:  # the file's own rules: shown in the form
+                return str(exc)
+            return None
+
+        def saved(fields: dict[str, Any] | None) -> None:
+            if fields is None:
+                return
+            for name in {fields["name"], replaces} - {None}:
+                self.status.pop(str(name), None)
+                if self.forget is not None:
+                    self.forget(str(name))
+            self.hosts = actions.rows()
+            self._fill()
+            self.notify(f"Saved {fields['name']}; testing it")
+
+        self.app.push_screen(HostForm(title, values, save), saved)
+
+    def action_trust(self) -> None:
+        name = self.selected()
+        if name is None or self.actions is None or name == "localhost":
+            return
+        self.trust(name)
+
+    @work(group="trust", exclusive=True)
+    async def trust(self, name: str) -> None:
+        assert self.actions is not None
+
+        async def ask(hop: str, fingerprint: str) -> bool:
+            question = (
+                f"The host key of {hop} is not known.\n\n  {fingerprint}\n\n"
+                "Compare it with the one your admin gave you (or `ssh-keygen -lf` on the "
+                "host). Trust it and add it to known_hosts?"
+            )
+            answer: bool = await self.app.push_screen(
+                Confirm(question), None, wait_for_dismiss=True
+            )
+            return bool(answer)
+
+        try:
+            results = await self.actions.trust(name, ask)
+        except Exception as exc:  # a changed key or a dead hop: say which and why
+            hint = getattr(exc, "hint", "")
+            self.notify(f"{exc}{chr(10) + hint if hint else ''}", severity="error", timeout=30)
+            return
+        summary = ", ".join(f"{hop} {outcome}" for hop, _, outcome in results)
+        self.notify(f"Host keys: {summary}")
+        if self.forget is not None:
+            self.forget(name)
+        self._set(name, status="checking...")
+        self.check(name)
+
+    def action_cluster(self) -> None:
+        from .cluster_screen import ClusterScreen
+
+        reachable = [h.name for h in self.hosts if self.status.get(h.name) == "reachable"]
+        if not reachable:
+            self.notify("no host is reachable yet", severity="warning")
+            return
+        self.app.push_screen(ClusterScreen(reachable, self.connect))

@@ -16,6 +16,7 @@ from textual.screen import Screen
 from textual.widgets import Footer, Input, Label, Select, Static
 
 from ..client import AgentClient
+from ..config.profiles import Profile
 from ..core.batch import effective_batch
 from .confirm import Confirm
 from .dashboard import DashboardScreen
@@ -36,7 +37,26 @@ class LaunchPlan:
             "grad_accum": 1,
             "mixed_precision": "no",
             "max_steps": 600,
+            "gpus": [],
         }
+    )
+    # The form fields this plan's command uses (a profile without a placeholder for the
+    # batch size shows no batch field: editing it would change nothing).
+    fields: tuple[str, ...] = (
+        "processes",
+        "per_gpu_batch",
+        "grad_accum",
+        "max_steps",
+        "mixed_precision",
+    )
+
+
+def plan_of_profile(profile: Profile) -> LaunchPlan:
+    return LaunchPlan(
+        title=f"profile {profile.name}",
+        build=profile.launch_args,
+        values=profile.form_values(),
+        fields=tuple(profile.fields()),
     )
 
 
@@ -47,9 +67,8 @@ def command_line(args: dict[str, Any]) -> str:
 
 class LaunchScreen(Screen[None]):
     DEFAULT_CSS = """
-    LaunchScreen Grid { grid-size: 2; grid-columns: 24 1fr; grid-rows: 3; height: auto;
-                        padding: 1 2; }
-    LaunchScreen Label { padding: 1 0; }
+    LaunchScreen Grid { grid-size: 2; grid-columns: 24 1fr; grid-rows: 1; grid-gutter: 1 0;
+                        height: auto; padding: 1 2; }
     LaunchScreen #summary { padding: 0 2; height: auto; }
     LaunchScreen #command { padding: 1 2; height: auto; border: round $primary; }
     """
@@ -77,16 +96,27 @@ class LaunchScreen(Screen[None]):
                 "edit it, Enter to finish, then `l`"
             )
             with Grid():
-                for key, label in self.NUMBERS:
-                    yield Label(label)
-                    yield Input(str(self.values[key]), id=key, type="integer")
-                yield Label("Mixed precision")
-                yield Select(
-                    [(p, p) for p in PRECISIONS],
-                    value=self.values["mixed_precision"],
-                    allow_blank=False,
-                    id="mixed_precision",
+                yield Label("GPUs (ids, empty: any)")
+                yield Input(
+                    ",".join(str(g) for g in self.values.get("gpus") or []),
+                    placeholder="0,1,2,3",
+                    id="gpus",
+                    compact=True,
+                    restrict=r"[0-9, ]*",
                 )
+                for key, label in self.NUMBERS:
+                    if key in self.plan.fields:
+                        yield Label(label)
+                        yield Input(str(self.values[key]), id=key, type="integer", compact=True)
+                if "mixed_precision" in self.plan.fields:
+                    yield Label("Mixed precision")
+                    yield Select(
+                        [(p, p) for p in PRECISIONS],
+                        value=self.values["mixed_precision"],
+                        allow_blank=False,
+                        id="mixed_precision",
+                        compact=True,
+                    )
             yield Static(id="summary")
             yield Static(id="command")
         yield Footer()
@@ -98,6 +128,10 @@ class LaunchScreen(Screen[None]):
         self.set_focus(None)  # Enter ends the edit, so `l` launches again
 
     def on_input_changed(self, event: Input.Changed) -> None:
+        if event.input.id == "gpus":
+            self.values["gpus"] = [g for g in event.value.replace(" ", ",").split(",") if g]
+            self.refresh_preview()
+            return
         try:
             self.values[str(event.input.id)] = int(event.value)
         except ValueError:
@@ -110,14 +144,24 @@ class LaunchScreen(Screen[None]):
 
     def refresh_preview(self) -> None:
         v = self.values
-        problems = [label for key, label in self.NUMBERS if int(v[key]) < 1]
-        total = effective_batch(int(v["processes"]), int(v["per_gpu_batch"]), int(v["grad_accum"]))
-        summary = (
-            f"effective batch = {v['processes']} processes x {v['per_gpu_batch']} "
-            f"per GPU x {v['grad_accum']} accumulation = {total}"
-        )
+        problems = [
+            f"{label} must be at least 1"
+            for key, label in self.NUMBERS
+            if key in self.plan.fields and int(v[key]) < 1
+        ]
+        if v.get("gpus") and "processes" in self.plan.fields and len(v["gpus"]) < v["processes"]:
+            problems.append(f"{v['processes']} processes need as many GPUs")
+        if {"processes", "per_gpu_batch"} <= set(self.plan.fields):
+            accum = int(v["grad_accum"]) if "grad_accum" in self.plan.fields else 1
+            total = effective_batch(int(v["processes"]), int(v["per_gpu_batch"]), accum)
+            summary = (
+                f"effective batch = {v['processes']} processes x {v['per_gpu_batch']} "
+                f"per GPU x {accum} accumulation = {total}"
+            )
+        else:
+            summary = "this profile's command has no batch placeholders: it runs as written"
         if problems:
-            summary += f"\n! {', '.join(problems)} must be at least 1"
+            summary += f"\n! fix: {'; '.join(problems)}"
             self.args = None
         else:
             self.args = self.plan.build(dict(v))

@@ -1,14 +1,31 @@
-"""GPUs of the host, one line each; without a driver, the host's CPU and memory instead."""
+"""Per-GPU cards: utilisation, memory, power and temperature over a window the user widens
+(``t``: one minute to a day), the processes on each GPU and whether they are the run's, and a
+highlight on a GPU that lags the others. Without a driver: why, and the host's CPU and memory.
+
+The pane keeps its own history (``TieredSeries``, bounded) from the samples it is shown, so
+the agent's replay of the last hour on attach fills the charts at once.
+"""
 
 from __future__ import annotations
 
+from statistics import mean
 from typing import Any
 
+from textual.markup import escape
 from textual.widgets import Static
+
+from ...core.alerts import laggards
+from ...core.series import TieredSeries
+from ...core.units import human_duration
+from .sparkline import spark
+
+WINDOWS = (60.0, 300.0, 900.0, 3600.0, 6 * 3600.0, 24 * 3600.0)
+LAG_WINDOW_S = 30.0
+UTIL, MEM, POWER, TEMP = range(4)
 
 
 def _gib(n: Any) -> str:
-    return "-" if n is None else f"{n / (1 << 30):.1f}G"
+    return "-" if n is None else f"{n / (1 << 30):.1f}"
 
 
 def _num(n: Any, unit: str) -> str:
@@ -16,26 +33,147 @@ def _num(n: Any, unit: str) -> str:
 
 
 class GpuPane(Static):
-    DEFAULT_CSS = "GpuPane { padding: 0 1; border: round $primary; }"
+    DEFAULT_CSS = """
+    GpuPane {
+        padding: 0 1; border: round $primary; height: 100%;
+        text-wrap: nowrap; text-overflow: ellipsis;
+    }
+    """
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.window = WINDOWS[1]
+        self.gpu_series: dict[int, TieredSeries] = {}
+        self.host_series = TieredSeries()
+        self.last: dict[str, Any] | None = None
+        self.run_id: str | None = None
+        self.lagging: list[int] = []
+        self._pending = False
+
+    def cycle_window(self) -> None:
+        self.window = WINDOWS[(WINDOWS.index(self.window) + 1) % len(WINDOWS)]
+        self._render_last()
 
     def show(self, sample: dict[str, Any], run_id: str | None) -> None:
+        """Record a sample. Painting waits a tenth of a second, so the hour of samples the
+        agent replays on attach costs one paint, not 3600."""
+        t = float(sample.get("t") or 0.0)
         host = sample.get("host") or {}
-        cpu = host.get("cpu_percent")
-        lines = [
-            f"CPU {_num(cpu, '%')} of {host.get('cpus')} cores   "
-            f"mem {_gib(host.get('mem_used'))}/{_gib(host.get('mem_total'))}"
-        ]
-        gpus = sample.get("gpus") or []
-        if not gpus:
-            lines.append(f"No GPUs: {sample.get('reason') or 'none reported'}")
-        simulated = bool(sample.get("simulated"))
-        for g in gpus:
-            label = "SIMULATED " if simulated and "SIMULATED" not in str(g.get("name")) else ""
-            ours = any(p.get("run") == run_id for p in g.get("processes") or [])
-            lines.append(
-                f"[{g['index']}] {label}{g.get('name')}  util {_num(g.get('util'), '%')}  "
-                f"mem {_gib(g.get('mem_used'))}/{_gib(g.get('mem_total'))}  "
-                f"{_num(g.get('temp'), 'C')}  {_num(g.get('power'), 'W')}"
-                f"{'  *run' if ours else ''}"
+        mem_total = host.get("mem_total")
+        self.host_series.add(
+            t,
+            (
+                host.get("cpu_percent"),
+                None if not mem_total else 100.0 * (host.get("mem_used") or 0) / mem_total,
+            ),
+        )
+        for g in sample.get("gpus") or []:
+            total = g.get("mem_total")
+            used = g.get("mem_used")
+            self.gpu_series.setdefault(int(g["index"]), TieredSeries()).add(
+                t,
+                (
+                    g.get("util"),
+                    None if not total or used is None else 100.0 * used / total,
+                    g.get("power"),
+                    g.get("temp"),
+                ),
             )
-        self.update("\n".join(lines))
+        self.last, self.run_id = sample, run_id
+        self.lagging = self._laggards(sample)
+        if not self._pending:
+            self._pending = True
+            self.set_timer(0.1, self._render_last)
+
+    def run_gpus(self, sample: dict[str, Any]) -> list[dict[str, Any]]:
+        """The GPUs the run has processes on; all of them when none is tagged (yet)."""
+        gpus = sample.get("gpus") or []
+        ours = [
+            g for g in gpus if any(p.get("run") == self.run_id for p in g.get("processes") or [])
+        ]
+        return ours or list(gpus)
+
+    def _laggards(self, sample: dict[str, Any]) -> list[int]:
+        means: dict[int, float] = {}
+        for g in self.run_gpus(sample):
+            window = self.gpu_series[int(g["index"])].window(LAG_WINDOW_S)
+            utils = [u for _, v in window if (u := v[UTIL]) is not None]
+            if utils:
+                means[int(g["index"])] = mean(utils)
+        return laggards(means)
+
+    def _render_last(self) -> None:
+        self._pending = False
+        if self.last is not None:
+            self.update(self.render_text(self.last))
+
+    def render_text(self, sample: dict[str, Any]) -> str:
+        width = max(20, self.content_size.width or 60)
+        height = max(3, self.content_size.height or 20)
+        gpus = sample.get("gpus") or []
+        now = float(sample.get("t") or 0.0)
+        start = now - self.window
+        half = max(4, (width - 5) // 2)
+        host = sample.get("host") or {}
+        hs = self.host_series.window(self.window, now)
+        names = sorted({str(g.get("name")) for g in gpus})
+        model = f"{len(gpus)} x {names[0]}" if len(names) == 1 else f"{len(gpus)} GPUs"
+        lines = [
+            f"[b]{escape(model) if gpus else 'host'}[/b]  "
+            f"window {human_duration(self.window)} [dim]\\[t][/dim]",
+            f"CPU {_num(host.get('cpu_percent'), '%')} of {host.get('cpus')}  "
+            f"mem {_gib(host.get('mem_used'))}/{_gib(host.get('mem_total'))}G",
+        ]
+        if not gpus:
+            lines.append(f"[$warning]No GPUs: {escape(str(sample.get('reason') or 'none'))}[/]")
+            lines.append(f"cpu {spark(hs, 0, start, self.window, width - 4, 100.0)}")
+            lines.append(f"mem {spark(hs, 1, start, self.window, width - 4, 100.0)}")
+            return "\n".join(lines)
+        if sample.get("simulated") and "SIMULATED" not in model:
+            lines[0] += "  [$warning]SIMULATED[/]"
+        per_card = max(1, min(4, (height - 2) // len(gpus)))
+        for g in gpus:
+            lines.extend(self._card(g, start, half, per_card))
+        return "\n".join(lines)
+
+    def _card(self, g: dict[str, Any], start: float, half: int, rows: int) -> list[str]:
+        index = int(g["index"])
+        procs = g.get("processes") or []
+        ours = [p for p in procs if p.get("run") == self.run_id and self.run_id]
+        others = [p for p in procs if p not in ours]
+        lag = index in self.lagging
+        head = (
+            f"[b]{index}[/b] {_num(g.get('util'), '%'):>4} "
+            f"{_gib(g.get('mem_used'))}/{_gib(g.get('mem_total'))}G "
+            f"{_num(g.get('temp'), 'C')} {_num(g.get('power'), 'W')}"
+        )
+        if ours:
+            head += " [$success]run[/]"
+        if others:
+            head += f" [$warning]+{len(others)} other[/]"
+        if lag:
+            head = f"[reverse $warning]{head} LAGS[/]"
+        out = [head]
+        samples = self.gpu_series[index].window(self.window)
+        power_top = float(g.get("power_limit") or 0) or max(
+            (v[POWER] or 0.0 for _, v in samples), default=1.0
+        )
+        if rows >= 2:
+            out.append(
+                f"u {spark(samples, UTIL, start, self.window, half, 100.0)} "
+                f"m {spark(samples, MEM, start, self.window, half, 100.0)}"
+            )
+        if rows >= 3:
+            out.append(
+                f"p {spark(samples, POWER, start, self.window, half, power_top)} "
+                f"t {spark(samples, TEMP, start, self.window, half, 100.0)}"
+            )
+        if rows >= 4 and procs:
+            out.append(
+                "  "
+                + " ".join(
+                    f"pid {p.get('pid')} {'run' if p in ours else 'other'} {_gib(p.get('mem'))}G"
+                    for p in procs[:6]
+                )
+            )
+        return out

@@ -1,0 +1,79 @@
+"""The rules behind the dashboard's alerts, kept apart from the screen so they can be tested.
+
+Each rule looks at numbers only: a loss spike, a GPU lagging its peers, all GPUs idle while
+the run lives, and when the disk will be full at the rate it is filling.
+"""
+
+import math
+from collections import deque
+from statistics import median
+from typing import Deque, Dict, List, Optional, Sequence, Tuple
+
+
+class SpikeDetector:
+    """A value far above the recent ones. Robust to noise: the threshold is the median of the
+    last ``window`` values plus ``k`` times their median absolute deviation, and at least
+    ``ratio`` times the median, so a noisy but healthy loss never trips it."""
+
+    def __init__(self, window: int = 200, k: float = 10.0, ratio: float = 2.0, warmup: int = 20):
+        self.recent: Deque[float] = deque(maxlen=window)
+        self.k = k
+        self.ratio = ratio
+        self.warmup = warmup
+
+    def feed(self, value: float) -> bool:
+        if not math.isfinite(value):
+            return False  # NaN and Inf are their own alert
+        spike = False
+        if len(self.recent) >= self.warmup:
+            mid = median(self.recent)
+            mad = median(abs(v - mid) for v in self.recent)
+            spike = value > mid + self.k * mad and value > self.ratio * abs(mid) and value > mid
+        if not spike:
+            # A spike stays out of the baseline, so a run of them keeps being reported.
+            self.recent.append(value)
+        return spike
+
+
+def laggards(utils: Dict[int, float], gap: float = 25.0, busy: float = 50.0) -> List[int]:
+    """GPUs whose recent mean utilisation is ``gap`` points below the median of the others,
+    when the others are busy (a run that idles as a whole is not a lag)."""
+    if len(utils) < 2:
+        return []
+    out = []
+    for index, util in utils.items():
+        others = [u for i, u in utils.items() if i != index]
+        mid = median(others)
+        if mid >= busy and util < mid - gap:
+            out.append(index)
+    return sorted(out)
+
+
+class IdleWatch:
+    """True once every GPU has stayed under ``below`` percent for ``after_s`` seconds."""
+
+    def __init__(self, below: float = 5.0, after_s: float = 60.0):
+        self.below = below
+        self.after_s = after_s
+        self._since: Optional[float] = None
+
+    def feed(self, t: float, utils: Sequence[Optional[float]]) -> bool:
+        known = [u for u in utils if u is not None]
+        if not known or any(u >= self.below for u in known):
+            self._since = None
+            return False
+        if self._since is None:
+            self._since = t
+        return t - self._since >= self.after_s
+
+
+def seconds_until_full(samples: Sequence[Tuple[float, float]]) -> Optional[float]:
+    """From (time, free bytes) samples, oldest first: seconds until free reaches zero at the
+    rate between the first and the last sample, or None when the disk is not filling."""
+    if len(samples) < 2:
+        return None
+    (t0, f0), (t1, f1) = samples[0], samples[-1]
+    if t1 <= t0 or f1 >= f0:
+        return None
+    rate = (f0 - f1) / (t1 - t0)
+    return f1 / rate
