@@ -431,3 +431,52 @@ async def test_a_python_older_than_38_is_named(lab: SshLab, node_state: str, wor
     with pytest.raises(RemotePythonTooOld) as err:
         await client(lab, node_state, python=fake).connect()
     assert "3.6.9" in err.value.message and "3.8" in err.value.message
+
+
+async def test_the_console_trusts_each_hop_after_showing_its_fingerprint(
+    lab: SshLab, node_state: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from textual.widgets import DataTable
+
+    from rdt_tui.cli import host_actions, host_rows, make_client
+    from rdt_tui.tui.app import make_console_app
+    from rdt_tui.tui.confirm import Confirm
+    from rdt_tui.tui.hosts_screen import HostsScreen
+
+    from .test_tui_dashboard import until
+
+    cfg = os.path.join(lab.root, "cfg-console")
+    os.makedirs(cfg, exist_ok=True)
+    with open(os.path.join(cfg, "hosts.toml"), "w") as fh:
+        fh.write(
+            f'[[hosts]]\nname = "node"\npython = "{NODE_PYTHON}"\nstate_dir = "{node_state}"\n'
+        )
+    monkeypatch.setenv("RDT_TUI_SSH_CONFIG", lab.ssh_config)
+    monkeypatch.setenv("RDT_TUI_CONFIG_DIR", cfg)
+    monkeypatch.chdir(lab.root)
+    os.unlink(lab.known_hosts)
+    app = make_console_app(host_rows(), lambda name: make_client(name), actions=host_actions())
+    async with app.run_test(size=(120, 40)) as pilot:
+        await until(lambda: isinstance(app.screen, HostsScreen))
+        hosts = app.screen
+        assert isinstance(hosts, HostsScreen)
+        await until(lambda: "Unknown host key" in hosts.status.get("node", ""), timeout=60)
+        table = hosts.query_one(DataTable)
+        table.move_cursor(row=table.get_row_index("node"))
+        await pilot.press("t")
+        await until(lambda: isinstance(app.screen, Confirm))
+        assert fingerprint(lab.keys["jump"]) in app.screen.question  # type: ignore[attr-defined]
+        await pilot.press("y")
+        await until(
+            lambda: (
+                isinstance(app.screen, Confirm)
+                and fingerprint(lab.keys["node"]) in app.screen.question
+            ),
+            timeout=60,
+        )
+        await pilot.press("y")
+        await until(lambda: hosts.status.get("node") == "reachable", timeout=90)
+    with open(lab.known_hosts) as fh:
+        known = fh.read()
+    for name in ("jump", "node"):
+        assert lab.keys[name].split()[1] in known

@@ -1,0 +1,240 @@
+"""The console's hosts, profiles, cluster and alerts, driven by Pilot against real agents,
+real config files and real jobs."""
+
+from __future__ import annotations
+
+import os
+import socket
+import sys
+import textwrap
+from typing import Any
+
+import pytest
+from textual.widgets import DataTable, Input, Static
+
+from rdt_tui.client import AgentClient
+from rdt_tui.transport.local import LocalTransport
+from rdt_tui.tui.app import make_app, make_console_app
+from rdt_tui.tui.cluster_screen import ClusterScreen
+from rdt_tui.tui.dashboard import DashboardScreen
+from rdt_tui.tui.host_form import HostForm
+from rdt_tui.tui.hosts_screen import HostRow, HostsScreen
+from rdt_tui.tui.launch_screen import LaunchScreen
+from rdt_tui.tui.runs_screen import RunsScreen
+from rdt_tui.tui.widgets.gpu_pane import GpuPane
+from rdt_tui.tui.widgets.loss_chart import LossChart
+from rdt_tui.tui.widgets.status_bar import StatusBar
+
+from .test_tui_dashboard import on_dashboard, until
+
+pytestmark = pytest.mark.asyncio
+
+
+def closed_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture
+def user_config(workdir: str, monkeypatch: pytest.MonkeyPatch) -> str:
+    """An empty user config dir and ssh config; the project dir is the test's own."""
+    cfg = os.path.join(workdir, "cfg")
+    os.makedirs(cfg)
+    ssh_config = os.path.join(workdir, "ssh_config")
+    open(ssh_config, "w").close()
+    monkeypatch.setenv("RDT_TUI_CONFIG_DIR", cfg)
+    monkeypatch.setenv("RDT_TUI_SSH_CONFIG", ssh_config)
+    monkeypatch.chdir(workdir)
+    return cfg
+
+
+def local_factory(state_dir: str, simulate_gpus: int = 0) -> Any:
+    from rdt_tui.cli import make_client
+
+    def factory(name: str) -> AgentClient:
+        if name == "localhost":
+            return AgentClient(LocalTransport(state_dir, simulate_gpus=simulate_gpus))
+        return make_client(name)
+
+    return factory
+
+
+async def test_hosts_are_added_and_edited_in_the_users_file_and_a_refusing_host_is_named(
+    state_dir: str, user_config: str
+) -> None:
+    from rdt_tui.cli import host_actions, host_rows
+
+    port = closed_port()
+    app = make_console_app(host_rows(), local_factory(state_dir), actions=host_actions())
+    path = os.path.join(user_config, "hosts.toml")
+    async with app.run_test(size=(120, 40)) as pilot:
+        await until(lambda: isinstance(app.screen, HostsScreen))
+        hosts = app.screen
+        assert isinstance(hosts, HostsScreen)
+        await pilot.press("a")
+        await until(lambda: isinstance(app.screen, HostForm))
+        form = app.screen
+        form.query_one("#host-name", Input).value = "gpu-b"
+        form.query_one("#host-hostname", Input).value = "127.0.0.1"
+        form.query_one("#host-port", Input).value = str(port)
+        form.query_one("#host-python", Input).value = "/opt/conda/envs/rdt/bin/python"
+        await pilot.press("ctrl+s")
+        await until(lambda: isinstance(app.screen, HostsScreen))
+        with open(path) as fh:
+            saved = fh.read()
+        assert 'name = "gpu-b"' in saved and f"port = {port}" in saved
+        table = hosts.query_one(DataTable)
+        await until(lambda: table.row_count == 2)
+        # Nothing listens there: the row says so and the console keeps going.
+        await until(lambda: hosts.status.get("gpu-b", "checking...") != "checking...")
+        assert "unreachable" in hosts.status["gpu-b"].lower()
+        assert hosts.status.get("localhost") == "reachable"
+        # Edit with a bad port: the form shows why, the file is untouched.
+        table.move_cursor(row=1)
+        await pilot.press("e")
+        await until(lambda: isinstance(app.screen, HostForm))
+        form = app.screen
+        assert form.query_one("#host-python", Input).value == "/opt/conda/envs/rdt/bin/python"
+        form.query_one("#host-port", Input).value = "99999"
+        await pilot.press("ctrl+s")
+        error = form.query_one("#error", Static)
+        await until(lambda: "port" in str(error.render()))
+        assert isinstance(app.screen, HostForm)
+        with open(path) as fh:
+            assert fh.read() == saved
+        await pilot.press("escape")
+        await until(lambda: isinstance(app.screen, HostsScreen))
+        assert app.is_running
+
+
+async def test_cluster_view_lists_every_gpu_of_the_connected_hosts(state_dir: str) -> None:
+    rows = [HostRow("localhost", "this machine", "")]
+    app = make_console_app(rows, local_factory(state_dir, simulate_gpus=8))
+    async with app.run_test(size=(120, 40)) as pilot:
+        await until(lambda: isinstance(app.screen, HostsScreen))
+        await until(lambda: app.screen.status.get("localhost") == "reachable")  # type: ignore[attr-defined]
+        await pilot.press("c")
+        await until(lambda: isinstance(app.screen, ClusterScreen))
+        table = app.screen.query_one(DataTable)
+        await until(lambda: table.row_count == 8)
+        models = {str(table.get_row_at(i)[2]) for i in range(8)}
+        assert models == {"SIMULATED GPU"}
+        assert {str(table.get_row_at(i)[1]) for i in range(8)} == {str(i) for i in range(8)}
+        await pilot.press("escape")
+        await until(lambda: isinstance(app.screen, HostsScreen))
+
+
+PROFILE_JOB = textwrap.dedent("""
+    import sys, time
+    steps = int(sys.argv[1])
+    for i in range(1, steps + 1):
+        print(f"step={i} loss={1 / i:.5}", flush=True)
+        time.sleep(0.05)
+""")
+
+
+async def test_profiles_on_the_runs_screen_a_broken_one_is_a_message_a_good_one_launches(
+    state_dir: str, workdir: str, user_config: str
+) -> None:
+    runs_dir = os.path.join(workdir, "configs", "runs")
+    os.makedirs(runs_dir)
+    job = os.path.join(workdir, "job.py")
+    with open(job, "w") as fh:
+        fh.write(PROFILE_JOB)
+    with open(os.path.join(runs_dir, "aa-broken.toml"), "w") as fh:
+        fh.write('command = "python train.py"\n')
+    with open(os.path.join(runs_dir, "ab-good.toml"), "w") as fh:
+        fh.write(
+            f'command = ["{sys.executable}", "{job}", "{{max_steps}}"]\ncwd = "{workdir}"\n'
+            "[form]\nmax_steps = 40\n"
+        )
+    rows = [HostRow("localhost", "this machine", "")]
+    app = make_console_app(rows, local_factory(state_dir))
+    async with app.run_test(size=(120, 40)) as pilot:
+        await until(lambda: isinstance(app.screen, HostsScreen))
+        await until(lambda: app.screen.status.get("localhost") == "reachable")  # type: ignore[attr-defined]
+        await pilot.press("enter")
+        await until(lambda: isinstance(app.screen, RunsScreen))
+        profiles = app.screen.query_one("#profiles", DataTable)
+        await until(lambda: profiles.row_count >= 2)
+        assert str(profiles.get_row_at(0)[1]).startswith("! ")
+        await pilot.press("enter")  # the broken one: a message, the screen stays
+        await pilot.pause()
+        assert isinstance(app.screen, RunsScreen) and app.is_running
+        await pilot.press("down", "enter")
+        await until(lambda: isinstance(app.screen, LaunchScreen))
+        launch = app.screen
+        assert isinstance(launch, LaunchScreen)
+        # Only the fields the command uses (and GPUs): no batch field to edit in vain.
+        assert not launch.query("#per_gpu_batch") and launch.query("#max_steps")
+        assert launch.args is not None and launch.args["argv"][-1] == "40"
+        await pilot.press("l", "y")
+        await until(lambda: on_dashboard(app))
+        dash = app.screen
+        assert isinstance(dash, DashboardScreen)
+        await until(lambda: len(dash.query_one(LossChart).series.get("loss", ())) > 3)
+        run_id = dash.run_id
+        await pilot.press("q")
+    async with AgentClient(LocalTransport(state_dir)) as c:
+        status = await c.status(run_id)
+        assert status["argv"] == [sys.executable, job, "40"]
+        await c.stop(run_id, grace=1)
+
+
+async def test_a_run_that_does_not_exist_is_a_message_not_a_crash(state_dir: str) -> None:
+    async def open_run() -> tuple[AgentClient, str]:
+        client = AgentClient(LocalTransport(state_dir))
+        await client.connect()
+        return client, "no-such-run"
+
+    app = make_app(open_run)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await until(lambda: on_dashboard(app))
+        bar = app.screen.query_one(StatusBar)
+        await until(lambda: "no-such-run" in bar.alert)
+        await pilot.pause()
+        assert app.is_running
+
+
+SPIKY_JOB = textwrap.dedent("""
+    import time
+    for i in range(1, 100000):
+        loss = 50.0 if i == 80 else 1.0 + 0.01 * (i % 7)
+        print(f"Steps: {i}/4000 [00:01<00:10, loss={loss}]", flush=True)
+        time.sleep(0.02)
+""")
+
+
+async def test_loss_spike_alert_eta_and_the_window_keys(state_dir: str, workdir: str) -> None:
+    job = os.path.join(workdir, "spiky.py")
+    with open(job, "w") as fh:
+        fh.write(SPIKY_JOB)
+    ids: list[str] = []
+
+    async def open_run() -> tuple[AgentClient, str]:
+        client = AgentClient(LocalTransport(state_dir, simulate_gpus=2), reconnect=True)
+        await client.connect()
+        run = await client.launch([sys.executable, job], cwd=workdir)
+        ids.append(run["id"])
+        return client, run["id"]
+
+    app = make_app(open_run)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await until(lambda: on_dashboard(app))
+        bar = app.screen.query_one(StatusBar)
+        await until(lambda: bar.alert.startswith("loss spike at step 80"))
+        await until(lambda: bar.total == 4000 and bar.rate is not None)
+        assert "ETA -" not in str(bar.render())
+        chart = app.screen.query_one(LossChart)
+        pane = app.screen.query_one(GpuPane)
+        window = pane.window
+        await pilot.press("t", "w", "e")
+        assert pane.window > window and chart.window is not None and chart.smoothing > 0
+        raw, smooth = chart.drawn_points()
+        assert raw and smooth and len(raw) <= 400
+        await until(lambda: "SIMULATED" in str(pane.render()))
+        await pilot.press("q")
+    async with AgentClient(LocalTransport(state_dir)) as c:
+        assert (await c.status(ids[0]))["status"] == "running"  # quitting left it running
+        assert (await c.stop(ids[0], grace=1))["status"] == "stopped"
