@@ -13,26 +13,45 @@ from typing import Deque, Dict, List, Optional, Sequence, Tuple
 class SpikeDetector:
     """A value far above the recent ones. Robust to noise: the threshold is the median of the
     last ``window`` values plus ``k`` times their median absolute deviation, and at least
-    ``ratio`` times the median, so a noisy but healthy loss never trips it."""
+    ``ratio`` times the median, so a noisy but healthy loss never trips it. The threshold is
+    recomputed every ``every`` values (two medians of 200 values cost more than a point is
+    worth at thousands of points a second)."""
 
-    def __init__(self, window: int = 200, k: float = 10.0, ratio: float = 2.0, warmup: int = 20):
+    def __init__(
+        self,
+        window: int = 200,
+        k: float = 10.0,
+        ratio: float = 2.0,
+        warmup: int = 20,
+        every: int = 25,
+    ):
         self.recent: Deque[float] = deque(maxlen=window)
         self.k = k
         self.ratio = ratio
         self.warmup = warmup
+        self.every = every
+        self._threshold: Optional[float] = None
+        self._fed = 0
+
+    def threshold(self) -> Optional[float]:
+        if len(self.recent) < self.warmup:
+            return None
+        if self._threshold is None or self._fed >= self.every:
+            mid = median(self.recent)
+            mad = median([abs(v - mid) for v in self.recent])
+            self._threshold = max(mid + self.k * mad, self.ratio * abs(mid), mid)
+            self._fed = 0
+        return self._threshold
 
     def feed(self, value: float) -> bool:
         if not math.isfinite(value):
             return False  # NaN and Inf are their own alert
-        spike = False
-        if len(self.recent) >= self.warmup:
-            mid = median(self.recent)
-            mad = median(abs(v - mid) for v in self.recent)
-            spike = value > mid + self.k * mad and value > self.ratio * abs(mid) and value > mid
-        if not spike:
-            # A spike stays out of the baseline, so a run of them keeps being reported.
-            self.recent.append(value)
-        return spike
+        limit = self.threshold()
+        if limit is not None and value > limit:
+            return True  # a spike stays out of the baseline, so a run of them is reported
+        self.recent.append(value)
+        self._fed += 1
+        return False
 
 
 def laggards(utils: Dict[int, float], gap: float = 25.0, busy: float = 50.0) -> List[int]:
