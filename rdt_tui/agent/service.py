@@ -17,6 +17,7 @@ from .build import build_hash
 from .files import CorruptFile
 from .gpu import MIN_INTERVAL, GpuBackend, RunOfPid, open_backend
 from .hoststats import CpuMeter, host_sample
+from .preflight_ops import PreflightOps
 from .procs import marked_processes, signal_all, signal_number
 from .runs import RUNNING, RunStore, gpus_overlap, validate_launch
 from .watch import RunWatcher
@@ -25,7 +26,7 @@ TERM_GRACE_S = 5.0
 GPU_HISTORY = 3600
 
 
-class AgentService:
+class AgentService(PreflightOps):
     def __init__(
         self, root: str, shim_cmd: List[str], simulate_gpus: int = 0, gpu_interval: float = 1.0
     ) -> None:
@@ -45,6 +46,7 @@ class AgentService:
         self._cpu = CpuMeter()
         self._run_of = RunOfPid()
         self.started_at = time.time()
+        self._manifests: Dict[str, Tuple[int, int]] = {}
 
     # ----- lifecycle ---------------------------------------------------------------------
     def adopt(self) -> List[str]:

@@ -11,6 +11,9 @@ GPUS_BUSY = "gpus_busy"
 RUN_NOT_RUNNING = "run_not_running"
 STATE_CORRUPT = "state_corrupt"
 INTERNAL = "internal"
+STATS_FAILED = "stats_failed"
+STATS_UNWRITABLE = "stats_unwritable"
+FIX_FAILED = "fix_failed"
 
 
 class AgentError(Exception):

@@ -1,0 +1,168 @@
+"""Dataset statistics from HDF5 episodes, as RDT's ``state_mean/std/min/max`` vectors.
+
+Run by the agent as a child process with the *training* interpreter (which has numpy and
+h5py; the agent itself has neither): it reads the request as JSON on stdin and prints one
+JSON object. Rows are read in chunks, so memory does not grow with the dataset.
+
+Two standard deviations are computed in the same pass:
+
+- ``plain``: the population std, sqrt(sum((x - mean)^2) / N), merged chunk by chunk (Chan);
+- ``rdt``: RDT's ``compute_dataset_stat_hdf5.py``: entries with |x| <= 1e-8 count as zero,
+  ``nz`` is the per-dimension count of the others (at least 1), and
+  std = sqrt(max(sum(z^2)/nz - (sum(z)/N)^2 * N/nz, 0)), so all-zero dimensions get 0.
+
+Keys name datasets inside each file, ``/``-separated; a ``*`` component matches every group
+at that level (LIBERO: ``data/*/obs/joint_states``), each match an episode. Several keys are
+concatenated along the last axis (e.g. joint and gripper states).
+"""
+
+import glob
+import json
+import os
+import sys
+from typing import Any, Dict, List, Optional
+
+EPS = 1e-8
+CHUNK_ROWS = 65536
+
+
+class StatsError(Exception):
+    pass
+
+
+def _matches(group: Any, parts: List[str], prefix: str = "") -> List[str]:
+    if not parts:
+        return [prefix]
+    head, rest = parts[0], parts[1:]
+    names = sorted(group.keys()) if head == "*" else [head]
+    out: List[str] = []
+    for name in names:
+        if name not in group:
+            continue
+        path = prefix + "/" + name if prefix else name
+        out.extend(_matches(group[name], rest, path) if rest else [path])
+    return out
+
+
+def compute(
+    directory: str,
+    pattern: str,
+    keys: List[str],
+    chunk_rows: int = CHUNK_ROWS,
+) -> Dict[str, Any]:
+    import h5py  # the training interpreter's, imported only here
+    import numpy as np
+
+    files = sorted(
+        f
+        for f in glob.glob(os.path.join(glob.escape(directory), "**", pattern), recursive=True)
+        if os.path.isfile(f)
+    )
+    if not files:
+        raise StatsError(f"no file in {directory} matches {pattern}")
+    if not keys:
+        raise StatsError("no dataset keys given (preflight.stats_keys)")
+    acc: Optional[Dict[str, Any]] = None
+    episodes = 0
+    for path in files:
+        try:
+            fh = h5py.File(path, "r")
+        except OSError as exc:
+            raise StatsError(f"{path} is not a readable HDF5 file: {exc}") from None
+        with fh:
+            per_key = [_matches(fh, k.strip("/").split("/")) for k in keys]
+            for k, found in zip(keys, per_key):
+                if not found:
+                    raise StatsError(f"{path} has no dataset {k}")
+            if len({len(f) for f in per_key}) != 1:
+                raise StatsError(f"{path}: the keys match different numbers of episodes")
+            for parts in zip(*per_key):
+                datasets = [fh[p] for p in parts]
+                rows = datasets[0].shape[0]
+                if any(d.shape[0] != rows for d in datasets):
+                    raise StatsError("{}: {} differ in length".format(path, ", ".join(parts)))
+                episodes += 1
+                for r0 in range(0, rows, chunk_rows):
+                    r1 = min(rows, r0 + chunk_rows)
+                    try:
+                        x = np.concatenate(
+                            [
+                                np.asarray(d[r0:r1], dtype=np.float64).reshape(r1 - r0, -1)
+                                for d in datasets
+                            ],
+                            axis=1,
+                        )
+                    except (OSError, ValueError) as exc:
+                        raise StatsError(f"{path}: cannot read {parts}: {exc}") from None
+                    acc = _update(acc, x, np)
+    if acc is None:
+        raise StatsError("the datasets hold no rows")
+    n = acc["n"]
+    mean = acc["sum"] / n
+    nz = np.maximum(acc["nz"], 1)
+    rdt_var = acc["sumsq_z"] / nz - (acc["sum_z"] / n) ** 2 * (n / nz)
+    return {
+        "files": len(files),
+        "episodes": episodes,
+        "rows": int(n),
+        "dims": int(mean.shape[0]),
+        "mean": mean.tolist(),
+        "std_plain": np.sqrt(np.maximum(acc["m2"] / n, 0)).tolist(),
+        "std_rdt": np.sqrt(np.maximum(rdt_var, 0)).tolist(),
+        "min": acc["min"].tolist(),
+        "max": acc["max"].tolist(),
+        "finite": bool(np.isfinite(acc["sum"]).all()),
+    }
+
+
+def _update(acc: Optional[Dict[str, Any]], x: Any, np: Any) -> Dict[str, Any]:
+    rows = x.shape[0]
+    if rows == 0:
+        return acc  # type: ignore[return-value]
+    z = np.where(np.abs(x) > EPS, x, 0.0)
+    chunk_mean = x.mean(axis=0)
+    chunk_m2 = ((x - chunk_mean) ** 2).sum(axis=0)
+    if acc is None:
+        return {
+            "n": rows,
+            "sum": x.sum(axis=0),
+            "sum_z": z.sum(axis=0),
+            "sumsq_z": (z * z).sum(axis=0),
+            "nz": (np.abs(x) > EPS).sum(axis=0),
+            "min": x.min(axis=0),
+            "max": x.max(axis=0),
+            "mean": chunk_mean,
+            "m2": chunk_m2,
+        }
+    if x.shape[1] != acc["sum"].shape[0]:
+        raise StatsError(
+            "episodes differ in width: {} vs {}".format(x.shape[1], acc["sum"].shape[0])
+        )
+    n0 = acc["n"]
+    n = n0 + rows
+    delta = chunk_mean - acc["mean"]
+    acc["m2"] = acc["m2"] + chunk_m2 + delta**2 * (n0 * rows / n)
+    acc["mean"] = acc["mean"] + delta * (rows / n)
+    acc["n"] = n
+    acc["sum"] += x.sum(axis=0)
+    acc["sum_z"] += z.sum(axis=0)
+    acc["sumsq_z"] += (z * z).sum(axis=0)
+    acc["nz"] += (np.abs(x) > EPS).sum(axis=0)
+    acc["min"] = np.minimum(acc["min"], x.min(axis=0))
+    acc["max"] = np.maximum(acc["max"], x.max(axis=0))
+    return acc
+
+
+def main() -> None:
+    req = json.load(sys.stdin)
+    try:
+        out = compute(req["directory"], req.get("pattern") or "*.hdf5", list(req.get("keys") or []))
+    except StatsError as exc:
+        out = {"error": str(exc)}
+    except ImportError as exc:
+        out = {"error": f"the training interpreter lacks {exc.name} (numpy and h5py are needed)"}
+    print(json.dumps(out))
+
+
+if __name__ == "__main__":
+    main()
