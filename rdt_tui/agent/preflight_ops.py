@@ -85,7 +85,10 @@ def compute_stats(params: Dict[str, Any], cwd: Optional[str], method: str, write
                 "restore it (git, a .bak- copy) before computing new statistics into it",
             )
         doc = parsed
-    if write and not os.access(path if old_bytes is not None else os.path.dirname(path), os.W_OK):
+    parent = os.path.dirname(path)
+    while not os.path.exists(parent) and parent != os.path.dirname(parent):
+        parent = os.path.dirname(parent)  # a new file: its nearest existing directory
+    if write and not os.access(path if old_bytes is not None else parent, os.W_OK):
         raise AgentError(
             errors.STATS_UNWRITABLE,
             f"{path} is not writable; it was left unchanged",
@@ -128,6 +131,7 @@ def compute_stats(params: Dict[str, Any], cwd: Optional[str], method: str, write
             write_atomic(backup, old_bytes, mode=0o644)
             result["backup"] = backup
         doc[str(name)] = entry
+        os.makedirs(os.path.dirname(path), exist_ok=True)
         mode = stat.S_IMODE(os.stat(path).st_mode) if old_bytes is not None else 0o644
         write_atomic(path, (json.dumps(doc, indent=4) + "\n").encode(), mode=mode)
         result["written"] = True

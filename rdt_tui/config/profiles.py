@@ -17,6 +17,10 @@ placeholders, preflight parameters). Keys::
     processes = 2
     per_gpu_batch = 32
 
+    [preflight]                     # optional: what `rdt-tui preflight` checks (docs/profiles.md)
+    python = "/opt/conda/envs/rdt/bin/python"
+    dataset_dir = "data/datasets/agilex"
+
 Placeholders: ``{processes}``, ``{per_gpu_batch}``, ``{grad_accum}``, ``{max_steps}`` and
 ``{mixed_precision}`` in ``command`` items and ``env`` values are replaced by the launch
 form's values; the form shows only the fields a profile uses (and GPUs always). Braces that
@@ -43,6 +47,32 @@ FORM_DEFAULTS: dict[str, Any] = {
 }
 
 
+# [preflight] keys and their types (see docs/profiles.md for what each one checks).
+PREFLIGHT_KEYS: dict[str, type | tuple[type, ...]] = {
+    "python": str,
+    "packages": list,
+    "cpu": bool,
+    "dataset_dir": str,
+    "dataset_glob": str,
+    "local_dataset_dir": str,
+    "stats_file": str,
+    "dataset_name": str,
+    "stats_keys": list,
+    "stats_index_map": list,
+    "state_dim": int,
+    "weights": str,
+    "encoders": list,
+    "output_dir": str,
+    "keep_checkpoints": int,
+    "ignores_total_limit": bool,
+    "script": str,
+    "configs": list,
+    "hub": bool,
+    "master_port": int,
+}
+DEFAULT_PACKAGES = ["torch", "accelerate", "transformers", "h5py", "safetensors"]
+
+
 class ProfileError(Exception):
     """A profile that cannot be used: names the file, the key and what is expected."""
 
@@ -60,6 +90,18 @@ class Profile:
     stop_signal: str = "SIGINT"
     form: dict[str, Any] = field(default_factory=dict)
     path: str = ""
+    preflight: dict[str, Any] = field(default_factory=dict)
+
+    def preflight_params(self, values: dict[str, Any] | None = None) -> dict[str, Any]:
+        """What the preflight checks read: the ``[preflight]`` table with its defaults, plus
+        the command and process count the launch form would use."""
+        args = self.launch_args(values)
+        params = {"packages": list(DEFAULT_PACKAGES), **self.preflight}
+        params.setdefault("output_dir", args.get("checkpoint_dir") or self.checkpoint_dir)
+        params.setdefault("checkpoint_globs", self.checkpoint_globs)
+        params["argv"] = args["argv"]
+        params["processes"] = int(dict(self.form_values(), **(values or {}))["processes"])
+        return params
 
     def fields(self) -> list[str]:
         """The placeholders this profile's command and environment use, in form order."""
@@ -131,6 +173,29 @@ def load_profile(path: str) -> Profile:
     for key, value in form.items():
         if key != "mixed_precision" and (not isinstance(value, int) or value < 1):
             raise ProfileError(f"{path}: `form.{key}` must be a whole number of at least 1")
+    preflight = data.get("preflight", {})
+    if not isinstance(preflight, dict):
+        raise ProfileError(f"{path}: `[preflight]` must be a table")
+    items: list[tuple[str, Any]] = list(preflight.items())
+    for key, value in items:
+        expected = PREFLIGHT_KEYS.get(key)
+        if expected is None:
+            raise ProfileError(
+                f"{path}: `preflight.{key}` is not a preflight key "
+                f"(known: {', '.join(sorted(PREFLIGHT_KEYS))})"
+            )
+        if (isinstance(value, bool) and expected is int) or not isinstance(value, expected):
+            kind = getattr(expected, "__name__", str(expected))
+            raise ProfileError(f"{path}: `preflight.{key}` must be a {kind}, not {value!r}")
+        members = value if isinstance(value, list) else []
+        if key == "stats_index_map" and not all(
+            isinstance(v, int) and not isinstance(v, bool) for v in members
+        ):
+            raise ProfileError(f"{path}: `preflight.stats_index_map` must list whole numbers")
+        if key in ("packages", "stats_keys", "encoders", "configs") and not all(
+            isinstance(v, str) for v in members
+        ):
+            raise ProfileError(f"{path}: `preflight.{key}` must be a list of strings")
     return Profile(
         name=str(data.get("name") or os.path.splitext(os.path.basename(path))[0]),
         command=command,
@@ -143,6 +208,7 @@ def load_profile(path: str) -> Profile:
         stop_signal=str(data.get("stop_signal") or "SIGINT"),
         form=dict(form),
         path=path,
+        preflight=dict(preflight),
     )
 
 
