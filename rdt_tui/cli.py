@@ -559,4 +559,9 @@ def _fail(message: str, hint: str = "") -> None:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    # `python -m rdt_tui.cli` runs this file as __main__; the subcommand modules import
+    # `rdt_tui.cli`, a second copy with its own CliError. Run that copy's main, so an error
+    # they raise is the one caught here.
+    from rdt_tui.cli import main as package_main
+
+    raise SystemExit(package_main())
