@@ -6,6 +6,7 @@ import asyncio
 import hashlib
 import json
 import os
+import pwd
 import shutil
 import signal
 import subprocess
@@ -32,6 +33,7 @@ from rdt_tui.transport.errors import (
 )
 from rdt_tui.transport.ssh import SshTransport
 
+from .conftest import _stop_daemon as stop_daemon
 from .sshd import NODE_NAME, SshLab, free_port, sshd_path, start_lab
 
 NODE_PYTHON = "/usr/bin/python3"
@@ -480,3 +482,87 @@ async def test_the_console_trusts_each_hop_after_showing_its_fingerprint(
         known = fh.read()
     for name in ("jump", "node"):
         assert lab.keys[name].split()[1] in known
+
+
+def test_preflight_runs_on_the_node_and_its_fixes_apply_there(
+    lab: SshLab, node_state: str, workdir: str
+) -> None:
+    write_cli_hosts(lab, node_state)
+    node_dir = f"/tmp/rdt-pf-{uuid.uuid4().hex[:8]}"
+    os.makedirs(os.path.join(node_dir, "data"))
+    os.makedirs(os.path.join(node_dir, "configs"))
+    local = os.path.join(workdir, "local")
+    os.makedirs(local)
+    for i in range(3):
+        blob = os.urandom(200_000)
+        for root in (os.path.join(node_dir, "data"), local):
+            with open(os.path.join(root, f"ep{i}.hdf5"), "wb") as fh:
+                fh.write(blob)
+    with open(os.path.join(node_dir, "train.sh"), "w") as fh:
+        fh.write("#!/bin/sh\n")
+    stats = os.path.join(node_dir, "configs", "dataset_stat.json")
+    with open(stats, "w") as fh:
+        fh.write('{"agilex": {"dataset_name": "agilex", "state_mean": [NaN]}}')
+    os.chmod(stats, 0o444)  # read-only for the node's (non-root) user
+    account = pwd.getpwnam(lab.user)
+    for dirpath, _dirs, files in os.walk(node_dir):
+        for name in [dirpath, *(os.path.join(dirpath, f) for f in files)]:
+            os.chown(name, account.pw_uid, account.pw_gid)
+    with open(stats, "rb") as fh:
+        before = fh.read()
+    profile = os.path.join(workdir, "p.toml")
+    with open(profile, "w") as fh:
+        fh.write(
+            f'command = ["./train.sh"]\ncwd = "{node_dir}"\n'
+            f'[preflight]\npython = "{NODE_PYTHON}"\npackages = ["json"]\ncpu = true\n'
+            f'hub = false\ndataset_dir = "data"\nlocal_dataset_dir = "{local}"\n'
+            'stats_file = "configs/dataset_stat.json"\ndataset_name = "agilex"\n'
+            'stats_keys = ["observations/qpos"]\nscript = "train.sh"\noutput_dir = "out"\n'
+        )
+    env = dict(
+        os.environ,
+        RDT_TUI_SSH_CONFIG=lab.ssh_config,
+        RDT_TUI_CONFIG_DIR=os.path.join(lab.root, "cfg"),
+        RDT_TUI_STATE_DIR=os.path.join(workdir, "local-state"),
+    )
+
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "rdt_tui.cli", *args],
+            capture_output=True,
+            text=True,
+            timeout=180,
+            env=env,
+        )
+
+    try:
+        first = run("preflight", "node", "--profile", profile, "--json")
+        checks = {c["id"]: c for c in json.loads(first.stdout)["checks"]}
+        assert first.returncode == 1
+        assert checks["stats"]["status"] == "fail" and "fix" not in checks["stats"]
+        assert "read-only" in checks["stats"]["hint"] or "JSON" in checks["stats"]["detail"]
+        assert checks["script"]["status"] == "fail" and checks["output"]["fix"]
+        assert checks["dataset"]["status"] == "pass"
+        for fix in ("script", "output"):
+            done = run("preflight", "node", "--profile", profile, "--fix", fix)
+            assert f"fixed {fix}" in done.stdout, done.stdout + done.stderr
+        assert os.stat(os.path.join(node_dir, "train.sh")).st_mode & 0o100
+        assert os.path.isdir(os.path.join(node_dir, "out"))
+        refused = run("stats", "node", "--profile", profile)
+        assert refused.returncode != 0 and "left unchanged" in refused.stderr
+        assert "Traceback" not in refused.stderr
+        with open(stats, "rb") as fh:
+            assert fh.read() == before
+        same = run("diff-dataset", "node", "--profile", profile, "--json")
+        assert same.returncode == 0, same.stderr
+        with open(os.path.join(node_dir, "data", "ep1.hdf5"), "r+b") as fh:
+            fh.seek(123_456)
+            b = fh.read(1)
+            fh.seek(123_456)
+            fh.write(bytes([b[0] ^ 0x10]))
+        flipped = run("diff-dataset", "node", "--profile", profile, "--json")
+        assert flipped.returncode == 1
+        assert json.loads(flipped.stdout)["diff"]["different"] == ["ep1.hdf5"]
+    finally:
+        stop_daemon(env["RDT_TUI_STATE_DIR"])  # the local agent diff-dataset started
+        shutil.rmtree(node_dir, ignore_errors=True)
