@@ -15,6 +15,7 @@ import tempfile
 import time
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -496,29 +497,24 @@ def test_preflight_runs_on_the_node_and_its_fixes_apply_there(
     for i in range(3):
         blob = os.urandom(200_000)
         for root in (os.path.join(node_dir, "data"), local):
-            with open(os.path.join(root, f"ep{i}.hdf5"), "wb") as fh:
-                fh.write(blob)
-    with open(os.path.join(node_dir, "train.sh"), "w") as fh:
-        fh.write("#!/bin/sh\n")
+            Path(root, f"ep{i}.hdf5").write_bytes(blob)
+    Path(node_dir, "train.sh").write_text("#!/bin/sh\n")
     stats = os.path.join(node_dir, "configs", "dataset_stat.json")
-    with open(stats, "w") as fh:
-        fh.write('{"agilex": {"dataset_name": "agilex", "state_mean": [NaN]}}')
+    Path(stats).write_text('{"agilex": {"dataset_name": "agilex", "state_mean": [NaN]}}')
     os.chmod(stats, 0o444)  # read-only for the node's (non-root) user
     account = pwd.getpwnam(lab.user)
     for dirpath, _dirs, files in os.walk(node_dir):
         for name in [dirpath, *(os.path.join(dirpath, f) for f in files)]:
             os.chown(name, account.pw_uid, account.pw_gid)
-    with open(stats, "rb") as fh:
-        before = fh.read()
+    before = Path(stats).read_bytes()
     profile = os.path.join(workdir, "p.toml")
-    with open(profile, "w") as fh:
-        fh.write(
-            f'command = ["./train.sh"]\ncwd = "{node_dir}"\n'
-            f'[preflight]\npython = "{NODE_PYTHON}"\npackages = ["json"]\ncpu = true\n'
-            f'hub = false\ndataset_dir = "data"\nlocal_dataset_dir = "{local}"\n'
-            'stats_file = "configs/dataset_stat.json"\ndataset_name = "agilex"\n'
-            'stats_keys = ["observations/qpos"]\nscript = "train.sh"\noutput_dir = "out"\n'
-        )
+    Path(profile).write_text(
+        f'command = ["./train.sh"]\ncwd = "{node_dir}"\n'
+        f'[preflight]\npython = "{NODE_PYTHON}"\npackages = ["json"]\ncpu = true\n'
+        f'hub = false\ndataset_dir = "data"\nlocal_dataset_dir = "{local}"\n'
+        'stats_file = "configs/dataset_stat.json"\ndataset_name = "agilex"\n'
+        'stats_keys = ["observations/qpos"]\nscript = "train.sh"\noutput_dir = "out"\n'
+    )
     env = dict(
         os.environ,
         RDT_TUI_SSH_CONFIG=lab.ssh_config,
@@ -551,15 +547,12 @@ def test_preflight_runs_on_the_node_and_its_fixes_apply_there(
         refused = run("stats", "node", "--profile", profile)
         assert refused.returncode != 0 and "left unchanged" in refused.stderr
         assert "Traceback" not in refused.stderr
-        with open(stats, "rb") as fh:
-            assert fh.read() == before
+        assert Path(stats).read_bytes() == before
         same = run("diff-dataset", "node", "--profile", profile, "--json")
         assert same.returncode == 0, same.stderr
-        with open(os.path.join(node_dir, "data", "ep1.hdf5"), "r+b") as fh:
-            fh.seek(123_456)
-            b = fh.read(1)
-            fh.seek(123_456)
-            fh.write(bytes([b[0] ^ 0x10]))
+        data = bytearray(Path(node_dir, "data", "ep1.hdf5").read_bytes())
+        data[123_456] ^= 0x10
+        Path(node_dir, "data", "ep1.hdf5").write_bytes(bytes(data))
         flipped = run("diff-dataset", "node", "--profile", profile, "--json")
         assert flipped.returncode == 1
         assert json.loads(flipped.stdout)["diff"]["different"] == ["ep1.hdf5"]
