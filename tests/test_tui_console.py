@@ -16,6 +16,7 @@ from rdt_tui.client import AgentClient
 from rdt_tui.transport.local import LocalTransport
 from rdt_tui.tui.app import make_app, make_console_app
 from rdt_tui.tui.cluster_screen import ClusterScreen
+from rdt_tui.tui.confirm import Confirm
 from rdt_tui.tui.dashboard import DashboardScreen
 from rdt_tui.tui.host_form import HostForm
 from rdt_tui.tui.hosts_screen import HostRow, HostsScreen
@@ -238,3 +239,41 @@ async def test_loss_spike_alert_eta_and_the_window_keys(state_dir: str, workdir:
     async with AgentClient(LocalTransport(state_dir)) as c:
         assert (await c.status(ids[0]))["status"] == "running"  # quitting left it running
         assert (await c.stop(ids[0], grace=1))["status"] == "stopped"
+
+
+async def test_the_preflight_checklist_shows_on_the_runs_screen_and_a_fix_applies(
+    state_dir: str, workdir: str, user_config: str
+) -> None:
+    runs_dir = os.path.join(workdir, "configs", "runs")
+    os.makedirs(runs_dir)
+    script = os.path.join(workdir, "train.sh")
+    with open(script, "w") as fh:
+        fh.write("#!/bin/sh\necho step=1 loss=1\n")
+    with open(os.path.join(runs_dir, "aa-checked.toml"), "w") as fh:
+        fh.write(
+            f'command = ["./train.sh"]\ncwd = "{workdir}"\n[env]\nWANDB_MODE = "offline"\n'
+            f'[preflight]\npython = "{sys.executable}"\npackages = ["json"]\ncpu = true\n'
+            'hub = false\nscript = "train.sh"\n'
+        )
+    rows = [HostRow("localhost", "this machine", "")]
+    app = make_console_app(rows, local_factory(state_dir))
+    async with app.run_test(size=(120, 40)) as pilot:
+        await until(lambda: isinstance(app.screen, HostsScreen))
+        await until(lambda: app.screen.status.get("localhost") == "reachable")  # type: ignore[attr-defined]
+        await pilot.press("enter")
+        await until(lambda: isinstance(app.screen, RunsScreen))
+        runs = app.screen
+        assert isinstance(runs, RunsScreen)
+        await until(lambda: runs.query_one("#profiles", DataTable).row_count >= 1)
+        runs.query_one("#profiles", DataTable).focus()
+        await pilot.press("p")
+        checks = runs.query_one("#checks", DataTable)
+        await until(lambda: checks.row_count > 3)
+        statuses = {c["id"]: c["status"] for c in runs.checks}
+        assert statuses["script"] == "fail" and statuses["gpus"] == "skip"
+        checks.move_cursor(row=[c["id"] for c in runs.checks].index("script"))
+        await pilot.press("f")
+        await until(lambda: isinstance(app.screen, Confirm))
+        await pilot.press("y")
+        await until(lambda: {c["id"]: c["status"] for c in runs.checks}["script"] == "pass")
+        assert os.access(script, os.X_OK)

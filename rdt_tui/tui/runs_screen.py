@@ -1,10 +1,12 @@
-"""One host: its run profiles (Enter opens the launch form) and its runs (Enter opens the
+"""One host: its run profiles (Enter opens the launch form, ``p`` runs the preflight
+checklist, ``f`` applies the highlighted check's fix) and its runs (Enter opens the
 dashboard). A profile that does not load is listed with its error, never hidden."""
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from typing import Any
 
 from textual import work
 from textual.app import ComposeResult
@@ -13,8 +15,11 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Static
 
 from ..client import AgentClient
+from ..client.preflight import apply_fix, run_checks
 from ..config.profiles import Profile, ProfileError, list_profiles
+from ..core.preflight import summary
 from ..core.units import human_duration
+from .confirm import Confirm
 from .dashboard import DashboardScreen
 from .launch_screen import LaunchScreen, plan_of_profile
 
@@ -24,11 +29,16 @@ ProfileList = Callable[[], list[tuple[str, Profile | ProfileError]]]
 class RunsScreen(Screen[None]):
     DEFAULT_CSS = """
     RunsScreen .title { height: 1; background: $panel; padding: 0 1; }
-    RunsScreen #profiles { height: auto; max-height: 10; }
+    RunsScreen #profiles { height: auto; max-height: 8; }
+    RunsScreen #checks { height: auto; max-height: 16; }
+    RunsScreen #checks-title { display: none; }
+    RunsScreen #checks-title.-shown { display: block; }
     RunsScreen #runs { height: 1fr; }
     """
     BINDINGS = [
         Binding("r", "refresh", "Refresh", id="runs.refresh"),
+        Binding("p", "preflight", "Preflight", id="runs.preflight"),
+        Binding("f", "fix", "Apply fix", id="runs.fix"),
         Binding("escape", "back", "Hosts", id="runs.back"),
     ]
 
@@ -37,18 +47,23 @@ class RunsScreen(Screen[None]):
         self.client = client
         self.list_profiles = profiles
         self.profiles: dict[str, Profile | ProfileError] = {}
+        self.checks: list[dict[str, Any]] = []
+        self.checked: Profile | None = None
 
     def compose(self) -> ComposeResult:
         yield Static(
             f"Profiles for {self.client.host}: Enter opens the launch form", classes="title"
         )
         yield DataTable(cursor_type="row", zebra_stripes=True, id="profiles")
+        yield Static("Checklist", classes="title", id="checks-title")
+        yield DataTable(cursor_type="row", zebra_stripes=True, id="checks")
         yield Static(f"Runs on {self.client.host}: Enter opens one, Esc goes back", classes="title")
         yield DataTable(cursor_type="row", zebra_stripes=True, id="runs")
         yield Footer()
 
     def on_mount(self) -> None:
         self.query_one("#profiles", DataTable).add_columns("profile", "command")
+        self.query_one("#checks", DataTable).add_columns("", "check", "detail", "hint")
         self.query_one("#runs", DataTable).add_columns("run", "status", "started", "command")
         self.action_refresh()
 
@@ -92,6 +107,85 @@ class RunsScreen(Screen[None]):
             self.notify(f"{profile}", title="This profile does not load", severity="error")
         elif profile is not None:
             self.app.push_screen(LaunchScreen(self.client, plan_of_profile(profile)))
+
+    def _highlighted_profile(self) -> Profile | None:
+        table = self.query_one("#profiles", DataTable)
+        if not table.row_count:
+            return None
+        key = str(table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value)
+        profile = self.profiles.get(key)
+        if isinstance(profile, ProfileError):
+            self.notify(str(profile), title="This profile does not load", severity="error")
+            return None
+        return profile
+
+    def action_preflight(self) -> None:
+        profile = self._highlighted_profile()
+        if profile is not None:
+            self.preflight(profile)
+
+    @work(exclusive=True, group="preflight")
+    async def preflight(self, profile: Profile) -> None:
+        title = self.query_one("#checks-title", Static)
+        title.add_class("-shown")
+        title.update(f"Checklist of {profile.name} on {self.client.host}: checking...")
+        try:
+            self.checks = await run_checks(self.client, profile)
+        except Exception as exc:  # the agent's refusal or a lost link: said, not raised
+            title.update(f"Checklist of {profile.name}: {getattr(exc, 'message', exc)}")
+            return
+        self.checked = profile
+        table = self.query_one("#checks", DataTable)
+        table.clear()
+        for i, c in enumerate(self.checks):
+            mark = c["status"].upper() if c["status"] != "skip" else "skip"
+            fix = "  [f] " + c["fix"]["label"] if c.get("fix") and c["status"] != "pass" else ""
+            table.add_row(mark, c["title"], c["detail"], (c.get("hint") or "") + fix, key=str(i))
+        counts = summary(self.checks)
+        title.update(
+            f"Checklist of {profile.name} on {self.client.host}: "
+            + ", ".join(f"{n} {k}" for k, n in counts.items() if n)
+            + "   (f applies the highlighted check's fix, p checks again)"
+        )
+        table.focus()
+
+    def action_fix(self) -> None:
+        table = self.query_one("#checks", DataTable)
+        if not self.checks or not table.row_count or self.checked is None:
+            self.notify("run the checklist first (p)", severity="warning")
+            return
+        check = self.checks[table.cursor_row]
+        if not check.get("fix") or check["status"] == "pass":
+            self.notify(f"{check['title']}: nothing to fix here", severity="warning")
+            return
+        profile = self.checked
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self.fix(profile, check)
+
+        self.app.push_screen(
+            Confirm(f"{check['title']}: {check['fix']['label']} on {self.client.host}?"),
+            answered,
+        )
+
+    @work(exclusive=True, group="fix")
+    async def fix(self, profile: Profile, check: dict[str, Any]) -> None:
+        try:
+            result = await apply_fix(self.client, profile, check)
+        except Exception as exc:  # shown with the agent's hint; nothing was changed
+            hint = getattr(exc, "hint", "")
+            self.notify(
+                f"{getattr(exc, 'message', exc)}{chr(10) + hint if hint else ''}",
+                severity="error",
+                timeout=30,
+            )
+            return
+        done = result.get("done") or "; ".join(result.get("changes") or []) or "done"
+        if result.get("backup"):
+            done += f" (backup {result['backup']})"
+        self.notify(f"{check['title']}: {done}", timeout=15)
+        self.preflight(profile)
 
     def action_back(self) -> None:
         self.app.pop_screen()
