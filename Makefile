@@ -29,6 +29,8 @@ bench: $(STAMP)
 	$(PY) benchmarks/reattach_history.py
 	$(PY) benchmarks/agent_cpu.py
 	$(PY) benchmarks/ssh_figures.py
+	$(PY) benchmarks/console_figures.py
+	$(PY) benchmarks/preflight_figures.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info
