@@ -101,6 +101,12 @@ async def cmd_status(c: AgentClient, a: argparse.Namespace) -> int:
     return 0
 
 
+def _whole(key: str, value: str) -> int:
+    if not value.isdigit() or int(value) < 1:
+        raise CliError(f"--set {key}={value}: a whole number of at least 1 is expected")
+    return int(value)
+
+
 async def cmd_launch(c: AgentClient, a: argparse.Namespace) -> int:
     from .config.profiles import ProfileError, find_profile, load_profile, profile_dirs
 
@@ -110,7 +116,18 @@ async def cmd_launch(c: AgentClient, a: argparse.Namespace) -> int:
             profile = load_profile(find_profile(a.profile, profile_dirs()))
         except ProfileError as exc:
             raise CliError(str(exc), "see the profile keys in rdt_tui/config/profiles.py") from None
-        args.update(profile.launch_args())
+        values: dict[str, Any] = {}
+        for item in a.set or []:
+            key, sep, value = item.partition("=")
+            if not sep or key not in profile.form_values() or key == "gpus":
+                raise CliError(
+                    f"--set {item!r}: not a form field",
+                    "fields: processes, per_gpu_batch, grad_accum, max_steps, mixed_precision",
+                )
+            values[key] = value if key == "mixed_precision" else _whole(key, value)
+        args.update(profile.launch_args(values))
+    elif a.set:
+        raise CliError("--set fills a profile's placeholders", "give a --profile too")
     command = list(a.command)
     if command:
         args["argv"] = command
@@ -436,6 +453,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     sp = add("launch", cmd_launch, "launch a command or a profile as a supervised run", run=False)
     sp.add_argument("--profile", help="profile name (configs/runs/NAME.toml) or path")
+    sp.add_argument(
+        "--set",
+        action="append",
+        metavar="FIELD=VALUE",
+        help="a launch-form value for the profile's placeholders, e.g. processes=4",
+    )
     sp.add_argument("--cwd", help="working directory on the host")
     sp.add_argument("--name", help="a name for the run (used in its id)")
     sp.add_argument("--gpus", help="GPU indices the run uses, e.g. 0,1")

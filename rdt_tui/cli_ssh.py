@@ -36,6 +36,30 @@ def cmd_hosts(a: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_add_host(a: argparse.Namespace) -> int:
+    """What the hosts screen's add/edit form does, headless."""
+    from .cli import CliError
+    from .config.hosts import HostsError, save_host, user_hosts_file
+
+    fields = {
+        "name": a.name,
+        "hostname": a.hostname,
+        "user": a.user,
+        "port": a.port,
+        "jump": a.jump,
+        "python": a.python,
+        "state_dir": a.state_dir,
+        "identity_file": a.identity_file,
+    }
+    path = user_hosts_file()
+    try:
+        save_host(path, fields, a.name if a.replace else None)
+    except HostsError as exc:
+        raise CliError(str(exc), "--replace edits an existing entry") from None
+    print(f"saved {a.name} in {path}")
+    return 0
+
+
 async def cmd_check_host(c: AgentClient, a: argparse.Namespace) -> int:
     info = c.info
     gpus = (await c.gpus())["samples"][-1]
@@ -109,6 +133,21 @@ def add_parsers(sub: Any, add: Any) -> None:
     )
     sp.add_argument("--json", action="store_true", help="print one JSON document")
     sp.set_defaults(sync_fn=cmd_hosts)
+    sp = sub.add_parser(
+        "add-host",
+        help="add a host to the user's hosts.toml (or --replace its entry)",
+        description="The console's add/edit host form, headless.",
+    )
+    sp.add_argument("name", metavar="NAME")
+    sp.add_argument("--hostname", help="address (default NAME)")
+    sp.add_argument("--user")
+    sp.add_argument("--port", type=int)
+    sp.add_argument("--jump", help="jump hosts, comma-separated, first hop first")
+    sp.add_argument("--python", help="the node's interpreter for the agent (default python3)")
+    sp.add_argument("--state-dir", help="the agent's state dir on the node")
+    sp.add_argument("--identity-file")
+    sp.add_argument("--replace", action="store_true", help="replace the entry named NAME")
+    sp.set_defaults(sync_fn=cmd_add_host)
     sp = sub.add_parser("trust", help="show each hop's host key and add it after you confirm")
     sp.add_argument("host", metavar="HOST")
     sp.add_argument(

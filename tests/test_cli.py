@@ -9,6 +9,8 @@ import sys
 import time
 from typing import Any
 
+import pytest
+
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
@@ -105,3 +107,31 @@ def test_gpus_without_a_driver_says_so_and_simulation_is_labelled(state_dir: str
     sim = rdt(state_dir, "gpus", "localhost", "--simulate-gpus", "2")
     assert sim.returncode == 0, sim.stderr
     assert sim.stdout.count("SIMULATED") >= 3
+
+
+def test_headless_parity_add_host_and_launch_form_values(
+    state_dir: str, workdir: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cfg = os.path.join(workdir, "cfg")
+    monkeypatch.setenv("RDT_TUI_CONFIG_DIR", cfg)
+    added = rdt(state_dir, "add-host", "gpu-z", "--hostname", "10.0.0.9", "--jump", "a,b")
+    assert added.returncode == 0, added.stderr
+    again = rdt(state_dir, "add-host", "gpu-z")
+    assert again.returncode != 0 and "already there" in again.stderr
+    replaced = rdt(state_dir, "add-host", "gpu-z", "--port", "2222", "--replace")
+    assert replaced.returncode == 0
+    with open(os.path.join(cfg, "hosts.toml")) as fh:
+        text = fh.read()
+    assert "port = 2222" in text and "10.0.0.9" not in text
+    profile = os.path.join(workdir, "p.toml")
+    with open(profile, "w") as fh:
+        fh.write(
+            f'command = ["{sys.executable}", "-c", "print(\'step=1 loss=1\')", "{{processes}}",'
+            f' "{{max_steps}}"]\ncwd = "{workdir}"\n[form]\nmax_steps = 7\n'
+        )
+    run = rdt_json(
+        state_dir, "launch", "localhost", "--profile", profile, "--set", "processes=3", "--json"
+    )
+    assert run["argv"][-2:] == ["3", "7"]
+    bad = rdt(state_dir, "launch", "localhost", "--profile", profile, "--set", "batch=2")
+    assert bad.returncode != 0 and "not a form field" in bad.stderr

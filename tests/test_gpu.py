@@ -45,6 +45,11 @@ class FakeNvml:
     def nvmlDeviceGetEnforcedPowerLimit(self, h: int) -> int:
         return 700000
 
+    def nvmlDeviceGetPersistenceMode(self, h: int) -> int:
+        if h == 1:
+            raise FakeNVMLError("Not Supported")
+        return 0
+
     def nvmlDeviceGetUtilizationRates(self, h: int) -> Any:
         return SimpleNamespace(gpu=97 if h == 0 else 3)
 
@@ -88,6 +93,7 @@ def test_nvml_fields_a_gpu_lacks_are_none_and_handles_are_cached() -> None:
         {"pid": 4343, "mem": None, "run": None},
     ]
     assert g1["power"] is None and g1["temp"] is None and g1["util"] == 3
+    assert g0["persistence"] == 0 and g1["persistence"] is None
 
 
 def test_nvidia_smi_csv_with_not_available_fields() -> None:

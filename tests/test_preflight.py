@@ -54,6 +54,8 @@ def test_each_rule_passes_warns_and_fails_on_fake_facts() -> None:
     assert status_of(dict(base, gpus=dict(gpus, visible="0")), p, "gpus") == "fail"
     other = dict(GPU, index=1, processes=[{"pid": 9, "run": None}])
     assert status_of(dict(base, gpus={"devices": [GPU, other]}), p, "gpus") == "warn"
+    slow_start = {"devices": [dict(GPU, persistence=0), dict(GPU, index=1, persistence=1)]}
+    assert status_of(dict(base, gpus=slow_start), p, "gpus") == "warn"
     busy = dict(gpus, live_runs=[{"id": "r1", "gpus": ["1"]}])
     assert status_of(dict(base, gpus=busy), p, "gpus") == "fail"
     assert status_of(dict(base, gpus={"devices": [], "reason": "no driver"}), p, "gpus") == "fail"

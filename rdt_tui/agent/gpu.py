@@ -70,10 +70,13 @@ class NvmlBackend(GpuBackend):
         if isinstance(uuid, bytes):
             uuid = uuid.decode("ascii", "replace")
         limit = self._field(self.nvml.nvmlDeviceGetEnforcedPowerLimit, h)
+        persistence = getattr(self.nvml, "nvmlDeviceGetPersistenceMode", None)
         return {
             "name": name,
             "uuid": uuid,
             "power_limit": None if limit is None else limit / 1000.0,
+            # 1 on, 0 off; None where unknown (a preflight warning when off)
+            "persistence": None if persistence is None else self._field(persistence, h),
         }
 
     def sample(self, run_of: Callable[[int], Optional[str]]) -> List[GpuDict]:

@@ -25,6 +25,12 @@ class AgentCallError(Exception):
         return self.message + (f"\nhint: {self.hint}" if self.hint else "")
 
 
+# Operations that only read: safe to send again after a dropped link.
+READ_OPS = frozenset(
+    {"runs", "status", "tail", "log", "metrics", "history", "checkpoints", "gpus", "preflight"}
+)
+
+
 class Subscription:
     """Events of one subscription, and two sets of positions.
 
@@ -254,7 +260,19 @@ class AgentClient:
             raise Disconnected(f"the connection to {self.host} is closed")
         if self.state == RECONNECTING:
             await self.wait_connected(self.give_up_after)
-        return await self._request(op, args, timeout)
+        try:
+            return await self._request(op, args, timeout)
+        except Disconnected:
+            # A read changes nothing on the node: ask again once the link is back (a daemon
+            # replaced by another build drops the first connection, for one).
+            if not self.reconnect or op not in READ_OPS:
+                raise
+            for _ in range(100):  # until the read loop has seen the drop
+                if self.state != CONNECTED:
+                    break
+                await asyncio.sleep(0.01)
+            await self.wait_connected(self.give_up_after)
+            return await self._request(op, args, timeout)
 
     async def close(self) -> None:
         self._closing = True

@@ -155,6 +155,9 @@ def _gpus(f: Dict[str, Any], params: Dict[str, Any]) -> Dict[str, Any]:
     models = sorted({str(d.get("name")) for d in visible})
     if len(models) > 1:
         warnings.append("mixed models: " + ", ".join(models))
+    off = [str(d["index"]) for d in visible if d.get("persistence") == 0]
+    if off:
+        warnings.append("persistence mode off on GPU " + ",".join(off) + " (`nvidia-smi -pm 1`)")
     uid_busy = [
         str(d["index"]) for d in visible if any(not p.get("run") for p in d.get("processes") or [])
     ]
