@@ -18,6 +18,7 @@ from rdt_tui.transport.local import LocalTransport
 from rdt_tui.tui.app import make_app
 from rdt_tui.tui.dashboard import DashboardScreen
 from rdt_tui.tui.widgets.checkpoint_table import CheckpointTable
+from rdt_tui.tui.widgets.gpu_pane import GpuPane
 from rdt_tui.tui.widgets.loss_chart import LossChart
 
 JOB = """
@@ -31,7 +32,7 @@ for i in range(1, 2001):
         os.makedirs(f"checkpoint-{i}/ema", exist_ok=True)
         open(f"checkpoint-{i}/ema/model.safetensors", "wb").write(b"x" * 3_000_000)
         print(f"\\nSaved state to checkpoint-{i}", flush=True)
-    time.sleep(0.01)
+    time.sleep(0.02)
 """
 
 
@@ -53,8 +54,15 @@ async def main() -> None:
             await asyncio.sleep(0.1)
         chart = app.screen.query_one(LossChart)
         table = app.screen.query_one(CheckpointTable)
+        gpus = app.screen.query_one(GpuPane)
+        gpus.window = 60.0  # a minute: the cards' charts fill in the time the shot takes
         while len(chart.series.get("loss", ())) < 500 or table.row_count < 2:
             await asyncio.sleep(0.2)
+        while len(gpus.host_series) < 25:
+            await asyncio.sleep(0.2)
+        gpus.cycle_window()
+        gpus.window = 60.0
+        gpus._render_last()
         await asyncio.sleep(1.5)
         await pilot.pause()
         out = os.path.join(os.path.dirname(os.path.abspath(__file__)), "dashboard.svg")

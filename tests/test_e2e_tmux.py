@@ -66,7 +66,7 @@ def test_demo_in_tmux_quit_keeps_the_run_and_demo_comes_back(state_dir: str, wor
         tmux(sock, "send-keys", "-t", "rdt", "l")
         wait_screen(sock, "Launch on localhost?")
         tmux(sock, "send-keys", "-t", "rdt", "y")
-        wait_screen(sock, "loss   [m] next metric")
+        wait_screen(sock, "loss (1/")  # the chart titled with its first metric
         wait_screen(sock, "running  step ")
         wait_screen(sock, "Steps:")  # the tqdm bar in the log tail
         tmux(sock, "send-keys", "-t", "rdt", "q")

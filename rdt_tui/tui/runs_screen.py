@@ -31,8 +31,8 @@ class RunsScreen(Screen[None]):
     RunsScreen .title { height: 1; background: $panel; padding: 0 1; }
     RunsScreen #profiles { height: auto; max-height: 8; }
     RunsScreen #checks { height: auto; max-height: 16; }
-    RunsScreen #checks-title { display: none; }
-    RunsScreen #checks-title.-shown { display: block; }
+    RunsScreen #checks-title, RunsScreen #checks { display: none; }
+    RunsScreen #checks-title.-shown, RunsScreen #checks.-shown { display: block; }
     RunsScreen #runs { height: 1fr; }
     """
     BINDINGS = [
@@ -136,6 +136,7 @@ class RunsScreen(Screen[None]):
             return
         self.checked = profile
         table = self.query_one("#checks", DataTable)
+        table.add_class("-shown")
         table.clear()
         for i, c in enumerate(self.checks):
             mark = c["status"].upper() if c["status"] != "skip" else "skip"

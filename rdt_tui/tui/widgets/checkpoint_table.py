@@ -30,7 +30,11 @@ class CheckpointTable(DataTable[str]):
         else:
             self.checkpoints[ck["path"]] = ck
         self.clear()
-        for c in sorted(self.checkpoints.values(), key=lambda c: (c["step"] or 0, c["mtime"] or 0)):
+        # Newest first, like `ls -lht checkpoints/`: the one a user wants is on top.
+        newest_first = sorted(
+            self.checkpoints.values(), key=lambda c: (c["step"] or 0, c["mtime"] or 0), reverse=True
+        )
+        for c in newest_first:
             self.add_row(
                 "-" if c["step"] is None else str(c["step"]),
                 human_size(c["size"], compact=True),
