@@ -3,6 +3,7 @@ real config files and real jobs."""
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import sys
@@ -253,8 +254,13 @@ async def test_the_preflight_checklist_shows_on_the_runs_screen_and_a_fix_applie
         fh.write(
             f'command = ["./train.sh"]\ncwd = "{workdir}"\n[env]\nWANDB_MODE = "offline"\n'
             f'[preflight]\npython = "{sys.executable}"\npackages = ["json"]\ncpu = true\n'
-            'hub = false\nscript = "train.sh"\n'
+            'hub = false\nscript = "train.sh"\ndataset_dir = "data"\n'
+            'stats_file = "stats.json"\ndataset_name = "agilex"\n'
+            'stats_keys = ["observations/qpos"]\n'
         )
+    from .test_preflight import make_dataset
+
+    make_dataset(os.path.join(workdir, "data"))
     rows = [HostRow("localhost", "this machine", "")]
     app = make_console_app(rows, local_factory(state_dir))
     async with app.run_test(size=(120, 40)) as pilot:
@@ -277,3 +283,13 @@ async def test_the_preflight_checklist_shows_on_the_runs_screen_and_a_fix_applie
         await pilot.press("y")
         await until(lambda: {c["id"]: c["status"] for c in runs.checks}["script"] == "pass")
         assert os.access(script, os.X_OK)
+        # The statistics fix: the computed change is shown before anything is written.
+        checks.move_cursor(row=[c["id"] for c in runs.checks].index("stats"))
+        await pilot.press("f")
+        await until(lambda: isinstance(app.screen, Confirm), timeout=60)
+        assert "new entry 'agilex'" in app.screen.question  # type: ignore[attr-defined]
+        assert not os.path.exists(os.path.join(workdir, "stats.json"))
+        await pilot.press("y")
+        await until(lambda: {c["id"]: c["status"] for c in runs.checks}["stats"] == "pass")
+        with open(os.path.join(workdir, "stats.json")) as fh:
+            assert len(json.load(fh)["agilex"]["state_mean"]) == 128

@@ -159,20 +159,24 @@ class RunsScreen(Screen[None]):
         if not check.get("fix") or check["status"] == "pass":
             self.notify(f"{check['title']}: nothing to fix here", severity="warning")
             return
-        profile = self.checked
-
-        def answered(yes: bool | None) -> None:
-            if yes:
-                self.fix(profile, check)
-
-        self.app.push_screen(
-            Confirm(f"{check['title']}: {check['fix']['label']} on {self.client.host}?"),
-            answered,
-        )
+        self.fix(self.checked, check)
 
     @work(exclusive=True, group="fix")
     async def fix(self, profile: Profile, check: dict[str, Any]) -> None:
+        """Show what the fix will do (for the statistics, the computed change, from a dry
+        run), apply it after a `y`, then check again."""
+        question = f"{check['title']}: {check['fix']['label']} on {self.client.host}?"
         try:
+            if check["fix"]["op"] == "stats":
+                self.notify("Computing the statistics (dry run)...")
+                dry = dict(check, fix=dict(check["fix"], args={"write": False}))
+                preview = await apply_fix(self.client, profile, dry)
+                question += "\n\n" + "\n".join(
+                    [f"{preview['path']}:", *preview["changes"], *preview["problems"]]
+                )
+            yes = await self.app.push_screen(Confirm(question), None, wait_for_dismiss=True)
+            if not yes:
+                return
             result = await apply_fix(self.client, profile, check)
         except Exception as exc:  # shown with the agent's hint; nothing was changed
             hint = getattr(exc, "hint", "")
