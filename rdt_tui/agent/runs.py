@@ -13,6 +13,7 @@ import subprocess
 import time
 from typing import Any, Dict, List, Optional
 
+from ..core.formats import FORMATS
 from ..protocol import errors
 from ..protocol.errors import AgentError
 from .files import CorruptFile, ensure_private_dir, read_json, write_json_atomic
@@ -218,8 +219,16 @@ def validate_launch(args: Dict[str, Any]) -> Dict[str, Any]:
         if not isinstance(gpus, list):
             raise AgentError(errors.BAD_REQUEST, "gpus must be a list of GPU indices")
         gpus = [str(g).strip() for g in gpus]
+    metric_format = str(args.get("metric_format") or "auto")
+    if metric_format not in FORMATS:
+        raise AgentError(
+            errors.BAD_REQUEST,
+            f"unknown metric format {metric_format!r}",
+            "use one of " + ", ".join(sorted(FORMATS)),
+        )
     spec: Dict[str, Any] = {
         "argv": argv,
+        "metric_format": metric_format,
         "cwd": os.path.abspath(cwd),
         "env": env,
         "gpus": gpus,

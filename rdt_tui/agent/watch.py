@@ -47,7 +47,7 @@ class RunWatcher:
     def _add_follower(self, path: str) -> None:
         pos = self._positions.get(path) or {}
         self.followers[path] = LogFollower(path, pos.get("inode"), int(pos.get("offset", 0)))
-        parser = MetricParser()
+        parser = MetricParser(str(self.spec.get("metric_format") or "auto"))
         parser.last_step = pos.get("last_step")
         last_bar = pos.get("last_bar")
         if isinstance(last_bar, list) and len(last_bar) == 2:

@@ -35,6 +35,7 @@ from typing import Any
 
 import tomllib
 
+from ..core.formats import FORMATS as METRIC_FORMATS
 from .paths import config_dir
 
 PLACEHOLDERS = ("processes", "per_gpu_batch", "grad_accum", "max_steps", "mixed_precision")
@@ -73,6 +74,40 @@ PREFLIGHT_KEYS: dict[str, type | tuple[type, ...]] = {
 DEFAULT_PACKAGES = ["torch", "accelerate", "transformers", "h5py", "safetensors"]
 
 
+LAUNCHERS = ("accelerate", "torchrun", "deepspeed", "python", "command")
+
+
+def launcher_argv(path: str, data: dict[str, Any]) -> list[str]:
+    """The argv a launcher makes of ``script`` and ``args`` (``command`` is taken as is)."""
+    launcher = str(data.get("launcher") or "command")
+    if launcher not in LAUNCHERS:
+        raise ProfileError(f"{path}: `launcher` must be one of {', '.join(LAUNCHERS)}")
+    if launcher == "command":
+        command = _list_of_str(path, data, "command")
+        if not command:
+            raise ProfileError(
+                f'{path}: `command` is required, e.g. command = ["python", "train.py"] '
+                "(or a `launcher` with a `script`)"
+            )
+        return command
+    script = data.get("script")
+    if not isinstance(script, str) or not script:
+        raise ProfileError(f'{path}: launcher {launcher!r} needs `script = "train.py"`')
+    args = _list_of_str(path, data, "args")
+    extra = _list_of_str(path, data, "launcher_args")
+    python = str(data.get("python") or "python")
+    if launcher == "python":
+        return [python, *extra, script, *args]
+    if launcher == "accelerate":
+        return [
+            *("accelerate", "launch", "--num_processes", "{processes}"),
+            *("--mixed_precision", "{mixed_precision}", *extra, script, *args),
+        ]
+    if launcher == "torchrun":
+        return ["torchrun", "--nproc_per_node", "{processes}", *extra, script, *args]
+    return ["deepspeed", "--num_gpus", "{processes}", *extra, script, *args]
+
+
 class ProfileError(Exception):
     """A profile that cannot be used: names the file, the key and what is expected."""
 
@@ -91,6 +126,8 @@ class Profile:
     form: dict[str, Any] = field(default_factory=dict)
     path: str = ""
     preflight: dict[str, Any] = field(default_factory=dict)
+    metric_format: str = "auto"
+    launcher: str = "command"
 
     def preflight_params(self, values: dict[str, Any] | None = None) -> dict[str, Any]:
         """What the preflight checks read: the ``[preflight]`` table with its defaults, plus
@@ -140,6 +177,7 @@ class Profile:
             "checkpoint_dir": ckpt,
             "checkpoint_globs": self.checkpoint_globs,
             "stop_signal": self.stop_signal,
+            "metric_format": self.metric_format,
         }
 
 
@@ -158,9 +196,12 @@ def load_profile(path: str) -> Profile:
         raise ProfileError(f"profile {path} does not exist") from None
     except tomllib.TOMLDecodeError as exc:
         raise ProfileError(f"{path}: not valid TOML: {exc}") from None
-    command = _list_of_str(path, data, "command")
-    if not command:
-        raise ProfileError(f'{path}: `command` is required, e.g. command = ["python", "train.py"]')
+    command = launcher_argv(path, data)
+    metric_format = str(data.get("metric_format") or "auto")
+    if metric_format not in METRIC_FORMATS:
+        raise ProfileError(
+            f"{path}: `metric_format` must be one of {', '.join(sorted(METRIC_FORMATS))}"
+        )
     env = data.get("env", {})
     if not isinstance(env, dict):
         raise ProfileError(f'{path}: `env` must be a table of NAME = "value"')
@@ -209,6 +250,8 @@ def load_profile(path: str) -> Profile:
         form=dict(form),
         path=path,
         preflight=dict(preflight),
+        metric_format=metric_format,
+        launcher=str(data.get("launcher") or "command"),
     )
 
 

@@ -3,7 +3,16 @@
 import re
 from typing import Optional, Tuple
 
-DEFAULT_GLOBS: Tuple[str, ...] = ("checkpoint-*", "*.ckpt", "*.pth", "*.safetensors")
+DEFAULT_GLOBS: Tuple[str, ...] = (
+    "checkpoint-*",  # RDT (accelerate / DeepSpeed state, ema/)
+    "checkpoint_*",  # GestureLSM generative (checkpoint_<epoch>/ckpt.pth)
+    "best_*",  # GestureLSM best_<metric>/
+    "*.ckpt",  # Diffusion Policy <epoch>.ckpt
+    "*.pth",  # GestureLSM net_<iter>.pth, LIBERO *_model.pth
+    "*.safetensors",
+)
+# Names that carry no step although they hold digits or look like one.
+_NO_STEP = re.compile(r"^(?:best_.*|latest\.ckpt|task\d+_model\.pth|multitask_model\.pth)$")
 
 # Files a user looks for inside a checkpoint directory, most useful first.
 NOTABLE_FILES: Tuple[str, ...] = (
@@ -25,6 +34,8 @@ _STEP_PATTERNS = (
 
 def step_from_name(name: str) -> Optional[int]:
     """The training step a checkpoint's file or directory name encodes, if any."""
+    if _NO_STEP.match(name):
+        return None
     for pattern in _STEP_PATTERNS:
         match = pattern.search(name)
         if match:

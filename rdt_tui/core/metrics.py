@@ -10,6 +10,11 @@ Three shapes are understood (the profile issue adds project-specific ones):
 
 A line without its own step takes the last step seen, so ``val_loss: 0.3`` printed after the
 bar for step 400 lands at step 400.
+
+Project formats (``core/formats.py``) are tried first: RDT's sample-MSE dicts, GestureLSM's
+RVQ-VAE ``Train. Iter`` lines and generative ``[epoch][it/len]`` and ``Validation Results``
+lines, LIBERO's ``[info] Epoch:`` lines. Colour codes are removed, and a ``host: `` prefix
+(pdsh, multi-node DeepSpeed) is tried away when the line does not match as it is.
 """
 
 import json
@@ -35,12 +40,20 @@ _KV = re.compile(
 )
 
 
+_ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
+_HOST_PREFIX = re.compile(r"^[\w.-]+: (?=\S)")
+
+
 class MetricParser:
     """Stateful parser: carries the last step and drops repaints of an unchanged tqdm bar."""
 
-    def __init__(self) -> None:
+    def __init__(self, fmt: str = "auto") -> None:
+        from .formats import project_matchers
+
         self.last_step: Optional[int] = None
         self._last_bar: Optional[Tuple[int, List[Tuple[str, str]]]] = None
+        self.fmt = fmt
+        self._project = project_matchers(fmt)
 
     def parse_lines(self, lines: Iterable[str]) -> List[MetricPoint]:
         out: List[MetricPoint] = []
@@ -51,15 +64,34 @@ class MetricParser:
         return out
 
     def _parse_line(self, line: str, out: List[MetricPoint]) -> None:
+        if "\x1b" in line:
+            line = _ANSI.sub("", line)
+        for needle, match in self._project:
+            if needle in line:
+                found = match(line, self)
+                if found is not None:
+                    out.extend(found)
+                    return
+        named = self.fmt != "auto"
+        if named:
+            # A named format takes its own lines only: no key=value guessing on the rest
+            # (RDT's header `Num examples = 50` is not a metric). Ranks may prefix a host.
+            line = _HOST_PREFIX.sub("", line, count=1)
         stripped = line.strip()
-        if stripped.startswith("{") and stripped.endswith("}") and self._parse_json(stripped, out):
+        if (
+            (not named or self.fmt in ("dp", "json"))
+            and stripped.startswith("{")
+            and stripped.endswith("}")
+            and self._parse_json(stripped, out)
+        ):
             return
-        if "/" in line and "[" in line:
+        if (not named or self.fmt == "rdt") and "/" in line and "[" in line:
             bar = _TQDM.search(line)
             if bar is not None:
                 self._parse_bar(bar, out)
                 return
-        self._parse_pairs(line, out)
+        if not named:
+            self._parse_pairs(line, out)
 
     def _parse_bar(self, bar: "re.Match[str]", out: List[MetricPoint]) -> None:
         step = int(bar.group(1))

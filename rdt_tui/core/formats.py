@@ -1,0 +1,128 @@
+"""Metric line formats of the projects our users train (see shared/reference): each a
+function from a line to points, or None when the line is not one of its own.
+
+- ``rdt``: the tqdm bar (handled by the generic parser) and the sample dicts logged as
+  ``... - INFO - __main__ - {'agilex_sample_mse': 0.0123, 'overall_avg_sample_mse': ...}``;
+- ``dp`` (Diffusion Policy): ``logs.json.txt`` JSON lines (the generic JSON parser);
+- ``gesturelsm-rvq``: ``Train. Iter N : \\t Commit. x \\t PPL. y \\t Recons.  z`` (and
+  ``Warmup.`` lines with ``lr``);
+- ``gesturelsm``: `` [012][034/311]  predict_x0_loss: 0.123 ...`` and
+  ``Validation Results >>>> fgd: 0.410 bc: 0.738 l1div: 12.575``;
+- ``libero``: ``[info] Epoch:  12 | train loss:  0.53 | time: 1.20``.
+
+``auto`` tries them all.
+"""
+
+import ast
+import re
+from typing import TYPE_CHECKING, Callable, List, Optional, Tuple
+
+if TYPE_CHECKING:
+    from .metrics import MetricParser, MetricPoint
+
+Matcher = Callable[[str, "MetricParser"], Optional[List["MetricPoint"]]]
+
+_NUM = r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?|nan|inf|-inf"
+_RVQ = re.compile(r"(Warmup|Train)\. Iter (\d+) :(.*)")
+_RVQ_FIELDS = re.compile(r"(lr|Commit\.|PPL\.|Recons\.)\s+(" + _NUM + r")")
+_GEN = re.compile(r"\[(\d{3,})\]\[(\d+)/(\d+)\]\s+(.*)")
+_PAIR = re.compile(r"([A-Za-z_][\w/.-]*):\s+(" + _NUM + r")")
+_VALID = re.compile(r"Validation Results >>>> (.*)")
+_LIBERO = re.compile(
+    r"\[info\] Epoch:\s*(\d+) \| train loss:\s*(" + _NUM + r")(?: \| time:\s*(" + _NUM + r"))?"
+)
+_SAMPLE = re.compile(r"- INFO - [\w.]+ - (\{'.*_sample_mse'.*\})\s*$")
+_RVQ_NAMES = {"lr": "lr", "Commit.": "commit", "PPL.": "perplexity", "Recons.": "recons"}
+
+
+def _point(name: str, value: str, step: Optional[int]) -> "MetricPoint":
+    from .metrics import MetricPoint
+
+    return MetricPoint(name, float(value), step)
+
+
+def rvq(line: str, p: "MetricParser") -> Optional[List["MetricPoint"]]:
+    if "Iter " not in line:
+        return None
+    m = _RVQ.search(line)
+    if m is None:
+        return None
+    step = int(m.group(2))
+    p.last_step = step
+    return [_point(_RVQ_NAMES[k], v, step) for k, v in _RVQ_FIELDS.findall(m.group(3))]
+
+
+def gesture_gen(line: str, p: "MetricParser") -> Optional[List["MetricPoint"]]:
+    if "Validation Results >>>>" in line:
+        m = _VALID.search(line)
+        if m is not None:
+            return [_point("val/" + k, v, p.last_step) for k, v in _PAIR.findall(m.group(1))]
+    if "][" not in line:
+        return None
+    m = _GEN.search(line)
+    if m is None:
+        return None
+    epoch, it, length = int(m.group(1)), int(m.group(2)), int(m.group(3))
+    step = epoch * length + it  # iterations since the start: the x axis of the chart
+    p.last_step = step
+    out = [_point(k, v, step) for k, v in _PAIR.findall(m.group(4))]
+    out.append(_point("epoch", str(epoch), step))
+    return out
+
+
+def libero(line: str, p: "MetricParser") -> Optional[List["MetricPoint"]]:
+    if "[info] Epoch" not in line:
+        return None
+    m = _LIBERO.search(line)
+    if m is None:
+        return None
+    step = int(m.group(1))
+    p.last_step = step
+    out = [_point("train_loss", m.group(2), step)]
+    if m.group(3) is not None:
+        out.append(_point("epoch_minutes", m.group(3), step))
+    return out
+
+
+def rdt_samples(line: str, p: "MetricParser") -> Optional[List["MetricPoint"]]:
+    if "_sample_mse'" not in line:
+        return None
+    m = _SAMPLE.search(line)
+    if m is None:
+        return None
+    try:
+        values = ast.literal_eval(m.group(1))  # a Python dict repr, not JSON
+    except (ValueError, SyntaxError):
+        return None
+    if not isinstance(values, dict):
+        return None
+    return [
+        _point(str(k), str(v), p.last_step)
+        for k, v in values.items()
+        if isinstance(v, (int, float)) and not isinstance(v, bool)
+    ]
+
+
+# Each format: (a substring its lines always hold, the matcher). The substring is the cheap
+# screen: most lines of a multi-GB log hold none, and pay a few `in` tests, no regex.
+_RDT = [("_sample_mse'", rdt_samples)]
+_RVQ_M = [("Iter ", rvq)]
+_GEN_M = [("][", gesture_gen), ("Validation Results >>>>", gesture_gen)]
+_LIBERO_M = [("[info] Epoch", libero)]
+FORMATS = {
+    "rdt": _RDT,
+    "dp": [],
+    "json": [],
+    "gesturelsm-rvq": _RVQ_M,
+    "gesturelsm": _GEN_M,
+    "libero": _LIBERO_M,
+    "auto": _RDT + _RVQ_M + _GEN_M + _LIBERO_M,
+}
+
+
+def project_matchers(fmt: str) -> List[Tuple[str, Matcher]]:
+    """The (screen, matcher) pairs of ``fmt``. The matchers search anywhere in the line, so
+    a ``host: `` prefix (pdsh) or colour codes before the text do not hide it."""
+    if fmt not in FORMATS:
+        raise ValueError(f"unknown metric format {fmt!r} (known: {', '.join(sorted(FORMATS))})")
+    return list(FORMATS[fmt])
