@@ -125,9 +125,14 @@ async def cmd_launch(c: AgentClient, a: argparse.Namespace) -> int:
                     "fields: processes, per_gpu_batch, grad_accum, max_steps, mixed_precision",
                 )
             values[key] = value if key == "mixed_precision" else _whole(key, value)
-        args.update(profile.launch_args(values))
-    elif a.set:
-        raise CliError("--set fills a profile's placeholders", "give a --profile too")
+        if a.resume:
+            values["resume"] = a.resume
+        try:
+            args.update(profile.launch_args(values))
+        except ProfileError as exc:
+            raise CliError(str(exc), "add resume_args to the profile") from None
+    elif a.set or a.resume:
+        raise CliError("--set and --resume work on a profile", "give a --profile too")
     command = list(a.command)
     if command:
         args["argv"] = command
@@ -458,6 +463,11 @@ def build_parser() -> argparse.ArgumentParser:
         action="append",
         metavar="FIELD=VALUE",
         help="a launch-form value for the profile's placeholders, e.g. processes=4",
+    )
+    sp.add_argument(
+        "--resume",
+        metavar="CHECKPOINT",
+        help="continue from this checkpoint with the profile's resume_args",
     )
     sp.add_argument("--cwd", help="working directory on the host")
     sp.add_argument("--name", help="a name for the run (used in its id)")

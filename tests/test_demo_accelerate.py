@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import importlib.util
+import json
 import os
 import subprocess
 import sys
+import time
 
 import pytest
 
@@ -83,3 +85,60 @@ def test_demo_headless_command_exits_zero_when_the_run_ends(state_dir: str, work
     assert out.returncode == 0, out.stderr
     assert "loss" in out.stdout and "checkpoint checkpoint-30" in out.stdout
     assert "exited (0)" in out.stderr
+
+
+def _run_steps(state_dir: str, *args: str) -> tuple[str, list[int]]:
+    """Launch through the CLI, wait for the end; (run id, loss steps)."""
+    env = dict(os.environ, RDT_TUI_STATE_DIR=state_dir)
+
+    def cli(*a: str) -> str:
+        done = subprocess.run(
+            [sys.executable, "-m", "rdt_tui.cli", *a],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=300,
+        )
+        assert done.returncode == 0, done.stderr
+        return done.stdout
+
+    run = json.loads(cli("launch", "localhost", "--json", *args))["id"]
+    for _ in range(600):
+        status = json.loads(cli("status", "localhost", run, "--json"))
+        if status["status"] != "running":
+            break
+        time.sleep(0.5)
+    assert status["status"] == "exited" and status["exit_code"] == 0, cli("logs", "localhost", run)
+    points = json.loads(cli("metrics", "localhost", run, "--name", "loss", "--json"))
+    return run, [p["step"] for p in points]
+
+
+@needs_torch
+def test_resume_from_a_chosen_checkpoint_continues_its_step(state_dir: str, workdir: str) -> None:
+    ensure_dataset(workdir)
+    out = os.path.join(workdir, "checkpoints")
+    profile = os.path.join(workdir, "demo.toml")
+    with open(profile, "w") as fh:
+        fh.write(
+            f'command = ["{sys.executable}", "-m", "rdt_tui.demo.train", "--data", '
+            f'"{os.path.join(workdir, "libero_demo.hdf5")}", "--output-dir", "{out}", '
+            '"--max-steps", "{max_steps}", "--checkpoint-every", "20", "--keep", "5", '
+            '"--step-delay", "0"]\n'
+            'resume_args = ["--resume_from_checkpoint={resume}"]\n'
+            f'cwd = "{workdir}"\nmetric_format = "rdt"\ncheckpoint_dir = "{out}"\n'
+            '[env]\nOMP_NUM_THREADS = "1"\n[form]\nmax_steps = 40\n'
+        )
+    _, first = _run_steps(state_dir, "--profile", profile)
+    assert first[-1] == 40 and sorted(os.listdir(out)) == ["checkpoint-20", "checkpoint-40"]
+    _, resumed = _run_steps(
+        state_dir,
+        "--profile",
+        profile,
+        "--set",
+        "max_steps=60",
+        "--resume",
+        os.path.join(out, "checkpoint-20"),
+    )
+    # It continued from step 20: the first step it reports is 21, the last 60.
+    assert resumed[0] == 21 and resumed[-1] == 60, resumed[:5]
+    assert "checkpoint-60" in os.listdir(out)

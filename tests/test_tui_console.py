@@ -293,3 +293,67 @@ async def test_the_preflight_checklist_shows_on_the_runs_screen_and_a_fix_applie
         await until(lambda: {c["id"]: c["status"] for c in runs.checks}["stats"] == "pass")
         with open(os.path.join(workdir, "stats.json")) as fh:
             assert len(json.load(fh)["agilex"]["state_mean"]) == 128
+
+
+RESUMABLE_JOB = textwrap.dedent("""
+    import os, sys, time
+    start = 0
+    if "--resume" in sys.argv:
+        start = int(sys.argv[sys.argv.index("--resume") + 1].rsplit("-", 1)[1])
+    for i in range(start + 1, start + 100000):
+        print(f"step={i} loss={1 / i:.5}", flush=True)
+        if i == start + 3:
+            os.makedirs(f"checkpoint-{i}", exist_ok=True)
+        time.sleep(0.05)
+""")
+
+
+async def test_resume_from_the_checkpoint_table_shows_the_command_first(
+    state_dir: str, workdir: str, user_config: str
+) -> None:
+    job = os.path.join(workdir, "job.py")
+    with open(job, "w") as fh:
+        fh.write(RESUMABLE_JOB)
+    profile = os.path.join(workdir, "resumable.toml")
+    with open(profile, "w") as fh:
+        fh.write(
+            f'command = ["{sys.executable}", "{job}"]\ncwd = "{workdir}"\n'
+            'resume_args = ["--resume", "{resume}"]\ncheckpoint_globs = ["checkpoint-*"]\n'
+        )
+    from rdt_tui.config.profiles import load_profile
+
+    ids: list[str] = []
+
+    async def open_run() -> tuple[AgentClient, str]:
+        client = AgentClient(LocalTransport(state_dir), reconnect=True)
+        await client.connect()
+        run = await client.launch_args(load_profile(profile).launch_args())
+        ids.append(run["id"])
+        return client, run["id"]
+
+    app = make_app(open_run)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await until(lambda: on_dashboard(app))
+        dash = app.screen
+        from rdt_tui.tui.widgets.checkpoint_table import CheckpointTable
+
+        await until(lambda: dash.query_one(CheckpointTable).row_count == 1)
+        await pilot.press("r")
+        await until(lambda: isinstance(app.screen, LaunchScreen))
+        form = app.screen
+        assert isinstance(form, LaunchScreen) and form.args is not None
+        ckpt = os.path.join(workdir, "checkpoint-3")
+        assert form.args["argv"] == [sys.executable, job, "--resume", ckpt]
+        await pilot.press("l", "y")
+        await until(lambda: on_dashboard(app) and app.screen is not dash)
+        resumed = app.screen
+        assert isinstance(resumed, DashboardScreen)
+        await until(lambda: resumed.query_one(StatusBar).step is not None)
+        assert (resumed.query_one(StatusBar).step or 0) > 3
+        ids.append(resumed.run_id)
+        await pilot.press("q")
+    async with AgentClient(LocalTransport(state_dir)) as c:
+        first = await c.metrics(ids[1])
+        assert first["points"][0]["step"] == 4  # it continued after checkpoint-3
+        for run in ids:
+            await c.stop(run, grace=1)

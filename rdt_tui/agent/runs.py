@@ -79,7 +79,7 @@ class RunStore:
         state = load("state.json") or {}
         exit_info = load("exit.json")
         stop_info = load("stop.json")
-        for key in ("name", "argv", "cwd", "gpus", "created_at"):
+        for key in ("name", "argv", "cwd", "gpus", "created_at", "profile"):
             out[key] = spec.get(key)
         out["pid"] = state.get("pid")
         out["started_at"] = state.get("started_at") or spec.get("created_at")
@@ -229,6 +229,7 @@ def validate_launch(args: Dict[str, Any]) -> Dict[str, Any]:
     spec: Dict[str, Any] = {
         "argv": argv,
         "metric_format": metric_format,
+        "profile": str(args.get("profile") or "") or None,  # which profile made it (resume)
         "cwd": os.path.abspath(cwd),
         "env": env,
         "gpus": gpus,

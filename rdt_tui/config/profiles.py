@@ -13,6 +13,7 @@ placeholders, preflight parameters). Keys::
     stop_signal = "SIGINT"          # optional
     [env]                           # optional
     WANDB_MODE = "offline"
+    resume_args = ["--resume_from_checkpoint={resume}"]   # optional: how to resume
     [form]                          # optional: the launch form's starting values
     processes = 2
     per_gpu_batch = 32
@@ -128,6 +129,7 @@ class Profile:
     preflight: dict[str, Any] = field(default_factory=dict)
     metric_format: str = "auto"
     launcher: str = "command"
+    resume_args: list[str] = field(default_factory=list)
 
     def preflight_params(self, values: dict[str, Any] | None = None) -> dict[str, Any]:
         """What the preflight checks read: the ``[preflight]`` table with its defaults, plus
@@ -154,11 +156,12 @@ class Profile:
         """Launch arguments with the placeholders filled (from ``values``, else the form
         defaults); ``values["gpus"]`` (ids) also sets ``CUDA_VISIBLE_DEVICES``."""
         values = dict(self.form_values(), **(values or {}))
+        resume = values.get("resume")
 
         def fill(text: str) -> str:
             for key in PLACEHOLDERS:
                 text = text.replace("{" + key + "}", str(values[key]))
-            return text
+            return text.replace("{resume}", str(resume))
 
         ckpt = self.checkpoint_dir
         if ckpt and self.cwd and not os.path.isabs(os.path.expanduser(ckpt)):
@@ -167,8 +170,14 @@ class Profile:
         gpus = [str(g) for g in values.get("gpus") or []] or None
         if gpus:
             env["CUDA_VISIBLE_DEVICES"] = ",".join(gpus)
+        argv = list(self.command)
+        if resume:
+            if not self.resume_args:
+                raise ProfileError(f"{self.path}: no `resume_args`: this profile cannot resume")
+            argv += self.resume_args
         return {
-            "argv": [fill(arg) for arg in self.command],
+            "profile": self.path or self.name,
+            "argv": [fill(arg) for arg in argv],
             "cwd": self.cwd,
             "env": env,
             "gpus": gpus,
@@ -252,6 +261,7 @@ def load_profile(path: str) -> Profile:
         preflight=dict(preflight),
         metric_format=metric_format,
         launcher=str(data.get("launcher") or "command"),
+        resume_args=_list_of_str(path, data, "resume_args"),
     )
 
 

@@ -20,7 +20,7 @@ import numpy as np
 import torch
 from accelerate import Accelerator
 from accelerate.utils import set_seed
-from safetensors.torch import save_file
+from safetensors.torch import load_file, save_file
 from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 from tqdm.auto import tqdm
@@ -90,6 +90,10 @@ def main(argv: list[str] | None = None) -> int:
     )
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--grad-accum", type=int, default=1, help="micro-batches per optimizer step")
+    p.add_argument(
+        "--resume_from_checkpoint",
+        help="a checkpoint-N directory to continue from (RDT's flag): state, EMA and step N",
+    )
     args = p.parse_args(argv)
 
     accelerator = Accelerator(gradient_accumulation_steps=args.grad_accum)
@@ -111,9 +115,19 @@ def main(argv: list[str] | None = None) -> int:
         f"{len(data)} examples, total batch {args.batch_size * accelerator.num_processes}"
     )
 
-    bar = tqdm(range(args.max_steps), disable=not accelerator.is_local_main_process)
-    bar.set_description("Steps")
     step = 0
+    if args.resume_from_checkpoint:
+        path = args.resume_from_checkpoint
+        if not os.path.isabs(path):
+            path = os.path.join(args.output_dir, os.path.basename(path))
+        accelerator.print(f"Resuming from checkpoint {path}")
+        accelerator.load_state(path)
+        step = int(os.path.basename(path.rstrip("/")).rsplit("-", 1)[1])
+        ema_file = os.path.join(path, "ema", "model.safetensors")
+        if os.path.exists(ema_file):
+            ema.load_state_dict(load_file(ema_file))
+    bar = tqdm(range(args.max_steps), initial=step, disable=not accelerator.is_local_main_process)
+    bar.set_description("Steps")
     while step < args.max_steps:
         for state, actions in loader:
             noise = torch.randn_like(actions)

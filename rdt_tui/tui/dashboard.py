@@ -55,6 +55,7 @@ class DashboardScreen(Screen[None]):
         Binding("e", "smoothing", "Smoothing", id="dashboard.smoothing"),
         Binding("w", "loss_window", "Chart window", id="dashboard.window"),
         Binding("t", "gpu_window", "GPU window", id="dashboard.gpu_window"),
+        Binding("r", "resume", "Resume from checkpoint", id="dashboard.resume"),
         Binding("slash", "search", "Filter log", id="dashboard.search"),
         Binding("escape", "clear_search", "Clear filter", show=False, id="dashboard.clear"),
     ]
@@ -252,6 +253,35 @@ class DashboardScreen(Screen[None]):
 
     def action_gpu_window(self) -> None:
         self.query_one(GpuPane).cycle_window()
+
+    def action_resume(self) -> None:
+        """Relaunch from the highlighted checkpoint with the run's profile: the launch form
+        shows the exact command (the profile's resume arguments included) before a `y`."""
+        table = self.query_one(CheckpointTable)
+        if not table.row_count:
+            self.notify("no checkpoint yet", severity="warning")
+            return
+        self.resume_from(str(table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value))
+
+    @work(exclusive=True, group="resume")
+    async def resume_from(self, path: str) -> None:
+        # Imported here: the launch screen imports this module (it opens dashboards).
+        from ..config.profiles import ProfileError, find_profile, load_profile, profile_dirs
+        from .launch_screen import LaunchScreen, plan_of_profile
+
+        try:
+            name = (await self.client.status(self.run_id)).get("profile")
+            if not name:
+                raise ProfileError(f"{self.run_id} was not launched from a profile")
+            profile = load_profile(find_profile(name, profile_dirs()))
+            plan = plan_of_profile(profile)
+            plan.values["resume"] = path
+            plan.title += f", resumed from {path.rsplit('/', 1)[-1]}"
+            profile.launch_args(plan.values)  # says now when the profile cannot resume
+        except Exception as exc:  # a profile gone or without resume_args: said, not raised
+            self.notify(str(exc), severity="error", timeout=20)
+            return
+        self.app.push_screen(LaunchScreen(self.client, plan))
 
     def action_detach(self) -> None:
         # The run keeps going under the node's agent; the console goes back to the runs
