@@ -31,6 +31,7 @@ bench: $(STAMP)
 	$(PY) benchmarks/ssh_figures.py
 	$(PY) benchmarks/console_figures.py
 	$(PY) benchmarks/preflight_figures.py
+	$(PY) benchmarks/format_throughput.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info

@@ -1,0 +1,118 @@
+"""Parsing throughput of each project format on a generated log (200 MB by default), with
+`grep -c KEY` over the same file in the same script as the reference.
+
+    python benchmarks/format_throughput.py [--mb 200]
+
+The logs are shaped like the real ones (shared/reference/training-projects.md): RDT's tqdm bar
+on \\r with logging chatter and sample dicts; Diffusion Policy's logs.json.txt; GestureLSM's
+RVQ-VAE run.log and generative loguru lines; LIBERO's epoch lines.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from benchmarks._common import scratch_dir, timed
+from rdt_tui.core.lines import LineSplitter
+from rdt_tui.core.metrics import MetricParser
+
+
+def rdt(i: int) -> str:
+    line = (
+        f"Steps:  {i % 100:2d}%|#####     | {i}/200000 [01:23<4:56:12, 1.31it/s, "
+        f"loss={1.0 / (i + 1):.4g}, lr=0.0001]\r"
+    )
+    if i % 50 == 0:
+        line += (
+            "\n12/12/2024 07:07:23 - INFO - __main__ - {'agilex_sample_mse': 0.0123, "
+            "'overall_avg_sample_mse': 0.0123}\n"
+        )
+    return line
+
+
+def dp(i: int) -> str:
+    extra = ', "val_loss": 0.02, "train_action_mse_error": 0.01' if i % 311 == 0 else ""
+    return (
+        f'{{"train_loss": {1.0 / (i + 1):.6g}, "global_step": {i}, "epoch": {i // 311}, '
+        f'"lr": 0.0001{extra}}}\n'
+    )
+
+
+def rvq(i: int) -> str:
+    return (
+        f"2024-09-09 12:00:00,000 INFO Train. Iter {i} : \t Commit. 0.10000 \t PPL. 600.50 \t "
+        f"Recons.  {1.0 / (i + 1):.5f}\n"
+    )
+
+
+def gen(i: int) -> str:
+    line = (
+        f" 09-09 12:00:00 | [{i // 311:03d}][{i % 311:03d}/311]  predict_x0_loss: "
+        f"{1.0 / (i + 1):.3f} lr: 0.000\n"
+    )
+    if i % 311 == 0:
+        line += " 09-09 12:01:00 | Validation Results >>>> fgd: 0.410 bc: 0.738 l1div: 12.575\n"
+    return line
+
+
+def libero(i: int) -> str:
+    return f"[info] Epoch: {i:3d} | train loss: {1.0 / (i + 1):5.2f} | time: 0.90\n"
+
+
+FORMATS = {
+    "rdt": (rdt, "loss"),
+    "dp": (dp, "train_loss"),
+    "gesturelsm-rvq": (rvq, "Recons"),
+    "gesturelsm": (gen, "predict_x0_loss"),
+    "libero": (libero, "train loss"),
+}
+
+
+def write(path: str, make: object, size: int) -> None:
+    block = "".join(make(i) for i in range(1, 20001)).encode()  # type: ignore[operator]
+    with open(path, "wb") as fh:
+        written = 0
+        while written < size:
+            fh.write(block)
+            written += len(block)
+
+
+def parse(path: str, fmt: str) -> tuple[int, float]:
+    splitter, parser = LineSplitter(), MetricParser(fmt)
+    count = 0
+    t0 = time.perf_counter()
+    with open(path, "rb") as fh:
+        while True:
+            chunk = fh.read(1 << 20)
+            if not chunk:
+                break
+            count += len(parser.parse_lines(splitter.feed(chunk)))
+    count += len(parser.parse_lines(splitter.flush()))
+    return count, time.perf_counter() - t0
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--mb", type=int, default=200)
+    a = ap.parse_args()
+    size = a.mb << 20
+    for fmt, (make, key) in FORMATS.items():
+        path = os.path.join(scratch_dir(), f"format-{fmt}.log")
+        write(path, make, size)
+        mb = os.path.getsize(path) / (1 << 20)
+        grep_s = min(timed(["grep", "-c", key, path]) for _ in range(3))
+        points, ours_s = parse(path, fmt)
+        print(
+            f"{fmt:15} {mb:5.0f} MiB: ours {mb / ours_s:6.1f} MiB/s ({points} points), "
+            f"grep -c {key!r} {mb / grep_s:7.0f} MiB/s -> ratio {grep_s / ours_s:.3f}"
+        )
+        os.unlink(path)
+
+
+if __name__ == "__main__":
+    main()
