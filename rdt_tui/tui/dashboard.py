@@ -48,15 +48,15 @@ class DashboardScreen(Screen[None]):
     DashboardScreen CheckpointTable { width: 1fr; border: round $primary; }
     """
     BINDINGS = [
-        Binding("s", "stop", "Stop run", id="dashboard.stop"),
+        Binding("s", "stop", "Stop", id="dashboard.stop"),
         Binding("d", "detach", "Detach", id="dashboard.detach"),
-        Binding("m", "next_metric", "Next metric", id="dashboard.metric"),
-        Binding("g", "log_scale", "Log scale", id="dashboard.log"),
-        Binding("e", "smoothing", "Smoothing", id="dashboard.smoothing"),
-        Binding("w", "loss_window", "Chart window", id="dashboard.window"),
+        Binding("m", "next_metric", "Metric", id="dashboard.metric"),
+        Binding("g", "log_scale", "Log y", id="dashboard.log"),
+        Binding("e", "smoothing", "Smooth", id="dashboard.smoothing"),
+        Binding("w", "loss_window", "Window", id="dashboard.window"),
         Binding("t", "gpu_window", "GPU window", id="dashboard.gpu_window"),
-        Binding("r", "resume", "Resume from checkpoint", id="dashboard.resume"),
-        Binding("slash", "search", "Filter log", id="dashboard.search"),
+        Binding("r", "resume", "Resume", id="dashboard.resume"),
+        Binding("slash", "search", "Filter", id="dashboard.search"),
         Binding("escape", "clear_search", "Clear filter", show=False, id="dashboard.clear"),
     ]
 
