@@ -50,8 +50,8 @@ async def main() -> None:
 
     app = make_app(open_run)
     async with app.run_test(size=(120, 40)) as pilot:
-        while not isinstance(app.screen, DashboardScreen):
-            await asyncio.sleep(0.1)
+        while not isinstance(app.screen, DashboardScreen) or not app.screen.query(LossChart):
+            await asyncio.sleep(0.1)  # the screen first, then its composed widgets
         chart = app.screen.query_one(LossChart)
         table = app.screen.query_one(CheckpointTable)
         gpus = app.screen.query_one(GpuPane)
