@@ -79,7 +79,7 @@ class RunStore:
         state = load("state.json") or {}
         exit_info = load("exit.json")
         stop_info = load("stop.json")
-        for key in ("name", "argv", "cwd", "gpus", "created_at", "profile"):
+        for key in ("name", "argv", "cwd", "gpus", "created_at", "profile", "group"):
             out[key] = spec.get(key)
         out["pid"] = state.get("pid")
         out["started_at"] = state.get("started_at") or spec.get("created_at")
@@ -230,6 +230,7 @@ def validate_launch(args: Dict[str, Any]) -> Dict[str, Any]:
         "argv": argv,
         "metric_format": metric_format,
         "profile": str(args.get("profile") or "") or None,  # which profile made it (resume)
+        "group": str(args.get("group") or "") or None,  # the multi-node job it is a node of
         "cwd": os.path.abspath(cwd),
         "env": env,
         "gpus": gpus,

@@ -40,6 +40,14 @@ from ..core.formats import FORMATS as METRIC_FORMATS
 from .paths import config_dir
 
 PLACEHOLDERS = ("processes", "per_gpu_batch", "grad_accum", "max_steps", "mixed_precision")
+# Filled per node of a multi-node profile (1 node, rank 0, this host when single).
+NODE_PLACEHOLDERS = (
+    "node_rank",
+    "num_machines",
+    "total_processes",
+    "main_process_ip",
+    "main_process_port",
+)
 FORM_DEFAULTS: dict[str, Any] = {
     "processes": 1,
     "per_gpu_batch": 8,
@@ -99,13 +107,39 @@ def launcher_argv(path: str, data: dict[str, Any]) -> list[str]:
     python = str(data.get("python") or "python")
     if launcher == "python":
         return [python, *extra, script, *args]
+    nodes = data.get("hosts") or []
+    multi = isinstance(nodes, list) and len(nodes) > 1
     if launcher == "accelerate":
+        machines = (
+            [
+                *("--num_machines", "{num_machines}", "--machine_rank", "{node_rank}"),
+                *("--main_process_ip", "{main_process_ip}"),
+                *("--main_process_port", "{main_process_port}"),
+            ]
+            if multi
+            else []
+        )
+        # accelerate's --num_processes counts every process of every machine
+        count = "{total_processes}" if multi else "{processes}"
         return [
-            *("accelerate", "launch", "--num_processes", "{processes}"),
+            *("accelerate", "launch", "--num_processes", count, *machines),
             *("--mixed_precision", "{mixed_precision}", *extra, script, *args),
         ]
     if launcher == "torchrun":
-        return ["torchrun", "--nproc_per_node", "{processes}", *extra, script, *args]
+        machines = (
+            [
+                *("--nnodes", "{num_machines}", "--node_rank", "{node_rank}"),
+                *("--master_addr", "{main_process_ip}", "--master_port", "{main_process_port}"),
+            ]
+            if multi
+            else []
+        )
+        return ["torchrun", "--nproc_per_node", "{processes}", *machines, *extra, script, *args]
+    if multi:
+        raise ProfileError(
+            f"{path}: a multi-node profile needs launcher accelerate or torchrun (or `command` "
+            "with {node_rank} {num_machines} {main_process_ip} {main_process_port})"
+        )
     return ["deepspeed", "--num_gpus", "{processes}", *extra, script, *args]
 
 
@@ -130,6 +164,10 @@ class Profile:
     metric_format: str = "auto"
     launcher: str = "command"
     resume_args: list[str] = field(default_factory=list)
+    hosts: list[str] = field(default_factory=list)
+    main_process_ip: str = "127.0.0.1"
+    main_process_port: int = 29500
+    stop_together: bool = True
 
     def preflight_params(self, values: dict[str, Any] | None = None) -> dict[str, Any]:
         """What the preflight checks read: the ``[preflight]`` table with its defaults, plus
@@ -157,10 +195,20 @@ class Profile:
         defaults); ``values["gpus"]`` (ids) also sets ``CUDA_VISIBLE_DEVICES``."""
         values = dict(self.form_values(), **(values or {}))
         resume = values.get("resume")
+        machines = max(1, len(self.hosts))
+        node = {
+            "node_rank": int(values.get("node_rank") or 0),
+            "num_machines": machines,
+            "total_processes": int(values["processes"]) * machines,
+            "main_process_ip": self.main_process_ip,
+            "main_process_port": self.main_process_port,
+        }
 
         def fill(text: str) -> str:
             for key in PLACEHOLDERS:
                 text = text.replace("{" + key + "}", str(values[key]))
+            for key in NODE_PLACEHOLDERS:
+                text = text.replace("{" + key + "}", str(node[key]))
             return text.replace("{resume}", str(resume))
 
         ckpt = self.checkpoint_dir
@@ -262,7 +310,25 @@ def load_profile(path: str) -> Profile:
         metric_format=metric_format,
         launcher=str(data.get("launcher") or "command"),
         resume_args=_list_of_str(path, data, "resume_args"),
+        hosts=_list_of_str(path, data, "hosts"),
+        main_process_ip=_str_of(path, data, "main_process_ip", "127.0.0.1"),
+        main_process_port=_port_of(path, data),
+        stop_together=bool(data.get("stop_together", True)),
     )
+
+
+def _str_of(path: str, data: dict[str, Any], key: str, default: str) -> str:
+    value = data.get(key, default)
+    if not isinstance(value, str) or not value:
+        raise ProfileError(f"{path}: `{key}` must be a non-empty string")
+    return value
+
+
+def _port_of(path: str, data: dict[str, Any]) -> int:
+    port = data.get("main_process_port", 29500)
+    if isinstance(port, bool) or not isinstance(port, int) or not 0 < port < 65536:
+        raise ProfileError(f"{path}: `main_process_port` must be a port number 1-65535")
+    return port
 
 
 def profile_dirs() -> list[str]:
