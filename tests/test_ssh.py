@@ -7,6 +7,7 @@ import hashlib
 import json
 import os
 import pwd
+import re
 import shutil
 import signal
 import subprocess
@@ -559,3 +560,109 @@ def test_preflight_runs_on_the_node_and_its_fixes_apply_there(
     finally:
         stop_daemon(env["RDT_TUI_STATE_DIR"])  # the local agent diff-dataset started
         shutil.rmtree(node_dir, ignore_errors=True)
+
+
+RING_JOB = """
+import socket, sys, time
+rank, n, ip, port, steps = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3], int(sys.argv[4]), \\
+    int(sys.argv[5])
+if rank == 0:
+    server = socket.create_server((ip, port))
+    peers = [server.accept()[0] for _ in range(n - 1)]
+else:
+    for _ in range(200):
+        try:
+            peers = [socket.create_connection((ip, port))]
+            break
+        except OSError:
+            time.sleep(0.1)
+for step in range(1, steps + 1):
+    # lockstep, like an all-reduce: a dead peer ends the others (as NCCL or gloo would)
+    if rank == 0:
+        for p in peers:
+            p.sendall(b"x")
+        if not all(p.recv(1) for p in peers):
+            sys.exit(3)
+    else:
+        if not peers[0].recv(1):
+            sys.exit(3)
+        peers[0].sendall(b"x")
+    print(f"step={step} loss={1 / step:.5f}", flush=True)
+    time.sleep(0.05)
+"""
+
+
+def test_a_job_across_this_machine_and_the_node_through_the_jump(
+    lab: SshLab, node_state: str, workdir: str
+) -> None:
+    write_cli_hosts(lab, node_state)
+    shared = f"/tmp/rdt-ring-{uuid.uuid4().hex[:8]}"
+    os.makedirs(shared)
+    os.chmod(shared, 0o755)
+    Path(shared, "ring.py").write_text(RING_JOB)
+    os.chmod(os.path.join(shared, "ring.py"), 0o644)
+    port = free_port()
+
+    def profile(steps: int) -> str:
+        path = os.path.join(workdir, f"ring-{steps}.toml")
+        Path(path).write_text(
+            f'name = "ring"\nhosts = ["localhost", "node"]\nmain_process_port = {port}\n'
+            f'command = ["/usr/bin/python3", "ring.py", "{{node_rank}}", "{{num_machines}}", '
+            f'"{{main_process_ip}}", "{{main_process_port}}", "{steps}"]\ncwd = "{shared}"\n'
+        )
+        return path
+
+    env = dict(
+        os.environ,
+        RDT_TUI_SSH_CONFIG=lab.ssh_config,
+        RDT_TUI_CONFIG_DIR=os.path.join(lab.root, "cfg"),
+        RDT_TUI_STATE_DIR=os.path.join(workdir, "local-state"),
+    )
+    cmd = [sys.executable, "-m", "rdt_tui.cli", "group", "--profile"]
+    try:
+        done = subprocess.run(
+            [*cmd, profile(20)], capture_output=True, text=True, timeout=180, env=env
+        )
+        assert done.returncode == 0, done.stdout + done.stderr
+        for host in ("localhost", "node"):  # both ranks' points, merged, each with its host
+            assert re.search(rf"^{host}\s+step\s+20\s+loss", done.stdout, re.M), done.stdout
+        assert "exited (exit code 0)" in done.stdout
+        # Kill the node's rank: this machine's rank is stopped (or fails) and the node is named.
+        group = subprocess.Popen(
+            [*cmd, profile(100000), "--json"],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=env,
+        )
+        assert group.stderr is not None
+        first = group.stderr.readline()
+        runs = dict(part.split("=") for part in first.split(": ", 1)[1].strip().split(", "))
+        time.sleep(2)
+        killed = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "rdt_tui.cli",
+                "stop",
+                "node",
+                runs["node"],
+                "--signal",
+                "SIGKILL",
+                "--grace",
+                "0",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            env=env,
+        )
+        assert killed.returncode == 0, killed.stderr
+        out, _ = group.communicate(timeout=120)
+        report = json.loads(out)
+        assert group.returncode == 1 and report["first_dead"] == "node", out
+        assert report["final"]["localhost"]["status"] in ("stopped", "exited")
+        assert report["final"]["localhost"].get("exit_code") != 0
+    finally:
+        stop_daemon(env["RDT_TUI_STATE_DIR"])
+        shutil.rmtree(shared, ignore_errors=True)

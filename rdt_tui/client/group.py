@@ -14,6 +14,7 @@ from typing import Any
 from ..config.profiles import Profile
 from .agent_client import AgentClient
 
+COLLATERAL_S = 1.0
 OnEvent = Callable[[str, dict[str, Any]], None]  # (host, event)
 
 
@@ -97,17 +98,24 @@ async def watch_group(
                 report.first_dead = host
                 if stop_together:
                     others = [h for h in report.runs if h not in report.final]
-                    report.stopped = others
-                    await asyncio.gather(
+                    results = await asyncio.gather(
                         *(clients[h].stop(report.runs[h], grace=grace) for h in others)
                     )
+                    # Only those still running count as stopped by us; one that had ended
+                    # already (its status not here yet) may be the node that died first.
+                    report.stopped = [
+                        h
+                        for h, r in zip(others, results, strict=True)
+                        if not r.get("already_ended")
+                    ]
     finally:
         for task in tasks:
             task.cancel()
     # Which node died first by the nodes' own clocks (the shim's ended_at), not by which
-    # status reached us first: the other ranks may crash seconds later on a broken ring.
+    # status reached us first. A rank killed by a signal (OOM killer, a stop, a crash) wins a
+    # near tie: the others then fail on the broken ring within milliseconds, by themselves.
     died: dict[str, float] = {
-        h: float(f.get("ended_at") or 0.0)
+        h: float(f.get("ended_at") or 0.0) - (COLLATERAL_S if f.get("signal") else 0.0)
         for h, f in report.final.items()
         if not (f.get("status") == "exited" and f.get("exit_code") == 0) and h not in report.stopped
     }
