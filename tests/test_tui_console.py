@@ -357,3 +357,91 @@ async def test_resume_from_the_checkpoint_table_shows_the_command_first(
         assert first["points"][0]["step"] == 4  # it continued after checkpoint-3
         for run in ids:
             await c.stop(run, grace=1)
+
+
+RING = """
+import socket, sys, time
+rank, n, ip, port = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3], int(sys.argv[4])
+if rank == 0:
+    server = socket.create_server((ip, port))
+    peers = [server.accept()[0] for _ in range(n - 1)]
+else:
+    for _ in range(200):
+        try:
+            peers = [socket.create_connection((ip, port))]
+            break
+        except OSError:
+            time.sleep(0.1)
+for step in range(1, 100000):
+    if rank == 0:
+        for p in peers:
+            p.sendall(b"x")
+        if not all(p.recv(1) for p in peers):
+            sys.exit(3)
+    else:
+        if not peers[0].recv(1):
+            sys.exit(3)
+        peers[0].sendall(b"x")
+    print(f"step={step} loss={1 / step:.5f} rank{rank}_loss={1 / step:.5f}", flush=True)
+    time.sleep(0.05)
+"""
+
+
+async def test_a_multi_host_profile_launches_from_the_console_and_a_dead_node_is_named(
+    workdir: str, user_config: str
+) -> None:
+    import shutil
+    import tempfile
+
+    from .conftest import _kill_runs_of, _stop_daemon
+    from .sshd import free_port
+
+    runs_dir = os.path.join(workdir, "configs", "runs")
+    os.makedirs(runs_dir)
+    with open(os.path.join(workdir, "ring.py"), "w") as fh:
+        fh.write(RING)
+    with open(os.path.join(runs_dir, "aa-ring.toml"), "w") as fh:
+        fh.write(
+            f'hosts = ["node-a", "node-b"]\nmain_process_port = {free_port()}\n'
+            f'command = ["{sys.executable}", "ring.py", "{{node_rank}}", "{{num_machines}}", '
+            '"{main_process_ip}", "{main_process_port}"]\n'
+            f'cwd = "{workdir}"\n'
+        )
+    dirs = {h: tempfile.mkdtemp(prefix=f"rdt-{h}-", dir="/tmp") for h in ("node-a", "node-b")}
+    rows = [HostRow(h, "127.0.0.1", "") for h in dirs]
+    app = make_console_app(rows, lambda h: AgentClient(LocalTransport(dirs[h])))
+    try:
+        async with app.run_test(size=(120, 40)) as pilot:
+            await until(lambda: isinstance(app.screen, HostsScreen))
+            await until(lambda: app.screen.status.get("node-a") == "reachable")  # type: ignore[attr-defined]
+            await pilot.press("enter")
+            await until(lambda: isinstance(app.screen, RunsScreen))
+            profiles = app.screen.query_one("#profiles", DataTable)
+            await until(lambda: profiles.row_count >= 1)
+            profiles.focus()
+            await pilot.press("enter")
+            await until(lambda: isinstance(app.screen, LaunchScreen))
+            command = str(app.screen.query_one("#command", Static).render())
+            assert "node-a, node-b" in command and "rank 0" in command
+            await pilot.press("l", "y")
+            await until(lambda: on_dashboard(app))
+            dash = app.screen
+            assert isinstance(dash, DashboardScreen) and dash.group is not None
+            chart = dash.query_one(LossChart)
+            # one merged stream: rank 1's own metric arrives from node-b's agent
+            await until(lambda: len(chart.series.get("rank1_loss", ())) > 3)
+            report = dash.group.report
+            node_b = dash.group.clients["node-b"]
+            await node_b.stop(report.runs["node-b"], grace=0, signal="SIGKILL")
+            bar = dash.query_one(StatusBar)
+            await until(lambda: "node-b died first" in bar.alert, timeout=60)
+            a_status = await dash.group.clients["node-a"].status(report.runs["node-a"])
+            assert a_status["status"] != "running"
+            await pilot.press("c")
+            await until(lambda: isinstance(app.screen, ClusterScreen))
+            await pilot.press("q")
+    finally:
+        for d in dirs.values():
+            _kill_runs_of(d)
+            _stop_daemon(d)
+            shutil.rmtree(d, ignore_errors=True)

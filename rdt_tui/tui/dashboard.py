@@ -8,6 +8,7 @@ link state.
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 from typing import Any
 
 from textual import work
@@ -19,6 +20,7 @@ from textual.screen import Screen
 from textual.widgets import Footer, Input
 
 from ..client import AgentClient
+from ..client.group import GroupReport, watch_group
 from ..core.alerts import IdleWatch, SpikeDetector, seconds_until_full
 from ..core.metrics import bar_progress
 from ..core.units import human_duration, human_size
@@ -33,6 +35,15 @@ ALERT_WORDS = ("Traceback", "CUDA out of memory", "OutOfMemoryError", "NCCL", "W
 DISK_POLL_S = 30.0
 DISK_RATE_WINDOW_S = 600.0
 SPIKE_QUIET_S = 60.0
+
+
+@dataclass
+class GroupContext:
+    """A multi-node job: every host's client and run, and whether to stop them together."""
+
+    clients: dict[str, AgentClient]
+    report: GroupReport
+    stop_together: bool = True
 
 
 class DashboardScreen(Screen[None]):
@@ -56,14 +67,16 @@ class DashboardScreen(Screen[None]):
         Binding("w", "loss_window", "Window", id="dashboard.window"),
         Binding("t", "gpu_window", "GPU window", id="dashboard.gpu_window"),
         Binding("r", "resume", "Resume", id="dashboard.resume"),
+        Binding("c", "cluster", "Cluster", id="dashboard.cluster"),
         Binding("slash", "search", "Filter", id="dashboard.search"),
         Binding("escape", "clear_search", "Clear filter", show=False, id="dashboard.clear"),
     ]
 
-    def __init__(self, client: AgentClient, run_id: str) -> None:
+    def __init__(self, client: AgentClient, run_id: str, group: GroupContext | None = None) -> None:
         super().__init__()
         self.client = client
         self.run_id = run_id
+        self.group = group
         self.final: dict[str, Any] | None = None
         self.spikes = SpikeDetector()
         self.idle = IdleWatch()
@@ -92,6 +105,8 @@ class DashboardScreen(Screen[None]):
         # After the first refresh: every nested widget of compose() is mounted by then.
         self.call_after_refresh(self.follow)
         self.set_interval(DISK_POLL_S, self.poll_disk)
+        if self.group is not None:
+            self.call_after_refresh(self.follow_group)
         self.call_after_refresh(self.poll_disk)
 
     def on_unmount(self) -> None:
@@ -253,6 +268,45 @@ class DashboardScreen(Screen[None]):
 
     def action_gpu_window(self) -> None:
         self.query_one(GpuPane).cycle_window()
+
+    @work(exclusive=True, group="group")
+    async def follow_group(self) -> None:
+        """The other hosts' ranks: their points join the chart, and when one node's group
+        dies the others are stopped and the status bar says which died first and why."""
+        group = self.group
+        assert group is not None
+        chart = self.query_one(LossChart)
+
+        def on_event(host: str, ev: dict[str, Any]) -> None:
+            if ev["event"] == "metric" and group.report.runs.get(host) != self.run_id:
+                chart.add(ev["data"]["points"])
+
+        try:
+            report = await watch_group(group.clients, group.report, group.stop_together, on_event)
+        except Exception as exc:  # a lost host: the link alerts say the rest
+            self._alert(f"group: {exc}", "group")
+            return
+        if report.first_dead:
+            final = report.final.get(report.first_dead, {})
+            stopped = ", ".join(report.stopped) or "none"
+            self._alert(
+                f"{report.first_dead} died first ({final.get('status')}, exit code "
+                f"{final.get('exit_code')}); stopped: {stopped}",
+                "group",
+            )
+        else:
+            self.notify(f"group {report.group}: every node's run ended", timeout=30)
+
+    def action_cluster(self) -> None:
+        """Every GPU of the job's hosts (this host alone for a single-node run)."""
+        from .cluster_screen import ClusterScreen
+
+        clients = self.group.clients if self.group else {self.client.host: self.client}
+
+        async def connect(host: str) -> AgentClient:
+            return clients[host]
+
+        self.app.push_screen(ClusterScreen(list(clients), connect))
 
     def action_resume(self) -> None:
         """Relaunch from the highlighted checkpoint with the run's profile: the launch form

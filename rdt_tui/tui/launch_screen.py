@@ -49,6 +49,12 @@ class LaunchPlan:
         "max_steps",
         "mixed_precision",
     )
+    # A profile naming several hosts launches one rank group per host.
+    profile: Profile | None = None
+
+    @property
+    def hosts(self) -> list[str]:
+        return list(self.profile.hosts) if self.profile and len(self.profile.hosts) > 1 else []
 
 
 def plan_of_profile(profile: Profile) -> LaunchPlan:
@@ -57,6 +63,7 @@ def plan_of_profile(profile: Profile) -> LaunchPlan:
         build=profile.launch_args,
         values=profile.form_values(),
         fields=tuple(profile.fields()),
+        profile=profile,
     )
 
 
@@ -166,9 +173,13 @@ class LaunchScreen(Screen[None]):
         else:
             self.args = self.plan.build(dict(v))
         self.query_one("#summary", Static).update(summary)
-        self.query_one("#command", Static).update(
-            command_line(self.args) if self.args else "(fix the fields above)"
-        )
+        preview = command_line(self.args) if self.args else "(fix the fields above)"
+        if self.args and self.plan.hosts:
+            preview = (
+                f"on {', '.join(self.plan.hosts)} (one rank group each, rank 0 first; "
+                f"this is rank 0's command):\n{preview}"
+            )
+        self.query_one("#command", Static).update(preview)
 
     def action_launch(self) -> None:
         if self.args is None:
@@ -179,13 +190,15 @@ class LaunchScreen(Screen[None]):
             if yes:
                 self.launch()
 
-        self.app.push_screen(
-            Confirm(f"Launch on {self.client.host}?\n\n{command_line(self.args)}"), answered
-        )
+        where = ", ".join(self.plan.hosts) or self.client.host
+        self.app.push_screen(Confirm(f"Launch on {where}?\n\n{command_line(self.args)}"), answered)
 
     @work(exclusive=True, group="launch")
     async def launch(self) -> None:
         assert self.args is not None
+        if self.plan.hosts:
+            await self.launch_group()
+            return
         try:
             run = await self.client.launch_args(self.args)
         except Exception as exc:  # the agent's refusal (GPUs busy, bad cwd) is shown as is
@@ -197,3 +210,26 @@ class LaunchScreen(Screen[None]):
             return
         # Not awaited: this worker belongs to the screen being replaced.
         self.app.switch_screen(DashboardScreen(self.client, run["id"]))
+
+    async def launch_group(self) -> None:
+        """One rank group per host of the profile, through each host's agent."""
+        from ..client.group import launch_group
+        from .dashboard import GroupContext
+
+        assert self.plan.profile is not None
+        connect = getattr(self.app, "host_client", None)
+        try:
+            if connect is None:
+                raise RuntimeError("this console cannot reach other hosts")
+            clients = {h: await connect(h) for h in self.plan.hosts}
+            report = await launch_group(clients, self.plan.profile, dict(self.values))
+        except Exception as exc:  # a host down or refusing: nothing is left running
+            self.notify(
+                f"{getattr(exc, 'message', exc)}\n{getattr(exc, 'hint', '')}",
+                severity="error",
+                timeout=30,
+            )
+            return
+        first = self.plan.hosts[0]
+        group = GroupContext(clients, report, self.plan.profile.stop_together)
+        self.app.switch_screen(DashboardScreen(clients[first], report.runs[first], group))
