@@ -175,8 +175,18 @@ async def test_profiles_on_the_runs_screen_a_broken_one_is_a_message_a_good_one_
         await until(lambda: on_dashboard(app))
         dash = app.screen
         assert isinstance(dash, DashboardScreen)
-        await until(lambda: len(dash.query_one(LossChart).series.get("loss", ())) > 3)
+        await until(lambda: len(dash.query_one(LossChart).series.get("loss", ())) > 20)
         run_id = dash.run_id
+        # Back on the runs screen, the same profile's form shows an ETA measured on this run.
+        await pilot.press("d")
+        await until(lambda: isinstance(app.screen, RunsScreen))
+        table = app.screen.query_one("#profiles", DataTable)
+        table.focus()
+        table.move_cursor(row=1)
+        await pilot.press("enter")
+        await until(lambda: isinstance(app.screen, LaunchScreen))
+        summary = app.screen.query_one("#summary", Static)
+        await until(lambda: f"measured on {run_id}" in str(summary.render()))
         await pilot.press("q")
     async with AgentClient(LocalTransport(state_dir)) as c:
         status = await c.status(run_id)

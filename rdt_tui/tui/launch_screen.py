@@ -18,6 +18,7 @@ from textual.widgets import Footer, Input, Label, Select, Static
 from ..client import AgentClient
 from ..config.profiles import Profile
 from ..core.batch import effective_batch
+from ..core.units import human_duration
 from .confirm import Confirm
 from .dashboard import DashboardScreen
 
@@ -95,6 +96,7 @@ class LaunchScreen(Screen[None]):
         self.plan = plan
         self.values = dict(plan.values)
         self.args: dict[str, Any] | None = None
+        self.rate: tuple[float, str] | None = None  # (steps/s, run it was measured on)
 
     def compose(self) -> ComposeResult:
         with Vertical():
@@ -130,6 +132,31 @@ class LaunchScreen(Screen[None]):
 
     def on_mount(self) -> None:
         self.refresh_preview()
+        if self.plan.profile is not None:
+            self.measure_rate()
+
+    @work(exclusive=True, group="rate")
+    async def measure_rate(self) -> None:
+        """Steps per second of the newest earlier run of this profile on this host (its
+        first and last metric points), for the ETA; nothing when there is none."""
+        assert self.plan.profile is not None
+        mine = self.plan.profile.path or self.plan.profile.name
+        try:
+            runs = [r for r in await self.client.runs() if r.get("profile") == mine]
+            for run in sorted(runs, key=lambda r: r.get("started_at") or 0, reverse=True):
+                first = (await self.client.metrics(run["id"], 0, 1))["points"]
+                status = await self.client.call("status", {"run": run["id"], "progress": True})
+                seq = int(status.get("metrics_seq") or 0)
+                last = (await self.client.metrics(run["id"], max(0, seq - 1), 1))["points"]
+                if first and last and last[0]["t"] > first[0]["t"] and last[0]["step"]:
+                    steps = int(last[0]["step"]) - int(first[0]["step"] or 0)
+                    rate = steps / (float(last[0]["t"]) - float(first[0]["t"]))
+                    if rate > 0:
+                        self.rate = (rate, str(run["id"]))
+                        self.refresh_preview()
+                        return
+        except Exception:
+            return  # an estimate only: the form works without it
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         self.set_focus(None)  # Enter ends the edit, so `l` launches again
@@ -167,6 +194,12 @@ class LaunchScreen(Screen[None]):
             )
         else:
             summary = "this profile's command has no batch placeholders: it runs as written"
+        if "max_steps" in self.plan.fields and self.rate is not None:
+            rate, run = self.rate
+            eta = human_duration(int(v["max_steps"]) / rate)
+            summary += f"\nETA {eta} at {rate:.2f} steps/s (measured on {run})"
+        elif self.plan.profile is not None:
+            summary += "\nETA: measured once it runs (no earlier run of this profile here)"
         if problems:
             summary += f"\n! fix: {'; '.join(problems)}"
             self.args = None
