@@ -666,3 +666,113 @@ def test_a_job_across_this_machine_and_the_node_through_the_jump(
     finally:
         stop_daemon(env["RDT_TUI_STATE_DIR"])
         shutil.rmtree(shared, ignore_errors=True)
+
+
+NODE_VENV = "/tmp/rdt-node-venv"
+
+
+def node_training_python() -> str:
+    """An interpreter both this machine and the node's user can run, with the training extra
+    and rdt_tui installed (the node user cannot read the test venv under /root)."""
+    python = os.path.join(NODE_VENV, "bin", "python")
+    stamp = os.path.join(NODE_VENV, ".rdt-ready")
+    if not os.path.exists(stamp):
+        shutil.rmtree(NODE_VENV, ignore_errors=True)
+        subprocess.run([NODE_PYTHON, "-m", "venv", NODE_VENV], check=True)
+        pip = [python, "-m", "pip", "install", "-q"]
+        subprocess.run(
+            [*pip, "torch==2.13.0", "accelerate", "numpy", "h5py", "safetensors", "tqdm"],
+            check=True,
+        )
+        repo = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+        subprocess.run([*pip, "--no-deps", repo], check=True)
+        subprocess.run(["chmod", "-R", "a+rX", NODE_VENV], check=True)
+        Path(stamp).touch()
+    return python
+
+
+@pytest.mark.slow
+def test_the_demo_trainer_as_two_machines_this_one_and_the_node_behind_the_jump(
+    lab: SshLab, node_state: str, workdir: str
+) -> None:
+    python = node_training_python()
+    write_cli_hosts(lab, node_state)
+    shared = f"/tmp/rdt-mn-{uuid.uuid4().hex[:8]}"
+    os.makedirs(shared)
+    os.chmod(shared, 0o777)
+    from rdt_tui.demo.job import ensure_dataset
+
+    ensure_dataset(shared)
+    os.chmod(os.path.join(shared, "libero_demo.hdf5"), 0o644)
+
+    def profile(steps: int, delay: float) -> str:
+        path = os.path.join(workdir, f"mn-{steps}.toml")
+        Path(path).write_text(
+            f'name = "mn"\nhosts = ["localhost", "node"]\nmain_process_port = {free_port()}\n'
+            f'command = ["{python}", "-m", "accelerate.commands.launch", "--multi_gpu", '
+            '"--num_processes", "{total_processes}", "--num_machines", "{num_machines}", '
+            '"--machine_rank", "{node_rank}", "--main_process_ip", "{main_process_ip}", '
+            '"--main_process_port", "{main_process_port}", "--dynamo_backend", "no", '
+            '"--mixed_precision", "no", "-m", "rdt_tui.demo.train", "--data", '
+            '"libero_demo.hdf5", "--output-dir", "out-{node_rank}", '
+            f'"--max-steps", "{steps}", "--checkpoint-every", "10", "--keep", "2", '
+            f'"--step-delay", "{delay}"]\ncwd = "{shared}"\nmetric_format = "rdt"\n'
+            '[env]\nACCELERATE_USE_CPU = "1"\nOMP_NUM_THREADS = "1"\n'
+            f'HOME = "{shared}"\n[form]\nprocesses = 1\n'
+        )
+        return path
+
+    env = dict(
+        os.environ,
+        RDT_TUI_SSH_CONFIG=lab.ssh_config,
+        RDT_TUI_CONFIG_DIR=os.path.join(lab.root, "cfg"),
+        RDT_TUI_STATE_DIR=os.path.join(workdir, "local-state"),
+    )
+    cmd = [sys.executable, "-m", "rdt_tui.cli", "group", "--profile"]
+    try:
+        done = subprocess.run(
+            [*cmd, profile(20, 0.0)], capture_output=True, text=True, timeout=300, env=env
+        )
+        assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+        assert re.search(r"^localhost\s+step\s+20\s+loss", done.stdout, re.M), done.stdout
+        # Both machines trained: each rank saved its own random state at step 20.
+        assert os.path.exists(os.path.join(shared, "out-0", "checkpoint-20", "random_states_0.pkl"))
+        assert os.path.exists(os.path.join(shared, "out-1", "checkpoint-20", "random_states_1.pkl"))
+        # Killing the node's group stops this machine's.
+        group = subprocess.Popen(
+            [*cmd, profile(100000, 0.05), "--json"],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=env,
+        )
+        assert group.stderr is not None
+        first = group.stderr.readline()
+        runs = dict(part.split("=") for part in first.split(": ", 1)[1].strip().split(", "))
+        time.sleep(8)
+        killed = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "rdt_tui.cli",
+                "stop",
+                "node",
+                runs["node"],
+                "--signal",
+                "SIGKILL",
+                "--grace",
+                "0",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            env=env,
+        )
+        assert killed.returncode == 0, killed.stderr
+        out, _ = group.communicate(timeout=180)
+        report = json.loads(out)
+        assert report["first_dead"] == "node" and not report["ok"], out
+        assert report["final"]["localhost"]["status"] in ("stopped", "exited")
+    finally:
+        stop_daemon(env["RDT_TUI_STATE_DIR"])
+        shutil.rmtree(shared, ignore_errors=True)
