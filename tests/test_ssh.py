@@ -562,34 +562,44 @@ def test_preflight_runs_on_the_node_and_its_fixes_apply_there(
         shutil.rmtree(node_dir, ignore_errors=True)
 
 
-RING_JOB = """
-import socket, sys, time
-rank, n, ip, port, steps = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3], int(sys.argv[4]), \\
-    int(sys.argv[5])
-if rank == 0:
-    server = socket.create_server((ip, port))
-    peers = [server.accept()[0] for _ in range(n - 1)]
-else:
-    for _ in range(200):
-        try:
-            peers = [socket.create_connection((ip, port))]
-            break
-        except OSError:
-            time.sleep(0.1)
-for step in range(1, steps + 1):
-    # lockstep, like an all-reduce: a dead peer ends the others (as NCCL or gloo would)
-    if rank == 0:
-        for p in peers:
-            p.sendall(b"x")
-        if not all(p.recv(1) for p in peers):
-            sys.exit(3)
-    else:
-        if not peers[0].recv(1):
-            sys.exit(3)
-        peers[0].sendall(b"x")
-    print(f"step={step} loss={1 / step:.5f}", flush=True)
-    time.sleep(0.05)
-"""
+RING_JOB = os.path.join(os.path.dirname(os.path.abspath(__file__)), "jobs", "ring.py")
+
+
+def kill_node_rank(cmd: list[str], profile: str, env: dict[str, str], after_s: float):
+    """Run `rdt-tui group --json` on ``profile``, SIGKILL the node's rank after ``after_s``;
+    (exit code, the group's JSON report)."""
+    group = subprocess.Popen(
+        [*cmd, profile, "--json"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+    assert group.stderr is not None
+    first = group.stderr.readline()
+    runs = dict(part.split("=") for part in first.split(": ", 1)[1].strip().split(", "))
+    time.sleep(after_s)
+    killed = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "rdt_tui.cli",
+            "stop",
+            "node",
+            runs["node"],
+            "--signal",
+            "SIGKILL",
+            "--grace",
+            "0",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+    )
+    assert killed.returncode == 0, killed.stderr
+    out, _ = group.communicate(timeout=180)
+    return group.returncode, json.loads(out)
 
 
 def test_a_job_across_this_machine_and_the_node_through_the_jump(
@@ -599,7 +609,7 @@ def test_a_job_across_this_machine_and_the_node_through_the_jump(
     shared = f"/tmp/rdt-ring-{uuid.uuid4().hex[:8]}"
     os.makedirs(shared)
     os.chmod(shared, 0o755)
-    Path(shared, "ring.py").write_text(RING_JOB)
+    shutil.copy(RING_JOB, os.path.join(shared, "ring.py"))
     os.chmod(os.path.join(shared, "ring.py"), 0o644)
     port = free_port()
 
@@ -628,39 +638,8 @@ def test_a_job_across_this_machine_and_the_node_through_the_jump(
             assert re.search(rf"^{host}\s+step\s+20\s+loss", done.stdout, re.M), done.stdout
         assert "exited (exit code 0)" in done.stdout
         # Kill the node's rank: this machine's rank is stopped (or fails) and the node is named.
-        group = subprocess.Popen(
-            [*cmd, profile(100000), "--json"],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-            env=env,
-        )
-        assert group.stderr is not None
-        first = group.stderr.readline()
-        runs = dict(part.split("=") for part in first.split(": ", 1)[1].strip().split(", "))
-        time.sleep(2)
-        killed = subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "rdt_tui.cli",
-                "stop",
-                "node",
-                runs["node"],
-                "--signal",
-                "SIGKILL",
-                "--grace",
-                "0",
-            ],
-            capture_output=True,
-            text=True,
-            timeout=120,
-            env=env,
-        )
-        assert killed.returncode == 0, killed.stderr
-        out, _ = group.communicate(timeout=120)
-        report = json.loads(out)
-        assert group.returncode == 1 and report["first_dead"] == "node", out
+        code, report = kill_node_rank(cmd, profile(100000), env, after_s=2)
+        assert code == 1 and report["first_dead"] == "node", report
         assert report["final"]["localhost"]["status"] in ("stopped", "exited")
         assert report["final"]["localhost"].get("exit_code") != 0
     finally:
@@ -739,39 +718,9 @@ def test_the_demo_trainer_as_two_machines_this_one_and_the_node_behind_the_jump(
         assert os.path.exists(os.path.join(shared, "out-0", "checkpoint-20", "random_states_0.pkl"))
         assert os.path.exists(os.path.join(shared, "out-1", "checkpoint-20", "random_states_1.pkl"))
         # Killing the node's group stops this machine's.
-        group = subprocess.Popen(
-            [*cmd, profile(100000, 0.05), "--json"],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-            env=env,
-        )
-        assert group.stderr is not None
-        first = group.stderr.readline()
-        runs = dict(part.split("=") for part in first.split(": ", 1)[1].strip().split(", "))
-        time.sleep(8)
-        killed = subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "rdt_tui.cli",
-                "stop",
-                "node",
-                runs["node"],
-                "--signal",
-                "SIGKILL",
-                "--grace",
-                "0",
-            ],
-            capture_output=True,
-            text=True,
-            timeout=120,
-            env=env,
-        )
-        assert killed.returncode == 0, killed.stderr
-        out, _ = group.communicate(timeout=180)
-        report = json.loads(out)
-        assert report["first_dead"] == "node" and not report["ok"], out
+        code, report = kill_node_rank(cmd, profile(100000, 0.05), env, after_s=8)
+        assert code == 1
+        assert report["first_dead"] == "node" and not report["ok"], report
         assert report["final"]["localhost"]["status"] in ("stopped", "exited")
     finally:
         stop_daemon(env["RDT_TUI_STATE_DIR"])

@@ -369,32 +369,7 @@ async def test_resume_from_the_checkpoint_table_shows_the_command_first(
             await c.stop(run, grace=1)
 
 
-RING = """
-import socket, sys, time
-rank, n, ip, port = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3], int(sys.argv[4])
-if rank == 0:
-    server = socket.create_server((ip, port))
-    peers = [server.accept()[0] for _ in range(n - 1)]
-else:
-    for _ in range(200):
-        try:
-            peers = [socket.create_connection((ip, port))]
-            break
-        except OSError:
-            time.sleep(0.1)
-for step in range(1, 100000):
-    if rank == 0:
-        for p in peers:
-            p.sendall(b"x")
-        if not all(p.recv(1) for p in peers):
-            sys.exit(3)
-    else:
-        if not peers[0].recv(1):
-            sys.exit(3)
-        peers[0].sendall(b"x")
-    print(f"step={step} loss={1 / step:.5f} rank{rank}_loss={1 / step:.5f}", flush=True)
-    time.sleep(0.05)
-"""
+RING = os.path.join(os.path.dirname(os.path.abspath(__file__)), "jobs", "ring.py")
 
 
 async def test_a_multi_host_profile_launches_from_the_console_and_a_dead_node_is_named(
@@ -408,8 +383,7 @@ async def test_a_multi_host_profile_launches_from_the_console_and_a_dead_node_is
 
     runs_dir = os.path.join(workdir, "configs", "runs")
     os.makedirs(runs_dir)
-    with open(os.path.join(workdir, "ring.py"), "w") as fh:
-        fh.write(RING)
+    shutil.copy(RING, os.path.join(workdir, "ring.py"))
     with open(os.path.join(runs_dir, "aa-ring.toml"), "w") as fh:
         fh.write(
             f'hosts = ["node-a", "node-b"]\nmain_process_port = {free_port()}\n'
