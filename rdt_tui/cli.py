@@ -101,10 +101,25 @@ async def cmd_status(c: AgentClient, a: argparse.Namespace) -> int:
     return 0
 
 
-def _whole(key: str, value: str) -> int:
-    if not value.isdigit() or int(value) < 1:
-        raise CliError(f"--set {key}={value}: a whole number of at least 1 is expected")
-    return int(value)
+def set_values(items: list[str] | None) -> dict[str, Any]:
+    """``--set FIELD=VALUE`` items as launch-form values (what the form's fields accept)."""
+    from .config.profiles import FORM_DEFAULTS
+
+    values: dict[str, Any] = {}
+    for item in items or []:
+        key, sep, value = item.partition("=")
+        if not sep or key not in FORM_DEFAULTS:
+            raise CliError(
+                f"--set {item!r}: not a form field",
+                "fields: processes, per_gpu_batch, grad_accum, max_steps, mixed_precision",
+            )
+        if key == "mixed_precision":
+            values[key] = value
+        elif not value.isdigit() or int(value) < 1:
+            raise CliError(f"--set {key}={value}: a whole number of at least 1 is expected")
+        else:
+            values[key] = int(value)
+    return values
 
 
 async def cmd_launch(c: AgentClient, a: argparse.Namespace) -> int:
@@ -116,15 +131,7 @@ async def cmd_launch(c: AgentClient, a: argparse.Namespace) -> int:
             profile = load_profile(find_profile(a.profile, profile_dirs()))
         except ProfileError as exc:
             raise CliError(str(exc), "see the profile keys in rdt_tui/config/profiles.py") from None
-        values: dict[str, Any] = {}
-        for item in a.set or []:
-            key, sep, value = item.partition("=")
-            if not sep or key not in profile.form_values() or key == "gpus":
-                raise CliError(
-                    f"--set {item!r}: not a form field",
-                    "fields: processes, per_gpu_batch, grad_accum, max_steps, mixed_precision",
-                )
-            values[key] = value if key == "mixed_precision" else _whole(key, value)
+        values = set_values(a.set)
         if a.resume:
             values["resume"] = a.resume
         try:

@@ -12,7 +12,7 @@ from typing import Any
 
 
 def cmd_group(a: argparse.Namespace) -> int:
-    from .cli import CliError, make_client
+    from .cli import CliError, make_client, set_values
     from .client.group import launch_group, watch_group
     from .config.profiles import ProfileError, find_profile, load_profile, profile_dirs
 
@@ -22,16 +22,7 @@ def cmd_group(a: argparse.Namespace) -> int:
         raise CliError(str(exc), "the profile keys are in docs/profiles.md") from None
     if len(profile.hosts) < 2:
         raise CliError(f"{profile.path}: `hosts` names fewer than two hosts", "use launch")
-    values: dict[str, Any] = {}
-    for item in a.set or []:
-        key, sep, value = item.partition("=")
-        if (
-            not sep
-            or not value.isdigit()
-            or key not in ("processes", "per_gpu_batch", "grad_accum", "max_steps")
-        ):
-            raise CliError(f"--set {item!r}: expected a form field = a whole number")
-        values[key] = int(value)
+    values = set_values(a.set)
 
     async def run() -> int:
         clients = {h: make_client(h, reconnect=True) for h in profile.hosts}

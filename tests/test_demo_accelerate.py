@@ -14,6 +14,7 @@ import pytest
 from rdt_tui.demo.job import demo_launch_args, ensure_dataset
 
 from .conftest import Agent
+from .test_cli import rdt
 
 pytestmark = [pytest.mark.slow]
 
@@ -89,16 +90,9 @@ def test_demo_headless_command_exits_zero_when_the_run_ends(state_dir: str, work
 
 def _run_steps(state_dir: str, *args: str) -> tuple[str, list[int]]:
     """Launch through the CLI, wait for the end; (run id, loss steps)."""
-    env = dict(os.environ, RDT_TUI_STATE_DIR=state_dir)
 
     def cli(*a: str) -> str:
-        done = subprocess.run(
-            [sys.executable, "-m", "rdt_tui.cli", *a],
-            capture_output=True,
-            text=True,
-            env=env,
-            timeout=300,
-        )
+        done = rdt(state_dir, *a, timeout=300)
         assert done.returncode == 0, done.stderr
         return done.stdout
 

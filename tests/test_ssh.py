@@ -335,6 +335,16 @@ def test_cli_hosts_trust_and_check_host(lab: SshLab, node_state: str) -> None:
     assert report["state_dir"] == node_state and report["active_runs"] == []
 
 
+def lab_env(lab: SshLab, workdir: str) -> dict[str, str]:
+    """The CLI's environment for the lab's hosts, with this machine's agent in ``workdir``."""
+    return dict(
+        os.environ,
+        RDT_TUI_SSH_CONFIG=lab.ssh_config,
+        RDT_TUI_CONFIG_DIR=os.path.join(lab.root, "cfg"),
+        RDT_TUI_STATE_DIR=os.path.join(workdir, "local-state"),
+    )
+
+
 def write_cli_hosts(lab: SshLab, node_state: str) -> None:
     cfg = os.path.join(lab.root, "cfg")
     os.makedirs(cfg, exist_ok=True)
@@ -516,12 +526,7 @@ def test_preflight_runs_on_the_node_and_its_fixes_apply_there(
         'stats_file = "configs/dataset_stat.json"\ndataset_name = "agilex"\n'
         'stats_keys = ["observations/qpos"]\nscript = "train.sh"\noutput_dir = "out"\n'
     )
-    env = dict(
-        os.environ,
-        RDT_TUI_SSH_CONFIG=lab.ssh_config,
-        RDT_TUI_CONFIG_DIR=os.path.join(lab.root, "cfg"),
-        RDT_TUI_STATE_DIR=os.path.join(workdir, "local-state"),
-    )
+    env = lab_env(lab, workdir)
 
     def run(*args: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
@@ -622,12 +627,7 @@ def test_a_job_across_this_machine_and_the_node_through_the_jump(
         )
         return path
 
-    env = dict(
-        os.environ,
-        RDT_TUI_SSH_CONFIG=lab.ssh_config,
-        RDT_TUI_CONFIG_DIR=os.path.join(lab.root, "cfg"),
-        RDT_TUI_STATE_DIR=os.path.join(workdir, "local-state"),
-    )
+    env = lab_env(lab, workdir)
     cmd = [sys.executable, "-m", "rdt_tui.cli", "group", "--profile"]
     try:
         done = subprocess.run(
@@ -701,12 +701,7 @@ def test_the_demo_trainer_as_two_machines_this_one_and_the_node_behind_the_jump(
         )
         return path
 
-    env = dict(
-        os.environ,
-        RDT_TUI_SSH_CONFIG=lab.ssh_config,
-        RDT_TUI_CONFIG_DIR=os.path.join(lab.root, "cfg"),
-        RDT_TUI_STATE_DIR=os.path.join(workdir, "local-state"),
-    )
+    env = lab_env(lab, workdir)
     cmd = [sys.executable, "-m", "rdt_tui.cli", "group", "--profile"]
     try:
         done = subprocess.run(

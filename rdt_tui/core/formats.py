@@ -17,10 +17,13 @@ import ast
 import re
 from typing import TYPE_CHECKING, Callable, List, Optional, Tuple
 
-if TYPE_CHECKING:
-    from .metrics import MetricParser, MetricPoint
+# metrics imports this module lazily (in MetricParser), so this import finds it complete.
+from .metrics import MetricPoint
 
-Matcher = Callable[[str, "MetricParser"], Optional[List["MetricPoint"]]]
+if TYPE_CHECKING:
+    from .metrics import MetricParser
+
+Matcher = Callable[[str, "MetricParser"], Optional[List[MetricPoint]]]
 
 _NUM = r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?|nan|inf|-inf"
 _RVQ = re.compile(r"(Warmup|Train)\. Iter (\d+) :(.*)")
@@ -35,13 +38,11 @@ _SAMPLE = re.compile(r"- INFO - [\w.]+ - (\{'.*_sample_mse'.*\})\s*$")
 _RVQ_NAMES = {"lr": "lr", "Commit.": "commit", "PPL.": "perplexity", "Recons.": "recons"}
 
 
-def _point(name: str, value: str, step: Optional[int]) -> "MetricPoint":
-    from .metrics import MetricPoint
-
+def _point(name: str, value: str, step: Optional[int]) -> MetricPoint:
     return MetricPoint(name, float(value), step)
 
 
-def rvq(line: str, p: "MetricParser") -> Optional[List["MetricPoint"]]:
+def rvq(line: str, p: "MetricParser") -> Optional[List[MetricPoint]]:
     if "Iter " not in line:
         return None
     m = _RVQ.search(line)
@@ -52,7 +53,7 @@ def rvq(line: str, p: "MetricParser") -> Optional[List["MetricPoint"]]:
     return [_point(_RVQ_NAMES[k], v, step) for k, v in _RVQ_FIELDS.findall(m.group(3))]
 
 
-def gesture_gen(line: str, p: "MetricParser") -> Optional[List["MetricPoint"]]:
+def gesture_gen(line: str, p: "MetricParser") -> Optional[List[MetricPoint]]:
     if "Validation Results >>>>" in line:
         m = _VALID.search(line)
         if m is not None:
@@ -70,7 +71,7 @@ def gesture_gen(line: str, p: "MetricParser") -> Optional[List["MetricPoint"]]:
     return out
 
 
-def libero(line: str, p: "MetricParser") -> Optional[List["MetricPoint"]]:
+def libero(line: str, p: "MetricParser") -> Optional[List[MetricPoint]]:
     if "[info] Epoch" not in line:
         return None
     m = _LIBERO.search(line)
@@ -84,7 +85,7 @@ def libero(line: str, p: "MetricParser") -> Optional[List["MetricPoint"]]:
     return out
 
 
-def rdt_samples(line: str, p: "MetricParser") -> Optional[List["MetricPoint"]]:
+def rdt_samples(line: str, p: "MetricParser") -> Optional[List[MetricPoint]]:
     if "_sample_mse'" not in line:
         return None
     m = _SAMPLE.search(line)

@@ -58,9 +58,21 @@ class TieredSeries:
             return []
         now = self.fine[-1][0] if now is None else now
         start = now - seconds
-        out = [s for s in self.coarse if s[0] >= start] if seconds > self.fine_s else []
-        out.extend(s for s in self.fine if s[0] >= start)
+        out = _newest(self.coarse, start) if seconds > self.fine_s else []
+        out.extend(_newest(self.fine, start))
         return out
+
+
+def _newest(samples: "Deque[Tuple[float, Values]]", start: float) -> List[Tuple[float, Values]]:
+    """The samples at or after ``start``, walking back from the newest: a 30-second window of
+    an hour-long deque costs 30 steps, not 3600."""
+    out = []
+    for sample in reversed(samples):
+        if sample[0] < start:
+            break
+        out.append(sample)
+    out.reverse()
+    return out
 
 
 def ema(values: Sequence[float], weight: float) -> List[float]:

@@ -15,6 +15,7 @@ from ..client import AgentClient
 from ..config.settings import Settings, save_theme
 from ..config.themes import ThemeError, load_themes
 from .dashboard import DashboardScreen
+from .errors import notify_error
 from .hosts_screen import HostActions, HostRow, HostsScreen
 from .launch_screen import LaunchPlan, LaunchScreen
 
@@ -101,8 +102,7 @@ class RdtApp(App[None]):
         try:
             self.client, target = await self.open_run()
         except Exception as exc:  # shown to the user; the console stays usable to quit
-            hint = getattr(exc, "hint", "")
-            self.notify(f"{exc}{chr(10) + hint if hint else ''}", severity="error", timeout=60)
+            notify_error(self, exc, timeout=60)
             return
         if isinstance(target, LaunchPlan):
             await self.push_screen(LaunchScreen(self.client, target))

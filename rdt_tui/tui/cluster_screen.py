@@ -17,6 +17,7 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Static
 
 from ..client import AgentClient
+from .errors import error_title
 
 COLUMNS = ("host", "gpu", "model", "util", "memory", "temp", "power", "runs")
 REPAINT_S = 1.0
@@ -92,7 +93,7 @@ class ClusterScreen(Screen[None]):
                     self.latest[host] = ev["data"]
                     self._changed.add(host)
         except Exception as exc:  # one dead host is a row of its own, not a crash
-            self.errors[host] = f"{getattr(exc, 'title', type(exc).__name__)}: {exc}"
+            self.errors[host] = f"{error_title(exc)}: {exc}"
             self._changed.add(host)
 
     def repaint(self) -> None:

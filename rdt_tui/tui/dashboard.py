@@ -25,6 +25,7 @@ from ..core.alerts import IdleWatch, SpikeDetector, seconds_until_full
 from ..core.metrics import bar_progress
 from ..core.units import human_duration, human_size
 from .confirm import Confirm
+from .errors import error_title
 from .widgets.checkpoint_table import CheckpointTable
 from .widgets.gpu_pane import GpuPane
 from .widgets.log_tail import LogTail
@@ -128,7 +129,7 @@ class DashboardScreen(Screen[None]):
         except NoMatches:
             pass  # the screen is being taken down: nothing left to show events on
         except Exception as exc:  # a vanished run, a lost host: say so, keep the console
-            self._alert(f"{getattr(exc, 'title', 'cannot follow the run')}: {exc}", "follow")
+            self._alert(f"{error_title(exc, 'cannot follow the run')}: {exc}", "follow")
             hint = getattr(exc, "hint", "")
             if hint:
                 self.notify(hint, severity="warning", timeout=30)

@@ -20,6 +20,7 @@ from textual.widgets import DataTable, Footer, Static
 
 from ..client import AgentClient
 from .confirm import Confirm
+from .errors import error_title, notify_error
 from .host_form import HostForm
 
 COLUMNS = ("host", "address", "jump", "status", "agent", "gpus", "runs")
@@ -123,8 +124,7 @@ class HostsScreen(Screen[None]):
             gpus = (await client.gpus())["samples"][-1]
             runs = [r for r in await client.runs() if r["status"] == "running"]
         except Exception as exc:  # every failure is a status to show, not a crash
-            title = getattr(exc, "title", type(exc).__name__)
-            self._set(name, status=f"{title}: {getattr(exc, 'message', exc)}"[:80])
+            self._set(name, status=f"{error_title(exc)}: {getattr(exc, 'message', exc)}"[:80])
             return
         count = len(gpus["gpus"])
         gpu_text = f"{count}{' SIMULATED' if gpus['simulated'] else ''}" if count else "none"
@@ -219,8 +219,7 @@ class HostsScreen(Screen[None]):
         try:
             results = await self.actions.trust(name, ask)
         except Exception as exc:  # a changed key or a dead hop: say which and why
-            hint = getattr(exc, "hint", "")
-            self.notify(f"{exc}{chr(10) + hint if hint else ''}", severity="error", timeout=30)
+            notify_error(self, exc)
             return
         summary = ", ".join(f"{hop} {outcome}" for hop, _, outcome in results)
         self.notify(f"Host keys: {summary}")

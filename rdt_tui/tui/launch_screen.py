@@ -21,6 +21,7 @@ from ..core.batch import effective_batch
 from ..core.units import human_duration
 from .confirm import Confirm
 from .dashboard import DashboardScreen
+from .errors import notify_error
 
 PRECISIONS = ("no", "bf16", "fp16")
 
@@ -235,11 +236,7 @@ class LaunchScreen(Screen[None]):
         try:
             run = await self.client.launch_args(self.args)
         except Exception as exc:  # the agent's refusal (GPUs busy, bad cwd) is shown as is
-            self.notify(
-                f"{getattr(exc, 'message', exc)}\n{getattr(exc, 'hint', '')}",
-                severity="error",
-                timeout=30,
-            )
+            notify_error(self, exc)
             return
         # Not awaited: this worker belongs to the screen being replaced.
         self.app.switch_screen(DashboardScreen(self.client, run["id"]))
@@ -257,11 +254,7 @@ class LaunchScreen(Screen[None]):
             clients = {h: await connect(h) for h in self.plan.hosts}
             report = await launch_group(clients, self.plan.profile, dict(self.values))
         except Exception as exc:  # a host down or refusing: nothing is left running
-            self.notify(
-                f"{getattr(exc, 'message', exc)}\n{getattr(exc, 'hint', '')}",
-                severity="error",
-                timeout=30,
-            )
+            notify_error(self, exc)
             return
         first = self.plan.hosts[0]
         group = GroupContext(clients, report, self.plan.profile.stop_together)

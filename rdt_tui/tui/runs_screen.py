@@ -21,6 +21,7 @@ from ..core.preflight import summary
 from ..core.units import human_duration
 from .confirm import Confirm
 from .dashboard import DashboardScreen
+from .errors import notify_error
 from .launch_screen import LaunchScreen, plan_of_profile
 
 ProfileList = Callable[[], list[tuple[str, Profile | ProfileError]]]
@@ -179,12 +180,7 @@ class RunsScreen(Screen[None]):
                 return
             result = await apply_fix(self.client, profile, check)
         except Exception as exc:  # shown with the agent's hint; nothing was changed
-            hint = getattr(exc, "hint", "")
-            self.notify(
-                f"{getattr(exc, 'message', exc)}{chr(10) + hint if hint else ''}",
-                severity="error",
-                timeout=30,
-            )
+            notify_error(self, exc)
             return
         done = result.get("done") or "; ".join(result.get("changes") or []) or "done"
         if result.get("backup"):

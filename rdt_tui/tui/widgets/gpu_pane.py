@@ -80,7 +80,6 @@ class GpuPane(Static):
                 ),
             )
         self.last, self.run_id = sample, run_id
-        self.lagging = self._laggards(sample)
         if not self._pending:
             self._pending = True
             self.set_timer(0.1, self._render_last)
@@ -105,6 +104,9 @@ class GpuPane(Static):
     def _render_last(self) -> None:
         self._pending = False
         if self.last is not None:
+            # Judged at paint time, once per paint: not for each of the hour of samples the
+            # agent replays on attach.
+            self.lagging = self._laggards(self.last)
             self.update(self.render_text(self.last))
 
     def render_text(self, sample: dict[str, Any]) -> str:
