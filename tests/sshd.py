@@ -16,7 +16,9 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 
-USER = "rdtuser"
+# A test run of its own can take another account (parallel checkouts must not share the
+# node user's home, where the agent and its daemon live).
+USER = os.environ.get("RDT_TEST_SSH_USER", "rdtuser")
 NODE_NAME = "gpu-node.internal"
 
 

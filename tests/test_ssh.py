@@ -36,7 +36,7 @@ from rdt_tui.transport.errors import (
 from rdt_tui.transport.ssh import SshTransport
 
 from .conftest import _stop_daemon as stop_daemon
-from .sshd import NODE_NAME, SshLab, free_port, sshd_path, start_lab
+from .sshd import NODE_NAME, USER, SshLab, free_port, sshd_path, start_lab
 
 NODE_PYTHON = "/usr/bin/python3"
 
@@ -647,7 +647,7 @@ def test_a_job_across_this_machine_and_the_node_through_the_jump(
         shutil.rmtree(shared, ignore_errors=True)
 
 
-NODE_VENV = "/tmp/rdt-node-venv"
+NODE_VENV = f"/tmp/rdt-node-venv-{USER}"
 
 
 def node_training_python() -> str:
