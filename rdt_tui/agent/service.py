@@ -264,7 +264,7 @@ class AgentService(PreflightOps):
     async def op_checkpoints(self, args: Dict[str, Any]) -> Dict[str, Any]:
         run_id = str(args.get("run"))
         spec = self.store.spec(run_id)
-        directory = spec.get("checkpoint_dir") or spec.get("cwd") or "/"
+        directory = os.path.expanduser(spec.get("checkpoint_dir") or spec.get("cwd") or "/")
         return await asyncio.get_event_loop().run_in_executor(
             None, ckptscan.listing, directory, spec.get("checkpoint_globs") or ()
         )

@@ -130,7 +130,10 @@ class RunWatcher:
         events: List[Dict[str, Any]] = []
         now = time.time()
         if now - self._last_ckpt >= CKPT_EVERY_S or done:
-            directory = self.spec.get("checkpoint_dir") or self.spec.get("cwd") or "/"
+            # expanduser: a run recorded before the agent expanded `~` itself
+            directory = os.path.expanduser(
+                self.spec.get("checkpoint_dir") or self.spec.get("cwd") or "/"
+            )
             found = ckptscan.scan(directory, self.spec.get("checkpoint_globs") or ())
             events = ckptscan.diff(self.checkpoints, found)
             self.checkpoints = {c["path"]: c for c in found}

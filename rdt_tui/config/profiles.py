@@ -8,7 +8,7 @@ placeholders, preflight parameters). Keys::
     cwd = "~/RoboticsDiffusionTransformer"             # optional, on the node
     gpus = [0, 1]                   # optional; refused when a live run holds them
     log_files = ["outputs/*/logs.json.txt"]            # optional, newest match is followed
-    checkpoint_dir = "checkpoints"  # optional, relative to cwd
+    checkpoint_dir = "checkpoints"  # optional, relative to the run's cwd; ~ is the node's home
     checkpoint_globs = ["checkpoint-*"]                # optional
     stop_signal = "SIGINT"          # optional
     [env]                           # optional
@@ -211,9 +211,6 @@ class Profile:
                 text = text.replace("{" + key + "}", str(node[key]))
             return text.replace("{resume}", str(resume))
 
-        ckpt = self.checkpoint_dir
-        if ckpt and self.cwd and not os.path.isabs(os.path.expanduser(ckpt)):
-            ckpt = os.path.join(self.cwd, ckpt)
         env = {k: fill(v) for k, v in self.env.items()}
         gpus = [str(g) for g in values.get("gpus") or []] or None
         if gpus:
@@ -231,7 +228,9 @@ class Profile:
             "gpus": gpus,
             "name": self.name,
             "log_files": self.log_files,
-            "checkpoint_dir": ckpt,
+            # As written: the agent expands `~` with the node's home and puts a relative
+            # path under the run's cwd (the profile's, or the one `--cwd` gives instead).
+            "checkpoint_dir": self.checkpoint_dir,
             "checkpoint_globs": self.checkpoint_globs,
             "stop_signal": self.stop_signal,
             "metric_format": self.metric_format,
