@@ -14,6 +14,7 @@ placeholders, preflight parameters). Keys::
     [env]                           # optional
     WANDB_MODE = "offline"
     resume_args = ["--resume_from_checkpoint={resume}"]   # optional: how to resume
+    resume_at = "end"               # or "script": right after the script, before its args
     [form]                          # optional: the launch form's starting values
     processes = 2
     per_gpu_batch = 32
@@ -31,6 +32,7 @@ are not one of these names are left alone, so ``python -c`` code keeps its f-str
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -84,6 +86,9 @@ DEFAULT_PACKAGES = ["torch", "accelerate", "transformers", "h5py", "safetensors"
 
 
 LAUNCHERS = ("accelerate", "torchrun", "deepspeed", "python", "command")
+RESUME_AT = ("end", "script")
+# A Hydra / OmegaConf-style override (`key=value`, `+key=value`, `data.train_bs=128`).
+OVERRIDE = re.compile(r"[+~]{0,2}[A-Za-z_][\w.@/-]*=")
 
 
 def launcher_argv(path: str, data: dict[str, Any]) -> list[str]:
@@ -164,6 +169,7 @@ class Profile:
     metric_format: str = "auto"
     launcher: str = "command"
     resume_args: list[str] = field(default_factory=list)
+    resume_index: int | None = None  # where resume_args go in `command` (None: the end)
     hosts: list[str] = field(default_factory=list)
     main_process_ip: str = "127.0.0.1"
     main_process_port: int = 29500
@@ -219,7 +225,8 @@ class Profile:
         if resume:
             if not self.resume_args:
                 raise ProfileError(f"{self.path}: no `resume_args`: this profile cannot resume")
-            argv += self.resume_args
+            at = len(argv) if self.resume_index is None else self.resume_index
+            argv[at:at] = self.resume_args
         return {
             "profile": self.path or self.name,
             "argv": [fill(arg) for arg in argv],
@@ -309,11 +316,50 @@ def load_profile(path: str) -> Profile:
         metric_format=metric_format,
         launcher=str(data.get("launcher") or "command"),
         resume_args=_list_of_str(path, data, "resume_args"),
+        resume_index=_resume_index(path, data, command),
         hosts=_list_of_str(path, data, "hosts"),
         main_process_ip=_str_of(path, data, "main_process_ip", "127.0.0.1"),
         main_process_port=_port_of(path, data),
         stop_together=bool(data.get("stop_together", True)),
     )
+
+
+def _resume_index(path: str, data: dict[str, Any], command: list[str]) -> int | None:
+    """Where the resume flags go: after the script's arguments (None) or right after the
+    script. A resume the script would not read is refused here, not launched: flags placed
+    after a `key=value` override are swallowed by a script that collects its overrides with
+    ``nargs=argparse.REMAINDER`` (GestureLSM's train.py), which then trains from scratch."""
+    resume_args = _list_of_str(path, data, "resume_args")
+    at = data.get("resume_at")
+    if at is not None and at not in RESUME_AT:
+        raise ProfileError(f"{path}: `resume_at` must be one of {', '.join(RESUME_AT)}")
+    if not resume_args:
+        if at is not None:
+            raise ProfileError(f"{path}: `resume_at` without `resume_args`")
+        return None
+    if not any("{resume}" in arg for arg in resume_args):
+        raise ProfileError(
+            f"{path}: `resume_args` must hold {{resume}} (the checkpoint's path), "
+            'e.g. ["--resume_from_checkpoint={resume}"]'
+        )
+    launcher = str(data.get("launcher") or "command")
+    args = _list_of_str(path, data, "args") if launcher != "command" else command[1:]
+    if at == "script":
+        if launcher == "command":
+            raise ProfileError(
+                f'{path}: `resume_at = "script"` needs a `launcher` with a `script`; '
+                "in a `command` profile, put the overrides last and resume at the end"
+            )
+        return len(command) - len(args)
+    override = next((arg for arg in args if OVERRIDE.match(arg)), None)
+    if at is None and override is not None:
+        raise ProfileError(
+            f"{path}: `resume_args` would come after the override {override!r}, where a script "
+            "that collects overrides with nargs=argparse.REMAINDER (GestureLSM's train.py) "
+            'swallows them and trains from scratch: set resume_at = "script" (right after the '
+            'script, before its arguments), or resume_at = "end" if the parser reads flags there'
+        )
+    return None
 
 
 def _str_of(path: str, data: dict[str, Any], key: str, default: str) -> str:
