@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import sys
 import time
@@ -71,22 +72,41 @@ def _stats_line(result: dict[str, Any]) -> str:
 
 
 async def cmd_stats(c: AgentClient, a: argparse.Namespace) -> int:
+    from .cli import CliError
+
     profile = _profile(a)
+    launch = profile.launch_args()
     args = {
         "params": profile.preflight_params(),
-        "cwd": profile.launch_args().get("cwd"),
+        "cwd": launch.get("cwd"),
+        "env": launch.get("env") or {},
         "method": a.method,
         "write": not a.dry_run,
+        "timeout": a.timeout,
     }
-    result = await c.call("stats", args, timeout=None)
+    try:
+        # The agent gives up at the timeout (the job and the wait for the file's lock); the
+        # margin is for the answer to come back.
+        result = await c.call("stats", args, timeout=a.timeout + 30)
+    except asyncio.TimeoutError:
+        raise CliError(
+            f"no answer from the agent on {a.host} within {a.timeout + 30:.0f} s",
+            "check the host (rdt-tui runs HOST), or give the statistics more time with --timeout",
+        ) from None
     if a.json:
         print(json.dumps(result, indent=2))
         return 0
     comp = result["computed"]
-    print(
-        f"{comp['files']} files, {comp['episodes']} episodes, {comp['rows']} rows, "
-        f"{comp['dims']} dims -> entry {result['entry']['dataset_name']!r} ({a.method} std)"
-    )
+    if result["method"] == "script":
+        print(
+            f"{comp['script']} ({comp['seconds']} s) -> entry {profile.preflight['dataset_name']!r}"
+        )
+    else:
+        print(
+            f"{comp['files']} files, {comp['episodes']} episodes, {comp['rows']} rows, "
+            f"{comp['dims']} dims -> entry {result['entry']['dataset_name']!r} "
+            f"({result['method']} std)"
+        )
     for line in result["changes"]:
         print("  " + line)
     for line in result["problems"]:
@@ -169,9 +189,19 @@ def add_parsers(add: Any) -> None:
     sp.add_argument("--profile", required=True, help="profile name or path")
     sp.add_argument(
         "--method",
-        choices=("rdt", "plain"),
-        default="rdt",
-        help="std as RDT's script computes it (default) or the plain population std",
+        choices=("auto", "script", "rdt", "plain"),
+        default="auto",
+        help="script: run the profile's preflight.stats_command (the project's own script); "
+        "rdt: the built-in computation with the std as RDT's script computes it; plain: the "
+        "built-in with the population std; auto (default): script when the profile has one, "
+        "else rdt",
+    )
+    sp.add_argument(
+        "--timeout",
+        type=float,
+        default=3600.0,
+        metavar="SECONDS",
+        help="give up (and write nothing) after this long (default 3600)",
     )
     sp.add_argument(
         "--dry-run", action="store_true", help="show the change without writing the file"

@@ -5,20 +5,24 @@ thread (or a child process) so the daemon keeps serving runs meanwhile."""
 import asyncio
 import json
 import os
+import shlex
+import shutil
+import signal
 import stat
 import subprocess
+import tempfile
 import time
 from typing import Any, Dict, List, Optional, Tuple
 
-from ..core.stats import check_entry, entry_changes, make_entry, parse_stats
+from ..core.stats import check_entry, encodable, entry_changes, make_entry, parse_stats
 from ..protocol import errors
 from ..protocol.errors import AgentError
-from . import facts, manifest
-from .files import write_atomic
+from . import facts, manifest, statsfile
 
 # Where this code lives (the zipapp, or the source tree): the statistics job runs from it
 # under the training interpreter.
 CODE_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+STATS_TIMEOUT_S = 3600.0  # default bound of a statistics computation (and of its lock wait)
 STATS_BOOT = (
     "import sys; sys.path.insert(0, sys.argv[1]); from rdt_tui.agent.statsjob import main; main()"
 )
@@ -31,52 +35,187 @@ def _path(cwd: Optional[str], path: str) -> str:
     return os.path.normpath(path)
 
 
-def run_stats_job(python: str, request: Dict[str, Any]) -> Dict[str, Any]:
+def _run_bounded(
+    argv: List[str], stdin: Optional[bytes], cwd: Optional[str], env: Dict[str, str], timeout: float
+) -> Tuple[int, bytes, bytes]:
+    """Run ``argv`` in its own session; past ``timeout`` seconds the whole group is killed and
+    a clear error says so (no wait of the agent is unbounded)."""
     try:
-        done = subprocess.run(
-            [python, "-c", STATS_BOOT, CODE_ROOT],
-            input=json.dumps(request).encode(),
-            capture_output=True,
+        proc = subprocess.Popen(
+            argv,
+            cwd=cwd,
+            env=dict(os.environ, **env),
+            stdin=subprocess.PIPE if stdin is not None else subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            start_new_session=True,
         )
     except OSError as exc:
         raise AgentError(
-            errors.STATS_FAILED, f"cannot run {python}: {exc}", "set preflight.python"
+            errors.STATS_FAILED,
+            f"cannot run {argv[0]}: {exc.strerror or exc}",
+            "check preflight.python (and preflight.stats_command)",
         ) from None
-    lines = done.stdout.decode("utf-8", "replace").strip().splitlines()
     try:
-        out = json.loads(lines[-1])
-    except (ValueError, IndexError):
-        tail = done.stderr.decode("utf-8", "replace").strip().splitlines()[-3:]
+        out, err = proc.communicate(stdin, timeout=max(1.0, timeout))
+    except subprocess.TimeoutExpired:
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except OSError:
+            pass
+        proc.wait()
+        for pipe in (proc.stdin, proc.stdout, proc.stderr):
+            if pipe is not None:
+                pipe.close()
         raise AgentError(
-            errors.STATS_FAILED, "the statistics job failed: " + " | ".join(tail), ""
+            errors.STATS_FAILED,
+            f"the statistics were not done within {timeout:.0f} s; stopped, nothing was written",
+            "give them more time: rdt-tui stats HOST --profile P --timeout SECONDS",
         ) from None
-    if "error" in out:
-        raise AgentError(errors.STATS_FAILED, str(out["error"]), "fix the dataset or the keys")
-    return dict(out)
+    return proc.returncode, out, err
 
 
-def compute_stats(params: Dict[str, Any], cwd: Optional[str], method: str, write: bool):
+def _tail(data: bytes, lines: int = 3) -> str:
+    return " | ".join(data.decode("utf-8", "replace").strip().splitlines()[-lines:])
+
+
+def run_stats_job(
+    python: str, request: Dict[str, Any], timeout: float = STATS_TIMEOUT_S
+) -> Dict[str, Any]:
+    """The built-in computation (statsjob.py) under the training interpreter."""
+    _, out, err = _run_bounded(
+        [python, "-c", STATS_BOOT, CODE_ROOT], json.dumps(request).encode(), None, {}, timeout
+    )
+    lines = out.decode("utf-8", "replace").strip().splitlines()
+    try:
+        result = json.loads(lines[-1])
+    except (ValueError, IndexError):
+        raise AgentError(
+            errors.STATS_FAILED, "the statistics job failed: " + _tail(err), ""
+        ) from None
+    if "error" in result:
+        raise AgentError(errors.STATS_FAILED, str(result["error"]), "fix the dataset or the keys")
+    return dict(result)
+
+
+def run_stats_script(
+    params: Dict[str, Any], cwd: str, env: Dict[str, str], name: str, timeout: float
+) -> Tuple[Any, Dict[str, Any]]:
+    """The project's own statistics script (``stats_command``), run in the run's cwd with the
+    training interpreter as ``{python}``, writing into a fresh temporary ``{output}``: the
+    entry it wrote for ``name`` (as parsed, NaN included, for the checks to judge)."""
+    python = os.path.expanduser(str(params.get("python") or "python3"))
+    tmp = tempfile.mkdtemp(prefix="rdt-tui-stats-")
+    try:
+        output = os.path.join(tmp, os.path.basename(str(params["stats_file"])))
+        argv = [
+            str(c).replace("{output}", output).replace("{python}", python)
+            for c in params["stats_command"]
+        ]
+        started = time.monotonic()
+        code, out, err = _run_bounded(argv, None, cwd, env, timeout)
+        shown = " ".join(shlex.quote(a) for a in argv).replace(output, "{output}")
+        if code != 0:
+            raise AgentError(
+                errors.STATS_FAILED,
+                f"the statistics script failed (exit {code}): {_tail(err or out)}; "
+                "nothing was written",
+                f"run it by hand in {cwd}: {shown}",
+            )
+        text = statsfile.read_bytes(output)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    if text is None:
+        raise AgentError(
+            errors.STATS_FAILED,
+            f"the statistics script wrote nothing to {{output}} ({shown})",
+            "stats_command must pass {output} as the file the script writes",
+        )
+    doc, why = parse_stats(text.decode("utf-8", "replace"))
+    if doc is None or not isinstance(doc.get(name), dict):
+        wrote = why or "entries " + (", ".join(sorted(doc or {})) or "none")
+        raise AgentError(
+            errors.STATS_FAILED,
+            f"the statistics script wrote no entry {name!r} ({wrote}); nothing was written",
+            "preflight.dataset_name must be the name the script files its statistics under",
+        )
+    return doc[name], {"script": shown, "seconds": round(time.monotonic() - started, 1)}
+
+
+def compute_stats(
+    params: Dict[str, Any],
+    cwd: Optional[str],
+    method: str,
+    write: bool,
+    env: Optional[Dict[str, str]] = None,
+    timeout: float = STATS_TIMEOUT_S,
+) -> Dict[str, Any]:
     """The new entry, what it changes, and (when ``write``) the rewritten file and its backup.
 
-    The file is read and parsed first: one that does not parse, or cannot be written, is
-    refused before any work, and is never touched."""
-    if method not in ("rdt", "plain"):
-        raise AgentError(errors.BAD_REQUEST, f"unknown method {method!r}", "use rdt or plain")
+    ``method``: ``script`` runs the profile's ``stats_command``, ``rdt`` / ``plain`` the
+    built-in computation, ``auto`` the script when the profile has one. The file is read and
+    parsed first: one that does not parse, or cannot be written, is refused before any work
+    and never touched; a write holds the file's lock from that read to the replace
+    (statsfile.py)."""
+    deadline = time.monotonic() + timeout
+    if method == "auto":
+        method = "script" if params.get("stats_command") else "rdt"
+    if method not in ("rdt", "plain", "script"):
+        raise AgentError(
+            errors.BAD_REQUEST, f"unknown method {method!r}", "use auto, script, rdt or plain"
+        )
     name = params.get("dataset_name")
-    keys = params.get("stats_keys") or []
-    if not (params.get("stats_file") and params.get("dataset_dir") and name and keys):
+    if method == "script":
+        needed = bool(params.get("stats_file") and name and params.get("stats_command"))
+        what = "stats_file, dataset_name and stats_command"
+    else:
+        needed = bool(params.get("stats_file") and params.get("dataset_dir") and name) and bool(
+            params.get("stats_keys")
+        )
+        what = "stats_file, dataset_dir, dataset_name and stats_keys"
+    if not needed:
         raise AgentError(
             errors.BAD_REQUEST,
-            "computing statistics needs preflight.stats_file, dataset_dir, dataset_name and "
-            "stats_keys",
+            f"computing statistics ({method}) needs preflight.{what}",
             "add them to the profile (docs/profiles.md)",
         )
     path = _path(cwd, params["stats_file"])
+    job = (params, cwd, method, write, dict(env or {}), deadline, str(name), path)
+    if not write:
+        return _compute(*job)
+    parent = _existing_parent(path)
+    try:
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+    except OSError as exc:
+        raise AgentError(
+            errors.STATS_UNWRITABLE,
+            f"cannot create {os.path.dirname(path)} (in {parent}): {exc.strerror}",
+            "fix its permissions, or point preflight.stats_file elsewhere",
+        ) from None
+    with statsfile.locked(path, deadline):
+        return _compute(*job)
+
+
+def _existing_parent(path: str) -> str:
+    parent = os.path.dirname(path)
+    while not os.path.exists(parent) and parent != os.path.dirname(parent):
+        parent = os.path.dirname(parent)  # a new file: its nearest existing directory
+    return parent
+
+
+def _compute(
+    params: Dict[str, Any],
+    cwd: Optional[str],
+    method: str,
+    write: bool,
+    env: Dict[str, str],
+    deadline: float,
+    name: str,
+    path: str,
+) -> Dict[str, Any]:
     doc: Dict[str, Any] = {}
-    old_bytes: Optional[bytes] = None
-    if os.path.exists(path):
-        with open(path, "rb") as fh:
-            old_bytes = fh.read()
+    old_bytes = statsfile.read_bytes(path)
+    if old_bytes is not None:
         parsed, why = parse_stats(old_bytes.decode("utf-8", "replace"))
         if parsed is None:
             raise AgentError(
@@ -85,37 +224,44 @@ def compute_stats(params: Dict[str, Any], cwd: Optional[str], method: str, write
                 "restore it (git, a .bak- copy) before computing new statistics into it",
             )
         doc = parsed
-    parent = os.path.dirname(path)
-    while not os.path.exists(parent) and parent != os.path.dirname(parent):
-        parent = os.path.dirname(parent)  # a new file: its nearest existing directory
-    if write and not os.access(path if old_bytes is not None else parent, os.W_OK):
+    if write and not os.access(path if old_bytes is not None else _existing_parent(path), os.W_OK):
         raise AgentError(
             errors.STATS_UNWRITABLE,
             f"{path} is not writable; it was left unchanged",
             "fix its permissions, or point preflight.stats_file elsewhere",
         )
-    computed = run_stats_job(
-        os.path.expanduser(str(params.get("python") or "python3")),
-        {
-            "directory": _path(cwd, params["dataset_dir"]),
-            "pattern": params.get("dataset_glob") or "*.hdf5",
-            "keys": keys,
-        },
-    )
     state_dim = int(params.get("state_dim") or 128)
-    try:
-        entry = make_entry(str(name), computed, method, state_dim, params.get("stats_index_map"))
-    except ValueError as exc:
-        raise AgentError(errors.STATS_FAILED, str(exc), "fix preflight.stats_index_map") from None
+    left = deadline - time.monotonic()
+    if method == "script":
+        workdir = os.path.expanduser(str(cwd or "~"))
+        entry, computed = run_stats_script(params, workdir, env, name, left)
+    else:
+        computed = run_stats_job(
+            os.path.expanduser(str(params.get("python") or "python3")),
+            {
+                "directory": _path(cwd, params["dataset_dir"]),
+                "pattern": params.get("dataset_glob") or "*.hdf5",
+                "keys": params["stats_keys"],
+                "scale": params.get("stats_scale") or None,
+            },
+            left,
+        )
+        try:
+            entry = make_entry(name, computed, method, state_dim, params.get("stats_index_map"))
+        except ValueError as exc:
+            raise AgentError(
+                errors.STATS_FAILED, str(exc), "fix preflight.stats_index_map"
+            ) from None
+        computed = {k: computed[k] for k in ("files", "episodes", "rows", "dims")}
     status, problems = check_entry(entry, state_dim)
     result: Dict[str, Any] = {
         "path": path,
         "method": method,
-        "entry": entry,
+        "entry": encodable(entry),
         "status": status,
         "problems": problems,
-        "changes": entry_changes(doc.get(str(name)), entry),
-        "computed": {k: computed[k] for k in ("files", "episodes", "rows", "dims")},
+        "changes": entry_changes(doc.get(name), entry),
+        "computed": computed,
         "written": False,
         "backup": None,
     }
@@ -124,16 +270,13 @@ def compute_stats(params: Dict[str, Any], cwd: Optional[str], method: str, write
             raise AgentError(
                 errors.STATS_FAILED,
                 "the computed statistics fail their own checks: " + "; ".join(problems),
-                "nothing was written; check the dataset keys and the index map",
+                "nothing was written; check the dataset, the keys, the index map "
+                "(or the project's script)",
             )
-        if old_bytes is not None:
-            backup = "{}.bak-{}".format(path, time.strftime("%Y%m%d-%H%M%S"))
-            write_atomic(backup, old_bytes, mode=0o644)
-            result["backup"] = backup
-        doc[str(name)] = entry
-        os.makedirs(os.path.dirname(path), exist_ok=True)
+        doc[name] = entry
         mode = stat.S_IMODE(os.stat(path).st_mode) if old_bytes is not None else 0o644
-        write_atomic(path, (json.dumps(doc, indent=4) + "\n").encode(), mode=mode)
+        data = (json.dumps(doc, indent=4) + "\n").encode()
+        result["backup"] = statsfile.commit(path, old_bytes, data, mode)
         result["written"] = True
     return result
 
@@ -195,13 +338,17 @@ class PreflightOps:
 
     async def op_stats(self, args: Dict[str, Any]) -> Dict[str, Any]:
         params = dict(args.get("params") or {})
+        env = {str(k): str(v) for k, v in (args.get("env") or {}).items()}
+        timeout = min(max(float(args.get("timeout") or STATS_TIMEOUT_S), 1.0), 7 * 86400.0)
         return await asyncio.get_event_loop().run_in_executor(
             None,
             compute_stats,
             params,
             args.get("cwd"),
-            str(args.get("method") or "rdt"),
+            str(args.get("method") or "auto"),
             bool(args.get("write")),
+            env,
+            timeout,
         )
 
     async def op_fix(self, args: Dict[str, Any]) -> Dict[str, Any]:

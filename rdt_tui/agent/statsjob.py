@@ -13,14 +13,19 @@ Two standard deviations are computed in the same pass:
 
 Keys name datasets inside each file, ``/``-separated; a ``*`` component matches every group
 at that level (LIBERO: ``data/*/obs/joint_states``), each match an episode. Several keys are
-concatenated along the last axis (e.g. joint and gripper states).
+concatenated along the last axis (e.g. joint and gripper states). ``scale`` divides listed
+dimensions of that concatenation before anything is computed, as RDT's
+``parse_hdf5_file_state_only`` divides the agilex grippers by 4.7908 and 4.7888.
+
+A NaN or Inf in the data is not a statistic: the job fails naming each key and dimension
+that holds one (with the first file and row), and computes nothing.
 """
 
 import glob
 import json
 import os
 import sys
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List, Optional, Tuple
 
 EPS = 1e-8
 CHUNK_ROWS = 65536
@@ -44,11 +49,63 @@ def _matches(group: Any, parts: List[str], prefix: str = "") -> List[str]:
     return out
 
 
+def _columns(keys: List[str], datasets: List[Any]) -> List[Tuple[str, int]]:
+    """(key, dimension within the key) of every column of the concatenated rows."""
+    out: List[Tuple[str, int]] = []
+    for key, d in zip(keys, datasets):
+        width = 1
+        for n in d.shape[1:]:
+            width *= int(n)
+        out.extend((key, j) for j in range(width))
+    return out
+
+
+def _scale_vector(scale: Optional[Dict[Any, float]], width: int, np: Any) -> Any:
+    if not scale:
+        return None
+    vec = np.ones(width)
+    for dim, factor in scale.items():
+        if not 0 <= int(dim) < width:
+            raise StatsError(
+                f"stats_scale names dimension {dim}, but the rows have {width} (0..{width - 1})"
+            )
+        vec[int(dim)] = float(factor)
+    return vec
+
+
+def _note_not_finite(
+    bad: Dict[Tuple[str, int], List[Any]],
+    finite: Any,
+    r0: int,
+    columns: List[Tuple[str, int]],
+    where: str,
+    found_in: Dict[str, str],
+    np: Any,
+) -> None:
+    """Count the non-finite values of one chunk per (key, dimension), keeping the first."""
+    for col in np.flatnonzero(~finite.all(axis=0)):
+        column = ~finite[:, col]
+        key, _ = columns[col]
+        first = f"{where} {found_in[key]} row {r0 + int(np.argmax(column))}"
+        seen = bad.setdefault(columns[col], [0, first])
+        seen[0] += int(column.sum())
+
+
+def _not_finite_error(bad: Dict[Tuple[str, int], List[Any]]) -> StatsError:
+    parts = [
+        f"{key} dimension {dim}: {n} value(s), first in {where}"
+        for (key, dim), (n, where) in sorted(bad.items())
+    ]
+    shown = "; ".join(parts[:6]) + (f" (+{len(parts) - 6} more)" if len(parts) > 6 else "")
+    return StatsError("the data holds NaN or Inf, so no statistics were computed: " + shown)
+
+
 def compute(
     directory: str,
     pattern: str,
     keys: List[str],
     chunk_rows: int = CHUNK_ROWS,
+    scale: Optional[Dict[Any, float]] = None,
 ) -> Dict[str, Any]:
     import h5py  # the training interpreter's, imported only here
     import numpy as np
@@ -64,6 +121,8 @@ def compute(
         raise StatsError("no dataset keys given (preflight.stats_keys)")
     acc: Optional[Dict[str, Any]] = None
     episodes = 0
+    bad: Dict[Tuple[str, int], List[Any]] = {}  # (key, dim) -> [count, first file and row]
+    divide: Any = None
     for path in files:
         try:
             fh = h5py.File(path, "r")
@@ -94,7 +153,20 @@ def compute(
                         )
                     except (OSError, ValueError) as exc:
                         raise StatsError(f"{path}: cannot read {parts}: {exc}") from None
+                    finite = np.isfinite(x)
+                    if not finite.all():
+                        where = os.path.relpath(path, directory)
+                        found_in = dict(zip(keys, parts))
+                        columns = _columns(keys, datasets)
+                        _note_not_finite(bad, finite, r0, columns, where, found_in, np)
+                        continue
+                    if divide is None and scale:
+                        divide = _scale_vector(scale, x.shape[1], np)
+                    if divide is not None and divide.shape[0] == x.shape[1]:
+                        x = x / divide
                     acc = _update(acc, x, np)
+    if bad:
+        raise _not_finite_error(bad)
     if acc is None:
         raise StatsError("the datasets hold no rows")
     n = acc["n"]
@@ -111,7 +183,7 @@ def compute(
         "std_rdt": np.sqrt(np.maximum(rdt_var, 0)).tolist(),
         "min": acc["min"].tolist(),
         "max": acc["max"].tolist(),
-        "finite": bool(np.isfinite(acc["sum"]).all()),
+        "finite": True,  # a NaN or Inf in the data fails the job instead
     }
 
 
@@ -159,12 +231,21 @@ def _update(acc: Optional[Dict[str, Any]], x: Any, np: Any) -> Dict[str, Any]:
 def main() -> None:
     req = json.load(sys.stdin)
     try:
-        out = compute(req["directory"], req.get("pattern") or "*.hdf5", list(req.get("keys") or []))
+        out = compute(
+            req["directory"],
+            req.get("pattern") or "*.hdf5",
+            list(req.get("keys") or []),
+            scale=req.get("scale") or None,
+        )
     except StatsError as exc:
         out = {"error": str(exc)}
     except ImportError as exc:
         out = {"error": f"the training interpreter lacks {exc.name} (numpy and h5py are needed)"}
-    print(json.dumps(out))
+    try:
+        text = json.dumps(out, allow_nan=False)  # the agent's reply must stay valid JSON
+    except ValueError:
+        text = json.dumps({"error": "the statistics came out NaN or Inf"})
+    print(text)
 
 
 if __name__ == "__main__":

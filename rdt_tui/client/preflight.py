@@ -87,6 +87,7 @@ async def apply_fix(
         args.update(
             params=profile.preflight_params(values),
             cwd=profile.launch_args(values).get("cwd"),
-            method=args.get("method", "rdt"),
+            env=profile.launch_args(values).get("env") or {},
+            method=args.get("method", "auto"),  # the profile's own script when it has one
         )
     return dict(await client.call(fix["op"], args, timeout=None))

@@ -71,6 +71,8 @@ PREFLIGHT_KEYS: dict[str, type | tuple[type, ...]] = {
     "dataset_name": str,
     "stats_keys": list,
     "stats_index_map": list,
+    "stats_scale": dict,
+    "stats_command": list,
     "state_dim": int,
     "weights": str,
     "encoders": list,
@@ -296,10 +298,18 @@ def load_profile(path: str) -> Profile:
             isinstance(v, int) and not isinstance(v, bool) for v in members
         ):
             raise ProfileError(f"{path}: `preflight.stats_index_map` must list whole numbers")
-        if key in ("packages", "stats_keys", "encoders", "configs") and not all(
+        if key in ("packages", "stats_keys", "encoders", "configs", "stats_command") and not all(
             isinstance(v, str) for v in members
         ):
             raise ProfileError(f"{path}: `preflight.{key}` must be a list of strings")
+        if key == "stats_command" and not any("{output}" in v for v in members):
+            raise ProfileError(
+                f"{path}: `preflight.stats_command` must write the statistics to {{output}}, "
+                'e.g. ["{python}", "-m", "data.compute_dataset_stat_hdf5", "--save_path", '
+                '"{output}"]'
+            )
+        if key == "stats_scale":
+            _check_scale(path, value)
     return Profile(
         name=str(data.get("name") or os.path.splitext(os.path.basename(path))[0]),
         command=command,
@@ -360,6 +370,16 @@ def _resume_index(path: str, data: dict[str, Any], command: list[str]) -> int | 
             'script, before its arguments), or resume_at = "end" if the parser reads flags there'
         )
     return None
+
+
+def _check_scale(path: str, scale: dict[str, Any]) -> None:
+    for dim, factor in scale.items():
+        number = isinstance(factor, (int, float)) and not isinstance(factor, bool)
+        if not dim.isdigit() or not number or not 0 < factor < float("inf"):
+            raise ProfileError(
+                f"{path}: `preflight.stats_scale` maps a dimension (0, 1, ...) to the positive "
+                f"number it is divided by, e.g. {{ 6 = 4.7908 }}; not {dim} = {factor!r}"
+            )
 
 
 def _str_of(path: str, data: dict[str, Any], key: str, default: str) -> str:

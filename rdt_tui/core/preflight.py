@@ -255,7 +255,8 @@ def stats_fix() -> Dict[str, Any]:
 def _stats(f: Dict[str, Any], params: Dict[str, Any]) -> Dict[str, Any]:
     title = "Dataset statistics"
     name = params.get("dataset_name")
-    can_fix = bool(params.get("dataset_dir") and params.get("stats_keys") and name)
+    source = params.get("stats_command") or (params.get("dataset_dir") and params.get("stats_keys"))
+    can_fix = bool(source and name)
     fix = stats_fix() if can_fix else None
     if not f.get("exists"):
         return check(

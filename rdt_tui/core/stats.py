@@ -127,13 +127,28 @@ def make_entry(
     }
 
 
+def encodable(value: Any) -> Any:
+    """``value`` with every NaN and Inf made ``None`` (JSON null): what a statistics script
+    wrote goes back on the wire, which carries no NaN; the problems name those dimensions."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {str(k): encodable(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [encodable(v) for v in value]
+    return value
+
+
 def entry_changes(old: Any, new: Dict[str, Any], tolerance: float = 1e-9) -> List[str]:
     """What replacing ``old`` by ``new`` changes, one line per key (for the diff shown)."""
     if not isinstance(old, dict):
         return ["new entry {!r}".format(new.get("dataset_name"))]
     lines = []
     for key in STAT_KEYS:
-        a, b = _floats(old.get(key)), new[key]
+        a, b = _floats(old.get(key)), _floats(new.get(key))
+        if b is None:
+            lines.append(f"{key}: missing or not numbers in the new entry")
+            continue
         if a is None or len(a) != len(b):
             lines.append("{}: replaced (was {})".format(key, "invalid" if a is None else len(a)))
             continue
@@ -143,7 +158,10 @@ def entry_changes(old: Any, new: Dict[str, Any], tolerance: float = 1e-9) -> Lis
             if not (math.isfinite(x) and abs(x - y) <= tolerance * max(1.0, abs(y)))
         ]
         if changed:
-            gaps = [abs(a[i] - b[i]) if math.isfinite(a[i]) else math.inf for i in changed]
+            gaps = [
+                abs(a[i] - b[i]) if math.isfinite(a[i]) and math.isfinite(b[i]) else math.inf
+                for i in changed
+            ]
             w = changed[gaps.index(max(gaps))]
             lines.append(f"{key}: {len(changed)} dims change, e.g. [{w}] {a[w]:.6g} -> {b[w]:.6g}")
     return lines or ["no change"]
