@@ -95,7 +95,7 @@ async def cmd_stats(c: AgentClient, a: argparse.Namespace) -> int:
         ) from None
     if a.json:
         print(json.dumps(result, indent=2))
-        return 0
+        return 1 if result["status"] == FAIL else 0
     comp = result["computed"]
     if result["method"] == "script":
         print(
@@ -112,7 +112,7 @@ async def cmd_stats(c: AgentClient, a: argparse.Namespace) -> int:
     for line in result["problems"]:
         print(f"  {result['status']}: {line}")
     print(_stats_line(result) + (" (dry run)" if a.dry_run else ""))
-    return 0
+    return 1 if result["status"] == FAIL else 0
 
 
 class Meter:
