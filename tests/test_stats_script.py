@@ -159,7 +159,7 @@ def test_the_projects_script_is_run_checked_backed_up_and_written(
     for ours, theirs in (("mean", "state_mean"), ("std", "state_std"), ("min", "state_min")):
         np.testing.assert_allclose(np.array(doc["agilex"][theirs])[SLOTS], ref[ours], rtol=1e-12)
     grippers = [doc["agilex"]["state_max"][SLOTS[d]] for d in GRIPPERS]
-    assert 0.9 < min(grippers) and max(grippers) <= 1.0  # mapped to [0, 1] by the script
+    assert min(grippers) > 0.9 and max(grippers) <= 1.0  # mapped to [0, 1] by the script
 
     # The built-in computation with the same per-dimension scaling gives the same entry.
     builtin = write_profile(
