@@ -5,6 +5,7 @@ swallowed is refused when the profile loads, never launched."""
 
 from __future__ import annotations
 
+import argparse
 import os
 
 import pytest
@@ -54,7 +55,7 @@ def test_every_shipped_resume_is_read_by_the_scripts_parser() -> None:
     assert gen.overrides == ["data.train_bs=128"] and gen.config.endswith("128.yaml")
 
 
-def parser_ns(name: str, profiles: dict[str, Profile]) -> object:
+def parser_ns(name: str, profiles: dict[str, Profile]) -> argparse.Namespace:
     parser, _ = RESUME_READERS[name]
     profile = profiles[name]
     return parser().parse_args(script_argv(profile, profile.launch_args({"resume": CKPT})["argv"]))

@@ -308,7 +308,7 @@ def load_profile(path: str) -> Profile:
                 'e.g. ["{python}", "-m", "data.compute_dataset_stat_hdf5", "--save_path", '
                 '"{output}"]'
             )
-        if key == "stats_scale":
+        if key == "stats_scale" and isinstance(value, dict):
             _check_scale(path, value)
     return Profile(
         name=str(data.get("name") or os.path.splitext(os.path.basename(path))[0]),
