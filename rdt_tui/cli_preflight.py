@@ -74,6 +74,8 @@ def _stats_line(result: dict[str, Any]) -> str:
 async def cmd_stats(c: AgentClient, a: argparse.Namespace) -> int:
     from .cli import CliError
 
+    if not a.timeout > 0:
+        raise CliError(f"--timeout {a.timeout}: a number of seconds above 0 is expected")
     profile = _profile(a)
     launch = profile.launch_args()
     args = {

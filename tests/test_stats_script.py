@@ -13,6 +13,7 @@ import os
 import subprocess
 import sys
 import textwrap
+import time
 from typing import Any
 
 import pytest
@@ -39,6 +40,12 @@ PROJECT_SCRIPT = textwrap.dedent("""
     a = p.parse_args()
     if a.mode == "crash":
         sys.exit("HDF5VLADataset: no episode in data/ (KeyError 'qpos')")
+    if a.mode == "hang":  # a worker of its own, then no end
+        import subprocess, time
+        worker = subprocess.Popen(["sleep", "600"])
+        with open("pids", "w") as fh:
+            fh.write(f"{os.getpid()} {worker.pid}")
+        time.sleep(600)
     rows = []
     for f in sorted(glob.glob("data/*.hdf5")):
         with h5py.File(f, "r") as h:
@@ -260,3 +267,28 @@ def test_bad_statistics_keys_are_refused_when_the_profile_loads(workdir: str, li
         fh.write(f'command = ["true"]\n[preflight]\n{line}\n')
     with pytest.raises(ProfileError, match="stats_"):
         load_profile(path)
+
+
+def gone(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            return fh.read().rsplit(")", 1)[1].split()[0] == "Z"
+    except FileNotFoundError:
+        return True
+
+
+def test_a_script_that_never_ends_is_stopped_at_the_timeout(state_dir: str, workdir: str) -> None:
+    make_project(workdir)
+    stats = os.path.join(workdir, "configs", "dataset_stat.json")
+    original = read(stats)
+    profile = write_profile(workdir, "hang")
+    done = cli(state_dir, "stats", "localhost", "--profile", profile, "--timeout", "3", timeout=90)
+    assert done.returncode == 1, done.stdout
+    assert "not done within 3 s; stopped, nothing was written" in done.stderr
+    assert "--timeout" in done.stderr and read(stats) == original
+    with open(os.path.join(workdir, "pids")) as fh:
+        pids = [int(p) for p in fh.read().split()]
+    deadline = time.monotonic() + 10
+    while not all(gone(p) for p in pids) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert all(gone(p) for p in pids), pids  # the script and its worker

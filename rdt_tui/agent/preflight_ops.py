@@ -234,6 +234,12 @@ def _compute(
     left = deadline - time.monotonic()
     if method == "script":
         workdir = os.path.expanduser(str(cwd or "~"))
+        if not os.path.isdir(workdir):
+            raise AgentError(
+                errors.BAD_CWD,
+                f"working directory {workdir} does not exist; the statistics script runs there",
+                "check the profile's cwd",
+            )
         entry, computed = run_stats_script(params, workdir, env, name, left)
     else:
         computed = run_stats_job(

@@ -236,7 +236,7 @@ def validate_launch(args: Dict[str, Any]) -> Dict[str, Any]:
         "gpus": gpus,
         "name": str(args.get("name") or ""),
         "log_files": [str(p) for p in (args.get("log_files") or [])],
-        "checkpoint_dir": node_path(cwd, str(args.get("checkpoint_dir") or cwd)),
+        "checkpoint_dir": node_path(cwd, str(args.get("checkpoint_dir") or ".")),
         "checkpoint_globs": [str(g) for g in (args.get("checkpoint_globs") or [])],
         "request_key": args.get("request_key"),
         "stop_signal": str(args.get("stop_signal") or "SIGINT"),
@@ -248,8 +248,7 @@ def node_path(cwd: str, path: str) -> str:
     """A profile's path as the node sees it: ``~`` is this node's home (the console must not
     expand it with its own), and a relative path is under the run's cwd (so ``--cwd``
     moves the checkpoints with it)."""
-    path = os.path.expanduser(path)
-    return os.path.abspath(os.path.join(cwd, path))
+    return os.path.abspath(os.path.join(os.path.abspath(cwd), os.path.expanduser(path)))
 
 
 def gpus_overlap(a: Optional[List[str]], b: Optional[List[str]], host_gpus: List[str]) -> List[str]:
