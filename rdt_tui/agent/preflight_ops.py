@@ -80,12 +80,14 @@ def _tail(data: bytes, lines: int = 3) -> str:
 
 
 def run_stats_job(
-    python: str, request: Dict[str, Any], timeout: float = STATS_TIMEOUT_S
+    python: str,
+    request: Dict[str, Any],
+    timeout: float = STATS_TIMEOUT_S,
+    env: Optional[Dict[str, str]] = None,
 ) -> Dict[str, Any]:
     """The built-in computation (statsjob.py) under the training interpreter."""
-    _, out, err = _run_bounded(
-        [python, "-c", STATS_BOOT, CODE_ROOT], json.dumps(request).encode(), None, {}, timeout
-    )
+    boot = [python, "-c", STATS_BOOT, CODE_ROOT]
+    _, out, err = _run_bounded(boot, json.dumps(request).encode(), None, env or {}, timeout)
     lines = out.decode("utf-8", "replace").strip().splitlines()
     try:
         result = json.loads(lines[-1])
@@ -169,9 +171,8 @@ def compute_stats(
         needed = bool(params.get("stats_file") and name and params.get("stats_command"))
         what = "stats_file, dataset_name and stats_command"
     else:
-        needed = bool(params.get("stats_file") and params.get("dataset_dir") and name) and bool(
-            params.get("stats_keys")
-        )
+        needed = all(params.get(k) for k in ("stats_file", "dataset_dir", "stats_keys"))
+        needed = needed and bool(name)
         what = "stats_file, dataset_dir, dataset_name and stats_keys"
     if not needed:
         raise AgentError(
@@ -251,6 +252,7 @@ def _compute(
                 "scale": params.get("stats_scale") or None,
             },
             left,
+            env,
         )
         try:
             entry = make_entry(name, computed, method, state_dim, params.get("stats_index_map"))
@@ -280,7 +282,10 @@ def _compute(
                 "(or the project's script)",
             )
         doc[name] = entry
-        mode = stat.S_IMODE(os.stat(path).st_mode) if old_bytes is not None else 0o644
+        try:
+            mode = stat.S_IMODE(os.stat(path).st_mode)
+        except FileNotFoundError:
+            mode = 0o644  # new (or removed meanwhile: then the commit refuses)
         data = (json.dumps(doc, indent=4) + "\n").encode()
         result["backup"] = statsfile.commit(path, old_bytes, data, mode)
         result["written"] = True
