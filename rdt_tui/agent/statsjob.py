@@ -153,8 +153,10 @@ def compute(
                         )
                     except (OSError, ValueError) as exc:
                         raise StatsError(f"{path}: cannot read {parts}: {exc}") from None
-                    finite = np.isfinite(x)
-                    if not finite.all():
+                    # One sum is cheaper than a mask; only a non-finite sum needs the mask
+                    # (a sum also overflows on huge finite values: then the mask passes).
+                    finite = None if np.isfinite(x.sum()) else np.isfinite(x)
+                    if finite is not None and not finite.all():
                         where = os.path.relpath(path, directory)
                         found_in = dict(zip(keys, parts))
                         columns = _columns(keys, datasets)
