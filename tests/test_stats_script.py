@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from rdt_tui.agent.statsjob import compute
+from rdt_tui.agent.statsjob import StatsError, compute
 from rdt_tui.config.profiles import ProfileError, load_profile
 
 np = pytest.importorskip("numpy")
@@ -292,3 +292,36 @@ def test_a_script_that_never_ends_is_stopped_at_the_timeout(state_dir: str, work
     while not all(gone(p) for p in pids) and time.monotonic() < deadline:
         time.sleep(0.1)
     assert all(gone(p) for p in pids), pids  # the script and its worker
+
+
+def test_the_preflight_fix_runs_the_projects_script(state_dir: str, workdir: str) -> None:
+    """The `stats` check offers its fix from stats_command alone (no dataset keys), and the
+    fix runs the script, as `rdt-tui stats` does."""
+    x = make_project(workdir)
+    profile = write_profile(workdir, hub="false", cpu="true", packages='["h5py"]')
+    done = cli(state_dir, "preflight", "localhost", "--profile", profile, "--fix", "stats")
+    assert "fixed stats" in done.stdout, done.stdout + done.stderr
+    stats = os.path.join(workdir, "configs", "dataset_stat.json")
+    written = json.loads(read(stats))["agilex"]["state_std"]
+    np.testing.assert_allclose(np.array(written)[SLOTS], reference(x)["std"], rtol=1e-12)
+    assert len(glob.glob(stats + ".bak-*")) == 1
+
+
+def test_nan_names_the_key_and_dimension_among_several_keys(workdir: str) -> None:
+    rng = np.random.default_rng(1)
+    os.makedirs(os.path.join(workdir, "data"))
+    for i in range(2):
+        with h5py.File(os.path.join(workdir, "data", f"ep{i}.hdf5"), "w") as f:
+            for d in range(2):
+                joints, gripper = rng.normal(size=(30, 7)), rng.normal(size=(30, 2))
+                if (i, d) == (1, 1):
+                    gripper[5, 1] = np.nan
+                f[f"data/demo_{d}/obs/joint_states"] = joints
+                f[f"data/demo_{d}/obs/gripper_states"] = gripper
+    keys = ["data/*/obs/joint_states", "data/*/obs/gripper_states"]
+    with pytest.raises(StatsError) as caught:
+        compute(os.path.join(workdir, "data"), "*.hdf5", keys, chunk_rows=8)
+    assert str(caught.value).endswith(
+        "data/*/obs/gripper_states dimension 1: 1 value(s), "
+        "first in ep1.hdf5 data/demo_1/obs/gripper_states row 5"
+    )
