@@ -32,7 +32,6 @@ are not one of these names are left alone, so ``python -c`` code keeps its f-str
 from __future__ import annotations
 
 import os
-import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -40,6 +39,7 @@ import tomllib
 
 from ..core.formats import FORMATS as METRIC_FORMATS
 from .paths import config_dir
+from .resume import resume_index
 
 PLACEHOLDERS = ("processes", "per_gpu_batch", "grad_accum", "max_steps", "mixed_precision")
 # Filled per node of a multi-node profile (1 node, rank 0, this host when single).
@@ -88,9 +88,6 @@ DEFAULT_PACKAGES = ["torch", "accelerate", "transformers", "h5py", "safetensors"
 
 
 LAUNCHERS = ("accelerate", "torchrun", "deepspeed", "python", "command")
-RESUME_AT = ("end", "script")
-# A Hydra / OmegaConf-style override (`key=value`, `+key=value`, `data.train_bs=128`).
-OVERRIDE = re.compile(r"[+~]{0,2}[A-Za-z_][\w.@/-]*=")
 
 
 def launcher_argv(path: str, data: dict[str, Any]) -> list[str]:
@@ -335,41 +332,16 @@ def load_profile(path: str) -> Profile:
 
 
 def _resume_index(path: str, data: dict[str, Any], command: list[str]) -> int | None:
-    """Where the resume flags go: after the script's arguments (None) or right after the
-    script. A resume the script would not read is refused here, not launched: flags placed
-    after a `key=value` override are swallowed by a script that collects its overrides with
-    ``nargs=argparse.REMAINDER`` (GestureLSM's train.py), which then trains from scratch."""
-    resume_args = _list_of_str(path, data, "resume_args")
-    at = data.get("resume_at")
-    if at is not None and at not in RESUME_AT:
-        raise ProfileError(f"{path}: `resume_at` must be one of {', '.join(RESUME_AT)}")
-    if not resume_args:
-        if at is not None:
-            raise ProfileError(f"{path}: `resume_at` without `resume_args`")
-        return None
-    if not any("{resume}" in arg for arg in resume_args):
-        raise ProfileError(
-            f"{path}: `resume_args` must hold {{resume}} (the checkpoint's path), "
-            'e.g. ["--resume_from_checkpoint={resume}"]'
-        )
     launcher = str(data.get("launcher") or "command")
-    args = _list_of_str(path, data, "args") if launcher != "command" else command[1:]
-    if at == "script":
-        if launcher == "command":
-            raise ProfileError(
-                f'{path}: `resume_at = "script"` needs a `launcher` with a `script`; '
-                "in a `command` profile, put the overrides last and resume at the end"
-            )
-        return len(command) - len(args)
-    override = next((arg for arg in args if OVERRIDE.match(arg)), None)
-    if at is None and override is not None:
-        raise ProfileError(
-            f"{path}: `resume_args` would come after the override {override!r}, where a script "
-            "that collects overrides with nargs=argparse.REMAINDER (GestureLSM's train.py) "
-            'swallows them and trains from scratch: set resume_at = "script" (right after the '
-            'script, before its arguments), or resume_at = "end" if the parser reads flags there'
+    try:
+        return resume_index(
+            data.get("resume_at"),
+            _list_of_str(path, data, "resume_args"),
+            _list_of_str(path, data, "args") if launcher != "command" else None,
+            command,
         )
-    return None
+    except ValueError as exc:
+        raise ProfileError(f"{path}: {exc}") from None
 
 
 def _check_scale(path: str, scale: dict[str, Any]) -> None:
