@@ -40,7 +40,7 @@ def locked(path: str, deadline: float) -> Iterator[None]:
     except OSError as exc:
         raise AgentError(
             errors.STATS_UNWRITABLE,
-            f"cannot create the lock file {lock_path}: {exc.strerror}; nothing was written",
+            f"cannot create the lock file {lock_path}: {exc.strerror}; {path} was left unchanged",
             "fix the directory's permissions, or point preflight.stats_file elsewhere",
         ) from None
     try:
