@@ -186,12 +186,12 @@ async def upload_exec(
         raise Disconnected(f"lost {host} while uploading the agent: {exc}") from None
     if result.exit_status == 0:
         return
-    out = bytes(result.stdout or b"").decode("utf-8", "replace").strip().splitlines()
+    out = _text(result.stdout).strip().splitlines()
     try:
         answer = json.loads(out[-1])
         reason, code = str(answer["error"]), str(answer["errno"])
     except (ValueError, IndexError, KeyError, TypeError):
-        err = bytes(result.stderr or b"").decode("utf-8", "replace").strip()
+        err = _text(result.stderr).strip()
         reason, code = (err.splitlines() or ["no answer"])[-1][:300], ""
     route = f" (SFTP: {sftp_error}; then over an exec channel)" if sftp_error else ""
     raise TransportError(
@@ -200,3 +200,7 @@ async def upload_exec(
             host=host
         ),
     )
+
+
+def _text(data: bytes | str | None) -> str:
+    return data.decode("utf-8", "replace") if isinstance(data, bytes) else str(data or "")

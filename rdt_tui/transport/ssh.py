@@ -226,7 +226,8 @@ class SshTransport(Transport):
     async def transfer(
         self, push: bool, local: str, remote: str, force: bool, report: Callable[[Any], None]
     ) -> Any:
-        from .transfer import LocalSide, Progress, TransferError, copy_tree, open_sftp_side
+        from .sftp_side import open_sftp_side
+        from .transfer import LocalSide, Progress, TransferError, copy_tree
 
         conn = await self.connector.connect()
         try:
