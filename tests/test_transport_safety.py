@@ -1,0 +1,599 @@
+"""What a hostile node or another user on either machine could do to a transfer, to
+known_hosts, or to the agent's state directory, and how each is refused.
+
+The transfer tests run the real copy code; only where a hostile node is needed is its SFTP
+reply played by a fake at the layer boundary (what readdir and read answer). The attach tests
+run the real agent as an unprivileged user; the lab tests go through real OpenSSH.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import os
+import shlex
+import shutil
+import socket
+import stat
+import subprocess
+import sys
+import tempfile
+import threading
+import uuid
+from collections.abc import Iterator
+from types import SimpleNamespace
+from typing import Any
+
+import asyncssh
+import pytest
+
+from rdt_tui.agent.build import build_hash, zipapp_bytes
+from rdt_tui.client import AgentCallError
+from rdt_tui.config.hosts import Hop
+from rdt_tui.protocol import wire
+from rdt_tui.transport.sftp_side import SftpSide
+from rdt_tui.transport.transfer import PART, LocalSide, Progress, TransferError, copy_tree
+from rdt_tui.transport.trust import KnownHostsError, append_known_host
+
+from .sshd import SshLab, ensure_user, sshd_path, start_lab
+from .test_ssh import NODE_PYTHON, cli, client, write_cli_hosts
+
+ROOT = os.geteuid() == 0
+needs_root = pytest.mark.skipif(not ROOT, reason="needs root (a second user, chown)")
+needs_lab = [
+    pytest.mark.skipif(sshd_path() is None, reason="openssh-server is not installed"),
+    needs_root,
+    pytest.mark.skipif(not os.path.exists(NODE_PYTHON), reason="no /usr/bin/python3"),
+]
+
+
+def sha(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def noop(_p: Progress) -> None:
+    pass
+
+
+# ---------------------------------------------------------------------- a hostile node's listing
+
+
+class HostileSftp:
+    """The node's SFTP server as a hostile node plays it: ``dirs`` maps a directory to the
+    names its readdir answers (as given, ``../x`` and all); ``files`` maps ``dir/name`` to the
+    bytes a read of it returns."""
+
+    def __init__(self, dirs: dict[str, list[str]], files: dict[str, bytes]) -> None:
+        self.dirs = dirs
+        self.files = files
+
+    def _attrs(self, path: str) -> asyncssh.SFTPAttrs:
+        if path in self.dirs:
+            return asyncssh.SFTPAttrs(permissions=stat.S_IFDIR | 0o755, size=4096)
+        if path in self.files:
+            return asyncssh.SFTPAttrs(permissions=stat.S_IFREG | 0o644, size=len(self.files[path]))
+        raise asyncssh.SFTPNoSuchFile(path)
+
+    async def isdir(self, path: str) -> bool:
+        return path in self.dirs
+
+    async def stat(self, path: str) -> asyncssh.SFTPAttrs:
+        return self._attrs(path)
+
+    async def readdir(self, path: str) -> list[asyncssh.SFTPName]:
+        here = [asyncssh.SFTPName(filename=n, attrs=self._attrs(path)) for n in (".", "..")]
+        return here + [
+            asyncssh.SFTPName(filename=n, attrs=self._attrs(f"{path}/{n}")) for n in self.dirs[path]
+        ]
+
+    def open(self, path: str, mode: str, **_kw: Any) -> Any:
+        data = self.files[path]
+
+        class Reader:
+            async def __aenter__(self) -> Reader:
+                return self
+
+            async def __aexit__(self, *exc: object) -> None:
+                return None
+
+            async def read(self, n: int, offset: int) -> bytes:
+                return data[offset : offset + n]
+
+        return Reader()
+
+
+class HostileConn:
+    """The exec channel's answer to the hash command: what the node claims its files hash to."""
+
+    def __init__(self, sftp: HostileSftp) -> None:
+        self.sftp = sftp
+
+    async def run(self, cmd: str, check: bool = False) -> Any:
+        paths = shlex.split(cmd)[3:]
+        out = {p: sha(self.sftp.files[p]) for p in paths}
+        return SimpleNamespace(exit_status=0, stdout=json.dumps(out), stderr="")
+
+
+def hostile_node(dirs: dict[str, list[str]], files: dict[str, bytes]) -> SftpSide:
+    sftp = HostileSftp(dirs, files)
+    return SftpSide(HostileConn(sftp), sftp, "python3")  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    "dirs,files",
+    [
+        ({"model": ["ok.bin", "../escaped"]}, {"model/ok.bin": b"ok", "model/../escaped": b"x"}),
+        (
+            {"model": ["sub"], "model/sub": ["a/b/../../../../escaped"]},
+            {"model/sub/a/b/../../../../escaped": b"x"},
+        ),
+        ({"model": ["x\0y"]}, {"model/x\0y": b"x"}),
+        ({"model": ["/escaped"]}, {"model//escaped": b"x"}),
+    ],
+    ids=["dotdot", "nested-dotdot", "nul", "absolute"],
+)
+async def test_pull_refuses_node_names_that_leave_the_destination(
+    workdir: str, dirs: dict[str, list[str]], files: dict[str, bytes]
+) -> None:
+    dest = os.path.join(workdir, "a", "b", "dest")
+    os.makedirs(dest)
+    with pytest.raises(TransferError) as err:
+        await copy_tree(
+            hostile_node(dirs, files), "model", LocalSide(), dest, False, Progress(), noop
+        )
+    assert "refusing" in err.value.message
+    written = [os.path.join(d, f) for d, _, fs in os.walk(workdir) for f in fs]
+    assert written == [], written
+    assert not os.path.exists("/escaped")
+
+
+async def test_pull_of_a_listing_with_only_good_names_still_works(workdir: str) -> None:
+    node = hostile_node(
+        {"model": ["a.bin", "sub", "..b"], "model/sub": ["c.bin"]},
+        {"model/a.bin": b"a" * 100, "model/sub/c.bin": b"c" * 10, "model/..b": b"dots"},
+    )
+    dest = os.path.join(workdir, "dest")
+    p = await copy_tree(node, "model", LocalSide(), dest, False, Progress(), noop)
+    assert p.files == 3
+    with open(os.path.join(dest, "..b"), "rb") as fh:
+        assert fh.read() == b"dots"
+    with open(os.path.join(dest, "sub", "c.bin"), "rb") as fh:
+        assert fh.read() == b"c" * 10
+
+
+def make_tree(root: str, files: dict[str, bytes]) -> None:
+    for rel, data in files.items():
+        os.makedirs(os.path.dirname(os.path.join(root, rel)), exist_ok=True)
+        with open(os.path.join(root, rel), "wb") as fh:
+            fh.write(data)
+
+
+async def test_pull_never_writes_through_a_symlink_inside_the_destination(workdir: str) -> None:
+    src, dest, outside = (os.path.join(workdir, n) for n in ("src", "dest", "outside"))
+    make_tree(src, {"sub/weights.bin": b"w" * 1000, "top.bin": b"t"})
+    os.makedirs(dest)
+    os.makedirs(outside)
+    os.symlink(outside, os.path.join(dest, "sub"))
+    with pytest.raises(TransferError) as err:
+        await copy_tree(LocalSide(), src, LocalSide(), dest, False, Progress(), noop)
+    assert "symbolic link" in err.value.message and os.path.join(dest, "sub") in err.value.message
+    assert os.listdir(outside) == []
+    # A link as the file itself is not written through either (even with --force).
+    os.unlink(os.path.join(dest, "sub"))
+    target = os.path.join(outside, "target")
+    with open(target, "wb") as fh:
+        fh.write(b"precious")
+    os.symlink(target, os.path.join(dest, "top.bin"))
+    with pytest.raises(TransferError):
+        await copy_tree(LocalSide(), src, LocalSide(), dest, True, Progress(), noop)
+    with open(target, "rb") as fh:
+        assert fh.read() == b"precious"
+
+
+# ------------------------------------------------------------------------- planted part files
+
+
+@pytest.fixture
+def shared_dir() -> Iterator[str]:
+    """A world-writable sticky directory, like /tmp or a group's scratch space."""
+    path = tempfile.mkdtemp(prefix="rdt-shared-", dir="/tmp")
+    os.chmod(path, 0o1777)
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
+
+
+@pytest.fixture
+def other_user() -> Any:
+    if not ROOT:
+        pytest.skip("needs root to act as another user")
+    return ensure_user()
+
+
+async def test_a_planted_part_symlink_is_refused_and_its_target_untouched(
+    workdir: str, shared_dir: str, other_user: Any
+) -> None:
+    src = os.path.join(workdir, "model.bin")
+    data = os.urandom(300_000)
+    with open(src, "wb") as fh:
+        fh.write(data)
+    victim = os.path.join(workdir, "victim")
+    with open(victim, "wb") as fh:
+        fh.write(b"precious")
+    dest = os.path.join(shared_dir, "model.bin")
+    os.symlink(victim, dest + PART)
+    os.lchown(dest + PART, other_user.pw_uid, other_user.pw_gid)
+    with pytest.raises(TransferError) as err:
+        await copy_tree(LocalSide(), src, LocalSide(), dest, False, Progress(), noop)
+    assert "symbolic link" in err.value.message and dest + PART in err.value.message
+    with open(victim, "rb") as fh:
+        assert fh.read() == b"precious"
+    assert not os.path.exists(dest)
+
+
+async def test_a_part_file_of_another_user_is_not_resumed(
+    workdir: str, shared_dir: str, other_user: Any
+) -> None:
+    src = os.path.join(workdir, "model.bin")
+    data = os.urandom(300_000)
+    with open(src, "wb") as fh:
+        fh.write(data)
+    dest = os.path.join(shared_dir, "model.bin")
+    # The right first bytes (a public checkpoint, say), in a file the other user owns: resuming
+    # into it would hand them the finished destination.
+    with open(dest + PART, "wb") as fh:
+        fh.write(data[:1000])
+    os.chown(dest + PART, other_user.pw_uid, other_user.pw_gid)
+    with pytest.raises(TransferError) as err:
+        await copy_tree(LocalSide(), src, LocalSide(), dest, False, Progress(), noop)
+    assert "not left by you" in err.value.message
+    assert not os.path.exists(dest)
+
+
+async def test_a_part_of_ours_still_resumes(workdir: str) -> None:
+    src = os.path.join(workdir, "model.bin")
+    data = os.urandom(300_000)
+    with open(src, "wb") as fh:
+        fh.write(data)
+    dest = os.path.join(workdir, "copy.bin")
+    with open(dest + PART, "wb") as fh:
+        fh.write(data[:1000])
+    p = await copy_tree(LocalSide(), src, LocalSide(), dest, False, Progress(), noop)
+    assert p.resumed_bytes == 1000 and p.files == 1
+    with open(dest, "rb") as fh:
+        assert fh.read() == data
+
+
+# ------------------------------------------------------------------------------- known_hosts
+
+
+@pytest.fixture(scope="module")
+def host_key() -> asyncssh.SSHKey:
+    return asyncssh.generate_private_key("ssh-ed25519")
+
+
+def keygen_finds(name: str, path: str) -> bool:
+    out = subprocess.run(["ssh-keygen", "-F", name, "-f", path], capture_output=True, text=True)
+    return out.returncode == 0 and "found" in out.stdout
+
+
+@needs_root
+@pytest.mark.parametrize("kind", ["chardev", "fifo", "directory"])
+def test_trust_refuses_a_known_hosts_that_is_not_a_regular_file(
+    workdir: str, host_key: asyncssh.SSHKey, kind: str
+) -> None:
+    path = os.path.join(workdir, "known_hosts")
+    if kind == "chardev":  # a /dev/null of our own: the real one must never be at risk
+        os.mknod(path, stat.S_IFCHR | 0o666, os.makedev(1, 3))
+    elif kind == "fifo":
+        os.mkfifo(path)
+    else:
+        os.mkdir(path)
+    before = os.lstat(path)
+    with pytest.raises(KnownHostsError) as err:
+        append_known_host(path, Hop("n", "node.example", 2222), host_key)
+    assert path in err.value.message and "not a regular file" in err.value.message
+    after = os.lstat(path)
+    assert (after.st_mode, after.st_ino, after.st_rdev) == (
+        before.st_mode,
+        before.st_ino,
+        before.st_rdev,
+    )
+
+
+def test_trust_writes_through_a_symlinked_known_hosts(
+    workdir: str, host_key: asyncssh.SSHKey
+) -> None:
+    target = os.path.join(workdir, "dotfiles", "known_hosts")
+    os.makedirs(os.path.dirname(target))
+    with open(target, "w") as fh:
+        fh.write("old.example ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIFakeFakeFakeFakeFakeFakeFake")
+    link = os.path.join(workdir, "known_hosts")
+    os.symlink(target, link)
+    append_known_host(link, Hop("n", "node.example", 2222), host_key)
+    assert os.path.islink(link) and os.readlink(link) == target
+    with open(target) as fh:
+        lines = fh.read().splitlines()
+    assert lines[0].startswith("old.example ") and lines[1].startswith("[node.example]:2222 ")
+    assert keygen_finds("[node.example]:2222", target)
+
+
+def test_trust_hashes_the_name_when_asked(workdir: str, host_key: asyncssh.SSHKey) -> None:
+    path = os.path.join(workdir, "known_hosts")
+    append_known_host(path, Hop("n", "node.example", 2222), host_key, hash_name=True)
+    append_known_host(path, Hop("j", "jump.example", 22), host_key, hash_name=True)
+    with open(path) as fh:
+        text = fh.read()
+    assert "example" not in text and text.count("|1|") == 2
+    assert keygen_finds("[node.example]:2222", path) and keygen_finds("jump.example", path)
+    assert not keygen_finds("other.example", path)
+    known = asyncssh.read_known_hosts(path)
+    assert known.match("[node.example]:2222", "", None)[0]
+
+
+CONCURRENT = """
+import sys, asyncssh
+from rdt_tui.config.hosts import Hop
+from rdt_tui.transport.trust import append_known_host
+key = asyncssh.import_private_key(open(sys.argv[2]).read())
+for i in range(int(sys.argv[4])):
+    append_known_host(sys.argv[1], Hop("h", f"host-{sys.argv[3]}-{i}.example", 22), key)
+"""
+
+
+def test_concurrent_trusts_lose_no_line(workdir: str, host_key: asyncssh.SSHKey) -> None:
+    key_file = os.path.join(workdir, "key")
+    host_key.write_private_key(key_file)
+    path = os.path.join(workdir, "known_hosts")
+    writers, each = 6, 40
+    procs = [
+        subprocess.Popen([sys.executable, "-c", CONCURRENT, path, key_file, str(w), str(each)])
+        for w in range(writers)
+    ]
+    for proc in procs:
+        assert proc.wait(120) == 0
+    with open(path) as fh:
+        names = [line.split()[0] for line in fh.read().splitlines()]
+    assert sorted(names) == sorted(
+        f"host-{w}-{i}.example" for w in range(writers) for i in range(each)
+    )
+
+
+# --------------------------------------------------------------------- the agent's state dir
+
+
+@pytest.fixture
+def agent_zipapp() -> Iterator[str]:
+    """The agent as the node runs it, where an unprivileged user can read it."""
+    root = tempfile.mkdtemp(prefix="rdt-zipapp-", dir="/tmp")
+    os.chmod(root, 0o755)
+    path = os.path.join(root, "agent.pyz")
+    with open(path, "wb") as fh:
+        fh.write(zipapp_bytes()[1])
+    os.chmod(path, 0o644)
+    yield path
+    shutil.rmtree(root, ignore_errors=True)
+
+
+def attach_as(user: str, zipapp: str, state: str) -> subprocess.CompletedProcess[str]:
+    hello = wire.encode(wire.request("1", "hello")).decode()
+    return subprocess.run(
+        ["runuser", "-u", user, "--", NODE_PYTHON, zipapp, "--state-dir", state, "attach"],
+        input=hello,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def refusal(out: subprocess.CompletedProcess[str]) -> dict[str, Any]:
+    replies = [wire.decode_line(line.encode() + b"\n") for line in out.stdout.splitlines()]
+    assert replies and replies[0] is not None, out
+    assert replies[0]["id"] == "1" and replies[0]["ok"] is False
+    return dict(replies[0]["error"])
+
+
+@needs_root
+@pytest.mark.parametrize("mode", [0o755, 0o1777, 0o700], ids=["0755", "1777", "0700"])
+def test_attach_refuses_a_state_dir_made_by_another_user(
+    agent_zipapp: str, other_user: Any, mode: int
+) -> None:
+    state = f"/tmp/rdt-foreign-{uuid.uuid4().hex[:8]}"
+    os.mkdir(state)
+    os.chmod(state, mode)  # root's, the way another user would leave it
+    try:
+        out = attach_as(other_user.pw_name, agent_zipapp, state)
+        assert out.returncode != 0
+        assert "Traceback" not in out.stderr, out.stderr
+        error = refusal(out)
+        assert error["code"] == "unsafe_state_dir"
+        assert state in error["message"] and "root (uid 0)" in error["message"]
+        assert "--state-dir" in error["hint"]
+        assert state in out.stderr
+        assert os.listdir(state) == []  # no socket, no log, nothing left in someone else's dir
+    finally:
+        shutil.rmtree(state, ignore_errors=True)
+
+
+class ForeignDaemon:
+    """Another user's (root's) server on the socket path, answering hello like our daemon."""
+
+    def __init__(self, path: str) -> None:
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.sock.bind(path)
+        self.sock.listen(4)
+        self.sock.settimeout(0.2)
+        self.heard: list[bytes] = []
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+        self.thread.start()
+
+    def _serve(self) -> None:
+        while not self.stop.is_set():
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                continue
+            conn.settimeout(5)
+            try:
+                data = conn.recv(65536)
+                self.heard.append(data)
+                reply = {"build": build_hash(), "simulated_gpus": 0, "protocol": 1}
+                conn.sendall(wire.encode(wire.reply_ok("attach-hello", reply)))
+                self.heard.append(conn.recv(65536))
+            except OSError:
+                pass
+            finally:
+                conn.close()
+
+    def close(self) -> None:
+        self.stop.set()
+        self.thread.join(5)
+        self.sock.close()
+
+
+@needs_root
+@pytest.mark.parametrize("disguised", [False, True], ids=["root-socket", "chowned-socket"])
+def test_attach_never_talks_to_another_users_daemon(
+    agent_zipapp: str, other_user: Any, disguised: bool
+) -> None:
+    state = f"/tmp/rdt-mine-{uuid.uuid4().hex[:8]}"
+    os.mkdir(state, 0o700)
+    os.chown(state, other_user.pw_uid, other_user.pw_gid)  # the test user's own dir
+    path = os.path.join(state, "agent.sock")
+    daemon = ForeignDaemon(path)
+    if disguised:  # root can make the socket look like the user's: the peer's uid tells
+        os.chown(path, other_user.pw_uid, other_user.pw_gid)
+        os.chmod(path, 0o600)
+    else:
+        os.chmod(path, 0o777)
+    try:
+        out = attach_as(other_user.pw_name, agent_zipapp, state)
+        assert out.returncode != 0 and "Traceback" not in out.stderr, out.stderr
+        error = refusal(out)
+        assert error["code"] == "unsafe_state_dir" and path in error["message"]
+        assert "root (uid 0)" in error["message"]
+        assert not any(b'"op": "hello"' in h or b'"op":"hello"' in h for h in daemon.heard)
+    finally:
+        daemon.close()
+        shutil.rmtree(state, ignore_errors=True)
+
+
+# ---------------------------------------------------------------------- through real OpenSSH
+
+
+@pytest.fixture(scope="module")
+def lab() -> Iterator[SshLab]:
+    if not (ROOT and sshd_path() and os.path.exists(NODE_PYTHON)):
+        pytest.skip("the sshd lab needs root, openssh-server and /usr/bin/python3")
+    lab = start_lab()
+    yield lab
+    lab.stop()
+    subprocess.run(["pkill", "-KILL", "-u", lab.user], check=False)
+    shutil.rmtree(lab.root, ignore_errors=True)
+
+
+@pytest.fixture
+def node_state(lab: SshLab) -> Iterator[str]:
+    path = f"/tmp/rdt-node-{uuid.uuid4().hex[:8]}"
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
+
+
+async def test_a_foreign_state_dir_on_the_node_is_a_clear_error(lab: SshLab) -> None:
+    lab.trust_both()
+    state = f"/tmp/rdt-foreign-{uuid.uuid4().hex[:8]}"
+    os.mkdir(state)
+    os.chmod(state, 0o1777)
+    try:
+        with pytest.raises(AgentCallError) as err:
+            await asyncio.wait_for(client(lab, state).connect(), 60)
+        assert err.value.code == "unsafe_state_dir"
+        assert state in err.value.message and "root (uid 0)" in err.value.message
+        assert "--state-dir" in err.value.hint
+    finally:
+        shutil.rmtree(state, ignore_errors=True)
+
+
+def lab_config(lab: SshLab, known_hosts: str, head: str = "") -> str:
+    """The lab's client config with another UserKnownHostsFile (and options before any Host)."""
+    with open(lab.ssh_config) as fh:
+        text = fh.read().replace(
+            f"UserKnownHostsFile {lab.known_hosts}", f"UserKnownHostsFile {known_hosts}"
+        )
+    path = os.path.join(lab.root, f"ssh_config-{uuid.uuid4().hex[:6]}")
+    with open(path, "w") as fh:
+        fh.write(head + text)
+    return path
+
+
+def cli_with(config: str, lab: SshLab, *args: str) -> subprocess.CompletedProcess[str]:
+    env = dict(
+        os.environ, RDT_TUI_SSH_CONFIG=config, RDT_TUI_CONFIG_DIR=os.path.join(lab.root, "cfg")
+    )
+    return subprocess.run(
+        [sys.executable, "-m", "rdt_tui.cli", *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+    )
+
+
+def test_cli_trust_hashes_names_and_keeps_a_symlinked_known_hosts(
+    lab: SshLab, workdir: str, node_state: str
+) -> None:
+    target = os.path.join(workdir, "dotfiles", "known_hosts")
+    os.makedirs(os.path.dirname(target))
+    link = os.path.join(workdir, "known_hosts")
+    os.symlink(target, link)
+    config = lab_config(lab, link, head="HashKnownHosts yes\n")
+    trusted = cli_with(config, lab, "trust", "node", "--yes")
+    assert trusted.returncode == 0, trusted.stderr
+    assert os.path.islink(link) and os.path.isfile(target)
+    with open(target) as fh:
+        text = fh.read()
+    assert "127.0.0.1" not in text and "gpu-node" not in text and text.count("|1|") == 2
+    assert keygen_finds(f"[127.0.0.1]:{lab.jump.port}", target)
+    assert keygen_finds(f"[gpu-node.internal]:{lab.node.port}", target)
+    write_cli_hosts(lab, node_state)
+    checked = cli_with(config, lab, "check-host", "node", "--json")
+    assert checked.returncode == 0, checked.stderr
+    again = cli_with(config, lab, "trust", "node")
+    assert again.stdout.count("already trusted") == 2, again.stdout + again.stderr
+
+
+def test_cli_trust_with_a_device_as_known_hosts_is_refused(lab: SshLab, workdir: str) -> None:
+    dev_null = os.path.join(workdir, "null")
+    os.mknod(dev_null, stat.S_IFCHR | 0o666, os.makedev(1, 3))
+    config = lab_config(lab, dev_null)
+    refused = cli_with(config, lab, "trust", "node", "--yes")
+    assert refused.returncode != 0 and "Traceback" not in refused.stderr
+    assert "not a regular file" in refused.stderr and dev_null in refused.stderr
+    assert stat.S_ISCHR(os.lstat(dev_null).st_mode)
+
+
+def test_cli_pull_into_a_planted_part_symlink_fails_and_says_so(
+    lab: SshLab, workdir: str, node_state: str, shared_dir: str
+) -> None:
+    lab.trust_both()
+    write_cli_hosts(lab, node_state)
+    remote = f"/tmp/rdt-pull-{uuid.uuid4().hex[:8]}.bin"
+    with open(remote, "wb") as fh:
+        fh.write(os.urandom(200_000))
+    shutil.chown(remote, lab.user)
+    victim = os.path.join(workdir, "victim")
+    with open(victim, "wb") as fh:
+        fh.write(b"precious")
+    dest = os.path.join(shared_dir, "model.bin")
+    os.symlink(victim, dest + PART)
+    os.lchown(dest + PART, *(lambda u: (u.pw_uid, u.pw_gid))(ensure_user()))
+    try:
+        pulled = cli(lab, "pull", "node", remote, dest)
+        assert pulled.returncode != 0, pulled.stdout
+        assert "hashes match" not in pulled.stdout
+        assert "symbolic link" in pulled.stderr and "Traceback" not in pulled.stderr
+        with open(victim, "rb") as fh:
+            assert fh.read() == b"precious"
+    finally:
+        os.unlink(remote)
