@@ -1,12 +1,14 @@
 """A node whose sshd has no SFTP subsystem, reached through the jump: the agent still deploys
 (streamed over an exec channel, hash-checked on the node), runs a job and serves its metrics;
-a failed upload says why; push and pull name SFTP."""
+a failed upload says why; push and pull work the same over exec channels."""
 
 from __future__ import annotations
 
 import asyncio
 import glob
+import hashlib
 import os
+import pwd
 import shutil
 import stat
 import subprocess
@@ -22,6 +24,7 @@ from rdt_tui.config.hosts import Hop, HostBook
 from rdt_tui.config.sshconfig import load_ssh_config
 from rdt_tui.transport.base import TransportError
 from rdt_tui.transport.ssh import SshConnector, SshTransport
+from rdt_tui.transport.transfer import PART, TransferError
 
 from .sshd import SshLab, sshd_path, start_lab
 
@@ -133,17 +136,61 @@ async def test_a_failed_upload_says_why_and_what_to_do(
     assert not glob.glob(os.path.join(no_agent_yet, "*"))
 
 
-async def test_push_and_pull_without_sftp_name_it(
-    lab: SshLab, node_state: str, workdir: str
-) -> None:
-    local = os.path.join(workdir, "f.bin")
-    with open(local, "wb") as fh:
-        fh.write(b"x" * 1000)
-    transport = SshTransport("node", hops(lab), python=NODE_PYTHON, state_dir=node_state)
+def tree_hashes(root: str) -> dict[str, str]:
+    out = {}
+    for dirpath, _dirs, files in os.walk(root):
+        for name in files:
+            with open(os.path.join(dirpath, name), "rb") as fh:
+                out[os.path.relpath(os.path.join(dirpath, name), root)] = sha(fh.read())
+    return out
+
+
+def sha(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+async def test_push_and_pull_a_directory_without_sftp(lab: SshLab, workdir: str) -> None:
+    src = os.path.join(workdir, "model")
+    os.makedirs(os.path.join(src, "ema"))
+    blobs = {"weights.bin": os.urandom(20 << 20), "ema/w.bin": os.urandom(300_000), "c.json": b"{}"}
+    for rel, data in blobs.items():
+        with open(os.path.join(src, rel), "wb") as fh:
+            fh.write(data)
+    remote = f"/tmp/rdt-nosftp-tx-{uuid.uuid4().hex[:8]}"
+    os.makedirs(os.path.join(remote, "model"))
+    account = pwd.getpwnam(lab.user)
+    for d in (remote, os.path.join(remote, "model")):
+        os.chown(d, account.pw_uid, account.pw_gid)
+    # An interrupted earlier push left the first MiB of the big file: it is resumed.
+    part = os.path.join(remote, "model", "weights.bin" + PART)
+    with open(part, "wb") as fh:
+        fh.write(blobs["weights.bin"][: 1 << 20])
+    os.chown(part, account.pw_uid, account.pw_gid)
+    transport = SshTransport("node", hops(lab), python=NODE_PYTHON, connect_timeout=10)
     try:
-        for push in (True, False):
-            with pytest.raises(TransportError) as err:
-                await transport.transfer(push, local, "/tmp/x", False, lambda p: None)
-            assert "SFTP" in err.value.message and "Subsystem sftp" in err.value.hint
+        pushed = await transport.transfer(True, src, f"{remote}/model", False, lambda p: None)
+        assert pushed.files == 3 and pushed.resumed_bytes == 1 << 20
+        assert tree_hashes(f"{remote}/model") == tree_hashes(src)
+        assert os.stat(f"{remote}/model/weights.bin").st_uid == account.pw_uid
+        back = os.path.join(workdir, "back")
+        pulled = await transport.transfer(False, back, f"{remote}/model", False, lambda p: None)
+        assert pulled.files == 3 and tree_hashes(back) == tree_hashes(src)
+        again = await transport.transfer(False, back, f"{remote}/model", False, lambda p: None)
+        assert again.skipped == 3 and again.files == 0
+        # A part file on the node that the node's user did not make is not resumed into.
+        shared = f"{remote}/shared"
+        os.mkdir(shared, 0o1777)
+        os.chmod(shared, 0o1777)
+        victim = f"{remote}/victim"
+        with open(victim, "wb") as fh:
+            fh.write(b"precious")
+        os.chmod(victim, 0o666)
+        os.symlink(victim, f"{shared}/c.json{PART}")
+        with pytest.raises(TransferError) as err:
+            await transport.transfer(True, f"{src}/c.json", shared, False, lambda p: None)
+        assert "symbolic link" in err.value.message
+        with open(victim, "rb") as fh:
+            assert fh.read() == b"precious"
     finally:
         await transport.close()
+        shutil.rmtree(remote, ignore_errors=True)

@@ -226,19 +226,18 @@ class SshTransport(Transport):
     async def transfer(
         self, push: bool, local: str, remote: str, force: bool, report: Callable[[Any], None]
     ) -> Any:
+        from .exec_side import ExecSide
         from .sftp_side import open_sftp_side
-        from .transfer import LocalSide, Progress, TransferError, copy_tree
+        from .transfer import LocalSide, Progress, Side, TransferError, copy_tree
 
         conn = await self.connector.connect()
+        sftp: Any = None
+        node: Side
         try:
             sftp, node = await open_sftp_side(conn, self.python)
-        except (OSError, asyncssh.Error) as exc:
-            raise TransferError(
-                f"cannot open SFTP on {self.host} ({exc}): push and pull need its SFTP "
-                "subsystem, which its sshd may not offer",
-                "ask its admin for `Subsystem sftp` in sshd_config, or copy with `scp -O` "
-                "(the legacy scp protocol needs no SFTP)",
-            ) from None
+        except (OSError, asyncssh.Error):
+            # No SFTP subsystem on the node: the same copy over exec channels.
+            node = ExecSide(conn, self.python)
         try:
             if push:
                 return await copy_tree(
@@ -247,13 +246,14 @@ class SshTransport(Transport):
             return await copy_tree(
                 node, remote_path(remote), LocalSide(), local, force, Progress(), report
             )
-        except (OSError, asyncssh.Error) as exc:
+        except (OSError, asyncssh.Error, asyncio.TimeoutError) as exc:
             raise TransferError(
-                f"transfer with {self.host} broke off: {exc}",
+                f"transfer with {self.host} broke off: {exc or 'timed out'}",
                 "run the same command again: it resumes",
             ) from None
         finally:
-            sftp.exit()
+            if sftp is not None:
+                sftp.exit()
 
     async def readline(self) -> bytes:
         if self._proc is None:
