@@ -511,6 +511,11 @@ async def test_a_foreign_state_dir_on_the_node_is_a_clear_error(lab: SshLab) -> 
         assert err.value.code == "unsafe_state_dir"
         assert state in err.value.message and "root (uid 0)" in err.value.message
         assert "--state-dir" in err.value.hint
+        write_cli_hosts(lab, state)
+        checked = cli(lab, "check-host", "node")
+        assert checked.returncode != 0 and "Traceback" not in checked.stderr
+        assert state in checked.stderr and "root (uid 0)" in checked.stderr
+        assert os.listdir(state) == []
     finally:
         shutil.rmtree(state, ignore_errors=True)
 

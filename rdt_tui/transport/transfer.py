@@ -216,16 +216,9 @@ class LocalSide(Side):
                 raise refused_link(path) from None
             raise
         st = os.fstat(fd)
-        seen = self._parts.setdefault(path, (st.st_dev, st.st_ino))
-        if (
-            not stat.S_ISREG(st.st_mode)
-            or st.st_uid != os.getuid()
-            or seen
-            != (
-                st.st_dev,
-                st.st_ino,
-            )
-        ):
+        ident = (st.st_dev, st.st_ino)
+        seen = self._parts.setdefault(path, ident)
+        if not stat.S_ISREG(st.st_mode) or st.st_uid != os.getuid() or seen != ident:
             os.close(fd)
             raise not_ours(path)
         return fd

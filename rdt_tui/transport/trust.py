@@ -4,6 +4,7 @@ only after the user confirms. A key that differs from a known one is never repla
 from __future__ import annotations
 
 import base64
+import errno
 import fcntl
 import hashlib
 import hmac
@@ -52,8 +53,16 @@ def append_known_host(path: str, hop: Hop, key: asyncssh.SSHKey, hash_name: bool
         public = key.convert_to_public().export_public_key("openssh").split()[:2]
         name = known_hosts_names(hop)[0]
         line = (hashed_name(name) if hash_name else name) + " " + b" ".join(public).decode()
-        os.write(fd, (b"" if last == b"\n" else b"\n") + line.encode() + b"\n")
-        os.fsync(fd)
+        data = (b"" if last == b"\n" else b"\n") + line.encode() + b"\n"
+        try:
+            if os.write(fd, data) != len(data):
+                raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+            os.fsync(fd)
+        except OSError as exc:
+            os.ftruncate(fd, size)  # never leave half a line behind
+            raise KnownHostsError(
+                f"cannot write {path}: {exc.strerror}", "free some space, then trust again"
+            ) from None
     finally:
         os.close(fd)  # also releases the lock
 
