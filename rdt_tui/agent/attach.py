@@ -59,9 +59,9 @@ def check_state_dir(root: str) -> None:
     if st.st_uid != os.getuid():
         owner, me = _owner(st.st_uid), _owner(os.getuid())
         raise UnsafeState(
-            f"the agent's state directory {root} belongs to {owner}, not to you ({me}): "
+            f"the agent's state directory {root} belongs to {owner}, not to you, {me}: "
             "another user may have made it to listen in",
-            "remove it if it is stale (its owner or an admin can), or choose another with "
+            "if it is stale, its owner or an admin can remove it; or choose another with "
             "--state-dir (state_dir in hosts.toml)",
         )
     if not stat.S_ISDIR(st.st_mode):
