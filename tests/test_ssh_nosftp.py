@@ -177,6 +177,14 @@ async def test_push_and_pull_a_directory_without_sftp(lab: SshLab, workdir: str)
         assert pulled.files == 3 and tree_hashes(back) == tree_hashes(src)
         again = await transport.transfer(False, back, f"{remote}/model", False, lambda p: None)
         assert again.skipped == 3 and again.files == 0
+        # A bare name on the node is relative to its user's home.
+        name = f"rdt-nosftp-{uuid.uuid4().hex[:8]}.json"
+        try:
+            await transport.transfer(True, f"{src}/c.json", name, False, lambda p: None)
+            with open(os.path.join(lab.home, name), "rb") as fh:
+                assert fh.read() == b"{}"
+        finally:
+            os.unlink(os.path.join(lab.home, name))
         # A part file on the node that the node's user did not make is not resumed into.
         shared = f"{remote}/shared"
         os.mkdir(shared, 0o1777)

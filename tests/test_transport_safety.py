@@ -33,11 +33,12 @@ from rdt_tui.client import AgentCallError
 from rdt_tui.config.hosts import Hop
 from rdt_tui.protocol import wire
 from rdt_tui.transport.sftp_side import SftpSide
+from rdt_tui.transport.ssh import SshTransport
 from rdt_tui.transport.transfer import PART, LocalSide, Progress, TransferError, copy_tree
 from rdt_tui.transport.trust import KnownHostsError, append_known_host
 
 from .sshd import SshLab, ensure_user, sshd_path, start_lab
-from .test_ssh import NODE_PYTHON, cli, client, write_cli_hosts
+from .test_ssh import NODE_PYTHON, cli, client, hops, write_cli_hosts
 
 ROOT = os.geteuid() == 0
 needs_root = pytest.mark.skipif(not ROOT, reason="needs root (a second user, chown)")
@@ -189,6 +190,19 @@ async def test_pull_never_writes_through_a_symlink_inside_the_destination(workdi
         await copy_tree(LocalSide(), src, LocalSide(), dest, True, Progress(), noop)
     with open(target, "rb") as fh:
         assert fh.read() == b"precious"
+
+
+async def test_a_bare_relative_destination_still_works(
+    workdir: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    src = os.path.join(workdir, "model.bin")
+    with open(src, "wb") as fh:
+        fh.write(b"m" * 1000)
+    monkeypatch.chdir(workdir)
+    p = await copy_tree(LocalSide(), src, LocalSide(), "copy.bin", False, Progress(), noop)
+    assert p.files == 1
+    with open(os.path.join(workdir, "copy.bin"), "rb") as fh:
+        assert fh.read() == b"m" * 1000
 
 
 # ------------------------------------------------------------------------- planted part files
@@ -602,3 +616,21 @@ def test_cli_pull_into_a_planted_part_symlink_fails_and_says_so(
             assert fh.read() == b"precious"
     finally:
         os.unlink(remote)
+
+
+async def test_push_over_sftp_to_a_bare_name_in_the_node_home(lab: SshLab, workdir: str) -> None:
+    lab.trust_both()
+    src = os.path.join(workdir, "c.json")
+    with open(src, "wb") as fh:
+        fh.write(b"{}")
+    name = f"rdt-bare-{uuid.uuid4().hex[:8]}.json"
+    transport = SshTransport("node", hops(lab), python=NODE_PYTHON, connect_timeout=10)
+    try:
+        pushed = await transport.transfer(True, src, name, False, noop)
+        assert pushed.files == 1
+        with open(os.path.join(lab.home, name), "rb") as fh:
+            assert fh.read() == b"{}"
+    finally:
+        await transport.close()
+        if os.path.exists(os.path.join(lab.home, name)):
+            os.unlink(os.path.join(lab.home, name))

@@ -30,7 +30,7 @@ OPS = (
     "    except FileNotFoundError:\n"
     "        return None\n"
     "def check(root, path):\n"
-    "    rel = os.path.relpath(os.path.dirname(path), root)\n"
+    "    rel = os.path.relpath(os.path.dirname(path) or '.', root)\n"
     "    cur = root\n"
     "    for part in rel.split('/'):\n"
     "        if part in ('', '.'):\n"

@@ -119,7 +119,7 @@ class SftpSide(Side):
         return dict(json.loads(str(result.stdout)))
 
     async def check_target(self, root: str, path: str) -> None:
-        rel = posixpath.relpath(posixpath.dirname(path), root)
+        rel = posixpath.relpath(posixpath.dirname(path) or ".", root)
         cur = root
         for part in rel.split("/"):
             if part in ("", "."):

@@ -236,7 +236,7 @@ class LocalSide(Side):
 
     async def check_target(self, root: str, path: str) -> None:
         cur = root
-        for part in os.path.relpath(os.path.dirname(path), root).split(os.sep):
+        for part in os.path.relpath(os.path.dirname(path) or ".", root).split(os.sep):
             if part in ("", "."):
                 continue
             cur = os.path.join(cur, part)
