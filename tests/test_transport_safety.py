@@ -32,6 +32,7 @@ from rdt_tui.agent.build import build_hash, zipapp_bytes
 from rdt_tui.client import AgentCallError
 from rdt_tui.config.hosts import Hop
 from rdt_tui.protocol import wire
+from rdt_tui.transport.exec_side import ExecSide
 from rdt_tui.transport.sftp_side import SftpSide
 from rdt_tui.transport.ssh import SshTransport
 from rdt_tui.transport.transfer import PART, LocalSide, Progress, TransferError, copy_tree
@@ -147,6 +148,41 @@ async def test_pull_refuses_node_names_that_leave_the_destination(
     written = [os.path.join(d, f) for d, _, fs in os.walk(workdir) for f in fs]
     assert written == [], written
     assert not os.path.exists("/escaped")
+
+
+class HostileExecConn:
+    """The node's Python as a hostile node plays it over exec channels: ``walk`` lists
+    ``names`` as given."""
+
+    def __init__(self, names: list[Any]) -> None:
+        self.names = names
+
+    async def run(self, cmd: str, check: bool = False) -> Any:
+        op = shlex.split(cmd)[4]
+        answer = {"isdir": True, "walk": self.names}.get(op)
+        return SimpleNamespace(exit_status=0, stdout=json.dumps({"ok": answer}), stderr="")
+
+
+@pytest.mark.parametrize(
+    "names,wanted",
+    [
+        ([["../escaped", 1]], "refusing the file name"),
+        ([["a/../../escaped", 1]], "refusing the file name"),
+        ([["/escaped", 1]], "refusing the file name"),
+        ({"not": "a list"}, "not a list of files"),
+    ],
+    ids=["dotdot", "nested-dotdot", "absolute", "garbage"],
+)
+async def test_pull_over_exec_channels_refuses_a_hostile_listing(
+    workdir: str, names: Any, wanted: str
+) -> None:
+    node = ExecSide(HostileExecConn(names), "python3")  # type: ignore[arg-type]
+    dest = os.path.join(workdir, "a", "dest")
+    os.makedirs(dest)
+    with pytest.raises(TransferError) as err:
+        await copy_tree(node, "model", LocalSide(), dest, False, Progress(), noop)
+    assert wanted in err.value.message
+    assert [f for _, _, fs in os.walk(workdir) for f in fs] == []
 
 
 async def test_pull_of_a_listing_with_only_good_names_still_works(workdir: str) -> None:

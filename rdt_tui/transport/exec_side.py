@@ -131,6 +131,8 @@ class ExecSide(Side):
         result = await asyncio.wait_for(self.conn.run(cmd, check=False), OP_TIMEOUT_S)
         try:
             answer = json.loads(str(result.stdout).strip().splitlines()[-1])
+            if not isinstance(answer, dict) or not ("ok" in answer or "error" in answer):
+                raise ValueError("not an answer")
         except (ValueError, IndexError):
             raise TransferError(
                 f"the node's Python failed at {op}: {str(result.stderr)[-300:]}"
@@ -147,7 +149,11 @@ class ExecSide(Side):
         return bool(await self._op("isdir", path))
 
     async def walk(self, path: str) -> list[tuple[str, int]]:
-        return [(str(rel), int(size)) for rel, size in await self._op("walk", path)]
+        listing = await self._op("walk", path)
+        try:
+            return [(str(rel), int(size)) for rel, size in listing]
+        except (TypeError, ValueError):
+            raise TransferError(f"the node's listing of {path} is not a list of files") from None
 
     async def read(self, path: str, offset: int) -> AsyncIterator[bytes]:
         cmd = shlex.join([self.python, "-c", READ, path, str(offset)])
