@@ -42,12 +42,10 @@ from .sshd import SshLab, ensure_user, sshd_path, start_lab
 from .test_ssh import NODE_PYTHON, cli, client, hops, write_cli_hosts
 
 ROOT = os.geteuid() == 0
-needs_root = pytest.mark.skipif(not ROOT, reason="needs root (a second user, chown)")
-needs_lab = [
-    pytest.mark.skipif(sshd_path() is None, reason="openssh-server is not installed"),
-    needs_root,
-    pytest.mark.skipif(not os.path.exists(NODE_PYTHON), reason="no /usr/bin/python3"),
-]
+needs_root = pytest.mark.skipif(
+    not ROOT or not os.path.exists("/usr/bin/python3"),
+    reason="needs root (a second user, chown) and /usr/bin/python3",
+)
 
 
 def sha(data: bytes) -> str:
