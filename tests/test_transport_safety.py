@@ -349,6 +349,18 @@ def test_trust_refuses_a_known_hosts_that_is_not_a_regular_file(
     )
 
 
+def test_trust_into_an_impossible_path_is_a_clear_error(
+    workdir: str, host_key: asyncssh.SSHKey
+) -> None:
+    blocker = os.path.join(workdir, "ssh")
+    with open(blocker, "w") as fh:
+        fh.write("a file where a directory should be")
+    path = os.path.join(blocker, "known_hosts")
+    with pytest.raises(KnownHostsError) as err:
+        append_known_host(path, Hop("n", "node.example", 22), host_key)
+    assert blocker in err.value.message
+
+
 def test_trust_writes_through_a_symlinked_known_hosts(
     workdir: str, host_key: asyncssh.SSHKey
 ) -> None:

@@ -35,11 +35,10 @@ def append_known_host(path: str, hop: Hop, key: asyncssh.SSHKey, hash_name: bool
     """Append one line to known_hosts under an exclusive lock, so concurrent trusts never lose
     or mix a line. A symlinked file is written through (the link stays); anything but a
     regular file (``/dev/null``, a FIFO, a directory) is refused, never replaced."""
-    directory = os.path.dirname(path) or "."
-    os.makedirs(directory, mode=0o700, exist_ok=True)
-    _refuse_non_regular(path)
     flags = os.O_RDWR | os.O_APPEND | os.O_CREAT | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC
     try:
+        os.makedirs(os.path.dirname(path) or ".", mode=0o700, exist_ok=True)
+        _refuse_non_regular(path)
         fd = os.open(path, flags, 0o600)
     except OSError as exc:
         raise KnownHostsError(
