@@ -21,7 +21,7 @@ import sys
 import tempfile
 import threading
 import uuid
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from types import SimpleNamespace
 from typing import Any
 
@@ -310,6 +310,48 @@ async def test_a_part_of_ours_still_resumes(workdir: str) -> None:
     assert p.resumed_bytes == 1000 and p.files == 1
     with open(dest, "rb") as fh:
         assert fh.read() == data
+
+
+class SwappingLocal(LocalSide):
+    """This machine, where another process of the same user swaps the part file for another
+    one right after the resumed bytes were read (and hashed)."""
+
+    async def read_part(self, path: str) -> AsyncIterator[bytes]:
+        async for block in super().read_part(path):
+            yield block
+        os.rename(path, path + ".moved")
+        with open(path, "wb") as fh:
+            fh.write(b"other bytes")
+
+
+async def test_a_part_swapped_after_it_was_hashed_is_not_renamed_into_place(
+    workdir: str,
+) -> None:
+    src = os.path.join(workdir, "model.bin")
+    data = os.urandom(100_000)
+    with open(src, "wb") as fh:
+        fh.write(data)
+    dest = os.path.join(workdir, "copy.bin")
+    with open(dest + PART, "wb") as fh:
+        fh.write(data[:1000])
+    with pytest.raises(TransferError) as err:
+        await copy_tree(LocalSide(), src, SwappingLocal(), dest, False, Progress(), noop)
+    assert "not left by you" in err.value.message
+    assert not os.path.exists(dest)
+
+
+async def test_a_hash_that_never_matches_is_never_reported_as_success(workdir: str) -> None:
+    node = hostile_node({"model": ["w.bin"]}, {"model/w.bin": b"w" * 5000})
+
+    async def lying(cmd: str, check: bool = False) -> Any:
+        return SimpleNamespace(exit_status=0, stdout=json.dumps({"model/w.bin": "0" * 64}))
+
+    node.conn.run = lying  # type: ignore[method-assign]
+    dest = os.path.join(workdir, "dest")
+    with pytest.raises(TransferError) as err:
+        await copy_tree(node, "model", LocalSide(), dest, False, Progress(), noop)
+    assert "hash mismatch" in err.value.message
+    assert os.listdir(dest) == []  # neither the file nor its part
 
 
 # ------------------------------------------------------------------------------- known_hosts
@@ -662,6 +704,42 @@ def test_cli_pull_into_a_planted_part_symlink_fails_and_says_so(
             assert fh.read() == b"precious"
     finally:
         os.unlink(remote)
+
+
+@pytest.mark.parametrize("planted", ["symlink", "foreign-file"])
+async def test_push_over_sftp_refuses_a_part_planted_on_the_node(
+    lab: SshLab, workdir: str, planted: str
+) -> None:
+    lab.trust_both()
+    src = os.path.join(workdir, "c.bin")
+    data = os.urandom(50_000)
+    with open(src, "wb") as fh:
+        fh.write(data)
+    shared = f"/tmp/rdt-node-shared-{uuid.uuid4().hex[:8]}"
+    os.mkdir(shared)
+    os.chmod(shared, 0o1777)
+    victim = os.path.join(shared, "victim")
+    with open(victim, "wb") as fh:
+        fh.write(b"precious")
+    os.chmod(victim, 0o666)
+    part = os.path.join(shared, "c.bin" + PART)
+    if planted == "symlink":
+        os.symlink(victim, part)
+    else:  # root's file with the right first bytes, writable by all
+        with open(part, "wb") as fh:
+            fh.write(data[:1000])
+        os.chmod(part, 0o666)
+    transport = SshTransport("node", hops(lab), python=NODE_PYTHON, connect_timeout=10)
+    try:
+        with pytest.raises(TransferError) as err:
+            await transport.transfer(True, src, shared, False, noop)
+        assert part in err.value.message
+        with open(victim, "rb") as fh:
+            assert fh.read() == b"precious"
+        assert not os.path.exists(os.path.join(shared, "c.bin"))
+    finally:
+        await transport.close()
+        shutil.rmtree(shared, ignore_errors=True)
 
 
 async def test_push_over_sftp_to_a_bare_name_in_the_node_home(lab: SshLab, workdir: str) -> None:
