@@ -1,26 +1,22 @@
-"""What a hostile node or another user on either machine could do to a transfer, to
-known_hosts, or to the agent's state directory, and how each is refused.
+"""What a hostile node or another user could do to a transfer or to known_hosts, and how each
+is refused.
 
-The transfer tests run the real copy code; only where a hostile node is needed is its SFTP
-reply played by a fake at the layer boundary (what readdir and read answer). The attach tests
-run the real agent as an unprivileged user; the lab tests go through real OpenSSH.
+The tests run the real copy and trust code; only where a hostile node is needed is its reply
+played by a fake at the layer boundary (what SFTP readdir and read answer, or what the node's
+Python answers over an exec channel). Through real OpenSSH: tests/test_ssh_safety.py.
 """
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import json
 import os
 import shlex
 import shutil
-import socket
 import stat
 import subprocess
 import sys
 import tempfile
-import threading
-import uuid
 from collections.abc import AsyncIterator, Iterator
 from types import SimpleNamespace
 from typing import Any
@@ -28,18 +24,13 @@ from typing import Any
 import asyncssh
 import pytest
 
-from rdt_tui.agent.build import build_hash, zipapp_bytes
-from rdt_tui.client import AgentCallError
 from rdt_tui.config.hosts import Hop
-from rdt_tui.protocol import wire
 from rdt_tui.transport.exec_side import ExecSide
 from rdt_tui.transport.sftp_side import SftpSide
-from rdt_tui.transport.ssh import SshTransport
 from rdt_tui.transport.transfer import PART, LocalSide, Progress, TransferError, copy_tree
 from rdt_tui.transport.trust import KnownHostsError, append_known_host
 
-from .sshd import SshLab, ensure_user, sshd_path, start_lab
-from .test_ssh import NODE_PYTHON, cli, client, hops, write_cli_hosts
+from .sshd import ensure_user
 
 ROOT = os.geteuid() == 0
 needs_root = pytest.mark.skipif(
@@ -106,12 +97,13 @@ class HostileSftp:
 class HostileConn:
     """The exec channel's answer to the hash command: what the node claims its files hash to."""
 
-    def __init__(self, sftp: HostileSftp) -> None:
+    def __init__(self, sftp: HostileSftp, claims: dict[str, str] | None = None) -> None:
         self.sftp = sftp
+        self.claims = claims or {}
 
     async def run(self, cmd: str, check: bool = False) -> Any:
         paths = shlex.split(cmd)[3:]
-        out = {p: sha(self.sftp.files[p]) for p in paths}
+        out = {p: self.claims.get(p) or sha(self.sftp.files[p]) for p in paths}
         return SimpleNamespace(exit_status=0, stdout=json.dumps(out), stderr="")
 
 
@@ -341,12 +333,9 @@ async def test_a_part_swapped_after_it_was_hashed_is_not_renamed_into_place(
 
 
 async def test_a_hash_that_never_matches_is_never_reported_as_success(workdir: str) -> None:
-    node = hostile_node({"model": ["w.bin"]}, {"model/w.bin": b"w" * 5000})
-
-    async def lying(cmd: str, check: bool = False) -> Any:
-        return SimpleNamespace(exit_status=0, stdout=json.dumps({"model/w.bin": "0" * 64}))
-
-    node.conn.run = lying  # type: ignore[method-assign]
+    sftp = HostileSftp({"model": ["w.bin"]}, {"model/w.bin": b"w" * 5000})
+    conn = HostileConn(sftp, claims={"model/w.bin": "0" * 64})
+    node = SftpSide(conn, sftp, "python3")  # type: ignore[arg-type]
     dest = os.path.join(workdir, "dest")
     with pytest.raises(TransferError) as err:
         await copy_tree(node, "model", LocalSide(), dest, False, Progress(), noop)
@@ -459,302 +448,3 @@ def test_concurrent_trusts_lose_no_line(workdir: str, host_key: asyncssh.SSHKey)
     assert sorted(names) == sorted(
         f"host-{w}-{i}.example" for w in range(writers) for i in range(each)
     )
-
-
-# --------------------------------------------------------------------- the agent's state dir
-
-
-@pytest.fixture
-def agent_zipapp() -> Iterator[str]:
-    """The agent as the node runs it, where an unprivileged user can read it."""
-    root = tempfile.mkdtemp(prefix="rdt-zipapp-", dir="/tmp")
-    os.chmod(root, 0o755)
-    path = os.path.join(root, "agent.pyz")
-    with open(path, "wb") as fh:
-        fh.write(zipapp_bytes()[1])
-    os.chmod(path, 0o644)
-    yield path
-    shutil.rmtree(root, ignore_errors=True)
-
-
-def attach_as(user: str, zipapp: str, state: str) -> subprocess.CompletedProcess[str]:
-    hello = wire.encode(wire.request("1", "hello")).decode()
-    return subprocess.run(
-        ["runuser", "-u", user, "--", NODE_PYTHON, zipapp, "--state-dir", state, "attach"],
-        input=hello,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-
-
-def refusal(out: subprocess.CompletedProcess[str]) -> dict[str, Any]:
-    replies = [wire.decode_line(line.encode() + b"\n") for line in out.stdout.splitlines()]
-    assert replies and replies[0] is not None, out
-    assert replies[0]["id"] == "1" and replies[0]["ok"] is False
-    return dict(replies[0]["error"])
-
-
-@needs_root
-@pytest.mark.parametrize("mode", [0o755, 0o1777, 0o700], ids=["0755", "1777", "0700"])
-def test_attach_refuses_a_state_dir_made_by_another_user(
-    agent_zipapp: str, other_user: Any, mode: int
-) -> None:
-    state = f"/tmp/rdt-foreign-{uuid.uuid4().hex[:8]}"
-    os.mkdir(state)
-    os.chmod(state, mode)  # root's, the way another user would leave it
-    try:
-        out = attach_as(other_user.pw_name, agent_zipapp, state)
-        assert out.returncode != 0
-        assert "Traceback" not in out.stderr, out.stderr
-        error = refusal(out)
-        assert error["code"] == "unsafe_state_dir"
-        assert state in error["message"] and "root (uid 0)" in error["message"]
-        assert "--state-dir" in error["hint"]
-        assert state in out.stderr
-        assert os.listdir(state) == []  # no socket, no log, nothing left in someone else's dir
-    finally:
-        shutil.rmtree(state, ignore_errors=True)
-
-
-class ForeignDaemon:
-    """Another user's (root's) server on the socket path, answering hello like our daemon."""
-
-    def __init__(self, path: str) -> None:
-        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        self.sock.bind(path)
-        self.sock.listen(4)
-        self.sock.settimeout(0.2)
-        self.heard: list[bytes] = []
-        self.stop = threading.Event()
-        self.thread = threading.Thread(target=self._serve, daemon=True)
-        self.thread.start()
-
-    def _serve(self) -> None:
-        while not self.stop.is_set():
-            try:
-                conn, _ = self.sock.accept()
-            except OSError:
-                continue
-            conn.settimeout(5)
-            try:
-                data = conn.recv(65536)
-                self.heard.append(data)
-                reply = {"build": build_hash(), "simulated_gpus": 0, "protocol": 1}
-                conn.sendall(wire.encode(wire.reply_ok("attach-hello", reply)))
-                self.heard.append(conn.recv(65536))
-            except OSError:
-                pass
-            finally:
-                conn.close()
-
-    def close(self) -> None:
-        self.stop.set()
-        self.thread.join(5)
-        self.sock.close()
-
-
-@needs_root
-@pytest.mark.parametrize("disguised", [False, True], ids=["root-socket", "chowned-socket"])
-def test_attach_never_talks_to_another_users_daemon(
-    agent_zipapp: str, other_user: Any, disguised: bool
-) -> None:
-    state = f"/tmp/rdt-mine-{uuid.uuid4().hex[:8]}"
-    os.mkdir(state, 0o700)
-    os.chown(state, other_user.pw_uid, other_user.pw_gid)  # the test user's own dir
-    path = os.path.join(state, "agent.sock")
-    daemon = ForeignDaemon(path)
-    if disguised:  # root can make the socket look like the user's: the peer's uid tells
-        os.chown(path, other_user.pw_uid, other_user.pw_gid)
-        os.chmod(path, 0o600)
-    else:
-        os.chmod(path, 0o777)
-    try:
-        out = attach_as(other_user.pw_name, agent_zipapp, state)
-        assert out.returncode != 0 and "Traceback" not in out.stderr, out.stderr
-        error = refusal(out)
-        assert error["code"] == "unsafe_state_dir" and path in error["message"]
-        assert "root (uid 0)" in error["message"]
-        assert not any(b'"op": "hello"' in h or b'"op":"hello"' in h for h in daemon.heard)
-    finally:
-        daemon.close()
-        shutil.rmtree(state, ignore_errors=True)
-
-
-# ---------------------------------------------------------------------- through real OpenSSH
-
-
-@pytest.fixture(scope="module")
-def lab() -> Iterator[SshLab]:
-    if not (ROOT and sshd_path() and os.path.exists(NODE_PYTHON)):
-        pytest.skip("the sshd lab needs root, openssh-server and /usr/bin/python3")
-    lab = start_lab()
-    yield lab
-    lab.stop()
-    subprocess.run(["pkill", "-KILL", "-u", lab.user], check=False)
-    shutil.rmtree(lab.root, ignore_errors=True)
-
-
-@pytest.fixture
-def node_state(lab: SshLab) -> Iterator[str]:
-    path = f"/tmp/rdt-node-{uuid.uuid4().hex[:8]}"
-    yield path
-    shutil.rmtree(path, ignore_errors=True)
-
-
-async def test_a_foreign_state_dir_on_the_node_is_a_clear_error(lab: SshLab) -> None:
-    lab.trust_both()
-    state = f"/tmp/rdt-foreign-{uuid.uuid4().hex[:8]}"
-    os.mkdir(state)
-    os.chmod(state, 0o1777)
-    try:
-        with pytest.raises(AgentCallError) as err:
-            await asyncio.wait_for(client(lab, state).connect(), 60)
-        assert err.value.code == "unsafe_state_dir"
-        assert state in err.value.message and "root (uid 0)" in err.value.message
-        assert "--state-dir" in err.value.hint
-        write_cli_hosts(lab, state)
-        checked = cli(lab, "check-host", "node")
-        assert checked.returncode != 0 and "Traceback" not in checked.stderr
-        assert state in checked.stderr and "root (uid 0)" in checked.stderr
-        assert os.listdir(state) == []
-    finally:
-        shutil.rmtree(state, ignore_errors=True)
-
-
-def lab_config(lab: SshLab, known_hosts: str, head: str = "") -> str:
-    """The lab's client config with another UserKnownHostsFile (and options before any Host)."""
-    with open(lab.ssh_config) as fh:
-        text = fh.read().replace(
-            f"UserKnownHostsFile {lab.known_hosts}", f"UserKnownHostsFile {known_hosts}"
-        )
-    path = os.path.join(lab.root, f"ssh_config-{uuid.uuid4().hex[:6]}")
-    with open(path, "w") as fh:
-        fh.write(head + text)
-    return path
-
-
-def cli_with(config: str, lab: SshLab, *args: str) -> subprocess.CompletedProcess[str]:
-    env = dict(
-        os.environ, RDT_TUI_SSH_CONFIG=config, RDT_TUI_CONFIG_DIR=os.path.join(lab.root, "cfg")
-    )
-    return subprocess.run(
-        [sys.executable, "-m", "rdt_tui.cli", *args],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env=env,
-    )
-
-
-def test_cli_trust_hashes_names_and_keeps_a_symlinked_known_hosts(
-    lab: SshLab, workdir: str, node_state: str
-) -> None:
-    target = os.path.join(workdir, "dotfiles", "known_hosts")
-    os.makedirs(os.path.dirname(target))
-    link = os.path.join(workdir, "known_hosts")
-    os.symlink(target, link)
-    config = lab_config(lab, link, head="HashKnownHosts yes\n")
-    trusted = cli_with(config, lab, "trust", "node", "--yes")
-    assert trusted.returncode == 0, trusted.stderr
-    assert os.path.islink(link) and os.path.isfile(target)
-    with open(target) as fh:
-        text = fh.read()
-    assert "127.0.0.1" not in text and "gpu-node" not in text and text.count("|1|") == 2
-    assert keygen_finds(f"[127.0.0.1]:{lab.jump.port}", target)
-    assert keygen_finds(f"[gpu-node.internal]:{lab.node.port}", target)
-    write_cli_hosts(lab, node_state)
-    checked = cli_with(config, lab, "check-host", "node", "--json")
-    assert checked.returncode == 0, checked.stderr
-    again = cli_with(config, lab, "trust", "node")
-    assert again.stdout.count("already trusted") == 2, again.stdout + again.stderr
-
-
-def test_cli_trust_with_a_device_as_known_hosts_is_refused(lab: SshLab, workdir: str) -> None:
-    dev_null = os.path.join(workdir, "null")
-    os.mknod(dev_null, stat.S_IFCHR | 0o666, os.makedev(1, 3))
-    config = lab_config(lab, dev_null)
-    refused = cli_with(config, lab, "trust", "node", "--yes")
-    assert refused.returncode != 0 and "Traceback" not in refused.stderr
-    assert "not a regular file" in refused.stderr and dev_null in refused.stderr
-    assert stat.S_ISCHR(os.lstat(dev_null).st_mode)
-
-
-def test_cli_pull_into_a_planted_part_symlink_fails_and_says_so(
-    lab: SshLab, workdir: str, node_state: str, shared_dir: str
-) -> None:
-    lab.trust_both()
-    write_cli_hosts(lab, node_state)
-    remote = f"/tmp/rdt-pull-{uuid.uuid4().hex[:8]}.bin"
-    with open(remote, "wb") as fh:
-        fh.write(os.urandom(200_000))
-    shutil.chown(remote, lab.user)
-    victim = os.path.join(workdir, "victim")
-    with open(victim, "wb") as fh:
-        fh.write(b"precious")
-    dest = os.path.join(shared_dir, "model.bin")
-    os.symlink(victim, dest + PART)
-    os.lchown(dest + PART, *(lambda u: (u.pw_uid, u.pw_gid))(ensure_user()))
-    try:
-        pulled = cli(lab, "pull", "node", remote, dest)
-        assert pulled.returncode != 0, pulled.stdout
-        assert "hashes match" not in pulled.stdout
-        assert "symbolic link" in pulled.stderr and "Traceback" not in pulled.stderr
-        with open(victim, "rb") as fh:
-            assert fh.read() == b"precious"
-    finally:
-        os.unlink(remote)
-
-
-@pytest.mark.parametrize("planted", ["symlink", "foreign-file"])
-async def test_push_over_sftp_refuses_a_part_planted_on_the_node(
-    lab: SshLab, workdir: str, planted: str
-) -> None:
-    lab.trust_both()
-    src = os.path.join(workdir, "c.bin")
-    data = os.urandom(50_000)
-    with open(src, "wb") as fh:
-        fh.write(data)
-    shared = f"/tmp/rdt-node-shared-{uuid.uuid4().hex[:8]}"
-    os.mkdir(shared)
-    os.chmod(shared, 0o1777)
-    victim = os.path.join(shared, "victim")
-    with open(victim, "wb") as fh:
-        fh.write(b"precious")
-    os.chmod(victim, 0o666)
-    part = os.path.join(shared, "c.bin" + PART)
-    if planted == "symlink":
-        os.symlink(victim, part)
-    else:  # root's file with the right first bytes, writable by all
-        with open(part, "wb") as fh:
-            fh.write(data[:1000])
-        os.chmod(part, 0o666)
-    transport = SshTransport("node", hops(lab), python=NODE_PYTHON, connect_timeout=10)
-    try:
-        with pytest.raises(TransferError) as err:
-            await transport.transfer(True, src, shared, False, noop)
-        assert part in err.value.message
-        with open(victim, "rb") as fh:
-            assert fh.read() == b"precious"
-        assert not os.path.exists(os.path.join(shared, "c.bin"))
-    finally:
-        await transport.close()
-        shutil.rmtree(shared, ignore_errors=True)
-
-
-async def test_push_over_sftp_to_a_bare_name_in_the_node_home(lab: SshLab, workdir: str) -> None:
-    lab.trust_both()
-    src = os.path.join(workdir, "c.json")
-    with open(src, "wb") as fh:
-        fh.write(b"{}")
-    name = f"rdt-bare-{uuid.uuid4().hex[:8]}.json"
-    transport = SshTransport("node", hops(lab), python=NODE_PYTHON, connect_timeout=10)
-    try:
-        pushed = await transport.transfer(True, src, name, False, noop)
-        assert pushed.files == 1
-        with open(os.path.join(lab.home, name), "rb") as fh:
-            assert fh.read() == b"{}"
-    finally:
-        await transport.close()
-        if os.path.exists(os.path.join(lab.home, name)):
-            os.unlink(os.path.join(lab.home, name))
