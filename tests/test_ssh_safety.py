@@ -18,6 +18,7 @@ from collections.abc import Iterator
 import pytest
 
 from rdt_tui.client import AgentCallError
+from rdt_tui.transport.base import TransportError
 from rdt_tui.transport.ssh import SshTransport
 from rdt_tui.transport.transfer import PART, Progress, TransferError
 
@@ -217,3 +218,20 @@ async def test_push_over_sftp_to_a_bare_name_in_the_node_home(lab: SshLab, workd
         await transport.close()
         if os.path.exists(os.path.join(lab.home, name)):
             os.unlink(os.path.join(lab.home, name))
+
+
+async def test_a_failed_upload_over_sftp_names_the_cause(lab: SshLab, node_state: str) -> None:
+    lab.trust_both()
+    cache = os.path.join(lab.home, ".cache", "rdt-tui")
+    shutil.rmtree(cache, ignore_errors=True)
+    os.makedirs(cache)
+    os.chmod(cache, 0o755)  # root's: the node's user cannot write the agent there
+    try:
+        with pytest.raises(TransportError) as err:
+            await client(lab, node_state).connect()
+        assert "cannot upload the agent to node" in err.value.message
+        assert "not permitted" in err.value.message or "denied" in err.value.message
+        assert "own and can write" in err.value.hint
+        assert os.listdir(cache) == []
+    finally:
+        shutil.rmtree(cache, ignore_errors=True)

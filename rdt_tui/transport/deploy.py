@@ -155,10 +155,17 @@ async def _upload_sftp(conn: asyncssh.SSHClientConnection, path: str, data: byte
         await sftp.makedirs(REMOTE_DIR, exist_ok=True)
         await sftp.chmod(REMOTE_DIR, 0o700)
         tmp = f"{path}.part-{os.getpid()}"
-        async with sftp.open(tmp, "wb", asyncssh.SFTPAttrs(permissions=0o600)) as fh:
-            await fh.write(data)
-        await sftp.chmod(tmp, 0o600)
-        await sftp.posix_rename(tmp, path)
+        try:
+            async with sftp.open(tmp, "wb", asyncssh.SFTPAttrs(permissions=0o600)) as fh:
+                await fh.write(data)
+            await sftp.chmod(tmp, 0o600)
+            await sftp.posix_rename(tmp, path)
+        except (OSError, asyncssh.Error):
+            try:  # leave no half-written file behind for the exec route to trip over
+                await sftp.remove(tmp)
+            except (OSError, asyncssh.Error):
+                pass
+            raise
 
 
 async def upload_exec(
