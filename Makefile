@@ -29,6 +29,7 @@ bench: $(STAMP)
 	$(PY) benchmarks/reattach_history.py
 	$(PY) benchmarks/agent_cpu.py
 	$(PY) benchmarks/ssh_figures.py
+	$(PY) benchmarks/nosftp_figures.py
 	$(PY) benchmarks/console_figures.py
 	$(PY) benchmarks/preflight_figures.py
 	$(PY) benchmarks/format_throughput.py

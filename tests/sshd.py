@@ -186,7 +186,16 @@ Host node
 """
 
 
-def start_lab() -> SshLab:
+def drop_lines(path: str, prefix: str) -> None:
+    with open(path) as fh:
+        kept = [line for line in fh if not line.startswith(prefix)]
+    with open(path, "w") as fh:
+        fh.writelines(kept)
+
+
+def start_lab(node_sftp: bool = True) -> SshLab:
+    """Start the jump and the node; ``node_sftp=False`` leaves the node's sshd without an SFTP
+    subsystem, as on some hardened clusters."""
     account = ensure_user()
     os.makedirs("/run/sshd", exist_ok=True)
     root = tempfile.mkdtemp(prefix="rdt-ssh-", dir="/tmp")
@@ -215,6 +224,8 @@ def start_lab() -> SshLab:
                     host_key=os.path.join(root, f"{name}_host_key"),
                 )
             )
+        if name == "node" and not node_sftp:
+            drop_lines(config, "Subsystem sftp")
         servers[name] = Sshd(
             name=name,
             port=port,

@@ -3,10 +3,17 @@
 This is what the console runs over an SSH exec channel (or as a local subprocess). It checks
 the daemon's build against its own first: a daemon from an older upload is asked to exit and a
 current one is started. Runs are unaffected, since they live under their shims, not the daemon.
+
+Before it connects, it checks that the state directory and the socket belong to this user
+(and the daemon at the other end too, by its peer credentials): in a shared place such as
+/tmp another user could have made them first, and would then hear everything we send.
 """
 
 import os
+import pwd
+import select
 import socket
+import stat
 import subprocess
 import sys
 import threading
@@ -15,10 +22,67 @@ from typing import List, Optional, Tuple
 
 from ..protocol import wire
 from .build import build_hash
-from .daemon import socket_path
+from .daemon import peer_uid, socket_path
 from .files import ensure_private_dir
 
 START_TIMEOUT_S = 15.0
+REFUSAL_WAIT_S = 30.0
+
+
+class UnsafeState(Exception):
+    """The state directory or the daemon is not this user's: message and hint."""
+
+    def __init__(self, message: str, hint: str) -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+
+def _owner(uid: int) -> str:
+    try:
+        return f"{pwd.getpwuid(uid).pw_name} (uid {uid})"
+    except KeyError:
+        return f"uid {uid}"
+
+
+def check_state_dir(root: str) -> None:
+    """Refuse a state directory that exists and is not a directory of ours."""
+    try:
+        st = os.stat(root)
+    except FileNotFoundError:
+        return
+    except OSError as exc:
+        raise UnsafeState(
+            f"cannot use the agent's state directory {root}: {exc.strerror}",
+            "choose another with --state-dir (state_dir in hosts.toml)",
+        ) from None
+    if st.st_uid != os.getuid():
+        owner, me = _owner(st.st_uid), _owner(os.getuid())
+        raise UnsafeState(
+            f"the agent's state directory {root} belongs to {owner}, not to you, {me}: "
+            "another user may have made it to listen in",
+            "if it is stale, its owner or an admin can remove it; or choose another with "
+            "--state-dir (state_dir in hosts.toml)",
+        )
+    if not stat.S_ISDIR(st.st_mode):
+        raise UnsafeState(
+            f"the agent's state directory {root} is not a directory",
+            "remove it, or choose another with --state-dir (state_dir in hosts.toml)",
+        )
+
+
+def check_socket(path: str) -> None:
+    """Refuse a daemon socket that is not a socket of ours, private to us."""
+    try:
+        st = os.lstat(path)
+    except FileNotFoundError:
+        return
+    if not stat.S_ISSOCK(st.st_mode) or st.st_uid != os.getuid() or st.st_mode & 0o077:
+        raise UnsafeState(
+            f"the agent's socket {path} is not a private socket of yours "
+            f"(owner {_owner(st.st_uid)}, mode {stat.S_IMODE(st.st_mode):o})",
+            "stop whatever serves it, remove it, then connect again",
+        )
 
 
 def self_command() -> List[str]:
@@ -36,12 +100,22 @@ def self_command() -> List[str]:
 
 
 def _connect(path: str) -> Optional[socket.socket]:
+    check_socket(path)
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     try:
         sock.connect(path)
     except OSError:
         sock.close()
         return None
+    uid = peer_uid(sock)
+    if uid != os.getuid():
+        sock.close()
+        raise UnsafeState(
+            "the daemon behind {} runs as {}, not as you".format(
+                path, "an unknown user" if uid is None else _owner(uid)
+            ),
+            "stop it, remove the socket, then connect again",
+        )
     return sock
 
 
@@ -166,6 +240,40 @@ def relay(sock: socket.socket, rest: bytes) -> int:
 
 
 def run_attach(root: str, simulate_gpus: int = 0) -> int:
-    ensure_private_dir(root)
-    sock, rest = connect_current(root, simulate_gpus)
+    try:
+        check_state_dir(root)
+        try:
+            ensure_private_dir(root)
+        except OSError as exc:
+            raise UnsafeState(
+                f"cannot make the agent's state directory {root}: {exc.strerror}",
+                "choose another with --state-dir (state_dir in hosts.toml)",
+            ) from None
+        check_state_dir(root)  # made by someone else between the check and makedirs?
+        sock, rest = connect_current(root, simulate_gpus)
+    except UnsafeState as exc:
+        return refuse("unsafe_state_dir", exc.message, exc.hint)
     return relay(sock, rest)
+
+
+def refuse(code: str, message: str, hint: str) -> int:
+    """Say why on stderr, and answer the console's first request with it, so the console
+    shows the reason instead of a dropped connection."""
+    sys.stderr.write(f"rdt-tui agent: {message} ({hint})\n")
+    sys.stderr.flush()
+    buf = b""
+    deadline = time.monotonic() + REFUSAL_WAIT_S
+    while b"\n" not in buf and time.monotonic() < deadline:
+        ready, _, _ = select.select([0], [], [], max(0.0, deadline - time.monotonic()))
+        if not ready:
+            break
+        chunk = os.read(0, 65536)
+        if not chunk:
+            break
+        buf += chunk
+    msg = wire.decode_line(buf.split(b"\n", 1)[0] + b"\n") if buf else None
+    if msg is not None:
+        out = sys.stdout.buffer
+        out.write(wire.encode(wire.reply_error(msg.get("id"), code, message, hint)))
+        out.flush()
+    return 1

@@ -47,6 +47,7 @@ class Hop:
     user: str | None = None
     identity_files: list[str] = field(default_factory=list)
     known_hosts: str | None = None
+    hash_known_hosts: bool = False  # ssh_config HashKnownHosts: trust writes hashed names
 
     def address(self) -> str:
         user = f"{self.user}@" if self.user else ""
@@ -262,11 +263,17 @@ class HostBook:
                 user=entry.user or getpass.getuser(),
                 identity_files=entry.identity_files,
                 known_hosts=entry.known_hosts,
+                hash_known_hosts=self._hash_known_hosts(name),
             )
         )
         for hop in hops:
             hop.user = hop.user or getpass.getuser()
         return hops
+
+    def _hash_known_hosts(self, name: str) -> bool:
+        host = name.rpartition("@")[2].partition(":")[0]
+        value = self.ssh.options_for(host).get("hashknownhosts", ["no"])[0]
+        return value.lower() == "yes"
 
 
 HOST_KEYS = ("name", "hostname", "user", "port", "jump", "python", "state_dir", "identity_file")

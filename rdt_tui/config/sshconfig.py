@@ -15,6 +15,7 @@ import shlex
 from dataclasses import dataclass, field
 
 WANTED = {"hostname", "port", "user", "identityfile", "proxyjump", "userknownhostsfile"}
+WANTED |= {"hashknownhosts"}  # read by `rdt-tui trust` when it adds a key
 
 
 class SshConfigError(Exception):

@@ -10,8 +10,6 @@ never turned on. Every remote command is an argv joined with ``shlex.quote``.
 from __future__ import annotations
 
 import asyncio
-import hashlib
-import json
 import os
 import shlex
 import socket
@@ -20,9 +18,9 @@ from typing import Any
 
 import asyncssh
 
-from ..agent.build import zipapp_bytes
 from ..config.hosts import Hop
-from .base import Disconnected, Transport, TransportError
+from .base import Disconnected, Transport
+from .deploy import deploy_agent
 from .errors import (
     AuthRefused,
     ConnectTimeout,
@@ -30,27 +28,12 @@ from .errors import (
     HostKeyUnknown,
     HostUnreachable,
     JumpUnreachable,
-    RemotePythonMissing,
-    RemotePythonTooOld,
 )
 from .transfer import remote_path
 
 CONNECT_TIMEOUT_S = 15.0
 KEEPALIVE_S = 5.0  # with 3 missed answers: a dead link is seen within about 15 s
 KEEPALIVE_MISSES = 3
-REMOTE_DIR = ".cache/rdt-tui"  # relative to the remote home, where exec channels start
-
-# Run on the node with its interpreter: its version, and the sha256 of an uploaded agent.
-PROBE = (
-    "import hashlib, json, os, sys\n"
-    "p = sys.argv[1]\n"
-    "h = None\n"
-    "if os.path.isfile(p):\n"
-    "    with open(p, 'rb') as f:\n"
-    "        h = hashlib.sha256(f.read()).hexdigest()\n"
-    "print(json.dumps({'version': list(sys.version_info[:3]), 'sha256': h,"
-    " 'executable': sys.executable}))\n"
-)
 
 
 def default_known_hosts() -> str:
@@ -235,74 +218,26 @@ class SshTransport(Transport):
         except (OSError, asyncssh.Error) as exc:
             raise Disconnected(f"cannot start the agent on {self.host}: {exc}") from None
 
-    async def probe(self, conn: asyncssh.SSHClientConnection, path: str) -> dict[str, Any]:
-        cmd = shlex.join([self.python, "-c", PROBE, path])
-        try:
-            result = await asyncio.wait_for(conn.run(cmd, check=False), 60)
-        except (OSError, asyncssh.Error, asyncio.TimeoutError) as exc:
-            raise Disconnected(f"lost {self.host} while checking its Python: {exc}") from None
-        if result.exit_status == 127 or (result.exit_status != 0 and not result.stdout):
-            raise RemotePythonMissing(
-                f"{self.python!r} does not run on {self.host}: "
-                f"{str(result.stderr or '').strip()[:300]}",
-                "set the node's interpreter with `python = ...` in hosts.toml",
-            )
-        try:
-            info: dict[str, Any] = json.loads(str(result.stdout).strip().splitlines()[-1])
-        except (ValueError, IndexError):
-            raise RemotePythonMissing(
-                f"{self.python!r} on {self.host} did not answer like Python 3",
-                "set the node's interpreter with `python = ...` in hosts.toml",
-            ) from None
-        return info
-
     async def deploy(self, conn: asyncssh.SSHClientConnection) -> str:
         """Upload the agent zipapp when its hash is missing on the node; its remote path."""
-        build, data = zipapp_bytes()
-        digest = hashlib.sha256(data).hexdigest()
-        path = f"{REMOTE_DIR}/agent-{build}.pyz"
-        info = await self.probe(conn, path)
-        self.remote_info = info
-        if tuple(info["version"][:2]) < (3, 8):
-            raise RemotePythonTooOld(
-                f"{self.python} on {self.host} is Python "
-                f"{'.'.join(map(str, info['version']))}; the agent needs 3.8 or newer",
-                "point `python` in hosts.toml at a newer interpreter (a conda env's, say)",
-            )
-        if info.get("sha256") == digest:
-            return path
-        try:
-            async with conn.start_sftp_client() as sftp:
-                await sftp.makedirs(REMOTE_DIR, exist_ok=True)
-                await sftp.chmod(".cache/rdt-tui", 0o700)
-                tmp = f"{path}.part-{os.getpid()}"
-                async with sftp.open(tmp, "wb", asyncssh.SFTPAttrs(permissions=0o600)) as fh:
-                    await fh.write(data)
-                await sftp.chmod(tmp, 0o600)
-                await sftp.posix_rename(tmp, path)
-        except (OSError, asyncssh.Error) as exc:
-            raise TransportError(
-                f"cannot upload the agent to {self.host}: {exc}",
-                "check free space and permissions of ~/.cache there",
-            ) from None
-        check = await self.probe(conn, path)
-        if check.get("sha256") != digest:
-            raise TransportError(
-                f"the agent uploaded to {self.host} does not match its hash",
-                "retry; if it persists, the node's disk may be failing",
-            )
+        path, self.remote_info = await deploy_agent(conn, self.python, self.host)
         return path
 
     async def transfer(
         self, push: bool, local: str, remote: str, force: bool, report: Callable[[Any], None]
     ) -> Any:
-        from .transfer import LocalSide, Progress, TransferError, copy_tree, open_sftp_side
+        from .exec_side import ExecSide
+        from .sftp_side import open_sftp_side
+        from .transfer import LocalSide, Progress, Side, TransferError, copy_tree
 
         conn = await self.connector.connect()
+        sftp: Any = None
+        node: Side
         try:
             sftp, node = await open_sftp_side(conn, self.python)
-        except (OSError, asyncssh.Error) as exc:
-            raise TransferError(f"cannot open SFTP on {self.host}: {exc}") from None
+        except (OSError, asyncssh.Error):
+            # No SFTP subsystem on the node: the same copy over exec channels.
+            node = ExecSide(conn, self.python)
         try:
             if push:
                 return await copy_tree(
@@ -311,13 +246,14 @@ class SshTransport(Transport):
             return await copy_tree(
                 node, remote_path(remote), LocalSide(), local, force, Progress(), report
             )
-        except (OSError, asyncssh.Error) as exc:
+        except (OSError, asyncssh.Error, asyncio.TimeoutError) as exc:
             raise TransferError(
-                f"transfer with {self.host} broke off: {exc}",
+                f"transfer with {self.host} broke off: {exc or 'timed out'}",
                 "run the same command again: it resumes",
             ) from None
         finally:
-            sftp.exit()
+            if sftp is not None:
+                sftp.exit()
 
     async def readline(self) -> bytes:
         if self._proc is None:

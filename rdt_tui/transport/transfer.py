@@ -5,24 +5,26 @@ destination is never half-written. An interrupted copy leaves its part file, and
 run continues from its size. At the end the SHA-256 of both sides must match (on a mismatch
 the file is copied once more from zero). A destination that exists and differs is kept
 unless ``force`` is given.
+
+Neither end is trusted with paths: a name from a directory listing that holds ``/``, ``..`` or
+NUL is refused, a destination never passes through a symbolic link below the directory the
+user named, and a part file is opened without following links and only when this user owns it
+(a shared directory may hold one that another user planted).
 """
 
 from __future__ import annotations
 
 import abc
 import asyncio
+import errno
 import hashlib
-import json
 import os
 import posixpath
-import shlex
 import stat
 import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Any
-
-import asyncssh
 
 from .base import TransportError
 
@@ -47,6 +49,37 @@ HASH_CODE = (
 
 class TransferError(TransportError):
     title = "Transfer failed"
+
+
+def safe_relpath(rel: str) -> str:
+    """``rel`` when it names a file below a directory: no empty, ``.`` or ``..`` part, no
+    leading ``/``, no NUL. A listing from a hostile node could say anything."""
+    if (
+        not rel
+        or "\0" in rel
+        or rel.startswith("/")
+        or any(part in ("", ".", "..") for part in rel.split("/"))
+    ):
+        raise TransferError(
+            f"refusing the file name {rel!r}: it would lead outside the destination",
+            "the source listed a name no directory can hold; check the source side",
+        )
+    return rel
+
+
+def refused_link(path: str) -> TransferError:
+    return TransferError(
+        f"{path} is a symbolic link (or not a directory): refusing to write through it",
+        "remove it, or choose a destination without links below it",
+    )
+
+
+def not_ours(path: str) -> TransferError:
+    return TransferError(
+        f"{path} exists but was not left by you (not a regular file you own): "
+        "refusing to resume into it",
+        "remove it if it is stale, or choose a destination only you can write",
+    )
 
 
 @dataclass
@@ -104,11 +137,24 @@ class Side(abc.ABC):
     @abc.abstractmethod
     async def sha256(self, paths: list[str]) -> dict[str, str]: ...
 
+    @abc.abstractmethod
+    async def check_target(self, root: str, path: str) -> None:
+        """Refuse a destination ``path`` below ``root`` that passes through (or is) a symbolic
+        link, and a part file beside it that this user did not create."""
+
+    def read_part(self, path: str) -> AsyncIterator[bytes]:
+        """The bytes of a part file this copy resumes (``check_target`` vetted it)."""
+        return self.read(path, 0)
+
     def join(self, *parts: str) -> str:
         return posixpath.join(*parts)
 
 
 class LocalSide(Side):
+    def __init__(self) -> None:
+        # Part files this copy opened: (st_dev, st_ino), so a swap is noticed before a rename.
+        self._parts: dict[str, tuple[int, int]] = {}
+
     async def size(self, path: str) -> int | None:
         try:
             return os.stat(path).st_size
@@ -134,23 +180,83 @@ class LocalSide(Side):
             while data := fh.read(CHUNK):
                 yield data
 
+    async def read_part(self, path: str) -> AsyncIterator[bytes]:
+        fd = self._open_part(path, os.O_RDONLY)
+        with os.fdopen(fd, "rb") as fh:
+            while data := fh.read(CHUNK):
+                yield data
+
     async def append(
         self, path: str, chunks: AsyncIterator[bytes], on_chunk: Callable[[int], None]
     ) -> None:
-        with open(path, "ab") as fh:
+        fd = self._open_part(path, os.O_WRONLY | os.O_APPEND)
+        with os.fdopen(fd, "ab") as fh:
             async for data in chunks:
                 fh.write(data)
                 on_chunk(len(data))
             fh.flush()
             os.fsync(fh.fileno())
 
+    def _open_part(self, path: str, flags: int) -> int:
+        """A part file opened without following a link: created here (O_EXCL, 0600), or one
+        that is a regular file of ours and the same one this copy saw before."""
+        flags |= os.O_NOFOLLOW | os.O_CLOEXEC
+        try:
+            if flags & os.O_WRONLY:
+                try:
+                    fd = os.open(path, flags | os.O_CREAT | os.O_EXCL, 0o600)
+                    st = os.fstat(fd)
+                    self._parts[path] = (st.st_dev, st.st_ino)
+                    return fd
+                except FileExistsError:
+                    pass
+            fd = os.open(path, flags)
+        except OSError as exc:
+            if exc.errno == errno.ELOOP:
+                raise refused_link(path) from None
+            raise
+        st = os.fstat(fd)
+        ident = (st.st_dev, st.st_ino)
+        seen = self._parts.setdefault(path, ident)
+        if not stat.S_ISREG(st.st_mode) or st.st_uid != os.getuid() or seen != ident:
+            os.close(fd)
+            raise not_ours(path)
+        return fd
+
     async def makedirs(self, path: str) -> None:
         os.makedirs(path, exist_ok=True)
 
     async def rename(self, src: str, dst: str) -> None:
+        if src in self._parts:
+            # Still the file this copy wrote and hashed, not one swapped in meanwhile.
+            st = os.lstat(src)
+            if self._parts.pop(src) != (st.st_dev, st.st_ino):
+                raise not_ours(src)
         os.replace(src, dst)
 
+    async def check_target(self, root: str, path: str) -> None:
+        cur = root
+        for part in os.path.relpath(os.path.dirname(path) or ".", root).split(os.sep):
+            if part in ("", "."):
+                continue
+            cur = os.path.join(cur, part)
+            try:
+                if not stat.S_ISDIR(os.lstat(cur).st_mode):
+                    raise refused_link(cur)
+            except FileNotFoundError:
+                break  # the rest is made by makedirs, as real directories
+        for p in (path, path + PART):
+            try:
+                st = os.lstat(p)
+            except FileNotFoundError:
+                continue
+            if stat.S_ISLNK(st.st_mode):
+                raise refused_link(p)
+            if p.endswith(PART) and (not stat.S_ISREG(st.st_mode) or st.st_uid != os.getuid()):
+                raise not_ours(p)
+
     async def remove(self, path: str) -> None:
+        self._parts.pop(path, None)
         try:
             os.unlink(path)
         except FileNotFoundError:
@@ -165,84 +271,6 @@ class LocalSide(Side):
                     h.update(block)
             out[p] = h.hexdigest()
         return out
-
-
-class SftpSide(Side):
-    """The node, over SFTP on the host's connection; hashes computed by the node's Python."""
-
-    def __init__(
-        self, conn: asyncssh.SSHClientConnection, sftp: asyncssh.SFTPClient, python: str
-    ) -> None:
-        self.conn = conn
-        self.sftp = sftp
-        self.python = python
-
-    async def size(self, path: str) -> int | None:
-        try:
-            return int((await self.sftp.stat(path)).size or 0)
-        except asyncssh.SFTPNoSuchFile:
-            return None
-
-    async def is_dir(self, path: str) -> bool:
-        try:
-            return await self.sftp.isdir(path)
-        except asyncssh.SFTPError:
-            return False
-
-    async def walk(self, path: str) -> list[tuple[str, int]]:
-        out: list[tuple[str, int]] = []
-        stack = [""]
-        while stack:
-            rel = stack.pop()
-            for entry in await self.sftp.readdir(posixpath.join(path, rel) if rel else path):
-                name = str(entry.filename)
-                if name in (".", "..") or name.endswith(PART):
-                    continue
-                child = posixpath.join(rel, name) if rel else name
-                mode = entry.attrs.permissions or 0
-                if stat.S_ISDIR(mode):
-                    stack.append(child)
-                elif stat.S_ISREG(mode):
-                    out.append((child, int(entry.attrs.size or 0)))
-        return sorted(out)
-
-    async def read(self, path: str, offset: int) -> AsyncIterator[bytes]:
-        async with self.sftp.open(
-            path, "rb", encoding=None, block_size=BLOCK, max_requests=REQUESTS
-        ) as fh:
-            while data := await fh.read(CHUNK, offset):
-                offset += len(data)
-                yield data if isinstance(data, bytes) else data.encode()
-
-    async def append(
-        self, path: str, chunks: AsyncIterator[bytes], on_chunk: Callable[[int], None]
-    ) -> None:
-        async with self.sftp.open(
-            path, "ab", encoding=None, block_size=BLOCK, max_requests=REQUESTS
-        ) as fh:
-            async for data in chunks:
-                await fh.write(data)
-                on_chunk(len(data))
-
-    async def makedirs(self, path: str) -> None:
-        await self.sftp.makedirs(path, exist_ok=True)
-
-    async def rename(self, src: str, dst: str) -> None:
-        await self.sftp.posix_rename(src, dst)
-
-    async def remove(self, path: str) -> None:
-        try:
-            await self.sftp.remove(path)
-        except asyncssh.SFTPNoSuchFile:
-            pass
-
-    async def sha256(self, paths: list[str]) -> dict[str, str]:
-        result = await self.conn.run(
-            shlex.join([self.python, "-c", HASH_CODE, *paths]), check=False
-        )
-        if result.exit_status != 0:
-            raise TransferError(f"hashing on the node failed: {str(result.stderr)[-300:]}")
-        return dict(json.loads(str(result.stdout)))
 
 
 def remote_path(path: str) -> str:
@@ -262,15 +290,22 @@ async def copy_tree(
     report: Callable[[Progress], None],
 ) -> Progress:
     """Copy a file or a directory tree from ``src`` to ``dst``."""
+    root = dst_path
     if await src.is_dir(src_path):
         files = await src.walk(src_path)
-        pairs = [(src.join(src_path, rel), dst.join(dst_path, rel), size) for rel, size in files]
+        pairs = [
+            (src.join(src_path, rel), dst.join(dst_path, safe_relpath(rel)), size)
+            for rel, size in files
+        ]
     else:
         size = await src.size(src_path)
         if size is None:
             raise TransferError(f"{src_path} does not exist")
         if await dst.is_dir(dst_path):
-            dst_path = dst.join(dst_path, posixpath.basename(src_path.rstrip("/")))
+            name = safe_relpath(posixpath.basename(src_path.rstrip("/")))
+            dst_path = dst.join(dst_path, name)
+        else:
+            root = posixpath.dirname(dst_path) or "."
         pairs = [(src_path, dst_path, size)]
     progress.total = sum(size for _, _, size in pairs)
     # The source hashes while the bytes flow: the check at the end costs no extra pass.
@@ -279,6 +314,7 @@ async def copy_tree(
     )
     try:
         for s, d, size in pairs:
+            await dst.check_target(root, d)
             await copy_file(src, s, dst, d, size, hashing, force, progress, report)
     finally:
         if not hashing.done():
@@ -323,7 +359,7 @@ async def copy_file(
         # The destination is hashed as it is written, so checking it costs no second pass.
         hasher = hashlib.sha256()
         if have:
-            async for block in dst.read(part, 0):  # the part already there, read once
+            async for block in dst.read_part(part):  # the part already there, read once
                 hasher.update(block)
 
         async def hashed(chunks: AsyncIterator[bytes], h: Any = hasher) -> AsyncIterator[bytes]:
@@ -346,8 +382,3 @@ async def copy_file(
         progress.done -= size
         if attempt == 1:
             raise TransferError(f"{d}: hash mismatch after copying", "retry the transfer")
-
-
-async def open_sftp_side(conn: asyncssh.SSHClientConnection, python: str) -> tuple[Any, Side]:
-    sftp = await conn.start_sftp_client()
-    return sftp, SftpSide(conn, sftp, python)
