@@ -14,13 +14,17 @@ holds ``[[hosts]]`` tables::
     identity_file = "~/.ssh/id_ed25519"
 
 A hosts-file entry with the same name as an ssh config alias adds to it (python, state dir)
-and wins where both set a value.
+and wins where both set a value. ``jump`` follows OpenSSH's ProxyJump rules: with
+``jump = ["a", "b"]`` only ``a`` follows jumps of its own.
+
+Hosts of the ssh config are resolved exactly as ``ssh -G`` resolves them (sshconfig.py), and
+their route as ssh builds it from ProxyJump and ProxyCommand (sshroute.py).
 """
 
 from __future__ import annotations
 
-import getpass
 import os
+import pwd
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -28,7 +32,10 @@ import tomllib
 
 from .files import toml_string, write_text_atomic
 from .paths import config_dir
-from .sshconfig import SshConfig, SshConfigError, load_ssh_config
+from .sshconfig import DEFAULT_IDENTITIES, SshConfig, SshConfigError
+from .sshlex import parse_user_host_port
+from .sshroute import Jump, Step, ssh_jump_of
+from .sshroute import _route as ssh_route
 
 LOCALHOST = "localhost"
 
@@ -47,6 +54,7 @@ class Hop:
     user: str | None = None
     identity_files: list[str] = field(default_factory=list)
     known_hosts: str | None = None
+    proxy_command: str | None = None  # run as the transport (this hop is then the first)
 
     def address(self) -> str:
         user = f"{self.user}@" if self.user else ""
@@ -156,12 +164,41 @@ def parse_hosts_text(text: str, path: str) -> list[HostEntry]:
 
 
 def ssh_config_path() -> str:
-    return os.environ.get("RDT_TUI_SSH_CONFIG") or os.path.expanduser("~/.ssh/config")
+    """RDT_TUI_SSH_CONFIG (read alone, like ``ssh -F``), else ~/.ssh/config of the passwd
+    home, as ssh finds it."""
+    return os.environ.get("RDT_TUI_SSH_CONFIG") or os.path.join(
+        pwd.getpwuid(os.getuid()).pw_dir, ".ssh", "config"
+    )
 
 
 def hosts_files() -> list[str]:
     project = os.path.join(os.getcwd(), "configs", "hosts.toml")
     return [project, os.path.join(config_dir(), "hosts.toml")]
+
+
+def ssh_system_config_path() -> str:
+    return os.environ.get("RDT_TUI_SSH_SYSTEM_CONFIG") or "/etc/ssh/ssh_config"
+
+
+def load_ssh() -> SshConfig:
+    """The ssh config as ssh reads it: RDT_TUI_SSH_CONFIG alone, else the user's file then
+    the system file."""
+    if os.environ.get("RDT_TUI_SSH_CONFIG"):
+        return SshConfig(ssh_config_path(), None, explicit=True)
+    return SshConfig(ssh_config_path(), ssh_system_config_path())
+
+
+def config_error(exc: SshConfigError) -> HostsError:
+    return HostsError(f"{exc}; {exc.hint}")
+
+
+def _jump_list(step_jump: str | None, proxy: str | None) -> list[str]:
+    if step_jump:
+        return step_jump.split(",")
+    if proxy:
+        through = ssh_jump_of(proxy, proxy)
+        return [through.host] if through else [f"ProxyCommand {proxy}"]
+    return []
 
 
 class HostBook:
@@ -171,11 +208,17 @@ class HostBook:
         self, ssh_config: SshConfig, file_hosts: list[HostEntry], ssh_config_file: str = ""
     ) -> None:
         self.ssh = ssh_config
-        self.ssh_config_file = ssh_config_file
+        self.ssh_config_file = ssh_config_file or ssh_config.user_file
         self.entries: dict[str, HostEntry] = {}
-        for alias, source, line in ssh_config.aliases():
-            self.entries[alias] = self._from_ssh(alias, f"{source}:{line}")
+        self.file_entries: dict[str, HostEntry] = {}
+        self._own_jump: dict[str, list[str]] = {}
+        try:
+            for alias, source, line in ssh_config.aliases():
+                self.entries[alias] = self._from_ssh(alias, f"{source}:{line}")
+        except SshConfigError as exc:
+            raise config_error(exc) from None
         for entry in file_hosts:
+            self._own_jump[entry.name] = list(entry.jump)
             base = self.entries.get(entry.name)
             if base is not None:
                 entry.identity_files = entry.identity_files or base.identity_files
@@ -187,30 +230,29 @@ class HostBook:
                 if entry.port == 22:
                     entry.port = base.port
             self.entries[entry.name] = entry
+            self.file_entries[entry.name] = entry
 
     @classmethod
     def load(cls) -> HostBook:
-        path = ssh_config_path()
         try:
-            ssh = load_ssh_config(path)
+            ssh = load_ssh()
         except SshConfigError as exc:
-            raise HostsError(str(exc)) from None
+            raise config_error(exc) from None
         hosts: list[HostEntry] = []
         for f in hosts_files():
             hosts.extend(load_hosts_file(f))
-        return cls(ssh, hosts, path)
+        return cls(ssh, hosts)
 
-    def _from_ssh(self, alias: str, source: str) -> HostEntry:
-        opts = self.ssh.options_for(alias)
-        jump = opts.get("proxyjump", [""])[0]
+    def _from_ssh(self, alias: str, source: str, user: str | None = None, port: int = -1):
+        r = self.ssh.resolve(alias, user, port)
         return HostEntry(
             name=alias,
-            hostname=opts.get("hostname", [alias])[0],
-            port=int(opts.get("port", ["22"])[0]),
-            user=opts.get("user", [None])[0],
-            jump=[] if jump.lower() in ("", "none") else _as_list(jump),
-            identity_files=opts.get("identityfile", []),
-            known_hosts=opts.get("userknownhostsfile", [None])[0],
+            hostname=r.hostname,
+            port=r.port,
+            user=r.user,
+            jump=_jump_list(r.proxy_jump, r.proxy_command),
+            identity_files=r.identity_files if r.identity_explicit else [],
+            known_hosts=r.known_hosts[0] if r.known_hosts_explicit and r.known_hosts else None,
             source=source,
         )
 
@@ -218,55 +260,112 @@ class HostBook:
         entry = self.entries.get(name)
         if entry is not None:
             return entry
-        hop = self._parse_spec(name)
-        return HostEntry(
-            name=name,
-            hostname=hop.hostname,
-            port=hop.port,
-            user=hop.user,
-            identity_files=hop.identity_files,
-            known_hosts=hop.known_hosts,
-            jump=self._from_ssh(hop.hostname, "").jump,
-            source="command line",
-        )
+        user, host, port = self._split(name)
+        try:
+            return self._from_ssh(host, "command line", user, port)
+        except SshConfigError as exc:
+            raise config_error(exc) from None
 
-    def _parse_spec(self, spec: str) -> Hop:
-        """``[user@]host[:port]``, host looked up in the ssh config like ssh would."""
-        user, _, rest = spec.rpartition("@")
-        host, _, port = rest.partition(":")
-        if port and not port.isdigit():
-            raise HostsError(f"bad host {spec!r}: the port must be a number")
-        base = self._from_ssh(host, "")
-        return Hop(
+    @staticmethod
+    def _split(spec: str) -> tuple[str | None, str, int]:
+        """``[user@]host[:port]``, as ssh reads a jump host."""
+        parsed = parse_user_host_port(spec)
+        if parsed is None:
+            raise HostsError(f"bad host {spec!r}: use [user@]host[:port] (a port is a number)")
+        return parsed
+
+    def chain(self, name: str) -> list[Hop]:
+        """The hops to reach ``name``: its jump hosts first, then itself."""
+        return [hop for hop, _ in self.steps(name)]
+
+    def steps(self, name: str) -> list[tuple[Hop, Step | None]]:
+        """Each hop with how ssh resolved it (None for a hosts-file entry)."""
+        return self._steps(name, None, frozenset())
+
+    def _steps(
+        self, spec: str, extra: list[str] | None, seen: frozenset[str]
+    ) -> list[tuple[Hop, Step | None]]:
+        if spec in seen:
+            raise HostsError(f"the jump chain of {spec!r} loops back on itself")
+        entry = self.file_entries.get(spec)
+        if entry is None:
+            user, host, port = self._split(spec)
+            want = Jump(host, user, port, ",".join(extra) if extra else None)
+            try:
+                return [(self._hop(step), step) for step in ssh_route(self.ssh, want, [], 0)]
+            except SshConfigError as exc:
+                raise config_error(exc) from None
+        jumps = extra if extra is not None else self._own_jump.get(spec, [])
+        before: list[tuple[Hop, Step | None]] = []
+        proxy = None
+        if jumps:
+            before = self._steps(jumps[-1], jumps[:-1] or None, seen | {spec})
+        elif spec in self.ssh.aliases_set():
+            ssh_steps = self._steps_of_alias(spec)
+            before, proxy = ssh_steps[:-1], ssh_steps[-1][0].proxy_command
+        hop = Hop(
             label=spec,
-            hostname=base.hostname,
-            port=int(port) if port else base.port,
-            user=user or base.user,
-            identity_files=base.identity_files,
-            known_hosts=base.known_hosts,
+            hostname=entry.hostname,
+            port=entry.port,
+            user=entry.user or pwd.getpwuid(os.getuid()).pw_name,
+            identity_files=list(entry.identity_files),
+            known_hosts=entry.known_hosts,
+            proxy_command=proxy,
+        )
+        return [*before, (hop, None)]
+
+    def _steps_of_alias(self, alias: str) -> list[tuple[Hop, Step | None]]:
+        try:
+            return [(self._hop(s), s) for s in ssh_route(self.ssh, Jump(alias), [], 0)]
+        except SshConfigError as exc:
+            raise config_error(exc) from None
+
+    def _hop(self, step: Step) -> Hop:
+        r = step.resolved
+        wanted = (step.asked.identities if step.asked else []) + (
+            r.identity_files if r.identity_explicit else []
+        )
+        files: list[str] = []
+        for path in wanted:
+            try:
+                full = r.expand(path)
+            except ValueError as exc:
+                raise HostsError(
+                    f"{step.label}: IdentityFile {path}: {exc}",
+                ) from None
+            if full not in files:
+                files.append(full)
+        return Hop(
+            label=step.label,
+            hostname=r.hostname,
+            port=r.port,
+            user=r.user,
+            identity_files=files,
+            known_hosts=r.known_hosts[0] if r.known_hosts_explicit and r.known_hosts else None,
+            proxy_command=step.proxy_command,
         )
 
-    def chain(self, name: str, _seen: frozenset[str] = frozenset()) -> list[Hop]:
-        """The hops to reach ``name``: its jump hosts first (recursively), then itself."""
-        if name in _seen:
-            raise HostsError(f"the jump chain of {name!r} loops back on itself")
-        entry = self.get(name)
-        hops: list[Hop] = []
-        for jump in entry.jump:
-            hops.extend(self.chain(jump, _seen | {name}))
-        hops.append(
-            Hop(
-                label=name,
-                hostname=entry.hostname,
-                port=entry.port,
-                user=entry.user or getpass.getuser(),
-                identity_files=entry.identity_files,
-                known_hosts=entry.known_hosts,
+    def route_json(self, name: str) -> list[dict[str, Any]]:
+        """Every hop of the route: what ``rdt-tui hosts --json`` and ``check-host`` show."""
+        out = []
+        for hop, step in self.steps(name):
+            files = hop.identity_files
+            default = bool(step and not step.resolved.identity_explicit and not files)
+            if default and step is not None:
+                files = [step.resolved.expand(p) for p in DEFAULT_IDENTITIES]
+            out.append(
+                {
+                    "label": hop.label,
+                    "hostname": hop.hostname,
+                    "port": hop.port,
+                    "user": hop.user,
+                    "identity_files": files,
+                    "identity_files_default": default,
+                    "proxy_command": hop.proxy_command,
+                    "from": "ssh config" if step else "hosts file",
+                }
             )
-        )
-        for hop in hops:
-            hop.user = hop.user or getpass.getuser()
-        return hops
+        return out
 
 
 HOST_KEYS = ("name", "hostname", "user", "port", "jump", "python", "state_dir", "identity_file")
