@@ -32,7 +32,7 @@ import tomllib
 
 from .files import toml_string, write_text_atomic
 from .paths import config_dir
-from .sshconfig import DEFAULT_IDENTITIES, SshConfig, SshConfigError
+from .sshconfig import SshConfig, SshConfigError
 from .sshlex import parse_user_host_port
 from .sshroute import Jump, Step, ssh_jump_of
 from .sshroute import _route as ssh_route
@@ -344,28 +344,6 @@ class HostBook:
             known_hosts=r.known_hosts[0] if r.known_hosts_explicit and r.known_hosts else None,
             proxy_command=step.proxy_command,
         )
-
-    def route_json(self, name: str) -> list[dict[str, Any]]:
-        """Every hop of the route: what ``rdt-tui hosts --json`` and ``check-host`` show."""
-        out = []
-        for hop, step in self.steps(name):
-            files = hop.identity_files
-            default = bool(step and not step.resolved.identity_explicit and not files)
-            if default and step is not None:
-                files = [step.resolved.expand(p) for p in DEFAULT_IDENTITIES]
-            out.append(
-                {
-                    "label": hop.label,
-                    "hostname": hop.hostname,
-                    "port": hop.port,
-                    "user": hop.user,
-                    "identity_files": files,
-                    "identity_files_default": default,
-                    "proxy_command": hop.proxy_command,
-                    "from": "ssh config" if step else "hosts file",
-                }
-            )
-        return out
 
 
 HOST_KEYS = ("name", "hostname", "user", "port", "jump", "python", "state_dir", "identity_file")

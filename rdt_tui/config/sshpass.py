@@ -182,7 +182,8 @@ class Pass:
         else:
             host = self.host
         ruser = o.user or cfg.local_user
-        result, attributes, cp, saw_all = True, 0, rest, False
+        result, attributes, saw_all = True, 0, False
+        cp: str | None = rest
         while True:
             attrib, cp = strdelim(cp)
             if not attrib:
