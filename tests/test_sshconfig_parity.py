@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import pwd
 import re
 import shutil
 import subprocess
@@ -225,3 +226,61 @@ def test_proxycommands_that_are_jumps(command: str, jump: Jump) -> None:
 )
 def test_other_proxycommands_run_as_commands(command: str) -> None:
     assert ssh_jump_of(command, command) is None
+
+
+SYSTEM_FILE = """\
+# a distribution's /etc/ssh/ssh_config: read after the user's file, so the user's values win
+Host *
+    User system-user
+    Port 2022
+    SendEnv LANG LC_*
+    HashKnownHosts yes
+Host sys-only
+    HostName sys-only.example.org
+"""
+
+
+@pytest.mark.parametrize("host", ["gpu-a", "sys-only", "printer", "jump"])
+def test_system_file_is_read_after_the_users(home: str, tmp_path: Path, host: str) -> None:
+    """ssh reads ~/.ssh/config, then /etc/ssh/ssh_config, each from the top: the same as one
+    file that includes the two, which ``ssh -G -F`` can be given."""
+    user_file = os.path.join(home, ".ssh", "lab.conf")
+    system_file = tmp_path / "ssh_config"
+    system_file.write_text(SYSTEM_FILE)
+    both = tmp_path / "both"
+    both.write_text(f"Include {user_file}\nInclude {system_file}\n")
+    done = subprocess.run(
+        ["ssh", "-G", "-F", str(both), host], capture_output=True, text=True, check=True
+    )
+    theirs = {}
+    for line in done.stdout.splitlines():
+        key, _, value = line.partition(" ")
+        theirs.setdefault(key, value)
+    r = SshConfig(user_file, str(system_file)).resolve(host)
+    assert [r.hostname, str(r.port), r.user] == [
+        theirs["hostname"],
+        theirs["port"],
+        theirs["user"],
+    ]
+    if host == "sys-only":
+        assert r.hostname == "sys-only.example.org" and r.user == "labuser"
+
+
+def test_hostbook_reads_the_users_file_then_the_system_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from rdt_tui.config import hosts
+
+    user_file = tmp_path / "config"
+    user_file.write_text("Host box\n    HostName box.example.org\n")
+    system_file = tmp_path / "ssh_config"
+    system_file.write_text(SYSTEM_FILE)
+    monkeypatch.delenv("RDT_TUI_SSH_CONFIG", raising=False)
+    monkeypatch.setenv("RDT_TUI_SSH_SYSTEM_CONFIG", str(system_file))
+    monkeypatch.setattr(hosts, "ssh_config_path", lambda: str(user_file))
+    monkeypatch.setattr(hosts, "hosts_files", lambda: [])
+    hop = hosts.HostBook.load().chain("box")[-1]
+    assert (hop.hostname, hop.port, hop.user) == ("box.example.org", 2022, "system-user")
+    monkeypatch.setenv("RDT_TUI_SSH_CONFIG", str(user_file))  # like ssh -F: that file alone
+    hop = hosts.HostBook.load().chain("box")[-1]
+    assert (hop.port, hop.user) == (22, pwd.getpwuid(os.getuid()).pw_name)
