@@ -19,7 +19,10 @@ def _book() -> Any:
     try:
         return HostBook.load()
     except HostsError as exc:
-        raise CliError(str(exc), "fix that line, then run `rdt-tui hosts` again") from None
+        raise CliError(
+            str(exc),
+            "fix that line, then run `rdt-tui hosts` again (`ssh -G HOST` says the same)",
+        ) from None
 
 
 def route_json(book: Any, name: str) -> list[dict[str, Any]]:

@@ -189,7 +189,7 @@ def load_ssh() -> SshConfig:
 
 
 def config_error(exc: SshConfigError) -> HostsError:
-    return HostsError(f"{exc}; {exc.hint}")
+    return HostsError(f"{exc} ({exc.hint})" if exc.hint else str(exc))
 
 
 def _jump_list(step_jump: str | None, proxy: str | None) -> list[str]:

@@ -21,7 +21,7 @@ class SshConfigError(Exception):
 
     def __init__(self, path: str, line: int, what: str, hint: str = "") -> None:
         self.path, self.line, self.what = path, line, what
-        self.hint = hint or "fix that line (`ssh -G HOST` shows what OpenSSH makes of the file)"
+        self.hint = hint
         where = f"{path}:{line}" if line else path
         super().__init__(f"{where}: {what}")
 
