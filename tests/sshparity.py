@@ -103,7 +103,7 @@ def differences(record: dict[str, Any]) -> list[str]:
     # A ProxyCommand we turned into a jump adds hops ssh -G cannot show: compare the tail.
     if len(mine) != len(theirs) and not any(s["via"] == "ProxyCommand" for s in mine):
         out.append(f"{len(mine)} hops, ssh has {len(theirs)}")
-    for ours_hop, their_hop in zip(reversed(mine), reversed(theirs)):
+    for ours_hop, their_hop in zip(reversed(mine), reversed(theirs), strict=False):
         if ours_hop["asked"] != their_hop["asked"]:
             out.append(f"asked {ours_hop['asked']}, ssh asks {their_hop['asked']}")
         for key in FIELDS:

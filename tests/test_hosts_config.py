@@ -55,7 +55,8 @@ def test_ssh_config_chains_wildcards_and_first_value_wins(workdir: str) -> None:
     ]
     # First obtained value wins: `Host gpu-*` comes before `Host gpu-a`, so User is bob.
     # ... and the path is expanded as ssh expands it (~ is the passwd home).
-    assert chain[-1].identity_files == [os.path.join(pwd.getpwuid(os.getuid()).pw_dir, ".ssh/id_gpu")]
+    home = pwd.getpwuid(os.getuid()).pw_dir
+    assert chain[-1].identity_files == [os.path.join(home, ".ssh/id_gpu")]
 
 
 def test_ssh_config_include_and_bad_lines(workdir: str) -> None:

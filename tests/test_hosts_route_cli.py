@@ -80,8 +80,7 @@ def test_hosts_verify_agrees_with_ssh_and_names_a_difference(tmp_path: Path) -> 
     # A Match exec that answers differently under ssh than under us (it asks for its
     # parent's name): --verify must see the difference, name the hop and field, and fail.
     config.write_text(
-        'Match exec "ps -o comm= -p $PPID | grep -qx ssh"\n'
-        "    Port 2999\n" + config.read_text()
+        'Match exec "ps -o comm= -p $PPID | grep -qx ssh"\n    Port 2999\n' + config.read_text()
     )
     different = run_cli(config, "hosts", "--verify")
     assert different.returncode == 1, different.stdout + different.stderr

@@ -90,9 +90,7 @@ def home() -> Iterator[str]:
 @pytest.fixture(scope="module")
 def records(home: str) -> dict[tuple[str, str], dict[str, Any]]:
     ssh_dir = os.path.join(home, ".ssh")
-    spec = [
-        (os.path.join(ssh_dir, name), parity_hosts(CORPUS / name)) for name in corpus_files()
-    ]
+    spec = [(os.path.join(ssh_dir, name), parity_hosts(CORPUS / name)) for name in corpus_files()]
     spec_path = os.path.join(home, "spec.json")
     Path(spec_path).write_text(json.dumps(spec))
     env = dict(os.environ, HOME=home, PYTHONPATH=str(ROOT))
@@ -251,7 +249,7 @@ def test_system_file_is_read_after_the_users(home: str, tmp_path: Path, host: st
     done = subprocess.run(
         ["ssh", "-G", "-F", str(both), host], capture_output=True, text=True, check=True
     )
-    theirs = {}
+    theirs: dict[str, str] = {}
     for line in done.stdout.splitlines():
         key, _, value = line.partition(" ")
         theirs.setdefault(key, value)
