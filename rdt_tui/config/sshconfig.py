@@ -23,7 +23,14 @@ import socket
 from dataclasses import dataclass
 
 from .sshcanon import canonicalize, clear_or_none, follow_cname, is_addr, lookup
-from .sshlex import SshConfigError, argv_split, percent_expand, split_line, strdelim
+from .sshlex import (
+    SshConfigError,
+    argv_split,
+    match_pattern,
+    percent_expand,
+    split_line,
+    strdelim,
+)
 from .sshpass import (
     CANON_ALWAYS,
     CANON_NO,
@@ -137,6 +144,7 @@ class SshConfig:
         self.thishost = socket.gethostname()
         self._lines: dict[str, list[str] | None] = {}
         self._checked: set[str] = set()
+        self._aliases: list[tuple[str, str, int]] | None = None
 
     # -- files ---------------------------------------------------------------------------
 
@@ -260,12 +268,16 @@ class SshConfig:
         return {name for name, _, _ in self.aliases()}
 
     def aliases(self) -> list[tuple[str, str, int]]:
-        """Every plain ``Host`` name (no wildcard, no negation) that applies when typed as a
-        host, with its file and line. Names in a file included from inside a ``Host`` or
+        """Every plain ``Host`` name (no wildcard, not negated on its line) with its file and
+        line, the user's file first. Names in a file included from inside a ``Host`` or
         ``Match`` block are left out: ssh reads those only for the block's own hosts."""
-        seen: dict[str, tuple[str, str, int]] = {}
-        self._collect(self.user_file, True, seen, 0)
-        return list(seen.values())
+        if self._aliases is None:
+            seen: dict[str, tuple[str, str, int]] = {}
+            self._collect(self.user_file, True, seen, 0)
+            if self.system_file and not self.explicit:
+                self._collect(self.system_file, False, seen, 0)
+            self._aliases = list(seen.values())
+        return self._aliases
 
     def _collect(self, path: str, user_conf: bool, seen: dict, depth: int) -> None:
         lines = self._read(path, False) or []
@@ -278,8 +290,11 @@ class SshConfig:
             args = argv_split(rest) or []
             if keyword == "host":
                 scoped = args != ["*"]
+                negated = [a[1:] for a in args if a.startswith("!")]
                 for name in args:
-                    if not any(c in name for c in "*?!") and name not in seen:
+                    if any(c in name for c in "*?!") or name in seen:
+                        continue
+                    if not any(match_pattern(name, n) for n in negated):
                         seen[name] = (name, path, number)
             elif keyword == "match":
                 scoped = strdelim(rest)[0] not in ("all",)

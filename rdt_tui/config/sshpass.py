@@ -8,6 +8,7 @@ import glob
 import hashlib
 import os
 import subprocess
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -28,6 +29,8 @@ from .sshlex import (
 
 if TYPE_CHECKING:
     from .sshconfig import SshConfig
+
+Bad = Callable[..., SshConfigError]  # makes the error for the line being read
 
 MAX_DEPTH = 16
 MATCH_EXEC_TIMEOUT_S = 30.0
@@ -78,7 +81,9 @@ class Pass:
                 break
             self._line(raw, path, number, user_conf, depth, never)
 
-    def _line(self, raw: str, path: str, number: int, user_conf: bool, depth: int, never: bool):
+    def _line(
+        self, raw: str, path: str, number: int, user_conf: bool, depth: int, never: bool
+    ) -> None:
         def bad(what: str, hint: str = "") -> SshConfigError:
             return SshConfigError(path, number, what, hint)
 
@@ -109,7 +114,7 @@ class Pass:
         elif keyword == "match":
             self._match(rest, never, bad)
         elif keyword == "include":
-            self._include(args, path, number, user_conf, depth, bad)
+            self._include(args, user_conf, depth, bad)
         elif keyword in ("proxycommand", "proxyjump"):
             text = rest.lstrip(" \t\r\n=")
             if keyword == "proxyjump":
@@ -158,7 +163,7 @@ class Pass:
         elif keyword == "canonicalizefallbacklocal" and o.fallback_local == -1:
             o.fallback_local = 1 if args[0].lower() in ("yes", "true") else 0
 
-    def _host(self, args: list[str], never: bool, bad) -> None:
+    def _host(self, args: list[str], never: bool, bad: Bad) -> None:
         self.active = False
         for arg in args:
             if not arg:
@@ -172,7 +177,7 @@ class Pass:
                     break
                 self.active = True
 
-    def _match(self, rest: str, never: bool, bad) -> None:
+    def _match(self, rest: str, never: bool, bad: Bad) -> None:
         """readconf.c match_cfg_line(); words are read with strdelim, as ssh does."""
         o, cfg = self.opts, self.cfg
         if self.final:
@@ -235,7 +240,7 @@ class Pass:
             raise bad("keyword match extra arguments at end of line")
         self.active = False if never else result
 
-    def _exec(self, arg: str, host: str, ruser: str, bad) -> bool:
+    def _exec(self, arg: str, host: str, ruser: str, bad: Bad) -> bool:
         cfg, o = self.cfg, self.opts
         port = str(22 if o.port <= 0 else o.port)
         tokens = {
@@ -270,7 +275,7 @@ class Pass:
             raise bad(f"Match exec {cmd!r} error: {exc.strerror}") from None
         return done.returncode == 0
 
-    def _include(self, args: list[str], path: str, number: int, user_conf, depth, bad) -> None:
+    def _include(self, args: list[str], user_conf: bool, depth: int, bad: Bad) -> None:
         if depth + 1 > MAX_DEPTH:
             raise bad("too many recursive configuration includes")
         for arg in args:
@@ -283,7 +288,7 @@ class Pass:
             self.read_file(included, user_conf, True, depth + 1, never=not active)
             self.active = active  # a Match in an included file ends with that file
 
-    def _cnames(self, args: list[str], active: bool, bad) -> None:
+    def _cnames(self, args: list[str], active: bool, bad: Bad) -> None:
         rules = []
         for i, arg in enumerate(args):
             if arg.lower() == "none":
