@@ -281,3 +281,41 @@ def test_hostbook_reads_the_users_file_then_the_system_file(
     monkeypatch.setenv("RDT_TUI_SSH_CONFIG", str(user_file))  # like ssh -F: that file alone
     hop = hosts.HostBook.load().chain("box")[-1]
     assert (hop.port, hop.user) == (22, pwd.getpwuid(os.getuid()).pw_name)
+
+
+IDENTITY_CASES = [
+    ("tokens.conf", "tok1"),
+    ("tokens.conf", "TOK1"),
+    ("tokens.conf", "tok3"),
+    ("tokens.conf", "web"),
+    ("lab.conf", "gpu-c"),
+    ("lab.conf", "dave@gpu-b:2200"),
+    ("hpc.conf", "gpu17"),
+    ("keyvalue.conf", "kv3"),
+    ("keyvalue.conf", "kv6"),
+]
+
+
+@pytest.mark.parametrize(("name", "spec"), IDENTITY_CASES)
+def test_identity_files_are_expanded_as_ssh_expands_them(
+    home: str, monkeypatch: pytest.MonkeyPatch, name: str, spec: str
+) -> None:
+    """``ssh -G`` prints IdentityFile unexpanded; ``ssh -v`` names the files it tries. A
+    ProxyCommand of ``true`` ends the connection right after that, with no network."""
+    from rdt_tui.config.hosts import HostBook
+
+    from .sshparity import split_spec
+
+    path = os.path.join(home, ".ssh", name)
+    user, host, port = split_spec(spec)
+    argv = ["ssh", "-v", "-F", path, "-o", "ProxyCommand=true", "-o", "BatchMode=yes"]
+    argv += (["-l", user] if user else []) + (["-p", str(port)] if port > 0 else [])
+    done = subprocess.run(
+        [*argv, host], capture_output=True, text=True, env=dict(os.environ, HOME=home), timeout=30
+    )
+    tried = re.findall(r"debug1: identity file (.+) type -?\d+$", done.stderr, re.MULTILINE)
+    theirs = [f for f in tried if not (f.endswith("-cert") and f[: -len("-cert")] in tried)]
+    assert theirs, done.stderr
+    monkeypatch.setenv("HOME", home)
+    ours = HostBook(SshConfig(path, None, explicit=True), []).chain(spec)[-1].identity_files
+    assert ours == theirs
