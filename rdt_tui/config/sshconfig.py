@@ -25,21 +25,21 @@ from dataclasses import dataclass
 from .sshcanon import canonicalize, clear_or_none, follow_cname, is_addr, lookup
 from .sshlex import (
     SshConfigError,
-    argv_split,
     match_pattern,
     percent_expand,
-    split_line,
     strdelim,
 )
 from .sshpass import (
     CANON_ALWAYS,
     CANON_NO,
     MAX_DEPTH,
+    Line,
     Options,
     Pass,
     expand_hostname,
     include_paths,
     parse_jump,
+    parse_lines,
 )
 
 SYSTEM_CONFIG = "/etc/ssh/ssh_config"
@@ -145,6 +145,7 @@ class SshConfig:
         self._lines: dict[str, list[str] | None] = {}
         self._checked: set[str] = set()
         self._aliases: list[tuple[str, str, int]] | None = None
+        self._parsed: dict[str, list[Line]] = {}
 
     # -- files ---------------------------------------------------------------------------
 
@@ -170,6 +171,15 @@ class SshConfig:
                 raise SshConfigError(path, 0, f"cannot read it: {exc.strerror}") from None
             self._lines[path] = data.decode("utf-8", errors="surrogateescape").split("\n")
         return self._lines[path]
+
+    def parsed(self, path: str, check_perm: bool) -> list[Line] | None:
+        """The file's lines, read and checked once (None when there is no such file)."""
+        lines = self._read(path, check_perm)
+        if lines is None:
+            return None
+        if path not in self._parsed:
+            self._parsed[path] = parse_lines(lines)
+        return self._parsed[path]
 
     def resolve(
         self, host: str, user: str | None = None, port: int = -1, jump: str | None = None
@@ -280,26 +290,20 @@ class SshConfig:
         return self._aliases
 
     def _collect(self, path: str, user_conf: bool, seen: dict, depth: int) -> None:
-        lines = self._read(path, False) or []
         scoped = False
-        for number, raw in enumerate(lines, 1):
-            parsed = split_line(raw)
-            if parsed is None or not parsed[1]:
-                continue
-            keyword, rest = parsed
-            args = argv_split(rest) or []
-            if keyword == "host":
-                scoped = args != ["*"]
-                negated = [a[1:] for a in args if a.startswith("!")]
-                for name in args:
+        for line in self.parsed(path, False) or []:
+            if line.keyword == "host":
+                scoped = line.args != ["*"]
+                negated = [a[1:] for a in line.args if a.startswith("!")]
+                for name in line.args:
                     if any(c in name for c in "*?!") or name in seen:
                         continue
                     if not any(match_pattern(name, n) for n in negated):
-                        seen[name] = (name, path, number)
-            elif keyword == "match":
-                scoped = strdelim(rest)[0] not in ("all",)
-            elif keyword == "include" and not scoped and depth < MAX_DEPTH:
-                for included in include_paths(args, user_conf):
+                        seen[name] = (name, path, line.number)
+            elif line.keyword == "match":
+                scoped = strdelim(line.rest)[0] not in ("all",)
+            elif line.keyword == "include" and not scoped and depth < MAX_DEPTH:
+                for included in include_paths(line.args, user_conf):
                     self._collect(included, user_conf, seen, depth + 1)
 
 

@@ -10,6 +10,7 @@ starts, an unclosed quote refuses the whole file, ``Host`` patterns are case-sen
 from __future__ import annotations
 
 import fnmatch
+import functools
 import re
 import socket
 
@@ -96,8 +97,13 @@ def split_line(raw: str) -> tuple[str, str] | None:
 
 def match_pattern(s: str, pattern: str) -> bool:
     """match.c match_pattern(): ``*`` and ``?`` only, case-sensitive."""
+    return _pattern(pattern).fullmatch(s) is not None
+
+
+@functools.lru_cache(maxsize=4096)
+def _pattern(pattern: str) -> re.Pattern[str]:
     regex = "".join(".*" if c == "*" else "." if c == "?" else re.escape(c) for c in pattern)
-    return re.fullmatch(regex, s, re.DOTALL) is not None
+    return re.compile(regex, re.DOTALL)
 
 
 def match_pattern_list(s: str, patterns: str, dolower: bool) -> int:

@@ -73,71 +73,49 @@ class Pass:
     ) -> None:
         if depth == 0:
             self.active = True
-        lines = self.cfg._read(path, check_perm)
-        if lines is None:
-            return
-        for number, raw in enumerate(lines, 1):
-            if number == len(lines) and raw == "":
-                break
-            self._line(raw, path, number, user_conf, depth, never)
+        lines = self.cfg.parsed(path, check_perm)
+        for line in lines or []:
+            self._line(line, path, user_conf, depth, never)
 
-    def _line(
-        self, raw: str, path: str, number: int, user_conf: bool, depth: int, never: bool
-    ) -> None:
+    def _line(self, line: Line, path: str, user_conf: bool, depth: int, never: bool) -> None:
         def bad(what: str, hint: str = "") -> SshConfigError:
-            return SshConfigError(path, number, what, hint)
+            return SshConfigError(path, line.number, what, hint)
 
-        parsed = split_line(raw)
-        if parsed is None:
-            return
-        keyword, rest = parsed
-        if not rest:
-            raise bad(f'no argument after keyword "{keyword}"', "give it a value or remove it")
-        kind = KEYWORDS.get(keyword)
-        if kind is None:
-            ignored = self.opts.ignore_unknown
+        if line.error is not None:
+            raise bad(*line.error)
+        keyword, args, o = line.keyword, line.args, self.opts
+        if line.kind is None:
+            ignored = o.ignore_unknown
             if ignored and match_pattern_list(keyword, ignored, True) == 1:
                 return
             raise bad(
                 f"Bad configuration option: {keyword}",
                 "a misspelt keyword? ssh refuses the file too (see man ssh_config)",
             )
-        args = argv_split(rest)
-        if args is None:
-            raise bad("invalid quotes", "close the quote on that line")
-        why = check_value(keyword, kind, args)
-        if why:
-            raise bad(f"{keyword}: {why}")
-        o, active = self.opts, self.active and not never
+        active = self.active and not never
         if keyword == "host":
             self._host(args, never, bad)
         elif keyword == "match":
-            self._match(rest, never, bad)
+            self._match(line.rest, never, bad)
         elif keyword == "include":
             self._include(args, user_conf, depth, bad)
-        elif keyword in ("proxycommand", "proxyjump"):
-            text = rest.lstrip(" \t\r\n=")
-            if keyword == "proxyjump":
-                if not parse_jump(text, o, active):
-                    raise bad(f'Invalid ProxyJump "{text}"', "use [user@]host[:port][,...]")
-            elif active and o.proxy_command is None and o.jump_host is None:
-                o.proxy_command = text
-        elif keyword in ("identityfile", "identityfile2", "certificatefile"):
-            if not args or not args[0]:
-                raise bad("Missing argument.")
-            if len(args) > 1:
-                raise bad(f"keyword {keyword} extra arguments at end of line")
-            if active and keyword != "certificatefile" and args[0] not in o.identity_files:
+        elif not active:
+            return
+        elif keyword == "proxyjump":
+            parse_jump(line.rest.lstrip(" \t\r\n="), o, True)
+        elif keyword == "proxycommand":
+            if o.proxy_command is None and o.jump_host is None:
+                o.proxy_command = line.rest.lstrip(" \t\r\n=")
+        elif keyword in ("identityfile", "identityfile2"):
+            if args[0] not in o.identity_files:
                 o.identity_files.append(args[0])
         elif keyword == "canonicaldomains":
-            why = valid_domains(args)
-            if why:
-                raise bad(why)
-            if active and not o.canonical_domains:
+            if not o.canonical_domains:
                 o.canonical_domains = [a.lower().rstrip(".") for a in args]
         elif keyword == "canonicalizepermittedcnames":
-            self._cnames(args, active, bad)
-        elif active:
+            if not o.permitted_cnames:
+                o.permitted_cnames = cname_rules(args)
+        else:
             self._apply(keyword, args)
 
     def _apply(self, keyword: str, args: list[str]) -> None:
@@ -288,22 +266,88 @@ class Pass:
             self.read_file(included, user_conf, True, depth + 1, never=not active)
             self.active = active  # a Match in an included file ends with that file
 
-    def _cnames(self, args: list[str], active: bool, bad: Bad) -> None:
-        rules = []
-        for i, arg in enumerate(args):
-            if arg.lower() == "none":
-                if i > 0 or len(args) > 1:
-                    raise bad('"none" argument must appear alone.')
-                rules.append(("", ""))
-            elif arg == "*":
-                rules.append(("*", "*"))
-            else:
-                source, colon, target = arg.lower().partition(":")
-                if not colon or not target:
-                    raise bad(f'Invalid permitted CNAME "{arg}"', "use SOURCE:TARGET patterns")
-                rules.append((source, target))
-        if active and not self.opts.permitted_cnames:
-            self.opts.permitted_cnames = rules
+
+@dataclass
+class Line:
+    """One line of a config file as ssh reads it, checked once: ``error`` is (what, hint)
+    for a line ssh refuses whatever the host; ``kind`` None for an unknown keyword (which
+    IgnoreUnknown may still excuse)."""
+
+    number: int
+    keyword: str
+    rest: str
+    args: list[str]
+    kind: str | None
+    error: tuple[str, str] | None = None
+
+
+def parse_lines(lines: list[str]) -> list[Line]:
+    """Every non-blank, non-comment line of a file, with what ssh would say about it."""
+    out = []
+    for number, raw in enumerate(lines, 1):
+        if number == len(lines) and raw == "":
+            break
+        parsed = split_line(raw)
+        if parsed is None:
+            continue
+        keyword, rest = parsed
+        kind = KEYWORDS.get(keyword)
+        line = Line(number, keyword, rest, [], kind)
+        out.append(line)
+        if not rest:
+            line.error = (f'no argument after keyword "{keyword}"', "give it a value or remove it")
+            continue
+        args = argv_split(rest)
+        if args is None:
+            line.error = ("invalid quotes", "close the quote on that line")
+            continue
+        line.args = args
+        if kind is not None:
+            line.error = static_error(keyword, kind, args, rest)
+    return out
+
+
+def static_error(keyword: str, kind: str, args: list[str], rest: str) -> tuple[str, str] | None:
+    why = check_value(keyword, kind, args)
+    if why:
+        return f"{keyword}: {why}", ""
+    if keyword == "proxyjump":
+        text = rest.lstrip(" \t\r\n=")
+        if not parse_jump(text, Options(), False):
+            return f'Invalid ProxyJump "{text}"', "use [user@]host[:port][,...]"
+    elif keyword in ("identityfile", "identityfile2", "certificatefile"):
+        if not args or not args[0]:
+            return "Missing argument.", ""
+        if len(args) > 1:
+            return f"keyword {keyword} extra arguments at end of line", ""
+    elif keyword == "canonicaldomains":
+        why = valid_domains(args)
+        if why:
+            return why, ""
+    elif keyword == "canonicalizepermittedcnames":
+        try:
+            cname_rules(args)
+        except ValueError as exc:
+            return str(exc), "use SOURCE:TARGET patterns"
+    return None
+
+
+def cname_rules(args: list[str]) -> list[tuple[str, str]]:
+    """CanonicalizePermittedCNAMEs: ``none`` alone, ``*``, or SOURCE:TARGET pattern lists."""
+    rules = []
+    for i, arg in enumerate(args):
+        if arg.lower() == "none":
+            if i > 0 or len(args) > 1:
+                raise ValueError('"none" argument must appear alone.')
+            rules.append(("", ""))
+        elif arg == "*":
+            rules.append(("*", "*"))
+        else:
+            source, colon, target = arg.lower().partition(":")
+            if not colon or not target:
+                raise ValueError(f'Invalid permitted CNAME "{arg}"')
+            rules.append((source, target))
+    return rules
 
 
 def include_paths(args: list[str], user_conf: bool) -> list[str]:
