@@ -23,6 +23,7 @@ their route as ssh builds it from ProxyJump and ProxyCommand (sshroute.py).
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import pwd
 from dataclasses import dataclass, field
@@ -211,14 +212,14 @@ class HostBook:
         self.ssh_config_file = ssh_config_file or ssh_config.user_file
         self.entries: dict[str, HostEntry] = {}
         self.file_entries: dict[str, HostEntry] = {}
-        self._own_jump: dict[str, list[str]] = {}
+        self._own: dict[str, HostEntry] = {}  # hosts-file entries as written, before merging
         try:
             for alias, source, line in ssh_config.aliases():
                 self.entries[alias] = self._from_ssh(alias, f"{source}:{line}")
         except SshConfigError as exc:
             raise config_error(exc) from None
         for entry in file_hosts:
-            self._own_jump[entry.name] = list(entry.jump)
+            self._own[entry.name] = dataclasses.replace(entry, jump=list(entry.jump))
             base = self.entries.get(entry.name)
             if base is not None:
                 entry.identity_files = entry.identity_files or base.identity_files
@@ -295,22 +296,26 @@ class HostBook:
                 return [(self._hop(step), step) for step in ssh_route(self.ssh, want, [], 0)]
             except SshConfigError as exc:
                 raise config_error(exc) from None
-        jumps = extra if extra is not None else self._own_jump.get(spec, [])
-        before: list[tuple[Hop, Step | None]] = []
-        proxy = None
+        own = self._own[spec]
+        jumps = extra if extra is not None else own.jump
+        # An ssh alias of the same name underlies the entry: its route (unless the entry has
+        # jumps of its own) and its identity files, expanded as ssh expands them.
+        ssh_steps: list[tuple[Hop, Step | None]] = []
+        if spec in self.ssh.aliases_set() and not (jumps and own.identity_files):
+            ssh_steps = self._steps_of_alias(spec)
+        base = ssh_steps[-1][0] if ssh_steps else None
         if jumps:
             before = self._steps(jumps[-1], jumps[:-1] or None, seen | {spec})
-        elif spec in self.ssh.aliases_set():
-            ssh_steps = self._steps_of_alias(spec)
-            before, proxy = ssh_steps[:-1], ssh_steps[-1][0].proxy_command
+        else:
+            before = ssh_steps[:-1]
         hop = Hop(
             label=spec,
             hostname=entry.hostname,
             port=entry.port,
             user=entry.user or pwd.getpwuid(os.getuid()).pw_name,
-            identity_files=list(entry.identity_files),
+            identity_files=list(own.identity_files or (base.identity_files if base else [])),
             known_hosts=entry.known_hosts,
-            proxy_command=proxy,
+            proxy_command=base.proxy_command if base and not jumps else None,
         )
         return [*before, (hop, None)]
 
