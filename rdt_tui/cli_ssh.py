@@ -88,7 +88,11 @@ def cmd_hosts(a: argparse.Namespace) -> int:
     print(f"{'localhost':20} {'this machine (no SSH)':34} {'-':24} built in")
     for e in entries:
         address = f"{e['user'] + '@' if e['user'] else ''}{e['hostname']}:{e['port']}"
+        if e["name"] in book.errors:
+            address = "(cannot be resolved)"
         print(f"{e['name']:20} {address:34} {' -> '.join(e['jump']) or '-':24} {e['source']}")
+    for name, why in book.errors.items():
+        print(f"{name}: {why}", file=sys.stderr)
     return 0
 
 
@@ -96,7 +100,8 @@ def verify_hosts(book: Any) -> int:
     """``hosts --verify``: each ssh-config host's route against ``ssh -G``, hop by hop."""
     from .cli import CliError
     from .config.hosts import HostsError
-    from .config.sshverify import ssh_available, verify_steps
+    from .config.sshroute import Jump
+    from .config.sshverify import run_ssh_g, ssh_available, ssh_g_argv, verify_steps
 
     if not ssh_available():
         raise CliError("--verify needs OpenSSH's `ssh` on PATH", "install openssh-client")
@@ -108,8 +113,12 @@ def verify_hosts(book: Any) -> int:
         try:
             steps = [step for _, step in book.steps(name) if step is not None]
         except HostsError as exc:
-            print(f"{name}: DIFFERENT: we refuse it: {exc}")
-            bad += 1
+            theirs = run_ssh_g(ssh_g_argv(book.ssh, Jump(name)))
+            if theirs.error:
+                print(f"{name}: refused by ssh -G too ({theirs.error})")
+            else:
+                print(f"{name}: DIFFERENT: ssh -G resolves it, we refuse it: {exc}")
+                bad += 1
             continue
         diffs = verify_steps(book.ssh, steps)
         if diffs:

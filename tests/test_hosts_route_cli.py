@@ -117,3 +117,19 @@ def test_a_host_inside_an_included_block_is_not_listed(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr
     names = [h["name"] for h in json.loads(done.stdout)]
     assert names == ["early", "work1", "home1", "bastion"]  # not inner, gadget, nothere
+
+
+def test_one_host_that_cannot_be_resolved_leaves_the_others_usable(tmp_path: Path) -> None:
+    config = tmp_path / "config"
+    config.write_text("Host broken\n    HostName %h:%p\nHost fine\n    HostName fine.example.org\n")
+    listed = run_cli(config, "hosts")
+    assert listed.returncode == 0, listed.stderr
+    assert "fine.example.org" in listed.stdout and "(cannot be resolved)" in listed.stdout
+    assert "broken: " in listed.stderr and "unknown token %p" in listed.stderr
+    hosts = {h["name"]: h for h in json.loads(run_cli(config, "hosts", "--json").stdout)}
+    assert "unknown token %p" in hosts["broken"]["route_error"]
+    assert hosts["fine"]["route"][0]["hostname"] == "fine.example.org"
+    if shutil.which("ssh"):
+        verified = run_cli(config, "hosts", "--verify")
+        assert verified.returncode == 0, verified.stdout + verified.stderr
+        assert "broken: refused by ssh -G too" in verified.stdout

@@ -34,7 +34,7 @@ import tomllib
 from .files import toml_string, write_text_atomic
 from .paths import config_dir
 from .sshconfig import SshConfig, SshConfigError
-from .sshlex import parse_user_host_port
+from .sshlex import SshHostError, parse_user_host_port
 from .sshroute import Jump, Step, ssh_jump_of
 from .sshroute import _route as ssh_route
 
@@ -213,9 +213,14 @@ class HostBook:
         self.entries: dict[str, HostEntry] = {}
         self.file_entries: dict[str, HostEntry] = {}
         self._own: dict[str, HostEntry] = {}  # hosts-file entries as written, before merging
+        self.errors: dict[str, str] = {}  # aliases that cannot be resolved, and why
         try:
             for alias, source, line in ssh_config.aliases():
-                self.entries[alias] = self._from_ssh(alias, f"{source}:{line}")
+                try:
+                    self.entries[alias] = self._from_ssh(alias, f"{source}:{line}")
+                except SshHostError as exc:  # the others still work, as they do with ssh
+                    self.entries[alias] = HostEntry(alias, alias, source=f"{source}:{line}")
+                    self.errors[alias] = str(config_error(exc))
         except SshConfigError as exc:
             raise config_error(exc) from None
         for entry in file_hosts:
@@ -281,6 +286,8 @@ class HostBook:
 
     def steps(self, name: str) -> list[tuple[Hop, Step | None]]:
         """Each hop with how ssh resolved it (None for a hosts-file entry)."""
+        if name in self.errors:
+            raise HostsError(self.errors[name])
         return self._steps(name, None, frozenset())
 
     def _steps(

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import socket
 
-from .sshlex import SshConfigError, match_pattern_list, valid_domain
+from .sshlex import SshHostError, match_pattern_list, valid_domain
 from .sshpass import CANON_ALWAYS, CANON_NO, Options
 
 
@@ -36,7 +36,7 @@ def canonicalize(host: str, opts: Options, mode: int) -> tuple[str, bool]:
         if cname is not None:
             return follow_cname(full[:-1], cname, opts, direct, mode), True
     if opts.fallback_local == 0:
-        raise SshConfigError(
+        raise SshHostError(
             host,
             0,
             f'could not resolve host "{host}" in any CanonicalDomains',

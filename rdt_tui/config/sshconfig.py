@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from .sshcanon import canonicalize, clear_or_none, follow_cname, is_addr, lookup
 from .sshlex import (
     SshConfigError,
+    SshHostError,
     match_pattern,
     percent_expand,
     strdelim,
@@ -188,7 +189,7 @@ class SshConfig:
         opts = Options(user=user, port=port)
         if jump is not None:
             if not parse_jump(jump, opts, True):
-                raise SshConfigError(host, 0, f"invalid jump hosts {jump!r}")
+                raise SshHostError(host, 0, f"invalid jump hosts {jump!r}")
             opts.proxy_command = "none"  # ssh -J: the config's ProxyCommand no longer applies
         original = host
         want_final = self._pass(opts, host, original, final=False)
@@ -206,7 +207,7 @@ class SshConfig:
         if not found and opts.permitted_cnames and (direct or mode == CANON_ALWAYS):
             cname = lookup(host, opts.port, want_cname=True)
             if cname is None and direct:
-                raise SshConfigError(
+                raise SshHostError(
                     original, 0, f"could not resolve hostname {host}", "ssh -G fails there too"
                 )
             if cname:
@@ -269,7 +270,7 @@ class SshConfig:
         try:
             resolved.known_hosts = [resolved.expand(k) for k in known]
         except ValueError as exc:
-            raise SshConfigError(original, 0, f"UserKnownHostsFile: {exc}") from None
+            raise SshHostError(original, 0, f"UserKnownHostsFile: {exc}") from None
         return resolved
 
     # -- listing -------------------------------------------------------------------------

@@ -27,6 +27,11 @@ class SshConfigError(Exception):
         super().__init__(f"{where}: {what}")
 
 
+class SshHostError(SshConfigError):
+    """The file is fine but this host cannot be resolved (a name found nowhere, a loop, a
+    bad token): other hosts of the file still work."""
+
+
 def strdelim(s: str | None) -> tuple[str | None, str | None]:
     """misc.c strdelim(): the next word and the rest. Splits on whitespace or one ``=``;
     a double quote starts a quoted word (an unclosed one gives ``(None, None)``)."""

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 from .sshkeywords import KEYWORDS, check_value, valid_domains
 from .sshlex import (
     SshConfigError,
+    SshHostError,
     a2port,
     argv_split,
     match_hostname,
@@ -78,8 +79,9 @@ class Pass:
             self._line(line, path, user_conf, depth, never)
 
     def _line(self, line: Line, path: str, user_conf: bool, depth: int, never: bool) -> None:
-        def bad(what: str, hint: str = "") -> SshConfigError:
-            return SshConfigError(path, line.number, what, hint)
+        def bad(what: str, hint: str = "", host_only: bool = False) -> SshConfigError:
+            cls = SshHostError if host_only else SshConfigError
+            return cls(path, line.number, what, hint)
 
         if line.error is not None:
             raise bad(*line.error)
@@ -237,7 +239,7 @@ class Pass:
         try:
             cmd = percent_expand(arg, tokens)
         except ValueError as exc:
-            raise bad(f"Match exec: {exc}") from None
+            raise bad(f"Match exec: {exc}", host_only=True) from None
         shell = os.environ.get("SHELL") or "/bin/sh"
         try:
             done = subprocess.run(
@@ -248,9 +250,11 @@ class Pass:
                 check=False,
             )
         except subprocess.TimeoutExpired:
-            raise bad(f"Match exec {cmd!r} ran over {MATCH_EXEC_TIMEOUT_S:.0f}s") from None
+            raise bad(
+                f"Match exec {cmd!r} ran over {MATCH_EXEC_TIMEOUT_S:.0f}s", host_only=True
+            ) from None
         except OSError as exc:
-            raise bad(f"Match exec {cmd!r} error: {exc.strerror}") from None
+            raise bad(f"Match exec {cmd!r} error: {exc.strerror}", host_only=True) from None
         return done.returncode == 0
 
     def _include(self, args: list[str], user_conf: bool, depth: int, bad: Bad) -> None:
@@ -389,6 +393,4 @@ def expand_hostname(hostname: str, host: str) -> str:
     try:
         return percent_expand(hostname, {"h": host})
     except ValueError as exc:
-        raise SshConfigError(
-            host, 0, f"HostName: {exc}", "only %h and %% work in HostName"
-        ) from None
+        raise SshHostError(host, 0, f"HostName: {exc}", "only %h and %% work in HostName") from None

@@ -16,7 +16,7 @@ import shlex
 from dataclasses import dataclass, field
 
 from .sshconfig import Resolved, SshConfig
-from .sshlex import SshConfigError, a2port, parse_ssh_uri, parse_user_host_port, percent_expand
+from .sshlex import SshHostError, a2port, parse_ssh_uri, parse_user_host_port, percent_expand
 
 MAX_HOPS = 16
 SHELL_SPECIALS = set("|&;<>()$`\\\n{}*?[]!")
@@ -69,7 +69,7 @@ def route(cfg: SshConfig, host: str, user: str | None = None, port: int = -1) ->
 def _route(cfg: SshConfig, want: Jump, seen: list[str], depth: int) -> list[Step]:
     key = f"{want.user or ''}@{want.host}:{want.port}/{want.extra or ''}"
     if key in seen or depth > MAX_HOPS:
-        raise SshConfigError(
+        raise SshHostError(
             want.host,
             0,
             f"the jump chain of {want.host!r} loops back on itself",
@@ -80,7 +80,7 @@ def _route(cfg: SshConfig, want: Jump, seen: list[str], depth: int) -> list[Step
     if r.jump_host is not None:
         jump_user, jump_port = r.jump_user or r.user, r.jump_port if r.jump_port > 0 else 22
         if r.jump_host == r.hostname and jump_port == r.port and jump_user == r.user:
-            raise SshConfigError(want.host, 0, f"jumphost loop via {r.jump_host}")
+            raise SshHostError(want.host, 0, f"jumphost loop via {r.jump_host}")
         before = _route(
             cfg, Jump(r.jump_host, r.jump_user, r.jump_port, r.jump_extra), seen, depth + 1
         )
@@ -89,13 +89,13 @@ def _route(cfg: SshConfig, want: Jump, seen: list[str], depth: int) -> list[Step
         try:
             expanded = expand_proxy_command(r)
         except ValueError as exc:
-            raise SshConfigError(want.host, 0, f"ProxyCommand: {exc}") from None
+            raise SshHostError(want.host, 0, f"ProxyCommand: {exc}") from None
         through = ssh_jump_of(r.proxy_command, expanded)
         if through is not None:
             before = _route(cfg, through, seen, depth + 1)
             return [*before, Step(want.host, r, None, "ProxyCommand", want)]
         if r.proxy_command.strip() == "-":
-            raise SshConfigError(
+            raise SshHostError(
                 want.host,
                 0,
                 "ProxyCommand - (a passed file descriptor) is not supported",
