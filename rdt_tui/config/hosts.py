@@ -197,7 +197,7 @@ def _jump_list(step_jump: str | None, proxy: str | None) -> list[str]:
     if step_jump:
         return step_jump.split(",")
     if proxy:
-        through = ssh_jump_of(proxy, proxy)
+        through = ssh_jump_of(proxy)
         return [through.host] if through else [f"ProxyCommand {proxy}"]
     return []
 

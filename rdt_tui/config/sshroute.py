@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 import shlex
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from .sshconfig import Resolved, SshConfig
@@ -90,7 +91,7 @@ def _route(cfg: SshConfig, want: Jump, seen: list[str], depth: int) -> list[Step
             expanded = expand_proxy_command(r)
         except ValueError as exc:
             raise SshHostError(want.host, 0, f"ProxyCommand: {exc}") from None
-        through = ssh_jump_of(r.proxy_command, expanded)
+        through = ssh_jump_of(r.proxy_command, lambda s: percent_expand(s, proxy_tokens(r)))
         if through is not None:
             before = _route(cfg, through, seen, depth + 1)
             return [*before, Step(want.host, r, None, "ProxyCommand", want)]
@@ -105,21 +106,27 @@ def _route(cfg: SshConfig, want: Jump, seen: list[str], depth: int) -> list[Step
     return [Step(want.host, r, None, "", want)]
 
 
+def proxy_tokens(r: Resolved) -> dict[str, str]:
+    """The tokens of sshconnect.c expand_proxy_command()."""
+    return {"h": r.hostname, "k": r.tokens["k"], "n": r.host, "p": str(r.port), "r": r.user}
+
+
 def expand_proxy_command(r: Resolved) -> str:
     """sshconnect.c expand_proxy_command(), without its ``exec`` prefix."""
-    tokens = {
-        "h": r.hostname,
-        "k": r.tokens["k"],
-        "n": r.host,
-        "p": str(r.port),
-        "r": r.user,
-    }
-    return percent_expand(r.proxy_command or "", tokens)
+    return percent_expand(r.proxy_command or "", proxy_tokens(r))
 
 
-def ssh_jump_of(raw: str, expanded: str) -> Jump | None:
+def ssh_jump_of(raw: str, expand: Callable[[str], str] = str) -> Jump | None:
     """The jump an ``ssh ... -W %h:%p X`` or ``ssh X nc %h %p`` ProxyCommand makes, or None
-    when the command is anything else (then it is run as it is)."""
+    when the command is anything else (then it is run as it is). ``expand`` gives the
+    tokens of the other words (``-l %r``) their values."""
+    try:
+        return _ssh_jump_of(raw, expand)
+    except ValueError:  # a bad token: let the command run and fail as it would for ssh
+        return None
+
+
+def _ssh_jump_of(raw: str, expand: Callable[[str], str]) -> Jump | None:
     if any(c in SHELL_SPECIALS for c in raw.replace("[%h]", "%h")):
         return None
     try:
@@ -140,7 +147,7 @@ def ssh_jump_of(raw: str, expanded: str) -> Jump | None:
             command.append(arg)
             continue
         if not arg.startswith("-") or arg == "-":
-            if not _set_host(jump, arg):
+            if not _set_host(jump, expand(arg)):
                 return None
             continue
         if arg == "--":
@@ -156,6 +163,8 @@ def ssh_jump_of(raw: str, expanded: str) -> Jump | None:
             flags = ""
             if value is None:
                 return None
+            if flag != "W":
+                value = expand(value)
             if flag == "l" and jump.user is None:
                 jump.user = value
             elif flag == "p" and jump.port == -1:
