@@ -321,3 +321,12 @@ def test_identity_files_are_expanded_as_ssh_expands_them(
     monkeypatch.setenv("HOME", home)
     ours = HostBook(SshConfig(path, None, explicit=True), []).chain(spec)[-1].identity_files
     assert ours == theirs
+
+
+@pytest.mark.parametrize("query", ["cipher", "mac", "kex", "key-sig"])
+def test_the_algorithm_names_we_accept_are_the_ones_ssh_knows(query: str) -> None:
+    from rdt_tui.config import sshkeywords
+
+    known = {"cipher": "CIPHERS", "mac": "MACS", "kex": "KEX", "key-sig": "KEYTYPES"}[query]
+    listed = subprocess.run(["ssh", "-Q", query], capture_output=True, text=True, check=True)
+    assert getattr(sshkeywords, known) == frozenset(listed.stdout.split())
