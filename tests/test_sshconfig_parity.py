@@ -268,7 +268,7 @@ def test_system_file_is_read_after_the_users(home: str, tmp_path: Path, host: st
 def test_hostbook_reads_the_users_file_then_the_system_file(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from rdt_tui.config import hosts
+    from rdt_tui.config import hosts, sshconfig
 
     user_file = tmp_path / "config"
     user_file.write_text("Host box\n    HostName box.example.org\n")
@@ -276,7 +276,7 @@ def test_hostbook_reads_the_users_file_then_the_system_file(
     system_file.write_text(SYSTEM_FILE)
     monkeypatch.delenv("RDT_TUI_SSH_CONFIG", raising=False)
     monkeypatch.setenv("RDT_TUI_SSH_SYSTEM_CONFIG", str(system_file))
-    monkeypatch.setattr(hosts, "ssh_config_path", lambda: str(user_file))
+    monkeypatch.setattr(sshconfig, "user_config_path", lambda: str(user_file))
     monkeypatch.setattr(hosts, "hosts_files", lambda: [])
     hop = hosts.HostBook.load().chain("box")[-1]
     assert (hop.hostname, hop.port, hop.user) == ("box.example.org", 2022, "system-user")

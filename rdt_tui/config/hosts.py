@@ -33,10 +33,9 @@ import tomllib
 
 from .files import toml_string, write_text_atomic
 from .paths import config_dir
-from .sshconfig import SshConfig, SshConfigError
+from .sshconfig import SshConfig, SshConfigError, from_environment
 from .sshlex import SshHostError, parse_user_host_port
-from .sshroute import Jump, Step, ssh_jump_of
-from .sshroute import _route as ssh_route
+from .sshroute import Jump, Step, route_to, ssh_jump_of
 
 LOCALHOST = "localhost"
 
@@ -164,29 +163,9 @@ def parse_hosts_text(text: str, path: str) -> list[HostEntry]:
     return out
 
 
-def ssh_config_path() -> str:
-    """RDT_TUI_SSH_CONFIG (read alone, like ``ssh -F``), else ~/.ssh/config of the passwd
-    home, as ssh finds it."""
-    return os.environ.get("RDT_TUI_SSH_CONFIG") or os.path.join(
-        pwd.getpwuid(os.getuid()).pw_dir, ".ssh", "config"
-    )
-
-
 def hosts_files() -> list[str]:
     project = os.path.join(os.getcwd(), "configs", "hosts.toml")
     return [project, os.path.join(config_dir(), "hosts.toml")]
-
-
-def ssh_system_config_path() -> str:
-    return os.environ.get("RDT_TUI_SSH_SYSTEM_CONFIG") or "/etc/ssh/ssh_config"
-
-
-def load_ssh() -> SshConfig:
-    """The ssh config as ssh reads it: RDT_TUI_SSH_CONFIG alone, else the user's file then
-    the system file."""
-    if os.environ.get("RDT_TUI_SSH_CONFIG"):
-        return SshConfig(ssh_config_path(), None, explicit=True)
-    return SshConfig(ssh_config_path(), ssh_system_config_path())
 
 
 def config_error(exc: SshConfigError) -> HostsError:
@@ -241,7 +220,7 @@ class HostBook:
     @classmethod
     def load(cls) -> HostBook:
         try:
-            ssh = load_ssh()
+            ssh = from_environment()
         except SshConfigError as exc:
             raise config_error(exc) from None
         hosts: list[HostEntry] = []
@@ -300,7 +279,7 @@ class HostBook:
             user, host, port = self._split(spec)
             want = Jump(host, user, port, ",".join(extra) if extra else None)
             try:
-                return [(self._hop(step), step) for step in ssh_route(self.ssh, want, [], 0)]
+                return [(self._hop(step), step) for step in route_to(self.ssh, want)]
             except SshConfigError as exc:
                 raise config_error(exc) from None
         own = self._own[spec]
@@ -328,7 +307,7 @@ class HostBook:
 
     def _steps_of_alias(self, alias: str) -> list[tuple[Hop, Step | None]]:
         try:
-            return [(self._hop(s), s) for s in ssh_route(self.ssh, Jump(alias), [], 0)]
+            return [(self._hop(s), s) for s in route_to(self.ssh, Jump(alias))]
         except SshConfigError as exc:
             raise config_error(exc) from None
 

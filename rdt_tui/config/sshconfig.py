@@ -308,6 +308,24 @@ class SshConfig:
                     self._collect(included, user_conf, seen, depth + 1)
 
 
+def user_config_path() -> str:
+    """RDT_TUI_SSH_CONFIG, else ~/.ssh/config of the passwd home (ssh does not read $HOME)."""
+    return os.environ.get("RDT_TUI_SSH_CONFIG") or os.path.join(
+        pwd.getpwuid(os.getuid()).pw_dir, ".ssh", "config"
+    )
+
+
+def from_environment() -> SshConfig:
+    """The config as ssh reads it: the user's file then the system file
+    (RDT_TUI_SSH_SYSTEM_CONFIG replaces /etc/ssh/ssh_config); RDT_TUI_SSH_CONFIG names one
+    file read alone, like ``ssh -F``."""
+    if os.environ.get("RDT_TUI_SSH_CONFIG"):
+        return SshConfig(user_config_path(), None, explicit=True)
+    return SshConfig(
+        user_config_path(), os.environ.get("RDT_TUI_SSH_SYSTEM_CONFIG") or SYSTEM_CONFIG
+    )
+
+
 def load_ssh_config(path: str, system_file: str | None = None) -> SshConfig:
     """The config in ``path`` alone (like ``ssh -F path``, which skips the system file), or
     with ``system_file`` read after it."""

@@ -67,6 +67,11 @@ def route(cfg: SshConfig, host: str, user: str | None = None, port: int = -1) ->
     return _route(cfg, Jump(host, user, port), [], 0)
 
 
+def route_to(cfg: SshConfig, want: Jump) -> list[Step]:
+    """The steps ssh takes for ``ssh -l USER -p PORT -J EXTRA HOST`` (``want``)."""
+    return _route(cfg, want, [], 0)
+
+
 def _route(cfg: SshConfig, want: Jump, seen: list[str], depth: int) -> list[Step]:
     key = f"{want.user or ''}@{want.host}:{want.port}/{want.extra or ''}"
     if key in seen or depth > MAX_HOPS:
