@@ -55,14 +55,14 @@ def route_lines(route: list[dict[str, Any]]) -> list[str]:
     """The route as a person reads it, one hop a line, first hop first."""
     lines = []
     for i, hop in enumerate(route, 1):
-        keys = ", ".join(hop["identity_files"]) if not hop["identity_files_default"] else ""
-        extra = f"  key {keys}" if keys else ""
+        extra = ""
+        if not hop["identity_files_default"] and hop["identity_files"]:
+            extra += f"  key {', '.join(hop['identity_files'])}"
         if hop["proxy_command"]:
             extra += f"  through ProxyCommand: {hop['proxy_command']}"
-        lines.append(
-            f"{i}. {hop['label']}  {hop['user']}@{hop['hostname']}:{hop['port']}"
-            f"  ({hop['from']}){extra}"
-        )
+        if hop["from"] != "ssh config":
+            extra += f"  ({hop['from']})"
+        lines.append(f"{i}. {hop['label']}  {hop['user']}@{hop['hostname']}:{hop['port']}{extra}")
     return lines
 
 
