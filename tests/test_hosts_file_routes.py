@@ -100,3 +100,15 @@ def test_loops_and_bad_specs_are_named(tmp_path: Path) -> None:
     config.write_text("Host tok\n    IdentityFile ~/.ssh/%z\n")
     with pytest.raises(HostsError, match=r"tok: IdentityFile ~/.ssh/%z: unknown token %z"):
         HostBook(load_ssh_config(str(config)), []).chain("tok")
+
+
+def test_words_of_a_comment_on_a_host_line_are_not_hosts(tmp_path: Path) -> None:
+    config = tmp_path / "config"
+    config.write_text(
+        "Host c1 c2 # old names: c0 legacy\n    HostName c1.example.org # primary\n"
+        "Host = kv\n    Port = 2200\n"
+    )
+    book = HostBook(load_ssh_config(str(config)), [])
+    assert list(book.entries) == ["c1", "c2", "kv"]
+    assert book.get("c1").hostname == "c1.example.org"
+    assert book.get("kv").port == 2200
