@@ -139,7 +139,9 @@ class SshConfig:
     ) -> None:
         self.user_file = user_file
         self.system_file = system_file
-        self.explicit = explicit  # named like ``ssh -F``: must exist, not permission-checked
+        # Named like ``ssh -F``: read alone and not permission-checked (a missing one reads
+        # as empty, where ssh -F would stop).
+        self.explicit = explicit
         me = pwd.getpwuid(os.getuid())
         self.home, self.local_user, self.uid = me.pw_dir, me.pw_name, me.pw_uid
         self.thishost = socket.gethostname()
@@ -208,7 +210,11 @@ class SshConfig:
             cname = lookup(host, opts.port, want_cname=True)
             if cname is None and direct:
                 raise SshHostError(
-                    original, 0, f"could not resolve hostname {host}", "ssh -G fails there too"
+                    original,
+                    0,
+                    f"could not resolve hostname {host}",
+                    "with CanonicalizePermittedCNAMEs set, ssh looks every direct name up "
+                    "and fails the same way: check the name",
                 )
             if cname:
                 host = follow_cname(host, cname, opts, direct, mode)
