@@ -35,7 +35,7 @@ from .files import toml_string, write_text_atomic
 from .paths import config_dir
 from .sshconfig import SshConfig, SshConfigError, from_environment
 from .sshlex import SshHostError, parse_user_host_port
-from .sshroute import Jump, Step, route_to, ssh_jump_of
+from .sshroute import Jump, Step, hop_fields, jump_labels, route_to
 
 LOCALHOST = "localhost"
 
@@ -172,15 +172,6 @@ def config_error(exc: SshConfigError) -> HostsError:
     return HostsError(f"{exc} ({exc.hint})" if exc.hint else str(exc))
 
 
-def _jump_list(step_jump: str | None, proxy: str | None) -> list[str]:
-    if step_jump:
-        return step_jump.split(",")
-    if proxy:
-        through = ssh_jump_of(proxy)
-        return [through.host] if through else [f"ProxyCommand {proxy}"]
-    return []
-
-
 class HostBook:
     """Every host we know, from the ssh config and the hosts files."""
 
@@ -235,7 +226,7 @@ class HostBook:
             hostname=r.hostname,
             port=r.port,
             user=r.user,
-            jump=_jump_list(r.proxy_jump, r.proxy_command),
+            jump=jump_labels(r),
             identity_files=r.identity_files if r.identity_explicit else [],
             known_hosts=r.known_hosts[0] if r.known_hosts_explicit and r.known_hosts else None,
             source=source,
@@ -312,29 +303,10 @@ class HostBook:
             raise config_error(exc) from None
 
     def _hop(self, step: Step) -> Hop:
-        r = step.resolved
-        wanted = (step.asked.identities if step.asked else []) + (
-            r.identity_files if r.identity_explicit else []
-        )
-        files: list[str] = []
-        for path in wanted:
-            try:
-                full = r.expand(path)
-            except ValueError as exc:
-                raise HostsError(
-                    f"{step.label}: IdentityFile {path}: {exc}",
-                ) from None
-            if full not in files:
-                files.append(full)
-        return Hop(
-            label=step.label,
-            hostname=r.hostname,
-            port=r.port,
-            user=r.user,
-            identity_files=files,
-            known_hosts=r.known_hosts[0] if r.known_hosts_explicit and r.known_hosts else None,
-            proxy_command=step.proxy_command,
-        )
+        try:
+            return Hop(**hop_fields(step))
+        except SshHostError as exc:
+            raise config_error(exc) from None
 
 
 HOST_KEYS = ("name", "hostname", "user", "port", "jump", "python", "state_dir", "identity_file")

@@ -15,6 +15,7 @@ import os
 import shlex
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from .sshconfig import Resolved, SshConfig
 from .sshlex import SshHostError, a2port, parse_ssh_uri, parse_user_host_port, percent_expand
@@ -109,6 +110,42 @@ def _route(cfg: SshConfig, want: Jump, seen: list[str], depth: int) -> list[Step
             )
         return [Step(want.host, r, expanded, "", want)]
     return [Step(want.host, r, None, "", want)]
+
+
+def hop_fields(step: Step) -> dict[str, Any]:
+    """What a transport needs of a step (config.hosts.Hop's fields): identity files
+    expanded as ssh expands them (``~`` the passwd home, then the tokens, then ``${VAR}``)."""
+    r = step.resolved
+    wanted = (step.asked.identities if step.asked else []) + (
+        r.identity_files if r.identity_explicit else []
+    )
+    files: list[str] = []
+    for path in wanted:
+        try:
+            full = r.expand(path)
+        except ValueError as exc:
+            raise SshHostError(step.label, 0, f"IdentityFile {path}: {exc}") from None
+        if full not in files:
+            files.append(full)
+    return {
+        "label": step.label,
+        "hostname": r.hostname,
+        "port": r.port,
+        "user": r.user,
+        "identity_files": files,
+        "known_hosts": r.known_hosts[0] if r.known_hosts_explicit and r.known_hosts else None,
+        "proxy_command": step.proxy_command,
+    }
+
+
+def jump_labels(r: Resolved) -> list[str]:
+    """The jump hosts of a resolved host as a person lists them."""
+    if r.proxy_jump:
+        return r.proxy_jump.split(",")
+    if r.proxy_command:
+        through = ssh_jump_of(r.proxy_command)
+        return [through.host] if through else [f"ProxyCommand {r.proxy_command}"]
+    return []
 
 
 def proxy_tokens(r: Resolved) -> dict[str, str]:
