@@ -284,7 +284,7 @@ def add_parsers(sub: Any, add: Any) -> None:
     add(
         "check-host",
         cmd_check_host,
-        "connect through the jump chain, deploy the agent, and report on the host",
+        "connect through the jump chain, deploy the agent, report the route taken and the host",
         run=False,
     )
     add_transfer_parsers(add)
