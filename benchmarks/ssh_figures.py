@@ -2,6 +2,8 @@
 
 1. Connect through the jump + hello, agent already deployed, vs `ssh -J`-style
    `ssh -F cfg node true` (ProxyJump from the config). Target: ours <= 1.0x theirs.
+   Ours includes resolving the route from the ssh config (rdt_tui/config/sshconfig.py, the
+   same path as the CLI and console), printed on its own too.
 2. Pull of a 1 GB file through the jump vs `scp` through the same jump. Target: >= 0.8x.
 3. Reconnect after the node's sshd session is killed, until the stream flows again.
    Target: under 2 s on loopback.
@@ -31,6 +33,12 @@ from rdt_tui.transport.ssh import SshTransport
 from tests.sshd import SshLab, start_lab
 
 PY = "/usr/bin/python3"
+
+
+def resolve_route(lab: SshLab) -> float:
+    t0 = time.perf_counter()
+    HostBook(load_ssh_config(lab.ssh_config), []).chain("node")
+    return time.perf_counter() - t0
 
 
 def client(lab: SshLab, state: str, reconnect: bool = False) -> AgentClient:
@@ -127,6 +135,7 @@ async def reconnect_figure(lab: SshLab, state: str) -> list[float]:
 async def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--pull-mb", type=int, default=1024)
+    ap.add_argument("--connect-only", action="store_true", help="only the first figure")
     args = ap.parse_args()
     lab = start_lab()
     state = f"/tmp/rdt-bench-node-{uuid.uuid4().hex[:6]}"
@@ -138,6 +147,10 @@ async def main() -> None:
         print(f"connect through jump + hello : {o * 1000:7.1f} ms (median of 7)")
         print(f"ssh -F cfg node true (OpenSSH): {t * 1000:7.1f} ms (median of 7)")
         print(f"ratio ours/OpenSSH: {o / t:.2f}x  (target <= 1.0x)")
+        r = statistics.median([resolve_route(lab) for _ in range(7)])
+        print(f"  of which resolving the route from the ssh config: {r * 1000:.2f} ms")
+        if args.connect_only:
+            return
         pull_s, scp_s = await pull_figure(lab, state, args.pull_mb)
         mb = float(args.pull_mb)
         print(

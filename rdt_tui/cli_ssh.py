@@ -19,21 +19,118 @@ def _book() -> Any:
     try:
         return HostBook.load()
     except HostsError as exc:
-        raise CliError(str(exc), "fix that line, then run `rdt-tui hosts` again") from None
+        raise CliError(
+            str(exc),
+            "fix that line, then run `rdt-tui hosts` again (`ssh -G HOST` says the same)",
+        ) from None
+
+
+def route_json(book: Any, name: str) -> list[dict[str, Any]]:
+    """Every hop of the route to ``name``: what ``hosts --json`` and ``check-host`` show."""
+    from .config.sshconfig import DEFAULT_IDENTITIES
+
+    out = []
+    for hop, step in book.steps(name):
+        files = hop.identity_files
+        default = bool(step and not step.resolved.identity_explicit and not files)
+        if default:
+            files = [step.resolved.expand(p) for p in DEFAULT_IDENTITIES]
+        out.append(
+            {
+                "label": hop.label,
+                "hostname": hop.hostname,
+                "port": hop.port,
+                "user": hop.user,
+                "identity_files": files,
+                "identity_files_default": default,
+                "proxy_command": hop.proxy_command,
+                "reached_by": step.via if step and step.via else None,
+                "from": "ssh config" if step else "hosts file",
+            }
+        )
+    return out
+
+
+def route_lines(route: list[dict[str, Any]]) -> list[str]:
+    """The route as a person reads it, one hop a line, first hop first."""
+    lines = []
+    for i, hop in enumerate(route, 1):
+        extra = ""
+        if not hop["identity_files_default"] and hop["identity_files"]:
+            extra += f"  key {', '.join(hop['identity_files'])}"
+        if hop["proxy_command"]:
+            extra += f"  through ProxyCommand: {hop['proxy_command']}"
+        if hop["from"] != "ssh config":
+            extra += f"  ({hop['from']})"
+        lines.append(f"{i}. {hop['label']}  {hop['user']}@{hop['hostname']}:{hop['port']}{extra}")
+    return lines
 
 
 def cmd_hosts(a: argparse.Namespace) -> int:
+    from .config.hosts import HostsError
+
     book = _book()
-    entries = [e.to_json() for e in book.entries.values()]
+    if a.verify:
+        return verify_hosts(book)
     if a.json:
+        entries = []
+        for e in book.entries.values():
+            doc = e.to_json()
+            try:
+                doc["route"] = route_json(book, e.name)
+            except HostsError as exc:
+                doc["route"], doc["route_error"] = [], str(exc)
+            entries.append(doc)
         print(json.dumps(entries, indent=2))
         return 0
+    entries = [e.to_json() for e in book.entries.values()]
     print(f"{'HOST':20} {'ADDRESS':34} {'JUMP':24} SOURCE")
     print(f"{'localhost':20} {'this machine (no SSH)':34} {'-':24} built in")
     for e in entries:
         address = f"{e['user'] + '@' if e['user'] else ''}{e['hostname']}:{e['port']}"
+        if e["name"] in book.errors:
+            address = "(cannot be resolved)"
         print(f"{e['name']:20} {address:34} {' -> '.join(e['jump']) or '-':24} {e['source']}")
+    for name, why in book.errors.items():
+        print(f"{name}: {why}", file=sys.stderr)
     return 0
+
+
+def verify_hosts(book: Any) -> int:
+    """``hosts --verify``: each ssh-config host's route against ``ssh -G``, hop by hop."""
+    from .cli import CliError
+    from .config.hosts import HostsError
+    from .config.sshroute import Jump
+    from .config.sshverify import run_ssh_g, ssh_available, ssh_g_argv, verify_steps
+
+    if not ssh_available():
+        raise CliError("--verify needs OpenSSH's `ssh` on PATH", "install openssh-client")
+    bad = 0
+    for name in book.entries:
+        if name in book.file_entries:
+            print(f"{name}: skipped (a hosts file entry; ssh does not know it as such)")
+            continue
+        try:
+            steps = [step for _, step in book.steps(name) if step is not None]
+        except HostsError as exc:
+            theirs = run_ssh_g(ssh_g_argv(book.ssh, Jump(name)))
+            if theirs.error:
+                print(f"{name}: refused by ssh -G too ({theirs.error})")
+            else:
+                print(f"{name}: DIFFERENT: ssh -G resolves it, we refuse it: {exc}")
+                bad += 1
+            continue
+        diffs = verify_steps(book.ssh, steps)
+        if diffs:
+            bad += 1
+            print(f"{name}: DIFFERENT from ssh -G")
+            for line in diffs:
+                print(f"  {line}")
+        else:
+            print(f"{name}: same as ssh -G ({len(steps)} hop{'s' if len(steps) > 1 else ''})")
+    if bad:
+        print(f"{bad} host(s) resolve differently from OpenSSH", file=sys.stderr)
+    return 1 if bad else 0
 
 
 def cmd_add_host(a: argparse.Namespace) -> int:
@@ -77,10 +174,18 @@ async def cmd_check_host(c: AgentClient, a: argparse.Namespace) -> int:
         "gpu_reason": gpus["reason"],
         "active_runs": [r["id"] for r in runs],
     }
+    route = _route_of(a.host)
+    if route is not None:
+        report["route"] = route
     if a.json:
         print(json.dumps(report, indent=2))
         return 0
     print(f"{a.host}: reachable ({info['hostname']})")
+    if route:
+        lines = route_lines(route)
+        print(f"  route   {lines[0]}")
+        for line in lines[1:]:
+            print(f"          {line}")
     print(f"  agent   protocol {info['protocol']}, build {info['build']}")
     print(f"  python  {info['python']} ({info['python_executable']})")
     label = " [SIMULATED]" if gpus["simulated"] else ""
@@ -91,6 +196,16 @@ async def cmd_check_host(c: AgentClient, a: argparse.Namespace) -> int:
         print(f"  gpus    none: {gpus['reason']}")
     print(f"  runs    {len(runs)} active{': ' + ', '.join(r['id'] for r in runs) if runs else ''}")
     return 0
+
+
+def _route_of(host: str) -> list[dict[str, Any]] | None:
+    """The route ``make_client`` took to ``host`` (None for this machine)."""
+    from .cli import LOCAL_HOSTS
+    from .config.hosts import HostBook
+
+    if host in LOCAL_HOSTS:
+        return None
+    return route_json(HostBook.load(), host)
 
 
 def cmd_trust(a: argparse.Namespace) -> int:
@@ -128,10 +243,20 @@ def add_parsers(sub: Any, add: Any) -> None:
     sp = sub.add_parser(
         "hosts",
         help="list the hosts rdt-tui knows and where each came from",
-        description="Hosts from ~/.ssh/config (RDT_TUI_SSH_CONFIG overrides), "
+        description="Hosts from ~/.ssh/config then /etc/ssh/ssh_config, resolved as OpenSSH "
+        "resolves them (RDT_TUI_SSH_CONFIG names one file read alone, like ssh -F), "
         "configs/hosts.toml and the user config dir's hosts.toml.",
     )
-    sp.add_argument("--json", action="store_true", help="print one JSON document")
+    sp.add_argument(
+        "--json",
+        action="store_true",
+        help="print one JSON document, with every hop of each host's route",
+    )
+    sp.add_argument(
+        "--verify",
+        action="store_true",
+        help="compare each route, hop by hop, with `ssh -G`; exit 1 on any difference",
+    )
     sp.set_defaults(sync_fn=cmd_hosts)
     sp = sub.add_parser(
         "add-host",
@@ -159,7 +284,7 @@ def add_parsers(sub: Any, add: Any) -> None:
     add(
         "check-host",
         cmd_check_host,
-        "connect through the jump chain, deploy the agent, and report on the host",
+        "connect through the jump chain, deploy the agent, report the route taken and the host",
         run=False,
     )
     add_transfer_parsers(add)

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import os
+import pwd
 
 import pytest
 
 from rdt_tui.config.hosts import HostBook, HostsError, load_hosts_file
-from rdt_tui.config.sshconfig import SshConfigError, load_ssh_config
+from rdt_tui.config.sshconfig import load_ssh_config
 
 SSH_CONFIG = """\
 Host jump1
@@ -53,7 +54,9 @@ def test_ssh_config_chains_wildcards_and_first_value_wins(workdir: str) -> None:
         "bob@gpu-node.internal",
     ]
     # First obtained value wins: `Host gpu-*` comes before `Host gpu-a`, so User is bob.
-    assert chain[-1].identity_files == ["~/.ssh/id_gpu"]
+    # ... and the path is expanded as ssh expands it (~ is the passwd home).
+    home = pwd.getpwuid(os.getuid()).pw_dir
+    assert chain[-1].identity_files == [os.path.join(home, ".ssh/id_gpu")]
 
 
 def test_ssh_config_include_and_bad_lines(workdir: str) -> None:
@@ -61,8 +64,8 @@ def test_ssh_config_include_and_bad_lines(workdir: str) -> None:
     main = write(os.path.join(workdir, "config"), f"Include {workdir}/extra\n")
     assert [e.name for e in HostBook(load_ssh_config(main), []).entries.values()] == ["extra"]
     bad = write(os.path.join(workdir, "bad"), "Host x\n  Port twenty\n")
-    with pytest.raises(SshConfigError, match=r"bad:2: Port must be a number"):
-        load_ssh_config(bad)
+    with pytest.raises(HostsError, match=r"bad:2: port: Bad port 'twenty'"):
+        HostBook(load_ssh_config(bad), [])
 
 
 def test_hosts_file_merges_with_ssh_config_and_loops_are_caught(workdir: str) -> None:

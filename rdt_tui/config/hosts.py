@@ -14,13 +14,18 @@ holds ``[[hosts]]`` tables::
     identity_file = "~/.ssh/id_ed25519"
 
 A hosts-file entry with the same name as an ssh config alias adds to it (python, state dir)
-and wins where both set a value.
+and wins where both set a value. ``jump`` follows OpenSSH's ProxyJump rules: with
+``jump = ["a", "b"]`` only ``a`` follows jumps of its own.
+
+Hosts of the ssh config are resolved exactly as ``ssh -G`` resolves them (sshconfig.py), and
+their route as ssh builds it from ProxyJump and ProxyCommand (sshroute.py).
 """
 
 from __future__ import annotations
 
-import getpass
+import dataclasses
 import os
+import pwd
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -28,7 +33,9 @@ import tomllib
 
 from .files import toml_string, write_text_atomic
 from .paths import config_dir
-from .sshconfig import SshConfig, SshConfigError, load_ssh_config
+from .sshconfig import SshConfig, SshConfigError, from_environment
+from .sshlex import SshHostError, parse_user_host_port
+from .sshroute import Jump, Step, hop_fields, jump_labels, route_to
 
 LOCALHOST = "localhost"
 
@@ -47,6 +54,7 @@ class Hop:
     user: str | None = None
     identity_files: list[str] = field(default_factory=list)
     known_hosts: str | None = None
+    proxy_command: str | None = None  # run as the transport (this hop is then the first)
     hash_known_hosts: bool = False  # ssh_config HashKnownHosts: trust writes hashed names
 
     def address(self) -> str:
@@ -156,13 +164,13 @@ def parse_hosts_text(text: str, path: str) -> list[HostEntry]:
     return out
 
 
-def ssh_config_path() -> str:
-    return os.environ.get("RDT_TUI_SSH_CONFIG") or os.path.expanduser("~/.ssh/config")
-
-
 def hosts_files() -> list[str]:
     project = os.path.join(os.getcwd(), "configs", "hosts.toml")
     return [project, os.path.join(config_dir(), "hosts.toml")]
+
+
+def config_error(exc: SshConfigError) -> HostsError:
+    return HostsError(f"{exc} ({exc.hint})" if exc.hint else str(exc))
 
 
 class HostBook:
@@ -172,11 +180,22 @@ class HostBook:
         self, ssh_config: SshConfig, file_hosts: list[HostEntry], ssh_config_file: str = ""
     ) -> None:
         self.ssh = ssh_config
-        self.ssh_config_file = ssh_config_file
+        self.ssh_config_file = ssh_config_file or ssh_config.user_file
         self.entries: dict[str, HostEntry] = {}
-        for alias, source, line in ssh_config.aliases():
-            self.entries[alias] = self._from_ssh(alias, f"{source}:{line}")
+        self.file_entries: dict[str, HostEntry] = {}
+        self._own: dict[str, HostEntry] = {}  # hosts-file entries as written, before merging
+        self.errors: dict[str, str] = {}  # aliases that cannot be resolved, and why
+        try:
+            for alias, source, line in ssh_config.aliases():
+                try:
+                    self.entries[alias] = self._from_ssh(alias, f"{source}:{line}")
+                except SshHostError as exc:  # the others still work, as they do with ssh
+                    self.entries[alias] = HostEntry(alias, alias, source=f"{source}:{line}")
+                    self.errors[alias] = str(config_error(exc))
+        except SshConfigError as exc:
+            raise config_error(exc) from None
         for entry in file_hosts:
+            self._own[entry.name] = dataclasses.replace(entry, jump=list(entry.jump))
             base = self.entries.get(entry.name)
             if base is not None:
                 entry.identity_files = entry.identity_files or base.identity_files
@@ -188,30 +207,29 @@ class HostBook:
                 if entry.port == 22:
                     entry.port = base.port
             self.entries[entry.name] = entry
+            self.file_entries[entry.name] = entry
 
     @classmethod
     def load(cls) -> HostBook:
-        path = ssh_config_path()
         try:
-            ssh = load_ssh_config(path)
+            ssh = from_environment()
         except SshConfigError as exc:
-            raise HostsError(str(exc)) from None
+            raise config_error(exc) from None
         hosts: list[HostEntry] = []
         for f in hosts_files():
             hosts.extend(load_hosts_file(f))
-        return cls(ssh, hosts, path)
+        return cls(ssh, hosts)
 
-    def _from_ssh(self, alias: str, source: str) -> HostEntry:
-        opts = self.ssh.options_for(alias)
-        jump = opts.get("proxyjump", [""])[0]
+    def _from_ssh(self, alias: str, source: str, user: str | None = None, port: int = -1):
+        r = self.ssh.resolve(alias, user, port)
         return HostEntry(
             name=alias,
-            hostname=opts.get("hostname", [alias])[0],
-            port=int(opts.get("port", ["22"])[0]),
-            user=opts.get("user", [None])[0],
-            jump=[] if jump.lower() in ("", "none") else _as_list(jump),
-            identity_files=opts.get("identityfile", []),
-            known_hosts=opts.get("userknownhostsfile", [None])[0],
+            hostname=r.hostname,
+            port=r.port,
+            user=r.user,
+            jump=jump_labels(r),
+            identity_files=r.identity_files if r.identity_explicit else [],
+            known_hosts=r.known_hosts[0] if r.known_hosts_explicit and r.known_hosts else None,
             source=source,
         )
 
@@ -219,61 +237,85 @@ class HostBook:
         entry = self.entries.get(name)
         if entry is not None:
             return entry
-        hop = self._parse_spec(name)
-        return HostEntry(
-            name=name,
-            hostname=hop.hostname,
-            port=hop.port,
-            user=hop.user,
-            identity_files=hop.identity_files,
-            known_hosts=hop.known_hosts,
-            jump=self._from_ssh(hop.hostname, "").jump,
-            source="command line",
-        )
+        user, host, port = self._split(name)
+        try:
+            return self._from_ssh(host, "command line", user, port)
+        except SshConfigError as exc:
+            raise config_error(exc) from None
 
-    def _parse_spec(self, spec: str) -> Hop:
-        """``[user@]host[:port]``, host looked up in the ssh config like ssh would."""
-        user, _, rest = spec.rpartition("@")
-        host, _, port = rest.partition(":")
-        if port and not port.isdigit():
-            raise HostsError(f"bad host {spec!r}: the port must be a number")
-        base = self._from_ssh(host, "")
-        return Hop(
+    @staticmethod
+    def _split(spec: str) -> tuple[str | None, str, int]:
+        """``[user@]host[:port]``, as ssh reads a jump host."""
+        parsed = parse_user_host_port(spec)
+        if parsed is None:
+            raise HostsError(f"bad host {spec!r}: use [user@]host[:port] (a port is a number)")
+        return parsed
+
+    def chain(self, name: str) -> list[Hop]:
+        """The hops to reach ``name``: its jump hosts first, then itself."""
+        return [hop for hop, _ in self.steps(name)]
+
+    def steps(self, name: str) -> list[tuple[Hop, Step | None]]:
+        """Each hop with how ssh resolved it (None for a hosts-file entry)."""
+        if name in self.errors:
+            raise HostsError(self.errors[name])
+        return self._steps(name, None, frozenset())
+
+    def _steps(
+        self, spec: str, extra: list[str] | None, seen: frozenset[str]
+    ) -> list[tuple[Hop, Step | None]]:
+        if spec in seen:
+            raise HostsError(f"the jump chain of {spec!r} loops back on itself")
+        entry = self.file_entries.get(spec)
+        if entry is None:
+            user, host, port = self._split(spec)
+            want = Jump(host, user, port, ",".join(extra) if extra else None)
+            try:
+                return [(self._hop(step), step) for step in route_to(self.ssh, want)]
+            except SshConfigError as exc:
+                raise config_error(exc) from None
+        own = self._own[spec]
+        jumps = extra if extra is not None else own.jump
+        # An ssh alias of the same name underlies the entry: its route (unless the entry has
+        # jumps of its own) and its identity files, expanded as ssh expands them.
+        ssh_steps: list[tuple[Hop, Step | None]] = []
+        if spec in self.ssh.aliases_set() and not (jumps and own.identity_files):
+            ssh_steps = self._steps_of_alias(spec)
+        base = ssh_steps[-1][0] if ssh_steps else None
+        if jumps:
+            before = self._steps(jumps[-1], jumps[:-1] or None, seen | {spec})
+        else:
+            before = ssh_steps[:-1]
+        hop = Hop(
             label=spec,
-            hostname=base.hostname,
-            port=int(port) if port else base.port,
-            user=user or base.user,
-            identity_files=base.identity_files,
-            known_hosts=base.known_hosts,
+            hostname=entry.hostname,
+            port=entry.port,
+            user=entry.user or pwd.getpwuid(os.getuid()).pw_name,
+            identity_files=list(own.identity_files or (base.identity_files if base else [])),
+            known_hosts=entry.known_hosts,
+            proxy_command=base.proxy_command if base and not jumps else None,
+            hash_known_hosts=base.hash_known_hosts if base else self._hash_known_hosts(spec),
         )
-
-    def chain(self, name: str, _seen: frozenset[str] = frozenset()) -> list[Hop]:
-        """The hops to reach ``name``: its jump hosts first (recursively), then itself."""
-        if name in _seen:
-            raise HostsError(f"the jump chain of {name!r} loops back on itself")
-        entry = self.get(name)
-        hops: list[Hop] = []
-        for jump in entry.jump:
-            hops.extend(self.chain(jump, _seen | {name}))
-        hops.append(
-            Hop(
-                label=name,
-                hostname=entry.hostname,
-                port=entry.port,
-                user=entry.user or getpass.getuser(),
-                identity_files=entry.identity_files,
-                known_hosts=entry.known_hosts,
-                hash_known_hosts=self._hash_known_hosts(name),
-            )
-        )
-        for hop in hops:
-            hop.user = hop.user or getpass.getuser()
-        return hops
+        return [*before, (hop, None)]
 
     def _hash_known_hosts(self, name: str) -> bool:
-        host = name.rpartition("@")[2].partition(":")[0]
-        value = self.ssh.options_for(host).get("hashknownhosts", ["no"])[0]
-        return value.lower() == "yes"
+        """HashKnownHosts for a hosts-file entry (usually set once for every host)."""
+        try:
+            return self.ssh.resolve(name).hash_known_hosts
+        except (SshConfigError, ValueError):
+            return False
+
+    def _steps_of_alias(self, alias: str) -> list[tuple[Hop, Step | None]]:
+        try:
+            return [(self._hop(s), s) for s in route_to(self.ssh, Jump(alias))]
+        except SshConfigError as exc:
+            raise config_error(exc) from None
+
+    def _hop(self, step: Step) -> Hop:
+        try:
+            return Hop(**hop_fields(step))
+        except SshHostError as exc:
+            raise config_error(exc) from None
 
 
 HOST_KEYS = ("name", "hostname", "user", "port", "jump", "python", "state_dir", "identity_file")

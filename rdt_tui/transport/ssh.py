@@ -90,6 +90,8 @@ class SshConnector:
         keys = [k for k in keys if os.path.exists(k)]
         if keys:
             opts["client_keys"] = keys
+        if hop.proxy_command:
+            opts["proxy_command"] = proxy_argv(hop)
         return opts
 
     async def connect(self) -> asyncssh.SSHClientConnection:
@@ -176,9 +178,18 @@ async def fetch_fingerprint(hop: Hop, tunnel: Any) -> str | None:
     return None if key is None else key.get_fingerprint("sha256")
 
 
+def proxy_argv(hop: Hop) -> list[str] | None:
+    """A ProxyCommand run as ssh runs it: ``$SHELL -c "exec CMD"``."""
+    if not hop.proxy_command:
+        return None
+    return [os.environ.get("SHELL") or "/bin/sh", "-c", "exec " + hop.proxy_command]
+
+
 async def fetch_host_key(hop: Hop, tunnel: Any) -> asyncssh.SSHKey | None:
     try:
-        return await asyncssh.get_server_host_key(hop.hostname, hop.port, tunnel=tunnel)
+        return await asyncssh.get_server_host_key(
+            hop.hostname, hop.port, tunnel=tunnel, proxy_command=proxy_argv(hop), config=None
+        )
     except (OSError, asyncssh.Error):
         return None
 
