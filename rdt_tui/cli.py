@@ -550,6 +550,15 @@ async def _run(a: argparse.Namespace) -> int:
         await client.connect()
     except (AgentCallError, OSError) as exc:
         raise CliError(f"cannot reach the agent on {a.host}: {exc}") from None
+    served = int(client.info.get("simulated_gpus") or 0)
+    if served != a.simulate_gpus:
+        # attach keeps a daemon that watches live runs rather than replace it for this
+        print(
+            f"rdt-tui: note: the agent on {a.host} has live runs and keeps its setting: "
+            + (f"{served} SIMULATED GPUs" if served else "real GPUs")
+            + f", not --simulate-gpus {a.simulate_gpus}",
+            file=sys.stderr,
+        )
     try:
         return int(await a.fn(client, a))
     finally:

@@ -11,6 +11,7 @@ import time
 from typing import Any
 
 from .client import AgentClient
+from .client.agent_client import LONG_OP_S
 from .core.preflight import FAIL, summary
 from .core.units import human_size
 
@@ -78,7 +79,7 @@ async def cmd_stats(c: AgentClient, a: argparse.Namespace) -> int:
         "method": a.method,
         "write": not a.dry_run,
     }
-    result = await c.call("stats", args, timeout=None)
+    result = await c.call("stats", args, timeout=LONG_OP_S)
     if a.json:
         print(json.dumps(result, indent=2))
         return 0
