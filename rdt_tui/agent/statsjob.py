@@ -16,11 +16,12 @@ at that level (LIBERO: ``data/*/obs/joint_states``), each match an episode. Seve
 concatenated along the last axis (e.g. joint and gripper states).
 """
 
-import glob
 import json
 import os
 import sys
 from typing import Any, Dict, List, Optional
+
+from .files import safe_glob
 
 EPS = 1e-8
 CHUNK_ROWS = 65536
@@ -53,11 +54,7 @@ def compute(
     import h5py  # the training interpreter's, imported only here
     import numpy as np
 
-    files = sorted(
-        f
-        for f in glob.glob(os.path.join(glob.escape(directory), "**", pattern), recursive=True)
-        if os.path.isfile(f)
-    )
+    files = sorted(f for f in safe_glob(directory, "**/" + pattern) if os.path.isfile(f))
     if not files:
         raise StatsError(f"no file in {directory} matches {pattern}")
     if not keys:
