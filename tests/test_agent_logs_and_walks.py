@@ -267,3 +267,22 @@ def test_agent_log_counts_repeats_and_is_rotated(workdir: str) -> None:
     assert sorted(os.listdir(workdir)) == ["agent.log", "agent.log.1", "same.log"]
     assert os.path.getsize(path) <= 20000 and os.path.getsize(path + ".1") <= 20000
     assert "last words" in lines[-1] and "failure number 1999" in lines[-2]
+
+
+def test_follower_sees_a_copytruncate_even_when_the_file_regrew_past_its_offset(
+    workdir: str,
+) -> None:
+    path = os.path.join(workdir, "output.log")
+    with open(path, "w") as fh:
+        fh.writelines(f"old step={i} loss=1.0\n" for i in range(100))
+    follower = LogFollower(path)
+    assert len(follower.read()[0]) == 100
+    with open(path, "r+") as fh:  # copytruncate, then a fast writer: longer than before
+        fh.truncate(0)
+        fh.writelines(f"new step={i} loss=0.5\n" for i in range(300))
+    lines, _ = follower.read()
+    assert lines[0] == "new step=0 loss=0.5" and len(lines) == 300
+    assert follower.truncations == 1
+    with open(path, "a") as fh:
+        fh.write("new step=300 loss=0.5\n")
+    assert follower.read()[0] == ["new step=300 loss=0.5"]  # plain growth is not a rewrite

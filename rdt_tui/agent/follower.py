@@ -2,7 +2,9 @@
 
 Rotation (the path now names a new inode) is seen by comparing inodes: the rest of the old file
 is read through the descriptor still open on it, then the new file is read from its start.
-Truncation (same inode, smaller than our offset) restarts at 0. The position to resume from is
+Truncation (same inode, smaller than our offset) restarts at 0, and so does a file truncated
+and written again past our offset between two reads (logrotate's copytruncate under a fast
+writer): the last bytes we read are kept and must still be where we read them. The position to resume from is
 ``(inode, offset)`` where the offset stops before any held-back partial line. A line longer
 than ``MAX_LINE`` bytes is cut (with a marker), so memory stays flat whatever the job prints.
 
@@ -17,6 +19,7 @@ from ..core.lines import CUT_MARK, LineSplitter
 
 CHUNK = 4 * 1024 * 1024
 MAX_LINE = 256 * 1024
+FINGERPRINT = 64
 
 
 class LogFollower:
@@ -25,6 +28,7 @@ class LogFollower:
         self.inode = inode
         self._fd: Optional[int] = None
         self._splitter = LineSplitter(offset, MAX_LINE)
+        self._print = b""  # the last bytes read, which end at the read position
         self.rotations = 0
         self.truncations = 0
 
@@ -49,6 +53,7 @@ class LogFollower:
         if self.inode is not None and inode != self.inode:
             # Not the file we were reading (rotated while nobody followed): start it fresh.
             self._splitter = LineSplitter(0, MAX_LINE)
+            self._print = b""
             self.rotations += 1
         self.inode = inode
         self._fd = fd
@@ -71,15 +76,17 @@ class LogFollower:
             self.close()
             self.rotations += 1
             self._splitter = LineSplitter(0, MAX_LINE)
+            self._print = b""
             self.inode = None
             if not self._open_current():
                 return lines, False
             assert self._fd is not None
         size = os.fstat(self._fd).st_size
         read_from = self._splitter.consumed + self._splitter.pending
-        if size < read_from:
+        if size < read_from or self._rewritten(read_from):
             lines.extend(self._splitter.flush())
             self._splitter = LineSplitter(0, MAX_LINE)
+            self._print = b""
             self.truncations += 1
             read_from = 0
         budget = max_bytes - sum(len(x) for x in lines)
@@ -100,7 +107,16 @@ class LogFollower:
         if want <= 0:
             return []
         data = os.pread(self._fd, want, start)
+        self._print = (self._print + data[-FINGERPRINT:])[-FINGERPRINT:]
         return self._splitter.feed(data)
+
+    def _rewritten(self, read_from: int) -> bool:
+        """Whether the bytes before ``read_from`` are no longer those we read there."""
+        n = len(self._print)
+        if not n or read_from < n:
+            return False
+        assert self._fd is not None
+        return os.pread(self._fd, n, read_from - n) != self._print
 
     def finish(self) -> List[str]:
         """The last partial line, once the writer is known to be done."""
