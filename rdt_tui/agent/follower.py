@@ -4,8 +4,9 @@ Rotation (the path now names a new inode) is seen by comparing inodes: the rest 
 is read through the descriptor still open on it, then the new file is read from its start.
 Truncation (same inode, smaller than our offset) restarts at 0, and so does a file truncated
 and written again past our offset between two reads (logrotate's copytruncate under a fast
-writer): the last bytes we read are kept and must still be where we read them. The position to resume from is
-``(inode, offset)`` where the offset stops before any held-back partial line. A line longer
+writer): the last bytes we read are kept and must still be where we read them. The position
+to resume from is ``(inode, offset)`` where the offset stops before any held-back partial
+line. A line longer
 than ``MAX_LINE`` bytes is cut (with a marker), so memory stays flat whatever the job prints.
 
 :func:`read_chunk` and :func:`tail_lines` are the readers of ``output.log`` for clients (a
