@@ -458,7 +458,8 @@ def build_parser() -> argparse.ArgumentParser:
             type=int,
             default=0,
             metavar="N",
-            help="serve N SIMULATED GPUs (restarts the agent daemon if it differs)",
+            help="serve N SIMULATED GPUs (restarts an agent daemon without live runs if it "
+            "differs)",
         )
         sp.set_defaults(fn=fn)
         return sp
