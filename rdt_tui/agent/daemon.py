@@ -8,6 +8,7 @@ and no duplicate.
 
 import asyncio
 import fcntl
+import math
 import os
 import signal
 import socket
@@ -40,6 +41,19 @@ def peer_uid(sock: socket.socket) -> Optional[int]:
     return struct.unpack("3i", creds)[1]
 
 
+def json_safe(value: Any) -> Any:
+    """``value`` with non-finite floats as "nan", "inf", "-inf" and unknown objects as text."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else str(value)
+    if isinstance(value, dict):
+        return {str(k): json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [json_safe(v) for v in value]
+    if value is None or isinstance(value, (str, int, bool)):
+        return value
+    return str(value)
+
+
 class Connection:
     def __init__(
         self, daemon: "Daemon", reader: asyncio.StreamReader, writer: asyncio.StreamWriter
@@ -52,7 +66,13 @@ class Connection:
         self._write_lock = asyncio.Lock()
 
     async def send(self, message: Dict[str, Any]) -> None:
-        await self.send_bytes(wire.encode(message))
+        try:
+            data = wire.encode(message)
+        except (ValueError, TypeError):
+            # An event with a NaN (a GPU that reports none) or a value JSON has no form for:
+            # sent with those spelled as strings, as metric values are, rather than never.
+            data = wire.encode(json_safe(message))
+        await self.send_bytes(data)
 
     async def send_bytes(self, data: bytes) -> None:
         async with self._write_lock:

@@ -251,7 +251,7 @@ class AgentService(PreflightOps):
         path = os.path.join(self.store.run_dir(str(args.get("run"))), "output.log")
         offset = max(0, int(args.get("since", 0)))
         w = self.watcher(str(args.get("run")))
-        limit = max(1, min(int(args.get("limit", 1 << 20)), 16 << 20))
+        limit = max(1, min(int(args.get("limit", 1 << 20)), 8 << 20))
         text, start, end = await asyncio.get_event_loop().run_in_executor(
             None, read_chunk, path, offset, limit, w.finished
         )
