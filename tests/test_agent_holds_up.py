@@ -233,3 +233,15 @@ async def test_other_simulated_gpus_still_replace_an_idle_daemon(agent: Agent) -
     first = await agent.client()
     second = await agent.client(simulate_gpus=2)
     assert second.info["simulated_gpus"] == 2 and second.info["pid"] != first.info["pid"]
+
+
+def test_events_with_values_json_has_no_form_for_are_sent_as_text() -> None:
+    from rdt_tui.agent.daemon import json_safe
+    from rdt_tui.protocol import wire
+
+    sample = {"gpus": [{"power": float("nan"), "temp": float("inf"), "ok": 1.5}], "p": {1, 2}}
+    with pytest.raises(ValueError):
+        wire.encode(sample)
+    back = json.loads(wire.encode(json_safe(sample)))
+    assert back["gpus"] == [{"power": "nan", "temp": "inf", "ok": 1.5}]
+    assert back["p"] == "{1, 2}"
