@@ -245,3 +245,37 @@ def test_events_with_values_json_has_no_form_for_are_sent_as_text() -> None:
     back = json.loads(wire.encode(json_safe(sample)))
     assert back["gpus"] == [{"power": "nan", "temp": "inf", "ok": 1.5}]
     assert back["p"] == "{1, 2}"
+
+
+@pytest.mark.asyncio
+async def test_a_stop_cut_short_by_a_daemon_restart_is_carried_on(
+    agent: Agent, workdir: str
+) -> None:
+    c = await agent.client()
+    job = script(
+        workdir,
+        "deaf.py",
+        """
+        import signal, time
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        print("up", flush=True)
+        time.sleep(600)
+        """,
+    )
+    run = (await c.launch([PY, job], cwd=workdir))["id"]
+    deadline = time.monotonic() + 30
+    while "up" not in (await c.tail(run, 5))["lines"]:  # SIGINT ignored from here on
+        assert time.monotonic() < deadline, "the job did not start"
+        await asyncio.sleep(0.05)
+    stopping = asyncio.ensure_future(c.stop(run, grace=3))
+    stop_file = os.path.join(agent.state_dir, "runs", run, "stop.json")
+    deadline = time.monotonic() + 30
+    while not os.path.exists(stop_file):
+        assert time.monotonic() < deadline, "the stop did not begin"
+        await asyncio.sleep(0.05)
+    os.kill(agent.daemon_pid(), signal.SIGKILL)  # mid-grace: SIGINT sent, and ignored
+    with pytest.raises(TransportError):
+        await asyncio.wait_for(stopping, 30)
+    later = await agent.client()  # a new daemon, asked nothing about this run
+    final = await wait_status(later, run, {"stopped"}, timeout=60)
+    assert final["signal"] == signal.SIGTERM

@@ -14,7 +14,7 @@ from ..protocol.errors import AgentError
 from ..protocol.wire import PROTOCOL_VERSION
 from . import ckptscan
 from .build import build_hash
-from .files import CorruptFile
+from .files import CorruptFile, read_json
 from .follower import read_chunk, tail_lines
 from .gpu import MIN_INTERVAL, GpuBackend, RunOfPid, open_backend
 from .hoststats import CpuMeter, host_sample
@@ -64,7 +64,21 @@ class AgentService(PreflightOps):
             if summary["status"] == RUNNING:
                 self.watcher(summary["id"])
                 adopted.append(summary["id"])
+                if summary.get("stop_requested"):
+                    self._resume_stop(summary["id"])
         return adopted
+
+    def _resume_stop(self, run_id: str) -> None:
+        """Carry on a stop that an earlier daemon began (it was replaced or killed in the
+        middle): the rest of its grace period, then the escalation, as if never cut."""
+        try:
+            info = read_json(os.path.join(self.store.run_dir(run_id), "stop.json")) or {}
+            sig = int(info.get("signal") or signal.SIGINT)
+            left = float(info.get("requested_at", 0)) + float(info.get("grace", 0)) - time.time()
+        except (CorruptFile, TypeError, ValueError):
+            sig, left = int(signal.SIGTERM), 0.0
+        task = asyncio.get_event_loop().create_task(self._escalate(run_id, sig, max(0.0, left)))
+        self._stops[run_id] = task
 
     def watcher(self, run_id: str) -> RunWatcher:
         w = self.watchers.get(run_id)
