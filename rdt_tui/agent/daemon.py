@@ -119,9 +119,10 @@ class Connection:
 
     async def _refuse(self, code: str, message: str, hint: str = "") -> None:
         """A last error line, then the connection is cut even if the peer reads nothing."""
-        self.writer.write(wire.encode(wire.reply_error(None, code, message, hint)))
+        data = wire.encode(wire.reply_error(None, code, message, hint))
         try:
-            await asyncio.wait_for(self.writer.drain(), 1.0)
+            # Through the lock: a second drain beside a blocked one is an error before 3.10.
+            await asyncio.wait_for(self.send_bytes(data), 1.0)
         except (asyncio.TimeoutError, ConnectionError, OSError):
             pass
         self.writer.transport.abort()
