@@ -458,7 +458,8 @@ def build_parser() -> argparse.ArgumentParser:
             type=int,
             default=0,
             metavar="N",
-            help="serve N SIMULATED GPUs (restarts the agent daemon if it differs)",
+            help="serve N SIMULATED GPUs (restarts an agent daemon without live runs if it "
+            "differs)",
         )
         sp.set_defaults(fn=fn)
         return sp
@@ -550,6 +551,15 @@ async def _run(a: argparse.Namespace) -> int:
         await client.connect()
     except (AgentCallError, OSError) as exc:
         raise CliError(f"cannot reach the agent on {a.host}: {exc}") from None
+    served = int(client.info.get("simulated_gpus") or 0)
+    if served != a.simulate_gpus:
+        # attach keeps a daemon that watches live runs rather than replace it for this
+        print(
+            f"rdt-tui: note: the agent on {a.host} has live runs and keeps its setting: "
+            + (f"{served} SIMULATED GPUs" if served else "real GPUs")
+            + f", not --simulate-gpus {a.simulate_gpus}",
+            file=sys.stderr,
+        )
     try:
         return int(await a.fn(client, a))
     finally:

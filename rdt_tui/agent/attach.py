@@ -119,11 +119,11 @@ def _connect(path: str) -> Optional[socket.socket]:
     return sock
 
 
-def spawn_daemon(root: str, simulate_gpus: int) -> None:
+def spawn_daemon(root: str, simulate_gpus: int) -> "subprocess.Popen[bytes]":
     log = os.open(os.path.join(root, "agent.log"), os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
     try:
         cmd = [*self_command(), "daemon", "--simulate-gpus", str(simulate_gpus)]
-        subprocess.Popen(
+        return subprocess.Popen(
             cmd,
             stdin=subprocess.DEVNULL,
             stdout=log,
@@ -170,26 +170,36 @@ def _wait_gone(sock: socket.socket) -> None:
     sock.close()
 
 
+def keeps(hello: dict, simulate_gpus: int) -> bool:
+    """Whether a daemon of our build serves this request as it is. A different GPU simulation
+    setting replaces it only while it watches no live run: a daemon that runs jobs stays (the
+    client sees its real setting in ``hello``)."""
+    if int(hello.get("simulated_gpus") or 0) == simulate_gpus:
+        return True
+    return int(hello.get("live_runs") or 0) > 0
+
+
 def connect_current(root: str, simulate_gpus: int) -> Tuple[socket.socket, bytes]:
     """A connection to a daemon of this very build, started (or restarted) when needed."""
     path = socket_path(root)
     mine = build_hash()
     deadline = time.monotonic() + START_TIMEOUT_S
-    spawned = False
+    spawned: Optional[subprocess.Popen[bytes]] = None
     while time.monotonic() < deadline:
         sock = _connect(path)
         if sock is None:
-            if not spawned:
-                spawn_daemon(root, simulate_gpus)
-                spawned = True
+            if spawned is not None and spawned.poll() == 0:
+                # It found the lock still held (the daemon we asked to leave is finishing):
+                # try again rather than wait out the deadline for nothing. One that crashed
+                # (non-zero) is not retried: its reason is in agent.log.
+                spawned = None
+                time.sleep(0.2)
+            if spawned is None:
+                spawned = spawn_daemon(root, simulate_gpus)
             time.sleep(0.05)
             continue
         hello, rest = _ask_hello(sock)
-        if (
-            hello is not None
-            and hello.get("build") == mine
-            and int(hello.get("simulated_gpus") or 0) == simulate_gpus
-        ):
+        if hello is not None and hello.get("build") == mine and keeps(hello, simulate_gpus):
             return sock, rest
         # Another build (or GPU simulation setting): ask it to leave, then start ours.
         try:
@@ -197,7 +207,7 @@ def connect_current(root: str, simulate_gpus: int) -> Tuple[socket.socket, bytes
         except OSError:
             pass
         _wait_gone(sock)
-        spawned = False
+        spawned = None
     raise SystemExit(
         "rdt-tui agent: the daemon did not start within {:.0f}s; see {}".format(
             START_TIMEOUT_S, os.path.join(root, "agent.log")

@@ -1,10 +1,10 @@
 """Find a run's checkpoints on disk and tell what changed since the last look."""
 
-import glob
 import os
 from typing import Any, Dict, List, Sequence, Tuple
 
 from ..core.checkpoints import DEFAULT_GLOBS, NOTABLE_FILES, step_from_name
+from .files import safe_glob
 from .hoststats import disk
 
 Checkpoint = Dict[str, Any]
@@ -42,7 +42,7 @@ def scan(directory: str, globs: Sequence[str] = ()) -> List[Checkpoint]:
     """Checkpoints under ``directory`` matching ``globs`` (defaults when empty), oldest first."""
     found: Dict[str, Checkpoint] = {}
     for pattern in globs or DEFAULT_GLOBS:
-        for path in glob.glob(os.path.join(glob.escape(directory), pattern), recursive=True):
+        for path in safe_glob(directory, pattern):
             if path in found or os.path.basename(path).startswith("."):
                 continue
             size, mtime = tree_size(path)

@@ -8,23 +8,24 @@ and no duplicate.
 
 import asyncio
 import fcntl
-import json
+import math
 import os
 import signal
 import socket
 import struct
-import sys
-import time
-import traceback
 from typing import Any, Dict, Optional, Set
 
 from ..protocol import errors, wire
 from ..protocol.errors import AgentError
 from .files import CorruptFile, ensure_private_dir, write_atomic
+from .follower import read_chunk
 from .runs import RUNNING
-from .service import AgentService, read_log_chunk
+from .service import AgentService
+from .supervise import AgentLog, backoff, supervised
 
 SUB_BATCH = 20000
+# Requests a connection may have in flight; beyond it the connection is cut.
+MAX_UNANSWERED = 256
 LOG_BATCH = 256 * 1024
 
 
@@ -40,6 +41,19 @@ def peer_uid(sock: socket.socket) -> Optional[int]:
     return struct.unpack("3i", creds)[1]
 
 
+def json_safe(value: Any) -> Any:
+    """``value`` with non-finite floats as "nan", "inf", "-inf" and unknown objects as text."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else str(value)
+    if isinstance(value, dict):
+        return {str(k): json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [json_safe(v) for v in value]
+    if value is None or isinstance(value, (str, int, bool)):
+        return value
+    return str(value)
+
+
 class Connection:
     def __init__(
         self, daemon: "Daemon", reader: asyncio.StreamReader, writer: asyncio.StreamWriter
@@ -52,8 +66,17 @@ class Connection:
         self._write_lock = asyncio.Lock()
 
     async def send(self, message: Dict[str, Any]) -> None:
+        try:
+            data = wire.encode(message)
+        except (ValueError, TypeError):
+            # An event with a NaN (a GPU that reports none) or a value JSON has no form for:
+            # sent with those spelled as strings, as metric values are, rather than never.
+            data = wire.encode(json_safe(message))
+        await self.send_bytes(data)
+
+    async def send_bytes(self, data: bytes) -> None:
         async with self._write_lock:
-            self.writer.write(wire.encode(message))
+            self.writer.write(data)
             await self.writer.drain()
 
     async def serve(self) -> None:
@@ -62,13 +85,25 @@ class Connection:
                 try:
                     line = await self.reader.readline()
                 except (ValueError, asyncio.LimitOverrunError):
-                    await self.send(wire.reply_error(None, errors.BAD_REQUEST, "line too long"))
+                    await self._refuse(errors.BAD_REQUEST, "line too long")
                     break
                 if not line:
                     break
                 msg = wire.decode_line(line)
                 if msg is None or "op" not in msg:
                     continue
+                if len(self.tasks) >= MAX_UNANSWERED:
+                    # A client that sends without reading: each request would wait here, and
+                    # the daemon would grow by one task per line until it is gone.
+                    self.daemon.agent_log.error(
+                        "unanswered", f"dropped a connection with {len(self.tasks)} unanswered"
+                    )
+                    await self._refuse(
+                        errors.TOO_MANY_REQUESTS,
+                        f"over {MAX_UNANSWERED} requests unanswered on this connection",
+                        "read the replies before sending more requests",
+                    )
+                    break
                 task = asyncio.get_event_loop().create_task(self.handle(msg))
                 self.tasks.add(task)
                 task.add_done_callback(self.tasks.discard)
@@ -81,6 +116,16 @@ class Connection:
                 self.writer.close()
             except Exception:
                 pass
+
+    async def _refuse(self, code: str, message: str, hint: str = "") -> None:
+        """A last error line, then the connection is cut even if the peer reads nothing."""
+        data = wire.encode(wire.reply_error(None, code, message, hint))
+        try:
+            # Through the lock: a second drain beside a blocked one is an error before 3.10.
+            await asyncio.wait_for(self.send_bytes(data), 1.0)
+        except (asyncio.TimeoutError, ConnectionError, OSError):
+            pass
+        self.writer.transport.abort()
 
     async def handle(self, msg: Dict[str, Any]) -> None:
         req_id = msg.get("id")
@@ -121,16 +166,33 @@ class Connection:
             reply = wire.reply_error(req_id, errors.BAD_REQUEST, f"bad arguments for {op}: {exc}")
         except asyncio.CancelledError:
             raise
-        except Exception as exc:  # the daemon stays up whatever one request does
-            traceback.print_exc()
+        except BaseException as exc:  # the daemon stays up whatever one request does
+            self.daemon.agent_log.exception(f"op:{op}:{type(exc).__name__}", f"op {op}", exc)
             reply = wire.reply_error(
                 req_id,
                 errors.INTERNAL,
                 f"{type(exc).__name__}: {exc}",
                 "see agent.log in the agent's state directory",
             )
+        await self._answer(req_id, op, reply)
+
+    async def _answer(self, req_id: Any, op: str, reply: Dict[str, Any]) -> None:
+        """Send ``reply``; one that cannot be encoded (a NaN, an object JSON has no form
+        for) is answered with an error instead, so no request is left waiting."""
         try:
-            await self.send(reply)
+            data = wire.encode(reply)
+        except (ValueError, TypeError, RecursionError) as exc:
+            self.daemon.agent_log.error(f"unencodable:{op}", f"reply to {op} unencodable: {exc}")
+            reply = wire.reply_error(
+                req_id,
+                errors.UNENCODABLE,
+                f"the agent's answer to {op} cannot be sent: {exc}",
+                "a value such as NaN or infinity is in the result; check the input it was "
+                "computed from",
+            )
+            data = wire.encode(reply)
+        try:
+            await self.send_bytes(data)
         except (ConnectionError, OSError):
             pass
 
@@ -169,62 +231,80 @@ class Connection:
             # "latest only" (the cluster view): skip the hour of history kept for charts.
             gpu_seq = max(0, service.gpu_seq - 1)
         last_status: Optional[str] = None
+        loop = asyncio.get_event_loop()
+        failures = 0
         try:
             while True:
-                sent = False
-                if gpu:
-                    for seq, sample in list(service.gpu_samples):
-                        if seq > gpu_seq:
-                            await self.send(self._event(sub_id, "gpu", run_id, seq, sample))
-                            gpu_seq = seq
-                if run_id is None:
-                    await service.wait_gpu(5.0)
-                    continue
-                w = service.watcher(run_id)
-                finished = w.finished  # read before the backlog, so nothing is left behind
-                text, end = read_log_chunk(w.output_log, log_pos, LOG_BATCH, finished)
-                if end > log_pos:
-                    await self.send(
-                        self._event(sub_id, "log", run_id, end, {"offset": log_pos, "text": text})
+                try:
+                    sent = False
+                    if gpu:
+                        for seq, sample in list(service.gpu_samples):
+                            if seq > gpu_seq:
+                                await self.send(self._event(sub_id, "gpu", run_id, seq, sample))
+                                gpu_seq = seq
+                    if run_id is None:
+                        await service.wait_gpu(5.0)
+                        continue
+                    w = service.watcher(run_id)
+                    finished = w.finished  # read before the backlog, so nothing is left behind
+                    # Off the loop: a slow disk must not hold every other client up.
+                    text, start, end = await loop.run_in_executor(
+                        None, read_chunk, w.output_log, log_pos, LOG_BATCH, finished
                     )
-                    log_pos, sent = end, True
-                columns, last = w.metrics.since(metric_seq, SUB_BATCH)
-                if columns["count"]:
-                    await self.send(self._event(sub_id, "metric", run_id, last, columns))
-                    metric_seq, sent = last, True
-                for seq, ev in w.ckpt_events[ckpt_seq:]:
-                    await self.send(self._event(sub_id, "checkpoint", run_id, seq, ev))
-                    ckpt_seq, sent = seq, True
-                status = w.summary.get("status")
-                if sent:
-                    continue
-                if status != last_status or finished:
-                    await self.send(
-                        self._event(sub_id, "status", run_id, 0, dict(w.summary, complete=finished))
-                    )
-                    last_status = status
-                    if finished:
+                    if end > start or start < log_pos:
+                        # start < log_pos: the log was truncated in place; go on from its start.
+                        data = {"offset": start, "text": text}
+                        await self.send(self._event(sub_id, "log", run_id, end, data))
+                        log_pos, sent = end, True
+                    columns, last = w.metrics.since(metric_seq, SUB_BATCH)
+                    if columns["count"]:
+                        await self.send(self._event(sub_id, "metric", run_id, last, columns))
+                        metric_seq, sent = last, True
+                    for seq, ev in w.ckpt_events[ckpt_seq:]:
+                        await self.send(self._event(sub_id, "checkpoint", run_id, seq, ev))
+                        ckpt_seq, sent = seq, True
+                    failures = 0
+                    status = w.summary.get("status")
+                    if sent:
+                        continue
+                    if status != last_status or finished:
+                        done = dict(w.summary, complete=finished)
+                        await self.send(self._event(sub_id, "status", run_id, 0, done))
+                        last_status = status
+                        if finished:
+                            return
+                    if gpu and status == RUNNING:
+                        waits = [
+                            asyncio.ensure_future(w.wait(1.0)),
+                            asyncio.ensure_future(service.wait_gpu(1.0)),
+                        ]
+                        _, pending = await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+                        for p in pending:
+                            p.cancel()
+                    else:
+                        await w.wait(1.0)
+                except (ConnectionError, OSError) as exc:
+                    if self.writer.is_closing() or isinstance(exc, ConnectionError):
                         return
-                if gpu and status == RUNNING:
-                    waits = [
-                        asyncio.ensure_future(w.wait(1.0)),
-                        asyncio.ensure_future(service.wait_gpu(1.0)),
-                    ]
-                    _, pending = await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
-                    for p in pending:
-                        p.cancel()
-                else:
-                    await w.wait(1.0)
-        except (ConnectionError, OSError):
-            return
+                    failures = await self._pump_failed(sub_id, exc, failures)
+                except (asyncio.CancelledError, AgentError):
+                    raise
+                except Exception as exc:  # an event that cannot be encoded, a bug: log, retry
+                    failures = await self._pump_failed(sub_id, exc, failures)
         finally:
             self.subs.pop(sub_id, None)
+
+    async def _pump_failed(self, sub_id: str, exc: BaseException, failures: int) -> int:
+        self.daemon.agent_log.exception(f"pump:{type(exc).__name__}", f"subscription {sub_id}", exc)
+        await asyncio.sleep(backoff(failures))
+        return failures + 1
 
 
 class Daemon:
     def __init__(self, root: str, service: AgentService) -> None:
         self.root = root
         self.service = service
+        self.agent_log: AgentLog = service.log
         self._server: Optional[asyncio.AbstractServer] = None
         self._stopped: Optional[asyncio.Future[None]] = None
         self._background: Set[asyncio.Task[None]] = set()
@@ -244,12 +324,27 @@ class Daemon:
             except (ConnectionError, OSError):
                 pass
             writer.close()
-            log("refused a connection from uid {}".format(peer_uid(sock) if sock else "?"))
+            self.agent_log.error(
+                "refused",
+                "refused a connection from uid {}".format(peer_uid(sock) if sock else "?"),
+            )
             return
         await Connection(self, reader, writer).serve()
 
+    def _loop_error(self, loop: asyncio.AbstractEventLoop, context: Dict[str, Any]) -> None:
+        """asyncio's own reports (an accept that failed for want of descriptors, a task that
+        died): into agent.log, each kind once a minute however often it happens."""
+        exc = context.get("exception")
+        message = str(context.get("message") or "asyncio error")
+        if exc is not None:
+            key = f"loop:{message}:{type(exc).__name__}"
+            self.agent_log.exception(key, message, exc)
+        else:
+            self.agent_log.error(f"loop:{message}", message)
+
     async def run(self) -> None:
         loop = asyncio.get_event_loop()
+        loop.set_exception_handler(self._loop_error)
         self._stopped = loop.create_future()
         path = socket_path(self.root)
         if os.path.exists(path):
@@ -266,12 +361,12 @@ class Daemon:
         for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
             loop.add_signal_handler(sig, self.stop)
         adopted = self.service.adopt()
-        log(
+        self.agent_log.info(
             "daemon {} serving {} (adopted: {})".format(
                 os.getpid(), path, ", ".join(adopted) or "none"
             )
         )
-        task = loop.create_task(self.service.gpu_loop())
+        task = loop.create_task(supervised("GPU sampler", self.service.gpu_loop, self.agent_log))
         self._background.add(task)
         await self._stopped
         self._server.close()
@@ -287,22 +382,18 @@ class Daemon:
             self._stopped.set_result(None)
 
 
-def log(message: str) -> None:
-    sys.stderr.write(json.dumps({"t": time.time(), "msg": message}) + "\n")
-    sys.stderr.flush()
-
-
 def run_daemon(root: str, shim_cmd: list, simulate_gpus: int = 0, gpu_interval: float = 1.0) -> int:
     ensure_private_dir(root)
+    agent_log = AgentLog(os.path.join(root, "agent.log"))
     lock_fd = os.open(os.path.join(root, "agent.lock"), os.O_RDWR | os.O_CREAT, 0o600)
     try:
         fcntl.flock(lock_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except OSError:
-        log(f"another daemon already serves {root}")
+        agent_log.info(f"another daemon already serves {root}")
         return 0
     loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)
-    service = AgentService(root, shim_cmd, simulate_gpus, gpu_interval)
+    service = AgentService(root, shim_cmd, simulate_gpus, gpu_interval, agent_log)
     try:
         loop.run_until_complete(Daemon(root, service).run())
     finally:

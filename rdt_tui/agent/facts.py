@@ -19,6 +19,7 @@ import urllib.error
 import urllib.request
 from typing import Any, Dict, List, Optional
 
+from .files import safe_glob, state_dir
 from .hoststats import disk
 
 PROBE_TIMEOUT_S = 60.0
@@ -89,7 +90,7 @@ def interpreter(python: str, packages: List[str], yaml_files: List[str]) -> Dict
 def dataset(directory: str, pattern: str) -> Dict[str, Any]:
     if not os.path.isdir(directory):
         return {"path": directory, "exists": os.path.exists(directory), "is_dir": False}
-    files = sorted(glob.glob(os.path.join(glob.escape(directory), "**", pattern), recursive=True))
+    files = sorted(safe_glob(directory, "**/" + pattern))
     files = [f for f in files if os.path.isfile(f)]
     total = 0
     for f in files:
@@ -329,4 +330,6 @@ def gather(
         facts["hub"] = hub(full_env)
     facts["wandb"] = wandb(full_env)
     facts["master_port"] = port_free(int(params.get("master_port") or 29500))
+    # Where output.log, metrics and exit records go: a full disk here loses the run's log.
+    facts["state_dir"] = disk(state_dir())
     return facts

@@ -1,11 +1,15 @@
 """Where the agent keeps its state, and how it writes files so none is ever half-written."""
 
+import fnmatch
+import glob
 import json
 import os
 import tempfile
-from typing import Any, Optional
+from typing import Any, List, Optional, Set
 
 STATE_ENV = "RDT_TUI_STATE_DIR"
+# How deep ``**`` goes below the directory it starts from.
+MAX_DEPTH = 40
 
 
 def state_dir() -> str:
@@ -67,3 +71,76 @@ def read_json(path: str) -> Optional[Any]:
         return json.loads(data.decode("utf-8"))
     except (UnicodeDecodeError, ValueError) as exc:
         raise CorruptFile(f"{path} is not valid JSON ({exc})") from None
+
+
+def safe_glob(directory: str, pattern: str, max_depth: int = MAX_DEPTH) -> List[str]:
+    """``glob.glob(directory/pattern, recursive=True)``, minus its hazards.
+
+    ``**`` never enters a symlinked directory and stops ``max_depth`` levels down: two
+    symlinks pointing back up (``a -> ..``) make ``glob`` walk for ever, this walk ends.
+    A symlinked directory named by an explicit part of the pattern (``data/*.hdf5`` where
+    ``data`` is a link) is still entered: the pattern's length bounds that. Hidden names
+    match only a part that starts with a dot, as in ``glob``. Unreadable directories are
+    skipped. The order is the directory's, as with ``glob``."""
+    if os.path.isabs(pattern):
+        directory, pattern = "/", pattern
+    parts = [p for p in pattern.split("/") if p not in ("", ".")]
+    found: List[str] = []
+    seen: Set[str] = set()
+
+    def add(path: str) -> None:
+        if path not in seen:
+            seen.add(path)
+            found.append(path)
+
+    def visit(path: str, i: int, depth: int) -> None:
+        part, last = parts[i], i == len(parts) - 1
+        if part == "**":
+            if not last:
+                visit(path, i + 1, depth)  # ** matches no directory at all, too
+            if depth >= max_depth:
+                return
+            for entry in _entries(path):
+                if entry.name.startswith("."):
+                    continue
+                if last:
+                    add(entry.path)
+                if _is_dir(entry, follow=False):
+                    visit(entry.path, i, depth + 1)
+            return
+        if not glob.has_magic(part):
+            child = os.path.join(path, part)
+            if last:
+                if os.path.lexists(child):
+                    add(child)
+            elif os.path.isdir(child):
+                visit(child, i + 1, depth + 1)
+            return
+        for entry in _entries(path):
+            if entry.name.startswith(".") and not part.startswith("."):
+                continue
+            if not fnmatch.fnmatchcase(entry.name, part):
+                continue
+            if last:
+                add(entry.path)
+            elif _is_dir(entry, follow=True):
+                visit(entry.path, i + 1, depth + 1)
+
+    if parts:
+        visit(directory, 0, 0)
+    return found
+
+
+def _entries(path: str) -> List["os.DirEntry[str]"]:
+    try:
+        with os.scandir(path) as it:
+            return list(it)
+    except OSError:
+        return []
+
+
+def _is_dir(entry: "os.DirEntry[str]", follow: bool) -> bool:
+    try:
+        return entry.is_dir(follow_symlinks=follow)
+    except OSError:
+        return False

@@ -2,16 +2,25 @@
 
 Rotation (the path now names a new inode) is seen by comparing inodes: the rest of the old file
 is read through the descriptor still open on it, then the new file is read from its start.
-Truncation (same inode, smaller than our offset) restarts at 0. The position to resume from is
-``(inode, offset)`` where the offset stops before any held-back partial line.
+Truncation (same inode, smaller than our offset) restarts at 0, and so does a file truncated
+and written again past our offset between two reads (logrotate's copytruncate under a fast
+writer): the last bytes we read are kept and must still be where we read them. The position
+to resume from is ``(inode, offset)`` where the offset stops before any held-back partial
+line. A line longer
+than ``MAX_LINE`` bytes is cut (with a marker), so memory stays flat whatever the job prints.
+
+:func:`read_chunk` and :func:`tail_lines` are the readers of ``output.log`` for clients (a
+subscription's log events, ``logs --tail``); they keep the same rules on lines.
 """
 
 import os
-from typing import List, Optional, Tuple
+from typing import Any, Dict, List, Optional, Tuple
 
-from ..core.lines import LineSplitter
+from ..core.lines import CUT_MARK, LineSplitter
 
 CHUNK = 4 * 1024 * 1024
+MAX_LINE = 256 * 1024
+FINGERPRINT = 64
 
 
 class LogFollower:
@@ -19,7 +28,8 @@ class LogFollower:
         self.path = path
         self.inode = inode
         self._fd: Optional[int] = None
-        self._splitter = LineSplitter(offset)
+        self._splitter = LineSplitter(offset, MAX_LINE)
+        self._print = b""  # the last bytes read, which end at the read position
         self.rotations = 0
         self.truncations = 0
 
@@ -43,7 +53,8 @@ class LogFollower:
         inode = os.fstat(fd).st_ino
         if self.inode is not None and inode != self.inode:
             # Not the file we were reading (rotated while nobody followed): start it fresh.
-            self._splitter = LineSplitter(0)
+            self._splitter = LineSplitter(0, MAX_LINE)
+            self._print = b""
             self.rotations += 1
         self.inode = inode
         self._fd = fd
@@ -65,16 +76,18 @@ class LogFollower:
             lines.extend(self._splitter.flush())
             self.close()
             self.rotations += 1
-            self._splitter = LineSplitter(0)
+            self._splitter = LineSplitter(0, MAX_LINE)
+            self._print = b""
             self.inode = None
             if not self._open_current():
                 return lines, False
             assert self._fd is not None
         size = os.fstat(self._fd).st_size
         read_from = self._splitter.consumed + self._splitter.pending
-        if size < read_from:
+        if size < read_from or self._rewritten(read_from):
             lines.extend(self._splitter.flush())
-            self._splitter = LineSplitter(0)
+            self._splitter = LineSplitter(0, MAX_LINE)
+            self._print = b""
             self.truncations += 1
             read_from = 0
         budget = max_bytes - sum(len(x) for x in lines)
@@ -95,8 +108,72 @@ class LogFollower:
         if want <= 0:
             return []
         data = os.pread(self._fd, want, start)
+        self._print = (self._print + data[-FINGERPRINT:])[-FINGERPRINT:]
         return self._splitter.feed(data)
+
+    def _rewritten(self, read_from: int) -> bool:
+        """Whether the bytes before ``read_from`` are no longer those we read there."""
+        n = len(self._print)
+        if not n or read_from < n:
+            return False
+        assert self._fd is not None
+        return os.pread(self._fd, n, read_from - n) != self._print
 
     def finish(self) -> List[str]:
         """The last partial line, once the writer is known to be done."""
         return self._splitter.flush()
+
+
+def read_chunk(path: str, offset: int, limit: int, final: bool = False) -> Tuple[str, int, int]:
+    """``(text, start, end)``: whole lines from ``offset``, at most ``limit`` bytes.
+
+    ``start`` is ``offset``, or 0 when the file is now shorter than ``offset`` (truncated in
+    place, as logrotate's copytruncate does): reading goes on from its start. A trailing
+    partial line is held back (it may be a UTF-8 character cut in two) unless the run has
+    ended (``final``); one line longer than ``limit`` comes in pieces of ``limit`` bytes.
+    """
+    try:
+        with open(path, "rb") as fh:
+            if os.fstat(fh.fileno()).st_size < offset:
+                offset = 0
+            fh.seek(offset)
+            data = fh.read(limit)
+    except FileNotFoundError:
+        return "", offset, offset
+    if not final or len(data) == limit:
+        cut = max(data.rfind(b"\n"), data.rfind(b"\r"))
+        if cut >= 0:
+            data = data[: cut + 1]
+        elif len(data) < limit:
+            data = b""
+    return data.decode("utf-8", "replace"), offset, offset + len(data)
+
+
+def tail_lines(path: str, lines: int, max_line: int = MAX_LINE) -> Dict[str, Any]:
+    """The last ``lines`` lines of ``path`` and its size (the offset to follow from).
+
+    Reads back block by block, counting terminators once per block, and never more than
+    ``lines + 1`` lines of ``max_line`` bytes: linear whatever the file holds, a 100 MB line
+    without a newline included (it comes out cut, with a marker)."""
+    try:
+        with open(path, "rb") as fh:
+            end = os.fstat(fh.fileno()).st_size
+            blocks: List[bytes] = []
+            pos, seen, budget = end, 0, (lines + 1) * max_line
+            while pos > 0 and seen <= lines and end - pos < budget:
+                step = min(65536, pos)
+                pos -= step
+                block = os.pread(fh.fileno(), step, pos)
+                blocks.append(block)
+                seen += block.count(b"\n") + block.count(b"\r")
+    except FileNotFoundError:
+        return {"lines": [], "end": 0}
+    data = b"".join(reversed(blocks))
+    if not lines:
+        return {"lines": [], "end": end}
+    splitter = LineSplitter(0, max_line)
+    # A cut first line (we started reading in its middle) says so: mark it as cut too.
+    out = splitter.feed(data) + splitter.flush()
+    if pos > 0 and out and end - pos >= budget:
+        out[0] = CUT_MARK.strip() + " " + out[0]
+    return {"lines": out[-lines:], "end": end}

@@ -5,7 +5,6 @@ in parallel without leaving the standard library. Files are taken largest first,
 file does not end up alone at the end of the run.
 """
 
-import glob
 import hashlib
 import os
 import sys
@@ -13,11 +12,13 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Callable, Dict, List, Optional
 
+from .files import safe_glob
+
 BLOCK = 1 << 20
 
 
 def list_files(directory: str, pattern: str = "*") -> List[str]:
-    found = glob.glob(os.path.join(glob.escape(directory), "**", pattern), recursive=True)
+    found = safe_glob(directory, "**/" + pattern)
     return sorted(f for f in found if os.path.isfile(f))
 
 

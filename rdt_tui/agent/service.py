@@ -14,12 +14,14 @@ from ..protocol.errors import AgentError
 from ..protocol.wire import PROTOCOL_VERSION
 from . import ckptscan
 from .build import build_hash
-from .files import CorruptFile
+from .files import CorruptFile, read_json
+from .follower import read_chunk, tail_lines
 from .gpu import MIN_INTERVAL, GpuBackend, RunOfPid, open_backend
 from .hoststats import CpuMeter, host_sample
 from .preflight_ops import PreflightOps
 from .procs import marked_processes, signal_all, signal_number
 from .runs import RUNNING, RunStore, gpus_overlap, validate_launch
+from .supervise import AgentLog
 from .watch import RunWatcher
 
 TERM_GRACE_S = 5.0
@@ -28,9 +30,15 @@ GPU_HISTORY = 3600
 
 class AgentService(PreflightOps):
     def __init__(
-        self, root: str, shim_cmd: List[str], simulate_gpus: int = 0, gpu_interval: float = 1.0
+        self,
+        root: str,
+        shim_cmd: List[str],
+        simulate_gpus: int = 0,
+        gpu_interval: float = 1.0,
+        log: Optional[AgentLog] = None,
     ) -> None:
         self.root = root
+        self.log = log or AgentLog()
         self.shim_cmd = shim_cmd
         self.store = RunStore(root)
         self.watchers: Dict[str, RunWatcher] = {}
@@ -56,13 +64,27 @@ class AgentService(PreflightOps):
             if summary["status"] == RUNNING:
                 self.watcher(summary["id"])
                 adopted.append(summary["id"])
+                if summary.get("stop_requested"):
+                    self._resume_stop(summary["id"])
         return adopted
+
+    def _resume_stop(self, run_id: str) -> None:
+        """Carry on a stop that an earlier daemon began (it was replaced or killed in the
+        middle): the rest of its grace period, then the escalation, as if never cut."""
+        try:
+            info = read_json(os.path.join(self.store.run_dir(run_id), "stop.json")) or {}
+            sig = int(info.get("signal") or signal.SIGINT)
+            left = float(info.get("requested_at", 0)) + float(info.get("grace", 0)) - time.time()
+        except (CorruptFile, TypeError, ValueError):
+            sig, left = int(signal.SIGTERM), 0.0
+        task = asyncio.get_event_loop().create_task(self._escalate(run_id, sig, max(0.0, left)))
+        self._stops[run_id] = task
 
     def watcher(self, run_id: str) -> RunWatcher:
         w = self.watchers.get(run_id)
         if w is None:
             try:
-                w = RunWatcher(self.store, run_id)
+                w = RunWatcher(self.store, run_id, self.log)
             except CorruptFile as exc:
                 raise AgentError(
                     errors.STATE_CORRUPT,
@@ -136,6 +158,8 @@ class AgentService(PreflightOps):
             "state_dir": self.root,
             "simulated_gpus": self.simulate_gpus,
             "started_at": self.started_at,
+            # attach keeps a daemon with live runs whatever GPU simulation was asked for
+            "live_runs": sum(1 for w in self.watchers.values() if not w.finished),
         }
 
     async def op_runs(self, args: Dict[str, Any]) -> List[Dict[str, Any]]:
@@ -235,14 +259,17 @@ class AgentService(PreflightOps):
         """The last ``lines`` lines of output.log, and the offset to follow from."""
         path = os.path.join(self.store.run_dir(str(args.get("run"))), "output.log")
         want = max(0, int(args.get("lines", 50)))
-        return await asyncio.get_event_loop().run_in_executor(None, tail_file, path, want)
+        return await asyncio.get_event_loop().run_in_executor(None, tail_lines, path, want)
 
     async def op_log(self, args: Dict[str, Any]) -> Dict[str, Any]:
         path = os.path.join(self.store.run_dir(str(args.get("run"))), "output.log")
         offset = max(0, int(args.get("since", 0)))
         w = self.watcher(str(args.get("run")))
-        text, end = read_log_chunk(path, offset, int(args.get("limit", 1 << 20)), w.finished)
-        return {"offset": offset, "end": end, "text": text}
+        limit = max(1, min(int(args.get("limit", 1 << 20)), 8 << 20))
+        text, start, end = await asyncio.get_event_loop().run_in_executor(
+            None, read_chunk, path, offset, limit, w.finished
+        )
+        return {"offset": start, "end": end, "text": text}
 
     async def op_metrics(self, args: Dict[str, Any]) -> Dict[str, Any]:
         w = self.watcher(str(args.get("run")))
@@ -279,45 +306,3 @@ class AgentService(PreflightOps):
             "samples": samples[-limit:] if limit > 0 else samples,
             "interval": self.gpu_interval,
         }
-
-
-def tail_file(path: str, lines: int) -> Dict[str, Any]:
-    try:
-        with open(path, "rb") as fh:
-            fh.seek(0, os.SEEK_END)
-            end = fh.tell()
-            block, data = 65536, b""
-            pos = end
-            while pos > 0 and data.count(b"\n") + data.count(b"\r") <= lines:
-                step = min(block, pos)
-                pos -= step
-                fh.seek(pos)
-                data = fh.read(step) + data
-    except FileNotFoundError:
-        return {"lines": [], "end": 0}
-    text = data.decode("utf-8", "replace").replace("\r\n", "\n").replace("\r", "\n")
-    out = text.split("\n")
-    if out and out[-1] == "":
-        out.pop()
-    return {"lines": out[-lines:] if lines else [], "end": end}
-
-
-def read_log_chunk(path: str, offset: int, limit: int, final: bool = False) -> Tuple[str, int]:
-    """Whole lines from ``offset``, at most ``limit`` bytes, and the offset after them.
-
-    A trailing partial line is held back (it may be a UTF-8 character cut in two) unless the
-    run has ended (``final``) or one line alone is longer than ``limit``.
-    """
-    try:
-        with open(path, "rb") as fh:
-            fh.seek(offset)
-            data = fh.read(limit)
-    except FileNotFoundError:
-        return "", offset
-    if not final or len(data) == limit:
-        cut = max(data.rfind(b"\n"), data.rfind(b"\r"))
-        if cut >= 0:
-            data = data[: cut + 1]
-        elif len(data) < limit:
-            data = b""
-    return data.decode("utf-8", "replace"), offset + len(data)

@@ -21,11 +21,12 @@ A NaN or Inf in the data is not a statistic: the job fails naming each key and d
 that holds one (with the first file and row), and computes nothing.
 """
 
-import glob
 import json
 import os
 import sys
 from typing import Any, Dict, List, Optional, Tuple
+
+from .files import safe_glob
 
 EPS = 1e-8
 CHUNK_ROWS = 65536
@@ -110,11 +111,7 @@ def compute(
     import h5py  # the training interpreter's, imported only here
     import numpy as np
 
-    files = sorted(
-        f
-        for f in glob.glob(os.path.join(glob.escape(directory), "**", pattern), recursive=True)
-        if os.path.isfile(f)
-    )
+    files = sorted(f for f in safe_glob(directory, "**/" + pattern) if os.path.isfile(f))
     if not files:
         raise StatsError(f"no file in {directory} matches {pattern}")
     if not keys:

@@ -15,6 +15,7 @@ from . import ckptscan
 from .follower import LogFollower
 from .metricstore import MetricStore
 from .runs import RUNNING, RunStore
+from .supervise import AgentLog, supervised
 
 POLL_S = 1.0
 CURSOR_EVERY_S = 2.0
@@ -22,8 +23,9 @@ CKPT_EVERY_S = 5.0
 
 
 class RunWatcher:
-    def __init__(self, store: RunStore, run_id: str) -> None:
+    def __init__(self, store: RunStore, run_id: str, log: Optional[AgentLog] = None) -> None:
         self.store = store
+        self.log = log or AgentLog()
         self.run_id = run_id
         self.dir = store.run_dir(run_id)
         self.spec = store.spec(run_id)
@@ -94,7 +96,12 @@ class RunWatcher:
     # ----- the loop ----------------------------------------------------------------------
     def start(self) -> None:
         if self._task is None:
-            self._task = asyncio.get_event_loop().create_task(self._loop())
+            # Supervised: a failed poll (out of descriptors, disk full, a bug) is logged and
+            # the loop starts again from where the watcher's state says, never ends silently.
+            name = f"watcher of {self.run_id}"
+            self._task = asyncio.get_event_loop().create_task(
+                supervised(name, self._loop, self.log)
+            )
 
     async def _loop(self) -> None:
         loop = asyncio.get_event_loop()

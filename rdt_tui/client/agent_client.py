@@ -25,10 +25,23 @@ class AgentCallError(Exception):
         return self.message + (f"\nhint: {self.hint}" if self.hint else "")
 
 
+class AgentTimeout(TransportError, asyncio.TimeoutError):
+    """The agent did not answer a request in time (an asyncio.TimeoutError too)."""
+
+    title = "No answer from the agent"
+
+
 # Operations that only read: safe to send again after a dropped link.
 READ_OPS = frozenset(
     {"runs", "status", "tail", "log", "metrics", "history", "checkpoints", "gpus", "preflight"}
 )
+# Sent again after a dropped link too: a stop is idempotent (a run that ended answers so),
+# and a stop cut short by a daemon restart must still reach the run.
+RETRY_OPS = READ_OPS | {"stop"}
+# Bounds of the waits that have no natural one.
+DEFAULT_TIMEOUT_S = 60.0
+METRICS_WAIT_S = 600.0  # an ended run's logs parsed to the end
+LONG_OP_S = 3 * 3600.0  # dataset statistics, a dataset's MD5 manifest
 
 
 class Subscription:
@@ -229,14 +242,20 @@ class AgentClient:
         if not self._closing:
             self._give_up()
 
-    async def wait_connected(self, timeout: float | None = None) -> None:
+    async def wait_connected(self, timeout: float) -> None:
         if self.state != CONNECTED:
             if self.closed:
                 raise Disconnected(f"the connection to {self.host} is lost")
-            await asyncio.wait_for(self._up.wait(), timeout)
+            try:
+                await asyncio.wait_for(self._up.wait(), timeout)
+            except asyncio.TimeoutError:
+                raise AgentTimeout(
+                    f"the connection to {self.host} did not come back within {timeout:.0f}s",
+                    "check the network and that the host is up, then try again",
+                ) from None
 
     async def _request(
-        self, op: str, args: dict[str, Any] | None, timeout: float | None, req_id: str | None = None
+        self, op: str, args: dict[str, Any] | None, timeout: float, req_id: str | None = None
     ) -> Any:
         req_id = req_id or str(next(self._ids))
         fut: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
@@ -244,6 +263,12 @@ class AgentClient:
         try:
             await self.transport.write(wire.encode(wire.request(req_id, op, args)))
             msg = await asyncio.wait_for(fut, timeout)
+        except asyncio.TimeoutError:
+            raise AgentTimeout(
+                f"the agent on {self.host} did not answer `{op}` within {timeout:.0f}s",
+                "it may be overloaded or stuck: see agent.log in its state directory "
+                "(~/.local/state/rdt-tui on the host), then try again",
+            ) from None
         finally:
             self._pending.pop(req_id, None)
         if msg.get("ok"):
@@ -254,8 +279,10 @@ class AgentClient:
         )
 
     async def call(
-        self, op: str, args: dict[str, Any] | None = None, timeout: float | None = 60.0
+        self, op: str, args: dict[str, Any] | None = None, timeout: float = DEFAULT_TIMEOUT_S
     ) -> Any:
+        """The result of ``op``; AgentCallError for the agent's error answer, AgentTimeout when
+        none came within ``timeout`` seconds (every request has a bound)."""
         if self.closed:
             raise Disconnected(f"the connection to {self.host} is closed")
         if self.state == RECONNECTING:
@@ -265,7 +292,7 @@ class AgentClient:
         except Disconnected:
             # A read changes nothing on the node: ask again once the link is back (a daemon
             # replaced by another build drops the first connection, for one).
-            if not self.reconnect or op not in READ_OPS:
+            if not self.reconnect or op not in RETRY_OPS:
                 raise
             for _ in range(100):  # until the read loop has seen the drop
                 if self.state != CONNECTED:
@@ -277,7 +304,10 @@ class AgentClient:
     async def close(self) -> None:
         self._closing = True
         if self._reconnecting is not None:
+            # Wait for it to end before closing the transport, or a reconnect in the middle of
+            # opening would start a new agent link after the close (and wait on it).
             self._reconnecting.cancel()
+            await asyncio.wait([self._reconnecting], timeout=5.0)
         await self.transport.close()
         if self._reader is not None:
             try:
@@ -343,7 +373,8 @@ class AgentClient:
         args: dict[str, Any] = {"run": run, "since": since, "limit": limit}
         if wait_ended:
             args["wait"] = "ended"
-        page = dict(await self.call("metrics", args, timeout=None if wait_ended else 60))
+        timeout = METRICS_WAIT_S if wait_ended else DEFAULT_TIMEOUT_S
+        page = dict(await self.call("metrics", args, timeout=timeout))
         page["points"] = wire.expand_points(page)
         return page
 

@@ -12,9 +12,11 @@ from typing import Any
 from ..config.profiles import Profile
 from ..core.manifest_diff import diff_manifests
 from ..core.preflight import dataset_identity, evaluate
-from .agent_client import AgentClient
+from .agent_client import LONG_OP_S, AgentClient, AgentTimeout
 
 Progress = Callable[[str, int, int], None]  # (which side, bytes done, bytes in all)
+# A manifest whose hashing moved no byte for this long is given up (a hung disk, NFS).
+MANIFEST_STALL_S = 300.0
 
 
 async def run_checks(
@@ -37,13 +39,29 @@ async def manifest(
     """The MD5 manifest of ``path`` on the client's host, reporting progress while it runs."""
     key = uuid.uuid4().hex
     task = asyncio.ensure_future(
-        client.call("manifest", {"path": path, "glob": glob, "key": key}, timeout=None)
+        client.call("manifest", {"path": path, "glob": glob, "key": key}, timeout=LONG_OP_S)
     )
-    while not task.done():
-        await asyncio.wait([task], timeout=0.5)
-        if progress is not None and not task.done():
+    loop = asyncio.get_running_loop()
+    last_done, moved_at = -1, loop.time()
+    try:
+        while not task.done():
+            await asyncio.wait([task], timeout=0.5)
+            if task.done():
+                break
             p = await client.call("manifest_progress", {"key": key})
-            progress(client.host, int(p["done"]), int(p["total"]))
+            if progress is not None:
+                progress(client.host, int(p["done"]), int(p["total"]))
+            if int(p["done"]) != last_done:
+                last_done, moved_at = int(p["done"]), loop.time()
+            elif loop.time() - moved_at > MANIFEST_STALL_S:
+                raise AgentTimeout(
+                    f"the MD5 manifest of {path} on {client.host} made no progress for "
+                    f"{MANIFEST_STALL_S:.0f}s",
+                    "a disk or network filesystem may hang there; check it on the host",
+                )
+    finally:
+        if not task.done():
+            task.cancel()
     return dict(task.result())
 
 
@@ -90,4 +108,4 @@ async def apply_fix(
             env=profile.launch_args(values).get("env") or {},
             method=args.get("method", "auto"),  # the profile's own script when it has one
         )
-    return dict(await client.call(fix["op"], args, timeout=None))
+    return dict(await client.call(fix["op"], args, timeout=LONG_OP_S))

@@ -2,17 +2,23 @@
 
 ``\\n``, ``\\r\\n`` and a lone ``\\r`` (a tqdm progress update) each end a line. The bytes after
 the last terminator are a partial line, held back until more arrive or the stream ends.
-Undecodable bytes become U+FFFD instead of an error.
+Undecodable bytes become U+FFFD instead of an error. With ``max_line``, a line longer than
+that many bytes is cut: its first ``max_line`` bytes come out with :data:`CUT_MARK` appended
+and the rest, up to its terminator, is skipped, so memory stays flat whatever a job prints.
 """
 
-from typing import List
+from typing import List, Optional
+
+CUT_MARK = " [rdt-tui: line cut here, too long]"
 
 
 class LineSplitter:
     """Feed chunks, get complete lines; ``consumed`` counts the bytes behind those lines."""
 
-    def __init__(self, start_offset: int = 0) -> None:
+    def __init__(self, start_offset: int = 0, max_line: Optional[int] = None) -> None:
         self._fed = start_offset
+        self.max_line = max_line
+        self._skipping = False  # inside a line already cut: drop bytes up to its terminator
         self._partial = b""
         # A chunk that ended in \r whose \n may open the next chunk (a CRLF cut in two).
         self._after_cr = False
@@ -35,19 +41,49 @@ class LineSplitter:
         if self._after_cr and data[:1] == b"\n":
             # The \n of a CRLF whose \r ended the previous chunk: not a second, empty line.
             start = 1
+        self._after_cr = False
+        if self._skipping:
+            start = self._skip(data, start)
+            if start < 0:
+                return []
         buf = self._partial + data[start:] if self._partial else data[start:]
         cut = max(buf.rfind(b"\n"), buf.rfind(b"\r"))
         if cut < 0:
             self._partial = buf
-            self._after_cr = False
-            return []
+            return self._cut_partial([])
         complete = buf[: cut + 1]
         self._partial = buf[cut + 1 :]
         self._after_cr = not self._partial and complete.endswith(b"\r")
-        return split_complete(complete)
+        lines = split_complete(complete)
+        if self.max_line is not None:
+            limit = self.max_line
+            lines = [x if len(x) <= limit else x[:limit] + CUT_MARK for x in lines]
+        return self._cut_partial(lines)
+
+    def _skip(self, data: bytes, start: int) -> int:
+        """Where the cut line ends in ``data`` (after its terminator), or -1: all skipped."""
+        ends = [i for i in (data.find(b"\n", start), data.find(b"\r", start)) if i >= 0]
+        if not ends:
+            return -1
+        i = min(ends)
+        self._skipping = False
+        if data[i : i + 2] == b"\r\n":
+            return i + 2
+        if data[i : i + 1] == b"\r" and i + 1 == len(data):
+            self._after_cr = True
+        return i + 1
+
+    def _cut_partial(self, lines: List[str]) -> List[str]:
+        if self.max_line is not None and len(self._partial) > self.max_line:
+            head = self._partial[: self.max_line].decode("utf-8", errors="replace")
+            lines.append(head + CUT_MARK)
+            self._partial = b""
+            self._skipping = True
+        return lines
 
     def flush(self) -> List[str]:
         """The held-back partial line as a last line (the stream has ended)."""
+        self._skipping = False
         if not self._partial:
             return []
         line = self._partial.decode("utf-8", errors="replace")

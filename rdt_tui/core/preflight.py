@@ -52,8 +52,29 @@ def evaluate(facts: Dict[str, Any], params: Dict[str, Any]) -> List[Dict[str, An
     if "hub" in facts:
         out.append(_hub(facts["hub"]))
     out.append(_wandb(facts.get("wandb") or {}))
+    if "state_dir" in facts:
+        out.append(_state_dir(facts["state_dir"]))
     out.extend(_hazards(facts, params))
     return out
+
+
+STATE_DIR_FAIL = 256 << 20
+STATE_DIR_WARN = 2 << 30
+
+
+def _state_dir(f: Dict[str, Any]) -> Dict[str, Any]:
+    """The agent's state directory holds each run's output.log and metrics: when its disk
+    fills, the log stops (the job itself goes on)."""
+    title, free = "Agent state disk", f.get("free")
+    if free is None:
+        return check("state_dir", title, SKIP, f"cannot read free space of {f.get('path')}")
+    detail = f"{human_size(free)} free at {f.get('path')}"
+    hint = "free disk there, or point the host's state_dir (hosts.toml) at a larger disk"
+    if free < STATE_DIR_FAIL:
+        return check("state_dir", title, FAIL, detail + ": run logs would be lost", hint)
+    if free < STATE_DIR_WARN:
+        return check("state_dir", title, WARN, detail + ": a chatty log can fill it", hint)
+    return check("state_dir", title, PASS, detail)
 
 
 def _interpreter(f: Dict[str, Any], params: Dict[str, Any]) -> List[Dict[str, Any]]:

@@ -14,6 +14,8 @@ INTERNAL = "internal"
 STATS_FAILED = "stats_failed"
 STATS_UNWRITABLE = "stats_unwritable"
 FIX_FAILED = "fix_failed"
+UNENCODABLE = "unencodable"
+TOO_MANY_REQUESTS = "too_many_requests"
 
 
 class AgentError(Exception):
