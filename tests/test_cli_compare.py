@@ -29,12 +29,15 @@ JOB = textwrap.dedent(
     p.add_argument("--steps", type=int)
     p.add_argument("--skip", type=int, default=0)
     p.add_argument("--sleep", type=float, default=0.05)
+    p.add_argument("--extra", action="store_true")
     a = p.parse_args()
     for step in range(1, a.steps + 1):
         if step == a.skip:
             continue
         loss = a.learning_rate * 10 / step
         print(f"step={step} loss={loss:.4f} lr={a.learning_rate}", flush=True)
+        if a.extra:
+            print(f"step={step} grad_norm={step / 10}", flush=True)
         time.sleep(a.sleep)
     """
 )

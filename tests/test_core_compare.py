@@ -147,6 +147,7 @@ def test_marks_span_hosts_and_toggle() -> None:
     assert marks.toggle("gpu-b", {"id": "r1"}, handle="client-b")
     assert ("gpu-a", "r1") in marks and len(marks) == 2
     assert [(r["host"], r["id"]) for r in marks.runs()] == [("gpu-a", "r1"), ("gpu-b", "r1")]
-    assert marks.handles == {"gpu-a": "client-a", "gpu-b": "client-b"}
+    assert marks.handle("gpu-a", "r1") == "client-a" and marks.handle("gpu-b", "r1") == "client-b"
     assert not marks.toggle("gpu-a", {"id": "r1"})
     assert [(r["host"], r["id"]) for r in marks.runs()] == [("gpu-b", "r1")]
+    assert marks.handle("gpu-a", "r1") is None

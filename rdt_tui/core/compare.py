@@ -203,12 +203,12 @@ def cell(value: Optional[float]) -> str:
 
 
 class RunMarks:
-    """The runs a user marked for comparison, across hosts, in marking order. Each host keeps
-    an opaque handle (the console's connection to it) so the comparison can read its runs."""
+    """The runs a user marked for comparison, across hosts, in marking order. Each run keeps
+    an opaque handle (the console's connection to its host) so the comparison can read it."""
 
     def __init__(self) -> None:
         self._runs: Dict[Tuple[str, str], Dict[str, Any]] = {}
-        self.handles: Dict[str, Any] = {}
+        self._handles: Dict[Tuple[str, str], Any] = {}
 
     def __len__(self) -> int:
         return len(self._runs)
@@ -221,14 +221,15 @@ class RunMarks:
         key = (host, str(run["id"]))
         if key in self._runs:
             del self._runs[key]
+            self._handles.pop(key, None)
             return False
         self._runs[key] = dict(run, host=host)
-        if handle is not None:
-            self.handles[host] = handle
+        self._handles[key] = handle
         return True
 
-    def clear(self) -> None:
-        self._runs.clear()
+    def handle(self, host: str, run_id: str) -> Any:
+        """The handle given when the run was marked (None if none was)."""
+        return self._handles.get((host, run_id))
 
     def runs(self) -> List[Dict[str, Any]]:
         """The marked run records (each with its ``host``), in marking order."""

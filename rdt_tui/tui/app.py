@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 from textual import work
 from textual.app import App
@@ -14,10 +15,13 @@ from textual.theme import Theme
 from ..client import AgentClient
 from ..config.settings import Settings, save_theme
 from ..config.themes import ThemeError, load_themes
+from ..core.compare import RunMarks
+from .compare_screen import CompareScreen
 from .dashboard import DashboardScreen
 from .errors import notify_error
 from .hosts_screen import HostActions, HostRow, HostsScreen
 from .launch_screen import LaunchPlan, LaunchScreen
+from .runs_screen import RunsScreen
 
 # How the console finds its run: an existing run's id, or a plan for the launch form.
 OpenRun = Callable[[], Awaitable[tuple[AgentClient, "str | LaunchPlan"]]]
@@ -48,6 +52,8 @@ class RdtApp(App[None]):
         self.client: AgentClient | None = None
         self.clients: dict[str, AgentClient] = {}
         self._connecting: dict[str, asyncio.Lock] = {}
+        # Runs marked for comparison, kept while the user moves between hosts' runs screens.
+        self.run_marks = RunMarks()
 
     def on_mount(self) -> None:
         self._apply_settings()
@@ -95,6 +101,19 @@ class RdtApp(App[None]):
         client = self.clients.pop(name, None)
         if client is not None:
             self.run_worker(client.close(), group="close")
+
+    def on_runs_screen_compare_marked(self, message: RunsScreen.CompareMarked) -> None:
+        marks = message.marks
+
+        async def page(run: dict[str, Any], since: int) -> dict[str, Any]:
+            client = marks.handle(run["host"], run["id"])
+            if (client is None or client.closed) and self.client_factory is not None:
+                client = await self.host_client(run["host"])  # reconnects a dropped host
+            if client is None:
+                raise ConnectionError(f"{run['host']} is not connected")
+            return dict(await client.metrics(run["id"], since))
+
+        self.push_screen(CompareScreen(marks.runs(), page))
 
     @work(exclusive=True, group="connect")
     async def connect(self) -> None:
