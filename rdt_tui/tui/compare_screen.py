@@ -138,7 +138,7 @@ class CompareScreen(Screen[None]):
         names = self.shared()
         if self.metric not in names:
             self.metric = "loss" if "loss" in names else (names[0] if names else None)
-        colors = self.colors()
+        colors = self.run_colors()
         chart = self.query_one(CompareChart)
         chart.curves = []
         for i in range(len(self.runs)):
@@ -172,7 +172,7 @@ class CompareScreen(Screen[None]):
                 text.append("  (" + ", ".join(sorted(self.series[i])) + ")", style="italic")
         return text
 
-    def colors(self) -> list[tuple[int, int, int]]:
+    def run_colors(self) -> list[tuple[int, int, int]]:
         """One colour per run from the theme's variables (a theme change redraws)."""
         variables = self.app.theme_variables
         out = []
