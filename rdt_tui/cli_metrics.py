@@ -34,12 +34,14 @@ def add_arguments(sp: argparse.ArgumentParser) -> None:
     sp.add_argument(
         "--format",
         choices=FORMATS,
-        help="aligned columns as CSV (empty cell: no point there) or JSON Lines (null)",
+        help="one metric (--name, default loss) in aligned columns, as CSV (empty cell: no "
+        "point there) or JSON Lines (null)",
     )
     sp.add_argument(
         "--by",
         choices=(STEP, TIME),
-        help="align by training step (default) or by seconds since each run's start",
+        help="align by training step (default) or by seconds since each run's start "
+        "(to about a second: the agent reads a run's log once a second)",
     )
 
 
