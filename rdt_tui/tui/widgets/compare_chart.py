@@ -1,11 +1,7 @@
 """One chart of several runs' curves, each in its own colour; the screen sets ``curves`` and
 calls ``redraw``. The legend is drawn beside it by the screen, not inside the plot, where it
 would cover the curves.
-
-The log scale is ours, not plotext's: plotext's ``build()`` replaces its stored y data with
-its log10 on every render, so a second render without a redraw (a resize, a repaint) would
-take the log of the log. We plot log10 of the values on a linear axis and label the ticks
-with the values themselves."""
+The log scale is ours, not plotext's (see ``log_scale``)."""
 
 from __future__ import annotations
 
@@ -15,6 +11,7 @@ from dataclasses import dataclass
 from textual_plotext import PlotextPlot
 
 from ...core.downsample import downsample_minmax
+from .log_scale import log10_all, log_ticks
 
 DRAWN = 400  # points a curve keeps for drawing (min/max kept, so spikes survive)
 
@@ -52,18 +49,10 @@ class CompareChart(PlotextPlot):
             plotted = []
             for (xs, ys), color in drawn:
                 if xs:
-                    ys = [math.log10(y) for y in ys] if self.log_scale else ys
+                    ys = log10_all(ys) if self.log_scale else ys
                     plotted.extend(ys)
                     plt.plot(xs, ys, marker="braille", color=color)
             if self.log_scale:
                 plt.yticks(*log_ticks(min(plotted), max(plotted)))
             plt.xlabel(self.xlabel)
         self.refresh()
-
-
-def log_ticks(lo: float, hi: float, count: int = 5) -> tuple[list[float], list[str]]:
-    """Tick positions on a log10 axis from ``lo`` to ``hi`` and their labels as values."""
-    if hi - lo < 1e-12:
-        lo, hi = lo - 0.5, hi + 0.5
-    positions = [lo + (hi - lo) * k / (count - 1) for k in range(count)]
-    return positions, [f"{10**p:.3g}" for p in positions]
