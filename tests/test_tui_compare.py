@@ -95,8 +95,13 @@ async def test_runs_of_two_hosts_are_marked_and_compared(
             assert isinstance(screen, RunsScreen) and screen.client.host == host
             table = screen.query_one("#runs", DataTable)
             await until(lambda: table.row_count == 1)  # noqa: B023
+            title = screen.query_one("#runs-title", Static)
+            marked_before = "(1 marked on all hosts)" if host == "node-b" else "marked"
+            assert (marked_before in str(title.render())) == (host == "node-b")
             await pilot.press("space")
             assert table.get_cell(run["id"], "mark") == "●"
+            count = 1 if host == "node-a" else 2
+            assert f"({count} marked on all hosts)" in str(title.render())
             if host == "node-a":
                 await pilot.press("v")  # one mark is not a comparison: a warning, no screen
                 await pilot.pause()
@@ -150,3 +155,36 @@ async def test_runs_of_two_hosts_are_marked_and_compared(
         await pilot.press("escape")
         await until(lambda: isinstance(app.screen, RunsScreen))
         assert app.screen.query_one("#runs", DataTable).get_cell(b["id"], "mark") == "●"
+
+
+async def test_a_host_that_fails_is_named_in_its_legend_line_and_the_others_draw() -> None:
+    """The fetch is the app's seam: here one host answers and one refuses."""
+    runs = [
+        {"id": "ok-1", "host": "gpu-a", "argv": ["t", "--lr", "1"], "started_at": 0.0},
+        {"id": "gone-1", "host": "gpu-b", "argv": ["t", "--lr", "2"], "started_at": 0.0},
+    ]
+
+    async def fetch(run: dict[str, Any], since: int) -> dict[str, Any]:
+        if run["host"] == "gpu-b":
+            raise ConnectionError("the connection to gpu-b is lost")
+        points = [
+            {"seq": i, "name": "loss", "value": 1.0 / i, "step": i, "t": float(i)}
+            for i in range(1, 4)
+        ]
+        return {"points": points if since == 0 else [], "last_seq": 3}
+
+    app = make_console_app([], lambda name: None)  # type: ignore[arg-type, return-value]
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = CompareScreen(runs, fetch, poll_s=0)
+        await app.push_screen(screen)
+        await until(lambda: screen.loaded)
+        await pilot.pause()
+        lines = str(screen.query_one("#legend", Static).render()).splitlines()
+        assert "ok-1" in lines[0] and "!" not in lines[0]
+        assert (
+            "gone-1" in lines[1] and "ConnectionError: the connection to gpu-b is lost" in lines[1]
+        )
+        # Only one run has points: its metric is the one shown.
+        chart = screen.query_one(CompareChart)
+        assert chart.title.startswith("loss") and chart.curves[0].xs == [1, 2, 3]
+        assert chart.curves[1].xs == []

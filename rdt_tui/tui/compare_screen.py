@@ -86,14 +86,19 @@ class CompareScreen(Screen[None]):
     @work(exclusive=True, group="compare")
     async def poll(self) -> None:
         while True:
+            # All runs at once: a slow host does not hold up the others' curves.
+            results = await asyncio.gather(
+                *(self._read(i, run) for i, run in enumerate(self.runs)), return_exceptions=True
+            )
             changed = False
-            for i, run in enumerate(self.runs):
+            for i, result in enumerate(results):
                 before = self.problems[i]
-                try:
-                    changed |= await self._read(i, run)
+                if isinstance(result, BaseException):  # a host that went away: in its legend
+                    message = getattr(result, "message", None) or str(result)
+                    self.problems[i] = f"{error_title(result)}: {message}"
+                else:
+                    changed |= bool(result)
                     self.problems[i] = ""
-                except Exception as exc:  # a host that went away: said in its legend line
-                    self.problems[i] = f"{error_title(exc)}: {getattr(exc, 'message', exc)}"
                 changed |= self.problems[i] != before
             if changed or not self.loaded:
                 self.loaded = True

@@ -78,10 +78,7 @@ class RunsScreen(Screen[None]):
         yield DataTable(cursor_type="row", zebra_stripes=True, id="profiles")
         yield Static("Checklist", classes="title", id="checks-title")
         yield DataTable(cursor_type="row", zebra_stripes=True, id="checks")
-        yield Static(
-            f"Runs on {self.client.host}: Enter opens one, space marks, v compares, Esc goes back",
-            classes="title",
-        )
+        yield Static(classes="title", id="runs-title")  # its text: _show_marked
         yield DataTable(cursor_type="row", zebra_stripes=True, id="runs")
         yield Footer()
 
@@ -94,6 +91,7 @@ class RunsScreen(Screen[None]):
         runs = self.query_one("#runs", DataTable)
         runs.add_column(" ", key="mark")
         runs.add_columns("run", "status", "started", "command")
+        self._show_marked()
         self.action_refresh()
 
     def _fill_profiles(self) -> None:
@@ -231,8 +229,17 @@ class RunsScreen(Screen[None]):
         key = str(table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value)
         self.marks.toggle(self.client.host, self.run_records[key], self.client)
         table.update_cell(key, "mark", self._mark_of(key))
+        self._show_marked()
         table.move_cursor(row=table.cursor_row + 1)
         table.focus()
+
+    def _show_marked(self) -> None:
+        """The runs title counts the marks of every host, since this screen shows one."""
+        count = len(self.marks) if self.marks is not None else 0
+        self.query_one("#runs-title", Static).update(
+            f"Runs on {self.client.host}: Enter opens one, space marks, v compares, Esc goes back"
+            + (f"  ({count} marked on all hosts)" if count else "")
+        )
 
     def action_compare(self) -> None:
         if self.marks is None or len(self.marks) < 2:
