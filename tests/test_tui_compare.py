@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 from textual.color import Color
+from textual.command import CommandList, CommandPalette
 from textual.widgets import DataTable, Static
 
 from rdt_tui.client import AgentClient
@@ -107,8 +108,18 @@ async def test_runs_of_two_hosts_are_marked_and_compared(
                 await pilot.pause()
                 assert app.screen is screen
                 await pilot.press("escape")
-        await pilot.press("v")
-        await pilot.pause()
+        # Opened from the command palette, where the screen's keys are listed by description.
+        await pilot.press("ctrl+p")
+        await until(lambda: isinstance(app.screen, CommandPalette))
+        await pilot.press(*"compare marked")
+        hits = app.screen.query_one(CommandList)
+        await until(  # found by its description, the best match
+            lambda: (
+                hits.option_count > 0
+                and "Compare marked" in str(hits.get_option_at_index(0).prompt)
+            )
+        )
+        await pilot.press("down", "enter")
         await until(lambda: isinstance(app.screen, CompareScreen) and app.screen.loaded)
         compare = app.screen
         assert isinstance(compare, CompareScreen)

@@ -4,12 +4,14 @@ can pass a client of their own."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
+from functools import partial
 from typing import Any
 
 from textual import work
-from textual.app import App
+from textual.app import App, SystemCommand
 from textual.binding import Binding
+from textual.screen import Screen
 from textual.theme import Theme
 
 from ..client import AgentClient
@@ -101,6 +103,19 @@ class RdtApp(App[None]):
         client = self.clients.pop(name, None)
         if client is not None:
             self.run_worker(client.close(), group="close")
+
+    def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
+        yield from super().get_system_commands(screen)
+        # The screen's keys by their description, so ctrl+p finds every action of the screen.
+        seen = set()
+        for key, active in screen.active_bindings.items():
+            binding = active.binding
+            if active.node is self or not binding.description or not active.enabled:
+                continue
+            if binding.action not in seen:
+                seen.add(binding.action)
+                run = partial(self.run_action, binding.action, active.node)
+                yield SystemCommand(binding.description, f"key: {key}", run)
 
     def on_runs_screen_compare_marked(self, message: RunsScreen.CompareMarked) -> None:
         marks = message.marks
