@@ -132,6 +132,11 @@ async def test_one_run_without_format_keeps_the_plain_listing(agent: Agent, work
     assert len(out.stdout.splitlines()) == 4
     bad = rdt(agent.state_dir, "metrics", "localhost", a, b, "--name", "loss", "--name", "lr")
     assert bad.returncode == 1 and "one metric" in bad.stderr and "Traceback" not in bad.stderr
+    none = rdt(agent.state_dir, "metrics", "localhost", a, b, "--name", "acc", "--format", "csv")
+    assert none.returncode == 1 and "no 'acc' points" in none.stderr
+    # Several runs with --json: one document, the same rows as JSON Lines.
+    doc = json.loads(rdt(agent.state_dir, "metrics", "localhost", a, b, "--json").stdout)
+    assert doc[0] == {"step": 1, a: 1.0, b: 2.0} and len(doc) == 6
     gone = rdt(agent.state_dir, "metrics", "localhost", a, "no-such-run", "--format", "csv")
     assert gone.returncode == 1 and "no-such-run" in gone.stderr
     assert "Traceback" not in gone.stderr
