@@ -179,7 +179,7 @@ async def test_a_host_that_fails_is_named_in_its_legend_line_and_the_others_draw
         if run["host"] == "gpu-b":
             raise ConnectionError("the connection to gpu-b is lost")
         points = [
-            {"seq": i, "name": "loss", "value": 1.0 / i, "step": i, "t": float(i)}
+            {"seq": i, "name": "loss", "value": 1.0 / i, "step": i, "t": 3600.0 * i}
             for i in range(1, 4)
         ]
         return {"points": points if since == 0 else [], "last_seq": 3}
@@ -199,3 +199,6 @@ async def test_a_host_that_fails_is_named_in_its_legend_line_and_the_others_draw
         chart = screen.query_one(CompareChart)
         assert chart.title.startswith("loss") and chart.curves[0].xs == [1, 2, 3]
         assert chart.curves[1].xs == []
+        # Hours of run: the time axis counts hours.
+        await pilot.press("t")
+        assert chart.xlabel == "hours since start" and chart.curves[0].xs == [1.0, 2.0, 3.0]

@@ -37,6 +37,8 @@ FetchPage = Callable[[dict[str, Any], int], Awaitable[dict[str, Any]]]
 # which line is which run by its order).
 COLORS = ("primary", "secondary", "accent", "warning", "success", "error")
 POLL_S = 5.0
+# The time axis in the largest unit that the longest run spans twice.
+TIME_UNITS = (("hours", 3600.0), ("minutes", 60.0), ("seconds", 1.0))
 
 
 class CompareScreen(Screen[None]):
@@ -145,11 +147,16 @@ class CompareScreen(Screen[None]):
             self.metric = "loss" if "loss" in names else (names[0] if names else None)
         colors = self.run_colors()
         chart = self.query_one(CompareChart)
-        chart.curves = []
-        for i in range(len(self.runs)):
-            col = self.column(i)
-            chart.curves.append(Curve([x for x, _ in col], [y for _, y in col], colors[i]))
-        axis = "step" if self.by == STEP else "seconds since start"
+        columns = [self.column(i) for i in range(len(self.runs))]
+        axis, per = "step", 1.0
+        if self.by == TIME:
+            longest = max((x for col in columns for x, _ in col), default=0.0)
+            unit, per = next((u, d) for u, d in TIME_UNITS if longest >= 2 * d or d == 1)
+            axis = f"{unit} since start"
+        chart.curves = [
+            Curve([x / per if per != 1 else x for x, _ in col], [y for _, y in col], colors[i])
+            for i, col in enumerate(columns)
+        ]
         if self.metric is None:
             chart.title = "no metric is reported by every run yet" if self.loaded else "reading"
         else:
