@@ -110,9 +110,9 @@ class RdtApp(App[None]):
         seen = set()
         for key, active in screen.active_bindings.items():
             binding = active.binding
-            if active.node is self or not binding.description or not active.enabled:
+            if active.node is self or not (binding.show and binding.description):
                 continue
-            if binding.action not in seen:
+            if active.enabled and binding.action not in seen:
                 seen.add(binding.action)
                 run = partial(self.run_action, binding.action, active.node)
                 yield SystemCommand(binding.description, f"key: {key}", run)
