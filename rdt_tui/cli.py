@@ -193,6 +193,10 @@ async def cmd_logs(c: AgentClient, a: argparse.Namespace) -> int:
 
 
 async def cmd_metrics(c: AgentClient, a: argparse.Namespace) -> int:
+    from .cli_metrics import cmd_aligned, is_aligned
+
+    if is_aligned(a):
+        return await cmd_aligned(c, a)
     points = await c.all_metrics(a.run)
     if a.name:
         points = [p for p in points if p["name"] in a.name]
@@ -498,6 +502,9 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--follow", "-f", action="store_true", help="keep printing until it ends")
     sp = add("metrics", cmd_metrics, "print the metric points parsed from a run's log")
     sp.add_argument("--name", action="append", help="only this metric (repeatable)")
+    from .cli_metrics import add_arguments as add_metrics_arguments
+
+    add_metrics_arguments(sp)
     sp = add("stop", cmd_stop, "stop a run: SIGINT, grace, SIGTERM, then SIGKILL")
     sp.add_argument(
         "--grace",

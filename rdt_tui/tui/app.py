@@ -4,20 +4,26 @@ can pass a client of their own."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
+from functools import partial
+from typing import Any
 
 from textual import work
-from textual.app import App
+from textual.app import App, SystemCommand
 from textual.binding import Binding
+from textual.screen import Screen
 from textual.theme import Theme
 
 from ..client import AgentClient
 from ..config.settings import Settings, save_theme
 from ..config.themes import ThemeError, load_themes
+from ..core.compare import RunMarks
+from .compare_screen import CompareScreen
 from .dashboard import DashboardScreen
 from .errors import notify_error
 from .hosts_screen import HostActions, HostRow, HostsScreen
 from .launch_screen import LaunchPlan, LaunchScreen
+from .runs_screen import RunsScreen
 
 # How the console finds its run: an existing run's id, or a plan for the launch form.
 OpenRun = Callable[[], Awaitable[tuple[AgentClient, "str | LaunchPlan"]]]
@@ -48,6 +54,8 @@ class RdtApp(App[None]):
         self.client: AgentClient | None = None
         self.clients: dict[str, AgentClient] = {}
         self._connecting: dict[str, asyncio.Lock] = {}
+        # Runs marked for comparison, kept while the user moves between hosts' runs screens.
+        self.run_marks = RunMarks()
 
     def on_mount(self) -> None:
         self._apply_settings()
@@ -95,6 +103,32 @@ class RdtApp(App[None]):
         client = self.clients.pop(name, None)
         if client is not None:
             self.run_worker(client.close(), group="close")
+
+    def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
+        yield from super().get_system_commands(screen)
+        # The screen's keys by their description, so ctrl+p finds every action of the screen.
+        seen = set()
+        for key, active in screen.active_bindings.items():
+            binding = active.binding
+            if active.node is self or not (binding.show and binding.description):
+                continue
+            if active.enabled and binding.action not in seen:
+                seen.add(binding.action)
+                run = partial(self.run_action, binding.action, active.node)
+                yield SystemCommand(binding.description, f"key: {key}", run)
+
+    def on_runs_screen_compare_marked(self, message: RunsScreen.CompareMarked) -> None:
+        marks = message.marks
+
+        async def page(run: dict[str, Any], since: int) -> dict[str, Any]:
+            client = marks.handle(run["host"], run["id"])
+            if (client is None or client.closed) and self.client_factory is not None:
+                client = await self.host_client(run["host"])  # reconnects a dropped host
+            if client is None:
+                raise ConnectionError(f"{run['host']} is not connected")
+            return dict(await client.metrics(run["id"], since))
+
+        self.push_screen(CompareScreen(marks.runs(), page))
 
     @work(exclusive=True, group="connect")
     async def connect(self) -> None:

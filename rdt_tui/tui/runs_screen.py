@@ -1,6 +1,7 @@
 """One host: its run profiles (Enter opens the launch form, ``p`` runs the preflight
 checklist, ``f`` applies the highlighted check's fix) and its runs (Enter opens the
-dashboard). A profile that does not load is listed with its error, never hidden."""
+dashboard; space marks a run and ``v`` compares the marked runs, which may be on several
+hosts). A profile that does not load is listed with its error, never hidden."""
 
 from __future__ import annotations
 
@@ -11,12 +12,14 @@ from typing import Any
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
+from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Static
 
 from ..client import AgentClient
 from ..client.preflight import apply_fix, run_checks
 from ..config.profiles import Profile, ProfileError, list_profiles
+from ..core.compare import RunMarks
 from ..core.preflight import summary
 from ..core.units import human_duration
 from .confirm import Confirm
@@ -41,12 +44,29 @@ class RunsScreen(Screen[None]):
         Binding("p", "preflight", "Preflight", id="runs.preflight"),
         Binding("f", "fix", "Apply fix", id="runs.fix"),
         Binding("escape", "back", "Hosts", id="runs.back"),
+        Binding("space", "mark", "Mark run", id="runs.mark"),
+        Binding("v", "compare", "Compare marked", id="runs.compare"),
     ]
 
-    def __init__(self, client: AgentClient, profiles: ProfileList = list_profiles) -> None:
+    class CompareMarked(Message):
+        """Compare the marked runs (the app opens the comparison)."""
+
+        def __init__(self, marks: RunMarks) -> None:
+            super().__init__()
+            self.marks = marks
+
+    def __init__(
+        self,
+        client: AgentClient,
+        profiles: ProfileList = list_profiles,
+        marks: RunMarks | None = None,
+    ) -> None:
         super().__init__()
         self.client = client
         self.list_profiles = profiles
+        # Marks outlive this screen: by default the app's, so runs of several hosts add up.
+        self.marks = marks
+        self.run_records: dict[str, dict[str, Any]] = {}
         self.profiles: dict[str, Profile | ProfileError] = {}
         self.checks: list[dict[str, Any]] = []
         self.checked: Profile | None = None
@@ -58,14 +78,20 @@ class RunsScreen(Screen[None]):
         yield DataTable(cursor_type="row", zebra_stripes=True, id="profiles")
         yield Static("Checklist", classes="title", id="checks-title")
         yield DataTable(cursor_type="row", zebra_stripes=True, id="checks")
-        yield Static(f"Runs on {self.client.host}: Enter opens one, Esc goes back", classes="title")
+        yield Static(classes="title", id="runs-title")  # its text: _show_marked
         yield DataTable(cursor_type="row", zebra_stripes=True, id="runs")
         yield Footer()
 
     def on_mount(self) -> None:
         self.query_one("#profiles", DataTable).add_columns("profile", "command")
         self.query_one("#checks", DataTable).add_columns("", "check", "detail", "hint")
-        self.query_one("#runs", DataTable).add_columns("run", "status", "started", "command")
+        if self.marks is None:
+            shared = getattr(self.app, "run_marks", None)
+            self.marks = shared if isinstance(shared, RunMarks) else RunMarks()
+        runs = self.query_one("#runs", DataTable)
+        runs.add_column(" ", key="mark")
+        runs.add_columns("run", "status", "started", "command")
+        self._show_marked()
         self.action_refresh()
 
     def _fill_profiles(self) -> None:
@@ -84,11 +110,13 @@ class RunsScreen(Screen[None]):
         runs = await self.client.runs()
         table = self.query_one("#runs", DataTable)
         table.clear()
+        self.run_records = {r["id"]: r for r in runs}
         for r in sorted(runs, key=lambda r: r.get("started_at") or 0, reverse=True):
             status = r["status"]
             if status in ("exited", "stopped"):
                 status += f" ({r.get('exit_code')})"
             table.add_row(
+                self._mark_of(r["id"]),
                 r["id"],
                 status,
                 human_duration(time.time() - r["started_at"] if r.get("started_at") else None),
@@ -190,3 +218,33 @@ class RunsScreen(Screen[None]):
 
     def action_back(self) -> None:
         self.app.pop_screen()
+
+    def _mark_of(self, run_id: str) -> str:
+        return "●" if self.marks is not None and (self.client.host, run_id) in self.marks else ""
+
+    def action_mark(self) -> None:
+        table = self.query_one("#runs", DataTable)
+        if not table.row_count or self.marks is None:
+            return
+        key = str(table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value)
+        self.marks.toggle(self.client.host, self.run_records[key], self.client)
+        table.update_cell(key, "mark", self._mark_of(key))
+        self._show_marked()
+        table.move_cursor(row=table.cursor_row + 1)
+        table.focus()
+
+    def _show_marked(self) -> None:
+        """The runs title counts the marks of every host, since this screen shows one."""
+        count = len(self.marks) if self.marks is not None else 0
+        self.query_one("#runs-title", Static).update(
+            f"Runs on {self.client.host}: Enter opens one, space marks, v compares, Esc goes back"
+            + (f"  ({count} marked on all hosts)" if count else "")
+        )
+
+    def action_compare(self) -> None:
+        if self.marks is None or len(self.marks) < 2:
+            self.notify(
+                "mark two runs or more with space (on any host), then v", severity="warning"
+            )
+            return
+        self.post_message(self.CompareMarked(self.marks))

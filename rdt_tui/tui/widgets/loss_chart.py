@@ -18,6 +18,7 @@ from textual_plotext import PlotextPlot
 
 from ...core.downsample import downsample_minmax
 from ...core.units import human_duration
+from .log_scale import log10_all, log_ticks
 
 HISTORY = 200_000
 DRAWN = 400
@@ -165,14 +166,19 @@ class LossChart(PlotextPlot):
         raw, smooth = self.drawn_points()
         plt.title(self.title_text())
         if raw:
-            plt.yscale("log" if self.log_scale else "linear")
+            # Our log scale, not plotext's: its build() would take the log again on each
+            # repaint (see log_scale).
+            scale = log10_all if self.log_scale else list
             plt.plot(
                 [s for s, _ in raw],
-                [v for _, v in raw],
+                scale([v for _, v in raw]),
                 marker="braille",
                 color="gray" if smooth else None,
             )
             if smooth:
-                plt.plot([s for s, _ in smooth], [v for _, v in smooth], marker="braille")
+                plt.plot([s for s, _ in smooth], scale([v for _, v in smooth]), marker="braille")
+            if self.log_scale:
+                ys = [v for _, v in raw + smooth]
+                plt.yticks(*log_ticks(math.log10(min(ys)), math.log10(max(ys))))
             plt.xlabel("step")
         self.refresh()
