@@ -17,6 +17,7 @@ from ..protocol import wire
 from .build import build_hash
 from .daemon import socket_path
 from .files import ensure_private_dir
+from .procs import clean_env
 
 START_TIMEOUT_S = 15.0
 
@@ -57,6 +58,7 @@ def spawn_daemon(root: str, simulate_gpus: int) -> None:
             start_new_session=True,
             close_fds=True,
             cwd=root,
+            env=clean_env(),  # a daemon started from inside a run must not carry its marker
         )
     finally:
         os.close(log)

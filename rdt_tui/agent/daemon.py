@@ -20,7 +20,9 @@ from typing import Any, Dict, Optional, Set
 
 from ..protocol import errors, wire
 from ..protocol.errors import AgentError
+from . import cgroups
 from .files import CorruptFile, ensure_private_dir, write_atomic
+from .procs import PRIVATE_ENV
 from .runs import RUNNING
 from .service import AgentService, read_log_chunk
 
@@ -294,6 +296,10 @@ def log(message: str) -> None:
 
 def run_daemon(root: str, shim_cmd: list, simulate_gpus: int = 0, gpu_interval: float = 1.0) -> int:
     ensure_private_dir(root)
+    # Started from inside a run: that run's marker and cgroup are not ours, nor our shims'.
+    for name in PRIVATE_ENV:
+        os.environ.pop(name, None)
+    cgroups.leave_runs()
     lock_fd = os.open(os.path.join(root, "agent.lock"), os.O_RDWR | os.O_CREAT, 0o600)
     try:
         fcntl.flock(lock_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
