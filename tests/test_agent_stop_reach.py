@@ -1,4 +1,4 @@
-"""Stop reaches every process a run started, and nothing else; only the shim's exit record counts."""
+"""Stop reaches every process a run started, and nothing else; only the shim's exit counts."""
 
 from __future__ import annotations
 
@@ -35,19 +35,23 @@ def script(workdir: str, name: str, body: str) -> str:
     return path
 
 
+def read_text(path: str, mode: str = "r") -> str | bytes:
+    try:
+        with open(path, mode) as fh:
+            return fh.read()
+    except OSError:
+        return ""
+
+
 def read_pids(path: str, count: int) -> list[int]:
-    wait_until(
-        lambda: os.path.exists(path) and len(open(path).read().split()) >= count,
-        what=f"{count} pids in {path}",
-    )
-    with open(path) as fh:
-        return [int(p) for p in fh.read().split()]
+    wait_until(lambda: len(read_text(path).split()) >= count, what=f"{count} pids in {path}")
+    return [int(p) for p in read_text(path).split()]
 
 
 def wait_ready(workdir: str, pids: list[int]) -> None:
     """Until each stubborn worker has set its signals aside (a signal before that ends it)."""
-    for pid in pids:
-        wait_until(lambda: os.path.exists(os.path.join(workdir, f"ready-{pid}")), what="ready")
+    for ready in [os.path.join(workdir, f"ready-{pid}") for pid in pids]:
+        wait_until(lambda r=ready: os.path.exists(r), what=ready)
 
 
 def alive(pid: int) -> bool:
@@ -248,7 +252,7 @@ async def test_stop_signals_the_recorded_job_even_without_any_marker(
     )
     run = await c.launch([sys.executable, job], cwd=workdir)
     pid = run["pid"]
-    wait_until(lambda: b"RDT_TUI_RUN" not in open(f"/proc/{pid}/environ", "rb").read())
+    wait_until(lambda: b"RDT_TUI_RUN" not in read_text(f"/proc/{pid}/environ", "rb"))
     t0 = time.monotonic()
     final = await c.stop(run["id"], grace=20)
     assert final["status"] == "stopped"
