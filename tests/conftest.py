@@ -54,6 +54,16 @@ def _kill_runs_of(path: str) -> None:
             pass
 
 
+def kill_run(run_id: str) -> None:
+    """A node's rank dies (the OOM killer, a crash): SIGKILL to every process of the run,
+    found by its marker. Not a stop: no one asked for it, so the agent records a death."""
+    for pid in marked_processes([run_id]).get(run_id, []):
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except OSError:
+            pass
+
+
 @pytest.fixture
 def workdir() -> Iterator[str]:
     path = tempfile.mkdtemp(prefix="rdt-work-", dir="/tmp")

@@ -1,4 +1,4 @@
-"""The SIGKILL loop ends: a process stuck in the kernel is reported with its state, not waited on."""
+"""The SIGKILL loop ends: a process stuck in the kernel is reported with its state."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import signal
 import sys
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -82,7 +83,7 @@ def freezer() -> Iterator[str]:
     finally:
         with open(os.path.join(path, "freezer.state"), "w") as fh:
             fh.write("THAWED")
-        wait_until(lambda: not open(os.path.join(path, "tasks")).read().strip(), what="thaw")
+        wait_until(lambda: not Path(path, "tasks").read_text().strip(), what="thaw")
         os.rmdir(path)
 
 

@@ -16,6 +16,7 @@ from ..config.settings import Settings, save_theme
 from ..config.themes import ThemeError, load_themes
 from .dashboard import DashboardScreen
 from .errors import notify_error
+from .guard import guarded
 from .hosts_screen import HostActions, HostRow, HostsScreen
 from .launch_screen import LaunchPlan, LaunchScreen
 
@@ -97,6 +98,7 @@ class RdtApp(App[None]):
             self.run_worker(client.close(), group="close")
 
     @work(exclusive=True, group="connect")
+    @guarded("Opening the run")
     async def connect(self) -> None:
         assert self.open_run is not None
         try:
