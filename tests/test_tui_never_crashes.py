@@ -94,11 +94,11 @@ async def test_the_users_own_stop_is_said_as_such_not_a_traceback_alert(
         await pilot.press("s")
         await pilot.press("y")
         await until(lambda: bar.state == "stopped", timeout=60)
-        await until(lambda: any("stopped as asked" in n for n in notifications(app)))
         await pilot.pause(0.5)
         # The job printed the KeyboardInterrupt traceback the stop caused: not news.
         assert "Traceback" not in bar.alert, bar.alert
         assert not any("Traceback in the log" in n for n in notifications(app))
+        await until(lambda: any("stopped as asked" in n for n in notifications(app)))
     async with AgentClient(LocalTransport(state_dir)) as c:
         with open(os.path.join(state_dir, "runs", ids[0], "output.log")) as fh:
             assert "Traceback" in fh.read()  # the job did print one
