@@ -28,10 +28,16 @@ STATES = {
 }
 
 
-def _stranger(pid: Any, start: Any, table: Dict[int, Proc]) -> bool:
-    """True when ``pid`` is alive but is not the process that started at ``start``."""
-    proc = table.get(pid) if isinstance(pid, int) else None
-    return proc is not None and proc.start != start
+def _pid(state: Dict[str, Any], key: str, start_key: str, table: Dict[int, Proc]) -> Optional[int]:
+    """The pid recorded under ``key``, unless that pid now belongs to a stranger (alive with
+    another start time than the one recorded)."""
+    pid = state.get(key)
+    if not isinstance(pid, int) or pid <= 1:
+        return None
+    proc = table.get(pid)
+    if proc is not None and proc.start != state.get(start_key):
+        return None
+    return pid
 
 
 def run_members(
@@ -44,34 +50,19 @@ def run_members(
     ``marked`` the pids carrying its marker, ``exclude`` pids never to count nor descend into
     (this daemon, every run's shim, processes marked for another run)."""
     found: Set[int] = {p for p in marked if p in table}
-    shim, job = state.get("shim_pid"), state.get("pid")
-    shim_ok = (
-        isinstance(shim, int)
-        and shim in table
-        and not _stranger(shim, state.get("shim_start"), table)
-    )
-    job_ok = (
-        isinstance(job, int) and job in table and not _stranger(job, state.get("start_time"), table)
-    )
-    if job_ok:
-        found.add(job)
+    shim = _pid(state, "shim_pid", "shim_start", table)
+    job = _pid(state, "pid", "start_time", table)
     # A session or group id is not reused while a member lives; once its leader's pid belongs
-    # to a stranger, the ids are someone else's.
-    sid = (
-        shim
-        if isinstance(shim, int) and not _stranger(shim, state.get("shim_start"), table)
-        else None
-    )
-    pgid = (
-        job if isinstance(job, int) and not _stranger(job, state.get("start_time"), table) else None
-    )
+    # to a stranger, the ids are someone else's (_pid then gives None).
+    sid, pgid = shim, job
+    roots = [p for p in (shim, job) if p is not None and p in table]
+    found.update(p for p in roots if p == job)
     children: Dict[int, List[int]] = {}
     for proc in table.values():
         children.setdefault(proc.ppid, []).append(proc.pid)
         if (sid is not None and proc.sid == sid) or (pgid is not None and proc.pgid == pgid):
             found.add(proc.pid)
     found.update(p for p in cgroups.pids(state.get("cgroup")) if p in table)
-    roots = [p for p, ok in ((shim, shim_ok), (job, job_ok)) if ok]
     seen: Set[int] = set()
     while roots:
         pid = roots.pop()
@@ -82,7 +73,8 @@ def run_members(
             if child not in exclude:
                 found.add(child)
                 roots.append(child)
-    found.discard(shim if isinstance(shim, int) else -1)
+    if shim is not None:
+        found.discard(shim)
     found.discard(1)
     return sorted(found - exclude)
 
