@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import os
 import shutil
 import signal
@@ -54,7 +55,9 @@ async def main() -> None:
 
     consumer = asyncio.create_task(consume())
     await asyncio.sleep(2)  # past start-up
-    pids = {"daemon": daemon, "attach": transport.pid or 0, "tail -F": tail.pid}
+    with open(os.path.join(state, "runs", run, "state.json")) as fh:
+        shim = int(json.load(fh)["shim_pid"])  # it copies the job's output pipe into the log
+    pids = {"daemon": daemon, "attach": transport.pid or 0, "shim": shim, "tail -F": tail.pid}
     before = {k: cpu_seconds(p) for k, p in pids.items()}
     c0 = dict(counts)
     t0 = time.monotonic()
@@ -70,9 +73,9 @@ async def main() -> None:
     )
     for k, v in pct.items():
         print(f"{k:8}: {v:6.2f} % of one core")
-    agent = pct["daemon"] + pct["attach"]
+    agent = pct["daemon"] + pct["attach"] + pct["shim"]
     print(
-        f"agent (daemon + attach): {agent:.2f} % of one core (target < 1 %); "
+        f"agent (daemon + attach + shim): {agent:.2f} % of one core (target < 1 %); "
         f"ratio to tail -F: {agent / max(pct['tail -F'], 0.01):.1f}x"
     )
     tail.terminate()

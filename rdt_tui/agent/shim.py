@@ -30,7 +30,7 @@ from .procs import RUN_ENV, clean_env, start_time
 
 CHUNK = 1 << 20  # one read takes up to 1 MiB from the pipe
 PIPE_SIZE = 1 << 20  # the most an unprivileged user may ask for by default
-BATCH_S = 0.05  # after a small read, let output gather: at most ~20 wake-ups a second
+BATCH_S = 0.1  # after a small read, let output gather: at most ~10 wake-ups a second
 RETRY_S = 1.0  # how often a full disk is tried again
 NOTICE_WAIT_S = 600.0  # how long an ended run's shim waits for space to report dropped output
 RESERVED = 4096
