@@ -185,6 +185,7 @@ def run_shim(run_dir: str) -> int:
         signal.signal(sig, _ignore)
     key = str(spec.get("shim_key") or "")
     exit_slot = Slot(os.path.join(run_dir, ".exit.json.reserved"))
+    state_slot = Slot(os.path.join(run_dir, ".state.json.reserved"))
     sink = LogSink(os.path.join(run_dir, "output.log"), Slot(os.path.join(run_dir, "shim.json")))
     held: List[str] = ["session"] + (["subreaper"] if _subreaper() else [])
     cgroup = cgroups.create(str(spec["id"]))
@@ -216,7 +217,7 @@ def run_shim(run_dir: str) -> int:
         message = "cannot start {}: {}".format(argv[0], getattr(exc, "strerror", None) or exc)
         sink.write(("[rdt-tui] " + message + "\n").encode())
         state.update({"pid": None, "start_time": None, "started_at": time.time(), "held_by": []})
-        _retry(lambda: write_json_atomic(os.path.join(run_dir, "state.json"), state))
+        _record(run_dir, "state.json", state, state_slot)
         record = {"code": 127, "signal": None, "ended_at": time.time(), "error": message}
         _finish_record(run_dir, record, key, exit_slot)
         cgroups.remove(cgroup)
@@ -238,35 +239,30 @@ def run_shim(run_dir: str) -> int:
             "cgroup": cgroup,
         }
     )
-    _retry(lambda: write_json_atomic(os.path.join(run_dir, "state.json"), state))
-    _pump(proc, read_fd, sink, run_dir, key, exit_slot)
+    # Without room for state.json the pump retries it: the job's output never waits on it.
+    pending_state = None if _record(run_dir, "state.json", state, state_slot) else state
+    _pump(proc, read_fd, sink, run_dir, key, exit_slot, pending_state)
     cgroups.remove(cgroup)
     return 0
 
 
-def _retry(action: Any, tries: int = 600) -> bool:
-    """``action()`` until it stops failing with OSError (a full disk): bounded, once a second."""
-    for _ in range(tries):
-        try:
-            action()
-            return True
-        except OSError:
-            time.sleep(RETRY_S)
-    return False
-
-
-def _finish_record(run_dir: str, record: Dict[str, Any], key: str, slot: Slot) -> bool:
-    """Write exit.json: through the reserved slot, else a normal atomic write."""
-    if key:
-        record["mac"] = seal(record, key)
-    final = os.path.join(run_dir, "exit.json")
-    if slot.put(record) and slot.commit(final):
+def _record(run_dir: str, name: str, obj: Dict[str, Any], slot: Optional[Slot]) -> bool:
+    """Write ``name`` atomically: through its reserved slot, else a normal atomic write."""
+    final = os.path.join(run_dir, name)
+    if slot is not None and slot.put(obj) and slot.commit(final):
         return True
     try:
-        write_json_atomic(final, record)
+        write_json_atomic(final, obj)
         return True
     except OSError:
         return False
+
+
+def _finish_record(run_dir: str, record: Dict[str, Any], key: str, slot: Slot) -> bool:
+    """exit.json, sealed with the run's key."""
+    if key:
+        record["mac"] = seal(record, key)
+    return _record(run_dir, "exit.json", record, slot)
 
 
 def _pump(
@@ -276,6 +272,7 @@ def _pump(
     run_dir: str,
     key: str,
     slot: Slot,
+    pending_state: Optional[Dict[str, Any]],
 ) -> None:
     """Drain the pipe and reap children until the job ended, its exit is on disk, and no
     process of the run is left."""
@@ -317,6 +314,8 @@ def _pump(
             if pid == proc.pid:
                 proc.returncode = status  # Popen must not wait for it again
                 record = dict(_exit_of(status), ended_at=time.time())
+        if pending_state is not None and _record(run_dir, "state.json", pending_state, None):
+            pending_state = None
         if record is not None and not recorded:
             record["dropped_bytes"] = sink.dropped
             recorded = _finish_record(run_dir, dict(record), key, slot)
