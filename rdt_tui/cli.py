@@ -217,6 +217,9 @@ async def cmd_stop(c: AgentClient, a: argparse.Namespace) -> int:
         print(f"{s['id']} had already ended: {_status_word(s)}")
     else:
         print(f"{s['id']} {_status_word(s)}")
+    if s.get("stop_incomplete"):
+        print(f"{s['id']}: {s.get('error')}", file=sys.stderr)
+        return 1  # processes of the run are left (stuck in the kernel): not a clean stop
     return 0
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 import sys
@@ -15,6 +16,7 @@ from rdt_tui.agent import stopper
 from rdt_tui.agent.procs import Proc, read_proc
 
 from .conftest import Agent, wait_until
+from .test_cli import rdt
 
 pytestmark = pytest.mark.asyncio
 
@@ -110,12 +112,18 @@ async def test_stop_gives_up_on_a_process_stuck_in_the_kernel_and_names_it(
         fh.write("FROZEN")
     wait_until(lambda: (read_proc(stuck) or Proc(0, 0, 0, 0, "?", 0, "")).state == "D")
     t0 = time.monotonic()
-    final = await c.stop(run["id"], grace=0.2)
+    # As a user stops it: the CLI says which process is left and in which state, and fails.
+    loop = asyncio.get_running_loop()
+    done = await loop.run_in_executor(
+        None, lambda: rdt(agent.state_dir, "stop", "localhost", run["id"], "--grace", "0.2")
+    )
     took = time.monotonic() - t0
-    assert [p["pid"] for p in final["stop_incomplete"]] == [stuck]
-    assert final["stop_incomplete"][0]["state"] == "D"
-    assert f"{stuck} (python" in final["error"] and "uninterruptible" in final["error"]
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert f"{stuck} (python" in done.stderr and "state D" in done.stderr, done.stderr
+    assert "uninterruptible" in done.stderr and "Traceback" not in done.stderr
     assert took < 60, "the stop did not give up"
+    status = await c.status(run["id"])  # the job itself is gone; the stuck worker is listed
+    assert status["pids"] == [stuck]
     with open(os.path.join(freezer, "freezer.state"), "w") as fh:
         fh.write("THAWED")  # the kernel lets go: the pending SIGKILL ends it
     wait_until(lambda: read_proc(stuck) is None, what="the thawed process to die")
