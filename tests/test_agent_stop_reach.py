@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import signal
@@ -15,6 +16,7 @@ import pytest
 from rdt_tui.agent.procs import start_time
 
 from .conftest import Agent, wait_status, wait_until
+from .test_cli import rdt
 
 pytestmark = pytest.mark.asyncio
 
@@ -119,9 +121,13 @@ async def test_stop_ends_env_i_children_orphans_and_a_job_that_re_execs_without_
         assert not alive(pid), f"pid {pid} escaped the stop"
     assert final["status"] == "stopped", final
     assert final["exit_code"] == 128 + signal.SIGKILL
-    # The status says what held the run.
+    # The status says what held the run, in the CLI too.
     assert ("cgroup" in final["held_by"]) == (containment == "cgroup"), final["held_by"]
     assert "subreaper" in final["held_by"]
+    shown = await asyncio.get_running_loop().run_in_executor(
+        None, lambda: rdt(agent.state_dir, "status", "localhost", run["id"])
+    )
+    assert "held by  " + ", ".join(final["held_by"]) in shown.stdout, shown.stdout
 
 
 async def test_workers_left_by_an_ended_job_are_reported_and_stopped(
