@@ -161,7 +161,7 @@ async def test_a_daemon_started_inside_a_run_does_not_pass_its_marker_to_later_r
         workdir,
         "inside.py",
         f"""
-        import os, subprocess, sys, time
+        import os, signal, subprocess, sys, time
         while not os.path.exists({go!r}):
             time.sleep(0.05)
         # What a user's job may do: run rdt-tui, which starts the agent's daemon.
@@ -169,6 +169,9 @@ async def test_a_daemon_started_inside_a_run_does_not_pass_its_marker_to_later_r
             [sys.executable, "-m", "rdt_tui.agent", "--state-dir", {agent.state_dir!r}, "attach"],
             stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
         )
+        # Stubborn: the stop goes all the way to SIGKILL (and the cgroup's kill).
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
         time.sleep(600)
         """,
     )

@@ -144,3 +144,20 @@ async def test_a_user_stop_of_one_node_is_not_a_death_in_the_group_report(workdi
             _kill_runs_of(d)
             _stop_daemon(d)
             shutil.rmtree(d, ignore_errors=True)
+
+
+def test_every_worker_of_the_console_is_guarded() -> None:
+    """A worker added later without the guard would take the console down on its first error."""
+    import re
+    from pathlib import Path
+
+    import rdt_tui.tui
+
+    root = Path(rdt_tui.tui.__file__).parent
+    unguarded = []
+    for path in root.rglob("*.py"):
+        lines = path.read_text().splitlines()
+        for i, line in enumerate(lines):
+            if re.match(r"\s*@work\b", line) and not re.match(r"\s*@guarded\(", lines[i + 1]):
+                unguarded.append(f"{path.name}:{i + 1}")
+    assert not unguarded, f"workers without @guarded: {unguarded}"
