@@ -146,7 +146,7 @@ async def test_a_user_stop_of_one_node_is_not_a_death_in_the_group_report(workdi
             shutil.rmtree(d, ignore_errors=True)
 
 
-def test_every_worker_of_the_console_is_guarded() -> None:
+async def test_every_worker_of_the_console_is_guarded() -> None:
     """A worker added later without the guard would take the console down on its first error."""
     import re
     from pathlib import Path
