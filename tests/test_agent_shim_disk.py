@@ -12,6 +12,8 @@ from collections.abc import Iterator
 
 import pytest
 
+from rdt_tui.core.preflight import evaluate
+
 from .conftest import Agent, _kill_runs_of, _stop_daemon, wait_status, wait_until
 
 pytestmark = pytest.mark.asyncio
@@ -100,6 +102,10 @@ async def test_a_full_state_disk_drops_output_but_the_job_runs_on_and_its_exit_i
         s = await c.status(run["id"])
         assert s["status"] == "running", s
         assert s["dropped_bytes"] > 0 and "dropped" in s["error"], s
+        # The preflight of the next launch says there is no room for a log.
+        facts = await c.call("preflight", {"params": {}, "cwd": workdir}, timeout=120)
+        room = [x for x in evaluate(facts, {}) if x["id"] == "state_dir"]
+        assert room and room[0]["status"] == "fail" and small_state_dir in room[0]["detail"]
         open(go, "w").close()  # the job ends while the disk is still full
         ended = await wait_status(c, run["id"], {"exited"}, timeout=30)
         assert ended["exit_code"] == 5, ended  # its own code: the disk never reached it

@@ -504,8 +504,29 @@ def _wandb(f: Dict[str, Any]) -> Dict[str, Any]:
     )
 
 
+STATE_DIR_FAIL = 64 << 20  # under this the run's log would soon be dropped
+STATE_DIR_WARN = 1 << 30
+
+
+def _state_dir(f: Dict[str, Any]) -> Dict[str, Any]:
+    """Room for the run's output.log and metrics in the agent's state directory."""
+    title = "Room for the run's log"
+    free, path = f.get("free"), f.get("path")
+    if free is None:
+        return check("state_dir", title, WARN, f"cannot read the free space of {path}", "")
+    detail = f"{human_size(free)} free in the agent's state directory {path}"
+    hint = "free space there, or point XDG_STATE_HOME (or RDT_TUI_STATE_DIR) to a larger disk"
+    if free < STATE_DIR_FAIL:
+        return check("state_dir", title, FAIL, detail + "; the log would be dropped", hint)
+    if free < STATE_DIR_WARN:
+        return check("state_dir", title, WARN, detail, hint)
+    return check("state_dir", title, PASS, detail)
+
+
 def _hazards(facts: Dict[str, Any], params: Dict[str, Any]) -> List[Dict[str, Any]]:
     out = []
+    if facts.get("state_dir"):
+        out.append(_state_dir(facts["state_dir"]))
     port = facts.get("master_port") or {}
     if port:
         out.append(
