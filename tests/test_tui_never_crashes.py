@@ -161,3 +161,73 @@ async def test_every_worker_of_the_console_is_guarded() -> None:
             if re.match(r"\s*@work\b", line) and not re.match(r"\s*@guarded\(", lines[i + 1]):
                 unguarded.append(f"{path.name}:{i + 1}")
     assert not unguarded, f"workers without @guarded: {unguarded}"
+
+
+RING = os.path.join(os.path.dirname(os.path.abspath(__file__)), "jobs", "ring.py")
+
+
+async def test_stop_on_a_multi_node_dashboard_stops_every_rank_and_says_so(
+    workdir: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from textual.widgets import DataTable
+
+    from rdt_tui.tui.hosts_screen import HostRow, HostsScreen
+    from rdt_tui.tui.launch_screen import LaunchScreen
+    from rdt_tui.tui.runs_screen import RunsScreen
+
+    from .sshd import free_port
+
+    cfg = os.path.join(workdir, "cfg")
+    os.makedirs(cfg)
+    open(os.path.join(workdir, "ssh_config"), "w").close()
+    monkeypatch.setenv("RDT_TUI_CONFIG_DIR", cfg)
+    monkeypatch.setenv("RDT_TUI_SSH_CONFIG", os.path.join(workdir, "ssh_config"))
+    monkeypatch.chdir(workdir)
+    runs_dir = os.path.join(workdir, "configs", "runs")
+    os.makedirs(runs_dir)
+    shutil.copy(RING, os.path.join(workdir, "ring.py"))
+    with open(os.path.join(runs_dir, "aa-ring.toml"), "w") as fh:
+        fh.write(
+            f'hosts = ["node-a", "node-b"]\nmain_process_port = {free_port()}\n'
+            f'command = ["{sys.executable}", "ring.py", "{{node_rank}}", "{{num_machines}}", '
+            '"{main_process_ip}", "{main_process_port}"]\n'
+            f'cwd = "{workdir}"\n'
+        )
+    dirs = {h: tempfile.mkdtemp(prefix=f"rdt-{h}-", dir="/tmp") for h in ("node-a", "node-b")}
+    rows = [HostRow(h, "127.0.0.1", "") for h in dirs]
+    from rdt_tui.tui.app import make_console_app
+
+    app = make_console_app(rows, lambda h: AgentClient(LocalTransport(dirs[h])))
+    try:
+        async with app.run_test(size=(120, 40)) as pilot:
+            await until(lambda: isinstance(app.screen, HostsScreen))
+            await until(lambda: app.screen.status.get("node-a") == "reachable")  # type: ignore[attr-defined]
+            await pilot.press("enter")
+            await until(lambda: isinstance(app.screen, RunsScreen))
+            profiles = app.screen.query_one("#profiles", DataTable)
+            await until(lambda: profiles.row_count >= 1)
+            profiles.focus()
+            await pilot.press("enter")
+            await until(lambda: isinstance(app.screen, LaunchScreen))
+            await pilot.press("l", "y")
+            await until(lambda: on_dashboard(app))
+            dash = app.screen
+            assert isinstance(dash, DashboardScreen) and dash.group is not None
+            chart = dash.query_one(LossChart)
+            await until(lambda: len(chart.series.get("rank1_loss", ())) > 3)
+            await pilot.press("s")
+            await pilot.press("y")
+            report = dash.group.report
+            await until(lambda: len(report.final) == 2, timeout=60)
+            await until(lambda: any("stopped as asked" in n for n in notifications(app)))
+            await pilot.pause(0.5)
+            bar = dash.query_one(StatusBar)
+            assert "died" not in bar.alert, bar.alert
+            assert not any("died first" in n for n in notifications(app))
+            assert report.first_dead is None, report.summary()
+            assert {f["status"] for f in report.final.values()} == {"stopped"}
+    finally:
+        for d in dirs.values():
+            _kill_runs_of(d)
+            _stop_daemon(d)
+            shutil.rmtree(d, ignore_errors=True)
