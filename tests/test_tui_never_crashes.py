@@ -219,12 +219,12 @@ async def test_stop_on_a_multi_node_dashboard_stops_every_rank_and_says_so(
             await pilot.press("y")
             report = dash.group.report
             await until(lambda: len(report.final) == 2, timeout=60)
-            await until(lambda: any("stopped as asked" in n for n in notifications(app)))
-            await pilot.pause(0.5)
+            await pilot.pause(1.0)
             bar = dash.query_one(StatusBar)
             assert "died" not in bar.alert, bar.alert
             assert not any("died first" in n for n in notifications(app))
             assert report.first_dead is None, report.summary()
+            await until(lambda: any("stopped as asked" in n for n in notifications(app)))
             assert {f["status"] for f in report.final.values()} == {"stopped"}
     finally:
         for d in dirs.values():
