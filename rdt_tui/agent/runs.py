@@ -217,7 +217,14 @@ class Scan:
     def __init__(self, store: RunStore) -> None:
         self.table = process_table()
         self.marked = marked_processes()
-        self.exclude = {os.getpid()}  # this daemon, and below: every run's shim
+        # This process and the daemon (the same, unless a CLI or test looks), and below:
+        # every run's shim. A daemon started from inside a run hangs below that run's shim.
+        self.exclude = {os.getpid()}
+        try:
+            with open(os.path.join(os.path.dirname(store.root), "agent.pid")) as fh:
+                self.exclude.add(int(fh.read().strip()))
+        except (OSError, ValueError):
+            pass
         for run_id in store.run_ids():
             shim = store._state(run_id).get("shim_pid")
             if isinstance(shim, int):
