@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -12,6 +13,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from rdt_tui.agent.procs import start_time
 from rdt_tui.core.preflight import evaluate
 
 from .conftest import Agent, _kill_runs_of, _stop_daemon, wait_status, wait_until
@@ -121,3 +123,19 @@ async def test_a_full_state_disk_drops_output_but_the_job_runs_on_and_its_exit_i
         assert final["dropped_bytes"] > 0
     finally:
         await agent.close_all()
+
+
+async def test_a_run_deleted_under_its_shim_lets_the_shim_end(agent: Agent, workdir: str) -> None:
+    c = await agent.client()
+    go = os.path.join(workdir, "go")
+    wait_go = f"import os, time\nwhile not os.path.exists({go!r}):\n    time.sleep(0.05)\n"
+    run = await c.launch([sys.executable, "-c", wait_go], cwd=workdir)
+    run_dir = os.path.join(agent.state_dir, "runs", run["id"])
+    with open(os.path.join(run_dir, "state.json")) as fh:
+        state = json.load(fh)
+    shutil.rmtree(run_dir)  # the user cleans up the state directory by hand
+    open(go, "w").close()
+    # Nowhere to record the exit: the shim ends instead of retrying forever.
+    wait_until(lambda: start_time(state["shim_pid"]) is None, timeout=20, what="the shim to end")
+    if state.get("cgroup"):
+        assert not os.path.exists(state["cgroup"])

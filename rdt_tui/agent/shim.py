@@ -319,6 +319,8 @@ def _pump(
         if record is not None and not recorded:
             record["dropped_bytes"] = sink.dropped
             recorded = _finish_record(run_dir, dict(record), key, slot)
+            # The run was deleted under us: there is nowhere to record it, nor anyone to read.
+            recorded = recorded or not os.path.isdir(run_dir)
         sink.retry()
         # With no child left, a process outside our tree may still hold the pipe (the shim
         # could not become a subreaper): keep draining what it writes until it closes.
@@ -327,6 +329,6 @@ def _pump(
     os.close(read_fd)
     # Output was dropped and the disk is still full: say so in the log once space returns.
     give_up = time.monotonic() + NOTICE_WAIT_S
-    while sink.pending and time.monotonic() < give_up:
+    while sink.pending and time.monotonic() < give_up and os.path.isdir(run_dir):
         time.sleep(RETRY_S)
         sink.retry()
