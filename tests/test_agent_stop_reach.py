@@ -269,3 +269,22 @@ async def test_stop_signals_the_recorded_job_even_without_any_marker(
     # KeyboardInterrupt raised while it starts): no SIGKILL was needed.
     assert final["exit_code"] in (1, 130), final
     assert time.monotonic() - t0 < 15
+
+
+async def test_a_restarted_daemon_removes_the_empty_cgroup_a_killed_shim_left(
+    agent: Agent, workdir: str
+) -> None:
+    c = await agent.client()
+    run = await c.launch(["sleep", "600"], cwd=workdir)
+    with open(os.path.join(agent.state_dir, "runs", run["id"], "state.json")) as fh:
+        state = json.load(fh)
+    if not state.get("cgroup"):
+        pytest.skip("no cgroup can be made here")
+    for pid in (state["shim_pid"], state["pid"]):  # the node's OOM killer takes both
+        os.kill(pid, signal.SIGKILL)
+    wait_until(lambda: not alive(state["pid"]) and not alive(state["shim_pid"]))
+    assert os.path.isdir(state["cgroup"])
+    os.kill(agent.daemon_pid(), signal.SIGKILL)
+    c2 = await agent.client()  # a new daemon adopts what is left
+    assert (await c2.status(run["id"]))["status"] == "lost"
+    assert not os.path.exists(state["cgroup"])

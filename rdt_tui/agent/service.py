@@ -56,6 +56,8 @@ class AgentService(PreflightOps):
             if summary["status"] == RUNNING:
                 self.watcher(summary["id"])
                 adopted.append(summary["id"])
+            else:  # a shim that was killed could not remove its run's (empty) cgroup
+                cgroups.remove(self.store.summary_state(summary["id"]).get("cgroup"))
         return adopted
 
     def watcher(self, run_id: str) -> RunWatcher:
