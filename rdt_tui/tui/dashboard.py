@@ -28,6 +28,7 @@ from ..core.units import human_duration, human_size
 from .confirm import Confirm
 from .errors import error_title
 from .guard import guarded
+from .guard import report as report_error
 from .widgets.checkpoint_table import CheckpointTable
 from .widgets.gpu_pane import GpuPane
 from .widgets.log_tail import LogTail
@@ -376,14 +377,18 @@ class DashboardScreen(Screen[None]):
             # A multi-node job stops as one: every host's rank, not this node's alone.
             group = self.group
             self.notify(f"Stopping {group.report.group} on {', '.join(group.report.runs)}...")
-            results = await asyncio.gather(
-                *(group.clients[h].stop(r, grace=30) for h, r in group.report.runs.items())
+            # Each host answers for itself: one lost host does not hide the others' stops.
+            results: list[Any] = await asyncio.gather(
+                *(group.clients[h].stop(r, grace=30) for h, r in group.report.runs.items()),
+                return_exceptions=True,
             )
         else:
             self.notify(f"Stopping {self.run_id}...")
             results = [await self.client.stop(self.run_id, grace=30)]
         for result in results:
-            if result.get("error"):
+            if isinstance(result, Exception):
+                report_error(self, "Stopping a node's run", result)
+            elif result.get("error"):
                 self.notify(f"{result['id']}: {result['error']}", severity="error", timeout=60)
             else:
                 self.notify(f"{result['id']}: {ended_text(result)[0]}")
