@@ -69,7 +69,9 @@ def _status_word(s: dict[str, Any]) -> str:
     if s["status"] in ("exited", "stopped"):
         code = s.get("exit_code")
         sig = s.get("signal")
-        return f"{s['status']} ({'signal ' + str(sig) if sig else code})"
+        word = f"{s['status']} ({'signal ' + str(sig) if sig else code})"
+        left = len(s.get("leftover") or [])
+        return word + (f", {left} process{'es' if left > 1 else ''} left" if left else "")
     return str(s["status"])
 
 

@@ -140,6 +140,14 @@ async def test_workers_left_by_an_ended_job_are_reported_and_stopped(
     wait_ready(workdir, left)
     ended = await wait_status(c, run["id"], {"exited"})
     assert ended["exit_code"] == 4
+    for _ in range(100):  # the job's short-lived helper (the double fork) may still be exiting
+        if sorted(ended.get("leftover") or []) == sorted(left):
+            break
+        await asyncio.sleep(0.1)
+        ended = await c.status(run["id"])
+    listed = await asyncio.get_running_loop().run_in_executor(
+        None, lambda: rdt(agent.state_dir, "runs", "localhost")
+    )
     final = await c.stop(run["id"], grace=0.5)
     for pid in left:
         assert not alive(pid), f"leftover worker {pid} survived the stop"
@@ -147,6 +155,7 @@ async def test_workers_left_by_an_ended_job_are_reported_and_stopped(
     # Before the stop, the status named the processes the job left behind.
     assert sorted(ended.get("leftover") or []) == sorted(left), ended
     assert "outlived" in ended["error"]
+    assert "exited (4), 2 processes left" in listed.stdout, listed.stdout
     # The job's own exit is kept: it ended by itself with 4, it was not "stopped".
     assert final["status"] == "exited" and final["exit_code"] == 4
     assert not final.get("leftover")
