@@ -12,7 +12,6 @@ The shim is the job's child subreaper: a worker whose parent died is re-parented
 not to init, so it stays in the run's process tree; the shim stays until the last one is gone.
 """
 
-import ctypes
 import fcntl
 import hashlib
 import hmac
@@ -156,10 +155,14 @@ class LogSink:
 
 
 def _subreaper() -> bool:
+    """Become the child subreaper of everything the job starts (Linux 3.4+): orphans are
+    re-parented to the shim, not to init. False where it cannot be (no ctypes, not Linux)."""
     try:
+        import ctypes  # some minimal Python builds lack _ctypes: then no subreaper
+
         libc = ctypes.CDLL(None, use_errno=True)
         return int(libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)) == 0
-    except (OSError, AttributeError):
+    except (ImportError, OSError, AttributeError):
         return False
 
 
