@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 from rdt_tui.agent.procs import Proc
 from rdt_tui.agent.stopper import run_members
 
@@ -56,3 +58,16 @@ def test_members_of_a_run_whose_shim_and_job_are_gone_are_still_found() -> None:
         105: proc(105, 1, 101, 105),
     }
     assert run_members(STATE, t, [], {100}) == [104, 105]
+
+
+def test_a_state_file_cannot_point_the_stop_at_another_cgroup() -> None:
+    from rdt_tui.agent import cgroups
+
+    mount = cgroups.mount_point()
+    if mount is not None:
+        ours = os.path.join(mount, "user.slice", "rdt-run-abc")
+        assert cgroups.of_run(ours, "abc") == ours
+        assert cgroups.of_run(os.path.join(mount, "rdt-run-other"), "abc") is None
+        assert cgroups.of_run(os.path.join(mount, "user.slice"), "abc") is None
+    assert cgroups.of_run("/tmp/rdt-run-abc", "abc") is None
+    assert cgroups.of_run(None, "abc") is None

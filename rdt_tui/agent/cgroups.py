@@ -86,6 +86,17 @@ def create(run_id: str) -> Optional[str]:
     return path
 
 
+def of_run(path: object, run_id: str) -> Optional[str]:
+    """``path`` when it is the cgroup this agent makes for ``run_id``: a damaged or edited
+    state.json must not point a stop's ``cgroup.kill`` at something else."""
+    if not isinstance(path, str) or os.path.basename(path) != PREFIX + run_id:
+        return None
+    mount = mount_point()
+    if mount is None or not os.path.realpath(path).startswith(mount.rstrip("/") + "/"):
+        return None
+    return path
+
+
 def join(path: str) -> bool:
     """Move the calling process into ``path``; False when the OS refused."""
     try:

@@ -17,6 +17,7 @@ from typing import Any, Dict, List, Optional
 from ..core.formats import FORMATS
 from ..protocol import errors
 from ..protocol.errors import AgentError
+from . import cgroups
 from .files import CorruptFile, ensure_private_dir, read_json, write_json_atomic
 from .procs import clean_env, is_same_process, marked_processes, process_table
 from .shim import is_sealed
@@ -232,6 +233,7 @@ class Scan:
 
     def members(self, run_id: str, state: Dict[str, Any]) -> List[int]:
         others = {p for r, ps in self.marked.items() if r != run_id for p in ps}
+        state = dict(state, cgroup=cgroups.of_run(state.get("cgroup"), run_id))
         return run_members(state, self.table, self.marked.get(run_id, []), self.exclude | others)
 
 

@@ -57,7 +57,8 @@ class AgentService(PreflightOps):
                 self.watcher(summary["id"])
                 adopted.append(summary["id"])
             else:  # a shim that was killed could not remove its run's (empty) cgroup
-                cgroups.remove(self.store.summary_state(summary["id"]).get("cgroup"))
+                state = self.store.summary_state(summary["id"])
+                cgroups.remove(cgroups.of_run(state.get("cgroup"), summary["id"]))
         return adopted
 
     def watcher(self, run_id: str) -> RunWatcher:
@@ -211,7 +212,7 @@ class AgentService(PreflightOps):
         loop = asyncio.get_event_loop()
         if status == RUNNING:  # an ended job keeps its own exit; only its leftovers are ended
             self.store.mark_stop(run_id, sig, grace)
-        cgroup = self.store.summary_state(run_id).get("cgroup")
+        cgroup = cgroups.of_run(self.store.summary_state(run_id).get("cgroup"), run_id)
 
         async def find() -> List[int]:
             return await loop.run_in_executor(None, self.store.members, run_id)
