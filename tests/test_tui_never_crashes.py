@@ -105,6 +105,24 @@ async def test_the_users_own_stop_is_said_as_such_not_a_traceback_alert(
         assert (await c.status(ids[0]))["status"] == "stopped"
 
 
+async def test_a_stop_asked_from_another_console_is_said_as_such_too(
+    state_dir: str, workdir: str
+) -> None:
+    open_run, ids = open_run_factory(state_dir, workdir)
+    app = make_app(open_run)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await until(lambda: on_dashboard(app))
+        chart = app.screen.query_one(LossChart)
+        bar = app.screen.query_one(StatusBar)
+        await until(lambda: len(chart.series.get("loss", ())) > 5)
+        async with AgentClient(LocalTransport(state_dir, simulate_gpus=2)) as other:  # elsewhere
+            await other.stop(ids[0], grace=5)
+        await until(lambda: app.screen.final is not None, timeout=60)  # type: ignore[attr-defined]
+        await pilot.pause(0.5)
+        assert "Traceback" not in bar.alert, bar.alert
+        assert any("stopped as asked" in n for n in notifications(app))
+
+
 RANK = textwrap.dedent("""
     import time
     for i in range(1, 100000):

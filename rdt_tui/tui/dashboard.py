@@ -172,8 +172,10 @@ class DashboardScreen(Screen[None]):
                 if data.get("complete"):
                     self.final = data
                     text, bad = ended_text(data)
-                    if data.get("status") == "stopped":
-                        bar.alert = ""  # what the stop made the job print is not news
+                    if data.get("status") == "stopped" and bar.alert.endswith(" in the log"):
+                        # A stop asked elsewhere: the traceback it made the job print is
+                        # not news (a NaN or disk alert stays).
+                        bar.alert = ""
                         bar.refresh_text()
                     self.notify(
                         f"Run {self.run_id} {text}",
