@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import os
 import shutil
 import signal
@@ -53,7 +54,9 @@ async def one_window(seconds: int) -> dict[str, float]:
 
     consumer = asyncio.create_task(consume())
     await asyncio.sleep(2)  # past start-up
-    pids = {"daemon": daemon, "attach": transport.pid or 0, "tail -F": tail.pid}
+    with open(os.path.join(state, "runs", run, "state.json")) as fh:
+        shim = int(json.load(fh)["shim_pid"])  # it copies the job's output pipe into the log
+    pids = {"daemon": daemon, "attach": transport.pid or 0, "shim": shim, "tail -F": tail.pid}
     before = {k: cpu_seconds(p) for k, p in pids.items()}
     c0 = dict(counts)
     t0 = time.monotonic()

@@ -69,7 +69,9 @@ def _status_word(s: dict[str, Any]) -> str:
     if s["status"] in ("exited", "stopped"):
         code = s.get("exit_code")
         sig = s.get("signal")
-        return f"{s['status']} ({'signal ' + str(sig) if sig else code})"
+        word = f"{s['status']} ({'signal ' + str(sig) if sig else code})"
+        left = len(s.get("leftover") or [])
+        return word + (f", {left} process{'es' if left > 1 else ''} left" if left else "")
     return str(s["status"])
 
 
@@ -96,6 +98,8 @@ async def cmd_status(c: AgentClient, a: argparse.Namespace) -> int:
         return 0
     print(f"run      {s['id']}\nstatus   {_status_word(s)}\nstarted  {_age(s.get('started_at'))}")
     print(f"command  {' '.join(s.get('argv') or [])}\ncwd      {s.get('cwd')}")
+    if s.get("held_by"):  # what finds every process of the run when it is stopped
+        print(f"held by  {', '.join(s['held_by'])}")
     if s.get("error"):
         print(f"problem  {s['error']}")
     return 0
@@ -221,6 +225,9 @@ async def cmd_stop(c: AgentClient, a: argparse.Namespace) -> int:
         print(f"{s['id']} had already ended: {_status_word(s)}")
     else:
         print(f"{s['id']} {_status_word(s)}")
+    if s.get("stop_incomplete"):
+        print(f"{s['id']}: {s.get('error')}", file=sys.stderr)
+        return 1  # processes of the run are left (stuck in the kernel): not a clean stop
     return 0
 
 

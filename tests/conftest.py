@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 from rdt_tui.agent.procs import marked_processes
+from rdt_tui.agent.runs import RunStore
 from rdt_tui.client import AgentClient
 from rdt_tui.transport.local import LocalTransport
 
@@ -39,13 +40,28 @@ def _stop_daemon(path: str) -> None:
 
 def _kill_runs_of(path: str) -> None:
     runs = os.path.join(path, "runs")
-    ids = os.listdir(runs) if os.path.isdir(runs) else []
-    for pids in marked_processes(ids).values():
-        for pid in pids:
-            try:
-                os.kill(pid, signal.SIGKILL)
-            except OSError:
-                pass
+    if not os.path.isdir(runs):
+        return
+    ids = os.listdir(runs)
+    found = {p for pids in marked_processes(ids).values() for p in pids}
+    store = RunStore(path)
+    for run_id in ids:  # also what escaped the marker: the tree, session, group and cgroup
+        found.update(store.members(run_id))
+    for pid in found:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except OSError:
+            pass
+
+
+def kill_run(run_id: str) -> None:
+    """A node's rank dies (the OOM killer, a crash): SIGKILL to every process of the run,
+    found by its marker. Not a stop: no one asked for it, so the agent records a death."""
+    for pid in marked_processes([run_id]).get(run_id, []):
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except OSError:
+            pass
 
 
 @pytest.fixture

@@ -20,7 +20,7 @@ from rdt_tui.config.profiles import load_profile
 from rdt_tui.demo.job import ensure_dataset
 from rdt_tui.transport.local import LocalTransport
 
-from .conftest import _kill_runs_of, _stop_daemon
+from .conftest import _kill_runs_of, _stop_daemon, kill_run
 from .sshd import free_port
 from .test_demo_accelerate import needs_torch
 
@@ -102,7 +102,7 @@ async def test_a_dead_node_stops_the_other_and_is_named(
     async def kill_b_when_training() -> None:
         while len(seen) < 5:
             await asyncio.sleep(0.2)
-        await nodes["node-b"].stop(report.runs["node-b"], grace=0, signal="SIGKILL")
+        kill_run(report.runs["node-b"])  # a death, not a stop someone asked for
 
     def on_event(host: str, ev: dict[str, Any]) -> None:
         if ev["event"] == "metric":

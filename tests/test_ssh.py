@@ -36,6 +36,7 @@ from rdt_tui.transport.errors import (
 from rdt_tui.transport.ssh import SshTransport
 
 from .conftest import _stop_daemon as stop_daemon
+from .conftest import kill_run
 from .sshd import NODE_NAME, USER, SshLab, free_port, sshd_path, start_lab
 
 NODE_PYTHON = "/usr/bin/python3"
@@ -584,25 +585,7 @@ def kill_node_rank(cmd: list[str], profile: str, env: dict[str, str], after_s: f
     first = group.stderr.readline()
     runs = dict(part.split("=") for part in first.split(": ", 1)[1].strip().split(", "))
     time.sleep(after_s)
-    killed = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "rdt_tui.cli",
-            "stop",
-            "node",
-            runs["node"],
-            "--signal",
-            "SIGKILL",
-            "--grace",
-            "0",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env=env,
-    )
-    assert killed.returncode == 0, killed.stderr
+    kill_run(runs["node"])  # the node's rank dies: a death, not a stop someone asked for
     out, _ = group.communicate(timeout=180)
     return group.returncode, json.loads(out)
 

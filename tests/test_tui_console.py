@@ -378,7 +378,7 @@ async def test_a_multi_host_profile_launches_from_the_console_and_a_dead_node_is
     import shutil
     import tempfile
 
-    from .conftest import _kill_runs_of, _stop_daemon
+    from .conftest import _kill_runs_of, _stop_daemon, kill_run
     from .sshd import free_port
 
     runs_dir = os.path.join(workdir, "configs", "runs")
@@ -415,8 +415,7 @@ async def test_a_multi_host_profile_launches_from_the_console_and_a_dead_node_is
             # one merged stream: rank 1's own metric arrives from node-b's agent
             await until(lambda: len(chart.series.get("rank1_loss", ())) > 3)
             report = dash.group.report
-            node_b = dash.group.clients["node-b"]
-            await node_b.stop(report.runs["node-b"], grace=0, signal="SIGKILL")
+            kill_run(report.runs["node-b"])  # a death, not a stop someone asked for
             bar = dash.query_one(StatusBar)
             await until(lambda: "node-b died first" in bar.alert, timeout=60)
             a_status = await dash.group.clients["node-a"].status(report.runs["node-a"])

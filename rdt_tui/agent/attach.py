@@ -24,6 +24,7 @@ from ..protocol import wire
 from .build import build_hash
 from .daemon import peer_uid, socket_path
 from .files import ensure_private_dir
+from .procs import clean_env
 
 START_TIMEOUT_S = 15.0
 REFUSAL_WAIT_S = 30.0
@@ -131,6 +132,7 @@ def spawn_daemon(root: str, simulate_gpus: int) -> "subprocess.Popen[bytes]":
             start_new_session=True,
             close_fds=True,
             cwd=root,
+            env=clean_env(),  # a daemon started from inside a run must not carry its marker
         )
     finally:
         os.close(log)

@@ -17,8 +17,10 @@ from typing import Any, Dict, Optional, Set
 
 from ..protocol import errors, wire
 from ..protocol.errors import AgentError
+from . import cgroups
 from .files import CorruptFile, ensure_private_dir, write_atomic
 from .follower import read_chunk
+from .procs import PRIVATE_ENV
 from .runs import RUNNING
 from .service import AgentService
 from .supervise import AgentLog, backoff, supervised
@@ -385,6 +387,10 @@ class Daemon:
 def run_daemon(root: str, shim_cmd: list, simulate_gpus: int = 0, gpu_interval: float = 1.0) -> int:
     ensure_private_dir(root)
     agent_log = AgentLog(os.path.join(root, "agent.log"))
+    # Started from inside a run: that run's marker and cgroup are not ours, nor our shims'.
+    for name in PRIVATE_ENV:
+        os.environ.pop(name, None)
+    cgroups.leave_runs()
     lock_fd = os.open(os.path.join(root, "agent.lock"), os.O_RDWR | os.O_CREAT, 0o600)
     try:
         fcntl.flock(lock_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)

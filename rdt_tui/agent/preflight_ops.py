@@ -18,6 +18,7 @@ from ..core.stats import check_entry, encodable, entry_changes, make_entry, pars
 from ..protocol import errors
 from ..protocol.errors import AgentError
 from . import facts, manifest, statsfile
+from .hoststats import disk
 
 # Where this code lives (the zipapp, or the source tree): the statistics job runs from it
 # under the training interpreter.
@@ -314,6 +315,7 @@ class PreflightOps:
 
     gpu_samples: Any
     store: Any
+    root: str
     _manifests: Dict[str, Tuple[int, int]]
 
     async def op_preflight(self, args: Dict[str, Any]) -> Dict[str, Any]:
@@ -323,7 +325,9 @@ class PreflightOps:
         sample = self.gpu_samples[-1][1] if self.gpu_samples else {}
         loop = asyncio.get_event_loop()
         live = await loop.run_in_executor(None, self.store.live_runs)
-        return await loop.run_in_executor(None, facts.gather, params, cwd, env, sample, live)
+        found = await loop.run_in_executor(None, facts.gather, params, cwd, env, sample, live)
+        found["state_dir"] = disk(self.root)  # where the run's output.log and metrics go
+        return found
 
     async def op_manifest(self, args: Dict[str, Any]) -> Dict[str, Any]:
         directory = os.path.expanduser(str(args.get("path")))

@@ -7,10 +7,63 @@ init, so process groups cannot find them all; the marker can.
 
 import os
 import signal
-from typing import Dict, Iterable, List, Optional
+from typing import Dict, Iterable, List, NamedTuple, Optional
 
 RUN_ENV = "RDT_TUI_RUN"
 _MARKER = RUN_ENV.encode() + b"="
+# Our own variables that must never leak from one run into the daemon or another run's shim.
+PRIVATE_ENV = (RUN_ENV,)
+
+
+def clean_env(env: Optional[Dict[str, str]] = None) -> Dict[str, str]:
+    """``env`` (default: ours) without any run's marker: what a daemon or shim may pass on."""
+    return {k: v for k, v in (os.environ if env is None else env).items() if k not in PRIVATE_ENV}
+
+
+class Proc(NamedTuple):
+    """One line of the process table: ``/proc/<pid>/stat`` fields 2-8 and 22."""
+
+    pid: int
+    ppid: int
+    pgid: int
+    sid: int
+    state: str  # R, S, D (uninterruptible: stuck in the kernel), T, Z, ...
+    start: int
+    name: str
+
+
+def read_proc(pid: int) -> Optional[Proc]:
+    """The process ``pid`` from /proc; None when it is gone."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as fh:
+            data = fh.read()
+    except OSError:
+        return None
+    close = data.rfind(b")")
+    fields = data[close + 2 :].split()
+    if len(fields) < 20:
+        return None
+    name = data[data.find(b"(") + 1 : close].decode("utf-8", "replace")
+    return Proc(
+        pid,
+        int(fields[1]),
+        int(fields[2]),
+        int(fields[3]),
+        fields[0].decode("ascii", "replace"),
+        int(fields[19]),
+        name,
+    )
+
+
+def process_table() -> Dict[int, Proc]:
+    """Every live process (zombies left out), by pid."""
+    table: Dict[int, Proc] = {}
+    for name in os.listdir("/proc"):
+        if name.isdigit():
+            proc = read_proc(int(name))
+            if proc is not None and proc.state != "Z":
+                table[proc.pid] = proc
+    return table
 
 
 def start_time(pid: int) -> Optional[int]:

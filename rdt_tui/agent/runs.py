@@ -8,6 +8,7 @@ and *lost* when none of these hold (the node rebooted, the shim was SIGKILLed).
 
 import os
 import re
+import secrets
 import shutil
 import subprocess
 import time
@@ -16,8 +17,11 @@ from typing import Any, Dict, List, Optional
 from ..core.formats import FORMATS
 from ..protocol import errors
 from ..protocol.errors import AgentError
+from . import cgroups
 from .files import CorruptFile, ensure_private_dir, read_json, write_json_atomic
-from .procs import is_same_process, marked_processes
+from .procs import clean_env, is_same_process, marked_processes, process_table
+from .shim import is_sealed
+from .stopper import run_members
 
 RUNNING, EXITED, STOPPED, LOST = "running", "exited", "stopped", "lost"
 _RUN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,120}$")
@@ -61,7 +65,26 @@ class RunStore:
         return spec
 
     # ----- status ------------------------------------------------------------------------
-    def summary(self, run_id: str, marked: Optional[Dict[str, List[int]]] = None) -> Dict[str, Any]:
+    def scan(self) -> "Scan":
+        """One look at the process table, for the membership of any number of runs."""
+        return Scan(self)
+
+    def members(self, run_id: str) -> List[int]:
+        """Every live process of the run, found by all the means the OS gives."""
+        return self.scan().members(run_id, self._state(run_id))
+
+    def summary_state(self, run_id: str) -> Dict[str, Any]:
+        """The run's state.json ({} when missing or damaged)."""
+        return self._state(run_id)
+
+    def _state(self, run_id: str) -> Dict[str, Any]:
+        try:
+            state = read_json(os.path.join(self.run_dir(run_id), "state.json"))
+        except (CorruptFile, AgentError):
+            return {}
+        return state if isinstance(state, dict) else {}
+
+    def summary(self, run_id: str, scan: Optional["Scan"] = None) -> Dict[str, Any]:
         """The run's status, read from its files and /proc; never raises for a corrupt file."""
         path = self.run_dir(run_id)
         out: Dict[str, Any] = {"id": run_id, "status": LOST, "exit_code": None, "signal": None}
@@ -84,12 +107,21 @@ class RunStore:
         out["pid"] = state.get("pid")
         out["started_at"] = state.get("started_at") or spec.get("created_at")
         out["stop_requested"] = stop_info is not None
+        out["held_by"] = state.get("held_by") or []
         job_alive = is_same_process(state.get("pid"), state.get("start_time"))
-        if marked is None and exit_info is None and not job_alive:
-            # Only scan /proc when the job itself is gone: its workers may live on.
-            marked = marked_processes([run_id])
-        pids = (marked or {}).get(run_id, [])
-        out["pids"] = sorted(pids)
+        shim_alive = is_same_process(state.get("shim_pid"), state.get("shim_start"))
+        if exit_info is not None and not is_sealed(exit_info, spec.get("shim_key")):
+            problems.append("exit.json was not written by the run's monitor; ignored")
+            exit_info = None
+        if exit_info is not None and job_alive:
+            exit_info = None  # the kernel says the job runs, whatever a file says
+        pids: List[int] = []
+        if (exit_info is None and not job_alive) or (exit_info is not None and shim_alive):
+            # Only scan /proc when the job itself is gone: its workers may live on (the shim
+            # outlives the job only while some process of the run is left).
+            pids = (scan or self.scan()).members(run_id, state)
+        out["pids"] = pids
+        out.update(_log_health(path, problems))
         if exit_info is not None:
             out["status"] = STOPPED if stop_info is not None else EXITED
             out["exit_code"] = exit_info.get("code")
@@ -97,7 +129,14 @@ class RunStore:
             out["ended_at"] = exit_info.get("ended_at")
             if exit_info.get("error"):
                 problems.append(str(exit_info["error"]))
-        elif pids or job_alive or is_same_process(state.get("shim_pid"), state.get("shim_start")):
+            if pids:
+                out["leftover"] = pids
+                problems.append(
+                    "{} process(es) of the run outlived it: {} (stop the run to end them)".format(
+                        len(pids), ", ".join(str(p) for p in pids)
+                    )
+                )
+        elif pids or job_alive or shim_alive:
             out["status"] = RUNNING
         elif not state and not problems and time.time() - (spec.get("created_at") or 0) < 10:
             out["status"] = RUNNING  # the shim is still starting the job
@@ -106,9 +145,8 @@ class RunStore:
         return out
 
     def summaries(self) -> List[Dict[str, Any]]:
-        ids = self.run_ids()
-        marked = marked_processes(ids)
-        return [self.summary(run_id, marked) for run_id in ids]
+        scan = self.scan()
+        return [self.summary(run_id, scan) for run_id in self.run_ids()]
 
     def live_runs(self) -> List[Dict[str, Any]]:
         return [s for s in self.summaries() if s["status"] == RUNNING]
@@ -136,15 +174,17 @@ class RunStore:
                 continue
         else:  # pragma: no cover - a thousand launches in one second
             raise AgentError(errors.INTERNAL, "could not allocate a run id")
-        spec = dict(spec, id=run_id, created_at=time.time())
+        # The key that seals the shim's exit record: a file the job writes is not believed.
+        spec = dict(spec, id=run_id, created_at=time.time(), shim_key=secrets.token_hex(16))
         write_json_atomic(os.path.join(path, "spec.json"), spec)
         return run_id
 
     def start_shim(self, run_id: str, shim_cmd: List[str]) -> None:
+        """Start the run's shim in a session of its own, with no run's marker in its
+        environment. Its own stdout and stderr (a crash of the shim) go to ``shim.log``; the
+        job's output reaches output.log through the shim's pipe."""
         path = self.run_dir(run_id)
-        log = os.open(
-            os.path.join(path, "output.log"), os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600
-        )
+        log = os.open(os.path.join(path, "shim.log"), os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
         try:
             self._shims[run_id] = subprocess.Popen(
                 [*shim_cmd, "shim", path],
@@ -154,6 +194,7 @@ class RunStore:
                 start_new_session=True,
                 close_fds=True,
                 cwd=path,
+                env=clean_env(),
             )
         finally:
             os.close(log)
@@ -169,6 +210,48 @@ class RunStore:
             os.path.join(self.run_dir(run_id), "stop.json"),
             {"requested_at": time.time(), "signal": sig, "grace": grace},
         )
+
+
+class Scan:
+    """The process table and the markers, read once; which pids make up a run."""
+
+    def __init__(self, store: RunStore) -> None:
+        self.table = process_table()
+        self.marked = marked_processes()
+        # This process and the daemon (the same, unless a CLI or test looks), and below:
+        # every run's shim. A daemon started from inside a run hangs below that run's shim.
+        self.exclude = {os.getpid()}
+        try:
+            with open(os.path.join(os.path.dirname(store.root), "agent.pid")) as fh:
+                self.exclude.add(int(fh.read().strip()))
+        except (OSError, ValueError):
+            pass
+        for run_id in store.run_ids():
+            shim = store._state(run_id).get("shim_pid")
+            if isinstance(shim, int):
+                self.exclude.add(shim)
+
+    def members(self, run_id: str, state: Dict[str, Any]) -> List[int]:
+        others = {p for r, ps in self.marked.items() if r != run_id for p in ps}
+        state = dict(state, cgroup=cgroups.of_run(state.get("cgroup"), run_id))
+        return run_members(state, self.table, self.marked.get(run_id, []), self.exclude | others)
+
+
+def _log_health(run_dir: str, problems: List[str]) -> Dict[str, Any]:
+    """What the shim reported about output.log: bytes dropped while the disk was full."""
+    try:
+        info = read_json(os.path.join(run_dir, "shim.json"))
+    except CorruptFile:
+        return {}  # caught mid-rewrite: the next look sees it whole
+    if not isinstance(info, dict) or not info.get("dropped_bytes"):
+        return {}
+    if info.get("dropping"):
+        problems.append("output is being dropped: the agent's state directory is full")
+    else:
+        problems.append(
+            "{} bytes of output were dropped while the disk was full".format(info["dropped_bytes"])
+        )
+    return {"dropped_bytes": int(info["dropped_bytes"])}
 
 
 def validate_launch(args: Dict[str, Any]) -> Dict[str, Any]:

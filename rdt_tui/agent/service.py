@@ -12,14 +12,14 @@ from typing import Any, Deque, Dict, List, Optional, Tuple
 from ..protocol import errors
 from ..protocol.errors import AgentError
 from ..protocol.wire import PROTOCOL_VERSION
-from . import ckptscan
+from . import cgroups, ckptscan, stopper
 from .build import build_hash
 from .files import CorruptFile, read_json
 from .follower import read_chunk, tail_lines
 from .gpu import MIN_INTERVAL, GpuBackend, RunOfPid, open_backend
 from .hoststats import CpuMeter, host_sample
 from .preflight_ops import PreflightOps
-from .procs import marked_processes, signal_all, signal_number
+from .procs import read_proc, signal_all, signal_number
 from .runs import RUNNING, RunStore, gpus_overlap, validate_launch
 from .supervise import AgentLog
 from .watch import RunWatcher
@@ -66,6 +66,9 @@ class AgentService(PreflightOps):
                 adopted.append(summary["id"])
                 if summary.get("stop_requested"):
                     self._resume_stop(summary["id"])
+            else:  # a shim that was killed could not remove its run's (empty) cgroup
+                state = self.store.summary_state(summary["id"])
+                cgroups.remove(cgroups.of_run(state.get("cgroup"), summary["id"]))
         return adopted
 
     def _resume_stop(self, run_id: str) -> None:
@@ -77,7 +80,9 @@ class AgentService(PreflightOps):
             left = float(info.get("requested_at", 0)) + float(info.get("grace", 0)) - time.time()
         except (CorruptFile, TypeError, ValueError):
             sig, left = int(signal.SIGTERM), 0.0
-        task = asyncio.get_event_loop().create_task(self._escalate(run_id, sig, max(0.0, left)))
+        task = asyncio.get_event_loop().create_task(
+            self._escalate(run_id, sig, max(0.0, left), RUNNING)
+        )
         self._stops[run_id] = task
 
     def watcher(self, run_id: str) -> RunWatcher:
@@ -216,44 +221,44 @@ class AgentService(PreflightOps):
             )
         except (ValueError, CorruptFile) as exc:
             raise AgentError(errors.BAD_REQUEST, str(exc), "use a name such as SIGINT") from None
-        if summary["status"] != RUNNING:
+        loop = asyncio.get_event_loop()
+        # A job that ended may have left workers holding the GPUs: those are stopped too.
+        if summary["status"] != RUNNING and not await loop.run_in_executor(
+            None, self.store.members, run_id
+        ):
             return dict(summary, already_ended=True)
         task = self._stops.get(run_id)
         if task is None or task.done():
-            task = asyncio.get_event_loop().create_task(self._escalate(run_id, sig, grace))
+            task = loop.create_task(self._escalate(run_id, sig, grace, summary["status"]))
             self._stops[run_id] = task
         return await asyncio.shield(task)
 
-    def _run_pids(self, run_id: str) -> List[int]:
-        return marked_processes([run_id]).get(run_id, [])
-
-    async def _escalate(self, run_id: str, sig: int, grace: float) -> Dict[str, Any]:
-        """The run's signal (SIGINT), a grace period, SIGTERM, then SIGKILL until none is left."""
+    async def _escalate(self, run_id: str, sig: int, grace: float, status: str) -> Dict[str, Any]:
+        """The run's signal (SIGINT), a grace period, SIGTERM, then SIGKILL, bounded."""
         loop = asyncio.get_event_loop()
-        self.store.mark_stop(run_id, sig, grace)
-        steps = [(sig, grace), (signal.SIGTERM, TERM_GRACE_S)]
-        for step_sig, wait in steps:
-            pids = await loop.run_in_executor(None, self._run_pids, run_id)
-            if not pids:
-                break
+        if status == RUNNING:  # an ended job keeps its own exit; only its leftovers are ended
+            self.store.mark_stop(run_id, sig, grace)
+        cgroup = cgroups.of_run(self.store.summary_state(run_id).get("cgroup"), run_id)
+
+        async def find() -> List[int]:
+            return await loop.run_in_executor(None, self.store.members, run_id)
+
+        def send(pids: List[int], step_sig: int) -> None:
+            if step_sig == signal.SIGKILL:
+                cgroups.kill(cgroup)  # everything in the cgroup at once: no fork slips by
             signal_all(pids, step_sig)
-            deadline = time.monotonic() + wait
-            while time.monotonic() < deadline:
-                await asyncio.sleep(0.1)
-                if not await loop.run_in_executor(None, self._run_pids, run_id):
-                    break
-        while True:
-            pids = await loop.run_in_executor(None, self._run_pids, run_id)
-            if not pids:
-                break
-            signal_all(pids, signal.SIGKILL)
-            await asyncio.sleep(0.05)
+
+        left = await stopper.escalate(find, send, read_proc, sig, grace, TERM_GRACE_S)
         state_path = os.path.join(self.store.run_dir(run_id), "exit.json")
         for _ in range(100):  # the shim records the exit right after its child is gone
-            if os.path.exists(state_path):
+            if os.path.exists(state_path) or left:
                 break
             await asyncio.sleep(0.05)
-        return self.store.summary(run_id)
+        summary = self.store.summary(run_id)
+        if left:
+            summary["stop_incomplete"] = left
+            summary["error"] = stopper.report(left)
+        return summary
 
     async def op_tail(self, args: Dict[str, Any]) -> Dict[str, Any]:
         """The last ``lines`` lines of output.log, and the offset to follow from."""

@@ -1,19 +1,40 @@
-"""The per-run monitor: starts the job, waits for it, records how it ended.
+"""The per-run monitor: starts the job, copies its output into output.log, records how it ended.
 
-The daemon starts one shim per run in a new session with stdout and stderr on the run's
-``output.log``. The shim outlives the daemon, so the exit status is kept even while no daemon
-runs; ``exit.json`` is written atomically, so a reader sees all of it or none.
+The daemon starts one shim per run in a new session. The shim outlives the daemon, so the exit
+status is kept even while no daemon runs. The job never sees our disk: its stdout and stderr are
+a pipe that the shim drains into ``output.log`` in large reads (no per-line work, so the shim
+costs next to no CPU). When the state directory's filesystem is full the shim drops output
+(counted, reported in the log once space returns and in the run's status) and the job runs on.
+The exit record is written into space reserved at start, so a full disk does not lose it; if
+even that fails it is kept in memory and retried.
+
+The shim is the job's child subreaper: a worker whose parent died is re-parented to the shim,
+not to init, so it stays in the run's process tree; the shim stays until the last one is gone.
 """
 
+import fcntl
+import hashlib
+import hmac
+import json
 import os
+import select
 import signal
 import subprocess
-import sys
 import time
-from typing import Any, Dict, List
+from typing import Any, Dict, List, Optional
 
+from . import cgroups
 from .files import read_json, write_json_atomic
-from .procs import RUN_ENV, start_time
+from .procs import RUN_ENV, clean_env, start_time
+
+CHUNK = 1 << 20  # one read takes up to 1 MiB from the pipe
+PIPE_SIZE = 1 << 20  # the most an unprivileged user may ask for by default
+BATCH_S = 0.1  # after a small read, let output gather: at most ~10 wake-ups a second
+RETRY_S = 1.0  # how often a full disk is tried again
+NOTICE_WAIT_S = 600.0  # how long an ended run's shim waits for space to report dropped output
+RESERVED = 4096
+F_SETPIPE_SZ = 1031
+PR_SET_CHILD_SUBREAPER = 36
 
 
 def _ignore(signum: int, frame: Any) -> None:
@@ -21,41 +42,296 @@ def _ignore(signum: int, frame: Any) -> None:
     pass
 
 
+def seal(record: Dict[str, Any], key: str) -> str:
+    """The MAC that shows the exit record was written by the run's own shim."""
+    body = json.dumps({k: v for k, v in record.items() if k != "mac"}, sort_keys=True)
+    return hmac.new(key.encode(), body.encode(), hashlib.sha256).hexdigest()
+
+
+def is_sealed(record: Dict[str, Any], key: Optional[str]) -> bool:
+    """True when ``record`` carries the MAC of ``key`` (runs made before keys: any record)."""
+    if not key:
+        return True
+    mac = record.get("mac")
+    return isinstance(mac, str) and hmac.compare_digest(mac, seal(record, key))
+
+
+class Slot:
+    """A small file whose blocks are allocated at start, rewritten in place later: a full
+    disk cannot refuse what is already there. Trailing spaces keep it valid JSON."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self.fd: Optional[int] = None
+        try:
+            fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_TRUNC, 0o600)
+        except OSError:
+            return
+        try:
+            os.write(fd, b" " * RESERVED)
+            self.fd = fd
+        except OSError:
+            os.close(fd)
+
+    def put(self, obj: Dict[str, Any]) -> bool:
+        data = json.dumps(obj, sort_keys=True).encode()
+        if self.fd is None or len(data) > RESERVED:
+            return False
+        try:
+            os.pwrite(self.fd, data.ljust(RESERVED), 0)
+            return True
+        except OSError:
+            return False
+
+    def commit(self, final_path: str) -> bool:
+        """fsync and rename over ``final_path``: readers see all of the record or none."""
+        if self.fd is None:
+            return False
+        try:
+            os.fsync(self.fd)
+            os.close(self.fd)
+            self.fd = None
+            os.rename(self.path, final_path)
+            return True
+        except OSError:
+            return False
+
+
+class LogSink:
+    """output.log, fed from the pipe. Bytes that cannot be written are dropped and counted."""
+
+    def __init__(self, path: str, status: Slot) -> None:
+        self.fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        self.status = status
+        self.dropped = 0  # total bytes lost so far
+        self.pending = 0  # lost since the last notice in the log
+        self.since = 0.0
+        self.next_try = 0.0
+        self.last = b"\n"
+
+    def write(self, data: bytes) -> None:
+        if self.pending and (time.monotonic() < self.next_try or not self._notice()):
+            self._drop(len(data))
+            return
+        done = 0
+        try:
+            while done < len(data):
+                done += os.write(self.fd, data[done:])
+        except OSError:
+            self._drop(len(data) - done)
+        if done:
+            self.last = data[done - 1 : done]
+
+    def retry(self) -> None:
+        if self.pending and time.monotonic() >= self.next_try:
+            self._notice()
+
+    def _drop(self, n: int) -> None:
+        if not self.pending:
+            self.since = time.time()
+        self.pending += n
+        self.dropped += n
+        self.next_try = time.monotonic() + RETRY_S
+        self.status.put({"dropped_bytes": self.dropped, "dropping": True, "since": self.since})
+
+    def _notice(self) -> bool:
+        lead = b"" if self.last == b"\n" else b"\n"
+        text = "[rdt-tui] {} bytes of output were dropped ({} to {}): {}\n".format(
+            self.pending,
+            time.strftime("%H:%M:%S", time.localtime(self.since)),
+            time.strftime("%H:%M:%S"),
+            "no space left in the agent's state directory",
+        )
+        data = lead + text.encode()
+        try:
+            if os.write(self.fd, data) != len(data):
+                raise OSError("short write")
+        except OSError:
+            self.next_try = time.monotonic() + RETRY_S
+            return False
+        self.pending, self.last = 0, b"\n"
+        self.status.put({"dropped_bytes": self.dropped, "dropping": False, "since": self.since})
+        return True
+
+
+def _subreaper() -> bool:
+    """Become the child subreaper of everything the job starts (Linux 3.4+): orphans are
+    re-parented to the shim, not to init. False where it cannot be (no ctypes, not Linux)."""
+    try:
+        import ctypes  # some minimal Python builds lack _ctypes: then no subreaper
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        return int(libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)) == 0
+    except (ImportError, OSError, AttributeError):
+        return False
+
+
+def _exit_of(status: int) -> Dict[str, Any]:
+    if os.WIFSIGNALED(status):  # the exit code a shell would show: 128 + signal
+        sig = os.WTERMSIG(status)
+        return {"code": 128 + sig, "signal": sig}
+    return {"code": os.WEXITSTATUS(status), "signal": None}
+
+
+def _job_env(spec: Dict[str, Any]) -> Dict[str, str]:
+    env = clean_env()
+    env.pop(cgroups.DISABLE_ENV, None)
+    env.update({str(k): str(v) for k, v in (spec.get("env") or {}).items()})
+    env[RUN_ENV] = str(spec["id"])
+    env["PYTHONUNBUFFERED"] = "1"
+    return env
+
+
 def run_shim(run_dir: str) -> int:
     spec: Dict[str, Any] = read_json(os.path.join(run_dir, "spec.json")) or {}
     for sig in (signal.SIGINT, signal.SIGHUP, signal.SIGTERM):
         signal.signal(sig, _ignore)
-    env = dict(os.environ)
-    env.update({str(k): str(v) for k, v in (spec.get("env") or {}).items()})
-    env[RUN_ENV] = str(spec["id"])
-    env["PYTHONUNBUFFERED"] = "1"
+    key = str(spec.get("shim_key") or "")
+    exit_slot = Slot(os.path.join(run_dir, ".exit.json.reserved"))
+    state_slot = Slot(os.path.join(run_dir, ".state.json.reserved"))
+    sink = LogSink(os.path.join(run_dir, "output.log"), Slot(os.path.join(run_dir, "shim.json")))
+    held: List[str] = ["session"] + (["subreaper"] if _subreaper() else [])
+    cgroup = cgroups.create(str(spec["id"]))
     argv: List[str] = [str(a) for a in spec["argv"]]
     state: Dict[str, Any] = {"shim_pid": os.getpid(), "shim_start": start_time(os.getpid())}
+    read_fd, write_fd = os.pipe()
+    try:
+        fcntl.fcntl(write_fd, F_SETPIPE_SZ, PIPE_SIZE)
+    except OSError:
+        pass  # a smaller pipe only means more wake-ups
+
+    def child_setup() -> None:
+        os.setpgrp()  # the job leads its own process group inside the shim's session
+        if cgroup:
+            cgroups.join(cgroup)
+
     try:
         proc = subprocess.Popen(
-            argv, cwd=spec.get("cwd") or None, env=env, stdin=subprocess.DEVNULL, close_fds=True
+            argv,
+            cwd=spec.get("cwd") or None,
+            env=_job_env(spec),
+            stdin=subprocess.DEVNULL,
+            stdout=write_fd,
+            stderr=write_fd,
+            close_fds=True,
+            preexec_fn=child_setup,
         )
-    except OSError as exc:
-        message = f"cannot start {argv[0]}: {exc.strerror or exc}"
-        sys.stderr.write("[rdt-tui] " + message + "\n")
-        state.update({"pid": None, "start_time": None, "started_at": time.time()})
-        write_json_atomic(os.path.join(run_dir, "state.json"), state)
-        write_json_atomic(
-            os.path.join(run_dir, "exit.json"),
-            {"code": 127, "signal": None, "ended_at": time.time(), "error": message},
-        )
+    except (OSError, subprocess.SubprocessError) as exc:
+        message = "cannot start {}: {}".format(argv[0], getattr(exc, "strerror", None) or exc)
+        sink.write(("[rdt-tui] " + message + "\n").encode())
+        state.update({"pid": None, "start_time": None, "started_at": time.time(), "held_by": []})
+        _record(run_dir, "state.json", state, state_slot)
+        record = {"code": 127, "signal": None, "ended_at": time.time(), "error": message}
+        _finish_record(run_dir, record, key, exit_slot)
+        cgroups.remove(cgroup)
         return 127
-    state.update({"pid": proc.pid, "start_time": start_time(proc.pid), "started_at": time.time()})
-    write_json_atomic(os.path.join(run_dir, "state.json"), state)
-    code = proc.wait()
-    # Killed by a signal: report it, and the exit code a shell would show (128 + signal).
-    killed_by = -code if code < 0 else None
-    write_json_atomic(
-        os.path.join(run_dir, "exit.json"),
+    os.close(write_fd)
+    if cgroup and cgroups.holds(cgroup, proc.pid):
+        held.insert(0, "cgroup")
+    else:
+        cgroups.remove(cgroup)
+        cgroup = None
+    held.append("marker")
+    state.update(
         {
-            "code": code if killed_by is None else 128 + killed_by,
-            "signal": killed_by,
-            "ended_at": time.time(),
-        },
+            "pid": proc.pid,
+            "start_time": start_time(proc.pid),
+            "started_at": time.time(),
+            "pgid": proc.pid,
+            "held_by": held,
+            "cgroup": cgroup,
+        }
     )
+    # Without room for state.json the pump retries it: the job's output never waits on it.
+    pending_state = None if _record(run_dir, "state.json", state, state_slot) else state
+    _pump(proc, read_fd, sink, run_dir, key, exit_slot, pending_state)
+    cgroups.remove(cgroup)
     return 0
+
+
+def _record(run_dir: str, name: str, obj: Dict[str, Any], slot: Optional[Slot]) -> bool:
+    """Write ``name`` atomically: through its reserved slot, else a normal atomic write."""
+    final = os.path.join(run_dir, name)
+    if slot is not None and slot.put(obj) and slot.commit(final):
+        return True
+    try:
+        write_json_atomic(final, obj)
+        return True
+    except OSError:
+        return False
+
+
+def _finish_record(run_dir: str, record: Dict[str, Any], key: str, slot: Slot) -> bool:
+    """exit.json, sealed with the run's key."""
+    if key:
+        record["mac"] = seal(record, key)
+    return _record(run_dir, "exit.json", record, slot)
+
+
+def _pump(
+    proc: "subprocess.Popen[bytes]",
+    read_fd: int,
+    sink: LogSink,
+    run_dir: str,
+    key: str,
+    slot: Slot,
+    pending_state: Optional[Dict[str, Any]],
+) -> None:
+    """Drain the pipe and reap children until the job ended, its exit is on disk, and no
+    process of the run is left."""
+    wake_r, wake_w = os.pipe()
+    os.set_blocking(wake_r, False)
+    os.set_blocking(wake_w, False)
+    signal.set_wakeup_fd(wake_w)
+    signal.signal(signal.SIGCHLD, _ignore)
+    poller = select.poll()
+    poller.register(read_fd, select.POLLIN)
+    poller.register(wake_r, select.POLLIN)
+    record: Optional[Dict[str, Any]] = None
+    pipe_open = children = True
+    recorded = False
+    while pipe_open or children or not recorded:
+        small = True
+        for fd, _ev in poller.poll(RETRY_S * 1000):
+            if fd == wake_r:
+                try:
+                    os.read(wake_r, 4096)
+                except OSError:
+                    pass
+                continue
+            data = os.read(read_fd, CHUNK)
+            if not data:
+                pipe_open = False
+                poller.unregister(read_fd)
+                continue
+            sink.write(data)
+            small = len(data) < 65536
+        while children:
+            try:
+                pid, status = os.waitpid(-1, os.WNOHANG)
+            except ChildProcessError:
+                children = False
+                break
+            if pid == 0:
+                break
+            if pid == proc.pid:
+                proc.returncode = status  # Popen must not wait for it again
+                record = dict(_exit_of(status), ended_at=time.time())
+        if pending_state is not None and _record(run_dir, "state.json", pending_state, None):
+            pending_state = None
+        if record is not None and not recorded:
+            record["dropped_bytes"] = sink.dropped
+            recorded = _finish_record(run_dir, dict(record), key, slot)
+            # The run was deleted under us: there is nowhere to record it, nor anyone to read.
+            recorded = recorded or not os.path.isdir(run_dir)
+        sink.retry()
+        # With no child left, a process outside our tree may still hold the pipe (the shim
+        # could not become a subreaper): keep draining what it writes until it closes.
+        if pipe_open and small:
+            time.sleep(BATCH_S)
+    os.close(read_fd)
+    # Output was dropped and the disk is still full: say so in the log once space returns.
+    give_up = time.monotonic() + NOTICE_WAIT_S
+    while sink.pending and time.monotonic() < give_up and os.path.isdir(run_dir):
+        time.sleep(RETRY_S)
+        sink.retry()

@@ -25,6 +25,8 @@ class GroupReport:
     final: dict[str, dict[str, Any]] = field(default_factory=dict)  # host -> last status
     first_dead: str | None = None  # the host whose group ended first, badly
     stopped: list[str] = field(default_factory=list)  # hosts the console stopped after that
+    # hosts whose run someone asked to stop (the console's s, `rdt-tui stop`): not deaths
+    stopped_by_user: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -42,6 +44,12 @@ class GroupReport:
             lines.append(
                 f"{self.first_dead} died first ({f.get('status')}, exit code "
                 f"{f.get('exit_code')}); stopped: {', '.join(self.stopped) or 'none'}"
+            )
+        elif self.stopped_by_user:
+            others = [h for h in self.stopped if h not in self.stopped_by_user]
+            lines.append(
+                f"stopped as asked on {', '.join(self.stopped_by_user)}"
+                + (f"; stopped with it: {', '.join(others)}" if others else "")
             )
         return "\n".join(lines)
 
@@ -85,6 +93,7 @@ async def watch_group(
                 return
 
     tasks = [asyncio.ensure_future(pump(host)) for host in report.runs]
+    settled = False
     try:
         while len(report.final) < len(report.runs):
             host, ev = await queue.get()
@@ -93,9 +102,17 @@ async def watch_group(
             if ev["event"] != "status" or not ev["data"].get("complete"):
                 continue
             report.final[host] = ev["data"]
-            bad = not (ev["data"].get("status") == "exited" and ev["data"].get("exit_code") == 0)
+            status = ev["data"].get("status")
+            asked = status == "stopped" and host not in report.stopped
+            if asked and report.first_dead is None:
+                report.stopped_by_user.append(host)
+            # A stop someone asked for is not a death; nor is what it makes the others do.
+            bad = not (status == "exited" and ev["data"].get("exit_code") == 0)
+            bad = bad and not asked and not report.stopped_by_user
             if bad and report.first_dead is None:
                 report.first_dead = host
+            if (bad or asked) and not settled:
+                settled = True  # the others are stopped once, whoever ended first
                 if stop_together:
                     others = [h for h in report.runs if h not in report.final]
                     results = await asyncio.gather(
@@ -117,8 +134,17 @@ async def watch_group(
     died: dict[str, float] = {
         h: float(f.get("ended_at") or 0.0) - (COLLATERAL_S if f.get("signal") else 0.0)
         for h, f in report.final.items()
-        if not (f.get("status") == "exited" and f.get("exit_code") == 0) and h not in report.stopped
+        if not (f.get("status") == "exited" and f.get("exit_code") == 0)
+        and h not in report.stopped
+        and f.get("status") != "stopped"
     }
+    if report.stopped_by_user:
+        # Only a node that died before the asked-for stop died of its own; after it, the
+        # others fail on the broken ring because of the stop.
+        asked_at = min(
+            float(report.final[h].get("ended_at") or 0.0) for h in report.stopped_by_user
+        )
+        died = {h: t for h, t in died.items() if t < asked_at - COLLATERAL_S}
     if died:
         report.first_dead = min(died, key=lambda h: died[h])
     return report

@@ -7,7 +7,37 @@ the run lives, and when the disk will be full at the rate it is filling.
 import math
 from collections import deque
 from statistics import median
-from typing import Deque, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Deque, Dict, List, Optional, Sequence, Tuple
+
+# Words in a run's log worth an alert while the run trains.
+ALERT_WORDS = ("Traceback", "CUDA out of memory", "OutOfMemoryError", "NCCL", "Watchdog caught")
+
+
+def log_alert(text: str, stopping: bool) -> Optional[str]:
+    """The alert a chunk of log raises; none once a stop was asked for: the traceback of the
+    KeyboardInterrupt, torch's shutdown and NCCL teardown lines are what a stop makes a job
+    print, not news."""
+    if stopping:
+        return None
+    return next((w for w in ALERT_WORDS if w in text), None)
+
+
+def ended_text(final: Dict[str, Any]) -> Tuple[str, bool]:
+    """How a run's end is worded, and whether it is bad news. A stop someone asked for is
+    said as such, whatever exit code the signal gave."""
+    status, code = final.get("status"), final.get("exit_code")
+    if status == "stopped":
+        return f"stopped as asked (exit code {code})", False
+    if status == "exited":
+        return (
+            (f"finished (exit code {code})", False)
+            if code == 0
+            else (
+                f"failed (exit code {code})",
+                True,
+            )
+        )
+    return f"{status} (exit code {code})", True
 
 
 class SpikeDetector:

@@ -67,11 +67,14 @@ def _state_dir(f: Dict[str, Any]) -> Dict[str, Any]:
     fills, the log stops (the job itself goes on)."""
     title, free = "Agent state disk", f.get("free")
     if free is None:
-        return check("state_dir", title, SKIP, f"cannot read free space of {f.get('path')}")
+        return check("state_dir", title, WARN, f"cannot read the free space of {f.get('path')}")
     detail = f"{human_size(free)} free at {f.get('path')}"
-    hint = "free disk there, or point the host's state_dir (hosts.toml) at a larger disk"
+    hint = (
+        "free disk there, or point the host's state_dir (hosts.toml; XDG_STATE_HOME or "
+        "RDT_TUI_STATE_DIR on the node) at a larger disk"
+    )
     if free < STATE_DIR_FAIL:
-        return check("state_dir", title, FAIL, detail + ": run logs would be lost", hint)
+        return check("state_dir", title, FAIL, detail + ": the run's log would be dropped", hint)
     if free < STATE_DIR_WARN:
         return check("state_dir", title, WARN, detail + ": a chatty log can fill it", hint)
     return check("state_dir", title, PASS, detail)

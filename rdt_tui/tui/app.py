@@ -21,6 +21,7 @@ from ..core.compare import RunMarks
 from .compare_screen import CompareScreen
 from .dashboard import DashboardScreen
 from .errors import notify_error
+from .guard import guarded
 from .hosts_screen import HostActions, HostRow, HostsScreen
 from .launch_screen import LaunchPlan, LaunchScreen
 from .runs_screen import RunsScreen
@@ -131,6 +132,7 @@ class RdtApp(App[None]):
         self.push_screen(CompareScreen(marks.runs(), page))
 
     @work(exclusive=True, group="connect")
+    @guarded("Opening the run")
     async def connect(self) -> None:
         assert self.open_run is not None
         try:

@@ -18,6 +18,7 @@ from textual.widgets import DataTable, Footer, Static
 
 from ..client import AgentClient
 from .errors import error_title
+from .guard import guarded
 
 COLUMNS = ("host", "gpu", "model", "util", "memory", "temp", "power", "runs")
 REPAINT_S = 1.0
@@ -84,6 +85,7 @@ class ClusterScreen(Screen[None]):
         self.set_interval(REPAINT_S, self.repaint)
 
     @work(group="cluster")
+    @guarded("Following the cluster's GPUs")
     async def follow(self, host: str) -> None:
         try:
             client: AgentClient = await self.connect(host)

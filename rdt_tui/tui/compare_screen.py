@@ -27,6 +27,7 @@ from textual.widgets import Footer, Static
 
 from ..core.compare import STEP, TIME, Column, by_step, by_time, legend_lines, shared_names
 from .errors import error_title
+from .guard import guarded
 from .widgets.compare_chart import CompareChart, Curve
 from .widgets.loss_chart import Series
 
@@ -86,6 +87,7 @@ class CompareScreen(Screen[None]):
         self.draw()
 
     @work(exclusive=True, group="compare")
+    @guarded("Reading the compared runs")
     async def poll(self) -> None:
         while True:
             # All runs at once: a slow host does not hold up the others' curves.

@@ -7,6 +7,7 @@ link state.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -21,18 +22,19 @@ from textual.widgets import Footer, Input
 
 from ..client import AgentClient
 from ..client.group import GroupReport, watch_group
-from ..core.alerts import IdleWatch, SpikeDetector, seconds_until_full
+from ..core.alerts import IdleWatch, SpikeDetector, ended_text, log_alert, seconds_until_full
 from ..core.metrics import bar_progress
 from ..core.units import human_duration, human_size
 from .confirm import Confirm
 from .errors import error_title
+from .guard import guarded
+from .guard import report as report_error
 from .widgets.checkpoint_table import CheckpointTable
 from .widgets.gpu_pane import GpuPane
 from .widgets.log_tail import LogTail
 from .widgets.loss_chart import LossChart
 from .widgets.status_bar import StatusBar
 
-ALERT_WORDS = ("Traceback", "CUDA out of memory", "OutOfMemoryError", "NCCL", "Watchdog caught")
 DISK_POLL_S = 30.0
 DISK_RATE_WINDOW_S = 600.0
 SPIKE_QUIET_S = 60.0
@@ -83,6 +85,7 @@ class DashboardScreen(Screen[None]):
         self.idle = IdleWatch()
         self._last_spike_alert = 0.0
         self._raised: set[str] = set()  # alert kinds already notified (the bar shows the last)
+        self.stop_asked = False  # the user asked this console to stop the run
         self.disk_samples: list[tuple[float, float]] = []
 
     def compose(self) -> ComposeResult:
@@ -123,6 +126,7 @@ class DashboardScreen(Screen[None]):
             self.notify(f"Back on {self.client.host}")
 
     @work(exclusive=True, group="follow")
+    @guarded("Following the run")
     async def follow(self) -> None:
         try:
             await self._follow()
@@ -154,7 +158,7 @@ class DashboardScreen(Screen[None]):
                 progress = bar_progress(data["text"])
                 if progress:
                     bar.total = progress[1]
-                hit = next((w for w in ALERT_WORDS if w in data["text"]), None)
+                hit = log_alert(data["text"], self.stop_asked)
                 if hit:
                     self._alert(f"{hit} in the log", f"log:{hit}")
             elif kind == "gpu":
@@ -167,10 +171,15 @@ class DashboardScreen(Screen[None]):
                 bar.refresh_text()
                 if data.get("complete"):
                     self.final = data
-                    code = data.get("exit_code")
+                    text, bad = ended_text(data)
+                    if data.get("status") == "stopped" and bar.alert.endswith(" in the log"):
+                        # A stop asked elsewhere: the traceback it made the job print is
+                        # not news (a NaN or disk alert stays).
+                        bar.alert = ""
+                        bar.refresh_text()
                     self.notify(
-                        f"Run {self.run_id} {data.get('status')} (exit code {code})",
-                        severity="information" if code == 0 else "error",
+                        f"Run {self.run_id} {text}",
+                        severity="error" if bad else "information",
                         timeout=30,
                     )
 
@@ -200,6 +209,7 @@ class DashboardScreen(Screen[None]):
             self._raised.discard("idle")
 
     @work(exclusive=True, group="disk")
+    @guarded("Checking the disk")
     async def poll_disk(self) -> None:
         """Free disk where the checkpoints go, how fast it shrinks, and whether the next
         checkpoint fits."""
@@ -271,6 +281,7 @@ class DashboardScreen(Screen[None]):
         self.query_one(GpuPane).cycle_window()
 
     @work(exclusive=True, group="group")
+    @guarded("Following the job's other nodes")
     async def follow_group(self) -> None:
         """The other hosts' ranks: their points join the chart, and when one node's group
         dies the others are stopped and the status bar says which died first and why."""
@@ -287,7 +298,9 @@ class DashboardScreen(Screen[None]):
         except Exception as exc:  # a lost host: the link alerts say the rest
             self._alert(f"group: {exc}", "group")
             return
-        if report.first_dead:
+        if report.stopped_by_user and not report.first_dead:
+            self.notify(f"group {report.group}: {report.summary().splitlines()[-1]}", timeout=30)
+        elif report.first_dead:
             final = report.final.get(report.first_dead, {})
             stopped = ", ".join(report.stopped) or "none"
             self._alert(
@@ -319,6 +332,7 @@ class DashboardScreen(Screen[None]):
         self.resume_from(str(table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value))
 
     @work(exclusive=True, group="resume")
+    @guarded("Resuming")
     async def resume_from(self, path: str) -> None:
         # Imported here: the launch screen imports this module (it opens dashboards).
         from ..config.profiles import ProfileError, find_profile, load_profile, profile_dirs
@@ -358,7 +372,25 @@ class DashboardScreen(Screen[None]):
         )
 
     @work(exclusive=True, group="stop")
+    @guarded("Stopping the run")
     async def stop_run(self) -> None:
-        self.notify(f"Stopping {self.run_id}...")
-        result = await self.client.stop(self.run_id, grace=30)
-        self.notify(f"{self.run_id}: {result['status']}")
+        self.stop_asked = True
+        if self.group is not None:
+            # A multi-node job stops as one: every host's rank, not this node's alone.
+            group = self.group
+            self.notify(f"Stopping {group.report.group} on {', '.join(group.report.runs)}...")
+            # Each host answers for itself: one lost host does not hide the others' stops.
+            results: list[Any] = await asyncio.gather(
+                *(group.clients[h].stop(r, grace=30) for h, r in group.report.runs.items()),
+                return_exceptions=True,
+            )
+        else:
+            self.notify(f"Stopping {self.run_id}...")
+            results = [await self.client.stop(self.run_id, grace=30)]
+        for result in results:
+            if isinstance(result, Exception):
+                report_error(self, "Stopping a node's run", result)
+            elif result.get("error"):
+                self.notify(f"{result['id']}: {result['error']}", severity="error", timeout=60)
+            else:
+                self.notify(f"{result['id']}: {ended_text(result)[0]}")

@@ -21,6 +21,7 @@ from textual.widgets import DataTable, Footer, Static
 from ..client import AgentClient
 from .confirm import Confirm
 from .errors import error_title, notify_error
+from .guard import guarded
 from .host_form import HostForm
 
 COLUMNS = ("host", "address", "jump", "status", "agent", "gpus", "runs")
@@ -118,6 +119,7 @@ class HostsScreen(Screen[None]):
             self.status[name] = cells["status"]
 
     @work(group="check")
+    @guarded("Checking the host")
     async def check(self, name: str) -> None:
         try:
             client: AgentClient = await self.connect(name)
@@ -145,6 +147,7 @@ class HostsScreen(Screen[None]):
         self.open_host(name)
 
     @work(group="open")
+    @guarded("Opening the host")
     async def open_host(self, name: str) -> None:
         from .runs_screen import RunsScreen
 
@@ -202,6 +205,7 @@ class HostsScreen(Screen[None]):
         self.trust(name)
 
     @work(group="trust", exclusive=True)
+    @guarded("Trusting the host key")
     async def trust(self, name: str) -> None:
         assert self.actions is not None
 

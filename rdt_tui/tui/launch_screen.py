@@ -22,6 +22,7 @@ from ..core.units import human_duration
 from .confirm import Confirm
 from .dashboard import DashboardScreen
 from .errors import notify_error
+from .guard import guarded
 
 PRECISIONS = ("no", "bf16", "fp16")
 
@@ -137,6 +138,7 @@ class LaunchScreen(Screen[None]):
             self.measure_rate()
 
     @work(exclusive=True, group="rate")
+    @guarded("Estimating the run's time")
     async def measure_rate(self) -> None:
         """Steps per second of the newest earlier run of this profile on this host (its
         first and last metric points), for the ETA; nothing when there is none."""
@@ -228,6 +230,7 @@ class LaunchScreen(Screen[None]):
         self.app.push_screen(Confirm(f"Launch on {where}?\n\n{command_line(self.args)}"), answered)
 
     @work(exclusive=True, group="launch")
+    @guarded("Launching")
     async def launch(self) -> None:
         assert self.args is not None
         if self.plan.hosts:

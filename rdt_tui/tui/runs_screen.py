@@ -25,6 +25,7 @@ from ..core.units import human_duration
 from .confirm import Confirm
 from .dashboard import DashboardScreen
 from .errors import notify_error
+from .guard import guarded
 from .launch_screen import LaunchScreen, plan_of_profile
 
 ProfileList = Callable[[], list[tuple[str, Profile | ProfileError]]]
@@ -105,6 +106,7 @@ class RunsScreen(Screen[None]):
                 table.add_row(name, " ".join(p.command).replace("\n", " ⏎ ")[:100], key=name)
 
     @work(exclusive=True, group="runs")
+    @guarded("Listing the runs")
     async def action_refresh(self) -> None:
         self._fill_profiles()
         runs = await self.client.runs()
@@ -154,6 +156,7 @@ class RunsScreen(Screen[None]):
             self.preflight(profile)
 
     @work(exclusive=True, group="preflight")
+    @guarded("The preflight checks")
     async def preflight(self, profile: Profile) -> None:
         title = self.query_one("#checks-title", Static)
         title.add_class("-shown")
@@ -191,6 +194,7 @@ class RunsScreen(Screen[None]):
         self.fix(self.checked, check)
 
     @work(exclusive=True, group="fix")
+    @guarded("Applying the fix")
     async def fix(self, profile: Profile, check: dict[str, Any]) -> None:
         """Show what the fix will do (for the statistics, the computed change, from a dry
         run), apply it after a `y`, then check again."""

@@ -14,6 +14,7 @@ from array import array
 from bisect import bisect_left
 from typing import Any
 
+from textual.app import RenderResult
 from textual_plotext import PlotextPlot
 
 from ...core.downsample import downsample_minmax
@@ -81,6 +82,7 @@ class LossChart(PlotextPlot):
         self.smoothing = SMOOTHING[0]
         self.window: float | None = WINDOWS[0]
         self._dirty = False
+        self._drawn: tuple[list[tuple[int, float]], list[tuple[int, float]]] = ([], [])
 
     def on_mount(self) -> None:
         super().on_mount()
@@ -160,10 +162,20 @@ class LossChart(PlotextPlot):
 
     def redraw(self) -> None:
         self._dirty = False
-        plt = self.plt
+        self._drawn = self.drawn_points()
+        self.refresh()
+
+    def render(self) -> RenderResult:
+        # plotext replaces the figure's data by its log10 while it builds (in place), so a
+        # second build of the same figure (a resize, a screenshot, any repaint) would take the
+        # log of a log. Every build therefore starts from fresh copies of our points.
+        self._plot_into(self.plt)
+        return super().render()
+
+    def _plot_into(self, plt: Any) -> None:
+        raw, smooth = self._drawn
         plt.clear_data()
         plt.clear_figure()
-        raw, smooth = self.drawn_points()
         plt.title(self.title_text())
         if raw:
             # Our log scale, not plotext's: its build() would take the log again on each
@@ -181,4 +193,3 @@ class LossChart(PlotextPlot):
                 ys = [v for _, v in raw + smooth]
                 plt.yticks(*log_ticks(math.log10(min(ys)), math.log10(max(ys))))
             plt.xlabel("step")
-        self.refresh()
