@@ -273,6 +273,7 @@ class Daemon:
         )
         task = loop.create_task(self.service.gpu_loop())
         self._background.add(task)
+        self._background.add(loop.create_task(self.service.alert_loop()))  # alerts, detached too
         await self._stopped
         self._server.close()
         for t in self._background:

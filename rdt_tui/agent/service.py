@@ -13,6 +13,7 @@ from ..protocol import errors
 from ..protocol.errors import AgentError
 from ..protocol.wire import PROTOCOL_VERSION
 from . import ckptscan
+from .alert_ops import AlertOps
 from .build import build_hash
 from .files import CorruptFile
 from .gpu import MIN_INTERVAL, GpuBackend, RunOfPid, open_backend
@@ -26,7 +27,7 @@ TERM_GRACE_S = 5.0
 GPU_HISTORY = 3600
 
 
-class AgentService(PreflightOps):
+class AgentService(PreflightOps, AlertOps):
     def __init__(
         self, root: str, shim_cmd: List[str], simulate_gpus: int = 0, gpu_interval: float = 1.0
     ) -> None:

@@ -21,7 +21,14 @@ from textual.widgets import Footer, Input
 
 from ..client import AgentClient
 from ..client.group import GroupReport, watch_group
-from ..core.alerts import IdleWatch, SpikeDetector, seconds_until_full
+from ..core.alerts import (
+    IdleWatch,
+    SpikeDetector,
+    checkpoint_does_not_fit,
+    fatal_word,
+    nonfinite_label,
+    seconds_until_full,
+)
 from ..core.metrics import bar_progress
 from ..core.units import human_duration, human_size
 from .confirm import Confirm
@@ -32,7 +39,6 @@ from .widgets.log_tail import LogTail
 from .widgets.loss_chart import LossChart
 from .widgets.status_bar import StatusBar
 
-ALERT_WORDS = ("Traceback", "CUDA out of memory", "OutOfMemoryError", "NCCL", "Watchdog caught")
 DISK_POLL_S = 30.0
 DISK_RATE_WINDOW_S = 600.0
 SPIKE_QUIET_S = 60.0
@@ -154,7 +160,7 @@ class DashboardScreen(Screen[None]):
                 progress = bar_progress(data["text"])
                 if progress:
                     bar.total = progress[1]
-                hit = next((w for w in ALERT_WORDS if w in data["text"]), None)
+                hit = fatal_word(data["text"])
                 if hit:
                     self._alert(f"{hit} in the log", f"log:{hit}")
             elif kind == "gpu":
@@ -179,8 +185,8 @@ class DashboardScreen(Screen[None]):
             if p["name"] != "loss":
                 continue
             value = float(p["value"])  # NaN and Inf arrive as text
-            if value != value or value in (float("inf"), float("-inf")):
-                label = "NaN" if value != value else "Inf"
+            label = nonfinite_label(value)
+            if label:
                 self._alert(f"{label} loss (at step {p['step']})", "nonfinite")
             elif self.spikes.feed(value) and time.monotonic() - self._last_spike_alert > (
                 SPIKE_QUIET_S
@@ -219,7 +225,7 @@ class DashboardScreen(Screen[None]):
             f", full in {human_duration(full_in)}" if full_in is not None else ""
         )
         sizes = [c["size"] for c in found.get("checkpoints") or [] if c.get("size")]
-        if sizes and sizes[-1] > free:
+        if checkpoint_does_not_fit(sizes, free):
             self._alert(
                 f"disk filling: the next checkpoint (~{human_size(sizes[-1], compact=True)}) "
                 f"does not fit in {human_size(free, compact=True)} free",
