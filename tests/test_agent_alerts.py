@@ -179,8 +179,8 @@ async def test_server_that_never_answers_causes_no_pile_up(
     hooks.append(hook)
     write_notify(state_dir, {"url": hook.url, "format": "generic", "timeout_s": 1})
     c = await agent.client()
-    for _ in range(QUEUE_MAX * 3):
-        await c.call("notify", {"test": True})
+    for _ in range(QUEUE_MAX * 3):  # each answers at once: the POST is the worker's business
+        await asyncio.wait_for(c.call("notify", {"test": True}), 10)
     await posts(hook, 1)
     # The daemon answers while its one delivery worker waits on the dead server.
     runs = await asyncio.wait_for(c.runs(), 10)

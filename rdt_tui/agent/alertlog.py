@@ -21,6 +21,7 @@ class AlertLog:
         self.seen_path = os.path.join(root, "alerts-seen.json")
         self.keep = keep
         records = self._read()
+        self._torn = self._ends_torn()
         self.lines = len(records)
         self.last_seq = int(records[-1]["seq"]) if records else 0
 
@@ -40,9 +41,22 @@ class AlertLog:
                 out.append(record)
         return out
 
+    def _ends_torn(self) -> bool:
+        try:
+            with open(self.path, "rb") as fh:
+                fh.seek(0, os.SEEK_END)
+                if fh.tell() == 0:
+                    return False
+                fh.seek(-1, os.SEEK_END)
+                return fh.read(1) != b"\n"
+        except FileNotFoundError:
+            return False
+
     def append(self, record: Dict[str, Any]) -> Dict[str, Any]:
         record = dict(record, seq=self.last_seq + 1)
         line = (json.dumps(record, sort_keys=True) + "\n").encode("utf-8")
+        if self._torn:  # end the torn line first, or this record would be glued to it
+            line, self._torn = b"\n" + line, False
         fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
         try:
             os.write(fd, line)
