@@ -94,7 +94,8 @@ def test_payload_formats() -> None:
 
 
 def test_check_notify() -> None:
-    assert check_notify({"url": "https://discord.com/api/webhooks/1/x"})[0]["format"] == "discord"
+    found, _ = check_notify({"url": "https://discord.com/api/webhooks/1/x"})
+    assert found is not None and found["format"] == "discord"
     assert check_notify({"url": "ftp://x/y"})[0] is None
     assert check_notify({"url": "https://x/y", "format": "teams"})[1].startswith("notify.format")
 
