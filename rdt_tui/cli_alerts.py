@@ -45,21 +45,6 @@ def format_alert(a: dict[str, Any]) -> str:
     return f"{when(float(a.get('t') or 0))}  {a.get('severity', ''):7} {run:30} {a.get('message')}"
 
 
-def away_summary(alerts: list[dict[str, Any]]) -> str:
-    """ "3 alerts while you were away" and the latest few with their times (console and CLI)."""
-    if not alerts:
-        return ""
-    n = len(alerts)
-    head = f"{n} alert{'s' if n != 1 else ''} while you were away"
-    lines = [
-        f"{time.strftime('%a %H:%M', time.localtime(float(a.get('t') or 0)))} "
-        f"{a.get('run') or ''}: {a.get('message')}"
-        for a in alerts[-5:]
-    ]
-    more = [f"... and {n - 5} earlier (`rdt-tui alerts HOST`)"] if n > 5 else []
-    return "\n".join([head, *more, *lines])
-
-
 async def cmd_alerts(client: AgentClient, a: argparse.Namespace) -> int:
     from .cli import CliError, emit_json
 

@@ -5,6 +5,7 @@ the run lives, and when the disk will be full at the rate it is filling.
 """
 
 import math
+import time
 from collections import deque
 from statistics import median
 from typing import Deque, Dict, List, Optional, Sequence, Tuple
@@ -220,3 +221,19 @@ def merge_rules(base: Dict[str, object], override: object) -> Tuple[Dict[str, ob
         else:
             problems.append(f"alert threshold {key!r} must be a number of at least 0")
     return rules, problems
+
+
+def away_summary(alerts: Sequence[Dict[str, object]], show: int = 5) -> str:
+    """ "3 alerts while you were away" and the latest ``show`` with their times, oldest first
+    (what attaching shows; `rdt-tui alerts HOST` lists them all)."""
+    if not alerts:
+        return ""
+    n = len(alerts)
+    lines = [f"{n} alert{'s' if n != 1 else ''} while you were away"]
+    if n > show:
+        lines.append(f"... {n - show} earlier: `rdt-tui alerts HOST`")
+    for a in alerts[-show:]:
+        t = a.get("t")
+        stamp = time.strftime("%a %H:%M", time.localtime(t if isinstance(t, float) else 0))
+        lines.append(f"{stamp} {a.get('run') or ''}: {a.get('message')}")
+    return "\n".join(lines)
