@@ -142,7 +142,7 @@ class Notifier:
         self.log = log
         self.attempts = attempts
         self.backoff_s = backoff_s
-        self.queue: queue.Queue[Optional[Dict[str, Any]]] = queue.Queue(QUEUE_MAX)
+        self.queue = queue.Queue(QUEUE_MAX)  # type: queue.Queue[Optional[Dict[str, Any]]]
         self.delivered = 0
         self.failed = 0
         self.dropped = 0
