@@ -59,7 +59,9 @@ async def cmd_alerts(client: AgentClient, a: argparse.Namespace) -> int:
             raise CliError(
                 f"no [notify] or [alerts] in {settings.path}", "see docs/alerts.md for the keys"
             )
-        args: dict[str, Any] = {"rules": settings.alerts}
+        args: dict[str, Any] = {}  # only what the settings hold: the node keeps the rest
+        if settings.alerts:
+            args["rules"] = settings.alerts
         if settings.notify:
             args["notify"] = settings.notify
         result = await client.call("notify", args)

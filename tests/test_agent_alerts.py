@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import signal
 import subprocess
 import sys
 import textwrap
@@ -190,3 +191,60 @@ async def test_server_that_never_answers_causes_no_pile_up(
     assert n["queued"] <= QUEUE_MAX and n["dropped"] >= QUEUE_MAX * 3 - QUEUE_MAX - 1
     assert len(hook.requests) <= 2  # one at a time: no burst of connections
     assert len(status["alerts"]) == QUEUE_MAX * 3  # every alert is still kept on the node
+
+
+async def test_a_daemon_killed_after_an_alert_does_not_repeat_it(
+    agent: Agent, state_dir: str, workdir: str, hooks: list[Webhook]
+) -> None:
+    hook = Webhook()
+    hooks.append(hook)
+    write_notify(state_dir, {"url": hook.url, "format": "generic"})
+    c = await agent.client()
+    argv = job(
+        workdir,
+        """
+        import time
+        for i in range(1, 400):
+            print(f"step={i} loss={'nan' if i >= 5 else 1.0 / i}", flush=True)
+            time.sleep(0.05)
+        time.sleep(600)
+        """,
+    )
+    run = await c.launch(argv, cwd=workdir, name="nan-restart")
+    await posts(hook, 1)
+    os.kill(agent.daemon_pid(), signal.SIGKILL)  # right after the alert: no time to tidy up
+    await agent.close_all()
+    c = await agent.client()  # a new daemon re-adopts the run, NaNs still coming
+    await asyncio.sleep(3.0)
+    kinds = [json.loads(r["body"])["kind"] for r in hook.requests]
+    assert kinds == ["nonfinite"]
+    assert [a["kind"] for a in (await c.call("alerts", {}))["alerts"]] == ["nonfinite"]
+    await c.stop(run["id"], grace=2)
+
+
+async def test_a_run_that_ends_while_the_daemon_is_down_is_reported_when_it_is_back(
+    agent: Agent, state_dir: str, workdir: str, hooks: list[Webhook]
+) -> None:
+    hook = Webhook()
+    hooks.append(hook)
+    write_notify(state_dir, {"url": hook.url, "format": "generic"})
+    c = await agent.client()
+    argv = job(workdir, "import sys, time\ntime.sleep(2)\nsys.exit(4)\n")
+    run = await c.launch(argv, cwd=workdir, name="orphan")
+    state = os.path.join(state_dir, "runs", run["id"], "alerts-state.json")
+    for _ in range(100):  # the engine has seen the run alive
+        if os.path.exists(state):
+            break
+        await asyncio.sleep(0.05)
+    os.kill(agent.daemon_pid(), signal.SIGKILL)
+    await agent.close_all()
+    exit_file = os.path.join(state_dir, "runs", run["id"], "exit.json")
+    for _ in range(200):  # the shim records the exit with no daemon running
+        if os.path.exists(exit_file):
+            break
+        await asyncio.sleep(0.05)
+    assert hook.requests == []
+    await agent.client()  # a new daemon
+    got = await posts(hook, 1)
+    body = json.loads(got[0]["body"])
+    assert (body["kind"], body["run"], body["code"]) == ("exit", run["id"], 4)

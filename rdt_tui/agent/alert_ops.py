@@ -83,10 +83,11 @@ class AlertOps:
                 if problems:
                     raise AgentError(errors.BAD_REQUEST, "; ".join(problems), "see docs/alerts.md")
                 data["rules"] = args["rules"] or {}
-            save_node_config(self.root, data)
-            url = (data.get("notify") or {}).get("url")
-            log("alerts: settings pushed" + (f" (webhook {mask_url(url)})" if url else ""))
-            engine.reload(force=True)
+            if data != load_node_config(self.root)[0]:  # an attach that changes nothing is quiet
+                save_node_config(self.root, data)
+                url = (data.get("notify") or {}).get("url")
+                log("alerts: settings pushed" + (f" (webhook {mask_url(url)})" if url else ""))
+                engine.reload(force=True)
         if args.get("test"):
             if engine.notifier is None:
                 raise AgentError(

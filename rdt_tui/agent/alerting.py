@@ -70,10 +70,15 @@ class RunAlerts:
         self.apply(rules)
 
     def apply(self, rules: Dict[str, Any]) -> None:
+        """New thresholds; what the rules learnt so far (recent losses, step times) is kept."""
+        old = getattr(self, "rules", None) and (self.spikes, self.stall)
         self.rules = rules
         self.spikes = SpikeDetector(k=float(rules["spike_k"]), ratio=float(rules["spike_ratio"]))
         self.stall = StallWatch(float(rules["stall_min_s"]), float(rules["stall_factor"]))
         self.idle = IdleWatch(float(rules["idle_below"]), float(rules["idle_after_s"]))
+        if old:
+            self.spikes.recent.extend(old[0].recent)
+            self.stall.times.extend(old[1].times)
 
     def load(self) -> bool:
         """Resume from the saved state; False when there is none."""
@@ -86,12 +91,22 @@ class RunAlerts:
         self.log_pos = int(data.get("log") or 0)
         self.metric_seq = int(data.get("metric") or 0)
         self.ended = self.done = bool(data.get("ended"))
+        raised = data.get("raised")
+        self.raised = dict(raised) if isinstance(raised, dict) else {}
+        if self.metric_seq and not self.ended:
+            # Steps came before the restart: a run hung across it is judged from now on.
+            self.stall.feed(time.time())
         self.fresh = False
         return True
 
     def save(self, now: float, force: bool = False) -> None:
         if (self.dirty and now - self.saved_at >= SAVE_EVERY_S) or force:
-            state = {"log": self.log_pos, "metric": self.metric_seq, "ended": self.ended}
+            state = {
+                "log": self.log_pos,
+                "metric": self.metric_seq,
+                "ended": self.ended,
+                "raised": self.raised,  # so a restart repeats no once-per-run alert
+            }
             write_json_atomic(self.state_path, state, durable=force)
             self.saved_at, self.dirty = now, False
 
@@ -203,8 +218,10 @@ class AlertEngine:
         loop = asyncio.get_event_loop()
         facts = await loop.run_in_executor(None, self._read, todo, now)
         for st, (summary, text, end, free) in zip(todo, facts):
+            before = self.log.last_seq
             self._evaluate(st, summary, text, end, free, now)
-            st.save(now, force=st.done)
+            # Saved at once after an alert: a daemon killed right after must not repeat it.
+            st.save(now, force=st.done or self.log.last_seq != before)
 
     def _read(self, todo: List[RunAlerts], now: float) -> List[Tuple[Any, str, int, Any]]:
         """In a worker thread: each run's status, new log text and (now and then) free disk."""

@@ -18,7 +18,9 @@ async def on_attach(app: App[Any], client: Any, settings: Settings) -> None:
         return
     try:
         if settings.notify or settings.alerts:
-            push: dict[str, Any] = {"rules": settings.alerts}
+            push: dict[str, Any] = {}  # only what the settings hold: the node keeps the rest
+            if settings.alerts:
+                push["rules"] = settings.alerts
             if settings.notify:
                 push["notify"] = settings.notify
             await call("notify", push)
