@@ -52,6 +52,11 @@ def log(message: str) -> None:
 class RunAlerts:
     """Where the engine got to in one run, and the state of each of its rules."""
 
+    rules: Dict[str, Any]
+    spikes: SpikeDetector
+    stall: StallWatch
+    idle: IdleWatch
+
     def __init__(self, run_id: str, run_dir: str, rules: Dict[str, Any]) -> None:
         self.run_id = run_id
         self.state_path = os.path.join(run_dir, "alerts-state.json")
@@ -71,7 +76,9 @@ class RunAlerts:
 
     def apply(self, rules: Dict[str, Any]) -> None:
         """New thresholds; what the rules learnt so far (recent losses, step times) is kept."""
-        old = getattr(self, "rules", None) and (self.spikes, self.stall)
+        old: Optional[Tuple[SpikeDetector, StallWatch]] = None
+        if hasattr(self, "rules"):
+            old = (self.spikes, self.stall)
         self.rules = rules
         self.spikes = SpikeDetector(k=float(rules["spike_k"]), ratio=float(rules["spike_ratio"]))
         self.stall = StallWatch(float(rules["stall_min_s"]), float(rules["stall_factor"]))
