@@ -225,10 +225,8 @@ class AlertEngine:
         loop = asyncio.get_event_loop()
         facts = await loop.run_in_executor(None, self._read, todo, now)
         for st, (summary, text, end, free) in zip(todo, facts):
-            before = self.log.last_seq
             self._evaluate(st, summary, text, end, free, now)
-            # Saved at once after an alert: a daemon killed right after must not repeat it.
-            st.save(now, force=st.done or self.log.last_seq != before)
+            st.save(now, force=st.done)
 
     def _read(self, todo: List[RunAlerts], now: float) -> List[Tuple[Any, str, int, Any]]:
         """In a worker thread: each run's status, new log text and (now and then) free disk."""
@@ -384,6 +382,9 @@ class AlertEngine:
         }
         record.update(extra)
         record = self.log.append(record)
+        if st is not None:
+            # Before the POST: a daemon killed once the webhook has it must not raise it again.
+            st.save(now, force=True)
         if self.notifier is not None:
             self.notifier.submit(record)
         return record
