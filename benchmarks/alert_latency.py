@@ -80,7 +80,9 @@ def raw_poll(work: str, trials: int) -> list[float]:
         written: list[float] = []
 
         def write(
-            delay: float = 0.3 + (i * 0.037) % alerting.POLL_S, written: list[float] = written
+            # spread over one poll interval, as a job's line falls anywhere between two polls
+            delay: float = 0.05 + (i + 0.5) / trials * alerting.POLL_S,
+            written: list[float] = written,
         ) -> None:
             time.sleep(delay)
             with open(path, "a") as fh:
@@ -137,7 +139,7 @@ async def main() -> None:
     row(f"reference: bare {alerting.POLL_S} s poll of the log, no POST", raw)
     print(
         f"poll intervals: alert engine {alerting.POLL_S} s, run watcher {watch.POLL_S} s "
-        "(the engine reads the log and the run's status itself, so neither waits on the other)"
+        "(the engine reads the log itself; a run's end comes from its watcher's status)"
     )
 
 

@@ -177,3 +177,18 @@ def test_profile_alerts_table_is_carried_to_the_launch(workdir: str) -> None:
         fh.write('command = ["python", "train.py"]\n[alerts]\nstall = 1\n')
     with pytest.raises(ProfileError, match="unknown alert rule 'stall'"):
         load_profile(path)
+
+
+def test_spike_feed_many_finds_what_feed_finds_with_one_threshold_a_batch() -> None:
+    from rdt_tui.core.alerts import SpikeDetector
+
+    values = [1.0 + 0.01 * (i % 7) for i in range(300)]
+    values[150] = 50.0
+    values[151] = float("nan")  # its own alert, never part of the baseline
+    one, many = SpikeDetector(), SpikeDetector()
+    by_one = [i for i, v in enumerate(values) if one.feed(v)]
+    by_many = []
+    for start in range(0, 300, 40):  # batches as the agent gets them
+        by_many += [start + i for i in many.feed_many(values[start : start + 40])]
+    assert by_one == by_many == [150]
+    assert 50.0 not in many.recent

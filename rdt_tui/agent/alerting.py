@@ -35,7 +35,7 @@ from .files import CorruptFile, read_json, write_json_atomic
 from .hoststats import disk
 from .runs import RUNNING, STOPPED
 
-POLL_S = 0.25
+POLL_S = 0.5
 CONFIG_EVERY_S = 2.0
 SAVE_EVERY_S = 5.0
 LOG_CHUNK = 256 * 1024
@@ -234,8 +234,8 @@ class AlertEngine:
 
         out: List[Tuple[Any, str, int, Any]] = []
         for st in todo:
-            summary = self.service.store.summary(st.run_id)
             w = self.service.watchers[st.run_id]
+            summary = w.summary
             ended = summary["status"] != RUNNING
             text, end = read_log_chunk(w.output_log, st.log_pos, LOG_CHUNK, ended)
             free = None
@@ -287,20 +287,20 @@ class AlertEngine:
                     st.last_step = max(steps)
             if name not in rules["loss_names"]:
                 continue
-            for value, step in zip(series["value"], series["step"]):
-                value = float(value)  # NaN and Inf arrive as text
-                label = nonfinite_label(value)
-                at = "" if step is None else f" at step {step}"
-                if label:
-                    if rules["nonfinite"] and st.once("nonfinite", now):
-                        self.raise_alert(st, "nonfinite", "error", f"{label} {name}{at}", now)
-                elif (
-                    st.spikes.feed(value)
-                    and rules["spike"]
-                    and st.once("spike", now, float(rules["spike_quiet_s"]))
-                ):
-                    msg = f"{name} spike{at}: {value:.4g}"
-                    self.raise_alert(st, "spike", "warning", msg, now)
+            values, steps_of = series["value"], series["step"]
+            # NaN and Inf arrive as text ("nan", "inf"): no per-point float() needed to see them.
+            bad = [i for i, v in enumerate(values) if isinstance(v, str)]
+            if bad and rules["nonfinite"] and st.once("nonfinite", now):
+                label = nonfinite_label(float(values[bad[0]]))
+                at = "" if steps_of[bad[0]] is None else f" at step {steps_of[bad[0]]}"
+                self.raise_alert(st, "nonfinite", "error", f"{label} {name}{at}", now)
+            finite = [float(v) for v in values if not isinstance(v, str)]
+            spikes = st.spikes.feed_many(finite) if rules["spike"] else []
+            if spikes and st.once("spike", now, float(rules["spike_quiet_s"])):
+                steps_ok = [s for v, s in zip(values, steps_of) if not isinstance(v, str)]
+                at = "" if steps_ok[spikes[0]] is None else f" at step {steps_ok[spikes[0]]}"
+                msg = f"{name} spike{at}: {finite[spikes[0]]:.4g}"
+                self.raise_alert(st, "spike", "warning", msg, now)
         if stepped:
             st.stall.feed(now)
             st.raised.pop("stalled", None)  # steps again: a later stall is news
