@@ -325,7 +325,8 @@ class AlertEngine:
                 g for g in gpus if any(p.get("run") == st.run_id for p in g.get("processes") or [])
             ]
             utils = [g.get("util") for g in ours or gpus]
-            if st.idle.feed(float(sample.get("t") or now), utils):
+            t = sample.get("t")
+            if st.idle.feed(now if t is None else float(t), utils):
                 if rules["idle"] and st.once("idle", now):
                     msg = f"all GPUs idle for {st.idle.after_s:.0f} s while the run is alive"
                     self.raise_alert(st, "idle", "warning", msg, now)
