@@ -88,3 +88,12 @@ def test_parse_since() -> None:
     assert parse_since("2h", now=10_000.0) == 10_000.0 - 7200
     assert parse_since("1700000000") == 1700000000.0
     assert parse_since("30m", now=3600.0) == 1800.0
+
+
+def test_a_fault_repeating_every_tick_is_logged_once_a_minute(tmp_path: Any, capsys: Any) -> None:
+    engine, _ = engine_and_run(str(tmp_path))
+    for _ in range(50):
+        engine._log_error("Traceback: OSError: [Errno 24] Too many open files")
+    engine._log_error("Traceback: another fault")
+    lines = capsys.readouterr().err.splitlines()
+    assert len(lines) == 2 and "Too many open files" in lines[0]

@@ -42,6 +42,7 @@ LOG_CHUNK = 256 * 1024
 RECENT_END_S = 60.0  # a run first seen ended this long ago is reported; older ones are history
 DISK_WINDOW_S = 600.0
 DISK_QUIET_S = 1800.0
+ERROR_REPEAT_S = 60.0
 
 
 def log(message: str) -> None:
@@ -138,6 +139,7 @@ class AlertEngine:
         self.problem = ""
         self._config_mtime: Optional[float] = -1.0
         self._config_checked = 0.0
+        self._last_error: Tuple[str, float] = ("", 0.0)
 
     # ----- configuration -----------------------------------------------------------------
     def reload(self, force: bool = False) -> None:
@@ -190,8 +192,15 @@ class AlertEngine:
             except asyncio.CancelledError:
                 raise
             except Exception:  # one bad tick must not end alerting for good
-                log("alerts: " + traceback.format_exc(limit=5))
+                self._log_error(traceback.format_exc(limit=5))
             await asyncio.sleep(POLL_S)
+
+    def _log_error(self, text: str) -> None:
+        """The same fault is logged once per ERROR_REPEAT_S, not at every tick."""
+        now = time.monotonic()
+        if text != self._last_error[0] or now - self._last_error[1] >= ERROR_REPEAT_S:
+            self._last_error = (text, now)
+            log("alerts: " + text)
 
     def _resume_unfinished(self) -> None:
         """Runs that were live when the daemon went down: watch them again, even ended ones,
