@@ -6,7 +6,8 @@ from __future__ import annotations
 import collections
 from typing import Any
 
-from rdt_tui.agent.alerting import AlertEngine, RunAlerts
+from rdt_tui.agent.alerting import AlertEngine
+from rdt_tui.agent.alertstate import RunAlerts
 from rdt_tui.cli_alerts import parse_since
 from rdt_tui.core.alerts import DEFAULT_RULES, merge_rules
 
@@ -97,3 +98,29 @@ def test_a_fault_repeating_every_tick_is_logged_once_a_minute(tmp_path: Any, cap
     engine._log_error("Traceback: another fault")
     lines = capsys.readouterr().err.splitlines()
     assert len(lines) == 2 and "Too many open files" in lines[0]
+
+
+class Metrics:
+    last_seq = 500
+
+    def since(self, seq: int, limit: int) -> tuple[dict[str, Any], int]:
+        assert seq == 500, "the history before the engine came must not be judged"
+        return {"series": {}, "count": 0}, seq
+
+
+def test_a_live_run_older_than_the_engine_is_judged_from_now_on(tmp_path: Any) -> None:
+    """An agent upgrade meets a run that has been training for an hour: its old Traceback
+    (handled long ago) and old NaNs are history, a new fatal line is news."""
+    engine, st = engine_and_run(str(tmp_path))
+    output = tmp_path / "output.log"
+    output.write_text("Traceback (most recent call last): handled at step 3\n")
+    w = Watcher({})
+    w.output_log, w.metrics = str(output), Metrics()  # type: ignore[attr-defined]
+    engine.service.watchers["r1"] = w
+    summary = {"status": "running", "started_at": 1000.0}
+    old = output.read_text()
+    engine._evaluate(st, summary, old, len(old), None, 1000.0 + 3600)
+    assert engine.log.read() == [] and st.log_pos == len(old)
+    new = "RuntimeError: NCCL communicator was aborted\n"
+    engine._evaluate(st, summary, new, len(old) + len(new), None, 1000.0 + 3601)
+    assert [a["kind"] for a in engine.log.read()] == ["fatal_line"]

@@ -8,7 +8,8 @@ from typing import Any, Dict, Optional
 from ..core.alerts import DEFAULT_RULES, merge_rules
 from ..protocol import errors
 from ..protocol.errors import AgentError
-from .alerting import AlertEngine, log
+from .alerting import AlertEngine
+from .alertstate import log
 from .notify import check_notify, load_node_config, mask_url, save_node_config
 
 
