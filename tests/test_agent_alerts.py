@@ -248,3 +248,48 @@ async def test_a_run_that_ends_while_the_daemon_is_down_is_reported_when_it_is_b
     got = await posts(hook, 1)
     body = json.loads(got[0]["body"])
     assert (body["kind"], body["run"], body["code"]) == ("exit", run["id"], 4)
+
+
+async def test_push_from_settings_then_test_post_and_a_loss_spike(
+    agent: Agent, state_dir: str, workdir: str, hooks: list[Webhook]
+) -> None:
+    hook = Webhook()
+    hooks.append(hook)
+    cfg = os.path.join(workdir, "cfg")
+    os.makedirs(cfg)
+    with open(os.path.join(cfg, "settings.toml"), "w") as fh:
+        fh.write(f'[notify]\nurl = "{hook.url}"\nformat = "generic"\n[alerts]\nspike_k = 5\n')
+    env = dict(os.environ, RDT_TUI_STATE_DIR=state_dir, RDT_TUI_CONFIG_DIR=cfg)
+    pushed = subprocess.run(
+        [sys.executable, "-m", "rdt_tui.cli", "alerts", "localhost", "--push", "--test"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert pushed.returncode == 0, pushed.stderr
+    assert SECRET not in pushed.stdout + pushed.stderr
+    assert "webhook: http://127.0.0.1:" in pushed.stdout
+    got = await posts(hook, 1)
+    assert json.loads(got[0]["body"])["kind"] == "test"
+    with open(os.path.join(state_dir, "notify.json")) as fh:
+        assert json.load(fh)["rules"] == {"spike_k": 5}
+    assert os.stat(os.path.join(state_dir, "notify.json")).st_mode & 0o777 == 0o600
+
+    c = await agent.client()
+    argv = job(
+        workdir,
+        """
+        import time
+        for i in range(1, 200):
+            print(f"step={i} loss={50.0 if i == 120 else 1.0 + 0.01 * (i % 7)}", flush=True)
+            time.sleep(0.01)
+        time.sleep(600)
+        """,
+    )
+    run = await c.launch(argv, cwd=workdir, name="spiky")
+    got = await posts(hook, 2)
+    body = json.loads(got[1]["body"])
+    assert (body["kind"], body["run"]) == ("spike", run["id"])
+    assert "spike at step 120: 50" in body["message"]
+    await c.stop(run["id"], grace=2)
