@@ -549,6 +549,7 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--checkpoint-every", type=int, default=100)
     sp.add_argument("--simulate-gpus", type=int, default=0, help=argparse.SUPPRESS)
     sp.set_defaults(fn=cmd_demo, host="localhost")
+    from .cli_alerts import add_parsers as add_alert_parsers
     from .cli_group import add_parsers as add_group_parsers
     from .cli_preflight import add_parsers as add_preflight_parsers
     from .cli_ssh import add_parsers
@@ -556,6 +557,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_parsers(sub, add)
     add_preflight_parsers(add)
     add_group_parsers(sub)
+    add_alert_parsers(add)
     return p
 
 

@@ -370,6 +370,9 @@ class Daemon:
         )
         task = loop.create_task(supervised("GPU sampler", self.service.gpu_loop, self.agent_log))
         self._background.add(task)
+        # The alert rules run whether or not a console is attached.
+        alerts = supervised("alert engine", self.service.alert_loop, self.agent_log)
+        self._background.add(loop.create_task(alerts))
         await self._stopped
         self._server.close()
         for t in self._background:

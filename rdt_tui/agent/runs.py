@@ -323,6 +323,7 @@ def validate_launch(args: Dict[str, Any]) -> Dict[str, Any]:
         "checkpoint_globs": [str(g) for g in (args.get("checkpoint_globs") or [])],
         "request_key": args.get("request_key"),
         "stop_signal": str(args.get("stop_signal") or "SIGINT"),
+        "alerts": args["alerts"] if isinstance(args.get("alerts"), dict) else None,  # [alerts]
     }
     return spec
 

@@ -13,6 +13,7 @@ from ..protocol import errors
 from ..protocol.errors import AgentError
 from ..protocol.wire import PROTOCOL_VERSION
 from . import cgroups, ckptscan, stopper
+from .alert_ops import AlertOps
 from .build import build_hash
 from .files import CorruptFile, read_json
 from .follower import read_chunk, tail_lines
@@ -28,7 +29,7 @@ TERM_GRACE_S = 5.0
 GPU_HISTORY = 3600
 
 
-class AgentService(PreflightOps):
+class AgentService(PreflightOps, AlertOps):
     def __init__(
         self,
         root: str,

@@ -37,6 +37,7 @@ from typing import Any
 
 import tomllib
 
+from ..core.alerts import DEFAULT_RULES, merge_rules
 from ..core.formats import FORMATS as METRIC_FORMATS
 from .paths import config_dir
 from .resume import resume_index
@@ -173,6 +174,7 @@ class Profile:
     main_process_ip: str = "127.0.0.1"
     main_process_port: int = 29500
     stop_together: bool = True
+    alerts: dict[str, Any] = field(default_factory=dict)  # [alerts]: overrides the user's rules
 
     def preflight_params(self, values: dict[str, Any] | None = None) -> dict[str, Any]:
         """What the preflight checks read: the ``[preflight]`` table with its defaults, plus
@@ -240,6 +242,7 @@ class Profile:
             "checkpoint_globs": self.checkpoint_globs,
             "stop_signal": self.stop_signal,
             "metric_format": self.metric_format,
+            "alerts": self.alerts or None,
         }
 
 
@@ -328,7 +331,15 @@ def load_profile(path: str) -> Profile:
         main_process_ip=_str_of(path, data, "main_process_ip", "127.0.0.1"),
         main_process_port=_port_of(path, data),
         stop_together=bool(data.get("stop_together", True)),
+        alerts=_alerts_of(path, data),
     )
+
+
+def _alerts_of(path: str, data: dict[str, Any]) -> dict[str, Any]:
+    problems = merge_rules(DEFAULT_RULES, data.get("alerts", {}))[1]
+    if problems:
+        raise ProfileError(f"{path}: {problems[0]} (docs/alerts.md)")
+    return dict(data.get("alerts", {}))
 
 
 def _resume_index(path: str, data: dict[str, Any], command: list[str]) -> int | None:

@@ -4,6 +4,11 @@ theme = "rdt-dark"          # remembered when picked from the command palette
 [keys]                      # remap any binding by its id (see `?` in the console)
 "dashboard.stop" = "x"
 "app.quit" = "ctrl+q"
+[notify]                    # a webhook for alerts (docs/alerts.md); pushed with
+url = "https://hooks.slack.com/services/..."   # `rdt-tui alerts HOST --push`
+format = "slack"            # slack, discord, ntfy or generic (guessed from the URL)
+[alerts]                    # your alert rules and thresholds (docs/alerts.md)
+stall_min_s = 900
 """
 
 from __future__ import annotations
@@ -13,6 +18,7 @@ from dataclasses import dataclass, field
 
 import tomllib
 
+from ..core.alerts import DEFAULT_RULES, merge_rules
 from .files import toml_string, write_text_atomic
 from .paths import config_dir
 
@@ -26,6 +32,8 @@ class Settings:
     theme: str = "rdt-dark"
     keys: dict[str, str] = field(default_factory=dict)
     path: str = ""
+    notify: dict[str, object] = field(default_factory=dict)  # [notify]: the URL is a secret
+    alerts: dict[str, object] = field(default_factory=dict)  # [alerts]: overrides of the rules
 
 
 def settings_path() -> str:
@@ -47,7 +55,19 @@ def load_settings(path: str | None = None) -> Settings:
     theme = data.get("theme", "rdt-dark")
     if not isinstance(theme, str):
         raise SettingsError(f"{path}: `theme` must be a theme name")
-    return Settings(theme=theme, keys={str(k): v for k, v in keys.items()}, path=path)
+    notify, alerts = data.get("notify", {}), data.get("alerts", {})
+    if not isinstance(notify, dict) or (notify and not isinstance(notify.get("url"), str)):
+        raise SettingsError(f'{path}: [notify] needs a webhook, e.g. url = "https://..."')
+    problems = merge_rules(DEFAULT_RULES, alerts)[1]
+    if problems:
+        raise SettingsError(f"{path}: {problems[0]}")
+    return Settings(
+        theme=theme,
+        keys={str(k): v for k, v in keys.items()},
+        path=path,
+        notify=dict(notify),
+        alerts=dict(alerts),
+    )
 
 
 def save_theme(settings: Settings, theme: str) -> None:
@@ -57,4 +77,18 @@ def save_theme(settings: Settings, theme: str) -> None:
     if settings.keys:
         lines.append("[keys]")
         lines += [f"{toml_string(k)} = {toml_string(v)}" for k, v in sorted(settings.keys.items())]
+    for table, values in (("notify", settings.notify), ("alerts", settings.alerts)):
+        if values:  # kept as they were: the webhook URL above all
+            lines += ["", f"[{table}]"]
+            lines += [f"{toml_string(k)} = {_toml_value(v)}" for k, v in sorted(values.items())]
     write_text_atomic(settings.path or settings_path(), "\n".join(lines) + "\n")
+
+
+def _toml_value(value: object) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return repr(value)
+    if isinstance(value, list):
+        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+    return toml_string(str(value))

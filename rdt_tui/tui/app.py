@@ -18,6 +18,7 @@ from ..client import AgentClient
 from ..config.settings import Settings, save_theme
 from ..config.themes import ThemeError, load_themes
 from ..core.compare import RunMarks
+from .away import on_attach
 from .compare_screen import CompareScreen
 from .dashboard import DashboardScreen
 from .errors import notify_error
@@ -97,6 +98,7 @@ class RdtApp(App[None]):
             client = self.client_factory(name)
             await client.connect()
             self.clients[name] = client
+            self.run_worker(on_attach(self, client, self.settings), group="away")
             return client
 
     def forget_host(self, name: str) -> None:
@@ -140,6 +142,7 @@ class RdtApp(App[None]):
         except Exception as exc:  # shown to the user; the console stays usable to quit
             notify_error(self, exc, timeout=60)
             return
+        self.run_worker(on_attach(self, self.client, self.settings), group="away")
         if isinstance(target, LaunchPlan):
             await self.push_screen(LaunchScreen(self.client, target))
         else:

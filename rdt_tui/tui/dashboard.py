@@ -22,7 +22,15 @@ from textual.widgets import Footer, Input
 
 from ..client import AgentClient
 from ..client.group import GroupReport, watch_group
-from ..core.alerts import IdleWatch, SpikeDetector, ended_text, log_alert, seconds_until_full
+from ..core.alerts import (
+    IdleWatch,
+    SpikeDetector,
+    checkpoint_does_not_fit,
+    ended_text,
+    log_alert,
+    nonfinite_label,
+    seconds_until_full,
+)
 from ..core.metrics import bar_progress
 from ..core.units import human_duration, human_size
 from .confirm import Confirm
@@ -188,8 +196,8 @@ class DashboardScreen(Screen[None]):
             if p["name"] != "loss":
                 continue
             value = float(p["value"])  # NaN and Inf arrive as text
-            if value != value or value in (float("inf"), float("-inf")):
-                label = "NaN" if value != value else "Inf"
+            label = nonfinite_label(value)
+            if label:
                 self._alert(f"{label} loss (at step {p['step']})", "nonfinite")
             elif self.spikes.feed(value) and time.monotonic() - self._last_spike_alert > (
                 SPIKE_QUIET_S
@@ -229,7 +237,7 @@ class DashboardScreen(Screen[None]):
             f", full in {human_duration(full_in)}" if full_in is not None else ""
         )
         sizes = [c["size"] for c in found.get("checkpoints") or [] if c.get("size")]
-        if sizes and sizes[-1] > free:
+        if checkpoint_does_not_fit(sizes, free):
             self._alert(
                 f"disk filling: the next checkpoint (~{human_size(sizes[-1], compact=True)}) "
                 f"does not fit in {human_size(free, compact=True)} free",

@@ -1,0 +1,327 @@
+"""Alerts on the node, with or without a console: the rules of ``core.alerts`` applied to every
+watched run, each alert kept in ``alerts.jsonl`` and posted to the user's webhook.
+
+The engine reads only what the daemon already has: each run watcher's summary, metric store
+and checkpoint list, the GPU sampler's samples, and the run's output.log from its own offset.
+Where it got to in each run is kept in ``runs/<id>/alerts-state.json``, so a daemon restart
+neither repeats an alert nor forgets a run that ended while it was down.
+"""
+
+import asyncio
+import os
+import socket
+import time
+import traceback
+from typing import Any, Dict, List, Optional, Tuple
+
+from ..core.alerts import (
+    DEFAULT_RULES,
+    checkpoint_does_not_fit,
+    full_before_next_checkpoint,
+    log_alert,
+    merge_rules,
+    near_time_limit,
+    nonfinite_label,
+    seconds_until_full,
+)
+from .alertlog import AlertLog
+from .alertstate import RunAlerts, log
+from .files import CorruptFile, read_json
+from .follower import read_chunk
+from .hoststats import disk
+from .runs import RUNNING, STOPPED
+
+POLL_S = 0.5
+CONFIG_EVERY_S = 2.0
+LOG_CHUNK = 256 * 1024
+RECENT_END_S = 60.0  # a run first seen ended this long ago is reported; older ones are history
+DISK_WINDOW_S = 600.0
+DISK_QUIET_S = 1800.0
+ERROR_REPEAT_S = 60.0
+
+
+class AlertEngine:
+    def __init__(self, service: Any) -> None:
+        self.service = service
+        self.root: str = service.root
+        self.host = socket.gethostname()
+        self.log = AlertLog(self.root)
+        self.runs: Dict[str, RunAlerts] = {}
+        self.user_rules: Dict[str, Any] = dict(DEFAULT_RULES)
+        self.notifier: Any = None
+        self.problem = ""
+        self._config_mtime: Optional[float] = -1.0
+        self._config_checked = 0.0
+        self._last_error: Tuple[str, float] = ("", 0.0)
+
+    # ----- configuration -----------------------------------------------------------------
+    def reload(self, force: bool = False) -> None:
+        from .notify import Notifier, check_notify, load_node_config, notify_path
+
+        now = time.monotonic()
+        if not force and now - self._config_checked < CONFIG_EVERY_S:
+            return
+        self._config_checked = now
+        try:
+            mtime: Optional[float] = os.stat(notify_path(self.root)).st_mtime
+        except OSError:
+            mtime = None
+        if mtime == self._config_mtime and not force:
+            return
+        self._config_mtime = mtime
+        data, problem = load_node_config(self.root)
+        rules, problems = merge_rules(DEFAULT_RULES, data.get("rules"))
+        notify, notify_problem = (None, "")
+        if data.get("notify") is not None:
+            notify, notify_problem = check_notify(data.get("notify"))
+        self.problem = "; ".join(p for p in [problem, notify_problem, *problems] if p)
+        if self.problem:
+            log(f"alerts: {self.problem}")
+        self.user_rules = rules
+        for st in self.runs.values():
+            st.apply(self._rules_for(st.run_id))
+        if self.notifier is not None:
+            self.notifier.close()
+            self.notifier = None
+        if notify is not None:
+            self.notifier = Notifier(notify, log)
+            log(f"alerts: posting to {self.notifier.masked} ({self.notifier.format})")
+
+    def _rules_for(self, run_id: str) -> Dict[str, Any]:
+        try:
+            profile_rules = self.service.store.spec(run_id).get("alerts")
+        except Exception:
+            profile_rules = None
+        rules, _ = merge_rules(self.user_rules, profile_rules)
+        return rules
+
+    # ----- the loop ----------------------------------------------------------------------
+    async def run(self) -> None:
+        self.reload(force=True)
+        self._resume_unfinished()
+        while True:
+            try:
+                await self.tick()
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # one bad tick must not end alerting for good
+                self._log_error(traceback.format_exc(limit=5))
+            await asyncio.sleep(POLL_S)
+
+    def _log_error(self, text: str) -> None:
+        """The same fault is logged once per ERROR_REPEAT_S, not at every tick."""
+        now = time.monotonic()
+        if text != self._last_error[0] or now - self._last_error[1] >= ERROR_REPEAT_S:
+            self._last_error = (text, now)
+            log("alerts: " + text)
+
+    def _resume_unfinished(self) -> None:
+        """Runs that were live when the daemon went down: watch them again, even ended ones,
+        so their end is reported."""
+        for run_id in self.service.store.run_ids():
+            path = os.path.join(self.service.store.run_dir(run_id), "alerts-state.json")
+            try:
+                data = read_json(path)
+            except CorruptFile:
+                continue
+            if isinstance(data, dict) and not data.get("ended"):
+                try:
+                    self.service.watcher(run_id)
+                except Exception:
+                    continue
+
+    async def tick(self) -> None:
+        self.reload()
+        now = time.time()
+        todo = []
+        for run_id in list(self.service.watchers):
+            st = self.runs.get(run_id)
+            if st is None:
+                try:
+                    run_dir = self.service.store.run_dir(run_id)
+                except Exception:  # removed from disk under us: nothing left to judge
+                    continue
+                st = RunAlerts(run_id, run_dir, self._rules_for(run_id))
+                self.runs[run_id] = st
+                st.dirty = not st.load()
+            if not st.done:
+                todo.append(st)
+        if not todo:
+            return
+        loop = asyncio.get_event_loop()
+        facts = await loop.run_in_executor(None, self._read, todo, now)
+        for st, (summary, text, end, free) in zip(todo, facts):
+            self._evaluate(st, summary, text, end, free, now)
+            st.save(now, force=st.done)
+
+    def _read(self, todo: List[RunAlerts], now: float) -> List[Tuple[Any, str, int, Any]]:
+        """In a worker thread: each run's status, new log text and (now and then) free disk."""
+        out: List[Tuple[Any, str, int, Any]] = []
+        for st in todo:
+            w = self.service.watchers[st.run_id]
+            summary = w.summary
+            ended = summary["status"] != RUNNING
+            text, _, end = read_chunk(w.output_log, st.log_pos, LOG_CHUNK, ended)
+            free = None
+            if st.rules["disk"] and now - st.last_disk >= float(st.rules["disk_every_s"]):
+                st.last_disk = now
+                free = disk(str(w.spec.get("checkpoint_dir") or w.spec.get("cwd") or "/"))["free"]
+            out.append((summary, text, end, free))
+        return out
+
+    def _evaluate(
+        self, st: RunAlerts, summary: Dict[str, Any], text: str, end: int, free: Any, now: float
+    ) -> None:
+        rules = st.rules
+        w = self.service.watchers[st.run_id]
+        fresh, st.fresh = st.fresh, False
+        if fresh and summary["status"] != RUNNING:
+            ended_at = float(summary.get("ended_at") or 0)
+            if now - ended_at > RECENT_END_S:  # history, not news
+                st.ended = st.done = True
+                return
+        elif fresh and now - float(summary.get("started_at") or now) > RECENT_END_S:
+            # A live run older than this agent (an upgrade): judge what it does from now on,
+            # not the Tracebacks and NaNs of its past.
+            try:
+                st.log_pos = os.path.getsize(w.output_log)
+            except OSError:
+                st.log_pos = 0
+            st.metric_seq = w.metrics.last_seq
+            st.stall.feed(now)
+            return
+        if end != st.log_pos:
+            st.log_pos, st.dirty = end, True
+        # After a stop someone asked for, the KeyboardInterrupt traceback is not news.
+        stopping = bool(summary.get("stop_requested"))
+        word = log_alert(text, stopping) if rules["fatal_line"] else None
+        if word and st.once("fatal_line:" + word, now):
+            line = next(ln for ln in text.splitlines() if word in ln).strip()
+            self.raise_alert(st, "fatal_line", "error", f"log: {line[:300]}", now)
+        self._metrics(st, w, now)
+        running = summary["status"] == RUNNING
+        if running:
+            self._running_rules(st, summary, w, free, now)
+        elif not st.ended:
+            st.ended, st.dirty = True, True
+            self._ended(st, summary, now)
+        if st.ended and w.finished and st.metric_seq >= w.metrics.last_seq:
+            st.done = True
+
+    def _metrics(self, st: RunAlerts, w: Any, now: float) -> None:
+        columns, last = w.metrics.since(st.metric_seq, 50000)
+        if last == st.metric_seq:
+            return
+        st.metric_seq, st.dirty = last, True
+        rules = st.rules
+        stepped = False
+        for name, series in columns["series"].items():
+            steps = [s for s in series["step"] if s is not None]
+            if not steps or st.last_step is None or max(steps) > st.last_step:
+                stepped = True
+                if steps:
+                    st.last_step = max(steps)
+            if name not in rules["loss_names"]:
+                continue
+            values, steps_of = series["value"], series["step"]
+            # NaN and Inf arrive as text ("nan", "inf"): no per-point float() needed to see them.
+            bad = [i for i, v in enumerate(values) if isinstance(v, str)]
+            if bad and rules["nonfinite"] and st.once("nonfinite", now):
+                label = nonfinite_label(float(values[bad[0]]))
+                at = "" if steps_of[bad[0]] is None else f" at step {steps_of[bad[0]]}"
+                self.raise_alert(st, "nonfinite", "error", f"{label} {name}{at}", now)
+            finite = [float(v) for v in values if not isinstance(v, str)]
+            spikes = st.spikes.feed_many(finite) if rules["spike"] else []
+            if spikes and st.once("spike", now, float(rules["spike_quiet_s"])):
+                steps_ok = [s for v, s in zip(values, steps_of) if not isinstance(v, str)]
+                at = "" if steps_ok[spikes[0]] is None else f" at step {steps_ok[spikes[0]]}"
+                msg = f"{name} spike{at}: {finite[spikes[0]]:.4g}"
+                self.raise_alert(st, "spike", "warning", msg, now)
+        if stepped:
+            st.stall.feed(now)
+            st.raised.pop("stalled", None)  # steps again: a later stall is news
+
+    def _running_rules(
+        self, st: RunAlerts, summary: Dict[str, Any], w: Any, free: Any, now: float
+    ) -> None:
+        rules = st.rules
+        quiet = st.stall.silent_for(now)
+        if rules["stalled"] and quiet is not None and st.once("stalled", now):
+            msg = (
+                f"stalled: no new step for {quiet:.0f} s while its processes live "
+                "(a hung collective, such as NCCL, looks like this)"
+            )
+            self.raise_alert(st, "stalled", "error", msg, now)
+        for seq, sample in list(self.service.gpu_samples):
+            if seq <= st.gpu_seq:
+                continue
+            st.gpu_seq = seq
+            gpus = sample.get("gpus") or []
+            ours = [
+                g for g in gpus if any(p.get("run") == st.run_id for p in g.get("processes") or [])
+            ]
+            utils = [g.get("util") for g in ours or gpus]
+            t = sample.get("t")
+            if st.idle.feed(now if t is None else float(t), utils):
+                if rules["idle"] and st.once("idle", now):
+                    msg = f"all GPUs idle for {st.idle.after_s:.0f} s while the run is alive"
+                    self.raise_alert(st, "idle", "warning", msg, now)
+            else:
+                st.raised.pop("idle", None)
+        if free is not None:
+            self._disk(st, w, float(free), now)
+        left = summary.get("time_left")  # a hook for a Slurm supervisor; none reports it yet
+        warn_s = float(rules["time_limit_warn_s"])
+        if rules["time_limit"] and near_time_limit(left, warn_s) and st.once("time_limit", now):
+            msg = f"{float(left or 0) / 60:.0f} min left of the job's time limit"
+            self.raise_alert(st, "time_limit", "warning", msg, now)
+
+    def _disk(self, st: RunAlerts, w: Any, free: float, now: float) -> None:
+        st.disk_samples.append((now, free))
+        while st.disk_samples and now - st.disk_samples[0][0] > DISK_WINDOW_S:
+            st.disk_samples.popleft()
+        ckpts = sorted(w.checkpoints.values(), key=lambda c: c.get("mtime") or 0)
+        sizes = [float(c["size"]) for c in ckpts if c.get("size")]
+        full_in = seconds_until_full(list(st.disk_samples))
+        times = [float(c["mtime"]) for c in ckpts if c.get("mtime")]
+        filling = checkpoint_does_not_fit(sizes, free) or full_before_next_checkpoint(
+            full_in, times, now
+        )
+        if filling and st.once("disk", now, DISK_QUIET_S):
+            msg = f"disk filling: {free / 1e9:.1f} GB free, the next checkpoint may not fit"
+            self.raise_alert(st, "disk", "warning", msg, now)
+
+    def _ended(self, st: RunAlerts, summary: Dict[str, Any], now: float) -> None:
+        status, code, sig = summary["status"], summary.get("exit_code"), summary.get("signal")
+        if not st.rules["exit"] or status == STOPPED:
+            return  # a stop the user asked for is no news to them
+        if status == "lost":
+            msg = "lost: no process and no exit record (node rebooted, or the monitor killed)"
+            self.raise_alert(st, "exit", "error", msg, now)
+        elif sig:
+            self.raise_alert(st, "exit", "error", f"killed by signal {sig}", now, code=code)
+        elif code == 0:
+            self.raise_alert(st, "exit", "info", "finished (exit code 0)", now, code=0)
+        else:
+            self.raise_alert(st, "exit", "error", f"exited with code {code}", now, code=code)
+
+    # ----- raising -----------------------------------------------------------------------
+    def raise_alert(
+        self, st: Optional[RunAlerts], kind: str, severity: str, message: str, now: float, **extra
+    ) -> Dict[str, Any]:
+        record: Dict[str, Any] = {
+            "t": now,
+            "host": self.host,
+            "run": st.run_id if st else None,
+            "kind": kind,
+            "severity": severity,
+            "message": message,
+        }
+        record.update(extra)
+        record = self.log.append(record)
+        if st is not None:
+            # Before the POST: a daemon killed once the webhook has it must not raise it again.
+            st.save(now, force=True)
+        if self.notifier is not None:
+            self.notifier.submit(record)
+        return record
