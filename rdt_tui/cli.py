@@ -29,8 +29,37 @@ class CliError(Exception):
         self.hint = hint
 
 
-def make_client(host: str, simulate_gpus: int = 0, reconnect: bool = False) -> AgentClient:
-    """A client for ``localhost`` (no SSH) or a host from ~/.ssh/config or a hosts file."""
+# A session keeps a connection nobody holds this long: a reconnect, or the console's `t` then
+# the check that follows, takes it without asking for the password or code again.
+LINGER_S = 120.0
+
+
+def cli_session(linger_s: float = 0.0) -> Any:
+    """An SSH session that asks on the terminal, or through SSH_ASKPASS as OpenSSH does.
+    With ``linger_s``, close it (``.close()``) when done."""
+    from .transport.auth import OpenSshPrompter
+    from .transport.session import SshSession
+
+    return SshSession(OpenSshPrompter(), linger_s=linger_s)
+
+
+def console_session() -> tuple[Any, Any]:
+    """The console's prompter (a modal) and the SSH session all its screens share."""
+    from .transport.session import SshSession
+    from .tui.secret_prompt import ConsolePrompter
+
+    prompter = ConsolePrompter()
+    return prompter, SshSession(prompter, linger_s=LINGER_S)
+
+
+def make_client(
+    host: str, simulate_gpus: int = 0, reconnect: bool = False, session: Any = None
+) -> AgentClient:
+    """A client for ``localhost`` (no SSH) or a host from ~/.ssh/config or a hosts file.
+
+    ``session`` (a transport.session.SshSession) is shared by the clients of one console or
+    command: one prompt per connection, one connection per hop. Default: :func:`cli_session`.
+    """
     if host in LOCAL_HOSTS:
         from .transport.local import LocalTransport
 
@@ -46,7 +75,12 @@ def make_client(host: str, simulate_gpus: int = 0, reconnect: bool = False) -> A
         except HostsError as exc:
             raise CliError(str(exc), "fix the entry, then run `rdt-tui hosts`") from None
         transport = SshTransport(
-            host, hops, python=entry.python, state_dir=entry.state_dir, simulate_gpus=simulate_gpus
+            host,
+            hops,
+            python=entry.python,
+            state_dir=entry.state_dir,
+            simulate_gpus=simulate_gpus,
+            session=session or cli_session(),
         )
     return AgentClient(transport, reconnect=reconnect)
 
@@ -365,8 +399,10 @@ def run_console(a: argparse.Namespace) -> int:
     """The console on one run: the demo's (launched if none is alive) or ``watch HOST RUN``."""
     from .tui.app import make_app
 
+    prompter, session = console_session()
+
     async def open_run() -> tuple[AgentClient, Any]:
-        client = make_client(a.host, a.simulate_gpus, reconnect=True)
+        client = make_client(a.host, a.simulate_gpus, reconnect=True, session=session)
         await client.connect()
         if a.cmd == "watch":
             return client, str((await client.status(a.run))["id"])
@@ -376,7 +412,7 @@ def run_console(a: argparse.Namespace) -> int:
         # Making the dataset is disk work: off the console's event loop.
         return client, await asyncio.to_thread(demo_plan, a)
 
-    app = make_app(open_run, _settings())
+    app = make_app(open_run, _settings(), prompter=prompter, at_exit=session.close)
     app.run()
     return 0 if app.return_code in (None, 0) else int(app.return_code)
 
@@ -392,6 +428,13 @@ def _settings() -> Any:
 
 def run_hosts_console() -> int:
     """Plain ``rdt-tui``: the console on the hosts screen."""
+    hosts_console_app().run()
+    return 0
+
+
+def hosts_console_app() -> Any:
+    """The hosts console as ``rdt-tui`` opens it: every screen's clients share one SSH
+    session, whose passwords and codes are asked in the console's modal."""
     from .config.hosts import HostsError
     from .tui.app import make_console_app
 
@@ -399,11 +442,15 @@ def run_hosts_console() -> int:
         rows = host_rows()
     except HostsError as exc:
         raise CliError(str(exc), "fix that line, then run `rdt-tui` again") from None
-    app = make_console_app(
-        rows, lambda name: make_client(name, 0, reconnect=True), _settings(), host_actions()
+    prompter, session = console_session()
+    return make_console_app(
+        rows,
+        lambda name: make_client(name, 0, reconnect=True, session=session),
+        _settings(),
+        host_actions(session),
+        prompter=prompter,
+        at_exit=session.close,
     )
-    app.run()
-    return 0
 
 
 def host_rows() -> list[Any]:
@@ -417,8 +464,9 @@ def host_rows() -> list[Any]:
     return rows
 
 
-def host_actions() -> Any:
-    """The hosts screen's add/edit/trust, on the user's hosts file and known_hosts."""
+def host_actions(session: Any = None) -> Any:
+    """The hosts screen's add/edit/trust, on the user's hosts file and known_hosts; a jump
+    is logged into through ``session`` (the console's), so trusting asks what it asks once."""
     from .config.hosts import HostBook, save_host, user_hosts_file
     from .transport.trust import trust_chain
     from .tui.hosts_screen import AskTrust, HostActions
@@ -430,7 +478,9 @@ def host_actions() -> Any:
         return doc
 
     async def trust(name: str, ask: AskTrust) -> list[tuple[str, str, str]]:
-        results = await trust_chain(HostBook.load().chain(name), lambda hop, fp: ask(hop.label, fp))
+        results = await trust_chain(
+            HostBook.load().chain(name), lambda hop, fp: ask(hop.label, fp), session=session
+        )
         return [(hop.label, fp, outcome) for hop, fp, outcome in results]
 
     return HostActions(
@@ -562,24 +612,30 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 async def _run(a: argparse.Namespace) -> int:
-    client = make_client(a.host, a.simulate_gpus, reconnect=True)
+    # Kept across a reconnect (`logs -f`): a dropped node channel does not ask for the jump's
+    # code again while the jump's connection lives.
+    session = cli_session(LINGER_S)
     try:
-        await client.connect()
-    except (AgentCallError, OSError) as exc:
-        raise CliError(f"cannot reach the agent on {a.host}: {exc}") from None
-    served = int(client.info.get("simulated_gpus") or 0)
-    if served != a.simulate_gpus:
-        # attach keeps a daemon that watches live runs rather than replace it for this
-        print(
-            f"rdt-tui: note: the agent on {a.host} has live runs and keeps its setting: "
-            + (f"{served} SIMULATED GPUs" if served else "real GPUs")
-            + f", not --simulate-gpus {a.simulate_gpus}",
-            file=sys.stderr,
-        )
-    try:
-        return int(await a.fn(client, a))
+        client = make_client(a.host, a.simulate_gpus, reconnect=True, session=session)
+        try:
+            await client.connect()
+        except (AgentCallError, OSError) as exc:
+            raise CliError(f"cannot reach the agent on {a.host}: {exc}") from None
+        served = int(client.info.get("simulated_gpus") or 0)
+        if served != a.simulate_gpus:
+            # attach keeps a daemon that watches live runs rather than replace it for this
+            print(
+                f"rdt-tui: note: the agent on {a.host} has live runs and keeps its setting: "
+                + (f"{served} SIMULATED GPUs" if served else "real GPUs")
+                + f", not --simulate-gpus {a.simulate_gpus}",
+                file=sys.stderr,
+            )
+        try:
+            return int(await a.fn(client, a))
+        finally:
+            await client.close()
     finally:
-        await client.close()
+        session.close()
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -12,7 +12,7 @@ from typing import Any
 
 
 def cmd_group(a: argparse.Namespace) -> int:
-    from .cli import CliError, make_client, set_values
+    from .cli import LINGER_S, CliError, cli_session, make_client, set_values
     from .client.group import launch_group, watch_group
     from .config.profiles import ProfileError, find_profile, load_profile, profile_dirs
 
@@ -25,7 +25,8 @@ def cmd_group(a: argparse.Namespace) -> int:
     values = set_values(a.set)
 
     async def run() -> int:
-        clients = {h: make_client(h, reconnect=True) for h in profile.hosts}
+        session = cli_session(LINGER_S)  # hosts behind one jump: its password asked once
+        clients = {h: make_client(h, reconnect=True, session=session) for h in profile.hosts}
         try:
             await asyncio.gather(*(c.connect() for c in clients.values()))
             report = await launch_group(clients, profile, values)
@@ -44,6 +45,7 @@ def cmd_group(a: argparse.Namespace) -> int:
         finally:
             for c in clients.values():
                 await c.close()
+            session.close()
         if a.json:
             print(
                 json.dumps(

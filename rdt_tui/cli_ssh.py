@@ -228,7 +228,9 @@ def cmd_trust(a: argparse.Namespace) -> int:
         answer = sys.stdin.readline().strip().lower()
         return answer in ("y", "yes")
 
-    results = asyncio.run(trust_chain(hops, confirm))
+    from .cli import cli_session
+
+    results = asyncio.run(trust_chain(hops, confirm, session=cli_session()))
     for hop, fingerprint, outcome in results:
         words = {
             "known": "already trusted",

@@ -20,6 +20,8 @@ from dataclasses import dataclass, field
 # node user's home, where the agent and its daemon live).
 USER = os.environ.get("RDT_TEST_SSH_USER", "rdtuser")
 NODE_NAME = "gpu-node.internal"
+# The node user's password where a lab's jump asks for one (``start_lab(jump_auth=...)``).
+LAB_PASSWORD = "lab pass 7Qx!"
 
 
 def sshd_path() -> str | None:
@@ -186,6 +188,31 @@ Host node
 """
 
 
+def set_password(password: str | None) -> None:
+    """Give the lab user a password (sshd checks it with UsePAM no too), or none (``*``)."""
+    if password is None:
+        subprocess.run(["usermod", "-p", "*", USER], check=True)
+    else:
+        subprocess.run(["chpasswd"], input=f"{USER}:{password}\n".encode(), check=True)
+
+
+def jump_auth_config(methods: str) -> str:
+    """sshd_config lines for a jump that wants ``methods`` (``AuthenticationMethods`` syntax).
+
+    keyboard-interactive on Linux goes through PAM (``UsePAM yes``); the PAM session modules a
+    container cannot run (loginuid) are not needed for what the tests check, but PAM's
+    ``account`` and ``auth`` stacks are the real ones.
+    """
+    lines = [
+        f"AuthenticationMethods {methods}",
+        "PasswordAuthentication yes",
+        "KbdInteractiveAuthentication yes",
+    ]
+    if "keyboard-interactive" in methods:
+        lines.append("UsePAM yes")
+    return "\n".join(lines) + "\n"
+
+
 def drop_lines(path: str, prefix: str) -> None:
     with open(path) as fh:
         kept = [line for line in fh if not line.startswith(prefix)]
@@ -193,10 +220,13 @@ def drop_lines(path: str, prefix: str) -> None:
         fh.writelines(kept)
 
 
-def start_lab(node_sftp: bool = True) -> SshLab:
+def start_lab(node_sftp: bool = True, jump_auth: str | None = None) -> SshLab:
     """Start the jump and the node; ``node_sftp=False`` leaves the node's sshd without an SFTP
-    subsystem, as on some hardened clusters."""
+    subsystem, as on some hardened clusters; ``jump_auth`` (e.g. ``"publickey,password"``)
+    makes the jump ask for more than a key, the user's password set to :data:`LAB_PASSWORD`."""
     account = ensure_user()
+    if jump_auth:
+        set_password(LAB_PASSWORD)
     os.makedirs("/run/sshd", exist_ok=True)
     root = tempfile.mkdtemp(prefix="rdt-ssh-", dir="/tmp")
     os.chmod(root, 0o755)
@@ -226,6 +256,12 @@ def start_lab(node_sftp: bool = True) -> SshLab:
             )
         if name == "node" and not node_sftp:
             drop_lines(config, "Subsystem sftp")
+        if jump_auth and name == "jump":
+            # sshd takes the first value of a keyword: these go before the lab's defaults.
+            with open(config) as fh:
+                text = fh.read()
+            with open(config, "w") as fh:
+                fh.write(jump_auth_config(jump_auth) + text)
         servers[name] = Sshd(
             name=name,
             port=port,

@@ -56,6 +56,7 @@ class Hop:
     known_hosts: str | None = None
     proxy_command: str | None = None  # run as the transport (this hop is then the first)
     hash_known_hosts: bool = False  # ssh_config HashKnownHosts: trust writes hashed names
+    certificate_files: list[str] = field(default_factory=list)  # CertificateFile, expanded
 
     def address(self) -> str:
         user = f"{self.user}@" if self.user else ""
@@ -295,6 +296,7 @@ class HostBook:
             known_hosts=entry.known_hosts,
             proxy_command=base.proxy_command if base and not jumps else None,
             hash_known_hosts=base.hash_known_hosts if base else self._hash_known_hosts(spec),
+            certificate_files=list(base.certificate_files) if base else [],
         )
         return [*before, (hop, None)]
 

@@ -20,7 +20,7 @@ import hashlib
 import os
 import pwd
 import socket
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from .sshcanon import canonicalize, clear_or_none, follow_cname, is_addr, lookup
 from .sshlex import (
@@ -76,6 +76,7 @@ class Resolved:
     known_hosts_explicit: bool
     tokens: dict[str, str]
     hash_known_hosts: bool = False  # `rdt-tui trust` writes hashed names when set
+    certificate_files: list[str] = field(default_factory=list)  # as written, like IdentityFile
 
     @property
     def proxy_jump(self) -> str | None:
@@ -274,6 +275,7 @@ class SshConfig:
             known_hosts_explicit=bool(opts.known_hosts),
             tokens=tokens,
             hash_known_hosts=opts.hash_known_hosts == 1,
+            certificate_files=list(opts.certificate_files),
         )
         try:
             resolved.known_hosts = [resolved.expand(k) for k in known]

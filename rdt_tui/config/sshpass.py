@@ -46,6 +46,7 @@ class Options:
     port: int = -1
     user: str | None = None
     identity_files: list[str] = field(default_factory=list)
+    certificate_files: list[str] = field(default_factory=list)
     proxy_command: str | None = None
     jump_host: str | None = None
     jump_user: str | None = None
@@ -112,6 +113,9 @@ class Pass:
         elif keyword in ("identityfile", "identityfile2"):
             if args[0] not in o.identity_files:
                 o.identity_files.append(args[0])
+        elif keyword == "certificatefile":
+            if args[0] not in o.certificate_files:
+                o.certificate_files.append(args[0])
         elif keyword == "canonicaldomains":
             if not o.canonical_domains:
                 o.canonical_domains = [a.lower().rstrip(".") for a in args]

@@ -127,6 +127,14 @@ def hop_fields(step: Step) -> dict[str, Any]:
             raise SshHostError(step.label, 0, f"IdentityFile {path}: {exc}") from None
         if full not in files:
             files.append(full)
+    certs: list[str] = []
+    for path in r.certificate_files:
+        try:
+            full = r.expand(path)
+        except ValueError as exc:
+            raise SshHostError(step.label, 0, f"CertificateFile {path}: {exc}") from None
+        if full not in certs:
+            certs.append(full)
     return {
         "label": step.label,
         "hostname": r.hostname,
@@ -136,6 +144,7 @@ def hop_fields(step: Step) -> dict[str, Any]:
         "known_hosts": r.known_hosts[0] if r.known_hosts_explicit and r.known_hosts else None,
         "proxy_command": step.proxy_command,
         "hash_known_hosts": r.hash_known_hosts,
+        "certificate_files": certs,
     }
 
 

@@ -10,6 +10,7 @@ never turned on. Every remote command is an argv joined with ``shlex.quote``.
 from __future__ import annotations
 
 import asyncio
+import functools
 import os
 import shlex
 import socket
@@ -22,13 +23,14 @@ from ..config.hosts import Hop
 from .base import Disconnected, Transport
 from .deploy import deploy_agent
 from .errors import (
-    AuthRefused,
     ConnectTimeout,
     HostKeyChanged,
     HostKeyUnknown,
     HostUnreachable,
     JumpUnreachable,
 )
+from .session import RouteKey, SshSession, route_key
+from .sshauth import AuthClient, refusal
 from .transfer import remote_path
 
 CONNECT_TIMEOUT_S = 15.0
@@ -59,18 +61,23 @@ def trusted_keys(path: str, hop: Hop) -> list[asyncssh.SSHKey]:
 
 
 class SshConnector:
-    """Opens (and caches) the chain of connections to one host."""
+    """Opens the chain of connections to one host, each hop's connection taken from (and
+    shared through) the session: another host behind the same jump uses the same jump
+    connection, so the jump asks for its password or code once."""
 
     def __init__(
         self,
         hops: list[Hop],
         known_hosts: str | None = None,
         connect_timeout: float = CONNECT_TIMEOUT_S,
+        session: SshSession | None = None,
     ) -> None:
         self.hops = hops
         self.known_hosts = known_hosts or default_known_hosts()
         self.connect_timeout = connect_timeout
-        self._conns: list[asyncssh.SSHClientConnection] = []
+        self._owns_session = session is None
+        self.session = session or SshSession()
+        self._held: list[RouteKey] = []
 
     def _options(self, hop: Hop) -> dict[str, Any]:
         path = os.path.expanduser(hop.known_hosts or self.known_hosts)
@@ -86,31 +93,40 @@ class SshConnector:
             "keepalive_interval": KEEPALIVE_S,
             "keepalive_count_max": KEEPALIVE_MISSES,
         }
-        keys = [os.path.expanduser(k) for k in hop.identity_files]
-        keys = [k for k in keys if os.path.exists(k)]
-        if keys:
-            opts["client_keys"] = keys
         if hop.proxy_command:
             opts["proxy_command"] = proxy_argv(hop)
         return opts
 
     async def connect(self) -> asyncssh.SSHClientConnection:
-        if self._conns and not self._conns[-1].is_closed():
-            return self._conns[-1]
-        self.close()
+        return await self.connect_through(len(self.hops))
+
+    async def connect_through(self, count: int) -> asyncssh.SSHClientConnection:
+        """The connection to ``hops[count - 1]``, through the ones before it; held (and kept
+        shared in the session) until :meth:`close`."""
+        keys = [route_key(self.hops[: i + 1], self.known_hosts) for i in range(count)]
+        taken = [k for k in keys if k not in self._held]
+        for key in taken:
+            self.session.hold(key)
+            self._held.append(key)
         tunnel: asyncssh.SSHClientConnection | None = None
-        for i, hop in enumerate(self.hops):
-            conn = await self._connect_hop(
-                hop, tunnel, is_jump=i < len(self.hops) - 1, via=self.hops[i - 1] if i else None
-            )
-            self._conns.append(conn)
-            tunnel = conn
+        try:
+            for i, key in enumerate(keys):
+                tunnel = await self.session.shared(
+                    key, functools.partial(self._connect_hop, self.hops[i], tunnel, i)
+                )
+        except BaseException:
+            for key in taken:  # a failed connect holds nothing
+                self._held.remove(key)
+                self.session.release(key)
+            raise
         assert tunnel is not None
         return tunnel
 
     async def _connect_hop(
-        self, hop: Hop, tunnel: asyncssh.SSHClientConnection | None, is_jump: bool, via: Hop | None
+        self, hop: Hop, tunnel: asyncssh.SSHClientConnection | None, index: int
     ) -> asyncssh.SSHClientConnection:
+        is_jump = index < len(self.hops) - 1
+        via = self.hops[index - 1] if index else None
         opts = self._options(hop)
         what = (
             f"jump host {hop.label} ({hop.address()})"
@@ -118,17 +134,30 @@ class SshConnector:
             else f"{hop.label} ({hop.address()})"
         )
         unreachable = JumpUnreachable if is_jump else HostUnreachable
+        client: AuthClient | None = None
         try:
-            return await asyncssh.connect(tunnel=tunnel, **opts)
+            keys = await self.session.keys_for(hop)
+            client = AuthClient(self.session, hop, keys)
+            # The session bounds the connect, its clock stopped while a person is asked.
+            opts.update(client_keys=keys.keys, connect_timeout=None)
+            made = client
+            return await self.session.bounded(
+                asyncssh.connect(tunnel=tunnel, client_factory=lambda: made, **opts),
+                self.connect_timeout,
+            )
         except asyncssh.HostKeyNotVerifiable:
             await self._raise_host_key(hop, tunnel)
             raise  # unreachable: _raise_host_key always raises
         except asyncssh.PermissionDenied:
-            raise AuthRefused(
-                f"{what} refused our keys for user {hop.user}",
-                "check the user and IdentityFile, or that the key is loaded in ssh-agent "
-                "(ssh-add -l)",
-            ) from None
+            raise refusal(what, hop, client) from None
+        except asyncssh.DisconnectError as exc:
+            if client is None or not client.offered:
+                raise unreachable(
+                    f"{what} closed the connection: {exc.reason}",
+                    "is the host up and sshd listening on that port?",
+                ) from None
+            # Mid-authentication: too many tries, or the login grace time ran out.
+            raise refusal(what, hop, client, said=exc.reason) from None
         except asyncssh.ChannelOpenError as exc:
             raise unreachable(
                 f"{via.label if via else 'the jump host'} could not reach {what}: {exc.reason}",
@@ -168,9 +197,12 @@ class SshConnector:
         )
 
     def close(self) -> None:
-        for conn in reversed(self._conns):
-            conn.close()
-        self._conns = []
+        """Let go of the connections (closed once no other holder needs them)."""
+        held, self._held = self._held, []
+        for key in reversed(held):
+            self.session.release(key)
+        if self._owns_session:
+            self.session.close()
 
 
 async def fetch_fingerprint(hop: Hop, tunnel: Any) -> str | None:
@@ -195,7 +227,12 @@ async def fetch_host_key(hop: Hop, tunnel: Any) -> asyncssh.SSHKey | None:
 
 
 class SshTransport(Transport):
-    """The agent's ``attach`` on a node, over an exec channel of an SSH connection."""
+    """The agent's ``attach`` on a node, over an exec channel of an SSH connection.
+
+    ``session`` is what this transport shares with the others of a console or command: the
+    prompter for passwords, codes and passphrases, and the connections. Without one it has a
+    session of its own that asks nothing (keys only) and ends with it.
+    """
 
     def __init__(
         self,
@@ -206,12 +243,13 @@ class SshTransport(Transport):
         simulate_gpus: int = 0,
         known_hosts: str | None = None,
         connect_timeout: float = CONNECT_TIMEOUT_S,
+        session: SshSession | None = None,
     ) -> None:
         self.host = host
         self.python = python
         self.state_dir = state_dir
         self.simulate_gpus = simulate_gpus
-        self.connector = SshConnector(hops, known_hosts, connect_timeout)
+        self.connector = SshConnector(hops, known_hosts, connect_timeout, session)
         self.remote_info: dict[str, Any] = {}
         self._proc: asyncssh.SSHClientProcess[bytes] | None = None
         self._agent_path: str | None = None

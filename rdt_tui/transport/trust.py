@@ -19,6 +19,7 @@ import asyncssh
 from ..config.hosts import Hop
 from .base import TransportError
 from .errors import HostKeyChanged, HostUnreachable, JumpUnreachable
+from .session import SshSession
 from .ssh import SshConnector, default_known_hosts, known_hosts_names, trusted_keys
 
 LOCK_TIMEOUT_S = 10.0
@@ -104,13 +105,16 @@ async def trust_chain(
     hops: list[Hop],
     confirm: Callable[[Hop, str], bool | Awaitable[bool]],
     known_hosts: str | None = None,
+    session: SshSession | None = None,
 ) -> list[tuple[Hop, str, str]]:
-    """Each hop's (hop, fingerprint, outcome): ``known``, ``added`` or ``declined``."""
+    """Each hop's (hop, fingerprint, outcome): ``known``, ``added`` or ``declined``.
+
+    A jump is logged into to reach the next hop, through ``session`` (its prompter asks
+    what the jump wants; its connection is then shared with the console's connects)."""
     default = known_hosts or default_known_hosts()
-    connector = SshConnector(hops, default)
+    connector = SshConnector(hops, default, session=session)
     results: list[tuple[Hop, str, str]] = []
     tunnel: asyncssh.SSHClientConnection | None = None
-    conns: list[asyncssh.SSHClientConnection] = []
     try:
         for i, hop in enumerate(hops):
             is_jump = i < len(hops) - 1
@@ -144,13 +148,10 @@ async def trust_chain(
                 results.append((hop, fingerprint, "declined"))
                 return results
             if is_jump:
-                conn = await connector._connect_hop(hop, tunnel, True, hops[i - 1] if i else None)
-                conns.append(conn)
-                tunnel = conn
+                tunnel = await connector.connect_through(i + 1)
         return results
     finally:
-        for conn in reversed(conns):
-            conn.close()
+        connector.close()
 
 
 async def _answer(answer: bool | Awaitable[bool]) -> bool:

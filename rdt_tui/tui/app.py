@@ -4,6 +4,7 @@ can pass a client of their own."""
 from __future__ import annotations
 
 import asyncio
+import inspect
 from collections.abc import Awaitable, Callable, Iterable
 from functools import partial
 from typing import Any
@@ -26,6 +27,7 @@ from .guard import guarded
 from .hosts_screen import HostActions, HostRow, HostsScreen
 from .launch_screen import LaunchPlan, LaunchScreen
 from .runs_screen import RunsScreen
+from .secret_prompt import ConsolePrompter
 
 # How the console finds its run: an existing run's id, or a plan for the launch form.
 OpenRun = Callable[[], Awaitable[tuple[AgentClient, "str | LaunchPlan"]]]
@@ -45,9 +47,15 @@ class RdtApp(App[None]):
         client_factory: Callable[[str], AgentClient] | None = None,
         settings: Settings | None = None,
         actions: HostActions | None = None,
+        prompter: ConsolePrompter | None = None,
+        at_exit: Callable[[], object] | None = None,
     ) -> None:
         super().__init__()
         self.actions = actions
+        # Passwords, codes and passphrases the connects need are asked in a modal here;
+        # at_exit ends what the clients shared (the SSH connections).
+        self.prompter = prompter
+        self.at_exit = at_exit
         # No file by default: tests and one-off uses never touch the user's settings.
         self.settings = settings or Settings()
         self.open_run = open_run
@@ -60,6 +68,8 @@ class RdtApp(App[None]):
         self.run_marks = RunMarks()
 
     def on_mount(self) -> None:
+        if self.prompter is not None:
+            self.prompter.bind(self)
         self._apply_settings()
         if self.open_run is not None:
             self.connect()
@@ -156,11 +166,20 @@ class RdtApp(App[None]):
         for client in [self.client, *self.clients.values()]:
             if client is not None:
                 await client.close()
+        if self.at_exit is not None:
+            done = self.at_exit()
+            if inspect.isawaitable(done):
+                await done
 
 
-def make_app(open_run: OpenRun, settings: Settings | None = None) -> RdtApp:
+def make_app(
+    open_run: OpenRun,
+    settings: Settings | None = None,
+    prompter: ConsolePrompter | None = None,
+    at_exit: Callable[[], object] | None = None,
+) -> RdtApp:
     """The console opened on one run (``rdt-tui demo``, ``rdt-tui watch``)."""
-    return RdtApp(open_run=open_run, settings=settings)
+    return RdtApp(open_run=open_run, settings=settings, prompter=prompter, at_exit=at_exit)
 
 
 def make_console_app(
@@ -168,6 +187,16 @@ def make_console_app(
     client_factory: Callable[[str], AgentClient],
     settings: Settings | None = None,
     actions: HostActions | None = None,
+    prompter: ConsolePrompter | None = None,
+    at_exit: Callable[[], object] | None = None,
 ) -> RdtApp:
-    """The console opened on the hosts screen (plain ``rdt-tui``)."""
-    return RdtApp(hosts=hosts, client_factory=client_factory, settings=settings, actions=actions)
+    """The console opened on the hosts screen (plain ``rdt-tui``). ``prompter`` asks what
+    the hosts' connects need (bound to the app at mount); ``at_exit`` runs at the end."""
+    return RdtApp(
+        hosts=hosts,
+        client_factory=client_factory,
+        settings=settings,
+        actions=actions,
+        prompter=prompter,
+        at_exit=at_exit,
+    )
