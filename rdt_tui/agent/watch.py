@@ -19,6 +19,7 @@ from .runs import RUNNING, RunStore
 POLL_S = 1.0
 CURSOR_EVERY_S = 2.0
 CKPT_EVERY_S = 5.0
+MTIME_SLACK_S = 0.05
 
 
 class RunWatcher:
@@ -55,15 +56,17 @@ class RunWatcher:
         self.parsers[path] = parser
 
     def _discover_logs(self) -> None:
-        """Extra log files named by the launch (globs pick their newest match)."""
+        """Extra log files named by the launch (globs pick their newest match), among the
+        files written since the run was launched: at launch the newest match of a Hydra run
+        directory glob is the *previous* run's log, and its points are not this run's."""
         cwd = self.spec.get("cwd") or "/"
+        # File times come from the kernel's coarse clock, a tick behind time.time().
+        since = float(self.spec.get("created_at") or 0) - MTIME_SLACK_S
         for pattern in self.spec.get("log_files") or []:
             full = os.path.join(cwd, os.path.expanduser(pattern))
-            matches = sorted(
-                glob.glob(full), key=lambda p: os.path.getmtime(p) if os.path.exists(p) else 0
-            )
-            if matches and matches[-1] not in self.followers:
-                self._add_follower(matches[-1])
+            newest = written_since(glob.glob(full), since)
+            if newest is not None and newest not in self.followers:
+                self._add_follower(newest)
 
     def _read_logs(self, final: bool) -> Tuple[List[MetricPoint], bool]:
         """Runs in a worker thread: new points from every followed file."""
@@ -155,3 +158,16 @@ class RunWatcher:
     async def until_finished(self) -> None:
         while not self.finished:
             await self.wait(1.0)
+
+
+def written_since(paths: List[str], since: float) -> Optional[str]:
+    """The most recently modified of ``paths`` modified at or after ``since``, or None."""
+    best, best_t = None, since
+    for path in paths:
+        try:
+            mtime = os.stat(path).st_mtime
+        except OSError:
+            continue  # gone between the glob and now
+        if mtime >= best_t:
+            best, best_t = path, mtime
+    return best
