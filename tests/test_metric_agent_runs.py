@@ -125,9 +125,7 @@ async def test_a_log_files_glob_follows_this_runs_file_not_the_previous_one(
         """,
     )
     glob_ = "data/outputs/*/*/logs.json.txt"
-    run = await c.launch(
-        [sys.executable, job], cwd=workdir, log_files=[glob_], metric_format="dp"
-    )
+    run = await c.launch([sys.executable, job], cwd=workdir, log_files=[glob_], metric_format="dp")
     await wait_status(c, run["id"], {"exited"})
     points = await asyncio.wait_for(c.all_metrics(run["id"]), 30)
     assert [(p["name"], p["value"], p["step"]) for p in points] == [

@@ -10,14 +10,13 @@ holds the metric lines of every project format, printed by the projects' own f-s
 from __future__ import annotations
 
 import json
-import math
 import os
 
 import pytest
 
 from rdt_tui.core.formats import FORMATS
 from rdt_tui.core.lines import LineSplitter
-from rdt_tui.core.metrics import MAX_STEP, MetricParser
+from rdt_tui.core.metrics import MetricParser
 
 CORPUS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "corpus")
 NON_METRICS = sorted(os.listdir(os.path.join(CORPUS, "non_metrics")))

@@ -153,9 +153,7 @@ def test_two_ranks_bars_interleaved_in_one_pipe_give_one_point_per_step(tmp_path
     got = by_step(attached)
     assert sorted(got) == list(range(1, STEPS + 1))
     assert all(v in (loss(k, 0), loss(k, 1)) for k, v in got.items())
-    assert keep_latest(live) == live and [p["seq"] for p in live] == [
-        p["seq"] for p in attached
-    ]
+    assert keep_latest(live) == live and [p["seq"] for p in live] == [p["seq"] for p in attached]
 
 
 def test_the_chart_replaces_a_repainted_step_like_the_store(tmp_path: Any) -> None:
@@ -172,7 +170,7 @@ def test_the_chart_replaces_a_repainted_step_like_the_store(tmp_path: Any) -> No
                 series.add(p["step"], p["value"], 0.0)
                 series.smoothed(0.6)  # a redraw between events: the EMA must follow the fix
     want = by_step(expand_points(store.since(0)[0]))
-    assert dict(zip(series.steps, series.values)) == want
+    assert dict(zip(series.steps, series.values, strict=True)) == want
     assert len(series) == len(want)
     fresh = Series()
     for step, value in want.items():

@@ -43,12 +43,12 @@ _STEP_KEY_SET = frozenset(STEP_KEYS)
 MAX_STEP = 2**53
 # Names that processes print beside integers and that are never a training metric.
 _NOT_METRICS = frozenset(
-    (
-        "pid ppid tid rank local_rank global_rank node_rank group_rank world_size "
-        "local_world_size signal sig exitcode exit_code returncode errno port master_port line "
-        "lineno nproc_per_node nnodes"
-    ).split()
-)
+    [
+        "pid", "ppid", "tid", "rank", "local_rank", "global_rank", "node_rank", "group_rank",
+        "world_size", "local_world_size", "signal", "sig", "exitcode", "exit_code", "returncode",
+        "errno", "port", "master_port", "line", "lineno", "nproc_per_node", "nnodes",
+    ]
+)  # fmt: skip
 # Lines that are never metrics in ``auto``: NCCL's INFO/WARN chatter, tracebacks.
 _SKIP_NEEDLES = (" NCCL ", "NCCL INFO", "NCCL WARN", 'File "', "Traceback (most recent")
 _EXCEPTION = re.compile(
@@ -149,9 +149,10 @@ class MetricParser:
                 return
             if " .." in line and _LEADER.search(line):
                 return  # a config table row, `train_batch_size ....... 32`
-            if "rror" in line or "xception" in line or "nterrupt" in line or "arning" in line:
-                if _EXCEPTION.search(line):
-                    return
+            if (
+                "rror" in line or "xception" in line or "nterrupt" in line or "arning" in line
+            ) and _EXCEPTION.search(line):
+                return  # `SignalException: Process 1 got signal: 2`
             prefix = _PY_LOG_PREFIX.match(line)
             if prefix is not None:  # logging's default ``INFO:name:message``
                 line = " " + line[prefix.end() :]
