@@ -9,13 +9,14 @@ watcher that already holds the old point gets the new one and replaces by (name,
 Each name keeps three 8-byte columns in memory (seq and step as int64, value as float64). On
 disk a run has ONE append-only record file, ``points.bin``, whatever the number of names (a
 job printing 400 distinct names must not hold 1,200 descriptors): each batch of points is one
-record, a header (point count, new-name bytes, time), the names first seen in it (JSON), then
-the name index, step and value columns. A restarted daemon replays the records, so the
-replacements come out exactly as they did live, instead of re-reading a log that may be
-gigabytes long. ``cursor.json`` (written after the records) says how many bytes are valid, so
-a crash between the two only drops a tail that will be parsed again from the saved log
-offsets; a write that fails (disk full) is kept in memory and written again with the next
-batch, and the cursor does not move past what is on disk.
+record of its net effect, per name touched: where its series is cut back to (a replaced last
+point) and the seq, step and value columns that follow. A restarted daemon replays them with
+one ``frombytes`` per name and batch instead of re-reading a log that may be gigabytes long.
+
+``cursor.json`` (written after the records) says how many bytes are valid, so a crash between
+the two only drops a tail that will be parsed again from the saved log offsets; a write that
+fails (disk full) is kept in memory and written again with the next batch, and the cursor does
+not move past what is on disk.
 """
 
 import bisect
@@ -32,8 +33,11 @@ from .files import CorruptFile, ensure_private_dir, read_json, write_json_atomic
 
 FORMAT = 2
 RECORDS = "points.bin"
-# A batch header: point count, bytes of the new names' JSON, the time it was parsed.
-_HEADER = struct.Struct("<IId")
+# A batch: how many names it touched, bytes of the new names' JSON, when it was parsed, its
+# first and last seq. Then per name: its index, where its series is cut back to (a replaced
+# point), how many points follow (seq, step and value columns).
+_HEADER = struct.Struct("<IIdqq")
+_GROUP = struct.Struct("<Iqq")
 MAX_NAMES = 10000  # a name per task is fine; a name per line (a counter in the key) is not
 MAX_NAME_LEN = 200
 NO_STEP = -(2**63)
@@ -90,8 +94,8 @@ class MetricStore:
         is remembered in ``write_error`` and retried with the next batch."""
         first = self.last_seq + 1
         new_names: List[str] = []
-        idx, steps, values = array("i"), array("q"), array("d")
-        index, apply = self._index, self._apply
+        changed: Dict[int, int] = {}  # name -> the first index of its series this batch wrote
+        index, series = self._index, self._series
         seq = self.last_seq
         for name, value, step in points:
             k = index.get(name)
@@ -104,32 +108,36 @@ class MetricStore:
             if step is None or not -MAX_STEP <= step <= MAX_STEP:
                 step = NO_STEP
             seq += 1
-            apply(k, step, value, seq)
-            idx.append(k)
-            steps.append(step)
-            values.append(value)
+            s = series[k]
+            at = len(s.seq)
+            if step != NO_STEP and at and s.step[-1] == step:
+                # A repaint of the same step: the new value replaces the old, under a new seq
+                # (still the largest of the series, so seq stays sorted for since()).
+                at -= 1
+                s.seq[at] = seq
+                s.value[at] = value
+            else:
+                s.seq.append(seq)
+                s.step.append(step)
+                s.value.append(value)
+            if k not in changed:
+                changed[k] = at
         if seq < first:
             return first, self.last_seq
         self.last_seq = seq
         self._batch_seq.append(first)
         self._batch_t.append(now)
+        # The batch's net effect per name: cut the series back to `keep`, then these points. A
+        # point replaced within the batch is never written; a replay is one slice per name.
         names = json.dumps(new_names).encode("utf-8") if new_names else b""
-        self._pending += _HEADER.pack(len(idx), len(names), now)
-        self._pending += names + idx.tobytes() + steps.tobytes() + values.tobytes()
+        parts = [_HEADER.pack(len(changed), len(names), now, first, seq), names]
+        for k, keep in changed.items():
+            s = series[k]
+            parts.append(_GROUP.pack(k, keep, len(s.seq) - keep))
+            parts += (s.seq[keep:].tobytes(), s.step[keep:].tobytes(), s.value[keep:].tobytes())
+        self._pending += b"".join(parts)
         self._flush()
         return first, self.last_seq
-
-    def _apply(self, k: int, step: int, value: float, seq: int) -> None:
-        s = self._series[k]
-        if step != NO_STEP and s.step and s.step[-1] == step:
-            # A repaint of the same step: the new value replaces the old, under a new seq
-            # (still the largest of the series, so seq stays sorted for since()).
-            s.seq[-1] = seq
-            s.value[-1] = value
-        else:
-            s.seq.append(seq)
-            s.step.append(step)
-            s.value.append(value)
 
     def _add_name(self, name: str) -> int:
         k = len(self.names)
@@ -200,27 +208,27 @@ class MetricStore:
             return False
         pos, seq = 0, 0
         while pos < size:
-            n, name_bytes, t = _HEADER.unpack_from(data, pos)
+            groups, name_bytes, t, first, seq = _HEADER.unpack_from(data, pos)
             pos += _HEADER.size
             if name_bytes:
                 for name in json.loads(data[pos : pos + name_bytes].decode("utf-8")):
                     self._add_name(str(name))
                 pos += name_bytes
-            idx, steps, values = array("i"), array("q"), array("d")
-            for col in (idx, steps, values):
-                end = pos + n * col.itemsize
-                if end > size:
-                    return False
-                col.frombytes(data[pos:end])
-                pos = end
-            if n and max(idx) >= len(self.names):
-                return False
-            self._batch_seq.append(seq + 1)
+            self._batch_seq.append(first)
             self._batch_t.append(t)
-            apply = self._apply
-            for k, step, value in zip(idx, steps, values):
-                seq += 1
-                apply(k, step, value, seq)
+            for _ in range(groups):
+                k, keep, count = _GROUP.unpack_from(data, pos)
+                pos += _GROUP.size
+                if not 0 <= k < len(self.names) or not 0 <= keep <= len(self._series[k]):
+                    return False
+                s = self._series[k]
+                for col in (s.seq, s.step, s.value):
+                    del col[keep:]
+                    end = pos + count * 8
+                    if count < 0 or end > size:
+                        return False
+                    col.frombytes(data[pos:end])
+                    pos = end
         if seq != last_seq:
             return False
         with open(path, "ab") as fh:
