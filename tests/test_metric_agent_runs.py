@@ -151,3 +151,27 @@ async def test_a_run_that_writes_no_new_log_shows_none_of_the_old_one(
     )
     await wait_status(c, run["id"], {"exited"})
     assert await asyncio.wait_for(c.all_metrics(run["id"]), 30) == []
+
+
+async def test_a_log_file_that_the_run_appends_to_is_read_from_where_it_ended(
+    agent: Agent, workdir: str
+) -> None:
+    c = await agent.client()
+    log = os.path.join(workdir, "out", "run.log")  # logging.FileHandler appends across runs
+    write_dp_log(log, [9.0, 8.0], 100)
+    past = time.time() - 600
+    os.utime(log, (past, past))
+    job = script(
+        workdir,
+        "append.py",
+        """
+        import json, time
+        time.sleep(1.5)
+        with open("out/run.log", "a") as fh:
+            fh.write(json.dumps({"train_loss": 0.5, "global_step": 0}) + "\\n")
+        """,
+    )
+    run = await c.launch([sys.executable, job], cwd=workdir, log_files=["out/*.log"])
+    await wait_status(c, run["id"], {"exited"})
+    points = await asyncio.wait_for(c.all_metrics(run["id"]), 30)
+    assert [(p["name"], p["value"], p["step"]) for p in points] == [("train_loss", 0.5, 0)]

@@ -33,6 +33,8 @@ class RunWatcher:
         cursor = self.metrics.load() or {}
         self.finished = bool(cursor.get("finished"))
         self._positions: Dict[str, Any] = cursor.get("files") or {}
+        # log_files matches older than the run: their size when first seen.
+        self._old_sizes: Dict[str, int] = {}
         self.followers: Dict[str, LogFollower] = {}
         self.parsers: Dict[str, MetricParser] = {}
         self.summary: Dict[str, Any] = store.summary(run_id)
@@ -45,9 +47,9 @@ class RunWatcher:
         self._add_follower(self.output_log)
 
     # ----- followers ---------------------------------------------------------------------
-    def _add_follower(self, path: str) -> None:
+    def _add_follower(self, path: str, start: int = 0) -> None:
         pos = self._positions.get(path) or {}
-        self.followers[path] = LogFollower(path, pos.get("inode"), int(pos.get("offset", 0)))
+        self.followers[path] = LogFollower(path, pos.get("inode"), int(pos.get("offset", start)))
         parser = MetricParser(str(self.spec.get("metric_format") or "auto"))
         parser.last_step = pos.get("last_step")
         last_bar = pos.get("last_bar")
@@ -58,15 +60,26 @@ class RunWatcher:
     def _discover_logs(self) -> None:
         """Extra log files named by the launch (globs pick their newest match), among the
         files written since the run was launched: at launch the newest match of a Hydra run
-        directory glob is the *previous* run's log, and its points are not this run's."""
+        directory glob is the *previous* run's log, and its points are not this run's. A file
+        that predates the run and that the run appends to is followed from the size it had
+        when first seen unchanged, so the earlier runs' lines in it are not read either."""
         cwd = self.spec.get("cwd") or "/"
         # File times come from the kernel's coarse clock, a tick behind time.time().
         since = float(self.spec.get("created_at") or 0) - MTIME_SLACK_S
         for pattern in self.spec.get("log_files") or []:
             full = os.path.join(cwd, os.path.expanduser(pattern))
-            newest = written_since(glob.glob(full), since)
+            newest, newest_t = None, since
+            for path in glob.glob(full):
+                try:
+                    st = os.stat(path)
+                except OSError:
+                    continue  # gone between the glob and now
+                if st.st_mtime < since:
+                    self._old_sizes.setdefault(path, st.st_size)
+                elif st.st_mtime >= newest_t:
+                    newest, newest_t = path, st.st_mtime
             if newest is not None and newest not in self.followers:
-                self._add_follower(newest)
+                self._add_follower(newest, self._old_sizes.get(newest, 0))
 
     def _read_logs(self, final: bool) -> Tuple[List[MetricPoint], bool]:
         """Runs in a worker thread: new points from every followed file."""
@@ -158,16 +171,3 @@ class RunWatcher:
     async def until_finished(self) -> None:
         while not self.finished:
             await self.wait(1.0)
-
-
-def written_since(paths: List[str], since: float) -> Optional[str]:
-    """The most recently modified of ``paths`` modified at or after ``since``, or None."""
-    best, best_t = None, since
-    for path in paths:
-        try:
-            mtime = os.stat(path).st_mtime
-        except OSError:
-            continue  # gone between the glob and now
-        if mtime >= best_t:
-            best, best_t = path, mtime
-    return best
