@@ -166,12 +166,16 @@ def test_the_shutdown_lines_of_the_issue_and_what_must_stay_metrics() -> None:
         "  exitcode  : 1 (pid: 14244)",
         "listening on localhost:29500",
         "[config.py:678:print]   train_batch_size ............. 32",
+        "  min_nodes : 1",  # torchrun's launch config dump
+        "Gradient Accumulation steps = 1",  # not a step either
     ):
         assert parse(junk + "\n") == [], junk
     for line, want in (
         ("loss:0.35", [("loss", 0.35, None)]),  # no space, but not an integer: a value
         ("val/loss: 3", [("val/loss", 3.0, None)]),
         ("train/loss=0.5 step=7", [("train/loss", 0.5, 7)]),
+        ("loss = 0.3", [("loss", 0.3, None)]),  # print("loss =", loss)
+        ("epoch 3 train loss: 0.25", [("loss", 0.25, None)]),
     ):
         assert parse(line + "\n") == want, line
 

@@ -14,8 +14,8 @@ bar for step 400 lands at step 400. A tqdm bar repainted for the same step gives
 ``update(1)`` then ``set_postfix(...)`` gives one point per step, not a stale one first.
 
 ``auto`` reads ``key=value`` and ``key: value`` only where they look like metrics: not a
-``file.py:123`` or ``host:port`` (a colon without a space before an integer), not a header
-``Num examples = 50`` (a space before ``=``), not a process's ``pid``/``rank``/``signal``,
+``file.py:123`` or ``host:port`` (a colon without a space before an integer), not a label's
+count (``Num examples = 50``, ``Num processes: 2``), not a process's ``pid``/``rank``/``signal``,
 not NCCL chatter, tracebacks or exception lines. A step that is not a finite integer within
 ``MAX_STEP`` (``step=1e20``, ``{"step": NaN}``) makes its line give nothing; no line raises.
 
@@ -63,11 +63,11 @@ _PY_LOG_PREFIX = re.compile(r"^(?:DEBUG|INFO|WARNING|ERROR|CRITICAL):[\w.]+:")
 _NUMBER = r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?|[-+]?(?:nan|NaN|NAN|inf|Inf|INF)"
 _TQDM = re.compile(r"(\d+)/(\d+) \[([^\]]*)\]")
 _POSTFIX = re.compile(r"([A-Za-z_][\w./-]*)=(" + _NUMBER + r")(?=,|$)")
-# ``key=value``, ``key: value``, or ``key:value`` when the value is no integer (an integer
-# after a bare colon is a line number, a port or a clock).
+# ``key=value``, ``key = value`` (print's spacing), ``key: value``, or ``key:value`` when the
+# value is no integer (an integer after a bare colon is a line number, a port or a clock).
 _KV = re.compile(
     r"(?:^|(?<=[\s,|;(\[]))([A-Za-z_][\w./-]*)"
-    r"(?:=\s*|:\s+|:(?=[-+]?(?:\d*\.\d|\d+[eE]|nan|NaN|NAN|inf|Inf|INF)))"
+    r"(?:=\s*| = ?|:\s+|:(?=[-+]?(?:\d*\.\d|\d+[eE]|nan|NaN|NAN|inf|Inf|INF)))"
     r"(" + _NUMBER + r")(?=$|[\s,|;)\]])"
 )
 
@@ -216,10 +216,12 @@ class MetricParser:
                 start > 1
                 and line[start - 1] == " "
                 and line[start - 2].isalpha()
-                and line[m.end(1)] == ":"
+                and line[m.end(1)] != "="
                 and value.lstrip("+-").isdigit()
             ):
-                continue  # the last word of a label: `Num processes: 2`, `got signal: 2`
+                # The last word of a label and a count: `Num processes: 2`, `got signal: 2`,
+                # `Num examples = 50` (but `loss = 0.3` and `train loss: 0.3` are metrics).
+                continue
             pairs.append((name, value))
         if not pairs:
             return
