@@ -52,7 +52,7 @@ _NOT_METRICS = frozenset(
 # Lines that are never metrics in ``auto``: NCCL's INFO/WARN chatter, tracebacks.
 _SKIP_NEEDLES = (" NCCL ", "NCCL INFO", "NCCL WARN", 'File "', "Traceback (most recent")
 _EXCEPTION = re.compile(
-    r"^\s*(?:\[[\w-]+\]:\s*)?[\w.]*(?:Error|Exception|Interrupt|Warning|Exit)\b:"
+    r"^\s*(?:\[[\w-]+\]:\s*)?[\w.]+(?:Error|Exception|Interrupt|Warning|Exit)\b:"
 )
 # glog's warning, error and fatal lines (torch's C++ and elastic launcher: `W1201 14:55:10.34
 # 13716 torch/distributed/elastic/agent/server/api.py:753] ...`); absl's I lines may be metrics.
