@@ -170,6 +170,14 @@ def test_the_shutdown_lines_of_the_issue_and_what_must_stay_metrics() -> None:
         "Gradient Accumulation steps = 1",  # not a step either
     ):
         assert parse(junk + "\n") == [], junk
+    # Junk written after a bar on stderr shares the bar's line; it is screened all the same.
+    bar = "Steps: 4/10 [00:01<00:01, 1.0it/s, loss=0.5]"
+    for junk in (
+        "W1201 14:55:10.349000 13716 torch/distributed/run.py:874] Received 2 death signal",
+        "node7:41200:41310 [0] NCCL INFO init.cc:1080 seconds: cudaHostAlloc=4.1e-05",
+        "[INFO|trainer.py:4149] 2026-12-01 14:58:51,456 >> Saving model checkpoint to /out",
+    ):
+        assert parse(bar + junk + "\n") == [("loss", 0.5, 4)], junk
     for line, want in (
         ("loss:0.35", [("loss", 0.35, None)]),  # no space, but not an integer: a value
         ("val/loss: 3", [("val/loss", 3.0, None)]),

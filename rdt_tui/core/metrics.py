@@ -138,8 +138,9 @@ class MetricParser:
             if bar is not None:
                 self._parse_bar(bar, out)
                 if not named and bar.end() < len(line):
-                    # A print to stdout lands after a bar on stderr (no newline between).
-                    self._parse_pairs(line[bar.end() :], out)
+                    # A print to stdout lands after a bar on stderr (no newline between): the
+                    # rest is a line of its own, screened like any other.
+                    self._parse_line(line[bar.end() :], out)
                 return
         if not named:
             for needle in _SKIP_NEEDLES:
