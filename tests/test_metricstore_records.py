@@ -92,7 +92,8 @@ def test_out_of_range_steps_and_names_never_raise(tmp_path: Any) -> None:
             MetricPoint("loss", 0.5, 10**20),  # a parser bug must not end the watcher either
             MetricPoint("loss", float("nan"), -(10**30)),
             MetricPoint("x" * 10000, 1.0, 1),
-            MetricPoint("loss", 0.25, 3),
+            MetricPoint("loss", 0.25, 3.0),  # type: ignore[arg-type]
+            MetricPoint("lr", 0.1, float("nan")),  # type: ignore[arg-type]
         ],
         1.0,
     )
@@ -101,6 +102,7 @@ def test_out_of_range_steps_and_names_never_raise(tmp_path: Any) -> None:
         ("loss", None, 1),  # kept, without a step
         ("loss", None, 2),  # two points without a step never replace each other
         ("loss", 3, 3),
+        ("lr", None, 4),
     ]
     assert store.dropped == 1
 

@@ -105,8 +105,10 @@ class MetricStore:
                     continue
                 k = self._add_name(name)
                 new_names.append(name)
-            if step is None or not -MAX_STEP <= step <= MAX_STEP:
+            if step is None or not -MAX_STEP <= step <= MAX_STEP:  # False for NaN too
                 step = NO_STEP
+            elif type(step) is not int:
+                step = int(step)  # 5.0 from a project format: an int64 column takes no float
             seq += 1
             s = series[k]
             at = len(s.seq)
