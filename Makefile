@@ -32,6 +32,7 @@ bench: $(STAMP)
 	$(PY) benchmarks/console_figures.py
 	$(PY) benchmarks/preflight_figures.py
 	$(PY) benchmarks/format_throughput.py
+	$(PY) benchmarks/metric_store.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info
