@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import signal
 import sys
 import time
 
@@ -175,3 +176,32 @@ async def test_a_log_file_that_the_run_appends_to_is_read_from_where_it_ended(
     await wait_status(c, run["id"], {"exited"})
     points = await asyncio.wait_for(c.all_metrics(run["id"]), 30)
     assert [(p["name"], p["value"], p["step"]) for p in points] == [("train_loss", 0.5, 0)]
+
+
+async def test_a_daemon_killed_mid_run_replays_its_records_to_the_same_points(
+    agent: Agent, workdir: str
+) -> None:
+    c = await agent.client()
+    job = os.path.join(os.path.dirname(os.path.abspath(__file__)), "jobs", "tqdm_loop.py")
+    run = await c.launch(
+        [sys.executable, job, "update_then_postfix", "40"],
+        cwd=workdir,
+        env={"TQDM_LOOP_DELAY": "0.1", "PYTHONUNBUFFERED": "1"},
+    )
+    await asyncio.sleep(2.5)  # some points kept, a cursor or two saved
+    before = (await c.metrics(run["id"]))["points"]
+    assert before
+    os.kill(agent.daemon_pid(), signal.SIGKILL)
+    c2 = await agent.client()  # a new daemon: replays points.bin up to the cursor
+    await wait_status(c2, run["id"], {"exited"})
+    after = (await asyncio.wait_for(c2.metrics(run["id"], wait_ended=True), 30))["points"]
+    loss = [(p["step"], p["value"]) for p in after if p["name"] == "loss"]
+    assert loss == [(k, k / 1000) for k in range(1, 41)]
+    # What the first daemon had handed out is still there, under the same seqs, unless a
+    # later repaint of the same step replaced it.
+    kept = {p["seq"]: p for p in after}
+    for p in before:
+        if p["seq"] in kept:
+            assert kept[p["seq"]]["value"] == p["value"]
+        else:
+            assert any(q["name"] == p["name"] and q["step"] == p["step"] for q in after)

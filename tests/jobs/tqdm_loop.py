@@ -6,6 +6,7 @@ Step k's loss is k/1000 (rank r adds r/2), three significant digits, so tqdm pri
 exactly. Bars go to stderr, prints to stdout; both unbuffered.
 """
 
+import os
 import sys
 import time
 
@@ -22,8 +23,10 @@ def main() -> None:
     mode, steps = sys.argv[1], int(sys.argv[2])
     rank = int(sys.argv[3]) if len(sys.argv) > 3 else 0
     if mode == "update_then_postfix":  # RDT's loop
+        delay = float(os.environ.get("TQDM_LOOP_DELAY", "0"))  # seconds a step takes
         bar = tqdm(total=steps, desc="Steps", mininterval=0)
         for k in range(1, steps + 1):
+            time.sleep(delay)
             bar.update(1)
             bar.set_postfix(loss=loss(k), lr=0.0001)
         bar.close()
@@ -84,8 +87,6 @@ def main() -> None:
 
 def _barrier(gate_dir: str, k: int, rank: int) -> None:
     """Both ranks finish step k before either starts k+1, as an all-reduce makes them."""
-    import os
-
     open(os.path.join(gate_dir, f"{k}.{rank}"), "w").close()
     other = os.path.join(gate_dir, f"{k}.{1 - rank}")
     deadline = time.monotonic() + 30
