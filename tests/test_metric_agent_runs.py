@@ -188,9 +188,11 @@ async def test_a_daemon_killed_mid_run_replays_its_records_to_the_same_points(
         cwd=workdir,
         env={"TQDM_LOOP_DELAY": "0.1", "PYTHONUNBUFFERED": "1"},
     )
-    await asyncio.sleep(2.5)  # some points kept, a cursor or two saved
-    before = (await c.metrics(run["id"]))["points"]
-    assert before
+    deadline = time.monotonic() + 30
+    while len(before := (await c.metrics(run["id"]))["points"]) < 10:  # a cursor saved too
+        assert time.monotonic() < deadline, before
+        await asyncio.sleep(0.2)
+    await asyncio.sleep(2.1)  # CURSOR_EVERY_S: the records are on disk and vouched for
     os.kill(agent.daemon_pid(), signal.SIGKILL)
     c2 = await agent.client()  # a new daemon: replays points.bin up to the cursor
     await wait_status(c2, run["id"], {"exited"})
