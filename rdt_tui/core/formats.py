@@ -2,7 +2,8 @@
 function from a line to points, or None when the line is not one of its own.
 
 - ``rdt``: the tqdm bar (handled by the generic parser) and the sample dicts logged as
-  ``... - INFO - __main__ - {'agilex_sample_mse': 0.0123, 'overall_avg_sample_mse': ...}``;
+  ``... - INFO - __main__ - {'agilex_sample_mse': 0.0123, 'overall_avg_sample_mse': ...}``
+  (``[RANK 0] `` before the dict with accelerate 1.x's logger);
 - ``dp`` (Diffusion Policy): ``logs.json.txt`` JSON lines (the generic JSON parser);
 - ``gesturelsm-rvq``: ``Train. Iter N : \\t Commit. x \\t PPL. y \\t Recons.  z`` (and
   ``Warmup.`` lines with ``lr``);
@@ -34,7 +35,8 @@ _VALID = re.compile(r"Validation Results >>>> (.*)")
 _LIBERO = re.compile(
     r"\[info\] Epoch:\s*(\d+) \| train loss:\s*(" + _NUM + r")(?: \| time:\s*(" + _NUM + r"))?"
 )
-_SAMPLE = re.compile(r"- INFO - [\w.]+ - (\{'.*_sample_mse'.*\})\s*$")
+# accelerate's get_logger (1.x) puts `[RANK 0] ` before the message.
+_SAMPLE = re.compile(r"- INFO - [\w.]+ - (?:\[RANK \d+\] )?(\{'.*_sample_mse'.*\})\s*$")
 _RVQ_NAMES = {"lr": "lr", "Commit.": "commit", "PPL.": "perplexity", "Recons.": "recons"}
 
 
