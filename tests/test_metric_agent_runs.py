@@ -48,7 +48,7 @@ async def test_hundreds_of_metric_names_keep_descriptors_bounded(
     run = await c.launch([sys.executable, "-u", job], cwd=workdir)
     peak = before
     deadline = time.monotonic() + 60
-    while (await c.status(run["id"]))["status"] == "running":
+    while (await c.status(run["id"]))["status"] != "exited":
         peak = max(peak, daemon_fds(agent))
         assert time.monotonic() < deadline
         await asyncio.sleep(0.2)
@@ -167,7 +167,7 @@ async def test_a_log_file_that_the_run_appends_to_is_read_from_where_it_ended(
         "append.py",
         """
         import json, time
-        time.sleep(1.5)
+        time.sleep(1.5)  # the watcher looked at launch: the file was the previous runs' then
         with open("out/run.log", "a") as fh:
             fh.write(json.dumps({"train_loss": 0.5, "global_step": 0}) + "\\n")
         """,

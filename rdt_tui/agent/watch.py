@@ -33,8 +33,8 @@ class RunWatcher:
         cursor = self.metrics.load() or {}
         self.finished = bool(cursor.get("finished"))
         self._positions: Dict[str, Any] = cursor.get("files") or {}
-        # log_files matches older than the run: their size when first seen.
-        self._old_sizes: Dict[str, int] = {}
+        # log_files matches older than the run at the first look: (mtime, size) then.
+        self._before_run: Optional[Dict[str, Tuple[float, int]]] = None
         self.followers: Dict[str, LogFollower] = {}
         self.parsers: Dict[str, MetricParser] = {}
         self.summary: Dict[str, Any] = store.summary(run_id)
@@ -45,6 +45,9 @@ class RunWatcher:
         self._last_cursor = 0.0
         self._last_ckpt = 0.0
         self._add_follower(self.output_log)
+        # The first look at log_files now, at launch, before the job can have written: what
+        # it finds older than the launch is the past (a glob's cost, once).
+        self._discover_logs()
 
     # ----- followers ---------------------------------------------------------------------
     def _add_follower(self, path: str, start: int = 0) -> None:
@@ -60,26 +63,34 @@ class RunWatcher:
     def _discover_logs(self) -> None:
         """Extra log files named by the launch (globs pick their newest match), among the
         files written since the run was launched: at launch the newest match of a Hydra run
-        directory glob is the *previous* run's log, and its points are not this run's. A file
-        that predates the run and that the run appends to is followed from the size it had
-        when first seen unchanged, so the earlier runs' lines in it are not read either."""
+        directory glob is the *previous* run's log, and its points are not this run's.
+
+        A match that the first look finds older than the launch is the past: it is skipped
+        while it stays as it was, and if the run appends to it (a FileHandler in append mode)
+        it is read from the size it had. A match that appears later is new whatever its time
+        says (a file server's clock may lag ours)."""
         cwd = self.spec.get("cwd") or "/"
         # File times come from the kernel's coarse clock, a tick behind time.time().
         since = float(self.spec.get("created_at") or 0) - MTIME_SLACK_S
+        first_look = self._before_run is None
+        before = self._before_run = self._before_run or {}
         for pattern in self.spec.get("log_files") or []:
             full = os.path.join(cwd, os.path.expanduser(pattern))
-            newest, newest_t = None, since
+            newest, newest_t = None, -1.0
             for path in glob.glob(full):
                 try:
                     st = os.stat(path)
                 except OSError:
                     continue  # gone between the glob and now
-                if st.st_mtime < since:
-                    self._old_sizes.setdefault(path, st.st_size)
-                elif st.st_mtime >= newest_t:
+                if first_look and st.st_mtime < since:
+                    before[path] = (st.st_mtime, st.st_size)
+                    continue
+                if before.get(path) == (st.st_mtime, st.st_size):
+                    continue  # the previous run's file, untouched
+                if st.st_mtime > newest_t:
                     newest, newest_t = path, st.st_mtime
             if newest is not None and newest not in self.followers:
-                self._add_follower(newest, self._old_sizes.get(newest, 0))
+                self._add_follower(newest, before.get(newest, (0.0, 0))[1])
 
     def _read_logs(self, final: bool) -> Tuple[List[MetricPoint], bool]:
         """Runs in a worker thread: new points from every followed file."""
