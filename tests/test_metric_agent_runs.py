@@ -207,3 +207,34 @@ async def test_a_daemon_killed_mid_run_replays_its_records_to_the_same_points(
             assert kept[p["seq"]]["value"] == p["value"]
         else:
             assert any(q["name"] == p["name"] and q["step"] == p["step"] for q in after)
+
+
+async def test_a_new_log_is_followed_even_when_its_time_says_otherwise(
+    agent: Agent, workdir: str
+) -> None:
+    c = await agent.client()
+    job = script(
+        workdir,
+        "skew.py",
+        """
+        import json, os, time
+        time.sleep(1.0)
+        d = "data/outputs/2025.07.01/15.10.00_robot_x"
+        os.makedirs(d)
+        path = os.path.join(d, "logs.json.txt")
+        with open(path, "w") as fh:
+            fh.write(json.dumps({"train_loss": 0.5, "global_step": 0}) + "\\n")
+        past = time.time() - 600  # a file server whose clock lags the node's
+        os.utime(path, (past, past))
+        time.sleep(1.5)
+        """,
+    )
+    run = await c.launch(
+        [sys.executable, job],
+        cwd=workdir,
+        log_files=["data/outputs/*/*/logs.json.txt"],
+        metric_format="dp",
+    )
+    await wait_status(c, run["id"], {"exited"})
+    points = await asyncio.wait_for(c.all_metrics(run["id"]), 30)
+    assert [(p["name"], p["value"], p["step"]) for p in points] == [("train_loss", 0.5, 0)]
