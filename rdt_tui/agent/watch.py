@@ -73,7 +73,8 @@ class RunWatcher:
         # File times come from the kernel's coarse clock, a tick behind time.time().
         since = float(self.spec.get("created_at") or 0) - MTIME_SLACK_S
         first_look = self._before_run is None
-        before = self._before_run = self._before_run or {}
+        before: Dict[str, Tuple[float, int]] = self._before_run or {}
+        self._before_run = before
         for pattern in self.spec.get("log_files") or []:
             full = os.path.join(cwd, os.path.expanduser(pattern))
             newest, newest_t = None, -1.0
