@@ -153,7 +153,10 @@ def test_two_ranks_bars_interleaved_in_one_pipe_give_one_point_per_step(tmp_path
     got = by_step(attached)
     assert sorted(got) == list(range(1, STEPS + 1))
     assert all(v in (loss(k, 0), loss(k, 1)) for k, v in got.items())
-    assert keep_latest(live) == live and [p["seq"] for p in live] == [p["seq"] for p in attached]
+    # The live watcher, replacing by (name, step), ends with exactly what an attach gets.
+    assert [(p["seq"], p["name"], p["step"], p["value"]) for p in live] == [
+        (p["seq"], p["name"], p["step"], p["value"]) for p in attached
+    ]
 
 
 def test_the_chart_replaces_a_repainted_step_like_the_store(tmp_path: Any) -> None:
