@@ -44,10 +44,10 @@ def test_rdt_bar_on_carriage_returns_and_sample_dicts() -> None:
     ]
 
 
-def test_rdt_format_ignores_header_key_values_that_auto_would_take() -> None:
+def test_rdt_format_and_auto_ignore_header_key_values() -> None:
     header = "12/12/2024 07:07:20 - INFO - __main__ -   Num examples = 50\n"
     assert points(header, "rdt") == []
-    assert points(header, "auto") == [("examples", 50.0, None)]
+    assert points(header, "auto") == []  # a header row, not a metric (issue 11)
 
 
 def test_diffusion_policy_json_lines() -> None:

@@ -1,23 +1,46 @@
 """A run's parsed metric points, in memory and on disk, addressed by sequence number.
 
-Points are numbered 1, 2, 3... in the order they were parsed. Each metric name keeps four
-8-byte columns in memory (seq and step as int64, value and time as float64) and appends them
-to ``metrics/<n>.<column>`` with ``array.tofile``; a restarted daemon loads them with one
-``frombytes`` per column instead of re-reading a log that may be gigabytes long.
-``cursor.json`` (written after the columns) says how many points are valid, so a crash between
-the two only drops a tail that will be parsed again from the saved log offsets.
+Points are numbered 1, 2, 3... in the order they were parsed. A point whose step equals the
+step of the last point of its name *replaces* that point (a tqdm bar repainted for the same
+step: the last postfix printed for a step is its value); it still takes the next seq, so a
+watcher that already holds the old point gets the new one and replaces by (name, step)
+(``core.metrics.keep_latest``), and a client that attaches later only ever sees the new one.
+
+Each name keeps three 8-byte columns in memory (seq and step as int64, value as float64). On
+disk a run has ONE append-only record file, ``points.bin``, whatever the number of names (a
+job printing 400 distinct names must not hold 1,200 descriptors): each batch of points is one
+record of its net effect, per name touched: where its series is cut back to (a replaced last
+point) and the seq, step and value columns that follow. A restarted daemon replays them with
+one ``frombytes`` per name and batch instead of re-reading a log that may be gigabytes long.
+
+``cursor.json`` (written after the records) says how many bytes are valid, so a crash between
+the two only drops a tail that will be parsed again from the saved log offsets; a write that
+fails (disk full) is kept in memory and written again with the next batch, and the cursor does
+not move past what is on disk.
 """
 
 import bisect
 import json
 import math
 import os
+import struct
 from array import array
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 from ..core.downsample import downsample_minmax
-from ..core.metrics import MetricPoint
-from .files import CorruptFile, ensure_private_dir, read_json, write_atomic, write_json_atomic
+from ..core.metrics import MAX_STEP, MetricPoint
+from .files import CorruptFile, ensure_private_dir, read_json, write_json_atomic
+
+FORMAT = 2
+RECORDS = "points.bin"
+# A batch: how many names it touched, bytes of the new names' JSON, when it was parsed, its
+# first and last seq. Then per name: its index, where its series is cut back to (a replaced
+# point), how many points follow (seq, step and value columns).
+_HEADER = struct.Struct("<IIdqq")
+_GROUP = struct.Struct("<Iqq")
+MAX_NAMES = 10000  # a name per task is fine; a name per line (a counter in the key) is not
+MAX_NAME_LEN = 200
+NO_STEP = -(2**63)
 
 
 class _Series:
@@ -31,9 +54,6 @@ class _Series:
     def __len__(self) -> int:
         return len(self.seq)
 
-    def columns(self) -> Tuple[array, array, array]:
-        return self.seq, self.step, self.value
-
 
 def _finite_list(col: array) -> List[Any]:
     """A column as a JSON-safe list: NaN/Inf values as strings (JSON has no spelling for them)."""
@@ -41,9 +61,6 @@ def _finite_list(col: array) -> List[Any]:
     if math.isfinite(sum(col)):
         return values
     return [v if math.isfinite(v) else str(v) for v in values]
-
-
-NO_STEP = -(2**63)
 
 
 def _step_list(col: array) -> List[Any]:
@@ -60,39 +77,68 @@ class MetricStore:
         self._index: Dict[str, int] = {}
         self._series: List[_Series] = []
         self.last_seq = 0
-        self._files: Dict[int, List[Any]] = {}
+        self.dropped = 0  # points of names past MAX_NAMES or too long to keep
+        self.write_error: Optional[str] = None  # the last disk error, None once writes work
+        self._fd: Optional[int] = None
+        self._written = 0  # bytes of points.bin that are on disk
+        self._written_seq = 0  # the last seq those bytes hold
+        self._pending = bytearray()  # records not on disk yet (a failed write)
         # First seq of each appended batch, and when it was parsed.
         self._batch_seq = array("q")
         self._batch_t = array("d")
-        self._batches: Optional[Any] = None
 
     # ----- writing -----------------------------------------------------------------------
     def append(self, points: Sequence[MetricPoint], now: float) -> Tuple[int, int]:
-        """Number and keep ``points``; the first and last seq they were given."""
+        """Number and keep ``points``; the first and last seq they were given. Never raises
+        for what a job printed: out-of-range steps are kept without a step, and a disk error
+        is remembered in ``write_error`` and retried with the next batch."""
         first = self.last_seq + 1
-        touched: Dict[int, int] = {}
+        new_names: List[str] = []
+        changed: Dict[int, int] = {}  # name -> the first index of its series this batch wrote
         index, series = self._index, self._series
         seq = self.last_seq
         for name, value, step in points:
             k = index.get(name)
             if k is None:
+                if len(self.names) >= MAX_NAMES or len(name) > MAX_NAME_LEN:
+                    self.dropped += 1
+                    continue
                 k = self._add_name(name)
+                new_names.append(name)
+            if step is None or not -MAX_STEP <= step <= MAX_STEP:  # False for NaN too
+                step = NO_STEP
+            elif type(step) is not int:
+                step = int(step)  # 5.0 from a project format: an int64 column takes no float
             seq += 1
             s = series[k]
-            s.seq.append(seq)
-            s.step.append(NO_STEP if step is None else step)
-            s.value.append(value)
-            touched[k] = touched.get(k, 0) + 1
-        if seq >= first:
-            # Every point of a batch was parsed at the same moment: one time per batch.
-            self._batch_seq.append(first)
-            self._batch_t.append(now)
-            array("d", (first, now)).tofile(self._batches_file())
+            at = len(s.seq)
+            if step != NO_STEP and at and s.step[-1] == step:
+                # A repaint of the same step: the new value replaces the old, under a new seq
+                # (still the largest of the series, so seq stays sorted for since()).
+                at -= 1
+                s.seq[at] = seq
+                s.value[at] = value
+            else:
+                s.seq.append(seq)
+                s.step.append(step)
+                s.value.append(value)
+            if k not in changed:
+                changed[k] = at
+        if seq < first:
+            return first, self.last_seq
         self.last_seq = seq
-        for k, n in touched.items():
-            for col, fh in zip(series[k].columns(), self._file(k)):
-                col[-n:].tofile(fh)
-                fh.flush()
+        self._batch_seq.append(first)
+        self._batch_t.append(now)
+        # The batch's net effect per name: cut the series back to `keep`, then these points. A
+        # point replaced within the batch is never written; a replay is one slice per name.
+        names = json.dumps(new_names).encode("utf-8") if new_names else b""
+        parts = [_HEADER.pack(len(changed), len(names), now, first, seq), names]
+        for k, keep in changed.items():
+            s = series[k]
+            parts.append(_GROUP.pack(k, keep, len(s.seq) - keep))
+            parts += (s.seq[keep:].tobytes(), s.step[keep:].tobytes(), s.value[keep:].tobytes())
+        self._pending += b"".join(parts)
+        self._flush()
         return first, self.last_seq
 
     def _add_name(self, name: str) -> int:
@@ -100,105 +146,110 @@ class MetricStore:
         self._index[name] = k
         self.names.append(name)
         self._series.append(_Series())
-        write_atomic(
-            os.path.join(self.directory, "names.json"), json.dumps(self.names).encode("utf-8")
-        )
         return k
 
-    def _file(self, k: int) -> List[Any]:
-        handles = self._files.get(k)
-        if handles is None:
-            # Held open for the life of the watcher: appends happen several times a second.
-            handles = self._files[k] = [
-                open(self._column_path(k, col), "ab")  # noqa: SIM115
-                for col in _COLUMNS
-            ]
-        return handles
-
-    def _batches_file(self) -> Any:
-        if self._batches is None:
-            path = os.path.join(self.directory, "batches.f64")
-            self._batches = open(path, "ab")  # noqa: SIM115 - open while the run is watched
-        return self._batches
-
-    def _column_path(self, k: int, col: str) -> str:
-        return os.path.join(self.directory, f"{k}.{col}")
+    def _flush(self) -> None:
+        try:
+            if self._fd is None:
+                flags = os.O_WRONLY | os.O_CREAT | getattr(os, "O_CLOEXEC", 0)
+                self._fd = os.open(os.path.join(self.directory, RECORDS), flags, 0o600)
+            # pwrite at our own offset, not O_APPEND: a write torn by a full disk is simply
+            # written over by the retry.
+            while self._pending:
+                n = os.pwrite(self._fd, self._pending, self._written)
+                self._written += n
+                del self._pending[:n]
+        except OSError as exc:
+            self.write_error = f"{exc.strerror or exc} ({self.directory})"
+            return
+        self._written_seq = self.last_seq
+        self.write_error = None
 
     def save_cursor(self, extra: Dict[str, Any]) -> None:
-        counts = {str(k): len(s) for k, s in enumerate(self._series)}
+        """Record how far the records and the logs (``extra``) were taken. Skipped while records
+        wait to be written: the log offsets would then claim points the file lacks."""
+        if self._pending:
+            self._flush()
+            if self._pending:
+                return
         # Not fsynced: the cursor is a cache. Lost or torn by a power cut, it only makes the
-        # next daemon parse the log again (an older cursor also works: columns are cut to it).
-        write_json_atomic(
-            os.path.join(self.directory, "cursor.json"),
-            dict(extra, last_seq=self.last_seq, counts=counts),
-            durable=False,
-        )
+        # next daemon parse the log again (an older cursor also works: records are cut to it).
+        cursor = dict(extra, format=FORMAT, last_seq=self._written_seq, bytes=self._written)
+        try:
+            write_json_atomic(os.path.join(self.directory, "cursor.json"), cursor, durable=False)
+        except OSError as exc:
+            self.write_error = f"{exc.strerror or exc} ({self.directory})"
 
     def close(self) -> None:
-        for handles in self._files.values():
-            for fh in handles:
-                fh.close()
-        self._files.clear()
-        if self._batches is not None:
-            self._batches.close()
-            self._batches = None
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
 
     # ----- loading -----------------------------------------------------------------------
     def load(self) -> Optional[Dict[str, Any]]:
-        """Read back what a previous daemon kept; its cursor, or None to start from scratch."""
+        """Read back what a previous daemon kept; its cursor, or None to start from scratch
+        (no cursor, an older format, or records that do not add up to it)."""
         try:
             cursor = read_json(os.path.join(self.directory, "cursor.json"))
-            names = read_json(os.path.join(self.directory, "names.json")) or []
         except CorruptFile:
             cursor = None
-        if not isinstance(cursor, dict) or not isinstance(names, list):
-            self._reset_files()
-            return None
-        counts = cursor.get("counts") or {}
-        for k, name in enumerate(names):
-            want = int(counts.get(str(k), 0))
-            s = _Series()
-            for col, column in zip(_COLUMNS, s.columns()):
-                path = self._column_path(k, col)
-                try:
-                    with open(path, "rb") as fh:
-                        column.frombytes(fh.read(want * 8))
-                except FileNotFoundError:
-                    pass
-                if len(column) < want:
-                    self._reset_files()
-                    return None  # records lost: parse the logs again rather than serve a gap
-                with open(path, "ab") as fh:
-                    fh.truncate(want * 8)  # drop a tail written after the cursor
-            self.names.append(str(name))
-            self._index[str(name)] = k
-            self._series.append(s)
-        self.last_seq = int(cursor.get("last_seq", 0))
-        pairs = array("d")
-        path = os.path.join(self.directory, "batches.f64")
-        try:
-            with open(path, "rb") as fh:
-                pairs.frombytes(fh.read())
-        except FileNotFoundError:
-            pass
-        keep = 0
-        for i in range(0, len(pairs) - 1, 2):
-            if pairs[i] > self.last_seq:
-                break
-            self._batch_seq.append(int(pairs[i]))
-            self._batch_t.append(pairs[i + 1])
-            keep = i + 2
+        if isinstance(cursor, dict) and cursor.get("format") == FORMAT:
+            try:
+                if self._replay(int(cursor.get("bytes", -1)), int(cursor.get("last_seq", -1))):
+                    return cursor
+            except (OSError, ValueError, TypeError, struct.error):
+                pass
+        self._reset_files()
+        return None
+
+    def _replay(self, size: int, last_seq: int) -> bool:
+        path = os.path.join(self.directory, RECORDS)
+        with open(path, "rb") as fh:
+            data = fh.read(size)
+        if len(data) != size:
+            return False
+        pos, seq = 0, 0
+        while pos < size:
+            groups, name_bytes, t, first, seq = _HEADER.unpack_from(data, pos)
+            pos += _HEADER.size
+            if name_bytes:
+                for name in json.loads(data[pos : pos + name_bytes].decode("utf-8")):
+                    self._add_name(str(name))
+                pos += name_bytes
+            self._batch_seq.append(first)
+            self._batch_t.append(t)
+            for _ in range(groups):
+                k, keep, count = _GROUP.unpack_from(data, pos)
+                pos += _GROUP.size
+                if not 0 <= k < len(self.names) or not 0 <= keep <= len(self._series[k]):
+                    return False
+                s = self._series[k]
+                for col in (s.seq, s.step, s.value):
+                    del col[keep:]
+                    end = pos + count * 8
+                    if count < 0 or end > size:
+                        return False
+                    col.frombytes(data[pos:end])
+                    pos = end
+        if seq != last_seq:
+            return False
         with open(path, "ab") as fh:
-            fh.truncate(keep * 8)
-        return cursor
+            fh.truncate(size)  # drop a tail written after the cursor
+        self.last_seq = self._written_seq = seq
+        self._written = size
+        return True
 
     def _reset_files(self) -> None:
         self.names, self._index, self._series = [], {}, []
+        self._batch_seq, self._batch_t = array("q"), array("d")
+        self.last_seq = self._written = self._written_seq = 0
         for name in os.listdir(self.directory):
-            if name.split(".")[-1] in _COLUMNS or name in (
+            # Also the per-name column files of the first format (seq, step, value).
+            if name.split(".")[-1] in ("seq", "step", "value") or name in (
                 "names.json",
                 "cursor.json",
                 "batches.f64",
+                RECORDS,
             ):
                 os.unlink(os.path.join(self.directory, name))
 
@@ -206,8 +257,9 @@ class MetricStore:
     def since(self, seq: int, limit: int = 100000) -> Tuple[Dict[str, Any], int]:
         """Points with seq in (seq, seq + limit], as columns per name, and the last seq given.
 
-        Sequence numbers are contiguous across names, so the cut needs no merge: each series
-        gives its slice between two bisections, copied out by C-level ``tolist``.
+        ``count`` is how many seqs the answer covers (``last - seq``); a replaced point's seq
+        is not sent again, so fewer points may come. Each series gives its slice between two
+        bisections, copied out by C-level ``tolist``.
         """
         last = min(self.last_seq, seq + max(limit, 0))
         series: Dict[str, Any] = {}
@@ -250,6 +302,3 @@ class MetricStore:
                 "last": _finite_list(s.value[-1:])[0] if len(s) else None,
             }
         return {"last_seq": self.last_seq, "series": series}
-
-
-_COLUMNS = ("seq", "step", "value")

@@ -20,6 +20,7 @@ from .supervise import AgentLog, supervised
 POLL_S = 1.0
 CURSOR_EVERY_S = 2.0
 CKPT_EVERY_S = 5.0
+MTIME_SLACK_S = 0.05
 
 
 class RunWatcher:
@@ -34,6 +35,8 @@ class RunWatcher:
         cursor = self.metrics.load() or {}
         self.finished = bool(cursor.get("finished"))
         self._positions: Dict[str, Any] = cursor.get("files") or {}
+        # log_files matches older than the run at the first look: (mtime, size) then.
+        self._before_run: Optional[Dict[str, Tuple[float, int]]] = None
         self.followers: Dict[str, LogFollower] = {}
         self.parsers: Dict[str, MetricParser] = {}
         self.summary: Dict[str, Any] = store.summary(run_id)
@@ -44,11 +47,14 @@ class RunWatcher:
         self._last_cursor = 0.0
         self._last_ckpt = 0.0
         self._add_follower(self.output_log)
+        # The first look at log_files now, at launch, before the job can have written: what
+        # it finds older than the launch is the past (a glob's cost, once).
+        self._discover_logs()
 
     # ----- followers ---------------------------------------------------------------------
-    def _add_follower(self, path: str) -> None:
+    def _add_follower(self, path: str, start: int = 0) -> None:
         pos = self._positions.get(path) or {}
-        self.followers[path] = LogFollower(path, pos.get("inode"), int(pos.get("offset", 0)))
+        self.followers[path] = LogFollower(path, pos.get("inode"), int(pos.get("offset", start)))
         parser = MetricParser(str(self.spec.get("metric_format") or "auto"))
         parser.last_step = pos.get("last_step")
         last_bar = pos.get("last_bar")
@@ -57,15 +63,37 @@ class RunWatcher:
         self.parsers[path] = parser
 
     def _discover_logs(self) -> None:
-        """Extra log files named by the launch (globs pick their newest match)."""
+        """Extra log files named by the launch (globs pick their newest match), among the
+        files written since the run was launched: at launch the newest match of a Hydra run
+        directory glob is the *previous* run's log, and its points are not this run's.
+
+        A match that the first look finds older than the launch is the past: it is skipped
+        while it stays as it was, and if the run appends to it (a FileHandler in append mode)
+        it is read from the size it had. A match that appears later is new whatever its time
+        says (a file server's clock may lag ours)."""
         cwd = self.spec.get("cwd") or "/"
+        # File times come from the kernel's coarse clock, a tick behind time.time().
+        since = float(self.spec.get("created_at") or 0) - MTIME_SLACK_S
+        first_look = self._before_run is None
+        before: Dict[str, Tuple[float, int]] = self._before_run or {}
+        self._before_run = before
         for pattern in self.spec.get("log_files") or []:
             full = os.path.join(cwd, os.path.expanduser(pattern))
-            matches = sorted(
-                glob.glob(full), key=lambda p: os.path.getmtime(p) if os.path.exists(p) else 0
-            )
-            if matches and matches[-1] not in self.followers:
-                self._add_follower(matches[-1])
+            newest, newest_t = None, -1.0
+            for path in glob.glob(full):
+                try:
+                    st = os.stat(path)
+                except OSError:
+                    continue  # gone between the glob and now
+                if first_look and st.st_mtime < since:
+                    before[path] = (st.st_mtime, st.st_size)
+                    continue
+                if before.get(path) == (st.st_mtime, st.st_size):
+                    continue  # the previous run's file, untouched
+                if st.st_mtime > newest_t:
+                    newest, newest_t = path, st.st_mtime
+            if newest is not None and newest not in self.followers:
+                self._add_follower(newest, before.get(newest, (0.0, 0))[1])
 
     def _read_logs(self, final: bool) -> Tuple[List[MetricPoint], bool]:
         """Runs in a worker thread: new points from every followed file."""

@@ -8,6 +8,7 @@ import uuid
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
+from ..core.metrics import keep_latest
 from ..protocol import wire
 from ..transport.base import Disconnected, Transport, TransportError
 
@@ -379,14 +380,15 @@ class AgentClient:
         return page
 
     async def all_metrics(self, run: str, wait_ended: bool = True) -> list[dict[str, Any]]:
-        """Every point of a run, paged."""
+        """Every point of a run, paged; a repaint of a step that a later page holds replaces
+        the earlier point (``keep_latest``), so the list is one point per name and step."""
         points: list[dict[str, Any]] = []
         since = 0
         while True:
             page = await self.metrics(run, since, wait_ended=wait_ended)
             points.extend(page["points"])
             if page["last_seq"] == since:
-                return points
+                return keep_latest(points)
             since = page["last_seq"]
 
     async def history(

@@ -2,7 +2,8 @@
 function from a line to points, or None when the line is not one of its own.
 
 - ``rdt``: the tqdm bar (handled by the generic parser) and the sample dicts logged as
-  ``... - INFO - __main__ - {'agilex_sample_mse': 0.0123, 'overall_avg_sample_mse': ...}``;
+  ``... - INFO - __main__ - {'agilex_sample_mse': 0.0123, 'overall_avg_sample_mse': ...}``
+  (``[RANK 0] `` before the dict with accelerate 1.x's logger);
 - ``dp`` (Diffusion Policy): ``logs.json.txt`` JSON lines (the generic JSON parser);
 - ``gesturelsm-rvq``: ``Train. Iter N : \\t Commit. x \\t PPL. y \\t Recons.  z`` (and
   ``Warmup.`` lines with ``lr``);
@@ -18,7 +19,7 @@ import re
 from typing import TYPE_CHECKING, Callable, List, Optional, Tuple
 
 # metrics imports this module lazily (in MetricParser), so this import finds it complete.
-from .metrics import MetricPoint
+from .metrics import MetricPoint, as_step
 
 if TYPE_CHECKING:
     from .metrics import MetricParser
@@ -34,7 +35,8 @@ _VALID = re.compile(r"Validation Results >>>> (.*)")
 _LIBERO = re.compile(
     r"\[info\] Epoch:\s*(\d+) \| train loss:\s*(" + _NUM + r")(?: \| time:\s*(" + _NUM + r"))?"
 )
-_SAMPLE = re.compile(r"- INFO - [\w.]+ - (\{'.*_sample_mse'.*\})\s*$")
+# accelerate's get_logger (1.x) puts `[RANK 0] ` before the message.
+_SAMPLE = re.compile(r"- INFO - [\w.]+ - (?:\[RANK \d+\] )?(\{'.*_sample_mse'.*\})\s*$")
 _RVQ_NAMES = {"lr": "lr", "Commit.": "commit", "PPL.": "perplexity", "Recons.": "recons"}
 
 
@@ -48,7 +50,9 @@ def rvq(line: str, p: "MetricParser") -> Optional[List[MetricPoint]]:
     m = _RVQ.search(line)
     if m is None:
         return None
-    step = int(m.group(2))
+    step = as_step(m.group(2))
+    if step is None:
+        return []  # an absurd step: the line is ours, but gives nothing
     p.last_step = step
     return [_point(_RVQ_NAMES[k], v, step) for k, v in _RVQ_FIELDS.findall(m.group(3))]
 
@@ -64,7 +68,9 @@ def gesture_gen(line: str, p: "MetricParser") -> Optional[List[MetricPoint]]:
     if m is None:
         return None
     epoch, it, length = int(m.group(1)), int(m.group(2)), int(m.group(3))
-    step = epoch * length + it  # iterations since the start: the x axis of the chart
+    step = as_step(epoch * length + it)  # iterations since the start: the x axis of the chart
+    if step is None:
+        return []
     p.last_step = step
     out = [_point(k, v, step) for k, v in _PAIR.findall(m.group(4))]
     out.append(_point("epoch", str(epoch), step))
@@ -77,7 +83,9 @@ def libero(line: str, p: "MetricParser") -> Optional[List[MetricPoint]]:
     m = _LIBERO.search(line)
     if m is None:
         return None
-    step = int(m.group(1))
+    step = as_step(m.group(1))
+    if step is None:
+        return []
     p.last_step = step
     out = [_point("train_loss", m.group(2), step)]
     if m.group(3) is not None:

@@ -9,7 +9,15 @@ Three shapes are understood (the profile issue adds project-specific ones):
 - ``key=value`` and ``key: value`` pairs anywhere in a line.
 
 A line without its own step takes the last step seen, so ``val_loss: 0.3`` printed after the
-bar for step 400 lands at step 400.
+bar for step 400 lands at step 400. A tqdm bar repainted for the same step gives the same
+(name, step) again: the store keeps the last one (``keep_latest`` says how), so RDT's
+``update(1)`` then ``set_postfix(...)`` gives one point per step, not a stale one first.
+
+``auto`` reads ``key=value`` and ``key: value`` only where they look like metrics: not a
+``file.py:123`` or ``host:port`` (a colon without a space before an integer), not a label's
+count (``Num examples = 50``, ``Num processes: 2``), not a process's ``pid``/``rank``/``signal``,
+not NCCL chatter, tracebacks or exception lines. A step that is not a finite integer within
+``MAX_STEP`` (``step=1e20``, ``{"step": NaN}``) makes its line give nothing; no line raises.
 
 Project formats (``core/formats.py``) are tried first: RDT's sample-MSE dicts, GestureLSM's
 RVQ-VAE ``Train. Iter`` lines and generative ``[epoch][it/len]`` and ``Validation Results``
@@ -20,7 +28,7 @@ lines, LIBERO's ``[info] Epoch:`` lines. Colour codes are removed, and a ``host:
 import json
 import math
 import re
-from typing import Dict, Iterable, List, NamedTuple, Optional, Tuple
+from typing import Any, Dict, Iterable, List, NamedTuple, Optional, Tuple
 
 
 class MetricPoint(NamedTuple):
@@ -31,13 +39,50 @@ class MetricPoint(NamedTuple):
 
 STEP_KEYS = ("global_step", "step", "iteration", "iter", "it")
 _STEP_KEY_SET = frozenset(STEP_KEYS)
+# Steps beyond this are not steps (and stay exact in a float64 and an int64).
+MAX_STEP = 2**53
+# Names that processes print beside integers and that are never a training metric.
+_NOT_METRICS = frozenset(
+    [
+        "pid", "ppid", "tid", "rank", "local_rank", "global_rank", "node_rank", "group_rank",
+        "world_size", "local_world_size", "signal", "sig", "exitcode", "exit_code", "returncode",
+        "errno", "port", "master_port", "line", "lineno", "nproc_per_node", "nnodes",
+    ]
+)  # fmt: skip
+# Lines that are never metrics in ``auto``: NCCL's INFO/WARN chatter, tracebacks.
+_SKIP_NEEDLES = (" NCCL ", "NCCL INFO", "NCCL WARN", 'File "', "Traceback (most recent")
+_EXCEPTION = re.compile(
+    r"^\s*(?:\[[\w-]+\]:\s*)?[\w.]+(?:Error|Exception|Interrupt|Warning|Exit)\b:"
+)
+# glog's warning, error and fatal lines (torch's C++ and elastic launcher: `W1201 14:55:10.34
+# 13716 torch/distributed/elastic/agent/server/api.py:753] ...`); absl's I lines may be metrics.
+_GLOG_WEF = re.compile(r"^(?:\[[\w-]+\]:)?\[?[WEF]\d{4} \d\d:\d\d:\d\d\.\d+ +\d+ \S+:\d+\]")
+_LEADER = re.compile(r"\w \.{3,} ")
+_PY_LOG_PREFIX = re.compile(r"^(?:DEBUG|INFO|WARNING|ERROR|CRITICAL):[\w.]+:")
 
 _NUMBER = r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?|[-+]?(?:nan|NaN|NAN|inf|Inf|INF)"
 _TQDM = re.compile(r"(\d+)/(\d+) \[([^\]]*)\]")
 _POSTFIX = re.compile(r"([A-Za-z_][\w./-]*)=(" + _NUMBER + r")(?=,|$)")
+# ``key=value``, ``key = value`` (print's spacing), ``key: value``, or ``key:value`` when the
+# value is no integer (an integer after a bare colon is a line number, a port or a clock).
 _KV = re.compile(
-    r"(?:^|(?<=[\s,|;(\[]))([A-Za-z_][\w./-]*)\s?(?:=|:)\s*(" + _NUMBER + r")(?=$|[\s,|;)\]])"
+    r"(?:^|(?<=[\s,|;(\[]))([A-Za-z_][\w./-]*)"
+    r"(?:=\s*| = ?|:\s+|:(?=[-+]?(?:\d*\.\d|\d+[eE]|nan|NaN|NAN|inf|Inf|INF)))"
+    r"(" + _NUMBER + r")(?=$|[\s,|;)\]])"
 )
+
+
+def as_step(value: object) -> Optional[int]:
+    """``value`` as a step, or None when it cannot be one (NaN, Inf, beyond ``MAX_STEP``)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+        return None
+    try:
+        number = float(value)
+    except (ValueError, OverflowError):
+        return None
+    if not -MAX_STEP <= number <= MAX_STEP:  # also false for NaN
+        return None
+    return int(number)
 
 
 _ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
@@ -60,7 +105,10 @@ class MetricParser:
         for line in lines:
             # Cheap screens first: most log lines carry no metric at all.
             if "=" in line or ":" in line:
-                self._parse_line(line, out)
+                try:
+                    self._parse_line(line, out)
+                except (ValueError, OverflowError, TypeError, RecursionError, MemoryError):
+                    pass  # whatever a job prints, the watcher goes on: the line gives nothing
         return out
 
     def _parse_line(self, line: str, out: List[MetricPoint]) -> None:
@@ -89,12 +137,33 @@ class MetricParser:
             bar = _TQDM.search(line)
             if bar is not None:
                 self._parse_bar(bar, out)
+                if not named and bar.end() < len(line):
+                    # A print to stdout lands after a bar on stderr (no newline between): the
+                    # rest is a line of its own, screened like any other.
+                    self._parse_line(line[bar.end() :], out)
                 return
         if not named:
+            for needle in _SKIP_NEEDLES:
+                if needle in line:
+                    return
+            if _GLOG_WEF.match(line):
+                return
+            if " .." in line and _LEADER.search(line):
+                return  # a config table row, `train_batch_size ....... 32`
+            if (
+                "rror" in line or "xception" in line or "nterrupt" in line or "arning" in line
+            ) and _EXCEPTION.search(line):
+                return  # `SignalException: Process 1 got signal: 2`
+            prefix = _PY_LOG_PREFIX.match(line)
+            if prefix is not None:  # logging's default ``INFO:name:message``
+                line = " " + line[prefix.end() :]
             self._parse_pairs(line, out)
 
     def _parse_bar(self, bar: "re.Match[str]", out: List[MetricPoint]) -> None:
-        step = int(bar.group(1))
+        n = bar.group(1)
+        step = int(n) if len(n) < 16 else as_step(n)  # 15 digits stay under MAX_STEP
+        if step is None:
+            return
         self.last_step = step
         pairs = _POSTFIX.findall(bar.group(3))
         key = (step, pairs)
@@ -118,7 +187,9 @@ class MetricParser:
         for key in STEP_KEYS:
             value = obj.get(key)
             if isinstance(value, (int, float)) and not isinstance(value, bool):
-                step = int(value)
+                step = as_step(value)
+                if step is None:
+                    return True  # {"step": NaN}: a JSON line, but no point can be placed
                 break
         if step is None:
             step = self.last_step
@@ -128,20 +199,39 @@ class MetricParser:
             if name in _STEP_KEY_SET or isinstance(value, bool):
                 continue
             if isinstance(value, (int, float)):
-                out.append(MetricPoint(name, float(value), step))
+                try:
+                    out.append(MetricPoint(name, float(value), step))
+                except OverflowError:
+                    continue  # an integer too large for a float
         return True
 
     def _parse_pairs(self, line: str, out: List[MetricPoint]) -> None:
-        pairs = _KV.findall(line)
+        pairs = []
+        for m in _KV.finditer(line):
+            name, value = m.groups()
+            low = name.lower()
+            if low in _NOT_METRICS or low.startswith("self."):
+                continue  # a pid, a rank, an object's attribute printed by a library
+            start = m.start()
+            if (
+                start > 1
+                and line[start - 1] == " "
+                and line[start - 2].isalpha()
+                and line[m.end(1)] != "="
+                and value.lstrip("+-").isdigit()
+            ):
+                # The last word of a label and a count: `Num processes: 2`, `got signal: 2`,
+                # `Num examples = 50` (but `loss = 0.3` and `train loss: 0.3` are metrics).
+                continue
+            pairs.append((name, value))
         if not pairs:
             return
         step = None
         for name, value in pairs:
             if name.lower() in _STEP_KEY_SET:
-                try:
-                    step = int(float(value))
-                except (ValueError, OverflowError):
-                    continue
+                step = as_step(value)
+                if step is None:
+                    return  # step=1e20: nowhere to put this line's points
                 break
         if step is None:
             step = self.last_step
@@ -181,3 +271,22 @@ def bar_progress(text: str) -> Optional[Tuple[int, int]]:
         return None
     n, total = int(found.group(1)), int(found.group(2))
     return (n, total) if total > 0 and n <= total else None
+
+
+def keep_latest(points: Iterable[Dict[str, Any]]) -> List[Dict[str, Any]]:
+    """Points (dicts with ``name`` and ``step``, in seq order) as the agent's store keeps them:
+    a point whose step equals the step of the last kept point of its name replaces that point.
+
+    The agent sends such a replacement as a new point (same name and step, a new seq); a
+    client that gathers points across pages or events applies this so that it ends with what
+    a client attaching later gets at once."""
+    kept: List[Optional[Dict[str, Any]]] = []
+    last: Dict[str, int] = {}
+    for p in points:
+        name, step = p["name"], p["step"]
+        i = last.get(name)
+        if i is not None and step is not None and kept[i]["step"] == step:  # type: ignore[index]
+            kept[i] = None
+        last[name] = len(kept)
+        kept.append(p)
+    return [p for p in kept if p is not None]

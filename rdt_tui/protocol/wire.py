@@ -60,7 +60,9 @@ def event(name: str, run: Optional[str], seq: int, data: Any) -> Dict[str, Any]:
 def expand_points(columns: Dict[str, Any]) -> List[Dict[str, Any]]:
     """Metric points sent as columns per name (``{"series": {name: {"seq": [...], "step":
     [...], "value": [...]}}, "times": [[first_seq, t], ...]}``) as one list of point dicts in
-    seq order; a point's time is that of the batch it was parsed in."""
+    seq order; a point's time is that of the batch it was parsed in. A point with the same name
+    and step as the last earlier point of its name replaces it (a step tqdm painted again: the
+    agent sends the new value under a new seq; ``core.metrics.keep_latest`` applies it)."""
     points: List[Dict[str, Any]] = []
     for name, col in (columns.get("series") or {}).items():
         for seq, step, value in zip(col["seq"], col["step"], col["value"]):

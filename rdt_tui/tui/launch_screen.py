@@ -147,7 +147,8 @@ class LaunchScreen(Screen[None]):
         try:
             runs = [r for r in await self.client.runs() if r.get("profile") == mine]
             for run in sorted(runs, key=lambda r: r.get("started_at") or 0, reverse=True):
-                first = (await self.client.metrics(run["id"], 0, 1))["points"]
+                # Not seq 1 alone: a repainted step's point leaves its seq for a later one.
+                first = (await self.client.metrics(run["id"], 0, 100))["points"][:1]
                 status = await self.client.call("status", {"run": run["id"], "progress": True})
                 seq = int(status.get("metrics_seq") or 0)
                 last = (await self.client.metrics(run["id"], max(0, seq - 1), 1))["points"]

@@ -28,7 +28,7 @@ WINDOWS: tuple[float | None, ...] = (None, 3600.0, 900.0, 300.0)
 
 
 class Series:
-    __slots__ = ("_ema", "_weight", "smooth", "steps", "times", "values")
+    __slots__ = ("_ema", "_ema_before", "_weight", "smooth", "steps", "times", "values")
 
     def __init__(self) -> None:
         self.steps = array("q")
@@ -36,12 +36,22 @@ class Series:
         self.times = array("d")
         self.smooth = array("d")
         self._ema = 0.0
+        self._ema_before = 0.0  # the average before the last smoothed value
         self._weight = -1.0
 
     def __len__(self) -> int:
         return len(self.values)
 
     def add(self, step: int, value: float, t: float) -> None:
+        if self.steps and self.steps[-1] == step:
+            # The agent re-sends a step that tqdm repainted: the new value replaces the last
+            # point, as it did in the agent's store (a later attach sees only this one).
+            self.values[-1] = value
+            self.times[-1] = t
+            if len(self.smooth) == len(self.values):
+                self.smooth.pop()
+                self._ema = self._ema_before
+            return
         self.steps.append(step)
         self.values.append(value)
         self.times.append(t)
@@ -61,6 +71,7 @@ class Series:
         out, ema, norm = self.smooth, self._ema, 1.0 - weight
         n = start
         for v in self.values[start:]:
+            self._ema_before = ema
             if math.isfinite(v):
                 ema = ema * weight + norm * v
                 n += 1
