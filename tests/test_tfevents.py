@@ -43,6 +43,10 @@ def test_summarywriter_scalars_match_tensorboard(tmp_path) -> None:
         if i % 50 == 0:
             w.add_histogram("weights", np.arange(10.0) * i, step)  # not a scalar
             w.add_text("note", f"step {step}", step)
+        # One-element float tensors that are not scalars: another plugin's, and one with no
+        # metadata at all. TensorBoard's scalars leave both out.
+        w._get_file_writer().add_summary(_tensor_summary("other", "custom", 3.0), step)
+        w._get_file_writer().add_summary(_tensor_summary("bare", None, 4.0), step)
     w.close()
     expected = tensorboard_scalars(str(logdir))
     assert set(expected) == {"train/loss", "lr", "exact", "big_step", "nan"}
@@ -53,6 +57,19 @@ def test_summarywriter_scalars_match_tensorboard(tmp_path) -> None:
         for (s1, v1), (s2, v2) in zip(got[tag], points):
             assert s1 == s2
             assert v1 == v2 or (v1 != v1 and v2 != v2), (tag, s1, v1, v2)
+
+
+def _tensor_summary(tag: str, plugin: str | None, value: float) -> object:
+    from tensorboard.compat.proto import summary_pb2, tensor_pb2
+
+    meta = None
+    if plugin:
+        data = summary_pb2.SummaryMetadata.PluginData(plugin_name=plugin)
+        meta = summary_pb2.SummaryMetadata(plugin_data=data)
+    tensor = tensor_pb2.TensorProto(dtype=1, float_val=[value])
+    return summary_pb2.Summary(
+        value=[summary_pb2.Summary.Value(tag=tag, metadata=meta, tensor=tensor)]
+    )
 
 
 def test_add_scalars_subdirectories_are_named_by_their_path(tmp_path) -> None:

@@ -21,7 +21,8 @@ def tensorboard_scalars(logdir: str) -> Series:
     acc.Reload()
     out: Series = {}
     for tag in acc.Tags()["tensors"]:
-        if acc.SummaryMetadata(tag).plugin_data.plugin_name != "scalars":
+        meta = acc.summary_metadata.get(tag)
+        if meta is None or meta.plugin_data.plugin_name != "scalars":
             continue
         out[tag] = [
             (e.step, float(tensor_util.make_ndarray(e.tensor_proto).item()))
