@@ -3,9 +3,11 @@ against TensorBoard's own reader on the same files (written by torch's SummaryWr
 
 from __future__ import annotations
 
+import itertools
 import os
 import random
 import struct
+from pathlib import Path
 
 import pytest
 
@@ -54,7 +56,7 @@ def test_summarywriter_scalars_match_tensorboard(tmp_path) -> None:
     assert set(got) == set(expected)
     for tag, points in expected.items():
         assert len(got[tag]) == len(points) == 200
-        for (s1, v1), (s2, v2) in zip(got[tag], points):
+        for (s1, v1), (s2, v2) in zip(got[tag], points, strict=True):
             assert s1 == s2
             assert v1 == v2 or (v1 != v1 and v2 != v2), (tag, s1, v1, v2)
 
@@ -91,7 +93,7 @@ def test_a_record_torn_at_the_tail_waits_then_completes(tmp_path) -> None:
     for i in range(100):
         w.add_scalar("loss", 1.0 / (i + 1), i)
     w.close()
-    data = open(event_files(str(src))[0], "rb").read()
+    data = Path(event_files(str(src))[0]).read_bytes()
     logs = tmp_path / "logs"
     logs.mkdir()
     target = logs / os.path.basename(event_files(str(src))[0])
@@ -100,13 +102,13 @@ def test_a_record_torn_at_the_tail_waits_then_completes(tmp_path) -> None:
     # Grow the file in uneven slices that cut headers, data and checksums alike.
     cuts = sorted({0, len(data), *random.Random(7).sample(range(1, len(data)), 40)})
     seen = []
-    for a, b in zip(cuts, cuts[1:]):
+    for a, b in itertools.pairwise(cuts):
         with open(target, "ab") as fh:
             fh.write(data[a:b])
         points, purges, _ = files.poll()
         apply(points, purges, series)
         seen.append(len(series.get("loss", [])))
-        inode, offset = files.readers[str(target)].position()
+        _inode, offset = files.readers[str(target)].position()
         assert offset <= b
     assert not files.problems
     assert seen[0] < seen[-1]  # points came as the bytes did, not all at the end
@@ -126,7 +128,7 @@ def test_a_record_torn_at_the_tail_waits_then_completes(tmp_path) -> None:
 
 def _records(path: str) -> list[tuple[int, int]]:
     """(offset, length) of each record of a file."""
-    data = open(path, "rb").read()
+    data = Path(path).read_bytes()
     out, pos = [], 0
     while pos < len(data):
         (n,) = struct.unpack_from("<Q", data, pos)
@@ -144,7 +146,7 @@ def test_corrupt_records_are_skipped_and_reported(tmp_path) -> None:
     path = event_files(str(logdir))[0]
     expected = tensorboard_scalars(str(logdir))["loss"]
     recs = _records(path)
-    raw = bytearray(open(path, "rb").read())
+    raw = bytearray(Path(path).read_bytes())
     # Record 11 (the 1st is the file version, so step 10) gets a bad data byte; record 51
     # (step 50) a bad length byte, so its header fails.
     off, n = recs[11]

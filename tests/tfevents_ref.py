@@ -67,6 +67,4 @@ def later() -> None:
 
 
 def event_files(directory: str) -> list[str]:
-    return sorted(
-        os.path.join(directory, n) for n in os.listdir(directory) if "tfevents" in n
-    )
+    return sorted(os.path.join(directory, n) for n in os.listdir(directory) if "tfevents" in n)

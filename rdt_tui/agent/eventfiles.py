@@ -10,7 +10,7 @@ first. Series names are the tags of the first directory found; a tag of another 
 
 import glob
 import os
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Dict, List, Optional, Set, Tuple
 
 from .tfevents import Purge, RunScalars, decode_event
 from .tfrecord import RecordReader
@@ -44,9 +44,7 @@ class EventFiles:
     def cursor(self) -> Dict[str, Any]:
         return {
             "main": self.main_dir,
-            "files": {
-                p: {"inode": r.inode, "offset": r.offset} for p, r in self.readers.items()
-            },
+            "files": {p: {"inode": r.inode, "offset": r.offset} for p, r in self.readers.items()},
             "dirs": {d: run.state() for d, run in self.runs.items()},
             "tags": {d: list(names) for d, names in self.tags.items()},
         }
@@ -116,3 +114,90 @@ class EventFiles:
         if purge.tags is None:
             return list(self.tags.get(directory, ())), purge.step
         return [self.name(directory, t) for t in purge.tags], purge.step
+
+
+SOURCES = ("events", "log")
+MAX_PROBLEMS = 50
+
+
+def source_rule(value: Any) -> Dict[str, str]:
+    """The launch's ``metric_source`` as ``{name or "default": "events" | "log"}``; a string
+    is the default for every name. Unknown words are refused by the launch (runs.py)."""
+    if isinstance(value, str):
+        return {"default": value}
+    if isinstance(value, dict):
+        return {str(k): str(v) for k, v in value.items()}
+    return {"default": "events"}
+
+
+class EventSource:
+    """The watcher's event-file side: one ``merge`` per poll joins the event points to the
+    log's, deciding per name which source feeds a series.
+
+    A name that both the log and the event files give is fed by the winner its rule names
+    (``events`` unless the profile says otherwise); the other source feeds it only while the
+    winner has not given it. Points already stored stay, so a series can begin with the log's
+    points and go on with the event file's exact ones.
+    """
+
+    def __init__(self, spec: Dict[str, Any], cursor: Optional[Dict[str, Any]] = None) -> None:
+        cursor = cursor or {}
+        self.rule = source_rule(spec.get("metric_source"))
+        self.sources: Dict[str, str] = dict(cursor.get("sources") or {})
+        self.problems: List[str] = list(cursor.get("problems") or [])
+        patterns = [str(p) for p in spec.get("event_files") or []]
+        self.files: Optional[EventFiles] = None
+        if patterns:
+            self.files = EventFiles(
+                str(spec.get("cwd") or "/"),
+                patterns,
+                float(spec.get("created_at") or 0),
+                cursor.get("files"),
+            )
+
+    def source(self, name: str) -> str:
+        return self.sources.get(name, "log")
+
+    def _accept(self, name: str, source: str) -> bool:
+        winner = self.rule.get(name, self.rule.get("default", "events"))
+        current = self.sources.get(name)
+        if current is None or source == winner:
+            self.sources[name] = source
+            return True
+        return current == source  # the loser, while the winner has not given this name
+
+    def merge(self, log_points: List[Any], make: Any) -> Tuple[List[Any], bool]:
+        """The points to store this poll: the log's and the event files' (built with
+        ``make(name, value, step)``), each name from its source; and whether bytes remain."""
+        out = [p for p in log_points if self._accept(p[0], "log")]
+        if self.files is None:
+            return out, False
+        points, purges, more = self.files.poll()
+        drop: Set[int] = set()
+        for names, step, at in purges:
+            self._report(
+                f"steps went back to {step} (a restarted writer): TensorBoard drops the points "
+                f"of {len(names)} names at or after it; a later point of a step replaces its "
+                "earlier one"
+            )
+            gone = set(names)
+            # Orphans read in this same poll are not stored at all.
+            drop.update(i for i in range(at) if points[i][0] in gone and points[i][2] >= step)
+        if drop:
+            points = [p for i, p in enumerate(points) if i not in drop]
+        for problem in self.files.problems:
+            self._report(problem)
+        self.files.problems.clear()
+        out.extend(make(n, v, s) for n, v, s in points if self._accept(n, "events"))
+        return out, more
+
+    def _report(self, problem: str) -> None:
+        self.problems.append(problem)
+        del self.problems[:-MAX_PROBLEMS]
+
+    def cursor(self) -> Dict[str, Any]:
+        return {
+            "sources": self.sources,
+            "problems": self.problems,
+            "files": self.files.cursor() if self.files is not None else None,
+        }

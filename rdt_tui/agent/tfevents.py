@@ -75,6 +75,7 @@ def _fields(buf: bytes) -> List[Tuple[int, int, Any]]:
     while pos < end:
         key, pos = _varint(buf, pos)
         field, wire = key >> 3, key & 7
+        value: Any
         if wire == 0:
             value, pos = _varint(buf, pos)
         elif wire == 1:

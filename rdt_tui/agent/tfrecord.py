@@ -61,7 +61,7 @@ def crc32c(data: bytes, crc: int = 0) -> int:
     crc ^= 0xFFFFFFFF
     words = len(data) >> 3
     if words:
-        for w in struct.unpack_from("<%dQ" % words, data):
+        for w in struct.unpack_from(f"<{words}Q", data):
             x = crc ^ w
             crc = t0[x & 0xFFFF] ^ t1[(x >> 16) & 0xFFFF] ^ t2[(x >> 32) & 0xFFFF] ^ t3[x >> 48]
     for b in data[words << 3 :]:
@@ -77,12 +77,7 @@ def masked_crc32c(data: bytes) -> int:
 def frame(data: bytes) -> bytes:
     """One record as a writer frames it (tests and the benchmark write with this too)."""
     header = struct.pack("<Q", len(data))
-    return (
-        header
-        + _U32.pack(masked_crc32c(header))
-        + data
-        + _U32.pack(masked_crc32c(data))
-    )
+    return header + _U32.pack(masked_crc32c(header)) + data + _U32.pack(masked_crc32c(data))
 
 
 class RecordReader:
@@ -105,7 +100,7 @@ class RecordReader:
             return [], False
         with fh:
             st = os.fstat(fh.fileno())
-            if self.inode is not None and st.st_ino != self.inode or st.st_size < self.offset:
+            if (self.inode is not None and st.st_ino != self.inode) or st.st_size < self.offset:
                 # Replaced or truncated under us: a new file, read from its start.
                 self.offset = 0
             self.inode = st.st_ino

@@ -8,6 +8,8 @@ placeholders, preflight parameters). Keys::
     cwd = "~/RoboticsDiffusionTransformer"             # optional, on the node
     gpus = [0, 1]                   # optional; refused when a live run holds them
     log_files = ["outputs/*/logs.json.txt"]            # optional, newest match is followed
+    event_files = "logs/**/events.out.tfevents.*"       # optional: TensorBoard's exact scalars
+    metric_source = "events"        # optional: which feeds a name both give ("events" | "log")
     checkpoint_dir = "checkpoints"  # optional, relative to the run's cwd; ~ is the node's home
     checkpoint_globs = ["checkpoint-*"]                # optional
     stop_signal = "SIGINT"          # optional
@@ -159,6 +161,8 @@ class Profile:
     env: dict[str, str] = field(default_factory=dict)
     gpus: list[str] | None = None
     log_files: list[str] = field(default_factory=list)
+    event_files: list[str] = field(default_factory=list)
+    metric_source: str | dict[str, str] = "events"
     checkpoint_dir: str | None = None
     checkpoint_globs: list[str] = field(default_factory=list)
     stop_signal: str = "SIGINT"
@@ -234,6 +238,8 @@ class Profile:
             "gpus": gpus,
             "name": self.name,
             "log_files": self.log_files,
+            "event_files": self.event_files,
+            "metric_source": self.metric_source,
             # As written: the agent expands `~` with the node's home and puts a relative
             # path under the run's cwd (the profile's, or the one `--cwd` gives instead).
             "checkpoint_dir": self.checkpoint_dir,
@@ -248,6 +254,23 @@ def _list_of_str(path: str, data: dict[str, Any], key: str) -> list[str]:
     if not isinstance(value, list) or not all(isinstance(v, (str, int)) for v in value):
         raise ProfileError(f"{path}: `{key}` must be a list of strings")
     return [str(v) for v in value]
+
+
+def _str_or_list(path: str, data: dict[str, Any], key: str) -> list[str]:
+    return [data[key]] if isinstance(data.get(key), str) else _list_of_str(path, data, key)
+
+
+def _metric_source(path: str, data: dict[str, Any]) -> str | dict[str, str]:
+    value = data.get("metric_source", "events")
+    table = value if isinstance(value, dict) else {"default": value}
+    for name, source in table.items():
+        if source not in ("events", "log"):
+            raise ProfileError(
+                f'{path}: `metric_source` must be "events" or "log", or a table of them per '
+                f'name (metric_source = {{ default = "events", loss = "log" }}); '
+                f"{name} = {source!r} is neither"
+            )
+    return value if isinstance(value, str) else dict(table)
 
 
 def load_profile(path: str) -> Profile:
@@ -314,6 +337,8 @@ def load_profile(path: str) -> Profile:
         env={str(k): str(v) for k, v in env.items()},
         gpus=None if gpus is None else _list_of_str(path, data, "gpus"),
         log_files=_list_of_str(path, data, "log_files"),
+        event_files=_str_or_list(path, data, "event_files"),
+        metric_source=_metric_source(path, data),
         checkpoint_dir=str(data["checkpoint_dir"]) if data.get("checkpoint_dir") else None,
         checkpoint_globs=_list_of_str(path, data, "checkpoint_globs"),
         stop_signal=str(data.get("stop_signal") or "SIGINT"),
