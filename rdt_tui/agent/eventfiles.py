@@ -158,8 +158,11 @@ class EventSource:
     def source(self, name: str) -> str:
         return self.sources.get(name, "log")
 
+    def _winner(self, name: str) -> str:
+        return self.rule.get(name, self.rule.get("default", "events"))
+
     def _accept(self, name: str, source: str) -> bool:
-        winner = self.rule.get(name, self.rule.get("default", "events"))
+        winner = self._winner(name)
         current = self.sources.get(name)
         if current is None or source == winner:
             self.sources[name] = source
@@ -169,9 +172,8 @@ class EventSource:
     def merge(self, log_points: List[Any], make: Any) -> Tuple[List[Any], bool]:
         """The points to store this poll: the log's and the event files' (built with
         ``make(name, value, step)``), each name from its source; and whether bytes remain."""
-        out = [p for p in log_points if self._accept(p[0], "log")]
         if self.files is None:
-            return out, False
+            return [p for p in log_points if self._accept(p[0], "log")], False
         points, purges, more = self.files.poll()
         drop: Set[int] = set()
         for names, step, at in purges:
@@ -188,7 +190,12 @@ class EventSource:
         for problem in self.files.problems:
             self._report(problem)
         self.files.problems.clear()
-        out.extend(make(n, v, s) for n, v, s in points if self._accept(n, "events"))
+        # A name both give in the same poll is the winner's at once.
+        both = {p[0] for p in points} & {p[0] for p in log_points}
+        for name in both:
+            self._accept(name, self._winner(name))
+        out = [make(n, v, s) for n, v, s in points if self._accept(n, "events")]
+        out.extend(p for p in log_points if self._accept(p[0], "log"))
         return out, more
 
     def _report(self, problem: str) -> None:
