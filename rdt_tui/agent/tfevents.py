@@ -73,7 +73,11 @@ def _fields(buf: bytes) -> List[Tuple[int, int, Any]]:
     out: List[Tuple[int, int, Any]] = []
     pos, end = 0, len(buf)
     while pos < end:
-        key, pos = _varint(buf, pos)
+        key = buf[pos]  # one-byte keys and lengths inline: nearly all of them are
+        if key < 0x80:
+            pos += 1
+        else:
+            key, pos = _varint(buf, pos)
         field, wire = key >> 3, key & 7
         value: Any
         if wire == 0:
@@ -81,7 +85,11 @@ def _fields(buf: bytes) -> List[Tuple[int, int, Any]]:
         elif wire == 1:
             value, pos = buf[pos : pos + 8], pos + 8
         elif wire == 2:
-            n, pos = _varint(buf, pos)
+            n = buf[pos]
+            if n < 0x80:
+                pos += 1
+            else:
+                n, pos = _varint(buf, pos)
             value, pos = buf[pos : pos + n], pos + n
         elif wire == 5:
             value, pos = buf[pos : pos + 4], pos + 4

@@ -74,6 +74,20 @@ def masked_crc32c(data: bytes) -> int:
     return (((crc >> 15) | (crc << 17)) + _MASK_DELTA) & 0xFFFFFFFF
 
 
+def _masked_header_crc(length: int) -> int:
+    """``masked_crc32c`` of the 8 bytes of a header: they are ``length`` little-endian, one
+    word, so the four table lookups suffice (the reader's hot path, once per record)."""
+    global _tables
+    if _tables is None:
+        _tables = _build()
+    _byte, t0, t1, t2, t3 = _tables
+    x = length ^ 0xFFFFFFFF
+    crc = (t0[x & 0xFFFF] ^ t1[(x >> 16) & 0xFFFF] ^ t2[(x >> 32) & 0xFFFF] ^ t3[x >> 48]) ^ (
+        0xFFFFFFFF
+    )
+    return (((crc >> 15) | (crc << 17)) + _MASK_DELTA) & 0xFFFFFFFF
+
+
 def frame(data: bytes) -> bytes:
     """One record as a writer frames it (tests and the benchmark write with this too)."""
     header = struct.pack("<Q", len(data))
@@ -117,7 +131,7 @@ class RecordReader:
         unpack_header, unpack_u32 = _HEADER.unpack_from, _U32.unpack_from
         while end - pos >= 12:
             length, crc = unpack_header(buf, pos)
-            if masked_crc32c(buf[pos : pos + 8]) != crc or length > MAX_RECORD:
+            if _masked_header_crc(length) != crc or length > MAX_RECORD:
                 # A writer appends a header whole before anything else: twelve bytes that
                 # do not verify are damage, not a write in progress.
                 skip = _resync(buf, pos + 1)
