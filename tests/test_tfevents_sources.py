@@ -49,7 +49,9 @@ def test_the_winner_takes_over_a_name_the_other_gave_first(tmp_path) -> None:
     first, _ = src.merge([MetricPoint("loss", 0.499, 0)], MetricPoint)
     assert first == [MetricPoint("loss", 0.499, 0)] and src.source("loss") == "log"
     _write(str(tmp_path / "logs"), range(2), 0.5)
-    second, _ = src.merge([MetricPoint("loss", 0.499, 1)], MetricPoint)
+    # New files are looked for every few seconds, and at once when the run has ended.
+    assert src.merge([], MetricPoint)[0] == []
+    second, _ = src.merge([MetricPoint("loss", 0.499, 1)], MetricPoint, final=True)
     assert second == [MetricPoint("loss", 0.5, 0), MetricPoint("loss", 0.5, 1)]
     assert src.source("loss") == "events"
     third, _ = src.merge([MetricPoint("loss", 0.499, 2)], MetricPoint)

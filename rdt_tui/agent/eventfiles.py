@@ -10,12 +10,15 @@ first. Series names are the tags of the first directory found; a tag of another 
 
 import glob
 import os
+import time
 from typing import Any, Dict, List, Optional, Set, Tuple
 
 from .tfevents import Purge, RunScalars, decode_event
 from .tfrecord import RecordReader
 
 MTIME_SLACK_S = 0.05  # file times come from the kernel's coarse clock
+# A `**` glob walks a tree: look for new files this often, not at every poll.
+DISCOVER_EVERY_S = 3.0
 READ_LIMIT = 8 << 20
 
 
@@ -35,6 +38,7 @@ class EventFiles:
             d: RunScalars(state) for d, state in (cursor.get("dirs") or {}).items()
         }
         self.problems: List[str] = []
+        self._discovered = -DISCOVER_EVERY_S
         self.wall_times: Dict[str, float] = {}  # each name's last wall time
         # The names each directory gave, in order (a purge of a restart covers them all).
         self.tags: Dict[str, Dict[str, None]] = {
@@ -73,12 +77,15 @@ class EventFiles:
         return f"{rel}/{tag}"
 
     def poll(
-        self, limit: int = READ_LIMIT
+        self, limit: int = READ_LIMIT, final: bool = False
     ) -> Tuple[List[Tuple[str, float, int]], List[Tuple[List[str], int, int]], bool]:
         """New scalar points ``(name, value, step)`` of every file, the purges they imply
         (``(names, step, at)``: points of ``names`` at or after ``step`` given before
         ``points[at]`` are orphaned), and whether bytes remain."""
-        self._discover()
+        now = time.monotonic()
+        if final or now - self._discovered >= DISCOVER_EVERY_S:
+            self._discover()
+            self._discovered = now
         points: List[Tuple[str, float, int]] = []
         purges: List[Tuple[List[str], int, int]] = []
         more_any = False
@@ -169,12 +176,15 @@ class EventSource:
             return True
         return current == source  # the loser, while the winner has not given this name
 
-    def merge(self, log_points: List[Any], make: Any) -> Tuple[List[Any], bool]:
+    def merge(
+        self, log_points: List[Any], make: Any, final: bool = False
+    ) -> Tuple[List[Any], bool]:
         """The points to store this poll: the log's and the event files' (built with
-        ``make(name, value, step)``), each name from its source; and whether bytes remain."""
+        ``make(name, value, step)``), each name from its source; and whether bytes remain.
+        ``final``: the run has ended, look for new files now."""
         if self.files is None:
             return [p for p in log_points if self._accept(p[0], "log")], False
-        points, purges, more = self.files.poll()
+        points, purges, more = self.files.poll(final=final)
         drop: Set[int] = set()
         for names, step, at in purges:
             self._report(

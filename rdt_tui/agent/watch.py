@@ -79,7 +79,7 @@ class RunWatcher:
                 lines.extend(follower.finish())
             points.extend(self.parsers[path].parse_lines(lines))
             more_any = more_any or more
-        points, more_events = self.events.merge(points, MetricPoint)
+        points, more_events = self.events.merge(points, MetricPoint, final)
         return points, more_any or more_events
 
     def _cursor(self) -> Dict[str, Any]:
