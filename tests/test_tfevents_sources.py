@@ -96,3 +96,23 @@ def test_profile_and_launch_keys(tmp_path) -> None:
     assert metric_source_of(None) == "events"
     with pytest.raises(AgentError, match="metric_source"):
         metric_source_of({"loss": "both"})
+
+
+def test_the_wire_and_the_chart_say_where_a_series_comes_from() -> None:
+    from rdt_tui.protocol.wire import expand_points
+    from rdt_tui.tui.widgets.loss_chart import LossChart
+
+    page = {
+        "series": {
+            "loss": {"seq": [2], "step": [1], "value": [0.5], "source": "events"},
+            "grad": {"seq": [1], "step": [1], "value": ["nan"]},  # an agent without sources
+        },
+        "times": [[1, 10.0]],
+    }
+    points = expand_points(page)
+    assert [(p["name"], p["source"]) for p in points] == [("grad", "log"), ("loss", "events")]
+    chart = LossChart()
+    chart.add(points)
+    assert chart.title_text().endswith("from events")  # "loss" is chosen first
+    chart.metric = "grad"
+    assert "from" not in chart.title_text()

@@ -19,7 +19,7 @@ from .tfrecord import RecordReader
 MTIME_SLACK_S = 0.05  # file times come from the kernel's coarse clock
 # A `**` glob walks a tree: look for new files this often, not at every poll.
 DISCOVER_EVERY_S = 3.0
-READ_LIMIT = 8 << 20
+READ_LIMIT = 1 << 20  # per file per poll: a gigabyte to catch up on does not stall the logs
 
 
 class EventFiles:

@@ -175,6 +175,6 @@ def _resync(buf: bytes, start: int) -> Optional[int]:
     unpack_header = _HEADER.unpack_from
     for pos in range(start, len(buf) - 11):
         length, crc = unpack_header(buf, pos)
-        if length <= MAX_RECORD and masked_crc32c(buf[pos : pos + 8]) == crc:
+        if length <= MAX_RECORD and _masked_header_crc(length) == crc:
             return pos
     return None
