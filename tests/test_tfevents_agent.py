@@ -7,6 +7,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
+import signal
 import struct
 import sys
 import time
@@ -25,8 +26,8 @@ pytest.importorskip("torch.utils.tensorboard")
 JOB = os.path.join(os.path.dirname(__file__), "jobs", "tb_writer.py")
 
 
-def _launch(state_dir: str, workdir: str, *flags: str, resume: str | None = None) -> str:
-    argv = [sys.executable, JOB, "logs/run", "300", *([resume] if resume else [])]
+def _launch(state_dir: str, workdir: str, *flags: str, resume: str = "-1", delay: str = "0") -> str:
+    argv = [sys.executable, JOB, "logs/run", "300", resume, delay]
     run = rdt_json(
         state_dir,
         "launch",
@@ -46,7 +47,7 @@ def _metrics(state_dir: str, run: str) -> list[dict]:
     """Every point, once the run has ended (``metrics`` then waits until all are read)."""
     deadline = time.monotonic() + 120
     while rdt_json(state_dir, "status", "localhost", run)["status"] == "running":
-        assert time.monotonic() < deadline, "the job did not end"
+        assert time.monotonic() < deadline, rdt(state_dir, "logs", "localhost", run).stdout
         time.sleep(0.3)
     out = rdt(state_dir, "metrics", "localhost", run, "--json", timeout=180)
     assert out.returncode == 0, out.stderr
@@ -102,19 +103,43 @@ def test_a_resumed_job_goes_back_100_steps(state_dir: str, workdir: str) -> None
     the later point of each step (what the chart shows) is the resumed run's."""
     run = _launch(state_dir, workdir, resume="200")
     points = _metrics(state_dir, run)
-    log = rdt(state_dir, "logs", "localhost", run).stdout
-    assert len(event_files(os.path.join(workdir, "logs", "run"))) == 2, log
-    loss = [(p["seq"], p["step"], p["value"]) for p in points if p["name"] == "loss"]
-    expected = tensorboard_scalars(os.path.join(workdir, "logs", "run"))["loss"]
-    assert [(s, v) for _, s, v in loss] == expected
-    last = {s: v for _, s, v in sorted(loss)}
-    assert sorted(last) == list(range(500))
+    logdir = os.path.join(workdir, "logs", "run")
+    assert len(event_files(logdir)) == 2
+    expected = tensorboard_scalars(logdir)
+    # `lr` comes only from the event files: all 600 points, both files', in TensorBoard's order.
+    lr = [(p["step"], p["value"]) for p in points if p["name"] == "lr"]
+    assert lr == expected["lr"] and len(lr) == 600
     f32 = struct.Struct("<f")
-    phase = {s: f32.unpack(f32.pack(1.0 / (s + 1)))[0] for s in range(200)}
-    phase.update(
-        {s: f32.unpack(f32.pack(1.0 / (s + 1) + 0.0001234567))[0] for s in range(200, 500)}
-    )
-    assert last == phase  # steps 200-299 hold the resumed run's values
+
+    def value(step: int, phase: int) -> float:
+        return float(f32.unpack(f32.pack(1.0 / (step + 1) + 0.0001234567 * phase))[0])
+
+    latest = _latest(points)
+    # The later point of each step is the resumed run's: steps 200-299 hold phase 1's values
+    # (the log's rounded `loss` too, replaced by the event file's exact one).
+    assert latest["loss"] == [(s, value(s, 0 if s < 200 else 1)) for s in range(500)]
+    assert [s for s, _ in latest["lr"]] == list(range(500))
+
+
+def test_a_daemon_killed_mid_run_neither_loses_nor_repeats_a_point(
+    state_dir: str, workdir: str
+) -> None:
+    run = _launch(state_dir, workdir, delay="0.02")
+    deadline = time.monotonic() + 60
+    while len(rdt_json(state_dir, "metrics", "localhost", run)) < 100:
+        assert time.monotonic() < deadline, rdt(state_dir, "logs", "localhost", run).stdout
+        time.sleep(0.2)
+    with open(os.path.join(state_dir, "agent.pid")) as fh:
+        os.kill(int(fh.read().strip()), signal.SIGKILL)  # the next command starts a new one
+    points = _metrics(state_dir, run)
+    expected = tensorboard_scalars(os.path.join(workdir, "logs", "run"))
+    events = [p for p in points if p["source"] == "events"]
+    got: dict[str, list[tuple[int, float]]] = {}
+    for p in events:
+        got.setdefault(p["name"], []).append((p["step"], p["value"]))
+    for name in ("lr", "val/mse"):  # only the event file gives them: each point once
+        assert got[name] == expected[name]
+    assert _latest(points) == expected
 
 
 needs_torch = pytest.mark.skipif(
