@@ -93,6 +93,9 @@ def test_profile_and_launch_keys(tmp_path) -> None:
     path.write_text('command = ["python"]\nmetric_source = "tensorboard"\n')
     with pytest.raises(ProfileError, match='"events" or "log"'):
         load_profile(str(path))
+    path.write_text('command = ["python"]\nevent_files = 3\n')
+    with pytest.raises(ProfileError, match="`event_files` must be a glob or a list of globs"):
+        load_profile(str(path))
     assert metric_source_of(None) == "events"
     with pytest.raises(AgentError, match="metric_source"):
         metric_source_of({"loss": "both"})

@@ -39,7 +39,6 @@ class EventFiles:
         }
         self.problems: List[str] = []
         self._discovered = -DISCOVER_EVERY_S
-        self.wall_times: Dict[str, float] = {}  # each name's last wall time
         # The names each directory gave, in order (a purge of a restart covers them all).
         self.tags: Dict[str, Dict[str, None]] = {
             d: dict.fromkeys(names) for d, names in (cursor.get("tags") or {}).items()
@@ -110,11 +109,10 @@ class EventFiles:
                     names, step = self._purge_names(directory, purge)
                     purges.append((names, step, len(points)))
                 seen = self.tags.setdefault(directory, {})
-                for tag, step, value, wall in new:
+                for tag, step, value, _wall in new:
                     name = self.name(directory, tag)
                     seen[name] = None
                     points.append((name, value, step))
-                    self.wall_times[name] = wall
         return points, purges, more_any
 
     def _purge_names(self, directory: str, purge: Purge) -> Tuple[List[str], int]:

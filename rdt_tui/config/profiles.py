@@ -40,6 +40,7 @@ from typing import Any
 import tomllib
 
 from ..core.formats import FORMATS as METRIC_FORMATS
+from .event_keys import event_keys
 from .paths import config_dir
 from .resume import resume_index
 
@@ -256,23 +257,6 @@ def _list_of_str(path: str, data: dict[str, Any], key: str) -> list[str]:
     return [str(v) for v in value]
 
 
-def _str_or_list(path: str, data: dict[str, Any], key: str) -> list[str]:
-    return [data[key]] if isinstance(data.get(key), str) else _list_of_str(path, data, key)
-
-
-def _metric_source(path: str, data: dict[str, Any]) -> str | dict[str, str]:
-    value = data.get("metric_source", "events")
-    table = value if isinstance(value, dict) else {"default": value}
-    for name, source in table.items():
-        if source not in ("events", "log"):
-            raise ProfileError(
-                f'{path}: `metric_source` must be "events" or "log", or a table of them per '
-                f'name (metric_source = {{ default = "events", loss = "log" }}); '
-                f"{name} = {source!r} is neither"
-            )
-    return value if isinstance(value, str) else dict(table)
-
-
 def load_profile(path: str) -> Profile:
     try:
         with open(path, "rb") as fh:
@@ -330,15 +314,18 @@ def load_profile(path: str) -> Profile:
             )
         if key == "stats_scale" and isinstance(value, dict):
             _check_scale(path, value)
+    try:
+        events = event_keys(path, data)
+    except ValueError as exc:
+        raise ProfileError(str(exc)) from None
     return Profile(
+        **events,
         name=str(data.get("name") or os.path.splitext(os.path.basename(path))[0]),
         command=command,
         cwd=str(data["cwd"]) if data.get("cwd") else None,
         env={str(k): str(v) for k, v in env.items()},
         gpus=None if gpus is None else _list_of_str(path, data, "gpus"),
         log_files=_list_of_str(path, data, "log_files"),
-        event_files=_str_or_list(path, data, "event_files"),
-        metric_source=_metric_source(path, data),
         checkpoint_dir=str(data["checkpoint_dir"]) if data.get("checkpoint_dir") else None,
         checkpoint_globs=_list_of_str(path, data, "checkpoint_globs"),
         stop_signal=str(data.get("stop_signal") or "SIGINT"),
