@@ -272,3 +272,32 @@ def test_decode_rejects_garbage_without_raising_anything_else() -> None:
     for junk in (b"\x0a\xff\xff\xff\xff\x0f", b"\x0b", b"\x2a\x05abc"):
         with pytest.raises(ValueError):
             decode_event(junk)
+
+
+def test_the_fast_path_reads_as_the_general_decoder() -> None:
+    """Most records are read by offsets (_one_simple_value); every shape near it must give
+    what the general decoder gives, or fall back to it."""
+    from tensorboard.compat.proto import event_pb2, summary_pb2
+
+    from rdt_tui.agent import tfevents
+
+    rng = random.Random(3)
+    tags = ["loss", "", "t" * 115, "t" * 116, "t" * 200, "ü/ñ", "a/b/c"]
+    steps = [0, 1, 127, 128, 2**31, 2**62, -1, -(2**63)]
+    taken = 0
+    for tag in tags:
+        for step in steps:
+            for wall in (0.0, 1.7e9 + rng.random()):
+                v = summary_pb2.Summary.Value(tag=tag, simple_value=rng.uniform(-1e9, 1e9))
+                values = [v] if rng.random() < 0.8 else [v, v]
+                ev = event_pb2.Event(
+                    wall_time=wall, step=step, summary=summary_pb2.Summary(value=values)
+                )
+                data = ev.SerializeToString()
+                fast = tfevents._one_simple_value(data)
+                taken += fast is not None
+                general = tfevents._decode_event(data)
+                assert decode_event(data) == general, (tag, step, wall)
+                assert fast is None or fast == general
+                assert general.step == step and general.values[0].tag == tag
+    assert taken > 50  # the fast path is the one that reads them

@@ -108,9 +108,47 @@ def _signed64(n: int) -> int:
 def decode_event(data: bytes) -> Event:
     """One serialized ``Event``; ValueError when the bytes are not one."""
     try:
-        return _decode_event(data)
+        return _one_simple_value(data) or _decode_event(data)
     except (IndexError, struct.error) as exc:
         raise ValueError(f"not an Event message: {exc}") from None
+
+
+def _one_simple_value(d: bytes) -> Optional[Event]:
+    """The shape of nearly every record (``add_scalar``: wall_time, step, one value with a tag
+    and a ``simple_value``), read by offsets; None for any other shape, left to the general
+    decoder. About twice as fast as it, and decoding is most of the reader's time."""
+    end = len(d)
+    if end < 20 or d[0] != 0x09:
+        return None
+    pos, step = 9, 0
+    if d[9] == 0x10:  # proto3 leaves out a step of 0
+        pos, shift = 10, 0
+        while True:
+            b = d[pos]
+            pos += 1
+            step |= (b & 0x7F) << shift
+            if b < 0x80:
+                break
+            shift += 7
+        if step >= 1 << 63:
+            step -= 1 << 64
+    # summary (5), its one value (1), the value's tag (1): one-byte lengths, nested exactly
+    if (
+        d[pos] != 0x2A
+        or d[pos + 1] != end - pos - 2
+        or d[pos + 2] != 0x0A
+        or d[pos + 3] != end - pos - 4
+        or d[pos + 4] != 0x0A
+    ):
+        return None
+    n = d[pos + 5]
+    tag_end = pos + 6 + n
+    if n >= 0x80 or tag_end + 5 != end or d[tag_end] != 0x15:
+        return None
+    tag = d[pos + 6 : tag_end].decode("utf-8", "replace")
+    value = _FLOAT.unpack_from(d, tag_end + 1)[0]
+    wall = _DOUBLE.unpack_from(d, 1)[0]
+    return Event(wall, step, None, False, [Value(tag, value, "simple", None)], True)
 
 
 def _decode_event(data: bytes) -> Event:
