@@ -300,4 +300,4 @@ def test_the_fast_path_reads_as_the_general_decoder() -> None:
                 assert decode_event(data) == general, (tag, step, wall)
                 assert fast is None or fast == general
                 assert general.step == step and general.values[0].tag == tag
-    assert taken > 50  # the fast path is the one that reads them
+    assert taken > 20  # the fast path is the one that reads most of them
