@@ -9,7 +9,7 @@ reader looks for the next offset where a header verifies and reports the bytes i
 
 CRC32C (Castagnoli) has no implementation in the standard library; this one is table driven,
 eight bytes per step through four 65536-entry tables (each folds two bytes), built on first
-use: about 4x TensorBoard's own pure-Python fallback, which goes a byte at a time.
+use: 2-4x TensorBoard's own pure-Python fallback, which goes a byte at a time.
 """
 
 import os
