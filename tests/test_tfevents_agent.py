@@ -91,7 +91,8 @@ def test_metric_source_log_keeps_the_logs_loss(state_dir: str, workdir: str) -> 
     run = _launch(state_dir, workdir, "--metric-source", "log")
     points = _metrics(state_dir, run)
     loss = [p for p in points if p["name"] == "loss"]
-    assert {p["source"] for p in loss} == {"log"}
+    log = rdt(state_dir, "logs", "localhost", run, "--tail", "3").stdout
+    assert {p["source"] for p in loss} == {"log"}, (len(loss), loss[:3], loss[-3:], log)
     assert _latest(points)["loss"][:3] == [(0, 1.0), (1, 0.5), (2, 0.333)]  # the log's rounding
     assert [(p["step"], p["value"]) for p in loss][-2:] == [(298, 0.003), (299, 0.003)]
     lr = [p for p in points if p["name"] == "lr"]
