@@ -131,14 +131,15 @@ def test_a_resumed_job_goes_back_100_steps(state_dir: str, workdir: str) -> None
 def test_a_daemon_killed_mid_run_neither_loses_nor_repeats_a_point(
     state_dir: str, workdir: str
 ) -> None:
-    run = _launch(state_dir, workdir, delay="0.06")  # 18 s of steps
+    run = _launch(state_dir, workdir, delay="0.08")  # 24 s of steps
     deadline = time.monotonic() + 60
     while len(rdt_json(state_dir, "metrics", "localhost", run)) < 60:
         assert time.monotonic() < deadline, rdt(state_dir, "logs", "localhost", run).stdout
         time.sleep(0.2)
+    status = rdt_json(state_dir, "status", "localhost", run)["status"]
     with open(os.path.join(state_dir, "agent.pid")) as fh:
         os.kill(int(fh.read().strip()), signal.SIGKILL)  # the next command starts a new one
-    assert rdt_json(state_dir, "status", "localhost", run)["status"] == "running"
+    assert status == "running"  # killed while the watcher was still reading
     points = _metrics(state_dir, run)
     expected = tensorboard_scalars(os.path.join(workdir, "logs", "run"))
     events = [p for p in points if p["source"] == "events"]
