@@ -301,3 +301,12 @@ def test_the_fast_path_reads_as_the_general_decoder() -> None:
                 assert fast is None or fast == general
                 assert general.step == step and general.values[0].tag == tag
     assert taken > 20  # the fast path is the one that reads most of them
+
+
+def test_a_cwd_with_glob_characters_names_itself(tmp_path) -> None:
+    cwd = tmp_path / "exp[1]*"
+    w = SummaryWriter(str(cwd / "logs"))
+    w.add_scalar("loss", 1.0, 1)
+    w.close()
+    files = EventFiles(str(cwd), ["logs/*tfevents*"], 0.0)
+    assert files.poll()[0] == [("loss", 1.0, 1)]

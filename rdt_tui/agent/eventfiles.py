@@ -27,7 +27,8 @@ class EventFiles:
         self, cwd: str, patterns: List[str], since: float, cursor: Optional[Dict[str, Any]] = None
     ) -> None:
         self.cwd = cwd
-        self.patterns = [os.path.join(cwd, os.path.expanduser(p)) for p in patterns]
+        # escape: a cwd holding [ or * names itself, not a pattern
+        self.patterns = [os.path.join(glob.escape(cwd), os.path.expanduser(p)) for p in patterns]
         self.since = since - MTIME_SLACK_S
         cursor = cursor or {}
         self.main_dir: Optional[str] = cursor.get("main")
