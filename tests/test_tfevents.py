@@ -310,3 +310,19 @@ def test_a_cwd_with_glob_characters_names_itself(tmp_path) -> None:
     w.close()
     files = EventFiles(str(cwd), ["logs/*tfevents*"], 0.0)
     assert files.poll()[0] == [("loss", 1.0, 1)]
+
+
+def test_a_record_cut_short_when_the_run_ends_is_reported(tmp_path) -> None:
+    logdir = tmp_path / "logs"
+    w = SummaryWriter(str(logdir))
+    for i in range(5):
+        w.add_scalar("loss", float(i), i)
+    w.close()
+    path = event_files(str(logdir))[0]
+    with open(path, "ab") as fh:
+        fh.write(tfrecord.frame(b"\x09" + struct.pack("<d", 1.0))[:-3])  # the writer died
+    files = EventFiles(str(tmp_path), ["logs/*tfevents*"], 0.0)
+    assert len(files.poll()[0]) == 5 and files.problems == []  # still running: it may come
+    files.poll(final=True)
+    files.poll(final=True)
+    assert len(files.problems) == 1 and "cut short" in files.problems[0]

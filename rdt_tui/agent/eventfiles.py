@@ -40,6 +40,7 @@ class EventFiles:
         }
         self.problems: List[str] = []
         self._discovered = -DISCOVER_EVERY_S
+        self._cut: Set[str] = set()  # files whose torn tail was reported when the run ended
         # The names each directory gave, in order (a purge of a restart covers them all).
         self.tags: Dict[str, Dict[str, None]] = {
             d: dict.fromkeys(names) for d, names in (cursor.get("tags") or {}).items()
@@ -93,6 +94,12 @@ class EventFiles:
             reader = self.readers[path]
             records, more = reader.read(limit)
             more_any = more_any or more
+            if final and not more and reader.size > reader.offset and path not in self._cut:
+                self._cut.add(path)
+                self.problems.append(
+                    f"{path}: the last {reader.size - reader.offset} bytes are a record cut "
+                    "short (its writer stopped mid-record): not read"
+                )
             self.problems.extend(reader.problems)
             reader.problems.clear()
             directory = os.path.dirname(path)

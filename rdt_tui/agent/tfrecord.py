@@ -101,6 +101,7 @@ class RecordReader:
         self.path = path
         self.inode = inode
         self.offset = offset
+        self.size = offset  # the file's size at the last read
         self.problems: List[str] = []  # corruption found, oldest first (the caller drains it)
 
     def position(self) -> Tuple[Optional[int], int]:
@@ -118,6 +119,7 @@ class RecordReader:
                 # Replaced or truncated under us: a new file, read from its start.
                 self.offset = 0
             self.inode = st.st_ino
+            self.size = st.st_size
             fh.seek(self.offset)
             buf = fh.read(min(limit, st.st_size - self.offset))
             more = self.offset + len(buf) < st.st_size
