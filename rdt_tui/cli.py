@@ -196,6 +196,10 @@ async def cmd_launch(c: AgentClient, a: argparse.Namespace) -> int:
     args["env"] = env
     if a.log_file:
         args["log_files"] = a.log_file
+    if a.event_files:
+        args["event_files"] = a.event_files
+    if a.metric_source:
+        args["metric_source"] = a.metric_source
     if a.checkpoint_dir:
         args["checkpoint_dir"] = a.checkpoint_dir
     args["force"] = a.force
@@ -238,16 +242,16 @@ async def cmd_metrics(c: AgentClient, a: argparse.Namespace) -> int:
     points = await c.all_metrics(a.run)
     if a.name:
         points = [p for p in points if p["name"] in a.name]
+    # What the agent skipped or found wrong in the run's event files (a damaged record...).
+    for problem in (await c.metrics(a.run, 0, 0)).get("problems") or []:
+        print(f"warning: {problem}", file=sys.stderr)
     if a.json:
-        emit_json(
-            [
-                {"name": p["name"], "value": p["value"], "step": p["step"], "seq": p["seq"]}
-                for p in points
-            ]
-        )
+        keys = ("name", "value", "step", "seq", "source")
+        emit_json([{k: p.get(k) for k in keys} for p in points])
         return 0
     for p in points:
-        print(f"{p['step'] if p['step'] is not None else '-':>8}  {p['name']:24} {p['value']}")
+        step = p["step"] if p["step"] is not None else "-"
+        print(f"{step:>8}  {p['name']:24} {p['value']!s:24} {p.get('source', 'log')}")
     return 0
 
 
@@ -548,6 +552,17 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="GLOB",
         help="another log to parse for metrics (relative to --cwd)",
     )
+    sp.add_argument(
+        "--event-files",
+        action="append",
+        metavar="GLOB",
+        help="TensorBoard event files to read metrics from, e.g. 'logs/**/events.out.tfevents.*'",
+    )
+    sp.add_argument(
+        "--metric-source",
+        choices=("events", "log"),
+        help="which source feeds a name both give (default: events)",
+    )
     sp.add_argument("--checkpoint-dir", help="where the run writes checkpoints (default: cwd)")
     sp.add_argument("--force", action="store_true", help="launch even onto GPUs a live run uses")
     sp.set_defaults(command=[])
@@ -557,7 +572,11 @@ def build_parser() -> argparse.ArgumentParser:
     sp = add("logs", cmd_logs, "print a run's log", json_=False)
     sp.add_argument("--tail", type=int, default=50, metavar="N", help="last N lines (default 50)")
     sp.add_argument("--follow", "-f", action="store_true", help="keep printing until it ends")
-    sp = add("metrics", cmd_metrics, "print the metric points parsed from a run's log")
+    sp = add(
+        "metrics",
+        cmd_metrics,
+        "print a run's metric points (from its log or TensorBoard event files: the last column)",
+    )
     sp.add_argument("--name", action="append", help="only this metric (repeatable)")
     from .cli_metrics import add_arguments as add_metrics_arguments
 

@@ -124,11 +124,12 @@ async def test_by_time_counts_seconds_from_each_runs_start(agent: Agent, workdir
     assert seconds == sorted(seconds) and seconds[0] >= 0
 
 
-async def test_one_run_without_format_keeps_the_plain_listing(agent: Agent, workdir: str) -> None:
+async def test_one_run_without_format_keeps_the_listing_of_points(agent: Agent, workdir: str) -> None:
     _, a, b = await two_runs(agent, workdir)
     out = rdt(agent.state_dir, "metrics", "localhost", a, "--name", "loss")
     assert out.returncode == 0, out.stderr
-    assert out.stdout.splitlines()[0].split() == ["1", "loss", "1.0"]
+    # The single-run listing, with where each point came from (the log, not an event file).
+    assert out.stdout.splitlines()[0].split() == ["1", "loss", "1.0", "log"]
     assert len(out.stdout.splitlines()) == 4
     bad = rdt(agent.state_dir, "metrics", "localhost", a, b, "--name", "loss", "--name", "lr")
     assert bad.returncode == 1 and "one metric" in bad.stderr and "Traceback" not in bad.stderr

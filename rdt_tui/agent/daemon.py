@@ -258,7 +258,7 @@ class Connection:
                         data = {"offset": start, "text": text}
                         await self.send(self._event(sub_id, "log", run_id, end, data))
                         log_pos, sent = end, True
-                    columns, last = w.metrics.since(metric_seq, SUB_BATCH)
+                    columns, last = w.metric_columns(metric_seq, SUB_BATCH)
                     if columns["count"]:
                         await self.send(self._event(sub_id, "metric", run_id, last, columns))
                         metric_seq, sent = last, True

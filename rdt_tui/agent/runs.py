@@ -319,6 +319,8 @@ def validate_launch(args: Dict[str, Any]) -> Dict[str, Any]:
         "gpus": gpus,
         "name": str(args.get("name") or ""),
         "log_files": [str(p) for p in (args.get("log_files") or [])],
+        "event_files": [str(p) for p in (args.get("event_files") or [])],
+        "metric_source": metric_source_of(args.get("metric_source")),
         "checkpoint_dir": node_path(cwd, str(args.get("checkpoint_dir") or ".")),
         "checkpoint_globs": [str(g) for g in (args.get("checkpoint_globs") or [])],
         "request_key": args.get("request_key"),
@@ -326,6 +328,23 @@ def validate_launch(args: Dict[str, Any]) -> Dict[str, Any]:
         "alerts": args["alerts"] if isinstance(args.get("alerts"), dict) else None,  # [alerts]
     }
     return spec
+
+
+def metric_source_of(value: Any) -> Any:
+    """``metric_source``: "events" or "log", or a table of them per name (``default`` for the
+    rest); which source feeds a name that both the log and the event files give."""
+    if value is None:
+        return "events"
+    table = value if isinstance(value, dict) else {"default": value}
+    bad = [f"{k} = {v!r}" for k, v in table.items() if v not in ("events", "log")]
+    if bad:
+        raise AgentError(
+            errors.BAD_REQUEST,
+            f"metric_source: {', '.join(bad)}",
+            'use "events" or "log", or a table of them per name '
+            '(metric_source = { default = "events", loss = "log" })',
+        )
+    return value
 
 
 def node_path(cwd: str, path: str) -> str:

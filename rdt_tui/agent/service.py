@@ -282,8 +282,8 @@ class AgentService(PreflightOps, AlertOps):
         if args.get("wait") == "ended" and self.store.summary(w.run_id)["status"] != RUNNING:
             # A run that has ended: answer once its logs are parsed to the end.
             await w.until_finished()
-        columns, last = w.metrics.since(int(args.get("since", 0)), int(args.get("limit", 100000)))
-        return dict(columns, last_seq=last, finished=w.finished)
+        columns, last = w.metric_columns(int(args.get("since", 0)), int(args.get("limit", 100000)))
+        return dict(columns, last_seq=last, finished=w.finished, problems=w.events.problems)
 
     async def op_history(self, args: Dict[str, Any]) -> Dict[str, Any]:
         w = self.watcher(str(args.get("run")))
@@ -292,6 +292,8 @@ class AgentService(PreflightOps, AlertOps):
             names if isinstance(names, list) else None, max(2, int(args.get("points", 500)))
         )
         result["finished"] = w.finished
+        for name, col in result["series"].items():
+            col["source"] = w.events.source(name)
         return result
 
     async def op_checkpoints(self, args: Dict[str, Any]) -> Dict[str, Any]:

@@ -12,6 +12,7 @@ from typing import Any, Dict, List, Optional, Tuple
 
 from ..core.metrics import MetricParser, MetricPoint
 from . import ckptscan
+from .eventfiles import EventSource
 from .follower import LogFollower
 from .metricstore import MetricStore
 from .runs import RUNNING, RunStore
@@ -47,6 +48,8 @@ class RunWatcher:
         self._last_cursor = 0.0
         self._last_ckpt = 0.0
         self._add_follower(self.output_log)
+        # TensorBoard event files (agent/eventfiles.py): one merge per poll, beside the logs.
+        self.events = EventSource(self.spec, cursor.get("events"))
         # The first look at log_files now, at launch, before the job can have written: what
         # it finds older than the launch is the past (a glob's cost, once).
         self._discover_logs()
@@ -106,7 +109,8 @@ class RunWatcher:
                 lines.extend(follower.finish())
             points.extend(self.parsers[path].parse_lines(lines))
             more_any = more_any or more
-        return points, more_any
+        points, more_events = self.events.merge(points, MetricPoint, final)
+        return points, more_any or more_events
 
     def _cursor(self) -> Dict[str, Any]:
         files = {}
@@ -119,7 +123,14 @@ class RunWatcher:
                 "last_step": parser.last_step,
                 "last_bar": parser._last_bar,
             }
-        return {"files": files, "finished": self.finished}
+        return {"files": files, "finished": self.finished, "events": self.events.cursor()}
+
+    def metric_columns(self, seq: int, limit: int) -> Tuple[Dict[str, Any], int]:
+        """The store's points after ``seq``, each series saying its source (log or events)."""
+        columns, last = self.metrics.since(seq, limit)
+        for name, col in columns["series"].items():
+            col["source"] = self.events.source(name)
+        return columns, last
 
     # ----- the loop ----------------------------------------------------------------------
     def start(self) -> None:

@@ -8,6 +8,8 @@ placeholders, preflight parameters). Keys::
     cwd = "~/RoboticsDiffusionTransformer"             # optional, on the node
     gpus = [0, 1]                   # optional; refused when a live run holds them
     log_files = ["outputs/*/logs.json.txt"]            # optional, newest match is followed
+    event_files = "logs/**/events.out.tfevents.*"       # optional: TensorBoard's exact scalars
+    metric_source = "events"        # optional: which feeds a name both give ("events" | "log")
     checkpoint_dir = "checkpoints"  # optional, relative to the run's cwd; ~ is the node's home
     checkpoint_globs = ["checkpoint-*"]                # optional
     stop_signal = "SIGINT"          # optional
@@ -39,6 +41,7 @@ import tomllib
 
 from ..core.alerts import DEFAULT_RULES, merge_rules
 from ..core.formats import FORMATS as METRIC_FORMATS
+from .event_keys import event_keys
 from .paths import config_dir
 from .resume import resume_index
 
@@ -160,6 +163,8 @@ class Profile:
     env: dict[str, str] = field(default_factory=dict)
     gpus: list[str] | None = None
     log_files: list[str] = field(default_factory=list)
+    event_files: list[str] = field(default_factory=list)
+    metric_source: str | dict[str, str] = "events"
     checkpoint_dir: str | None = None
     checkpoint_globs: list[str] = field(default_factory=list)
     stop_signal: str = "SIGINT"
@@ -236,6 +241,8 @@ class Profile:
             "gpus": gpus,
             "name": self.name,
             "log_files": self.log_files,
+            "event_files": self.event_files,
+            "metric_source": self.metric_source,
             # As written: the agent expands `~` with the node's home and puts a relative
             # path under the run's cwd (the profile's, or the one `--cwd` gives instead).
             "checkpoint_dir": self.checkpoint_dir,
@@ -310,7 +317,12 @@ def load_profile(path: str) -> Profile:
             )
         if key == "stats_scale" and isinstance(value, dict):
             _check_scale(path, value)
+    try:
+        events = event_keys(path, data)
+    except ValueError as exc:
+        raise ProfileError(str(exc)) from None
     return Profile(
+        **events,
         name=str(data.get("name") or os.path.splitext(os.path.basename(path))[0]),
         command=command,
         cwd=str(data["cwd"]) if data.get("cwd") else None,

@@ -4,6 +4,8 @@ Run it with accelerate (two real processes on CPU need ``ACCELERATE_USE_CPU=1 ac
 launch --multi_gpu --num_processes 2``). It prints a tqdm bar ``Steps: ... n/total [...,
 loss=..., lr=...]`` the way RDT does, saves ``checkpoint-<step>/`` with
 ``accelerator.save_state`` plus ``ema/model.safetensors``, and keeps only the newest K.
+With ``--report_to tensorboard`` (RDT's flag) accelerate's tracker also writes each step's exact
+loss and learning rate to ``<output-dir>/<logging_dir>/demo/events.out.tfevents.*``.
 """
 
 from __future__ import annotations
@@ -94,9 +96,23 @@ def main(argv: list[str] | None = None) -> int:
         "--resume_from_checkpoint",
         help="a checkpoint-N directory to continue from (RDT's flag): state, EMA and step N",
     )
+    p.add_argument(
+        "--report_to",
+        choices=("none", "tensorboard"),
+        default="none",
+        help="tensorboard: accelerate's tracker writes each step's loss and lr (RDT's flag)",
+    )
+    p.add_argument("--logging_dir", default="logs", help="under --output-dir (RDT's flag)")
     args = p.parse_args(argv)
 
-    accelerator = Accelerator(gradient_accumulation_steps=args.grad_accum)
+    tracking = args.report_to != "none"
+    accelerator = Accelerator(
+        gradient_accumulation_steps=args.grad_accum,
+        log_with=args.report_to if tracking else None,
+        project_dir=os.path.join(args.output_dir, args.logging_dir) if tracking else None,
+    )
+    if tracking:
+        accelerator.init_trackers("demo", config={"lr": args.lr, "batch_size": args.batch_size})
     set_seed(args.seed)
     data = load_windows(args.data, args.chunk)
     loader = DataLoader(data, batch_size=args.batch_size, shuffle=True, drop_last=True)
@@ -148,6 +164,9 @@ def main(argv: list[str] | None = None) -> int:
             step += 1
             bar.update(1)
             bar.set_postfix(loss=f"{loss.item():.4g}", lr=f"{scheduler.get_last_lr()[0]:.3g}")
+            if tracking:
+                # Exact values (the bar rounds them), at the optimizer step.
+                accelerator.log({"loss": loss.item(), "lr": scheduler.get_last_lr()[0]}, step=step)
             if step % args.checkpoint_every == 0 or step == args.max_steps:
                 path = os.path.join(args.output_dir, f"checkpoint-{step}")
                 accelerator.save_state(path)

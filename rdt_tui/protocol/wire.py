@@ -65,10 +65,13 @@ def expand_points(columns: Dict[str, Any]) -> List[Dict[str, Any]]:
     agent sends the new value under a new seq; ``core.metrics.keep_latest`` applies it)."""
     points: List[Dict[str, Any]] = []
     for name, col in (columns.get("series") or {}).items():
+        source = col.get("source", "log")  # "events": read from a TensorBoard event file
         for seq, step, value in zip(col["seq"], col["step"], col["value"]):
             if isinstance(value, str):
                 value = float(value)  # "nan", "inf": JSON has no spelling for them
-            points.append({"seq": seq, "name": name, "value": value, "step": step})
+            points.append(
+                {"seq": seq, "name": name, "value": value, "step": step, "source": source}
+            )
     points.sort(key=lambda p: p["seq"])
     times = columns.get("times") or []
     i = 0

@@ -88,6 +88,7 @@ class LossChart(PlotextPlot):
     def __init__(self, **kwargs: object) -> None:
         super().__init__(**kwargs)  # type: ignore[arg-type]
         self.series: dict[str, Series] = {}
+        self.sources: dict[str, str] = {}  # name -> "log" | "events" (a TensorBoard file)
         self.metric: str | None = None
         self.log_scale = False
         self.smoothing = SMOOTHING[0]
@@ -107,6 +108,7 @@ class LossChart(PlotextPlot):
             if not isinstance(value, (int, float)) or p["step"] is None:
                 continue
             name = str(p["name"])
+            self.sources[name] = str(p.get("source") or "log")
             series = self.series.get(name)
             if series is None:
                 series = self.series[name] = Series()
@@ -163,6 +165,8 @@ class LossChart(PlotextPlot):
         if not self.metric:
             return "waiting for metrics"
         parts = [f"{self.metric} ({names.index(self.metric) + 1}/{len(names)})"]
+        if self.sources.get(self.metric) == "events":
+            parts.append("from events")  # a TensorBoard event file, not the log
         if self.smoothing:
             parts.append(f"ema {self.smoothing}")
         if self.window:
