@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -40,6 +41,8 @@ class SoakResult:
     reference_side: dict[tuple[str, Any], float] = field(default_factory=dict)
     follow_rc: int | None = None
     follow_bytes: int = 0
+    follow_last_step: int = -1
+    log_last_step: int = -1
     console_alive: bool = False
     console_screen: str = ""
 
@@ -99,6 +102,15 @@ def _ref(path: str) -> dict[tuple[str, Any], float]:
     with open(path, encoding="utf-8", errors="replace") as fh:
         text = fh.read()
     return {(p.name, p.step): float(p.value) for p in parse_text(text)}
+
+
+def _last_step(path: str) -> int:
+    """The newest `step=N loss=` line of a file: the job's own lines, not the dumps."""
+    last = -1
+    with open(path, "rb") as fh:
+        for m in re.finditer(rb"(?m)^step=(\d+) loss=", fh.read()):
+            last = int(m.group(1))
+    return last
 
 
 def soak(state_dir: str, workdir: str, seconds: float, names: int = 500) -> SoakResult:
@@ -193,6 +205,8 @@ def soak(state_dir: str, workdir: str, seconds: float, names: int = 500) -> Soak
         result.reference = _ref(os.path.join(run_dir, "output.log"))
         result.reference_side = _ref(os.path.join(workdir, "train.full.log"))
         result.follow_bytes = os.path.getsize(os.path.join(workdir, "follow.out"))
+        result.follow_last_step = _last_step(os.path.join(workdir, "follow.out"))
+        result.log_last_step = _last_step(os.path.join(run_dir, "output.log"))
     finally:
         if follow.poll() is None:
             follow.kill()

@@ -268,6 +268,18 @@ def _finish_record(run_dir: str, record: Dict[str, Any], key: str, slot: Slot) -
     return _record(run_dir, "exit.json", record, slot)
 
 
+def _drain(read_fd: int, sink: LogSink) -> bool:
+    """Write what the pipe holds now into the log; False once it is closed."""
+    while True:
+        try:
+            data = os.read(read_fd, CHUNK)
+        except BlockingIOError:
+            return True
+        if not data:
+            return False
+        sink.write(data)
+
+
 def _pump(
     proc: "subprocess.Popen[bytes]",
     read_fd: int,
@@ -284,6 +296,7 @@ def _pump(
     os.set_blocking(wake_w, False)
     signal.set_wakeup_fd(wake_w)
     signal.signal(signal.SIGCHLD, _ignore)
+    os.set_blocking(read_fd, False)
     poller = select.poll()
     poller.register(read_fd, select.POLLIN)
     poller.register(wake_r, select.POLLIN)
@@ -299,7 +312,10 @@ def _pump(
                 except OSError:
                     pass
                 continue
-            data = os.read(read_fd, CHUNK)
+            try:
+                data = os.read(read_fd, CHUNK)
+            except BlockingIOError:
+                continue
             if not data:
                 pipe_open = False
                 poller.unregister(read_fd)
@@ -320,6 +336,11 @@ def _pump(
         if pending_state is not None and _record(run_dir, "state.json", pending_state, None):
             pending_state = None
         if record is not None and not recorded:
+            # The job's last words are in the pipe before its exit is known: into the log
+            # first, so whoever sees exit.json finds the whole output on disk.
+            if pipe_open and not _drain(read_fd, sink):
+                pipe_open = False
+                poller.unregister(read_fd)
             record["dropped_bytes"] = sink.dropped
             recorded = _finish_record(run_dir, dict(record), key, slot)
             # The run was deleted under us: there is nowhere to record it, nor anyone to read.
