@@ -33,6 +33,7 @@ bench: $(STAMP)
 	$(PY) benchmarks/console_figures.py
 	$(PY) benchmarks/preflight_figures.py
 	$(PY) benchmarks/format_throughput.py
+	$(PY) benchmarks/scale_figures.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info

@@ -184,6 +184,14 @@ async def consume(sub: object, got: dict[str, int]) -> None:
             got["points"] += len(ev["data"]["points"])
 
 
+async def parsed(client: AgentClient, ids: list[str]) -> int:
+    """Points the agent has parsed from these runs so far."""
+    total = 0
+    for run in ids:
+        total += int((await client.call("status", {"run": run, "progress": True}))["metrics_seq"])
+    return total
+
+
 async def live_runs(root: str, counts: list[int], seconds: float) -> None:
     rows = []
     for n in counts:
@@ -201,25 +209,27 @@ async def live_runs(root: str, counts: list[int], seconds: float) -> None:
 
         consumer = asyncio.create_task(consume(sub, got))
         await asyncio.sleep(3)  # past start-up
+        s0 = await parsed(client, ids)
         c0, t0, p0 = cpu_seconds(daemon), time.monotonic(), got["points"]
         await asyncio.sleep(seconds)
         wall = time.monotonic() - t0
         pct = 100 * (cpu_seconds(daemon) - c0) / wall
         rate = (got["points"] - p0) / wall
+        total = (await parsed(client, ids) - s0) / wall
         consumer.cancel()
         for run in ids:
             await client.stop(run, grace=1)
         await client.close()
         stop_daemon(state)
-        rows.append((n, pct, rate))
-    for n, pct, rate in rows:
+        rows.append((n, pct, rate, total))
+    for n, pct, rate, total in rows:
         print(
-            f"agent following {n:2d} live runs at 100 lines/s each, one client subscribed "
-            f"({rate:.0f} points/s reach it): daemon {pct:.2f} % of one core, "
-            f"{pct / n:.3f} % per run"
+            f"agent following {n:2d} live runs at 100 lines/s each ({total:.0f} points/s "
+            f"parsed in all), one client subscribed to one run ({rate:.0f} points/s reach "
+            f"it): daemon {pct:.2f} % of one core, {pct / n:.3f} % per run"
         )
     if len(rows) > 1:
-        (n0, p0, _), (n1, p1, _) = rows[0], rows[-1]
+        (n0, p0, _, _), (n1, p1, _, _) = rows[0], rows[-1]
         print(
             f"  growth: {(p1 - p0) / (n1 - n0):.3f} % of one core per added run "
             f"(from {n0} to {n1} runs)"
