@@ -60,3 +60,44 @@ def test_a_node_offering_only_chacha20_still_connects(lab: SshLab) -> None:
     lab.node.start()
     got = ciphers(lab)
     assert got[1] == ("chacha20-poly1305@openssh.com", "chacha20-poly1305@openssh.com")
+
+
+def test_sftp_requests_as_large_as_openssh_allows_and_bytes_round_trip(
+    lab: SshLab, tmp_path: object
+) -> None:
+    """Reads and writes go in the server's own request size (limits@openssh.com), with about
+    a channel window of them in flight; a file of odd size survives a push and a pull."""
+    from rdt_tui.transport.sftp_side import open_sftp_side
+    from rdt_tui.transport.transfer import IN_FLIGHT, requests_for
+
+    data = os.urandom(5 * (1 << 20) + 12345)
+    local = os.path.join(str(tmp_path), "a.bin")
+    with open(local, "wb") as fh:
+        fh.write(data)
+    remote = f"rdt-cipher-{os.getpid()}.bin"
+
+    async def go() -> tuple[int, int, bytes]:
+        hops = HostBook(load_ssh_config(lab.ssh_config), []).chain("node")
+        connector = SshConnector(hops)
+        try:
+            conn = await connector.connect()
+            sftp, side = await open_sftp_side(conn, "/usr/bin/python3")
+            try:
+
+                async def chunks():  # type: ignore[no-untyped-def]
+                    yield data
+
+                await side.append(remote, chunks(), lambda n: None)
+                back = b"".join([b async for b in side.read(remote, 0)])
+                await side.remove(remote)
+                return sftp.limits.max_read_len, sftp.limits.max_write_len, back
+            finally:
+                sftp.exit()
+        finally:
+            connector.close()
+
+    read_len, write_len, back = asyncio.run(asyncio.wait_for(go(), 60))
+    assert read_len > 64 * 1024 and write_len > 64 * 1024  # OpenSSH: 255 KiB each
+    assert requests_for(read_len) * read_len <= IN_FLIGHT + read_len
+    assert requests_for(16 * 1024) == 128 and requests_for(0) == 128
+    assert back == data

@@ -18,15 +18,14 @@ from typing import Any
 import asyncssh
 
 from .transfer import (
-    BLOCK,
     CHUNK,
     HASH_CODE,
     PART,
-    REQUESTS,
     Side,
     TransferError,
     not_ours,
     refused_link,
+    requests_for,
 )
 
 UID_CODE = "import os; print(os.getuid())"
@@ -80,8 +79,9 @@ class SftpSide(Side):
         return sorted(out)
 
     async def read(self, path: str, offset: int) -> AsyncIterator[bytes]:
+        requests = requests_for(self.sftp.limits.max_read_len)
         async with self.sftp.open(
-            path, "rb", encoding=None, block_size=BLOCK, max_requests=REQUESTS
+            path, "rb", encoding=None, block_size=-1, max_requests=requests
         ) as fh:
             while data := await fh.read(CHUNK, offset):
                 offset += len(data)
@@ -91,8 +91,9 @@ class SftpSide(Side):
         self, path: str, chunks: AsyncIterator[bytes], on_chunk: Callable[[int], None]
     ) -> None:
         mode = "ab" if await self._lstat(path) is not None else "xb"
+        requests = requests_for(self.sftp.limits.max_write_len)
         async with self.sftp.open(
-            path, mode, encoding=None, block_size=BLOCK, max_requests=REQUESTS
+            path, mode, encoding=None, block_size=-1, max_requests=requests
         ) as fh:
             async for data in chunks:
                 await fh.write(data)
