@@ -79,7 +79,7 @@ class SftpSide(Side):
         return sorted(out)
 
     async def read(self, path: str, offset: int) -> AsyncIterator[bytes]:
-        requests = requests_for(self.sftp.limits.max_read_len)
+        requests = requests_for(self._limit("max_read_len"))
         async with self.sftp.open(
             path, "rb", encoding=None, block_size=-1, max_requests=requests
         ) as fh:
@@ -91,7 +91,7 @@ class SftpSide(Side):
         self, path: str, chunks: AsyncIterator[bytes], on_chunk: Callable[[int], None]
     ) -> None:
         mode = "ab" if await self._lstat(path) is not None else "xb"
-        requests = requests_for(self.sftp.limits.max_write_len)
+        requests = requests_for(self._limit("max_write_len"))
         async with self.sftp.open(
             path, mode, encoding=None, block_size=-1, max_requests=requests
         ) as fh:
@@ -152,6 +152,10 @@ class SftpSide(Side):
                     f"cannot learn the user id on the node: {str(result.stderr)[-300:]}"
                 ) from None
         return self._uid
+
+    def _limit(self, name: str) -> int:
+        """The server's request size (asyncssh's safe 16 KiB when it did not say)."""
+        return int(getattr(getattr(self.sftp, "limits", None), name, 0) or 16 * 1024)
 
     async def _lstat(self, path: str) -> asyncssh.SFTPAttrs | None:
         try:
