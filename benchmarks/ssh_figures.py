@@ -33,6 +33,7 @@ import uuid
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
+from benchmarks._common import stop_daemon
 from rdt_tui.client import AgentClient
 from rdt_tui.config.hosts import HostBook
 from rdt_tui.config.sshconfig import load_ssh_config
@@ -257,19 +258,6 @@ async def main() -> None:
             stop_daemon(path)
             shutil.rmtree(path, ignore_errors=True)
         shutil.rmtree(lab.root, ignore_errors=True)
-
-
-def stop_daemon(state: str) -> None:
-    """Kill the agent daemon recorded in a node state directory this benchmark made."""
-    try:
-        with open(os.path.join(state, "agent.pid")) as fh:
-            pid = int(fh.read().strip())
-        with open(f"/proc/{pid}/cmdline", "rb") as fh:
-            if b"rdt" not in fh.read():
-                return  # the pid was reused by something else
-        os.kill(pid, signal.SIGKILL)
-    except (OSError, ValueError):
-        pass
 
 
 if __name__ == "__main__":
