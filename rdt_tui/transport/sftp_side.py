@@ -1,4 +1,5 @@
 """The node's end of a copy, over SFTP on the host's connection; hashes by the node's Python.
+File contents are read as one stream over an exec channel (faster than SFTP's requests).
 
 What the node lists is checked before it is used (a name with ``/`` or NUL is refused), and a
 part file on the node is resumed only when it is a regular file of the connecting user (SFTP
@@ -17,8 +18,8 @@ from typing import Any
 
 import asyncssh
 
+from .exec_side import ExecSide
 from .transfer import (
-    CHUNK,
     HASH_CODE,
     PART,
     Side,
@@ -79,13 +80,11 @@ class SftpSide(Side):
         return sorted(out)
 
     async def read(self, path: str, offset: int) -> AsyncIterator[bytes]:
-        requests = requests_for(self._limit("max_read_len"))
-        async with self.sftp.open(
-            path, "rb", encoding=None, block_size=-1, max_requests=requests
-        ) as fh:
-            while data := await fh.read(CHUNK, offset):
-                offset += len(data)
-                yield data if isinstance(data, bytes) else data.encode()
+        # One stream from a reader process over an exec channel, not SFTP's request per
+        # block: ~1.7x the SFTP read through a jump, on a par with scp (ssh_figures.py). The
+        # file is the one SFTP would open (both start in the home directory).
+        async for data in ExecSide(self.conn, self.python).read(path, offset):
+            yield data
 
     async def append(
         self, path: str, chunks: AsyncIterator[bytes], on_chunk: Callable[[int], None]
