@@ -121,7 +121,8 @@ def stats_figures(root: str, gb: float) -> None:
         stdout=subprocess.DEVNULL,
         check=True,
     )  # in the page cache, like md5sum's
-    req = {"directory": full, "pattern": "*.hdf5", "keys": ["data/*/obs/joint_states"]}
+    keys = ["data/*/obs/joint_states"]
+    req = {"directory": full, "pattern": "*.hdf5", "keys": keys}
     # Timed inside this one process, alternated, median of five: no interpreter start-up or
     # imports in either figure (both are imported before the first run).
     times: dict[str, list[float]] = {"read": [], "floor": [], "stats": []}
@@ -129,7 +130,7 @@ def stats_figures(root: str, gb: float) -> None:
     runs = {
         "read": lambda: read_only(full),
         "floor": lambda: read_floor(full),
-        "stats": lambda: compute(full, "*.hdf5", req["keys"])["rows"],
+        "stats": lambda: compute(full, "*.hdf5", keys)["rows"],
     }
     rows = {name: run() for name, run in runs.items()}  # warm-up, and the same rows for all
     assert len(set(rows.values())) == 1, rows

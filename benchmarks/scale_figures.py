@@ -34,6 +34,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from benchmarks._common import cpu_seconds
 from rdt_tui.agent.metricstore import MetricStore
 from rdt_tui.client import AgentClient
+from rdt_tui.core.metrics import MetricPoint
 from rdt_tui.transport.local import LocalTransport
 
 WRITER = (
@@ -142,7 +143,7 @@ async def many_points(root: str, points: int) -> None:
     step = 1
     while store.last_seq < points:
         n = min(batch, points - store.last_seq)
-        store.append([("loss", 1.0 / (step + i), step + i) for i in range(n)], now)
+        store.append([MetricPoint("loss", 1.0 / (step + i), step + i) for i in range(n)], now)
         step += n
     extra = {k: v for k, v in cursor.items() if k not in ("last_seq", "counts")}
     store.save_cursor(extra)
@@ -193,7 +194,7 @@ async def parsed(client: AgentClient, ids: list[str]) -> int:
 
 
 async def live_runs(root: str, counts: list[int], seconds: float) -> None:
-    rows = []
+    rows: list[tuple[int, float, float, float]] = []
     for n in counts:
         state = os.path.join(root, f"live{n}")
         client = AgentClient(LocalTransport(state))
@@ -229,9 +230,9 @@ async def live_runs(root: str, counts: list[int], seconds: float) -> None:
             f"it): daemon {pct:.2f} % of one core, {pct / n:.3f} % per run"
         )
     if len(rows) > 1:
-        (n0, p0, _, _), (n1, p1, _, _) = rows[0], rows[-1]
+        (n0, cpu0, _, _), (n1, cpu1, _, _) = rows[0], rows[-1]
         print(
-            f"  growth: {(p1 - p0) / (n1 - n0):.3f} % of one core per added run "
+            f"  growth: {(cpu1 - cpu0) / (n1 - n0):.3f} % of one core per added run "
             f"(from {n0} to {n1} runs)"
         )
 

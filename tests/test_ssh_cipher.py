@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import os
 import shutil
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 
 import pytest
 
@@ -84,7 +84,7 @@ def test_sftp_requests_as_large_as_openssh_allows_and_bytes_round_trip(
             sftp, side = await open_sftp_side(conn, "/usr/bin/python3")
             try:
 
-                async def chunks():  # type: ignore[no-untyped-def]
+                async def chunks() -> AsyncIterator[bytes]:
                     yield data
 
                 await side.append(remote, chunks(), lambda n: None)
@@ -116,7 +116,7 @@ def test_a_pull_streams_over_exec_not_sftp_reads(
     opened: list[str] = []
     real_open = asyncssh.SFTPClient.open
 
-    def spy(self, path, mode="r", *args, **kwargs):  # type: ignore[no-untyped-def]
+    def spy(self, path, mode="r", *args, **kwargs):
         opened.append(f"{mode}:{path}")
         return real_open(self, path, mode, *args, **kwargs)
 
@@ -141,6 +141,6 @@ def test_a_pull_streams_over_exec_not_sftp_reads(
         asyncio.run(asyncio.wait_for(go(), 60))
     finally:
         os.unlink(src)
-    with open(dst, "rb") as fh:
-        assert fh.read() == data
+    with open(dst, "rb") as got:
+        assert got.read() == data
     assert not [o for o in opened if o.startswith("r")], opened

@@ -88,7 +88,7 @@ def test_float32_and_two_keys_concatenated(tmp_path: Any) -> None:
 def test_scale_with_a_negative_factor(tmp_path: Any) -> None:
     x = columns(50_000, 6)
     write(str(tmp_path / "a.hdf5"), x)
-    scale = {0: -2.0, 6: 4.7908, "8": 0.5}
+    scale: dict[Any, float] = {0: -2.0, 6: 4.7908, "8": 0.5}
     got = compute(str(tmp_path), "*.hdf5", ["observations/qpos"], scale=scale)
     divide = np.ones(9)
     for dim, factor in scale.items():
