@@ -110,3 +110,10 @@ def test_huge_finite_values_overflowing_the_sum_are_not_nan(tmp_path: Any) -> No
     write(str(tmp_path / "a.hdf5"), x)
     got = compute(str(tmp_path), "*.hdf5", ["observations/qpos"])
     assert got["mean"][7] == pytest.approx(1e300) and got["max"][7] == 1e300
+
+
+def test_one_float32_key_read_straight_into_float64(tmp_path: Any) -> None:
+    x = columns(60_000, 9).astype(np.float32)
+    write(str(tmp_path / "a.hdf5"), x, chunks=(8192, 9))
+    got = compute(str(tmp_path), "*.hdf5", ["observations/qpos"])
+    check(got, x.astype(np.float64))

@@ -124,6 +124,7 @@ def compute(
     episodes = 0
     bad: Dict[Tuple[str, int], List[Any]] = {}  # (key, dim) -> [count, first file and row]
     divide: Any = None
+    buffers: Dict[Any, Any] = {}
     for path in files:
         try:
             fh = h5py.File(path, "r")
@@ -146,7 +147,7 @@ def compute(
                 for r0 in range(0, rows, step):
                     r1 = min(rows, r0 + step)
                     try:
-                        x = _read_rows(datasets, r0, r1, np, step)
+                        x = _read_rows(datasets, r0, r1, np, step, buffers)
                     except (OSError, ValueError, TypeError) as exc:
                         raise StatsError(f"{path}: cannot read {parts}: {exc}") from None
                     if divide is None and scale:
@@ -190,9 +191,6 @@ def compute(
     }
 
 
-_buffers: Dict[Tuple[int, int], Any] = {}
-
-
 def _aligned_step(d: Any, chunk_rows: int) -> int:
     """Rows per read: whole HDF5 chunks (a partial chunk of a compressed dataset would be
     decompressed again for every read), about ``chunk_rows`` of them."""
@@ -208,15 +206,17 @@ def _block_rows(width: int) -> int:
     return max(FOLD, (4 << 20) // (8 * max(1, width)) // FOLD * FOLD)
 
 
-def _read_rows(datasets: List[Any], r0: int, r1: int, np: Any, step: int) -> Any:
+def _read_rows(
+    datasets: List[Any], r0: int, r1: int, np: Any, step: int, buffers: Dict[Any, Any]
+) -> Any:
     """Rows r0..r1 of the concatenated datasets as float64 (rows x dims), in a buffer reused
-    from chunk to chunk: no fresh pages to fault in for every chunk."""
+    from chunk to chunk (``buffers``, one per shape): no fresh pages to fault in per chunk."""
     widths = [int(np.prod(d.shape[1:], dtype=np.int64)) for d in datasets]
     shape = (step, sum(widths))
-    if shape not in _buffers:
-        _buffers.clear()
-        _buffers[shape] = np.empty(shape)
-    buf = _buffers[shape][: r1 - r0]
+    if shape not in buffers:
+        buffers.clear()
+        buffers[shape] = np.empty(shape)
+    buf = buffers[shape][: r1 - r0]
     d = datasets[0]
     if len(datasets) == 1 and d.dtype.kind == "f":
         d.read_direct(buf.reshape((r1 - r0, *d.shape[1:])), np.s_[r0:r1])
@@ -244,8 +244,7 @@ def _fused_part(x: Any, divide: Any, np: Any) -> Optional[Dict[str, Any]]:
         out = reduce(wide, axis=0).reshape(fold, width)
         return reduce(np.concatenate([out, narrow]) if head < n else out, axis=0)
 
-    ones = np.ones(w.shape[0])  # the sum as a matrix-vector product: the fastest pass
-    s = per_dim(np.sum, (ones @ w)[None], tail)
+    s = per_dim(np.sum, w, tail)
     q = per_dim(np.sum, np.einsum("ij,ij->j", w, w)[None], np.einsum("ij,ij->j", tail, tail)[None])
     if not (np.isfinite(s).all() and np.isfinite(q).all()):
         return None
