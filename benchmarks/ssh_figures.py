@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import os
 import shutil
 import signal
@@ -79,20 +78,13 @@ def check_host_process(lab: SshLab) -> float:
     return time.perf_counter() - t0
 
 
-def node_state_of_check_host(lab: SshLab) -> str:
-    env = dict(
-        os.environ,
-        RDT_TUI_SSH_CONFIG=lab.ssh_config,
-        RDT_TUI_CONFIG_DIR=os.path.join(lab.root, "cfg"),
-    )
-    out = subprocess.run(
-        [sys.executable, "-m", "rdt_tui.cli", "check-host", "node", "--json"],
-        env=env,
-        check=True,
-        capture_output=True,
-        timeout=120,
-    ).stdout
-    return str(json.loads(out)["state_dir"])
+def hosts_entry(lab: SshLab, state: str) -> None:
+    """The node in check-host's hosts file, with this benchmark's state directory: its
+    daemon is the one the in-process client uses, and no default directory is touched."""
+    cfg = os.path.join(lab.root, "cfg")
+    os.makedirs(cfg, exist_ok=True)
+    with open(os.path.join(cfg, "hosts.toml"), "w") as fh:
+        fh.write(f'[[hosts]]\nname = "node"\npython = "{PY}"\nstate_dir = "{state}"\n')
 
 
 async def connect_hello(lab: SshLab, state: str) -> float:
@@ -207,10 +199,9 @@ async def main() -> None:
     args = ap.parse_args()
     lab = start_lab()
     state = f"/tmp/rdt-bench-node-{uuid.uuid4().hex[:6]}"
-    states = [state]
+    hosts_entry(lab, state)
     try:
         await connect_hello(lab, state)  # deploys the agent and starts its daemon
-        states.append(node_state_of_check_host(lab))  # check-host's own daemon, started too
         rows = []
         for kex in ("", "curve25519-sha256"):
             KEX[:] = [kex] if kex else []
@@ -254,9 +245,8 @@ async def main() -> None:
         )
     finally:
         lab.stop()
-        for path in states:  # only what this benchmark started: its daemons, by pid
-            stop_daemon(path)
-            shutil.rmtree(path, ignore_errors=True)
+        stop_daemon(state)  # only what this benchmark started: its daemon, by pid
+        shutil.rmtree(state, ignore_errors=True)
         shutil.rmtree(lab.root, ignore_errors=True)
 
 
