@@ -96,7 +96,7 @@ async def connect_hello(lab: SshLab, state: str) -> float:
     return elapsed
 
 
-def openssh_true(lab: SshLab, kex: str = "") -> float:
+def openssh_true(lab: SshLab, kex: str = "", command: str = "true") -> float:
     # ProxyJump starts a second ssh: -o reaches only the first, so the jump's ssh gets the
     # same KexAlgorithms through an environment-free config copy.
     config = lab.ssh_config
@@ -105,7 +105,7 @@ def openssh_true(lab: SshLab, kex: str = "") -> float:
         with open(lab.ssh_config) as src, open(config, "w") as dst:
             dst.write(f"Host *\n    KexAlgorithms {kex}\n" + src.read())
     t0 = time.perf_counter()
-    subprocess.run(["ssh", "-F", config, "-o", "BatchMode=yes", "node", "true"], check=True)
+    subprocess.run(["ssh", "-F", config, "-o", "BatchMode=yes", "node", command], check=True)
     return time.perf_counter() - t0
 
 
@@ -210,6 +210,10 @@ async def main() -> None:
             rows.append((kex or "each side's default", ours, theirs))
         KEX[:] = []
         process = statistics.median([check_host_process(lab) for _ in range(5)])
+        # What our hello also pays on the node: the agent's `attach` is a Python start there.
+        python = statistics.median(
+            [openssh_true(lab, "curve25519-sha256", f"{PY} -c pass") for _ in range(7)]
+        )
         for kex, o, t in rows:
             print(
                 f"connect through jump + hello, key exchange {kex}: ours in a running process "
@@ -221,6 +225,10 @@ async def main() -> None:
             f"`rdt-tui check-host node` as a new process (interpreter start-up and imports "
             f"included, like OpenSSH's two processes; it also asks for the GPUs and runs): "
             f"{process * 1000:.0f} ms (median of 5) -> {process / t:.2f}x OpenSSH"
+        )
+        print(
+            f"  OpenSSH starting the node's Python as our attach does (`ssh node {PY} -c "
+            f"pass`, curve25519): {python * 1000:.0f} ms -> ours/that {rows[1][1] / python:.2f}x"
         )
         r = statistics.median([resolve_route(lab) for _ in range(7)])
         print(f"  of which resolving the route from the ssh config: {r * 1000:.2f} ms")
