@@ -158,7 +158,8 @@ def compute(
                     size = _block_rows(x.shape[1])
                     for b0 in range(0, r1 - r0, size):
                         block = x[b0 : b0 + size]
-                        part = _fused_part(block, divide if scaled else None, np)
+                        scratch = buffers[("scratch", x.shape[1])][: block.shape[0]]
+                        part = _fused_part(block, divide if scaled else None, np, scratch)
                         if part is None:
                             finite = np.isfinite(block)
                             if not finite.all():
@@ -216,6 +217,7 @@ def _read_rows(
     if shape not in buffers:
         buffers.clear()
         buffers[shape] = np.empty(shape)
+        buffers[("scratch", shape[1])] = np.empty(shape)  # for |x|: no fresh pages either
     buf = buffers[shape][: r1 - r0]
     d = datasets[0]
     if len(datasets) == 1 and d.dtype.kind == "f":
@@ -228,7 +230,7 @@ def _read_rows(
     return buf
 
 
-def _fused_part(x: Any, divide: Any, np: Any) -> Optional[Dict[str, Any]]:
+def _fused_part(x: Any, divide: Any, np: Any, scratch: Any) -> Optional[Dict[str, Any]]:
     """Sum, sum of squares, min and max of one block in one pass each over a wide view (FOLD
     rows side by side: reductions along axis 0 of a 7-column array are 5x slower), folded
     back per dimension; scale applied to the results. Only the dimensions that hold an entry
@@ -252,7 +254,7 @@ def _fused_part(x: Any, divide: Any, np: Any) -> Optional[Dict[str, Any]]:
     near = EPS * (1 + 1e-9) * (np.ones(width) if divide is None else np.abs(divide))
     sure = (lo > near) | (hi < -near)  # no entry near zero in that dimension
     if not sure.all():
-        size = np.abs(x)  # one flat minimum clears the block; per dimension only if not
+        size = np.abs(x, out=scratch)  # one flat minimum clears the block, else per dimension
         if size.min() > near.max():
             sure[:] = True
         else:
@@ -260,7 +262,7 @@ def _fused_part(x: Any, divide: Any, np: Any) -> Optional[Dict[str, Any]]:
     mean = s / n
     m2 = q - s * mean
     if not (m2 >= q * 1e-4).all():  # |mean| >> std: the difference lost digits; centre
-        c = x - mean
+        c = np.subtract(x, mean, out=scratch)
         m2 = np.einsum("ij,ij->j", c, c)
     if divide is not None:
         s, q, m2, mean = s / divide, q / divide**2, m2 / divide**2, mean / divide
