@@ -153,7 +153,7 @@ def compute(
                     if divide is None and scale:
                         divide = _scale_vector(scale, x.shape[1], np)
                     scaled = divide is not None and divide.shape[0] == x.shape[1]
-                    # Fused passes over L2-sized blocks; a block they cannot vouch for takes
+                    # Fused passes over ~4 MiB blocks; a block they cannot vouch for takes
                     # the exact path, which finds NaN/Inf and masks entries near zero.
                     size = _block_rows(x.shape[1])
                     for b0 in range(0, r1 - r0, size):
