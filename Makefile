@@ -35,6 +35,9 @@ bench: $(STAMP)
 	$(PY) benchmarks/format_throughput.py
 	$(PY) benchmarks/metric_store.py
 	$(PY) benchmarks/soak_figures.py
+	$(PY) benchmarks/scale_figures.py
+	$(PY) benchmarks/tfevents_read.py --mb 100
+	$(PY) benchmarks/alert_latency.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import time
 
@@ -94,3 +95,17 @@ def cpu_seconds(pid: int) -> float:
 LOG_WRITER = os.path.join(
     os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "tests", "jobs", "log_writer.py"
 )
+
+
+def stop_daemon(state: str) -> None:
+    """SIGKILL the agent daemon recorded in a state directory a benchmark made (by its pid,
+    nothing else of the user's), after checking the pid still names an rdt-tui agent."""
+    try:
+        with open(os.path.join(state, "agent.pid")) as fh:
+            pid = int(fh.read().strip())
+        with open(f"/proc/{pid}/cmdline", "rb") as fh:
+            if b"rdt" not in fh.read():
+                return  # the pid was reused by something else
+        os.kill(pid, signal.SIGKILL)
+    except (OSError, ValueError):
+        pass

@@ -24,6 +24,7 @@ import uuid
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
+from benchmarks._common import stop_daemon
 from rdt_tui.client import AgentClient
 from rdt_tui.config.hosts import HostBook
 from rdt_tui.config.sshconfig import load_ssh_config
@@ -111,7 +112,7 @@ async def main() -> None:
         for lab in (with_sftp, without):
             lab.stop()
             shutil.rmtree(lab.root, ignore_errors=True)
-        subprocess.run(["pkill", "-KILL", "-u", with_sftp.user], check=False)
+        stop_daemon(state)  # the one daemon both labs' node user ran: by its pid only
         for path in (state, work, remote):
             shutil.rmtree(path, ignore_errors=True)
 

@@ -62,7 +62,7 @@ async def main() -> None:
             os.kill(int(fh.read()), signal.SIGKILL)
         await asyncio.sleep(0.3)
         cold, count = await first_history(state, run)
-        grep_s = timed(["grep", "-c", "loss", log])
+        grep_s = statistics.median(timed(["grep", "-c", "loss", log]) for _ in range(3))
         size = os.path.getsize(log) / (1 << 20)
         warm_s = statistics.median(w for w, _ in warm)
         print(
@@ -73,9 +73,12 @@ async def main() -> None:
             f"re-attach + hello + history, daemon up      : {warm_s * 1000:7.1f} ms (median of 5)"
         )
         print(f"re-attach + hello + history, daemon restarted: {cold * 1000:7.1f} ms")
-        print(f"re-reading the log (grep -c loss)           : {grep_s * 1000:7.1f} ms")
+        print(f"re-reading the log (grep -c loss, median of 3): {grep_s * 1000:7.1f} ms")
         print(f"re-reading the log (our own first parse)     : {first_parse * 1000:7.1f} ms")
-        print(f"ratio restarted / first parse: {cold / first_parse:.4f}  (target: under 1 s)")
+        print(
+            f"restarted re-attach / grep -c over the same log: {cold / grep_s:.2f}x the time; "
+            f"daemon up: {warm_s / grep_s:.2f}x  (target: under 1 s)"
+        )
     finally:
         with open(os.path.join(state, "agent.pid")) as fh:
             try:

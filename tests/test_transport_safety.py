@@ -8,6 +8,7 @@ Python answers over an exec channel). Through real OpenSSH: tests/test_ssh_safet
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import os
@@ -95,7 +96,8 @@ class HostileSftp:
 
 
 class HostileConn:
-    """The exec channel's answer to the hash command: what the node claims its files hash to."""
+    """The exec channel's answers: to the hash command, what the node claims its files hash
+    to; to the reader a pull starts, the file's bytes from the offset asked."""
 
     def __init__(self, sftp: HostileSftp, claims: dict[str, str] | None = None) -> None:
         self.sftp = sftp
@@ -105,6 +107,17 @@ class HostileConn:
         paths = shlex.split(cmd)[3:]
         out = {p: self.claims.get(p) or sha(self.sftp.files[p]) for p in paths}
         return SimpleNamespace(exit_status=0, stdout=json.dumps(out), stderr="")
+
+    async def create_process(self, cmd: str, encoding: Any = None) -> Any:
+        path, offset = shlex.split(cmd)[3:5]
+        stdout = asyncio.StreamReader()
+        stdout.feed_data(self.sftp.files[path][int(offset) :])
+        stdout.feed_eof()
+
+        async def wait() -> Any:
+            return SimpleNamespace(exit_status=0, stderr="")
+
+        return SimpleNamespace(stdout=stdout, wait=wait, close=lambda: None)
 
 
 def hostile_node(dirs: dict[str, list[str]], files: dict[str, bytes]) -> SftpSide:

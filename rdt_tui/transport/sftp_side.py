@@ -1,4 +1,5 @@
 """The node's end of a copy, over SFTP on the host's connection; hashes by the node's Python.
+File contents are read as one stream over an exec channel (faster than SFTP's requests).
 
 What the node lists is checked before it is used (a name with ``/`` or NUL is refused), and a
 part file on the node is resumed only when it is a regular file of the connecting user (SFTP
@@ -17,16 +18,15 @@ from typing import Any
 
 import asyncssh
 
+from .exec_side import ExecSide
 from .transfer import (
-    BLOCK,
-    CHUNK,
     HASH_CODE,
     PART,
-    REQUESTS,
     Side,
     TransferError,
     not_ours,
     refused_link,
+    requests_for,
 )
 
 UID_CODE = "import os; print(os.getuid())"
@@ -80,19 +80,19 @@ class SftpSide(Side):
         return sorted(out)
 
     async def read(self, path: str, offset: int) -> AsyncIterator[bytes]:
-        async with self.sftp.open(
-            path, "rb", encoding=None, block_size=BLOCK, max_requests=REQUESTS
-        ) as fh:
-            while data := await fh.read(CHUNK, offset):
-                offset += len(data)
-                yield data if isinstance(data, bytes) else data.encode()
+        # One stream from a reader process over an exec channel, not SFTP's request per
+        # block: ~1.7x the SFTP read through a jump, on a par with scp (ssh_figures.py). The
+        # file is the one SFTP would open (both start in the home directory).
+        async for data in ExecSide(self.conn, self.python).read(path, offset):
+            yield data
 
     async def append(
         self, path: str, chunks: AsyncIterator[bytes], on_chunk: Callable[[int], None]
     ) -> None:
         mode = "ab" if await self._lstat(path) is not None else "xb"
+        requests = requests_for(self._limit("max_write_len"))
         async with self.sftp.open(
-            path, mode, encoding=None, block_size=BLOCK, max_requests=REQUESTS
+            path, mode, encoding=None, block_size=-1, max_requests=requests
         ) as fh:
             async for data in chunks:
                 await fh.write(data)
@@ -151,6 +151,10 @@ class SftpSide(Side):
                     f"cannot learn the user id on the node: {str(result.stderr)[-300:]}"
                 ) from None
         return self._uid
+
+    def _limit(self, name: str) -> int:
+        """The server's request size (asyncssh's safe 16 KiB when it did not say)."""
+        return int(getattr(getattr(self.sftp, "limits", None), name, 0) or 16 * 1024)
 
     async def _lstat(self, path: str) -> asyncssh.SFTPAttrs | None:
         try:

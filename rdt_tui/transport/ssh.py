@@ -36,6 +36,15 @@ from .transfer import remote_path
 CONNECT_TIMEOUT_S = 15.0
 KEEPALIVE_S = 5.0  # with 3 missed answers: a dead link is seen within about 15 s
 KEEPALIVE_MISSES = 3
+# AES-GCM first: with AES-NI it costs less per byte than asyncssh's default chacha20-poly1305
+# (benchmarks/ssh_figures.py: a 1 GiB pull through a jump ~1.3x faster). Only the order of
+# preference changes; a server without GCM still gets the rest of asyncssh's list.
+_GCM = [b"aes128-gcm@openssh.com", b"aes256-gcm@openssh.com"]
+CIPHERS = [
+    alg.decode()
+    for alg in _GCM
+    + [a for a in asyncssh.encryption.get_default_encryption_algs() if a not in _GCM]
+]
 
 
 def default_known_hosts() -> str:
@@ -92,6 +101,7 @@ class SshConnector:
             "connect_timeout": self.connect_timeout,
             "keepalive_interval": KEEPALIVE_S,
             "keepalive_count_max": KEEPALIVE_MISSES,
+            "encryption_algs": CIPHERS,
         }
         if hop.proxy_command:
             opts["proxy_command"] = proxy_argv(hop)
