@@ -36,10 +36,10 @@ def ciphers(lab: SshLab) -> list[tuple[str, str]]:
         hops = HostBook(load_ssh_config(lab.ssh_config), []).chain("node")
         connector = SshConnector(hops)
         try:
-            await connector.connect()
+            # Each hop's connection (the session shares them: no second connect).
+            conns = [await connector.connect_through(i + 1) for i in range(len(hops))]
             return [
-                (c.get_extra_info("send_cipher"), c.get_extra_info("recv_cipher"))
-                for c in connector._conns
+                (c.get_extra_info("send_cipher"), c.get_extra_info("recv_cipher")) for c in conns
             ]
         finally:
             connector.close()
