@@ -100,6 +100,8 @@ def _age(ts: float | None) -> str:
 
 
 def _status_word(s: dict[str, Any]) -> str:
+    if s.get("exit_code_known") is False and s["status"] != "running":  # an adopted run
+        return f"{s['status']} (exit code unknown)"
     if s["status"] in ("exited", "stopped"):
         code = s.get("exit_code")
         sig = s.get("signal")
@@ -618,6 +620,7 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--checkpoint-every", type=int, default=100)
     sp.add_argument("--simulate-gpus", type=int, default=0, help=argparse.SUPPRESS)
     sp.set_defaults(fn=cmd_demo, host="localhost")
+    from .cli_adopt import add_parsers as add_adopt_parsers
     from .cli_alerts import add_parsers as add_alert_parsers
     from .cli_group import add_parsers as add_group_parsers
     from .cli_preflight import add_parsers as add_preflight_parsers
@@ -627,6 +630,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_preflight_parsers(add)
     add_group_parsers(sub)
     add_alert_parsers(add)
+    add_adopt_parsers(add)
     return p
 
 

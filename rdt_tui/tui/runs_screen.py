@@ -115,7 +115,9 @@ class RunsScreen(Screen[None]):
         self.run_records = {r["id"]: r for r in runs}
         for r in sorted(runs, key=lambda r: r.get("started_at") or 0, reverse=True):
             status = r["status"]
-            if status in ("exited", "stopped"):
+            if r.get("exit_code_known") is False and status != "running":  # adopted
+                status += " (exit code unknown)"
+            elif status in ("exited", "stopped"):
                 status += f" ({r.get('exit_code')})"
             table.add_row(
                 self._mark_of(r["id"]),
