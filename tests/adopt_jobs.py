@@ -39,7 +39,7 @@ def train_argv(workdir: str, steps: int, delay: float, out: str = "out") -> list
         "rdt_tui.demo.train",
         "--data",
         os.path.join(workdir, "libero_demo.hdf5"),
-        "--output_dir",
+        "--output-dir",  # the demo's spelling; the small jobs of test_adopt.py use --output_dir
         out,  # relative: the guess must resolve it against the process's cwd
         "--max-steps",
         str(steps),

@@ -214,7 +214,7 @@ async def test_refusals_say_why(agent: Agent, workdir: str) -> None:
 
 
 def test_cli_adopt_status_and_runs_say_exit_code_unknown(state_dir: str, workdir: str) -> None:
-    pid = start_job(workdir, delay=0.01, steps=20)
+    pid = start_job(workdir)
     try:
         out = rdt(state_dir, "adopt", "localhost", "--pid", str(pid), "--name", "byhand")
         assert out.returncode == 0, out.stderr
