@@ -13,7 +13,7 @@ import sys
 import time
 from typing import Any
 
-from rdt_tui.agent.procs import process_table
+from rdt_tui.agent.procs import process_table, start_time
 from rdt_tui.demo.job import ensure_dataset
 
 ACCELERATE = os.path.join(os.path.dirname(sys.executable), "accelerate")
@@ -60,26 +60,43 @@ def job_env() -> dict[str, str]:
     return env
 
 
-def nohup(workdir: str, argv: list[str], log: str = "train.log") -> int:
-    """``nohup ARGV > LOG 2>&1 &`` from a shell in ``workdir``; the launcher's pid."""
-    line = f"nohup {shlex.join(argv)} > {shlex.quote(log)} 2>&1 & echo $!"
+def shell(workdir: str, *commands: list[str], log: str = "train.log") -> list[int]:
+    """``nohup CMD > LOG 2>&1 &`` for the first command, then each other one in the
+    background, from one shell in ``workdir``: their pids. The shell leads a session of its
+    own (as a login shell does) that it leaves to them: they share its session and group,
+    whose leader is no process of theirs, and a mistake that stops the session stops them,
+    never the test runner."""
+    first = f"nohup {shlex.join(commands[0])} > {shlex.quote(log)} 2>&1 & echo $!"
+    rest = [f"{shlex.join(c)} > /dev/null 2>&1 & echo $!" for c in commands[1:]]
     out = subprocess.run(
-        ["sh", "-c", line], cwd=workdir, env=job_env(), capture_output=True, text=True, timeout=30
-    )
-    return int(out.stdout.strip())
-
-
-def decoy(workdir: str) -> subprocess.Popen[bytes]:
-    """A process of the same user with a command line like a training run's, that no stop of
-    the adopted run may touch."""
-    code = "import time; time.sleep(900)"
-    return subprocess.Popen(
-        [sys.executable, "-c", code, "-m", "accelerate.commands.launch", "-m", "rdt_tui.demo.train"],
+        ["sh", "-c", "; ".join([first, *rest])],
         cwd=workdir,
         env=job_env(),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=30,
+        start_new_session=True,
     )
+    return [int(x) for x in out.stdout.split()]
+
+
+def decoy_argv() -> list[str]:
+    """A command line like a training run's, of the same user, that no stop of the adopted
+    run may touch."""
+    code = "import time; time.sleep(900)"
+    return [
+        sys.executable,
+        "-c",
+        code,
+        "-m",
+        "accelerate.commands.launch",
+        "-m",
+        "rdt_tui.demo.train",
+    ]
+
+
+def alive(pid: int, start: int | None) -> bool:
+    return start is not None and start_time(pid) == start
 
 
 def wait_for(predicate: Any, timeout: float, what: str) -> Any:
@@ -116,3 +133,8 @@ def kill_tree(pids: set[int]) -> None:
 
 def has_tmux() -> bool:
     return shutil.which("tmux") is not None
+
+
+def read(path: str) -> str:
+    with open(path, errors="replace") as fh:
+        return fh.read()

@@ -18,7 +18,7 @@ from rdt_tui.agent.procs import Proc, process_table, start_time
 from rdt_tui.client import AgentCallError
 from rdt_tui.core.metrics import parse_text
 
-from .adopt_jobs import job_env, kill_tree, tree, wait_for
+from .adopt_jobs import alive, kill_tree, read, shell, tree, wait_for
 from .conftest import Agent, wait_status
 from .test_cli import rdt
 
@@ -38,18 +38,18 @@ for i in range(1, 1000000):
 """
 
 
-def start_job(workdir: str, delay: float = 0.05, steps: int = 10**6, log: str = "job.log") -> int:
-    """``nohup python JOB > log 2>&1 &`` from a shell; the job's pid."""
-    path = os.path.join(workdir, "job.py")
-    with open(path, "w") as fh:
+def start_job(
+    workdir: str, delay: float = 0.05, steps: int = 10**6, bait: bool = False
+) -> list[int]:
+    """``nohup python JOB > job.log 2>&1 &`` from a shell (and a decoy beside it, in the
+    same session and group); the job's pid (and the decoy's)."""
+    with open(os.path.join(workdir, "job.py"), "w") as fh:
         fh.write(JOB)
-    line = f"nohup {sys.executable} job.py {delay} {steps} --output_dir ckpts > {log} 2>&1 & echo $!"
-    out = subprocess.run(
-        ["sh", "-c", line], cwd=workdir, env=job_env(), capture_output=True, text=True, timeout=30
-    )
-    pid = int(out.stdout.strip())
-    wait_for(lambda: len(tree(pid)) >= 2, 20, "the job's worker")
-    return pid
+    job = [sys.executable, "job.py", str(delay), str(steps), "--output_dir", "ckpts"]
+    decoy = [sys.executable, "-c", "import time; time.sleep(600)", "job.py"]
+    pids = shell(workdir, job, *([decoy] if bait else []), log="job.log")
+    wait_for(lambda: len(tree(pids[0])) >= 2, 20, "the job's worker")
+    return pids
 
 
 def points_of(text: str) -> dict[tuple[str, int | None], float]:
@@ -118,7 +118,7 @@ def test_stdout_of_tells_a_file_a_tty_and_a_pipe(tmp_path: object) -> None:
 async def test_adopted_job_is_parsed_from_its_first_byte_and_its_log_never_written(
     agent: Agent, workdir: str
 ) -> None:
-    pid = start_job(workdir, delay=0.02, steps=150)
+    (pid,) = start_job(workdir, delay=0.02, steps=150)
     log = os.path.join(workdir, "job.log")
     wait_for(lambda: os.path.getsize(log) > 0, 20, "the first line")
     c = await agent.client()
@@ -132,7 +132,7 @@ async def test_adopted_job_is_parsed_from_its_first_byte_and_its_log_never_writt
     assert final["exit_code"] is None and final["exit_code_known"] is False
     kill_tree(tree(pid))
     before = os.stat(log)
-    text = open(log).read()
+    text = read(log)
     got = await c.all_metrics(run["id"])
     assert {(p["name"], p["step"]): float(p["value"]) for p in got} == points_of(text)
     assert len(got) == 300  # loss and lr of 150 steps, the first ones included
@@ -148,11 +148,9 @@ async def test_adopted_job_is_parsed_from_its_first_byte_and_its_log_never_writt
 async def test_stop_reaches_the_tree_only_and_never_a_reused_pid(
     agent: Agent, workdir: str
 ) -> None:
-    pid = start_job(workdir)
-    code = "import time; time.sleep(600)"
-    # Same user, same session and group as the job (started from the same shell's group).
-    bait = subprocess.Popen([sys.executable, "-c", code, "job.py"], cwd=workdir)
-    reused = subprocess.Popen([sys.executable, "-c", code, "job.py"], cwd=workdir)
+    pid, bait = start_job(workdir, bait=True)  # same user, session and group as the job
+    bait_start = start_time(bait)
+    reused = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)", "job.py"])
     try:
         c = await agent.client()
         run = await c.adopt(pid)
@@ -173,22 +171,19 @@ async def test_stop_reaches_the_tree_only_and_never_a_reused_pid(
         stopped = await c.stop(run["id"], grace=5)
         assert stopped["status"] == "stopped" and stopped["exit_code_known"] is False
         assert not any(p in process_table() for p in members)
-        assert bait.poll() is None and reused.poll() is None
+        assert alive(bait, bait_start) and reused.poll() is None
     finally:
-        for p in (bait, reused):
-            p.kill()
-            p.wait()
-        kill_tree(tree(pid))
+        reused.kill()
+        reused.wait()
+        kill_tree(tree(pid) | ({bait} if alive(bait, bait_start) else set()))
 
 
 @pytest.mark.asyncio
 async def test_refusals_say_why(agent: Agent, workdir: str) -> None:
     c = await agent.client()
     code = "import time; time.sleep(60)"
-    if os.getuid() == 0:
-        other = subprocess.Popen(["sleep", "60"], user=65534)  # `nobody`
-    else:
-        other = None
+    root = os.getuid() == 0
+    other = subprocess.Popen(["sleep", "60"], user=65534) if root else None  # `nobody`
     master, slave = pty.openpty()
     on_tty = subprocess.Popen([sys.executable, "-c", code], stdout=slave, cwd=workdir)
     try:
@@ -214,7 +209,7 @@ async def test_refusals_say_why(agent: Agent, workdir: str) -> None:
 
 
 def test_cli_adopt_status_and_runs_say_exit_code_unknown(state_dir: str, workdir: str) -> None:
-    pid = start_job(workdir)
+    (pid,) = start_job(workdir)
     try:
         out = rdt(state_dir, "adopt", "localhost", "--pid", str(pid), "--name", "byhand")
         assert out.returncode == 0, out.stderr

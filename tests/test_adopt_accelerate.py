@@ -12,11 +12,22 @@ import sys
 
 import pytest
 
-from rdt_tui.agent.procs import process_table
+from rdt_tui.agent.procs import process_table, start_time
 from rdt_tui.client import AgentCallError
 from rdt_tui.core.metrics import parse_text
 
-from .adopt_jobs import decoy, has_tmux, job_env, kill_tree, nohup, train_argv, tree, wait_for
+from .adopt_jobs import (
+    alive,
+    decoy_argv,
+    has_tmux,
+    job_env,
+    kill_tree,
+    read,
+    shell,
+    train_argv,
+    tree,
+    wait_for,
+)
 from .conftest import Agent, wait_status
 
 pytestmark = [
@@ -49,8 +60,8 @@ async def test_nohup_run_is_listed_adopted_followed_and_stopped_alone(
     agent: Agent, workdir: str
 ) -> None:
     log = os.path.join(workdir, "train.log")
-    bait = decoy(workdir)
-    pid = nohup(workdir, train_argv(workdir, steps=5000, delay=0.05))
+    pid, bait = shell(workdir, train_argv(workdir, steps=5000, delay=0.05), decoy_argv())
+    bait_start = start_time(bait)
     try:
         wait_for(lambda: len(tree(pid)) >= 3 and training(log), 180, "both ranks training")
         c = await agent.client()
@@ -73,14 +84,12 @@ async def test_nohup_run_is_listed_adopted_followed_and_stopped_alone(
         assert stopped["status"] == "stopped" and stopped["exit_code_known"] is False
         table = process_table()
         assert not [p for p in members if p in table], "a process of the run survived"
-        assert bait.poll() is None  # same user, same session, a similar command line
-        text = open(log, errors="replace").read()
+        assert alive(bait, bait_start)  # same user, session and group, a similar command line
+        text = read(log)
         got = got_points(await c.all_metrics(run["id"]))
         assert got == points_of(text) and min(s for _, s in got if s is not None) == 1
     finally:
-        bait.kill()
-        bait.wait()
-        kill_tree(tree(pid))
+        kill_tree(tree(pid) | ({bait} if alive(bait, bait_start) else set()))
 
 
 def tmux(*args: str) -> None:
@@ -112,7 +121,7 @@ async def test_tmux_runs_one_to_a_file_one_to_the_pane(agent: Agent, workdir: st
         final = await wait_status(c, run["id"], {"ended"}, timeout=300)
         assert final["exit_code"] is None and final["exit_code_known"] is False
         got = got_points(await c.all_metrics(run["id"]))
-        assert got == points_of(open(log, errors="replace").read())
+        assert got == points_of(read(log))
         assert max(s for _, s in got if s is not None) == 40
         listing = await c.checkpoints(run["id"])
         assert [x["name"] for x in listing["checkpoints"]] == ["checkpoint-30", "checkpoint-40"]
