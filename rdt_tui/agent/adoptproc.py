@@ -245,3 +245,18 @@ def adopted_status(pids: List[int], stopped: bool, state: Dict[str, Any]) -> Dic
         "exit_note": EXIT_UNKNOWN,
         "ended_at": state.get("ended_at"),
     }
+
+
+def summary(
+    run_dir: str,
+    run_id: str,
+    spec: Dict[str, Any],
+    state: Dict[str, Any],
+    scan: Any,
+    stop_info: Optional[Dict[str, Any]],
+) -> Dict[str, Any]:
+    """What RunStore.summary says of an adopted run: its processes now (the tree refreshed
+    on disk), its status, and its log."""
+    pids = scan.members(run_id, state)
+    refresh(run_dir, state, pids, scan.table)
+    return dict(adopted_status(pids, stop_info is not None, state), log=spec.get("log"))

@@ -109,15 +109,8 @@ class RunStore:
         out["stop_requested"] = stop_info is not None
         out["held_by"] = state.get("held_by") or []
         if state.get("kind") == adoptproc.ADOPTED:  # started outside rdt-tui: agent/adopt.py
-            scan = scan or self.scan()
-            pids = scan.members(run_id, state)
-            adoptproc.refresh(path, state, pids, scan.table)
-            out.update(
-                adoptproc.adopted_status(pids, stop_info is not None, state), log=spec.get("log")
-            )
-            if problems:
-                out["error"] = "; ".join(problems)
-            return out
+            out.update(adoptproc.summary(path, run_id, spec, state, scan or self.scan(), stop_info))
+            return dict(out, error="; ".join(problems)) if problems else out
         job_alive = is_same_process(state.get("pid"), state.get("start_time"))
         shim_alive = is_same_process(state.get("shim_pid"), state.get("shim_start"))
         if exit_info is not None and not is_sealed(exit_info, spec.get("shim_key")):
