@@ -124,9 +124,7 @@ async def test_by_time_counts_seconds_from_each_runs_start(agent: Agent, workdir
     assert seconds == sorted(seconds) and seconds[0] >= 0
 
 
-async def test_one_run_without_format_keeps_the_listing_of_points(
-    agent: Agent, workdir: str
-) -> None:
+async def test_one_run_without_format_keeps_the_listing_of_points(agent: Agent, workdir: str) -> None:
     _, a, b = await two_runs(agent, workdir)
     out = rdt(agent.state_dir, "metrics", "localhost", a, "--name", "loss")
     assert out.returncode == 0, out.stderr
