@@ -73,6 +73,13 @@ def candidates(store: Any, gpu_pids: Set[int]) -> List[Dict[str, Any]]:
         return False
 
     chosen = {p for p in qualifies if p in gpu_pids or under_launcher(p)}
+    for pid in chosen & gpu_pids:  # a GPU worker of a python parent (mp.spawn): the parent
+        for _ in range(64):
+            parent = table[pid].ppid
+            if parent not in qualifies:
+                break
+            pid = parent
+        chosen.add(pid)
     out = []
     for pid in sorted(chosen):
         parent, top = table[pid].ppid, True
