@@ -4,9 +4,11 @@ The real accelerate runs (nohup, tmux) are in test_adopt_accelerate.py."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import pty
+import signal
 import subprocess
 import sys
 import time
@@ -142,6 +144,35 @@ async def test_adopted_job_is_parsed_from_its_first_byte_and_its_log_never_writt
     assert os.readlink(os.path.join(run_dir, "output.log")) == log
     listing = await c.checkpoints(run["id"])
     assert listing["directory"] == os.path.join(workdir, "ckpts")
+    assert (await c.tail(run["id"], 3))["lines"] == text.splitlines()[-3:]
+    ended: list[dict[str, str]] = []
+    for _ in range(100):  # the alert engine looks every half second
+        alerts = (await c.call("alerts", {}))["alerts"]
+        ended = [a for a in alerts if a["run"] == run["id"] and a["kind"] == "exit"]
+        if ended:
+            break
+        await asyncio.sleep(0.1)
+    assert [(a["severity"], a["message"]) for a in ended] == [
+        ("info", "ended (exit code unknown: it was started outside rdt-tui)")
+    ]
+
+
+@pytest.mark.asyncio
+async def test_an_adopted_run_outlives_a_daemon_restart(agent: Agent, workdir: str) -> None:
+    (pid,) = start_job(workdir)
+    try:
+        c = await agent.client()
+        run = await c.adopt(pid)
+        members = tree(pid)
+        os.kill(agent.daemon_pid(), signal.SIGKILL)
+        c2 = await agent.client()  # starts a new daemon, which re-adopts the live runs
+        assert (await c2.status(run["id"]))["status"] == "running"
+        seen = len(await c2.all_metrics(run["id"], wait_ended=False))
+        stopped = await c2.stop(run["id"], grace=5)
+        assert stopped["status"] == "stopped" and not any(p in process_table() for p in members)
+        assert seen > 0
+    finally:
+        kill_tree(tree(pid))
 
 
 @pytest.mark.asyncio
