@@ -91,8 +91,8 @@ def add_parsers(add: Any) -> None:
     sp.add_argument(
         "--log",
         metavar="PATH",
-        help="the log file it writes (default: the file its stdout points to; needed when "
-        "that is a terminal)",
+        help="the log file it writes, absolute or relative to ITS working directory "
+        "(default: the file its stdout points to; needed when that is a terminal)",
     )
     sp.add_argument("--profile", help="take metrics, checkpoints and stop signal from it")
     sp.add_argument("--name", help="a name for the run (used in its id)")

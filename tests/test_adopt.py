@@ -230,6 +230,13 @@ async def test_refusals_say_why(agent: Agent, workdir: str) -> None:
         assert run["log"] == os.path.join(workdir, "mine.log")
         with pytest.raises(AgentCallError, match="no process"):
             await c.adopt(4194304 + 7)
+        ours = await c.launch([sys.executable, "-c", code], cwd=workdir)
+        await wait_status(c, ours["id"], {"running"})
+        with pytest.raises(AgentCallError, match=f"already part of run {ours['id']}"):
+            await c.adopt(int((await c.status(ours["id"]))["pid"]))
+        with pytest.raises(AgentCallError, match="rdt-tui's own agent"):
+            await c.adopt(agent.daemon_pid())
+        await c.stop(ours["id"], grace=1)
     finally:
         for p in (other, on_tty):
             if p is not None:

@@ -100,12 +100,12 @@ async def test_adopt_from_the_runs_screen(state_dir: str, workdir: str, user_con
             await until(lambda: isinstance(app.screen, RunsScreen))
             await pilot.press("a")
             await until(lambda: isinstance(app.screen, AdoptScreen))
-            screen = app.screen
-            assert isinstance(screen, AdoptScreen)
-            await until(lambda: select(screen, on_tty.pid))
-            assert str(pid) in screen.found and screen.found[str(pid)]["run"]  # adopted
-            screen.query_one("#log", Input).value = "other.log"
-            screen.query_one("#log", Input).focus()
+            again = app.screen
+            assert isinstance(again, AdoptScreen)
+            await until(lambda: select(again, on_tty.pid))
+            assert str(pid) in again.found and again.found[str(pid)]["run"]  # adopted
+            again.query_one("#log", Input).value = "other.log"
+            again.query_one("#log", Input).focus()
             await pilot.press("enter")
             await until(lambda: on_dashboard(app))
             await pilot.press("q")

@@ -13,13 +13,14 @@ import os
 import time
 from typing import Any, Dict, List, Optional, Set, Tuple
 
+from ..core.formats import FORMATS
 from ..protocol import errors
 from ..protocol.errors import AgentError
 from . import adoptproc
 from .files import write_json_atomic
 from .gpu import RunOfPid
 from .procs import process_table, read_proc, run_of_pid
-from .runs import RUNNING, metric_source_of, node_path
+from .runs import metric_source_of, node_path
 
 _STDOUT_HINT = {
     "tty": "its output goes to a terminal (a tmux pane or an ssh session), not to a file",
@@ -183,6 +184,7 @@ class AdoptOps:
 
     store: Any
     gpu_samples: Any
+    _adopt_lock: Optional[asyncio.Lock] = None
 
     def watcher(self, run_id: str) -> Any:
         raise NotImplementedError
@@ -196,7 +198,10 @@ class AdoptOps:
 
     async def op_adopt(self, args: Dict[str, Any]) -> Dict[str, Any]:
         loop = asyncio.get_event_loop()
-        run_id = await loop.run_in_executor(None, self._adopt, args)
+        if self._adopt_lock is None:
+            self._adopt_lock = asyncio.Lock()
+        async with self._adopt_lock:  # two adoptions of one process make one run
+            run_id = await loop.run_in_executor(None, self._adopt, args)
         self.watcher(run_id)
         return self.store.summary(run_id)
 
@@ -206,16 +211,28 @@ class AdoptOps:
         proc = table.get(pid)
         if proc is None:
             raise AgentError(errors.BAD_REQUEST, f"process {pid} just ended")
-        # Adopted before: the same process (pid and start time) is the same run.
+        scan = self.store.scan()
+        if pid in scan.exclude:
+            raise AgentError(errors.BAD_REQUEST, f"process {pid} is rdt-tui's own agent")
+        # Part of a run already: adopted before (that run), or launched by us (refused).
         for run_id in self.store.run_ids():
             state = self.store.summary_state(run_id)
-            if (
-                state.get("kind") == adoptproc.ADOPTED
-                and state.get("pid") == pid
-                and state.get("start_time") == proc.start
-                and self.store.summary(run_id)["status"] == RUNNING
-            ):
+            if pid not in scan.members(run_id, state):
+                continue
+            if state.get("kind") == adoptproc.ADOPTED:
                 return str(run_id)
+            raise AgentError(
+                errors.BAD_REQUEST,
+                f"process {pid} is already part of run {run_id}, launched by rdt-tui",
+                f"watch it with `rdt-tui watch HOST {run_id}`",
+            )
+        metric_format = str(args.get("metric_format") or "auto")
+        if metric_format not in FORMATS:
+            raise AgentError(
+                errors.BAD_REQUEST,
+                f"unknown metric format {metric_format!r}",
+                "use one of " + ", ".join(sorted(FORMATS)),
+            )
         argv = adoptproc.cmdline(pid)
         cwd = adoptproc.cwd_of(pid) or "/"
         log = resolve_log(pid, args.get("log"), cwd)
@@ -235,7 +252,7 @@ class AdoptOps:
             "gpus": None,
             "name": name,
             "log": log,
-            "metric_format": str(args.get("metric_format") or "auto"),
+            "metric_format": metric_format,
             "profile": str(args.get("profile") or "") or None,
             "group": None,
             "log_files": [str(p) for p in (args.get("log_files") or [])],
@@ -258,7 +275,7 @@ class AdoptOps:
         # writer of ours ever touches it.
         os.symlink(log, os.path.join(run_dir, "output.log"))
         members = adoptproc.adopted_members(
-            {"pid": pid, "start_time": proc.start}, table, self.store.scan().exclude
+            {"pid": pid, "start_time": proc.start}, table, scan.exclude
         )
         write_json_atomic(
             os.path.join(run_dir, "state.json"),
