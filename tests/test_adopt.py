@@ -88,9 +88,12 @@ def test_members_never_take_a_reused_pid_nor_a_foreign_session() -> None:
             proc(41, 40, 40, 71),  # the stranger's child
             proc(50, 1, 50, 80),  # a worker that made its own session
             proc(51, 1, 50, 81),  # ... and its orphan, found by that session
+            # 60 was a rank that died; its pid went to a stranger who led group 60 and died
+            # too, leaving this child in group 60: no process of ours is in that group.
+            proc(61, 1, 61, 90, pgid=60),
         )
     }
-    state = {"pid": 20, "start_time": 50, "tree": [[22, 52], [40, 9], [50, 80]]}
+    state = {"pid": 20, "start_time": 50, "tree": [[22, 52], [40, 9], [50, 80], [60, 55]]}
     assert adopted_members(state, table, set()) == [20, 21, 22, 50, 51]
     assert adopted_members(state, table, {21}) == [20, 22, 50, 51]
 

@@ -183,15 +183,16 @@ def adopted_members(state: Dict[str, Any], table: Dict[int, Proc], exclude: Set[
     time differs from the one recorded."""
     tree = tree_of(state)
     alive = {p for p, start in tree.items() if p in table and table[p].start == start}
-    # A recorded pid now held by a stranger names no session or group of ours; a leader
-    # that died leaves its ids in use, and the kernel reuses no pid that still names one.
-    leaders = {p for p in tree if p in alive or p not in table}
+    # A session or group counts while its leader was one of ours AND one of ours still lives
+    # in it: the kernel reuses no pid that still names a session or group with a member, so
+    # the ids are still the ones we recorded (a dead leader's pid alone proves nothing).
+    sids = {table[p].sid for p in alive if table[p].sid in tree}
+    pgids = {table[p].pgid for p in alive if table[p].pgid in tree}
     found: Set[int] = set(alive)
     children: Dict[int, List[int]] = {}
-    oldest = min(tree.values()) if tree else 0
     for proc in table.values():
         children.setdefault(proc.ppid, []).append(proc.pid)
-        if (proc.sid in leaders or proc.pgid in leaders) and proc.start >= oldest:
+        if proc.sid in sids or proc.pgid in pgids:
             found.add(proc.pid)
     stack = list(found)
     while stack:
