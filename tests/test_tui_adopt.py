@@ -69,7 +69,7 @@ async def test_adopt_from_the_runs_screen(state_dir: str, workdir: str, user_con
             await pilot.press("enter")
             await until(lambda: isinstance(app.screen, RunsScreen))
             titles = [c.title for c in app.get_system_commands(app.screen)]
-            assert "Adopt a run started by hand" in titles  # in the palette, by its description
+            assert "Adopt a run" in titles  # in the palette, by its description
             await pilot.press("a")
             await until(lambda: isinstance(app.screen, AdoptScreen))
             screen = app.screen

@@ -4,9 +4,10 @@ processes make up one of them once adopted.
 An adopted run has no shim, no marker and no exit record: its processes are the tree recorded
 at adoption (pid AND start time, so a reused pid is never taken for one of them), refreshed at
 every look so workers started later count, plus the descendants of any of them, plus the
-members of a session or process group whose leader is one of them. A session whose leader is
-NOT one of them is never counted: a run started with ``nohup ... &`` from a login shell shares
-that shell's session with the user's shell and every other job started from it.
+members of a session or process group whose leader is one of them while one of them still
+lives in it. A session whose leader is NOT one of them is never counted: a run started with
+``nohup ... &`` from a login shell shares that shell's session with the user's shell and every
+other job started from it.
 """
 
 import os

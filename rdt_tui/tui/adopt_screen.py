@@ -102,6 +102,7 @@ class AdoptScreen(ModalScreen["str | None"]):
         self.adopt(int(cand["pid"]), log)
 
     @work(exclusive=True, group="adopt")
+    @guarded("Adopting the run")
     async def adopt(self, pid: int, log: str | None) -> None:
         try:
             run = await self.client.adopt(pid, log)

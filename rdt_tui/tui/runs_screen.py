@@ -49,7 +49,7 @@ class RunsScreen(Screen[None]):
         Binding("escape", "back", "Hosts", id="runs.back"),
         Binding("space", "mark", "Mark run", id="runs.mark"),
         Binding("v", "compare", "Compare marked", id="runs.compare"),
-        Binding("a", "adopt", "Adopt a run started by hand", id="runs.adopt"),
+        Binding("a", "adopt", "Adopt a run", id="runs.adopt"),
     ]
 
     class CompareMarked(Message):
