@@ -22,7 +22,7 @@ from rdt_tui.core.metrics import parse_text
 
 from .adopt_jobs import alive, kill_tree, read, shell, tree, wait_for
 from .conftest import Agent, wait_status
-from .test_cli import rdt
+from .test_cli import rdt, rdt_json
 
 # A job that forks a worker (both print), like a launcher and its rank.
 JOB = r"""
@@ -269,5 +269,24 @@ def test_cli_adopt_status_and_runs_say_exit_code_unknown(state_dir: str, workdir
         if os.getuid() != 0:
             assert refused.returncode == 1 and "belongs to user" in refused.stderr
         assert "Traceback" not in refused.stderr
+    finally:
+        kill_tree(tree(pid))
+
+
+def test_cli_adopt_without_pid_lists_the_candidates(state_dir: str, workdir: str) -> None:
+    launcher = os.path.join(workdir, "torchrun")  # a launcher, by its program's name
+    with open(launcher, "w") as fh:
+        fh.write(JOB)
+    (pid,) = shell(workdir, [sys.executable, launcher, "0.05", "100000"], log="job.log")
+    try:
+        wait_for(lambda: len(tree(pid)) == 2, 20, "the rank")
+        out = rdt(state_dir, "adopt", "localhost")
+        assert out.returncode == 0, out.stderr
+        text = out.stdout
+        assert f"pid {pid}: 2 process(es)" in text and f"cwd      {workdir}" in text
+        assert f"log      {workdir}/job.log" in text
+        assert "adopt one with: rdt-tui adopt localhost --pid PID" in text
+        listed = rdt_json(state_dir, "adopt", "localhost")
+        assert [c["pid"] for c in listed if c["cwd"] == workdir] == [pid]
     finally:
         kill_tree(tree(pid))
