@@ -63,3 +63,23 @@ def test_gpu_processes_are_the_adopted_runs_by_tree_and_by_start_time(
         stranger.kill()
         stranger.wait()
         kill_tree(tree(pid))
+
+
+def test_the_gpus_of_an_adopted_run_are_its_cuda_visible_devices(
+    state_dir: str, workdir: str
+) -> None:
+    log = os.path.join(workdir, "x.log")
+    code = "import time; time.sleep(60)"
+    env = dict(os.environ, CUDA_VISIBLE_DEVICES="2,3")
+    with open(log, "w") as fh:
+        picky = subprocess.Popen([sys.executable, "-c", code], stdout=fh, env=env)
+        every = subprocess.Popen([sys.executable, "-c", code], stdout=fh)
+    try:
+        store = RunStore(state_dir)
+        ops = Ops(store)
+        assert store.spec(ops._adopt({"pid": picky.pid}))["gpus"] == ["2", "3"]
+        assert store.spec(ops._adopt({"pid": every.pid}))["gpus"] is None  # every GPU
+    finally:
+        for p in (picky, every):
+            p.kill()
+            p.wait()

@@ -249,7 +249,7 @@ class AdoptOps:
             "argv": argv,
             "cwd": cwd,
             "env": {},
-            "gpus": None,
+            "gpus": adoptproc.visible_gpus(pid),  # what a launch onto its GPUs is told
             "name": name,
             "log": log,
             "metric_format": metric_format,

@@ -89,6 +89,20 @@ def stdout_of(pid: int) -> Tuple[Optional[str], str]:
     return target, "file"
 
 
+def visible_gpus(pid: int) -> Optional[List[str]]:
+    """The GPUs ``pid`` was given by CUDA_VISIBLE_DEVICES (None: unset, so every GPU)."""
+    try:
+        with open(f"/proc/{pid}/environ", "rb") as fh:
+            env = fh.read()
+    except OSError:
+        return None
+    for item in env.split(b"\0"):
+        if item.startswith(b"CUDA_VISIBLE_DEVICES="):
+            text = item.split(b"=", 1)[1].decode("utf-8", "replace")
+            return [g.strip() for g in text.split(",") if g.strip()]
+    return None
+
+
 def boot_time() -> float:
     """The epoch second the machine booted (``btime`` of /proc/stat)."""
     try:
