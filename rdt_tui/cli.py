@@ -134,6 +134,8 @@ async def cmd_status(c: AgentClient, a: argparse.Namespace) -> int:
         return 0
     print(f"run      {s['id']}\nstatus   {_status_word(s)}\nstarted  {_age(s.get('started_at'))}")
     print(f"command  {' '.join(s.get('argv') or [])}\ncwd      {s.get('cwd')}")
+    if s.get("kind") == "adopted":  # started by hand: its own log, read where it is
+        print(f"log      {s.get('log')} (adopted: exit code unknown once it ends)")
     if s.get("held_by"):  # what finds every process of the run when it is stopped
         print(f"held by  {', '.join(s['held_by'])}")
     if s.get("error"):

@@ -264,6 +264,7 @@ def test_cli_adopt_status_and_runs_say_exit_code_unknown(state_dir: str, workdir
                 break
             time.sleep(0.5)
         assert "status   ended (exit code unknown)" in status.stdout, status.stdout
+        assert f"log      {workdir}/job.log (adopted" in status.stdout
         assert "ended (exit code unknown)" in rdt(state_dir, "runs", "localhost").stdout
         refused = rdt(state_dir, "adopt", "localhost", "--pid", "1")
         if os.getuid() != 0:
