@@ -121,13 +121,12 @@ def check_adoptable(pid: Any) -> int:
         pid = int(pid)
     except (TypeError, ValueError):
         raise AgentError(errors.BAD_REQUEST, f"--pid {pid!r} is not a process id") from None
-    owner = adoptproc.uid_of(pid) if pid > 1 else None
+    hint = "list the training processes with `rdt-tui adopt HOST` (no --pid)"
+    if pid <= 1:
+        raise AgentError(errors.BAD_REQUEST, f"process {pid} is no training run", hint)
+    owner = adoptproc.uid_of(pid)
     if owner is None:
-        raise AgentError(
-            errors.BAD_REQUEST,
-            f"no process {pid} on this host",
-            "list the training processes with `rdt-tui adopt HOST --list`",
-        )
+        raise AgentError(errors.BAD_REQUEST, f"no process {pid} on this host", hint)
     if owner != os.getuid():
         raise AgentError(
             errors.BAD_REQUEST,
