@@ -300,3 +300,15 @@ def test_cli_adopt_without_pid_lists_the_candidates(state_dir: str, workdir: str
         assert [c["pid"] for c in listed if c["cwd"] == workdir] == [pid]
     finally:
         kill_tree(tree(pid))
+
+
+def test_the_end_of_an_adopted_run_is_worded_without_an_exit_code() -> None:
+    from rdt_tui.core.alerts import ended_text
+
+    final = {"status": "ended", "exit_code": None, "exit_code_known": False}
+    assert ended_text(final) == ("ended (exit code unknown: it was not started by rdt-tui)", False)
+    stopped = dict(final, status="stopped")
+    assert (
+        ended_text(stopped)[0]
+        == "stopped as asked (exit code unknown: it was not started by rdt-tui)"
+    )
