@@ -83,3 +83,29 @@ def test_the_gpus_of_an_adopted_run_are_its_cuda_visible_devices(
         for p in (picky, every):
             p.kill()
             p.wait()
+
+
+def test_a_state_directory_that_refuses_leaves_no_half_made_run(
+    state_dir: str, workdir: str, monkeypatch: Any
+) -> None:
+    import errno
+
+    import pytest
+
+    from rdt_tui.agent import adopt
+    from rdt_tui.protocol.errors import AgentError
+
+    def full(*_: Any) -> None:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    with open(os.path.join(workdir, "x.log"), "w") as fh:
+        job = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"], stdout=fh)
+    try:
+        store = RunStore(state_dir)
+        monkeypatch.setattr(adopt.os, "symlink", full)
+        with pytest.raises(AgentError, match="No space left") as err:
+            Ops(store)._adopt({"pid": job.pid})
+        assert "free space" in err.value.hint and store.run_ids() == []
+    finally:
+        job.kill()
+        job.wait()

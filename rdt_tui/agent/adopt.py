@@ -10,6 +10,7 @@ process, so its exit code cannot be known: the run ends as ``ended``, exit code 
 
 import asyncio
 import os
+import shutil
 import time
 from typing import Any, Dict, List, Optional, Set, Tuple
 
@@ -264,31 +265,37 @@ class AdoptOps:
         }
         run_id = self.store.create(spec)
         run_dir = self.store.run_dir(run_id)
-        # The run's past is the process's: log_files and event files written since it
-        # started are its own (the watcher skips what is older than created_at).
-        write_json_atomic(
-            os.path.join(run_dir, "spec.json"),
-            dict(self.store.spec(run_id), created_at=started, adopted_at=time.time()),
-        )
-        # Read-only: a link, so every reader of output.log reads the user's file and no
-        # writer of ours ever touches it.
-        os.symlink(log, os.path.join(run_dir, "output.log"))
         members = adoptproc.adopted_members(
             {"pid": pid, "start_time": proc.start}, table, scan.exclude
         )
-        write_json_atomic(
-            os.path.join(run_dir, "state.json"),
-            {
-                "kind": adoptproc.ADOPTED,
-                "pid": pid,
-                "start_time": proc.start,
-                "started_at": started,
-                "sid": proc.sid,
-                "pgid": proc.pgid,
-                "tree": adoptproc.snapshot(members, table),
-                "held_by": ["process tree (recorded at adoption, refreshed at every look)"],
-            },
-        )
+        state = {
+            "kind": adoptproc.ADOPTED,
+            "pid": pid,
+            "start_time": proc.start,
+            "started_at": started,
+            "sid": proc.sid,
+            "pgid": proc.pgid,
+            "tree": adoptproc.snapshot(members, table),
+            "held_by": ["process tree (recorded at adoption, refreshed at every look)"],
+        }
+        try:
+            write_json_atomic(os.path.join(run_dir, "state.json"), state)
+            # The run's past is the process's: log_files and event files written since it
+            # started are its own (the watcher skips what is older than created_at).
+            write_json_atomic(
+                os.path.join(run_dir, "spec.json"),
+                dict(self.store.spec(run_id), created_at=started, adopted_at=time.time()),
+            )
+            # Read-only: a link, so every reader of output.log reads the user's file and no
+            # writer of ours ever touches it.
+            os.symlink(log, os.path.join(run_dir, "output.log"))
+        except OSError as exc:  # a full or read-only state directory: no half-made run
+            shutil.rmtree(run_dir, ignore_errors=True)
+            raise AgentError(
+                errors.INTERNAL,
+                f"cannot record the adopted run in {run_dir}: {exc}",
+                "free space in the agent's state directory, then adopt it again",
+            ) from None
         return run_id
 
 
