@@ -29,7 +29,8 @@ JOB = r"""
 import os, sys, time
 parent = os.getpid()
 if os.fork() == 0:
-    while os.getppid() == parent:  # a rank: it ends with its launcher
+    # A rank: it ends with its launcher, unless stubborn (then only a signal of its own ends it)
+    while os.getppid() == parent or "stubborn" in sys.argv:
         time.sleep(0.05)
     os._exit(0)
 for i in range(1, 1000000):
@@ -41,13 +42,13 @@ for i in range(1, 1000000):
 
 
 def start_job(
-    workdir: str, delay: float = 0.05, steps: int = 10**6, bait: bool = False
+    workdir: str, delay: float = 0.05, steps: int = 10**6, bait: bool = False, *extra: str
 ) -> list[int]:
     """``nohup python JOB > job.log 2>&1 &`` from a shell (and a decoy beside it, in the
     same session and group); the job's pid (and the decoy's)."""
     with open(os.path.join(workdir, "job.py"), "w") as fh:
         fh.write(JOB)
-    job = [sys.executable, "job.py", str(delay), str(steps), "--output_dir", "ckpts"]
+    job = [sys.executable, "job.py", str(delay), str(steps), "--output_dir", "ckpts", *extra]
     decoy = [sys.executable, "-c", "import time; time.sleep(600)", "job.py"]
     pids = shell(workdir, job, *([decoy] if bait else []), log="job.log")
     wait_for(lambda: len(tree(pids[0])) >= 2, 20, "the job's worker")
@@ -192,7 +193,8 @@ async def test_an_adopted_run_outlives_a_daemon_restart(agent: Agent, workdir: s
 async def test_stop_reaches_the_tree_only_and_never_a_reused_pid(
     agent: Agent, workdir: str
 ) -> None:
-    pid, bait = start_job(workdir, bait=True)  # same user, session and group as the job
+    # Same user, session and group as the job; its rank outlives it unless signalled itself.
+    pid, bait = start_job(workdir, 0.05, 10**6, True, "stubborn")
     bait_start = start_time(bait)
     reused = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)", "job.py"])
     try:
