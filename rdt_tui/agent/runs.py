@@ -3,7 +3,9 @@
 The files are the truth, not the daemon's memory: a daemon killed and restarted reads them
 back and re-adopts every live run. A run is *running* while its job (pid AND start time) or
 any process carrying its marker is alive, *exited* or *stopped* once the shim wrote exit.json,
-and *lost* when none of these hold (the node rebooted, the shim was SIGKILLed).
+and *lost* when none of these hold (the node rebooted, the shim was SIGKILLed). A run started
+by hand and adopted (agent/adopt.py, ``kind: "adopted"``) is running while its process tree
+lives and then *ended*, its exit code unknown.
 """
 
 import os
