@@ -15,7 +15,7 @@ import time
 
 import pytest
 
-from rdt_tui.agent.adoptproc import adopted_members, guess_checkpoint_dir, stdout_of
+from rdt_tui.agent.adoptproc import adopted_members, cmdline, guess_checkpoint_dir, stdout_of
 from rdt_tui.agent.procs import Proc, process_table, start_time
 from rdt_tui.client import AgentCallError
 from rdt_tui.core.metrics import parse_text
@@ -245,6 +245,10 @@ async def test_refusals_say_why(agent: Agent, workdir: str) -> None:
         assert run["log"] == os.path.join(workdir, "mine.log")
         with pytest.raises(AgentCallError, match="no process"):
             await c.adopt(4194304 + 7)
+        kthread = next((p for p in process_table() if p > 2 and not cmdline(p)), None)
+        if kthread is not None and os.getuid() == 0:  # kernel threads are root's
+            with pytest.raises(AgentCallError, match="kernel thread"):
+                await c.adopt(kthread, log="mine.log")
         ours = await c.launch([sys.executable, "-c", code], cwd=workdir)
         await wait_status(c, ours["id"], {"running"})
         with pytest.raises(AgentCallError, match=f"already part of run {ours['id']}"):

@@ -234,6 +234,8 @@ class AdoptOps:
                 "use one of " + ", ".join(sorted(FORMATS)),
             )
         argv = adoptproc.cmdline(pid)
+        if not argv:
+            raise AgentError(errors.BAD_REQUEST, f"process {pid} is a kernel thread, no run")
         cwd = adoptproc.cwd_of(pid) or "/"
         log = resolve_log(pid, args.get("log"), cwd)
         started = adoptproc.started_epoch(proc.start)
