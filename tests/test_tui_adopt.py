@@ -88,6 +88,7 @@ async def test_adopt_from_the_runs_screen(state_dir: str, workdir: str, user_con
             await until(lambda: on_dashboard(app))
             dash = app.screen
             assert isinstance(dash, DashboardScreen)
+            first = dash.run_id
             chart = dash.query_one(LossChart)
             await until(lambda: len(chart.series.get("loss", ())) > 50)
             assert chart.series["loss"].steps[0] == 1  # its log, from the first line
@@ -108,6 +109,22 @@ async def test_adopt_from_the_runs_screen(state_dir: str, workdir: str, user_con
             again.query_one("#log", Input).focus()
             await pilot.press("enter")
             await until(lambda: on_dashboard(app))
+            # The first one ends (its launcher and rank killed by hand): the runs screen says
+            # so, without an exit code it cannot know.
+            kill_tree(tree(pid))
+            app.pop_screen()
+            await until(lambda: isinstance(app.screen, RunsScreen))
+            runs = app.screen.query_one("#runs", DataTable)
+
+            status = ""
+            for _ in range(40):  # the agent sees the end within a poll or two
+                await pilot.press("r")
+                await pilot.pause(0.5)
+                if first in runs.rows:
+                    status = str(runs.get_row(first)[2])
+                if status == "ended (exit code unknown)":
+                    break
+            assert status == "ended (exit code unknown)"
             await pilot.press("q")
     finally:
         on_tty.kill()
