@@ -100,6 +100,8 @@ def _age(ts: float | None) -> str:
 
 
 def _status_word(s: dict[str, Any]) -> str:
+    if s.get("exit_code_known") is False and s["status"] != "running":  # an adopted run
+        return f"{s['status']} (exit code unknown)"
     if s["status"] in ("exited", "stopped"):
         code = s.get("exit_code")
         sig = s.get("signal")
@@ -132,6 +134,8 @@ async def cmd_status(c: AgentClient, a: argparse.Namespace) -> int:
         return 0
     print(f"run      {s['id']}\nstatus   {_status_word(s)}\nstarted  {_age(s.get('started_at'))}")
     print(f"command  {' '.join(s.get('argv') or [])}\ncwd      {s.get('cwd')}")
+    if s.get("kind") == "adopted":  # started by hand: its own log, read where it is
+        print(f"log      {s.get('log')} (adopted: exit code unknown once it ends)")
     if s.get("held_by"):  # what finds every process of the run when it is stopped
         print(f"held by  {', '.join(s['held_by'])}")
     if s.get("error"):
@@ -618,6 +622,7 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--checkpoint-every", type=int, default=100)
     sp.add_argument("--simulate-gpus", type=int, default=0, help=argparse.SUPPRESS)
     sp.set_defaults(fn=cmd_demo, host="localhost")
+    from .cli_adopt import add_parsers as add_adopt_parsers
     from .cli_alerts import add_parsers as add_alert_parsers
     from .cli_group import add_parsers as add_group_parsers
     from .cli_preflight import add_parsers as add_preflight_parsers
@@ -627,6 +632,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_preflight_parsers(add)
     add_group_parsers(sub)
     add_alert_parsers(add)
+    add_adopt_parsers(add)
     return p
 
 

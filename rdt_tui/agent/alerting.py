@@ -295,7 +295,10 @@ class AlertEngine:
         status, code, sig = summary["status"], summary.get("exit_code"), summary.get("signal")
         if not st.rules["exit"] or status == STOPPED:
             return  # a stop the user asked for is no news to them
-        if status == "lost":
+        if summary.get("exit_code_known") is False:  # adopted: nothing could wait for it
+            msg = "ended (exit code unknown: it was started outside rdt-tui)"
+            self.raise_alert(st, "exit", "info", msg, now)
+        elif status == "lost":
             msg = "lost: no process and no exit record (node rebooted, or the monitor killed)"
             self.raise_alert(st, "exit", "error", msg, now)
         elif sig:

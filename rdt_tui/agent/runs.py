@@ -3,7 +3,9 @@
 The files are the truth, not the daemon's memory: a daemon killed and restarted reads them
 back and re-adopts every live run. A run is *running* while its job (pid AND start time) or
 any process carrying its marker is alive, *exited* or *stopped* once the shim wrote exit.json,
-and *lost* when none of these hold (the node rebooted, the shim was SIGKILLed).
+and *lost* when none of these hold (the node rebooted, the shim was SIGKILLed). A run started
+by hand and adopted (agent/adopt.py, ``kind: "adopted"``) is running while its process tree
+lives and then *ended*, its exit code unknown.
 """
 
 import os
@@ -17,7 +19,7 @@ from typing import Any, Dict, List, Optional
 from ..core.formats import FORMATS
 from ..protocol import errors
 from ..protocol.errors import AgentError
-from . import cgroups
+from . import adoptproc, cgroups
 from .files import CorruptFile, ensure_private_dir, read_json, write_json_atomic
 from .procs import clean_env, is_same_process, marked_processes, process_table
 from .shim import is_sealed
@@ -108,6 +110,9 @@ class RunStore:
         out["started_at"] = state.get("started_at") or spec.get("created_at")
         out["stop_requested"] = stop_info is not None
         out["held_by"] = state.get("held_by") or []
+        if state.get("kind") == adoptproc.ADOPTED:  # started outside rdt-tui: agent/adopt.py
+            out.update(adoptproc.summary(path, run_id, spec, state, scan or self.scan(), stop_info))
+            return dict(out, error="; ".join(problems)) if problems else out
         job_alive = is_same_process(state.get("pid"), state.get("start_time"))
         shim_alive = is_same_process(state.get("shim_pid"), state.get("shim_start"))
         if exit_info is not None and not is_sealed(exit_info, spec.get("shim_key")):
@@ -233,6 +238,8 @@ class Scan:
 
     def members(self, run_id: str, state: Dict[str, Any]) -> List[int]:
         others = {p for r, ps in self.marked.items() if r != run_id for p in ps}
+        if state.get("kind") == adoptproc.ADOPTED:  # no shim, marker nor cgroup: the tree
+            return adoptproc.adopted_members(state, self.table, self.exclude | others)
         state = dict(state, cgroup=cgroups.of_run(state.get("cgroup"), run_id))
         return run_members(state, self.table, self.marked.get(run_id, []), self.exclude | others)
 

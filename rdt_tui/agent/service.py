@@ -13,11 +13,12 @@ from ..protocol import errors
 from ..protocol.errors import AgentError
 from ..protocol.wire import PROTOCOL_VERSION
 from . import cgroups, ckptscan, stopper
+from .adopt import AdoptOps, RunOfTree
 from .alert_ops import AlertOps
 from .build import build_hash
 from .files import CorruptFile, read_json
 from .follower import read_chunk, tail_lines
-from .gpu import MIN_INTERVAL, GpuBackend, RunOfPid, open_backend
+from .gpu import MIN_INTERVAL, GpuBackend, open_backend
 from .hoststats import CpuMeter, host_sample
 from .preflight_ops import PreflightOps
 from .procs import read_proc, signal_all, signal_number
@@ -29,7 +30,7 @@ TERM_GRACE_S = 5.0
 GPU_HISTORY = 3600
 
 
-class AgentService(PreflightOps, AlertOps):
+class AgentService(PreflightOps, AlertOps, AdoptOps):
     def __init__(
         self,
         root: str,
@@ -53,7 +54,7 @@ class AgentService(PreflightOps, AlertOps):
         self._stops: Dict[str, asyncio.Task[Dict[str, Any]]] = {}
         self._launch_lock = asyncio.Lock()
         self._cpu = CpuMeter()
-        self._run_of = RunOfPid()
+        self._run_of = RunOfTree(self.store)  # marker, else an adopted run's tree
         self.started_at = time.time()
         self._manifests: Dict[str, Tuple[int, int]] = {}
 
@@ -251,7 +252,8 @@ class AgentService(PreflightOps, AlertOps):
 
         left = await stopper.escalate(find, send, read_proc, sig, grace, TERM_GRACE_S)
         state_path = os.path.join(self.store.run_dir(run_id), "exit.json")
-        for _ in range(100):  # the shim records the exit right after its child is gone
+        adopted = self.store.summary_state(run_id).get("kind") == "adopted"  # no shim, no record
+        for _ in range(0 if adopted else 100):  # the shim records the exit right after its child
             if os.path.exists(state_path) or left:
                 break
             await asyncio.sleep(0.05)

@@ -35,6 +35,7 @@ class AgentTimeout(TransportError, asyncio.TimeoutError):
 # Operations that only read: safe to send again after a dropped link.
 READ_OPS = frozenset(
     {"runs", "status", "tail", "log", "metrics", "history", "checkpoints", "gpus", "preflight"}
+    | {"candidates"}
 )
 # Sent again after a dropped link too: a stop is idempotent (a run that ended answers so),
 # and a stop cut short by a daemon restart must still reach the run.
@@ -398,6 +399,20 @@ class AgentClient:
 
     async def checkpoints(self, run: str) -> dict[str, Any]:
         return dict(await self.call("checkpoints", {"run": run}))
+
+    async def candidates(self) -> list[dict[str, Any]]:
+        """Training processes of this user on the host that no run of ours holds (started
+        by hand in tmux or under nohup): pid, argv, cwd, log (None when stdout is no file)."""
+        return list((await self.call("candidates"))["candidates"])
+
+    async def adopt(self, pid: int, log: str | None = None, **options: Any) -> dict[str, Any]:
+        """Make process ``pid`` (and its tree) a run: its log followed from the start, its
+        checkpoints listed, stop over its processes. Options: name, profile, checkpoint_dir,
+        checkpoint_globs, log_files, event_files, metric_format, metric_source, stop_signal,
+        alerts (a profile's launch arguments fit). Adopting it again returns the same run."""
+        args: dict[str, Any] = {"pid": pid, "log": log}
+        args.update({k: v for k, v in options.items() if v is not None})
+        return dict(await self.call("adopt", args))
 
     async def gpus(self, limit: int = 1) -> dict[str, Any]:
         return dict(await self.call("gpus", {"limit": limit}))

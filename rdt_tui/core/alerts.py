@@ -26,6 +26,11 @@ def ended_text(final: Dict[str, Any]) -> Tuple[str, bool]:
     """How a run's end is worded, and whether it is bad news. A stop someone asked for is
     said as such, whatever exit code the signal gave."""
     status, code = final.get("status"), final.get("exit_code")
+    if final.get("exit_code_known") is False:  # adopted: started outside rdt-tui
+        return (
+            f"{'stopped as asked' if status == 'stopped' else status} "
+            "(exit code unknown: it was not started by rdt-tui)"
+        ), False
     if status == "stopped":
         return f"stopped as asked (exit code {code})", False
     if status == "exited":

@@ -1,7 +1,8 @@
 """One host: its run profiles (Enter opens the launch form, ``p`` runs the preflight
 checklist, ``f`` applies the highlighted check's fix) and its runs (Enter opens the
 dashboard; space marks a run and ``v`` compares the marked runs, which may be on several
-hosts). A profile that does not load is listed with its error, never hidden."""
+hosts; ``a`` adopts a run started by hand). A profile that does not load is listed with its
+error, never hidden."""
 
 from __future__ import annotations
 
@@ -22,6 +23,7 @@ from ..config.profiles import Profile, ProfileError, list_profiles
 from ..core.compare import RunMarks
 from ..core.preflight import summary
 from ..core.units import human_duration
+from .adopt_screen import AdoptScreen
 from .confirm import Confirm
 from .dashboard import DashboardScreen
 from .errors import notify_error
@@ -47,6 +49,7 @@ class RunsScreen(Screen[None]):
         Binding("escape", "back", "Hosts", id="runs.back"),
         Binding("space", "mark", "Mark run", id="runs.mark"),
         Binding("v", "compare", "Compare marked", id="runs.compare"),
+        Binding("a", "adopt", "Adopt a run", id="runs.adopt"),
     ]
 
     class CompareMarked(Message):
@@ -115,7 +118,9 @@ class RunsScreen(Screen[None]):
         self.run_records = {r["id"]: r for r in runs}
         for r in sorted(runs, key=lambda r: r.get("started_at") or 0, reverse=True):
             status = r["status"]
-            if status in ("exited", "stopped"):
+            if r.get("exit_code_known") is False and status != "running":  # adopted
+                status += " (exit code unknown)"
+            elif status in ("exited", "stopped"):
                 status += f" ({r.get('exit_code')})"
             table.add_row(
                 self._mark_of(r["id"]),
@@ -244,6 +249,16 @@ class RunsScreen(Screen[None]):
             f"Runs on {self.client.host}: Enter opens one, space marks, v compares, Esc goes back"
             + (f"  ({count} marked on all hosts)" if count else "")
         )
+
+    def action_adopt(self) -> None:
+        """Pick a run started by hand (tmux, nohup) and watch it like one of ours."""
+
+        def adopted(run_id: str | None) -> None:
+            if run_id:
+                self.action_refresh()
+                self.app.push_screen(DashboardScreen(self.client, run_id))
+
+        self.app.push_screen(AdoptScreen(self.client), adopted)
 
     def action_compare(self) -> None:
         if self.marks is None or len(self.marks) < 2:
