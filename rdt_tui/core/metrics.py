@@ -92,24 +92,39 @@ _HOST_PREFIX = re.compile(r"^[\w.-]+: (?=\S)")
 class MetricParser:
     """Stateful parser: carries the last step and drops repaints of an unchanged tqdm bar."""
 
-    def __init__(self, fmt: str = "auto") -> None:
+    def __init__(self, fmt: str = "auto", fast: bool = True) -> None:
+        """``fast=False`` parses line by line only: the reference the fast path (bars found
+        in a whole chunk by one regex, ``core/fastscan.py``) is tested against."""
         from .formats import project_matchers
 
         self.last_step: Optional[int] = None
         self._last_bar: Optional[Tuple[int, List[Tuple[str, str]]]] = None
         self.fmt = fmt
         self._project = project_matchers(fmt)
+        self.fast = fast
+        self._fast_bars = fast and fmt in ("auto", "rdt")  # the formats that read tqdm bars
 
     def parse_lines(self, lines: Iterable[str]) -> List[MetricPoint]:
         out: List[MetricPoint] = []
+        if self._fast_bars:
+            from . import fastscan
+
+            if not isinstance(lines, list):
+                lines = list(lines)
+            if len(lines) >= fastscan.MIN_LINES and fastscan.parse_lines(self, lines, out):
+                return out
+        one = self._parse_one
         for line in lines:
-            # Cheap screens first: most log lines carry no metric at all.
-            if "=" in line or ":" in line:
-                try:
-                    self._parse_line(line, out)
-                except (ValueError, OverflowError, TypeError, RecursionError, MemoryError):
-                    pass  # whatever a job prints, the watcher goes on: the line gives nothing
+            one(line, out)
         return out
+
+    def _parse_one(self, line: str, out: List[MetricPoint]) -> None:
+        # Cheap screens first: most log lines carry no metric at all.
+        if "=" in line or ":" in line:
+            try:
+                self._parse_line(line, out)
+            except (ValueError, OverflowError, TypeError, RecursionError, MemoryError):
+                pass  # whatever a job prints, the watcher goes on: the line gives nothing
 
     def _parse_line(self, line: str, out: List[MetricPoint]) -> None:
         if "\x1b" in line:

@@ -1,0 +1,213 @@
+"""The fast path of :meth:`MetricParser.parse_lines`: tqdm bars found in a whole chunk at once.
+
+A multi-GB training log is mostly one tqdm bar repainted on ``\\r``, ``Steps: 12%|#2 | 24/200
+[00:48<05:52, 2.0s/it, loss=0.0152, lr=0.0001]``, and parsing it line by line in Python costs
+about 2 us a line. Here one compiled regex classifies every line of the chunk in C
+(``findall``): a line is either a *plain bar* with the postfix keys of the chunk's first bar,
+its step and values captured, or anything else, captured whole. Runs of plain bars become
+points through ``map``/``zip`` (C loops, no Python code per line); every other line goes,
+in order, through the line-by-line parser, which stays the reference (``fast=False``).
+
+A plain bar is a line whose line-by-line parse is known in advance: its points are exactly
+the bar's postfix and nothing else in it counts. So the regex admits only lines where
+
+- the text before ``n/total`` holds no ``/`` (the first ``/`` is the bar's, so the bar the
+  line-by-line parser finds first is this one) and ``n`` has at most 15 digits;
+- no character that could start a project format's needle (``'`` of ``_sample_mse'``, ``I``
+  of ``Iter``, ``[``/``]`` of ``][`` and ``[info]``, ``>`` of ``Validation Results >>>>``),
+  no colour code (``\\x1b``) and no ``=`` appear before the postfix;
+- the postfix is ``, key=value`` for exactly the keys of the pattern, and the line ends at
+  the closing ``]`` (nothing after the bar to screen, and not a JSON line).
+
+The values captured are then checked by column: only digits, ``.``, ``e``, ``E``, ``+``,
+``-`` and accepted by ``float`` (the same language as the parser's number pattern). A run
+that fails any check goes through the line-by-line parser instead: the fast path can only be
+as right as the reference, and tests/test_fastscan_differential.py holds it to that.
+"""
+
+import gc
+import re
+from itertools import accumulate, chain, compress, repeat
+from operator import eq, itemgetter, not_
+from typing import TYPE_CHECKING, Dict, List, Optional, Pattern, Sequence, Tuple
+
+from .metrics import _POSTFIX, MetricPoint
+
+if TYPE_CHECKING:
+    from .metrics import MetricParser
+
+# Fewer lines than this are not worth a regex compile check and a join.
+MIN_LINES = 64
+# A bar anywhere in the chunk, to learn the postfix keys the chunk's bars carry.
+_ANY_BAR = re.compile(r"\d/\d+ \[([^\]\n]*)\]")
+# What a line needs to be read as a tqdm bar by the line-by-line parser (its _TQDM).
+_MAYBE_BAR = re.compile(r"\d/\d+ \[")
+_PATTERNS: Dict[Tuple[str, ...], Pattern[str]] = {}
+_NUMBER_CHARS = b".eE+-"
+
+
+def _pattern(keys: Tuple[str, ...]) -> Pattern[str]:
+    """One regex for every line of a chunk: a plain bar with ``keys`` (groups: n, then the
+    values) or any other line (every group empty)."""
+    pat = _PATTERNS.get(keys)
+    if pat is None:
+        if len(_PATTERNS) > 32:
+            _PATTERNS.clear()  # bounded: a job that changes its postfix keys every chunk
+        postfix = "".join(", " + re.escape(k) + r"=([^\n\],]*)" for k in keys)
+        pat = re.compile(
+            r"(?:[^\n/\x1b\[\]'>I=]*(?<!\d)(\d{1,15})/\d+ \[[^\n\[\]=\x1b'>I]*"
+            + postfix
+            + r"\]|[^\n]*)\n"
+        )
+        _PATTERNS[keys] = pat
+    return pat
+
+
+def _postfix_keys(text: str) -> Optional[Tuple[str, ...]]:
+    """The postfix keys of the first bars of ``text`` that have one (a bar without a postfix,
+    an epoch bar around the step bar, gives no keys), or None."""
+    for i, bar in enumerate(_ANY_BAR.finditer(text)):
+        keys = tuple(k for k, _ in _POSTFIX.findall(bar.group(1)))
+        if keys:
+            return keys
+        if i >= 16:
+            break
+    return None
+
+
+def parse_lines(parser: "MetricParser", lines: Sequence[str], out: List[MetricPoint]) -> bool:
+    """Parse ``lines`` into ``out`` as the line-by-line parser would, or return False having
+    done nothing (no bar with a postfix in them: the caller parses them line by line)."""
+    text = "\n".join(lines)
+    keys = _postfix_keys(text)
+    if keys is None:
+        return False
+    # Millions of small objects are made here and few survive long: the collector, run every
+    # 700 allocations, would cost more than the parse (and there are no cycles to find).
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        found = _pattern(keys).findall(text + "\n")
+        if len(found) != len(lines):
+            return False  # a "line" holding a \n: not from the splitter; the slow path copes
+        _parse_found(parser, keys, lines, found, out)
+    finally:
+        if collecting:
+            gc.enable()
+    return True
+
+
+def _parse_found(
+    parser: "MetricParser",
+    keys: Tuple[str, ...],
+    lines: Sequence[str],
+    found: List[Tuple[str, ...]],
+    out: List[MetricPoint],
+) -> None:
+    steps_col = list(map(itemgetter(0), found))
+    gaps = []  # the lines that are not plain bars, in order
+    i, end = 0, len(found)
+    while True:
+        try:
+            i = steps_col.index("", i)
+        except ValueError:
+            break
+        gaps.append(i)
+        i += 1
+    # All the chunk's plain bars at once, when no other line can be a bar: then the lines
+    # between them only read last_step (set here before each) and never touch _last_bar.
+    if not _MAYBE_BAR.search("\n".join([lines[j] for j in gaps])):
+        rows = list(compress(found, steps_col))
+        done = _columns(keys, rows, parser._last_bar) if rows else None
+        if done is not None or not rows:
+            _interleave(parser, lines, gaps, done, len(keys), out)
+            return
+    one = parser._parse_one
+    i = 0
+    for j in [*gaps, end]:
+        if j > i:
+            done = _columns(keys, found[i:j], parser._last_bar)
+            if done is None:
+                for line in lines[i:j]:  # the values did not pass: the reference parses them
+                    one(line, out)
+            else:
+                out.extend(done[0])
+                parser.last_step, parser._last_bar = done[1][-1], done[3]
+        if j < end:
+            one(lines[j], out)
+        i = j + 1
+
+
+def _interleave(
+    parser: "MetricParser",
+    lines: Sequence[str],
+    gaps: List[int],
+    done: "Optional[_Columns]",
+    m: int,
+    out: List[MetricPoint],
+) -> None:
+    """The points of all plain bars (``done``) and of the other lines, in line order."""
+    one = parser._parse_one
+    if done is None:
+        for j in gaps:
+            one(lines[j], out)
+        return
+    points, steps, kept, last_bar = done
+    emitted = before = 0  # points out, plain bars behind
+    for ordinal, j in enumerate(gaps):
+        bars = j - ordinal  # plain bars before line j
+        if bars > before:
+            upto = (kept[bars] if kept is not None else bars) * m
+            out.extend(points[emitted:upto])
+            emitted, before = upto, bars
+            parser.last_step = steps[bars - 1]
+        one(lines[j], out)
+    if len(steps) > before:
+        out.extend(points[emitted:])
+        parser.last_step = steps[-1]
+    parser._last_bar = last_bar
+
+
+_Columns = Tuple[
+    List[MetricPoint], List[int], Optional[List[int]], Tuple[int, List[Tuple[str, str]]]
+]
+
+
+def _columns(
+    keys: Tuple[str, ...], rows: List[Tuple[str, ...]], last_bar: object
+) -> Optional[_Columns]:
+    """Points of consecutive plain bars with the line-by-line parser's rules: the step from
+    n, a repaint of the bar before (same step, same values; ``last_bar`` before the first)
+    skipped. Returns (points, the step of each bar, how many bars before each index were
+    kept or None when all were, the last bar as ``_last_bar``), or None when a value is not
+    a number (the reference then parses the lines)."""
+    m = len(keys)
+    values = [list(map(itemgetter(c), rows)) for c in range(1, m + 1)]
+    try:
+        for col in values:
+            joined = "".join(col).encode("utf-8", "replace")
+            if not joined.translate(None, _NUMBER_CHARS).isdigit():
+                return None  # nan, inf, a word: the reference knows what to do
+        floats = [list(map(float, col)) for col in values]
+    except ValueError:
+        return None  # `1e`, `1.2.3`, an empty value
+    steps = list(map(int, map(itemgetter(0), rows)))
+    dup = [(steps[0], [(k, col[0]) for k, col in zip(keys, values)]) == last_bar]
+    if len(rows) > 1:
+        row_keys = list(zip(steps, *values))
+        dup.extend(map(eq, row_keys[1:], row_keys[:-1]))
+    last = (steps[-1], [(k, col[-1]) for k, col in zip(keys, values)])
+    kept = None
+    kept_steps = steps
+    if True in dup:
+        keep = list(map(not_, dup))
+        kept = [0]
+        kept.extend(accumulate(keep))
+        kept_steps = list(compress(steps, keep))
+        floats = [list(compress(col, keep)) for col in floats]
+    make = tuple.__new__
+    per_key = [
+        map(make, repeat(MetricPoint), zip(repeat(k), col, kept_steps))
+        for k, col in zip(keys, floats)
+    ]
+    return list(chain.from_iterable(zip(*per_key))), steps, kept, last
