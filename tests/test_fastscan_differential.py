@@ -114,6 +114,7 @@ def generated_line(rng: random.Random, step: int, keys: tuple[str, ...]) -> str:
         lambda: bar(rng, int("1" * rng.randint(14, 18)), keys, ["0.5"] * len(keys)),
         lambda: bar(rng, step, keys, ["0.5"] * len(keys)).replace(f"{step}/", "٣/"),
         lambda: "a/b " + bar(rng, step, keys, ["0.5"] * len(keys)),
+        lambda: bar(rng, step, keys, ["0.5"] * len(keys)).replace(f"{step}/", f"0{step}/"),
         # Colour codes between digits: the reference reads n once they are removed.
         lambda: bar(rng, step, keys, ["0.5"] * len(keys)).replace(f"{step}/", f"1\x1b[0m{step}/"),
         lambda: "{" + bar(rng, step, keys, ["0.5"] * len(keys)) + "}",
@@ -193,3 +194,11 @@ def test_lines_that_hold_a_newline_are_parsed_one_by_one(spy: dict[str, int]) ->
     lines = [f"Steps: {i}/90 [00:01, loss=0.5]" for i in range(1, 80)]
     lines[40] = "Train. Iter 7 : done\nSteps: 4/90 [00:01, loss=0.125]"  # one RVQ line
     same(MetricParser().parse_lines(lines), MetricParser(fast=False).parse_lines(lines))
+
+
+def test_a_repaint_is_the_same_step_as_a_number(spy: dict[str, int]) -> None:
+    # 024 and ٢٤ are step 24 to the reference: a repaint with the same values, no point.
+    lines = [f"Steps: {n}/200 [00:01, loss=0.5]" for n in ("23", "24", "024", "٢٤", "25")]
+    got = MetricParser().parse_lines(lines)
+    same(got, MetricParser(fast=False).parse_lines(lines))
+    assert [p.step for p in got] == [23, 24, 25]

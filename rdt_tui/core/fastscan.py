@@ -27,7 +27,7 @@ as right as the reference, and tests/test_fastscan_differential.py holds it to t
 
 import gc
 import re
-from itertools import accumulate, chain, compress, repeat
+from itertools import accumulate, compress, repeat
 from operator import eq, itemgetter, not_
 from typing import TYPE_CHECKING, Dict, List, Optional, Pattern, Sequence, Tuple
 
@@ -182,7 +182,8 @@ def _columns(
     kept or None when all were, the last bar as ``_last_bar``), or None when a value is not
     a number (the reference then parses the lines)."""
     m = len(keys)
-    values = [list(map(itemgetter(c), rows)) for c in range(1, m + 1)]
+    columns = list(zip(*rows))  # n, then each key's values
+    values = columns[1:]
     try:
         for col in values:
             joined = "".join(col).encode("utf-8", "replace")
@@ -191,11 +192,15 @@ def _columns(
         floats = [list(map(float, col)) for col in values]
     except ValueError:
         return None  # `1e`, `1.2.3`, an empty value
-    steps = list(map(int, map(itemgetter(0), rows)))
+    steps = list(map(int, columns[0]))
     dup = [(steps[0], [(k, col[0]) for k, col in zip(keys, values)]) == last_bar]
     if len(rows) > 1:
-        row_keys = list(zip(steps, *values))
-        dup.extend(map(eq, row_keys[1:], row_keys[:-1]))
+        same_step = list(map(eq, steps[1:], steps[:-1]))
+        if True in same_step:  # only then can a bar repaint the one before
+            row_keys = list(zip(steps, *values))  # the step as a number: 024 is 24
+            dup.extend(map(eq, row_keys[1:], row_keys[:-1]))
+        else:
+            dup.extend(same_step)
     last = (steps[-1], [(k, col[-1]) for k, col in zip(keys, values)])
     kept = None
     kept_steps = steps
@@ -206,8 +211,7 @@ def _columns(
         kept_steps = list(compress(steps, keep))
         floats = [list(compress(col, keep)) for col in floats]
     make = tuple.__new__
-    per_key = [
-        map(make, repeat(MetricPoint), zip(repeat(k), col, kept_steps))
-        for k, col in zip(keys, floats)
-    ]
-    return list(chain.from_iterable(zip(*per_key))), steps, kept, last
+    points: List[MetricPoint] = [None] * (len(kept_steps) * m)  # type: ignore[list-item]
+    for i, (k, col) in enumerate(zip(keys, floats)):
+        points[i::m] = map(make, repeat(MetricPoint), zip(repeat(k), col, kept_steps))
+    return points, steps, kept, last
