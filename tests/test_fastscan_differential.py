@@ -202,3 +202,12 @@ def test_a_repaint_is_the_same_step_as_a_number(spy: dict[str, int]) -> None:
     got = MetricParser().parse_lines(lines)
     same(got, MetricParser(fast=False).parse_lines(lines))
     assert [p.step for p in got] == [23, 24, 25]
+
+
+def test_only_newline_and_carriage_return_end_lines() -> None:
+    # str.splitlines (the splitter's fast way) also breaks at these; a terminal does not.
+    for odd in "\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029":
+        splitter = LineSplitter()
+        text = f"loss=0.5{odd}x\r\nb\rc\n\n"
+        assert splitter.feed(text.encode()) == [f"loss=0.5{odd}x", "b", "c", ""], repr(odd)
+    assert LineSplitter().feed(b"a\r\r\nb\n") == ["a", "", "b"]

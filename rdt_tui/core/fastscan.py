@@ -182,8 +182,7 @@ def _columns(
     kept or None when all were, the last bar as ``_last_bar``), or None when a value is not
     a number (the reference then parses the lines)."""
     m = len(keys)
-    columns = list(zip(*rows))  # n, then each key's values
-    values = columns[1:]
+    values = [list(map(itemgetter(c), rows)) for c in range(1, m + 1)]
     try:
         for col in values:
             joined = "".join(col).encode("utf-8", "replace")
@@ -192,7 +191,7 @@ def _columns(
         floats = [list(map(float, col)) for col in values]
     except ValueError:
         return None  # `1e`, `1.2.3`, an empty value
-    steps = list(map(int, columns[0]))
+    steps = list(map(int, map(itemgetter(0), rows)))
     dup = [(steps[0], [(k, col[0]) for k, col in zip(keys, values)]) == last_bar]
     if len(rows) > 1:
         same_step = list(map(eq, steps[1:], steps[:-1]))
