@@ -115,6 +115,7 @@ def generated_line(rng: random.Random, step: int, keys: tuple[str, ...]) -> str:
         lambda: bar(rng, step, keys, ["0.5"] * len(keys)).replace(f"{step}/", "٣/"),
         lambda: "a/b " + bar(rng, step, keys, ["0.5"] * len(keys)),
         lambda: bar(rng, step, keys, ["0.5"] * len(keys)).replace(f"{step}/", f"0{step}/"),
+        lambda: bar(rng, step - 1, (), []).replace("/", "\x1b[0m/", 1),  # a bar once uncoloured
         # Colour codes between digits: the reference reads n once they are removed.
         lambda: bar(rng, step, keys, ["0.5"] * len(keys)).replace(f"{step}/", f"1\x1b[0m{step}/"),
         lambda: "{" + bar(rng, step, keys, ["0.5"] * len(keys)) + "}",
@@ -211,3 +212,16 @@ def test_only_newline_and_carriage_return_end_lines() -> None:
         text = f"loss=0.5{odd}x\r\nb\rc\n\n"
         assert splitter.feed(text.encode()) == [f"loss=0.5{odd}x", "b", "c", ""], repr(odd)
     assert LineSplitter().feed(b"a\r\r\nb\n") == ["a", "", "b"]
+
+
+def test_a_bar_hidden_by_colour_codes_between_plain_bars_counts_as_a_bar(
+    spy: dict[str, int],
+) -> None:
+    # The middle line is a bar (step 30) once its colour codes are removed: the repaint of
+    # step 24 after it is no repaint of the bar just before, and gives its points again.
+    lines = ["Steps: 24/200 [00:01, loss=0.5]"] * 3
+    lines.insert(1, "Epoch: 30\x1b[0m/99 [00:01]")
+    lines += [f"Steps: {i}/200 [00:01, loss=0.5]" for i in range(25, 90)]
+    got = MetricParser().parse_lines(lines)
+    same(got, MetricParser(fast=False).parse_lines(lines))
+    assert [p.step for p in got[:2]] == [24, 24]

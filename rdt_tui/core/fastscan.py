@@ -4,9 +4,9 @@ A multi-GB training log is mostly one tqdm bar repainted on ``\\r``, ``Steps: 12
 [00:48<05:52, 2.0s/it, loss=0.0152, lr=0.0001]``, and parsing it line by line in Python costs
 about 2 us a line. Here one compiled regex classifies every line of the chunk in C
 (``findall``): a line is either a *plain bar* with the postfix keys of the chunk's first bar,
-its step and values captured, or anything else, captured whole. Runs of plain bars become
-points through ``map``/``zip`` (C loops, no Python code per line); every other line goes,
-in order, through the line-by-line parser, which stays the reference (``fast=False``).
+its step and values captured, or anything else (all groups empty). Plain bars become points
+through ``map``/``zip`` (C loops, no Python code per line); every other line goes, in order,
+through the line-by-line parser, which stays the reference (``fast=False``).
 
 A plain bar is a line whose line-by-line parse is known in advance: its points are exactly
 the bar's postfix and nothing else in it counts. So the regex admits only lines where
@@ -31,7 +31,7 @@ from itertools import accumulate, compress, repeat
 from operator import eq, itemgetter, not_
 from typing import TYPE_CHECKING, Dict, List, Optional, Pattern, Sequence, Tuple
 
-from .metrics import _POSTFIX, MetricPoint
+from .metrics import _ANSI, _POSTFIX, MetricPoint
 
 if TYPE_CHECKING:
     from .metrics import MetricParser
@@ -87,7 +87,10 @@ def parse_lines(parser: "MetricParser", lines: Sequence[str], out: List[MetricPo
     collecting = gc.isenabled()
     gc.disable()
     try:
-        found = _pattern(keys).findall(text + "\n")
+        try:
+            found = _pattern(keys).findall(text + "\n")
+        except MemoryError:
+            return False  # nothing done yet: line by line, each line gives what it can
         if len(found) != len(lines):
             return False  # a "line" holding a \n: not from the splitter; the slow path copes
         _parse_found(parser, keys, lines, found, out)
@@ -116,7 +119,10 @@ def _parse_found(
         i += 1
     # All the chunk's plain bars at once, when no other line can be a bar: then the lines
     # between them only read last_step (set here before each) and never touch _last_bar.
-    if not _MAYBE_BAR.search("\n".join([lines[j] for j in gaps])):
+    others = "\n".join([lines[j] for j in gaps])
+    if "\x1b" in others:
+        others = _ANSI.sub("", others)  # `5\x1b[0m/9 [` is a bar once its colours are gone
+    if not _MAYBE_BAR.search(others):
         rows = list(compress(found, steps_col))
         done = _columns(keys, rows, parser._last_bar) if rows else None
         if done is not None or not rows:
