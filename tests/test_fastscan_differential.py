@@ -154,7 +154,7 @@ def generated_log(seed: int, lines: int = 600) -> bytes:
 
 
 @pytest.mark.parametrize("seed", range(12))
-@pytest.mark.parametrize("fmt", ["auto", "rdt", "dp", "gesturelsm"])
+@pytest.mark.parametrize("fmt", ["auto", "rdt", "dp", "gesturelsm", "libero", "gesturelsm-rvq"])
 def test_generated_logs_cut_anywhere_give_the_reference_points(
     seed: int, fmt: str, spy: dict[str, int]
 ) -> None:
@@ -225,3 +225,77 @@ def test_a_bar_hidden_by_colour_codes_between_plain_bars_counts_as_a_bar(
     got = MetricParser().parse_lines(lines)
     same(got, MetricParser(fast=False).parse_lines(lines))
     assert [p.step for p in got[:2]] == [24, 24]
+
+
+def shaped_line(rng: random.Random, step: int, fmt: str) -> str:
+    """Lines of LIBERO's and GestureLSM's RVQ-VAE shapes, and their near misses; a line
+    without the optional field (time, lr) only now and then (it sends a chunk line by line)."""
+    num = rng.choice(
+        ["0.5", "1.20", "5e-5", "nan", "inf", "-inf", "+inf", "-0.25", "0.5x", "1.", "0.5\x1b[0m5"]
+    )
+    n = rng.choice([str(step)] * 8 + ["1" * 17, "9" * 20, "١٢", "0012", f"1\x1b[0m{step}"])
+    lead = rng.choice(["", "", "node-a: ", "2024-09-09 12:00:00,000 INFO ", "a.b ", "x\x1b[1m"])
+    tail = rng.choice(["", "", " ", " | extra", "\t", "\xa0"])
+    sp = rng.choice([" ", "  ", "\t", "\xa0"])
+    if fmt == "libero":
+        choices = [
+            f"{lead}[info] Epoch:{sp}{n} | train loss:{sp}{num} | time:{sp}{num}{tail}",
+            f"{lead}[info] Epoch: {n} | train loss: 0.5 | time: 1 [info] Epoch: 9 | train loss: 1",
+            f"[info] Epoch: {n} | train loss: 0.5 | time: 1 | x [info] Epoch: 9 | train loss: 1",
+        ]
+        rare = f"{lead}[info] Epoch:{sp}{n} | train loss:{sp}{num}{tail}"
+    else:
+        choices = [
+            f"{lead}Train. Iter {n} : \t Commit. {num} \t PPL. 600.50 \t Recons.  {num}{tail}",
+            f"{lead}Train. Iter {n} : \t Commit. 0.1 \t PPL. 1 \t Recons.  0.5 lr 0.3",
+            f"{lead}Train. Iter {n} : Commit. 0.1",
+            f"Train. Iter 5 : x Train. Iter {n} : \t Commit. 0.1 \t PPL. 1 \t Recons.  0.5",
+        ]
+        rare = f"{lead}Warmup. Iter {n} :  lr {num}{sp}\t Commit. 0.1 \t PPL. 5 \t Recons.  0.5"
+    choices += ["fid: 0.5", "", "损失 loss=0.25"]
+    return rare if rng.random() < 0.02 else rng.choice(choices)
+
+
+@pytest.mark.parametrize("seed", range(10))
+@pytest.mark.parametrize("fmt", ["libero", "gesturelsm-rvq"])
+def test_shaped_formats_give_the_reference_points(
+    seed: int, fmt: str, spy: dict[str, int], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    taken = []
+    shaped = fastscan.parse_shaped
+
+    def counting(parser: Any, lines: Any, out: list[Any]) -> bool:
+        before = len(out)
+        done = shaped(parser, lines, out)
+        taken.append(len(out) - before if done else -1)
+        return done
+
+    monkeypatch.setattr(fastscan, "parse_shaped", counting)
+    rng = random.Random(seed)
+    # Mostly the format's own clean lines, some near misses, as a real log has them.
+    clean = (
+        "[info] Epoch: {} | train loss: 0.5 | time: 0.9"
+        if fmt == "libero"
+        else ("Train. Iter {} : \t Commit. 0.1 \t PPL. 600.50 \t Recons.  0.5")
+    )
+    parts = []
+    for i in range(1, 400):
+        line = clean.format(i) if rng.random() < 0.9 else shaped_line(rng, i, fmt)
+        parts.append(line + rng.choice(["\n", "\r\n", "\r"]))
+    data = "".join(parts).encode()
+    for pieces in (0, 2, 30):
+        cuts = [rng.randrange(len(data)) for _ in range(pieces)]
+        for each in (fmt, "auto"):
+            got, want = both(data, each, cuts)
+            same(got, want)
+    assert sum(n > 0 for n in taken) >= 3  # the fast path gave points, chunk after chunk
+
+
+def test_colour_codes_inside_a_shaped_line_are_read_as_the_reference_reads_them(
+    spy: dict[str, int],
+) -> None:
+    lines = [f"[info] Epoch: {i} | train loss: 0.5 | time: 0.9" for i in range(1, 80)]
+    lines[40] = "[info] Epoch: 41 | train loss: 0.5 | time: 0.9\x1b[0m5"  # time 0.95
+    got = MetricParser("libero").parse_lines(lines)
+    same(got, MetricParser("libero", fast=False).parse_lines(lines))
+    assert ("epoch_minutes", 0.95, 41) in got

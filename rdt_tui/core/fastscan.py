@@ -108,15 +108,8 @@ def _parse_found(
     out: List[MetricPoint],
 ) -> None:
     steps_col = list(map(itemgetter(0), found))
-    gaps = []  # the lines that are not plain bars, in order
-    i, end = 0, len(found)
-    while True:
-        try:
-            i = steps_col.index("", i)
-        except ValueError:
-            break
-        gaps.append(i)
-        i += 1
+    gaps = _gaps(steps_col)  # the lines that are not plain bars, in order
+    end = len(found)
     # All the chunk's plain bars at once, when no other line can be a bar: then the lines
     # between them only read last_step (set here before each) and never touch _last_bar.
     others = "\n".join([lines[j] for j in gaps])
@@ -142,6 +135,19 @@ def _parse_found(
         if j < end:
             one(lines[j], out)
         i = j + 1
+
+
+def _gaps(steps_col: List[str]) -> List[int]:
+    """Where the empty strings are: the lines the pattern did not take (C-speed search)."""
+    gaps: List[int] = []
+    i = 0
+    while True:
+        try:
+            i = steps_col.index("", i)
+        except ValueError:
+            return gaps
+        gaps.append(i)
+        i += 1
 
 
 def _interleave(
@@ -174,9 +180,8 @@ def _interleave(
     parser._last_bar = last_bar
 
 
-_Columns = Tuple[
-    List[MetricPoint], List[int], Optional[List[int]], Tuple[int, List[Tuple[str, str]]]
-]
+_Bar = Tuple[int, List[Tuple[str, str]]]  # MetricParser._last_bar
+_Columns = Tuple[List[MetricPoint], List[int], Optional[List[int]], Optional[_Bar]]
 
 
 def _columns(
@@ -220,3 +225,72 @@ def _columns(
     for i, (k, col) in enumerate(zip(keys, floats)):
         points[i::m] = map(make, repeat(MetricPoint), zip(repeat(k), col, kept_steps))
     return points, steps, kept, last
+
+
+# Named formats whose metric line has one shape, read by one regex per chunk like the bars:
+# (the pattern, (name, group) of each value); group 1 is the step. Each pattern is its
+# matcher in core/formats.py made to take a whole line: ``\s`` that cannot pass a line end,
+# the text before the match unable to hold an earlier one (the matcher searches).
+_NUM = r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?|nan|inf|-inf"  # formats._NUM
+_SHAPES = {
+    "libero": (
+        re.compile(
+            r"(?:[^\n]*?\[info\] Epoch:[^\S\n]*(\d+) \| train loss:[^\S\n]*(" + _NUM + r")"
+            r"(?: \| time:[^\S\n]*(" + _NUM + r"))?[^\n]*|[^\n]*)\n"
+        ),
+        (("train_loss", 1), ("epoch_minutes", 2)),
+    ),
+    "gesturelsm-rvq": (
+        # The whole rest of the line is the fields: the matcher finds them anywhere in it.
+        re.compile(
+            r"(?:[^\n.]*(?:Warmup|Train)\. Iter (\d+) :[ \t]*(?:lr[ \t]+(" + _NUM + r")[ \t]+)?"
+            r"Commit\.[ \t]+(" + _NUM + r")[ \t]+PPL\.[ \t]+(" + _NUM + r")[ \t]+"
+            r"Recons\.[ \t]+(" + _NUM + r")[ \t]*|[^\n]*)\n"
+        ),
+        (("lr", 1), ("commit", 2), ("perplexity", 3), ("recons", 4)),
+    ),
+}
+SHAPED = frozenset(_SHAPES)
+
+
+def parse_shaped(parser: "MetricParser", lines: Sequence[str], out: List[MetricPoint]) -> bool:
+    """``parse_lines`` for a format of ``SHAPED``; False, having done nothing, when the chunk
+    holds colour codes, an absurd step, or lines of its shape with and without a field."""
+    pattern, fields = _SHAPES[parser.fmt]
+    text = "\n".join(lines)
+    if "\x1b" in text:
+        return False
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        try:
+            found = pattern.findall(text + "\n")
+        except MemoryError:
+            return False
+        if len(found) != len(lines):
+            return False
+        steps_col = list(map(itemgetter(0), found))
+        rows = list(compress(found, steps_col))
+        if not rows or max(map(len, map(itemgetter(0), rows))) > 15:
+            return False  # no line of its own, or a step as_step must judge
+        steps = list(map(int, map(itemgetter(0), rows)))
+        names, columns = [], []
+        for name, group in fields:
+            col = list(map(itemgetter(group), rows))
+            if "" in col:
+                if any(col):
+                    return False  # a field in some lines only: line by line
+                continue
+            names.append(name)
+            columns.append(list(map(float, col)))
+        m = len(names)
+        make = tuple.__new__
+        points: List[MetricPoint] = [None] * (len(steps) * m)  # type: ignore[list-item]
+        for i, (name, col) in enumerate(zip(names, columns)):
+            points[i::m] = map(make, repeat(MetricPoint), zip(repeat(name), col, steps))
+        done = (points, steps, None, parser._last_bar)
+        _interleave(parser, lines, _gaps(steps_col), done, m, out)
+    finally:
+        if collecting:
+            gc.enable()
+    return True

@@ -103,6 +103,7 @@ class MetricParser:
         self._project = project_matchers(fmt)
         self.fast = fast
         self._fast_bars = fast and fmt in ("auto", "rdt")  # the formats that read tqdm bars
+        self._fast_shaped = fast and fmt in ("libero", "gesturelsm-rvq")  # fastscan.SHAPED
 
     def parse_lines(self, lines: Iterable[str]) -> List[MetricPoint]:
         out: List[MetricPoint] = []
@@ -112,6 +113,13 @@ class MetricParser:
             if not isinstance(lines, list):
                 lines = list(lines)
             if len(lines) >= fastscan.MIN_LINES and fastscan.parse_lines(self, lines, out):
+                return out
+        elif self._fast_shaped:
+            from . import fastscan
+
+            if not isinstance(lines, list):
+                lines = list(lines)
+            if len(lines) >= fastscan.MIN_LINES and fastscan.parse_shaped(self, lines, out):
                 return out
         one = self._parse_one
         for line in lines:
