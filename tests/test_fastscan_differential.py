@@ -244,6 +244,18 @@ def shaped_line(rng: random.Random, step: int, fmt: str) -> str:
             f"[info] Epoch: {n} | train loss: 0.5 | time: 1 | x [info] Epoch: 9 | train loss: 1",
         ]
         rare = f"{lead}[info] Epoch:{sp}{n} | train loss:{sp}{num}{tail}"
+    elif fmt == "gesturelsm":
+        e = rng.choice(["002", "010", "1" * 9, "٠٠٣", "9" * 14])
+        choices = [
+            f"{lead}[{e}][{n}/311]{sp} predict_x0_loss:{sp}{num} lr: {num}{tail}",
+            f"{lead}[{e}][{n}/311]  predict_x0_loss: 0.5 lr: 0.1 [003][001/311]  x: 1",
+            f"{lead}[{e}][{n}/311]  predict_x0_loss: 0.5",
+            f"{lead}[{e}][{n}/311]  predict_x0_loss: 0.5 lr: 0.1 >>>> 1",
+            f"[x] [{e}][{n}/311]  predict_x0_loss: 0.5 lr: 0.1",
+            f"Validation Results >>>> fgd: 0.4 [{e}][{n}/311]  predict_x0_loss: 0.5 lr: 0.1",
+            " 09-09 12:01:00 | Validation Results >>>> fgd: 0.410 bc: 0.738 l1div: 12.575",
+        ]
+        rare = f"[{e}][{n}/311]  other_loss: 0.5 lr: 0.1"
     else:
         choices = [
             f"{lead}Train. Iter {n} : \t Commit. {num} \t PPL. 600.50 \t Recons.  {num}{tail}",
@@ -257,7 +269,7 @@ def shaped_line(rng: random.Random, step: int, fmt: str) -> str:
 
 
 @pytest.mark.parametrize("seed", range(10))
-@pytest.mark.parametrize("fmt", ["libero", "gesturelsm-rvq"])
+@pytest.mark.parametrize("fmt", ["libero", "gesturelsm-rvq", "gesturelsm"])
 def test_shaped_formats_give_the_reference_points(
     seed: int, fmt: str, spy: dict[str, int], monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -273,11 +285,11 @@ def test_shaped_formats_give_the_reference_points(
     monkeypatch.setattr(fastscan, "parse_shaped", counting)
     rng = random.Random(seed)
     # Mostly the format's own clean lines, some near misses, as a real log has them.
-    clean = (
-        "[info] Epoch: {} | train loss: 0.5 | time: 0.9"
-        if fmt == "libero"
-        else ("Train. Iter {} : \t Commit. 0.1 \t PPL. 600.50 \t Recons.  0.5")
-    )
+    clean = {
+        "libero": "[info] Epoch: {} | train loss: 0.5 | time: 0.9",
+        "gesturelsm-rvq": "Train. Iter {} : \t Commit. 0.1 \t PPL. 600.50 \t Recons.  0.5",
+        "gesturelsm": " 09-09 12:00:00 | [001][{}/311]  predict_x0_loss: 0.123 lr: 0.000",
+    }[fmt]
     parts = []
     for i in range(1, 400):
         line = clean.format(i) if rng.random() < 0.9 else shaped_line(rng, i, fmt)

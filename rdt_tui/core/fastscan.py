@@ -28,7 +28,7 @@ as right as the reference, and tests/test_fastscan_differential.py holds it to t
 import gc
 import re
 from itertools import accumulate, compress, repeat
-from operator import eq, itemgetter, not_
+from operator import add, eq, itemgetter, mul, not_
 from typing import TYPE_CHECKING, Dict, List, Optional, Pattern, Sequence, Tuple
 
 from .metrics import _ANSI, _POSTFIX, MetricPoint
@@ -250,16 +250,45 @@ _SHAPES = {
         (("lr", 1), ("commit", 2), ("perplexity", 3), ("recons", 4)),
     ),
 }
-SHAPED = frozenset(_SHAPES)
+SHAPED = frozenset([*_SHAPES, "gesturelsm"])
+# GestureLSM's generative `[epoch][it/len]  name: value ...`: a pattern per list of names.
+_GEN_ANY = re.compile(r"\[\d{3,}\]\[\d+/\d+\]\s+(.*)")
+
+
+def _gen_shape(text: str) -> "Optional[Tuple[Pattern[str], Tuple[Tuple[str, int], ...]]]":
+    """The pattern of the chunk's first ``[epoch][it/len]`` line's names: groups epoch, it,
+    len, then the values; the text before it holds no ``[`` (the matcher's first match) and
+    no ``>`` (a `Validation Results >>>>` line is read otherwise); the rest is the pairs."""
+    found = _GEN_ANY.search(text)
+    if found is None:
+        return None
+    from .formats import _PAIR
+
+    keys = tuple(k for k, _ in _PAIR.findall(found.group(1)))
+    if not keys:
+        return None
+    cache_key = ("[gen]",) + keys  # noqa: RUF005 (a star in a subscript is 3.11 syntax)
+    pat = _PATTERNS.get(cache_key)
+    if pat is None:
+        pairs = r"[ \t]+".join(re.escape(k) + r":[ \t]+(" + _NUM + ")" for k in keys)
+        pat = re.compile(
+            r"(?:[^\n\[>\x1b]*\[(\d{3,})\]\[(\d+)/(\d+)\][ \t]+" + pairs + r"[ \t]*|[^\n]*)\n"
+        )
+        _PATTERNS[cache_key] = pat
+    return pat, tuple((k, 3 + i) for i, k in enumerate(keys))
 
 
 def parse_shaped(parser: "MetricParser", lines: Sequence[str], out: List[MetricPoint]) -> bool:
     """``parse_lines`` for a format of ``SHAPED``; False, having done nothing, when the chunk
     holds colour codes, an absurd step, or lines of its shape with and without a field."""
-    pattern, fields = _SHAPES[parser.fmt]
     text = "\n".join(lines)
     if "\x1b" in text:
         return False
+    gen = parser.fmt == "gesturelsm"
+    shape = _gen_shape(text) if gen else _SHAPES[parser.fmt]
+    if shape is None:
+        return False
+    pattern, fields = shape
     collecting = gc.isenabled()
     gc.disable()
     try:
@@ -274,8 +303,20 @@ def parse_shaped(parser: "MetricParser", lines: Sequence[str], out: List[MetricP
         if not rows or max(map(len, map(itemgetter(0), rows))) > 15:
             return False  # no line of its own, or a step as_step must judge
         steps = list(map(int, map(itemgetter(0), rows)))
+        if gen:  # the step is epoch * len + it: iterations since the start
+            its, lens = list(map(itemgetter(1), rows)), list(map(itemgetter(2), rows))
+            widest = max(map(len, map(itemgetter(0), rows)))
+            if max(map(len, lens)) > 15 - widest or max(map(len, its)) > 15:
+                return False  # a step beyond 2 * 10**15: as_step must judge
+            epochs = steps
+            steps = list(map(add, map(mul, epochs, map(int, lens)), map(int, its)))
+            fields = (*fields, ("epoch", -1))
         names, columns = [], []
         for name, group in fields:
+            if group < 0:  # the epoch, as the matcher gives it: float(str(int(epoch)))
+                names.append(name)
+                columns.append(list(map(float, epochs)))
+                continue
             col = list(map(itemgetter(group), rows))
             if "" in col:
                 if any(col):

@@ -103,7 +103,7 @@ class MetricParser:
         self._project = project_matchers(fmt)
         self.fast = fast
         self._fast_bars = fast and fmt in ("auto", "rdt")  # the formats that read tqdm bars
-        self._fast_shaped = fast and fmt in ("libero", "gesturelsm-rvq")  # fastscan.SHAPED
+        self._fast_shaped = fast and fmt in ("libero", "gesturelsm-rvq", "gesturelsm")
 
     def parse_lines(self, lines: Iterable[str]) -> List[MetricPoint]:
         out: List[MetricPoint] = []
