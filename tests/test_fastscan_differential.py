@@ -311,3 +311,55 @@ def test_colour_codes_inside_a_shaped_line_are_read_as_the_reference_reads_them(
     got = MetricParser("libero").parse_lines(lines)
     same(got, MetricParser("libero", fast=False).parse_lines(lines))
     assert ("epoch_minutes", 0.95, 41) in got
+
+
+def json_line(rng: random.Random, step: int) -> str:
+    """Diffusion Policy's JSON lines and what only looks like them."""
+    clean = {"train_loss": rng.random(), "global_step": step, "epoch": step // 311, "lr": 1e-4}
+    choices = [
+        json.dumps(clean),
+        json.dumps({**clean, "val_loss": 0.02, "ok": True, "name": "x", "nested": {"a": 1}}),
+        json.dumps({"loss": 0.5}),  # no step: the last one
+        '{"step": NaN, "loss": 0.5}',
+        '{"global_step": Infinity, "loss": 0.5}',
+        '{"step": 3, "loss": ' + "9" * 400 + "}",
+        '{"step": 1e300, "loss": 0.5}',
+        "{} {}",
+        "{}",
+        '{"loss": 0.5',
+        "{not json}",
+        '{"a": ' + "[" * 1500 + "]" * 1500 + "}",  # deeper than the decoder goes
+        '{"loss": 0.5} {"x": 1}',  # json.loads refuses the second object
+        "\x1b[1m" + json.dumps(clean) + "\x1b[0m",
+        "node-a: " + json.dumps(clean),
+        "  " + json.dumps(clean) + " ",
+        '{"loss": 0.5, "\x1b[0m": 1}',
+        "train_loss=0.5 step=9",
+        "",
+    ]
+    return json.dumps(clean) if rng.random() < 0.85 else rng.choice(choices)
+
+
+@pytest.mark.parametrize("seed", range(8))
+@pytest.mark.parametrize("fmt", ["dp", "json", "auto"])
+def test_json_lines_give_the_reference_points(
+    seed: int, fmt: str, spy: dict[str, int], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    taken = []
+    scan = fastscan.parse_json_lines
+
+    def counting(parser: Any, lines: Any, out: list[Any]) -> bool:
+        before = len(out)
+        done = scan(parser, lines, out)
+        taken.append(len(out) - before if done else -1)
+        return done
+
+    monkeypatch.setattr(fastscan, "parse_json_lines", counting)
+    rng = random.Random(seed)
+    data = "".join(json_line(rng, i) + rng.choice(["\n", "\r\n"]) for i in range(300)).encode()
+    for pieces in (0, 3, 40):
+        cuts = [rng.randrange(len(data)) for _ in range(pieces)]
+        got, want = both(data, fmt, cuts)
+        same(got, want)
+    if fmt != "auto":
+        assert sum(n > 0 for n in taken) >= 3

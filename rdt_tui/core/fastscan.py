@@ -26,6 +26,7 @@ as right as the reference, and tests/test_fastscan_differential.py holds it to t
 """
 
 import gc
+import json
 import re
 from itertools import accumulate, compress, repeat
 from operator import add, eq, itemgetter, mul, not_
@@ -331,6 +332,46 @@ def parse_shaped(parser: "MetricParser", lines: Sequence[str], out: List[MetricP
             points[i::m] = map(make, repeat(MetricPoint), zip(repeat(name), col, steps))
         done = (points, steps, None, parser._last_bar)
         _interleave(parser, lines, _gaps(steps_col), done, m, out)
+    finally:
+        if collecting:
+            gc.enable()
+    return True
+
+
+# Diffusion Policy's logs.json.txt: a JSON object per line. The lines that are one object and
+# nothing else (`{` first, `}` last) are decoded by json's C scanner in one C loop; each
+# object then goes through the parser's own rules (MetricParser._json_object).
+_JSON_LINE = re.compile(r"(?:(\{[^\n]*\})|[^\n]*)\n")
+_SCAN = json.JSONDecoder().scan_once  # type: ignore[attr-defined]  # json.loads without its frames
+
+
+def parse_json_lines(parser: "MetricParser", lines: Sequence[str], out: List[MetricPoint]) -> bool:
+    """``parse_lines`` for ``dp`` and ``json``; False, having done nothing, when the chunk
+    holds a line the decoder refuses (the reference then reads each line)."""
+    # No colour-code check: an escape character makes a line that starts with `{` bad JSON
+    # (the chunk goes line by line), and a line that starts with one is not a candidate.
+    text = "\n".join(lines)
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        try:
+            found = _JSON_LINE.findall(text + "\n")
+            objects = list(filter(None, found))
+            # A StopIteration from the scanner (no value) ends the map early: counted below.
+            scanned = list(map(_SCAN, objects, repeat(0)))
+        except (ValueError, RecursionError, MemoryError):
+            return False
+        if len(found) != len(lines) or not objects or len(scanned) != len(objects):
+            return False
+        if list(map(itemgetter(1), scanned)) != list(map(len, objects)):
+            return False  # `{} {}`: json.loads refuses what follows the first object
+        decoded = iter(list(map(itemgetter(0), scanned)))
+        one, take = parser._parse_one, parser._json_object
+        for line, obj in zip(lines, found):
+            if obj:
+                take(next(decoded), out)
+            else:
+                one(line, out)
     finally:
         if collecting:
             gc.enable()

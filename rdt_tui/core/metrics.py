@@ -104,6 +104,7 @@ class MetricParser:
         self.fast = fast
         self._fast_bars = fast and fmt in ("auto", "rdt")  # the formats that read tqdm bars
         self._fast_shaped = fast and fmt in ("libero", "gesturelsm-rvq", "gesturelsm")
+        self._fast_json = fast and fmt in ("dp", "json")
 
     def parse_lines(self, lines: Iterable[str]) -> List[MetricPoint]:
         out: List[MetricPoint] = []
@@ -120,6 +121,13 @@ class MetricParser:
             if not isinstance(lines, list):
                 lines = list(lines)
             if len(lines) >= fastscan.MIN_LINES and fastscan.parse_shaped(self, lines, out):
+                return out
+        elif self._fast_json:
+            from . import fastscan
+
+            if not isinstance(lines, list):
+                lines = list(lines)
+            if len(lines) >= fastscan.MIN_LINES and fastscan.parse_json_lines(self, lines, out):
                 return out
         one = self._parse_one
         for line in lines:
@@ -206,13 +214,18 @@ class MetricParser:
             return False
         if not isinstance(obj, dict):
             return False
+        self._json_object(obj, out)
+        return True
+
+    def _json_object(self, obj: Dict[str, Any], out: List[MetricPoint]) -> None:
+        """The points of one JSON line's object (the fast path decodes a chunk's at once)."""
         step = None
         for key in STEP_KEYS:
             value = obj.get(key)
             if isinstance(value, (int, float)) and not isinstance(value, bool):
                 step = as_step(value)
                 if step is None:
-                    return True  # {"step": NaN}: a JSON line, but no point can be placed
+                    return  # {"step": NaN}: a JSON line, but no point can be placed
                 break
         if step is None:
             step = self.last_step
@@ -226,7 +239,6 @@ class MetricParser:
                     out.append(MetricPoint(name, float(value), step))
                 except OverflowError:
                     continue  # an integer too large for a float
-        return True
 
     def _parse_pairs(self, line: str, out: List[MetricPoint]) -> None:
         pairs = []
