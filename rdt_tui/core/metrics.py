@@ -236,7 +236,8 @@ class MetricParser:
                 continue
             if isinstance(value, (int, float)):
                 try:
-                    out.append(MetricPoint(name, float(value), step))
+                    # tuple.__new__: the same point without NamedTuple's Python-level __new__
+                    out.append(tuple.__new__(MetricPoint, (name, float(value), step)))
                 except OverflowError:
                     continue  # an integer too large for a float
 
