@@ -30,7 +30,7 @@ import json
 import re
 from itertools import accumulate, compress, repeat
 from operator import add, eq, itemgetter, mul, not_
-from typing import TYPE_CHECKING, Dict, List, Optional, Pattern, Sequence, Tuple
+from typing import TYPE_CHECKING, Dict, List, Optional, Sequence, Tuple
 
 from .metrics import _ANSI, _POSTFIX, MetricPoint
 
@@ -43,11 +43,11 @@ MIN_LINES = 64
 _ANY_BAR = re.compile(r"\d/\d+ \[([^\]\n]*)\]")
 # What a line needs to be read as a tqdm bar by the line-by-line parser (its _TQDM).
 _MAYBE_BAR = re.compile(r"\d/\d+ \[")
-_PATTERNS: Dict[Tuple[str, ...], Pattern[str]] = {}
+_PATTERNS: "Dict[Tuple[str, ...], re.Pattern[str]]" = {}
 _NUMBER_CHARS = b".eE+-"
 
 
-def _pattern(keys: Tuple[str, ...]) -> Pattern[str]:
+def _pattern(keys: Tuple[str, ...]) -> "re.Pattern[str]":
     """One regex for every line of a chunk: a plain bar with ``keys`` (groups: n, then the
     values) or any other line (every group empty)."""
     pat = _PATTERNS.get(keys)
@@ -256,7 +256,7 @@ SHAPED = frozenset([*_SHAPES, "gesturelsm"])
 _GEN_ANY = re.compile(r"\[\d{3,}\]\[\d+/\d+\]\s+(.*)")
 
 
-def _gen_shape(text: str) -> "Optional[Tuple[Pattern[str], Tuple[Tuple[str, int], ...]]]":
+def _gen_shape(text: str) -> "Optional[Tuple[re.Pattern[str], Tuple[Tuple[str, int], ...]]]":
     """The pattern of the chunk's first ``[epoch][it/len]`` line's names: groups epoch, it,
     len, then the values; the text before it holds no ``[`` (the matcher's first match) and
     no ``>`` (a `Validation Results >>>>` line is read otherwise); the rest is the pairs."""
