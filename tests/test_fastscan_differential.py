@@ -363,3 +363,18 @@ def test_json_lines_give_the_reference_points(
         same(got, want)
     if fmt != "auto":
         assert sum(n > 0 for n in taken) >= 3
+
+
+def test_a_log_of_mostly_chatter_stays_line_by_line() -> None:
+    # NCCL_DEBUG=INFO: four chatter lines a bar. The regex over every line would cost more
+    # than the bars save, so the fast path steps back; the points are the reference's.
+    chatter = "node7:41200:41310 [0] NCCL INFO Channel 00/02 : 0[0] -> 1[1] via P2P/IPC/read"
+    lines = []
+    for i in range(1, 200):
+        lines.append(f"Steps: {i}/900 [00:01<00:02, 3.0it/s, loss={1 / i:.4g}]")
+        lines.extend([chatter] * 4)
+    out: list[Any] = []
+    assert not fastscan.parse_lines(MetricParser(), lines, out) and out == []
+    same(MetricParser().parse_lines(lines), MetricParser(fast=False).parse_lines(lines))
+    # Half bars and more: taken.
+    assert fastscan.parse_lines(MetricParser(), lines[::5] + lines[1::5][:150], out)

@@ -88,7 +88,7 @@ def parse_lines(parser: "MetricParser", lines: Sequence[str], out: List[MetricPo
     done nothing (no bar with a postfix in them: the caller parses them line by line)."""
     text = "\n".join(lines)
     keys = _postfix_keys(text)
-    if keys is None:
+    if keys is None or _sparse(text, ", " + keys[0] + "=", len(lines)):
         return False
     # Millions of small objects are made here and few survive long: the collector, run every
     # 700 allocations, would cost more than the parse (and there are no cycles to find).
@@ -143,6 +143,13 @@ def _parse_found(
         if j < end:
             one(lines[j], out)
         i = j + 1
+
+
+def _sparse(text: str, needle: str, lines: int) -> bool:
+    """Whether under half the lines can be of the fast path's shape (a C count of the needle
+    its lines hold): then the regex over every line costs more than it saves, as in a log
+    of NCCL chatter with a bar every few lines."""
+    return text.count(needle) * 2 < lines
 
 
 def _gaps(steps_col: List[str]) -> List[int]:
@@ -259,6 +266,7 @@ _SHAPES = {
     ),
 }
 SHAPED = frozenset([*_SHAPES, "gesturelsm"])
+_NEEDLES = {"libero": "[info] Epoch", "gesturelsm-rvq": "Iter ", "gesturelsm": "]["}
 # GestureLSM's generative `[epoch][it/len]  name: value ...`: a pattern per list of names.
 _GEN_ANY = re.compile(r"\[\d{3,}\]\[\d+/\d+\]\s+(.*)")
 
@@ -290,7 +298,7 @@ def parse_shaped(parser: "MetricParser", lines: Sequence[str], out: List[MetricP
     """``parse_lines`` for a format of ``SHAPED``; False, having done nothing, when the chunk
     holds colour codes, an absurd step, or lines of its shape with and without a field."""
     text = "\n".join(lines)
-    if "\x1b" in text:
+    if "\x1b" in text or _sparse(text, _NEEDLES[parser.fmt], len(lines)):
         return False
     gen = parser.fmt == "gesturelsm"
     shape = _gen_shape(text) if gen else _SHAPES[parser.fmt]
@@ -358,6 +366,8 @@ def parse_json_lines(parser: "MetricParser", lines: Sequence[str], out: List[Met
     # No colour-code check: an escape character makes a line that starts with `{` bad JSON
     # (the chunk goes line by line), and a line that starts with one is not a candidate.
     text = "\n".join(lines)
+    if (text.count("\n{") + text.startswith("{")) * 2 < len(lines):
+        return False  # mostly other lines: see _sparse
     collecting = gc.isenabled()
     gc.disable()
     try:
