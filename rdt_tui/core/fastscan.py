@@ -44,7 +44,7 @@ from .metrics import _ANSI, _POSTFIX, MetricPoint
 if TYPE_CHECKING:
     from .metrics import MetricParser
 
-# Fewer lines than this are not worth a regex compile check and a join.
+# Fewer lines than this go line by line: the join and the scan would cost more than they save.
 MIN_LINES = 64
 # A bar anywhere in the chunk, to learn the postfix keys the chunk's bars carry.
 _ANY_BAR = re.compile(r"\d/\d+ \[([^\]\n]*)\]")
