@@ -10,6 +10,8 @@ and the rest, up to its terminator, is skipped, so memory stays flat whatever a 
 from typing import List, Optional
 
 CUT_MARK = " [rdt-tui: line cut here, too long]"
+# What str.splitlines also ends a line at, and a terminal does not.
+_OTHER_BREAKS = "\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029"
 
 
 class LineSplitter:
@@ -94,6 +96,8 @@ class LineSplitter:
 def split_complete(complete: bytes) -> List[str]:
     """Lines of a byte string that ends with a terminator."""
     text = complete.decode("utf-8", errors="replace")
+    if not any(c in text for c in _OTHER_BREAKS):
+        return text.splitlines()  # one C pass: \n, \r\n and \r, and nothing else here
     if "\r" in text:
         text = text.replace("\r\n", "\n").replace("\r", "\n")
     lines = text.split("\n")

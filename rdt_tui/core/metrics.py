@@ -92,24 +92,55 @@ _HOST_PREFIX = re.compile(r"^[\w.-]+: (?=\S)")
 class MetricParser:
     """Stateful parser: carries the last step and drops repaints of an unchanged tqdm bar."""
 
-    def __init__(self, fmt: str = "auto") -> None:
+    def __init__(self, fmt: str = "auto", fast: bool = True) -> None:
+        """``fast=False`` parses line by line only: the reference the fast path (bars found
+        in a whole chunk by one regex, ``core/fastscan.py``) is tested against."""
         from .formats import project_matchers
 
         self.last_step: Optional[int] = None
         self._last_bar: Optional[Tuple[int, List[Tuple[str, str]]]] = None
         self.fmt = fmt
         self._project = project_matchers(fmt)
+        self.fast = fast
+        self._fast_bars = fast and fmt in ("auto", "rdt")  # the formats that read tqdm bars
+        self._fast_shaped = fast and fmt in ("libero", "gesturelsm-rvq", "gesturelsm")
+        self._fast_json = fast and fmt in ("dp", "json")
 
     def parse_lines(self, lines: Iterable[str]) -> List[MetricPoint]:
         out: List[MetricPoint] = []
+        if self._fast_bars:
+            from . import fastscan
+
+            if not isinstance(lines, list):
+                lines = list(lines)
+            if len(lines) >= fastscan.MIN_LINES and fastscan.parse_lines(self, lines, out):
+                return out
+        elif self._fast_shaped:
+            from . import fastscan
+
+            if not isinstance(lines, list):
+                lines = list(lines)
+            if len(lines) >= fastscan.MIN_LINES and fastscan.parse_shaped(self, lines, out):
+                return out
+        elif self._fast_json:
+            from . import fastscan
+
+            if not isinstance(lines, list):
+                lines = list(lines)
+            if len(lines) >= fastscan.MIN_LINES and fastscan.parse_json_lines(self, lines, out):
+                return out
+        one = self._parse_one
         for line in lines:
-            # Cheap screens first: most log lines carry no metric at all.
-            if "=" in line or ":" in line:
-                try:
-                    self._parse_line(line, out)
-                except (ValueError, OverflowError, TypeError, RecursionError, MemoryError):
-                    pass  # whatever a job prints, the watcher goes on: the line gives nothing
+            one(line, out)
         return out
+
+    def _parse_one(self, line: str, out: List[MetricPoint]) -> None:
+        # Cheap screens first: most log lines carry no metric at all.
+        if "=" in line or ":" in line:
+            try:
+                self._parse_line(line, out)
+            except (ValueError, OverflowError, TypeError, RecursionError, MemoryError):
+                pass  # whatever a job prints, the watcher goes on: the line gives nothing
 
     def _parse_line(self, line: str, out: List[MetricPoint]) -> None:
         if "\x1b" in line:
@@ -183,13 +214,18 @@ class MetricParser:
             return False
         if not isinstance(obj, dict):
             return False
+        self._json_object(obj, out)
+        return True
+
+    def _json_object(self, obj: Dict[str, Any], out: List[MetricPoint]) -> None:
+        """The points of one JSON line's object (the fast path decodes a chunk's at once)."""
         step = None
         for key in STEP_KEYS:
             value = obj.get(key)
             if isinstance(value, (int, float)) and not isinstance(value, bool):
                 step = as_step(value)
                 if step is None:
-                    return True  # {"step": NaN}: a JSON line, but no point can be placed
+                    return  # {"step": NaN}: a JSON line, but no point can be placed
                 break
         if step is None:
             step = self.last_step
@@ -200,10 +236,10 @@ class MetricParser:
                 continue
             if isinstance(value, (int, float)):
                 try:
-                    out.append(MetricPoint(name, float(value), step))
+                    # tuple.__new__: the same point without NamedTuple's Python-level __new__
+                    out.append(tuple.__new__(MetricPoint, (name, float(value), step)))
                 except OverflowError:
                     continue  # an integer too large for a float
-        return True
 
     def _parse_pairs(self, line: str, out: List[MetricPoint]) -> None:
         pairs = []
