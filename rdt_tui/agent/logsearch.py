@@ -1,0 +1,139 @@
+"""Search a run's log on the node, so a search over gigabytes ships one line, not the file.
+
+The ``log_search`` op: from a byte offset, forward or backward, the lines holding a pattern
+(literal, or a regular expression), each with its offset. The file is read in large blocks
+cut at a line end, in a worker thread; each call is bounded in time (``budget_s``) and says
+where it stopped (``next``), so the console asks again to go on and can stop asking at any
+time; a call cancelled (the link dropped) stops its thread at the next block.
+"""
+
+import asyncio
+import os
+import re
+import threading
+import time
+from typing import Any, Dict, List, Optional, Pattern, Sequence
+
+from ..core.logfind import compile_regex, line_bounds, match_positions, smart_case
+from ..protocol import errors
+from ..protocol.errors import AgentError
+
+BLOCK = 8 * 1024 * 1024
+MAX_TEXT = 4096  # characters of a matching line sent back
+MAX_MATCHES = 1000
+MAX_BUDGET_S = 30.0
+
+
+def search(
+    path: str,
+    needles: Sequence[bytes],
+    regex: Optional[Pattern[bytes]],
+    ignore_case: bool,
+    offset: int,
+    backward: bool,
+    limit: int,
+    budget_s: float,
+    cancel: Optional[threading.Event] = None,
+) -> Dict[str, Any]:
+    """``{"matches", "next", "done", "size"}``: matching lines (``offset`` of the line,
+    ``end`` after its newline, ``at`` of the match, ``text``), nearest first; ``done`` when
+    the search reached the start or end of the file, else ``next`` is where to go on."""
+    deadline = time.monotonic() + budget_s
+    matches: List[Dict[str, Any]] = []
+    seen = set()
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except FileNotFoundError:
+        return {"matches": [], "next": 0, "done": True, "size": 0}
+    try:
+        size = os.fstat(fd).st_size
+        pos = max(0, min(offset, size))
+        while len(matches) < limit:
+            if backward:
+                if pos <= 0:
+                    break
+                start = max(0, pos - BLOCK)
+                block = os.pread(fd, pos - start, start)
+                first = block.find(b"\n") if start > 0 else -1
+                if 0 <= first < len(block) - 1:
+                    # A partial first line: it is read whole with the next block back.
+                    block, start = block[first + 1 :], start + first + 1
+            else:
+                if pos >= size:
+                    break
+                start = pos
+                block = os.pread(fd, min(BLOCK, size - pos), pos)
+                cut = block.rfind(b"\n")
+                if start + len(block) < size and cut >= 0:
+                    block = block[: cut + 1]  # the partial last line opens the next block
+            hay = block.lower() if ignore_case and regex is None else block
+            for at in match_positions(hay, needles, regex, backward, limit - len(matches)):
+                first_byte, end = line_bounds(block, at)
+                if start + first_byte in seen:
+                    continue  # two needles on one line: one line found
+                seen.add(start + first_byte)
+                text = block[first_byte : min(end, first_byte + MAX_TEXT * 4)]
+                matches.append(
+                    {
+                        "offset": start + first_byte,
+                        "end": start + min(end + 1, len(block)),
+                        "at": start + at,
+                        "text": text.decode("utf-8", "replace")[:MAX_TEXT],
+                    }
+                )
+            if backward:
+                matches.sort(key=lambda m: -m["offset"])
+            pos = start if backward else start + len(block)
+            if len(matches) >= limit:
+                last = matches[limit - 1]
+                pos = last["offset"] if backward else last["end"]
+                del matches[limit:]
+                break
+            if time.monotonic() > deadline or (cancel is not None and cancel.is_set()):
+                break
+        done = pos <= 0 if backward else pos >= size
+        return {"matches": matches, "next": pos, "done": done, "size": size}
+    finally:
+        os.close(fd)
+
+
+async def log_search(path: str, args: Dict[str, Any]) -> Dict[str, Any]:
+    """The op: ``pattern`` (or ``words``, several literal ones), ``regex``, ``ignore_case``
+    (default: smart case), ``offset``, ``direction`` ("forward" or "backward"), ``limit``
+    (matching lines), ``budget_s``."""
+    words = args.get("words")
+    patterns = [str(w) for w in words] if isinstance(words, list) else [str(args["pattern"])]
+    if not any(patterns):
+        raise AgentError(errors.BAD_REQUEST, "an empty search pattern", "type what to look for")
+    ignore = args.get("ignore_case")
+    ignore_case = all(smart_case(p) for p in patterns) if ignore is None else bool(ignore)
+    regex = None
+    if args.get("regex"):
+        try:
+            regex = compile_regex("|".join(patterns), ignore_case)
+        except re.error as exc:
+            raise AgentError(
+                errors.BAD_REQUEST, f"bad regular expression: {exc}", "fix the pattern"
+            ) from None
+    needles = [p.encode("utf-8") for p in patterns]
+    if ignore_case:
+        needles = [n.lower() for n in needles]
+    cancel = threading.Event()
+    fut = asyncio.get_event_loop().run_in_executor(
+        None,
+        search,
+        path,
+        needles,
+        regex,
+        ignore_case,
+        max(0, int(args.get("offset", 0))),
+        args.get("direction") == "backward",
+        max(1, min(int(args.get("limit", 1)), MAX_MATCHES)),
+        max(0.05, min(float(args.get("budget_s", 5.0)), MAX_BUDGET_S)),
+        cancel,
+    )
+    try:
+        return await fut
+    except asyncio.CancelledError:
+        cancel.set()  # the thread stops at its next block
+        raise
