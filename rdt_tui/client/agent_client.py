@@ -34,7 +34,18 @@ class AgentTimeout(TransportError, asyncio.TimeoutError):
 
 # Operations that only read: safe to send again after a dropped link.
 READ_OPS = frozenset(
-    {"runs", "status", "tail", "log", "log_search", "metrics", "history", "checkpoints", "gpus", "preflight"}
+    {
+        "runs",
+        "status",
+        "tail",
+        "log",
+        "log_search",
+        "metrics",
+        "history",
+        "checkpoints",
+        "gpus",
+        "preflight",
+    }
 )
 # Sent again after a dropped link too: a stop is idempotent (a run that ended answers so),
 # and a stop cut short by a daemon restart must still reach the run.
