@@ -54,7 +54,9 @@ def highlighted(view: LogView) -> list[str]:
     style = view.get_component_rich_style("log-view--match")
     found = []
     for y in range(view.scrollable_content_region.height):
-        found += [s.text for s in view.render_line(y) if s.style and s.style.bgcolor == style.bgcolor]
+        found += [
+            s.text for s in view.render_line(y) if s.style and s.style.bgcolor == style.bgcolor
+        ]
     return found
 
 

@@ -48,6 +48,10 @@ def search(
     try:
         size = os.fstat(fd).st_size
         pos = max(0, min(offset, size))
+        # A line longer than a block is searched in blocks that overlap by this much, so a
+        # match across their edge is found; its "line" then starts at the block's start.
+        overlap = 4096 if regex is not None else max(len(n) for n in needles) - 1
+        overlap = max(0, min(overlap, BLOCK // 2))
         while len(matches) < limit:
             if backward:
                 if pos <= 0:
@@ -58,14 +62,22 @@ def search(
                 if 0 <= first < len(block) - 1:
                     # A partial first line: it is read whole with the next block back.
                     block, start = block[first + 1 :], start + first + 1
+                    step_to = start
+                else:
+                    step_to = start + overlap if start > 0 else 0
             else:
                 if pos >= size:
                     break
                 start = pos
                 block = os.pread(fd, min(BLOCK, size - pos), pos)
                 cut = block.rfind(b"\n")
-                if start + len(block) < size and cut >= 0:
+                if start + len(block) >= size:
+                    step_to = size
+                elif cut >= 0:
                     block = block[: cut + 1]  # the partial last line opens the next block
+                    step_to = start + len(block)
+                else:
+                    step_to = start + len(block) - overlap
             hay = block.lower() if ignore_case and regex is None else block
             for at in match_positions(hay, needles, regex, backward, limit - len(matches)):
                 first_byte, end = line_bounds(block, at)
@@ -83,7 +95,7 @@ def search(
                 )
             if backward:
                 matches.sort(key=lambda m: -m["offset"])
-            pos = start if backward else start + len(block)
+            pos = step_to
             if len(matches) >= limit:
                 last = matches[limit - 1]
                 pos = last["offset"] if backward else last["end"]
