@@ -40,6 +40,7 @@ def search(
     the search reached the start or end of the file, else ``next`` is where to go on."""
     deadline = time.monotonic() + budget_s
     matches: List[Dict[str, Any]] = []
+    resume: Dict[int, int] = {}  # where the next call goes on after each match (by "at")
     seen = set()
     try:
         fd = os.open(path, os.O_RDONLY)
@@ -52,6 +53,8 @@ def search(
         # match across their edge is found; its "line" then starts at the block's start.
         overlap = 4096 if regex is not None else max(len(n) for n in needles) - 1
         overlap = max(0, min(overlap, BLOCK // 2))
+        # Whether the block read starts a line (it does after a block cut at a newline).
+        at_line = pos == 0 or os.pread(fd, 1, pos - 1) == b"\n"
         while len(matches) < limit:
             if backward:
                 if pos <= 0:
@@ -59,6 +62,7 @@ def search(
                 start = max(0, pos - BLOCK)
                 block = os.pread(fd, pos - start, start)
                 first = block.find(b"\n") if start > 0 else -1
+                at_line = start == 0 or 0 <= first < len(block) - 1
                 if 0 <= first < len(block) - 1:
                     # A partial first line: it is read whole with the next block back.
                     block, start = block[first + 1 :], start + first + 1
@@ -78,12 +82,20 @@ def search(
                     step_to = start + len(block)
                 else:
                     step_to = start + len(block) - overlap
+                next_at_line = block.endswith(b"\n")
             hay = block.lower() if ignore_case and regex is None else block
             for at in match_positions(hay, needles, regex, backward, limit - len(matches)):
                 first_byte, end = line_bounds(block, at)
                 if start + first_byte in seen:
                     continue  # two needles on one line: one line found
                 seen.add(start + first_byte)
+                whole = (first_byte > 0 or at_line) and end < len(block)
+                # The next call: past this line, or for a line cut by a block edge, past
+                # this match (the same long line may hold more).
+                if backward:
+                    resume[start + at] = start + first_byte if whole else start + at
+                else:
+                    resume[start + at] = start + end + 1 if whole else start + at + 1
                 text = block[first_byte : min(end, first_byte + MAX_TEXT * 4)]
                 matches.append(
                     {
@@ -96,9 +108,10 @@ def search(
             if backward:
                 matches.sort(key=lambda m: -m["offset"])
             pos = step_to
+            if not backward:
+                at_line = next_at_line
             if len(matches) >= limit:
-                last = matches[limit - 1]
-                pos = last["offset"] if backward else last["end"]
+                pos = resume[matches[limit - 1]["at"]]
                 del matches[limit:]
                 break
             if time.monotonic() > deadline or (cancel is not None and cancel.is_set()):
