@@ -256,10 +256,10 @@ class DashboardScreen(Screen[None]):
         self.query_one(LogPane).start_search()
 
     def action_next_match(self) -> None:
-        self.query_one(LogPane).next_match(backward=False)
+        self.query_one(LogPane).next_match(reverse=False)
 
     def action_previous_match(self) -> None:
-        self.query_one(LogPane).next_match(backward=True)
+        self.query_one(LogPane).next_match(reverse=True)
 
     def action_wrap(self) -> None:
         self.query_one(LogPane).view.toggle_wrap()

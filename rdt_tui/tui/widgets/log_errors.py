@@ -15,7 +15,7 @@ MAX_SHOWN = 500
 
 class ErrorList(OptionList):
     DEFAULT_CSS = """
-    ErrorList { height: 8; border: round $error; display: none; }
+    ErrorList { height: auto; max-height: 45%; border: round $error; display: none; }
     ErrorList.-shown { display: block; }
     """
 

@@ -71,6 +71,7 @@ class LogPane(Vertical):
         self.match: dict[str, Any] | None = None  # the current search match
         self._paging = False
         self._errors_done = False
+        self.backward = False  # the search's direction, which `n` repeats
 
     def compose(self) -> ComposeResult:
         yield LogView()
@@ -179,12 +180,17 @@ class LogPane(Vertical):
         if event.value:
             self.view.set_pattern(event.value)
             self.match = None
-            self.find(self.view.top_line(), backward=False)
+            # Following the end, the newest match is the one wanted: search back from the
+            # end (less's `?`); else forward from the top of the screen (less's `/`).
+            self.backward = self.view.follow
+            self.find(self.view.end if self.backward else self.view.top_line(), self.backward)
 
-    def next_match(self, backward: bool) -> None:
+    def next_match(self, reverse: bool) -> None:
+        """``n``: the next match in the search's direction; ``N`` (``reverse``) the other way."""
         if not self.view.pattern:
             self.start_search()
             return
+        backward = self.backward != reverse
         if self.match is None:
             self.find(self.view.top_line(), backward)
         else:
@@ -205,7 +211,7 @@ class LogPane(Vertical):
             if got["matches"]:
                 self.match = got["matches"][0]
                 view.current = int(self.match["offset"])
-                view.border_title = f"log · /{pattern}"
+                view.border_title = f"log · {'?' if self.backward else '/'}{pattern}"
                 self.load_at(int(self.match["offset"]), CONTEXT)
                 return
             if got["done"]:
@@ -217,10 +223,15 @@ class LogPane(Vertical):
             view.border_title = f"log · searching /{pattern} {100 * offset // size}%"
 
     def close_search(self) -> None:
-        """Esc: the search box and the error list go; highlights are cleared."""
+        """Esc: an open search box or error list closes; with none open, the search stops
+        and its highlights go."""
+        box, errors = self.query_one("#log-search", Input), self.query_one(ErrorList)
+        if box.has_class("-shown") or errors.has_class("-shown"):
+            box.remove_class("-shown")
+            errors.remove_class("-shown")
+            self.view.focus()
+            return
         self.workers.cancel_group(self, "log-find")
-        self.query_one("#log-search", Input).remove_class("-shown")
-        self.query_one(ErrorList).remove_class("-shown")
         self.view.set_pattern("")
         self.view.current = None
         self.match = None
