@@ -78,11 +78,29 @@ async def test_a_gigabyte_log_pages_to_its_start_and_searches_on_the_node(
         await pilot.pause()
         assert on_screen(view)[-1].startswith(log.last_line)
         assert view.start > 0  # a window at the end, not the whole GiB
+        # Scrolling up near the window's top reads the page before; the lines on screen stay.
+        first = view.start
+        await pilot.press("pageup")
+        assert not view.follow
+        view.scroll_to(y=5, animate=False, immediate=True)
+        top = view.top_line()
+        await until(lambda: view.start < first, what="the page before")
+        await pilot.pause()
+        assert view.top_line() == top and view.scroll_y > 5
         await pilot.press("home")  # no Tab first: the log has the focus
         await until(lambda: view.start == 0 and view.top_line() == 0, what="the start")
         await pilot.pause()
         assert on_screen(view)[0].startswith(log.first_line)
         assert not view.follow
+        # And near the window's bottom, the page after.
+        end = view.end
+        view.scroll_to(y=view.max_scroll_y - 5, animate=False, immediate=True)
+        top = view.top_line()
+        await until(lambda: view.end > end, what="the page after")
+        await pilot.pause()
+        assert view.top_line() == top
+        await pilot.press("home")
+        await until(lambda: view.top_line() == 0, what="the start again")
 
         await pilot.press("slash")
         await pilot.press(*NEEDLE)

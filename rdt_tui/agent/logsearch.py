@@ -55,61 +55,72 @@ def search(
         overlap = max(0, min(overlap, BLOCK // 2))
         # Whether the block read starts a line (it does after a block cut at a newline).
         at_line = pos == 0 or os.pread(fd, 1, pos - 1) == b"\n"
+        # One buffer read into again and again, searched between bounds: no 8 MiB copies.
+        buf = bytearray(BLOCK)
         while len(matches) < limit:
             if backward:
                 if pos <= 0:
                     break
                 start = max(0, pos - BLOCK)
-                block = os.pread(fd, pos - start, start)
-                first = block.find(b"\n") if start > 0 else -1
-                at_line = start == 0 or 0 <= first < len(block) - 1
-                if 0 <= first < len(block) - 1:
+                n = _read_into(fd, buf, pos - start, start)
+                lo, hi = 0, n
+                first = buf.find(b"\n", 0, n) if start > 0 else -1
+                at_line = start == 0 or 0 <= first < n - 1
+                if 0 <= first < n - 1:
                     # A partial first line: it is read whole with the next block back.
-                    block, start = block[first + 1 :], start + first + 1
-                    step_to = start
+                    lo = first + 1
+                    step_to = start + lo
                 else:
                     step_to = start + overlap if start > 0 else 0
             else:
                 if pos >= size:
                     break
                 start = pos
-                block = os.pread(fd, min(BLOCK, size - pos), pos)
-                cut = block.rfind(b"\n")
-                if start + len(block) >= size:
-                    step_to = size
+                n = _read_into(fd, buf, min(BLOCK, size - pos), pos)
+                if n <= 0:
+                    break  # the file shrank under us
+                lo, hi = 0, n
+                cut = buf.rfind(b"\n", 0, n)
+                if start + n >= size:
+                    step_to = start + n
                 elif cut >= 0:
-                    block = block[: cut + 1]  # the partial last line opens the next block
-                    step_to = start + len(block)
+                    hi = cut + 1  # the partial last line opens the next block
+                    step_to = start + hi
                 else:
-                    step_to = start + len(block) - overlap
-                next_at_line = block.endswith(b"\n")
-            hay = block.lower() if ignore_case and regex is None else block
-            for at in match_positions(hay, needles, regex, backward, limit - len(matches)):
-                first_byte, end = line_bounds(block, at)
+                    step_to = start + n - overlap
+            if ignore_case and regex is None:
+                hay, base = buf[lo:hi].lower(), lo
+            else:
+                hay, base = buf, 0
+            found = match_positions(
+                hay, needles, regex, backward, limit - len(matches), lo - base, hi - base
+            )
+            for at in (p + base for p in found):
+                first_byte, end = line_bounds(buf, at, lo, hi)
                 if start + first_byte in seen:
                     continue  # two needles on one line: one line found
                 seen.add(start + first_byte)
-                whole = (first_byte > 0 or at_line) and end < len(block)
+                whole = (first_byte > lo or at_line) and end < hi
                 # The next call: past this line, or for a line cut by a block edge, past
                 # this match (the same long line may hold more).
                 if backward:
                     resume[start + at] = start + first_byte if whole else start + at
                 else:
                     resume[start + at] = start + end + 1 if whole else start + at + 1
-                text = block[first_byte : min(end, first_byte + MAX_TEXT * 4)]
+                text = bytes(buf[first_byte : min(end, first_byte + MAX_TEXT * 4)])
                 matches.append(
                     {
                         "offset": start + first_byte,
-                        "end": start + min(end + 1, len(block)),
+                        "end": start + min(end + 1, hi),
                         "at": start + at,
                         "text": text.decode("utf-8", "replace")[:MAX_TEXT],
                     }
                 )
             if backward:
                 matches.sort(key=lambda m: -m["offset"])
+            else:
+                at_line = hi > 0 and buf[hi - 1] == 10  # b"\n"
             pos = step_to
-            if not backward:
-                at_line = next_at_line
             if len(matches) >= limit:
                 pos = resume[matches[limit - 1]["at"]]
                 del matches[limit:]
@@ -120,6 +131,15 @@ def search(
         return {"matches": matches, "next": pos, "done": done, "size": size}
     finally:
         os.close(fd)
+
+
+def _read_into(fd: int, buf: bytearray, n: int, offset: int) -> int:
+    """Read ``n`` bytes at ``offset`` into the start of ``buf``; how many came."""
+    if hasattr(os, "preadv"):
+        return os.preadv(fd, [memoryview(buf)[:n]], offset)
+    data = os.pread(fd, n, offset)
+    buf[: len(data)] = data
+    return len(data)
 
 
 async def log_search(path: str, args: Dict[str, Any]) -> Dict[str, Any]:

@@ -23,41 +23,49 @@ def compile_regex(pattern: str, ignore_case: bool) -> Pattern[bytes]:
 
 
 def match_positions(
-    block: bytes,
+    block: "bytes | bytearray",
     needles: Sequence[bytes],
     regex: Optional[Pattern[bytes]] = None,
     backward: bool = False,
     limit: int = 1,
+    lo: int = 0,
+    hi: Optional[int] = None,
 ) -> List[int]:
-    """Offsets in ``block`` where a needle (or ``regex``) matches, in file order; at most
-    ``limit`` of them, the first ones (or with ``backward`` the last ones)."""
+    """Offsets in ``block[lo:hi]`` (indices into ``block``: no copy is made) where a needle
+    (or ``regex``) matches, in file order; at most ``limit`` of them, the first ones (or with
+    ``backward`` the last ones)."""
+    hi = len(block) if hi is None else hi
     found: List[int] = []
     if regex is not None:
-        found = [m.start() for m in regex.finditer(block)]
+        found = [m.start() for m in regex.finditer(block, lo, hi)]
     for needle in () if regex is not None else needles:
         if not needle:
             continue
         n = 0
         if backward:
-            pos = block.rfind(needle)
+            pos = block.rfind(needle, lo, hi)
             while pos >= 0 and n < limit:
                 found.append(pos)
                 n += 1
                 # The occurrence before this one (overlapping ones included).
-                pos = block.rfind(needle, 0, pos + len(needle) - 1)
+                pos = block.rfind(needle, lo, pos + len(needle) - 1)
         else:
-            pos = block.find(needle)
+            pos = block.find(needle, lo, hi)
             while pos >= 0 and n < limit:
                 found.append(pos)
                 n += 1
-                pos = block.find(needle, pos + 1)
+                pos = block.find(needle, pos + 1, hi)
     found = sorted(set(found))
     return found[-limit:] if backward else found[:limit]
 
 
-def line_bounds(block: bytes, pos: int) -> Tuple[int, int]:
-    """Start and end (the ``\n`` excluded) of the line around ``pos`` inside ``block``; a
-    ``\r`` (a progress repaint) does not end a line here, as it does not in the console."""
-    start = block.rfind(b"\n", 0, pos) + 1
-    end = block.find(b"\n", pos)
-    return start, len(block) if end < 0 else end
+def line_bounds(
+    block: "bytes | bytearray", pos: int, lo: int = 0, hi: Optional[int] = None
+) -> Tuple[int, int]:
+    """Start and end (the ``\\n`` excluded) of the line around ``pos`` inside
+    ``block[lo:hi]``; a ``\\r`` (a progress repaint) does not end a line here, as it does
+    not in the console."""
+    hi = len(block) if hi is None else hi
+    start = block.rfind(b"\n", lo, pos) + 1 or lo
+    end = block.find(b"\n", pos, hi)
+    return max(start, lo), hi if end < 0 else end

@@ -132,6 +132,8 @@ class LogPane(Vertical):
             self.notify(f"cannot read the log: {exc}", severity="warning")
         finally:
             self._paging = False
+        # Scrolled on while the page was read: still near an edge asks for the next one.
+        self.call_after_refresh(view.check_edges, before)
 
     @on(LogView.Jump)
     def _jump(self, event: LogView.Jump) -> None:

@@ -119,7 +119,6 @@ class LogView(ScrollView, can_focus=True):
         pairs = display_lines(start, text)
         if not pairs:
             return
-        rows_before = len(self._rows)
         self.offsets[:0] = [p[0] for p in pairs]
         self.lines[:0] = [p[1] for p in pairs]
         self.start = start
@@ -127,10 +126,9 @@ class LogView(ScrollView, can_focus=True):
             self.end = self.offsets[MAX_LINES]
             del self.offsets[MAX_LINES:], self.lines[MAX_LINES:]
         self._relayout()
-        # The lines on screen stay where they were.
-        self.scroll_to(
-            y=self.scroll_y + len(self._rows) - rows_before, animate=False, immediate=True
-        )
+        # The lines on screen stay where they were: below the rows just added.
+        added = sum(1 for r in self._rows if r.line < len(pairs))
+        self.scroll_to(y=self.scroll_y + added, animate=False, immediate=True)
 
     def add_after(self, start: int, text: str, end: int) -> None:
         """Newer lines, read at ``start`` (the window's end); ``end`` is after them."""
@@ -299,12 +297,18 @@ class LogView(ScrollView, can_focus=True):
 
     def watch_scroll_y(self, old_value: float, new_value: float) -> None:
         super().watch_scroll_y(old_value, new_value)
+        if new_value != old_value:
+            self.check_edges(up=new_value < old_value)
+
+    def check_edges(self, up: bool | None = None) -> None:
+        """Ask for the next page when the screen is near an edge of the window (``up``:
+        only the top edge; False: only the bottom; None: either)."""
         screen = max(1, self.scrollable_content_region.height)
-        if new_value < old_value and self.start > 0 and new_value < NEAR_EDGE * screen:
+        if up is not False and self.start > 0 and self.scroll_y < NEAR_EDGE * screen:
             self.post_message(self.Need(before=True))
         elif (
-            new_value > old_value
+            up is not True
             and self.end < self.log_size
-            and new_value > self.max_scroll_y - NEAR_EDGE * screen
+            and self.scroll_y > self.max_scroll_y - NEAR_EDGE * screen
         ):
             self.post_message(self.Need(before=False))
