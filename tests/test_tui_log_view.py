@@ -184,3 +184,44 @@ async def test_a_live_log_follows_pauses_on_scroll_up_resumes_on_end_and_wraps(
         await pilot.press("q")
     async with AgentClient(LocalTransport(state_dir)) as c:  # the app closed its client
         await c.stop(run["id"], grace=1)
+
+
+async def test_live_text_after_a_gap_is_joined_by_reading_the_gap(tmp_path: Any) -> None:
+    """Following, live text that starts past the window's end (it came while End was reading
+    the tail) makes the pane read the gap from the agent's reader; nothing is skipped."""
+    from textual.app import App, ComposeResult
+
+    from rdt_tui.agent.follower import read_chunk
+    from rdt_tui.tui.widgets.log_pane import LogSource
+
+    lines = [f"line {i}" for i in range(60)]
+    path = str(tmp_path / "output.log")
+    with open(path, "w") as fh:
+        fh.write("\n".join(lines) + "\n")
+
+    async def read(offset: int, limit: int) -> dict[str, Any]:
+        text, start, end = read_chunk(path, offset, limit, True)
+        return {"offset": start, "end": end, "text": text}
+
+    async def size() -> int:
+        return os.path.getsize(path)
+
+    async def search(*args: Any) -> dict[str, Any]:
+        raise AssertionError("no search here")
+
+    class Host(App[None]):
+        def compose(self) -> ComposeResult:
+            yield LogPane()
+
+    app = Host()
+    async with app.run_test(size=(80, 20)) as pilot:
+        pane = app.query_one(LogPane)
+        pane.source = LogSource(read, size, search)
+        pane.view.reset(0, 0)
+        head = "".join(f"{x}\n" for x in lines[:10])
+        pane.feed(0, head)
+        gap = len("".join(f"{x}\n" for x in lines[:40]).encode())
+        pane.feed(gap, "".join(f"{x}\n" for x in lines[40:]))  # lines 10-39 never came live
+        await until(lambda: pane.view.lines == lines, what="the gap read")
+        await pilot.pause()
+        assert pane.view.follow and on_screen(pane.view)[-1].startswith("line 59")

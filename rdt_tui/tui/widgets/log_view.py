@@ -163,6 +163,10 @@ class LogView(ScrollView, can_focus=True):
         self.log_size = max(self.log_size, end)
         # Lines the window already holds (read by a jump to the end) are not added twice.
         self._append([p for p in display_lines(offset, text) if p[0] >= self.end], end)
+        if self.follow and offset > self.end:
+            # Live text that came while the window was being read: the gap is read from
+            # the agent, then the live text joins again.
+            self.post_message(self.Need(before=False))
         self._retitle()
 
     # ----- drawing -------------------------------------------------------------------
