@@ -118,7 +118,9 @@ async def main(repeat: int) -> None:
             await c.connect()
             return c, run
 
-        home, first, far = [], [], []
+        home: list[float] = []
+        first: list[float] = []
+        far: list[float] = []
         for _ in range(repeat):
             times = await console_pass(open_run, log.size, log.needles)
             for into, t in zip((home, first, far), times, strict=True):

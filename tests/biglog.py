@@ -37,7 +37,8 @@ def _layout() -> tuple[bytes, bytes, bytes]:
     head[52] = "RuntimeError: boom"
     head[120] = f"found {NEEDLE} here"
     head[150] = f"found {NEEDLE} again"
-    lines, n = [], 0
+    lines: list[str] = []
+    n = 0
     while n < 1 << 20:
         line = f"step={len(lines)} loss={1 / (len(lines) + 1):.6f} lr=0.0001 " + "x" * 40
         lines.append(line)

@@ -90,7 +90,9 @@ def test_log_search_wrap_and_errors(snap_compare: Any) -> None:
         await pilot.press("W")
         await pilot.press("x")
         errors = app.screen.query_one(ErrorList)
-        await settle(pilot, lambda: errors.option_count == 1 and "found" in errors.border_subtitle)
+        await settle(
+            pilot, lambda: errors.option_count == 1 and "found" in str(errors.border_subtitle)
+        )
         await pilot.press("escape")  # closes the list; the highlights stay until a second Esc
         await asyncio.sleep(0.05)
         app.screen.query_one(LogPane).toggle_errors()
