@@ -18,6 +18,7 @@ from textual.containers import Vertical
 from textual.widgets import Input
 
 from ...core.alerts import ALERT_WORDS, fatal_word
+from ..guard import guarded
 from .log_errors import ErrorList
 from .log_view import LogView, display_lines
 
@@ -116,6 +117,7 @@ class LogPane(Vertical):
             self.page(event.before)
 
     @work(group="log-page")
+    @guarded("Reading the log")
     async def page(self, before: bool) -> None:
         view, source = self.view, self.source
         assert source is not None
@@ -145,6 +147,7 @@ class LogPane(Vertical):
             self.load_at(0, 0)
 
     @work(exclusive=True, group="log-load")
+    @guarded("Reading the end of the log")
     async def load_end(self) -> None:
         assert self.source is not None
         size = await self.source.size()
@@ -156,6 +159,7 @@ class LogPane(Vertical):
         self.view.to_end()
 
     @work(exclusive=True, group="log-load")
+    @guarded("Reading the log")
     async def load_at(self, offset: int, above: int) -> None:
         """The window around ``offset`` (a line start), ``above`` lines shown above it."""
         assert self.source is not None
@@ -199,6 +203,7 @@ class LogPane(Vertical):
             self.find(self.match["offset" if backward else "end"], backward)
 
     @work(exclusive=True, group="log-find")
+    @guarded("Searching the log")
     async def find(self, offset: int, backward: bool) -> None:
         """The next line holding the pattern, asked of the agent in bounded calls."""
         source, view, pattern = self.source, self.view, self.view.pattern
@@ -253,6 +258,7 @@ class LogPane(Vertical):
             self.scan_errors()
 
     @work(exclusive=True, group="log-errors")
+    @guarded("Listing the errors in the log")
     async def scan_errors(self) -> None:
         assert self.source is not None
         errors, offset = self.query_one(ErrorList), 0
