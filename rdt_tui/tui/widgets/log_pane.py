@@ -121,17 +121,21 @@ class LogPane(Vertical):
     async def page(self, before: bool) -> None:
         view, source = self.view, self.source
         assert source is not None
+        start = view.start
         try:
             if before:
-                lo = max(0, view.start - PAGE)
-                got = await source.read(lo, view.start - lo)
+                lo = max(0, start - PAGE)
+                got = await source.read(lo, start - lo)
                 lo, text = _after_first_newline(lo, str(got["text"]))
+                if view.start != start:
+                    return  # the window moved (a jump) while the page was read
                 view.add_before(lo, text)
             else:
                 got = await source.read(view.end, PAGE)
                 view.add_after(int(got["offset"]), str(got["text"]), int(got["end"]))
         except Exception as exc:  # a dropped link: the status bar says it; the page waits
             self.notify(f"cannot read the log: {exc}", severity="warning")
+            return  # the next scroll asks again (not at once: no storm of failed reads)
         finally:
             self._paging = False
         # Scrolled on while the page was read: still near an edge asks for the next one.

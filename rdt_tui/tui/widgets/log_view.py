@@ -214,7 +214,11 @@ class LogView(ScrollView, can_focus=True):
         self.refresh()
 
     def _retitle(self) -> None:
-        pct = 100 * self.end // self.log_size if self.log_size else 100
+        # Where the screen's bottom line ends, as `less` shows it.
+        bottom = min(int(self.scroll_y) + self.scrollable_content_region.height, len(self._rows))
+        line = self._rows[bottom - 1].line + 1 if bottom > 0 else 0
+        at = self.offsets[line] if line < len(self.offsets) else self.end
+        pct = 100 * at // self.log_size if self.log_size else 100
         mode = "follow" if self.follow else "paused (End follows)"
         wrap = " · wrap" if self.wrap else ""
         self.border_subtitle = f"{pct}% of {human_size(self.log_size, compact=True)} · {mode}{wrap}"
@@ -302,6 +306,7 @@ class LogView(ScrollView, can_focus=True):
     def watch_scroll_y(self, old_value: float, new_value: float) -> None:
         super().watch_scroll_y(old_value, new_value)
         if new_value != old_value:
+            self._retitle()
             self.check_edges(up=new_value < old_value)
 
     def check_edges(self, up: bool | None = None) -> None:
