@@ -225,3 +225,25 @@ async def test_live_text_after_a_gap_is_joined_by_reading_the_gap(tmp_path: Any)
         await until(lambda: pane.view.lines == lines, what="the gap read")
         await pilot.pause()
         assert pane.view.follow and on_screen(pane.view)[-1].startswith("line 59")
+
+
+async def test_a_progress_bar_cut_between_reads_stays_one_line() -> None:
+    """The agent sends a tqdm bar's repaints as they come, cut after a \\r: each read's newest
+    repaint replaces the bar on screen, as a terminal shows it, instead of adding a line."""
+    from textual.app import App, ComposeResult
+
+    class Host(App[None]):
+        def compose(self) -> ComposeResult:
+            yield LogPane()
+
+    app = Host()
+    async with app.run_test(size=(80, 20)) as pilot:
+        pane = app.query_one(LogPane)
+        pane.view.reset(0, 0)
+        offset = 0
+        for text in ("start\nbar 1%\r", "bar 2%\rbar 3%\r", "bar 4%\r\n", "done\n"):
+            pane.feed(offset, text)
+            offset += len(text.encode())
+        await pilot.pause()
+        assert pane.view.lines == ["start", "bar 4%", "done"]
+        assert pane.view.offsets == [0, 6, 6 + len("bar 1%\rbar 2%\rbar 3%\rbar 4%\r\n")]

@@ -97,12 +97,14 @@ class LogView(ScrollView, can_focus=True):
         self._rows: list[Row] = []
         self._width = 0
         self._streamed = 0  # where the live text has reached
+        self._open = False  # the last line held ends in a \r repaint, not a newline
 
     # ----- the window ----------------------------------------------------------------
     def reset(self, offset: int, size: int | None = None) -> None:
         """An empty window at ``offset`` (a line start), the next lines to come after it."""
         self.offsets, self.lines = [], []
         self.start = self.end = offset
+        self._open = False
         self.log_size = max(self.log_size, offset) if size is None else size
         self._relayout()
 
@@ -112,6 +114,7 @@ class LogView(ScrollView, can_focus=True):
         self.offsets = [p[0] for p in pairs]
         self.lines = [p[1] for p in pairs]
         self.start, self.end, self.log_size = start, end, max(size, end)
+        self._open = text.endswith("\r")
         self._relayout()
 
     def add_before(self, start: int, text: str) -> None:
@@ -133,11 +136,18 @@ class LogView(ScrollView, can_focus=True):
     def add_after(self, start: int, text: str, end: int) -> None:
         """Newer lines, read at ``start`` (the window's end); ``end`` is after them."""
         self.log_size = max(self.log_size, end)
-        self._append([p for p in display_lines(start, text) if p[0] >= self.end], end)
+        self._append([p for p in display_lines(start, text) if p[0] >= self.end], end, text)
 
-    def _append(self, pairs: list[tuple[int, str]], end: int) -> None:
+    def _append(self, pairs: list[tuple[int, str]], end: int, text: str) -> None:
         if not pairs or pairs[0][0] != self.end:
             return  # not contiguous (a page that came late): the next Need asks again
+        if self._open and self.lines:
+            # The last line was a progress bar cut after a \r repaint: its next repaint
+            # replaces it, as on a terminal, instead of adding a line per read.
+            if pairs[0][1]:
+                self.lines[-1] = pairs[0][1]
+            pairs = pairs[1:]
+        self._open = text.endswith("\r")
         self.offsets.extend(p[0] for p in pairs)
         self.lines.extend(p[1] for p in pairs)
         self.end = end
@@ -162,7 +172,7 @@ class LogView(ScrollView, can_focus=True):
         self._streamed = end
         self.log_size = max(self.log_size, end)
         # Lines the window already holds (read by a jump to the end) are not added twice.
-        self._append([p for p in display_lines(offset, text) if p[0] >= self.end], end)
+        self._append([p for p in display_lines(offset, text) if p[0] >= self.end], end, text)
         if self.follow and offset > self.end:
             # Live text that came while the window was being read: the gap is read from
             # the agent, then the live text joins again.
