@@ -264,7 +264,8 @@ class LogPane(Vertical):
     @work(exclusive=True, group="log-errors")
     @guarded("Listing the errors in the log")
     async def scan_errors(self) -> None:
-        assert self.source is not None
+        if self.source is None:
+            return  # the dashboard has not opened the log yet: `x` again later
         errors, offset = self.query_one(ErrorList), 0
         errors.border_subtitle = "searching..."
         while len(errors.offsets) < MAX_ERRORS:
