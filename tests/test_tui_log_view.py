@@ -247,3 +247,15 @@ async def test_a_progress_bar_cut_between_reads_stays_one_line() -> None:
         await pilot.pause()
         assert pane.view.lines == ["start", "bar 4%", "done"]
         assert pane.view.offsets == [0, 6, 6 + len("bar 1%\rbar 2%\rbar 3%\rbar 4%\r\n")]
+
+
+async def test_lines_are_shown_as_a_terminal_shows_them_with_their_byte_offsets() -> None:
+    from rdt_tui.tui.widgets.log_view import display_lines
+
+    text = "a\x1b[31mr\u00e9d\x1b[0m\tx\x08y\nbar 1\rbar 2\r\n\nlast"
+    assert display_lines(10, text) == [
+        (10, "ar\u00e9d    xy"),  # colours and control bytes gone, the tab expanded
+        (10 + len("a\x1b[31mr\u00e9d\x1b[0m\tx\x08y\n".encode()), "bar 2"),  # newest repaint
+        (42, ""),
+        (43, "last"),
+    ]

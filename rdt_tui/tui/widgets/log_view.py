@@ -29,6 +29,7 @@ MAX_LINES = 6000  # lines held; a page more is read when the user nears an edge
 NEAR_EDGE = 2  # screens from an edge of the window that ask for the next page
 MAX_WIDTH = 4000  # characters of a line drawn unwrapped
 _ANSI = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]|\x1b[@-_]")
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")  # would move the cursor or draw nothing
 
 
 def display_lines(offset: int, text: str) -> list[tuple[int, str]]:
@@ -36,7 +37,7 @@ def display_lines(offset: int, text: str) -> list[tuple[int, str]]:
     out = []
     for raw in text.split("\n")[:-1] if text.endswith("\n") else text.split("\n"):
         shown = raw.rstrip("\r").rsplit("\r", 1)[-1]
-        out.append((offset, _ANSI.sub("", shown).expandtabs(8)))
+        out.append((offset, _CONTROL.sub("", _ANSI.sub("", shown).expandtabs(8))))
         offset += len(raw.encode("utf-8")) + 1
     return out
 
