@@ -259,3 +259,15 @@ async def test_lines_are_shown_as_a_terminal_shows_them_with_their_byte_offsets(
         (42, ""),
         (43, "last"),
     ]
+
+
+async def test_wrapped_rows_are_cut_by_cells_so_wide_characters_fit() -> None:
+    from rich.cells import cell_len
+
+    from rdt_tui.tui.widgets.log_view import _wrap_cuts
+
+    line = "loss 損失 " * 10
+    cuts = _wrap_cuts(line, 7)
+    assert "".join(line[a:b] for a, b in cuts) == line
+    assert all(cell_len(line[a:b]) <= 7 for a, b in cuts)
+    assert _wrap_cuts("x" * 10, 4) == [(0, 4), (4, 8), (8, 10)]

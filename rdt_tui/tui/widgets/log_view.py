@@ -14,6 +14,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from rich.cells import cell_len, get_character_cell_size
 from rich.text import Text
 from textual.binding import Binding
 from textual.geometry import Size
@@ -40,6 +41,22 @@ def display_lines(offset: int, text: str) -> list[tuple[int, str]]:
         out.append((offset, _CONTROL.sub("", _ANSI.sub("", shown).expandtabs(8))))
         offset += len(raw.encode("utf-8")) + 1
     return out
+
+
+def _wrap_cuts(line: str, width: int) -> list[tuple[int, int]]:
+    """Character ranges of ``line`` that each fill at most ``width`` cells (a wide character,
+    CJK say, takes two)."""
+    if cell_len(line) == len(line):
+        return [(a, min(a + width, len(line))) for a in range(0, len(line), width)]
+    cuts, start, used = [], 0, 0
+    for i, ch in enumerate(line):
+        w = get_character_cell_size(ch)
+        if used + w > width and i > start:
+            cuts.append((start, i))
+            start, used = i, 0
+        used += w
+    cuts.append((start, len(line)))
+    return cuts
 
 
 @dataclass
@@ -214,12 +231,12 @@ class LogView(ScrollView, can_focus=True):
         rows: list[Row] = []
         for i, line in enumerate(self.lines):
             n = len(line)
-            if self.wrap and n > width:
-                rows.extend(Row(i, a, min(a + width, n)) for a in range(0, n, width))
+            if self.wrap and cell_len(line) > width:
+                rows.extend(Row(i, a, b) for a, b in _wrap_cuts(line, width))
             else:
                 rows.append(Row(i, 0, min(n, MAX_WIDTH)))
         self._rows = rows
-        longest = 0 if self.wrap else max((r.end for r in rows), default=0)
+        longest = 0 if self.wrap else max((cell_len(x[:MAX_WIDTH]) for x in self.lines), default=0)
         self.virtual_size = Size(max(longest, width) if not self.wrap else width, len(rows))
         self._retitle()
         self.refresh()
