@@ -34,6 +34,7 @@ bench: $(STAMP)
 	$(PY) benchmarks/preflight_figures.py
 	$(PY) benchmarks/format_throughput.py
 	$(PY) benchmarks/format_fastpath.py
+	$(PY) benchmarks/log_search.py
 	$(PY) benchmarks/metric_store.py
 	$(PY) benchmarks/soak_figures.py
 	$(PY) benchmarks/scale_figures.py

@@ -133,6 +133,15 @@ class FakeClient:
     async def gpus(self, limit: int = 1) -> dict[str, Any]:
         return {"samples": [SAMPLE_GPUS]}
 
+    async def tail(self, run: str, lines: int = 50) -> dict[str, Any]:
+        return {"lines": [], "end": 0}  # the scripted log event brings the text
+
+    async def log(self, run: str, since: int = 0, limit: int = 1 << 20) -> dict[str, Any]:
+        return {"offset": since, "end": since, "text": ""}
+
+    async def log_search(self, run: str, pattern: Any, *args: Any) -> dict[str, Any]:
+        return {"matches": [], "next": 0, "done": True, "size": 0}
+
     async def checkpoints(self, run: str) -> dict[str, Any]:
         return {
             "directory": "/w",

@@ -18,7 +18,7 @@ from rdt_tui.tui.app import make_app
 from rdt_tui.tui.dashboard import DashboardScreen
 from rdt_tui.tui.widgets.checkpoint_table import CheckpointTable
 from rdt_tui.tui.widgets.gpu_pane import GpuPane
-from rdt_tui.tui.widgets.log_tail import LogTail
+from rdt_tui.tui.widgets.log_view import LogView
 from rdt_tui.tui.widgets.loss_chart import LossChart
 from rdt_tui.tui.widgets.status_bar import StatusBar
 
@@ -50,7 +50,7 @@ def on_dashboard(app: Any) -> bool:
     """The dashboard is up with all its widgets mounted."""
     if not isinstance(app.screen, DashboardScreen):
         return False
-    app.screen.query_one(LogTail)
+    app.screen.query_one(LogView)
     app.screen.query_one(StatusBar)
     return True
 
@@ -84,7 +84,7 @@ async def test_dashboard_shows_the_run_and_quitting_leaves_it_running(
         screen = app.screen
         chart = screen.query_one(LossChart)
         await until(lambda: len(chart.series.get("loss", ())) > 20)
-        await until(lambda: screen.query_one(LogTail).lines_seen > 5)
+        await until(lambda: screen.query_one(LogView).lines_seen > 5)
         await until(lambda: screen.query_one(CheckpointTable).row_count == 1)
         await until(lambda: "SIMULATED" in str(screen.query_one(GpuPane).render()))
         assert chart.metric == "loss" and chart.drawn_points()[0][0] == (1, 1.0)
@@ -182,30 +182,6 @@ async def test_themes_settings_and_remapped_keys(state_dir: str, workdir: str) -
         await pilot.press("q")
     assert load_settings(path).theme == "rdt-high-contrast"
     assert load_settings(path).keys == {"dashboard.stop": "x"}
-    async with AgentClient(LocalTransport(state_dir)) as c:
-        await c.stop(ids[0], grace=1)
-
-
-async def test_log_filter_shows_matching_lines_and_escape_clears_it(
-    state_dir: str, workdir: str
-) -> None:
-    open_run, ids = open_run_factory(state_dir, workdir)
-    app = make_app(open_run)
-    async with app.run_test(size=(120, 40)) as pilot:
-        await until(lambda: on_dashboard(app))
-        log = app.screen.query_one(LogTail)
-        await until(lambda: log.lines_seen > 30)
-        await pilot.press("slash")
-        for key in "step=2":
-            await pilot.press("equals_sign" if key == "=" else key)
-        await pilot.press("enter")
-        assert log.filter == "step=2"
-        assert all("step=2" in line.text for line in log.lines)
-        assert 0 < len(log.lines) < len(log.history)
-        await pilot.press("escape")
-        # Every line is back: on screen, or in the quarter-second batch about to be drawn.
-        assert log.filter == "" and len(log.lines) + len(log._pending) == len(log.history)
-        await pilot.press("q")
     async with AgentClient(LocalTransport(state_dir)) as c:
         await c.stop(ids[0], grace=1)
 

@@ -23,7 +23,7 @@ from rdt_tui.tui.launch_screen import LaunchPlan, LaunchScreen
 from rdt_tui.tui.runs_screen import RunsScreen
 from rdt_tui.tui.widgets.checkpoint_table import CheckpointTable
 from rdt_tui.tui.widgets.gpu_pane import GpuPane
-from rdt_tui.tui.widgets.log_tail import LogTail
+from rdt_tui.tui.widgets.log_view import LogView
 from rdt_tui.tui.widgets.loss_chart import LossChart
 
 from .fakes import FakeClient
@@ -59,12 +59,10 @@ def test_dashboard(snap_compare: Any, size: tuple[int, int]) -> None:
                 and "free" in str(app.screen.query_one(CheckpointTable).border_subtitle)
                 and app.screen.query_one(GpuPane).last is not None
                 and not app.screen.query_one(GpuPane)._pending
-                # the log's quarter-second batch is on screen, not still pending
-                and not app.screen.query_one(LogTail)._pending
-                and len(app.screen.query_one(LogTail).lines) == 11
+                and len(app.screen.query_one(LogView).lines) == 11
             ),
         )
-        app.screen.query_one(LogTail).scroll_end(animate=False)
+        app.screen.query_one(LogView).scroll_end(animate=False)
         await pilot.pause()
         app.screen.query_one(LossChart).redraw()
         await pilot.pause()

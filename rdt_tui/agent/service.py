@@ -20,6 +20,7 @@ from .files import CorruptFile, read_json
 from .follower import read_chunk, tail_lines
 from .gpu import MIN_INTERVAL, GpuBackend, open_backend
 from .hoststats import CpuMeter, host_sample
+from .logsearch import log_search
 from .preflight_ops import PreflightOps
 from .procs import read_proc, signal_all, signal_number
 from .runs import RUNNING, RunStore, gpus_overlap, validate_launch
@@ -278,6 +279,11 @@ class AgentService(PreflightOps, AlertOps, AdoptOps):
             None, read_chunk, path, offset, limit, w.finished
         )
         return {"offset": start, "end": end, "text": text}
+
+    async def op_log_search(self, args: Dict[str, Any]) -> Dict[str, Any]:
+        """Lines of output.log holding a pattern, searched on the node (agent/logsearch.py)."""
+        path = os.path.join(self.store.run_dir(str(args.get("run"))), "output.log")
+        return await log_search(path, args)
 
     async def op_metrics(self, args: Dict[str, Any]) -> Dict[str, Any]:
         w = self.watcher(str(args.get("run")))

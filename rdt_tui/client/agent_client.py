@@ -34,8 +34,19 @@ class AgentTimeout(TransportError, asyncio.TimeoutError):
 
 # Operations that only read: safe to send again after a dropped link.
 READ_OPS = frozenset(
-    {"runs", "status", "tail", "log", "metrics", "history", "checkpoints", "gpus", "preflight"}
-    | {"candidates"}
+    {
+        "runs",
+        "status",
+        "tail",
+        "log",
+        "log_search",
+        "metrics",
+        "history",
+        "checkpoints",
+        "gpus",
+        "preflight",
+        "candidates",
+    }
 )
 # Sent again after a dropped link too: a stop is idempotent (a run that ended answers so),
 # and a stop cut short by a daemon restart must still reach the run.
@@ -365,6 +376,31 @@ class AgentClient:
 
     async def log(self, run: str, since: int = 0, limit: int = 1 << 20) -> dict[str, Any]:
         return dict(await self.call("log", {"run": run, "since": since, "limit": limit}))
+
+    async def log_search(
+        self,
+        run: str,
+        pattern: str | list[str],
+        offset: int = 0,
+        backward: bool = False,
+        limit: int = 1,
+        regex: bool = False,
+        budget_s: float = 5.0,
+    ) -> dict[str, Any]:
+        """Lines of the run's log holding ``pattern`` (a list: any of these words), searched
+        on the node from byte ``offset``: ``{"matches": [{"offset", "end", "at", "text"}],
+        "next", "done", "size"}``. One call searches for at most ``budget_s`` seconds; when
+        ``done`` is false, call again from ``next`` to go on."""
+        args: dict[str, Any] = {
+            "run": run,
+            "offset": offset,
+            "direction": "backward" if backward else "forward",
+            "limit": limit,
+            "regex": regex,
+            "budget_s": budget_s,
+        }
+        args["words" if isinstance(pattern, list) else "pattern"] = pattern
+        return dict(await self.call("log_search", args, timeout=budget_s + DEFAULT_TIMEOUT_S))
 
     async def metrics(
         self, run: str, since: int = 0, limit: int = 100000, wait_ended: bool = False

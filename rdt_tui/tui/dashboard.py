@@ -18,7 +18,7 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.css.query import NoMatches
 from textual.screen import Screen
-from textual.widgets import Footer, Input
+from textual.widgets import Footer
 
 from ..client import AgentClient
 from ..client.group import GroupReport, watch_group
@@ -39,7 +39,7 @@ from .guard import guarded
 from .guard import report as report_error
 from .widgets.checkpoint_table import CheckpointTable
 from .widgets.gpu_pane import GpuPane
-from .widgets.log_tail import LogTail
+from .widgets.log_pane import LogPane, log_source
 from .widgets.loss_chart import LossChart
 from .widgets.status_bar import StatusBar
 
@@ -64,9 +64,6 @@ class DashboardScreen(Screen[None]):
     DashboardScreen LossChart { width: 2fr; }
     DashboardScreen GpuPane { width: 1fr; }
     DashboardScreen #log-pane { width: 2fr; }
-    DashboardScreen LogTail { border: round $primary; }
-    DashboardScreen #log-filter { display: none; }
-    DashboardScreen #log-filter.-shown { display: block; }
     DashboardScreen CheckpointTable { width: 1fr; border: round $primary; }
     """
     BINDINGS = [
@@ -79,8 +76,12 @@ class DashboardScreen(Screen[None]):
         Binding("t", "gpu_window", "GPU window", id="dashboard.gpu_window"),
         Binding("r", "resume", "Resume", id="dashboard.resume"),
         Binding("c", "cluster", "Cluster", id="dashboard.cluster"),
-        Binding("slash", "search", "Filter", id="dashboard.search"),
-        Binding("escape", "clear_search", "Clear filter", show=False, id="dashboard.clear"),
+        Binding("slash", "search", "Search", id="dashboard.search"),
+        Binding("n", "next_match", "Next match", show=False, id="log.next"),
+        Binding("N", "previous_match", "Previous match", show=False, id="log.previous"),
+        Binding("W", "wrap", "Wrap", show=False, id="log.wrap"),
+        Binding("x", "errors", "Errors", show=False, id="log.errors"),
+        Binding("escape", "clear_search", "Close search", show=False, id="dashboard.clear"),
     ]
 
     def __init__(self, client: AgentClient, run_id: str, group: GroupContext | None = None) -> None:
@@ -103,11 +104,7 @@ class DashboardScreen(Screen[None]):
                 yield LossChart()
                 yield GpuPane()
             with Horizontal(id="bottom"):
-                with Vertical(id="log-pane"):
-                    yield LogTail()
-                    yield Input(
-                        placeholder="filter the log (Enter keeps it, Esc clears)", id="log-filter"
-                    )
+                yield LogPane(id="log-pane")
                 yield CheckpointTable()
         yield Footer()
 
@@ -147,10 +144,12 @@ class DashboardScreen(Screen[None]):
                 self.notify(hint, severity="warning", timeout=30)
 
     async def _follow(self) -> None:
-        sub = await self.client.subscribe(self.run_id, gpu=True)
+        log = self.query_one(LogPane)
+        # The live text starts at the log's last page; older pages are read on demand.
+        start = await log.open(log_source(self.client, self.run_id))
+        sub = await self.client.subscribe(self.run_id, since={"log": start}, gpu=True)
         bar = self.query_one(StatusBar)
         chart = self.query_one(LossChart)
-        log = self.query_one(LogTail)
         gpus = self.query_one(GpuPane)
         async for ev in sub:
             kind, data = ev["event"], ev["data"]
@@ -162,7 +161,7 @@ class DashboardScreen(Screen[None]):
                     bar.set_step(stepped[-1]["step"], stepped[-1]["t"])
                 self._check_loss(points)
             elif kind == "log":
-                log.add_text(data["text"])
+                log.feed(int(data["offset"]), data["text"])
                 progress = bar_progress(data["text"])
                 if progress:
                     bar.total = progress[1]
@@ -254,24 +253,22 @@ class DashboardScreen(Screen[None]):
             self.notify(what, severity="error", timeout=15)
 
     def action_search(self) -> None:
-        box = self.query_one("#log-filter", Input)
-        box.add_class("-shown")
-        box.focus()
+        self.query_one(LogPane).start_search()
 
-    def on_input_changed(self, event: Input.Changed) -> None:
-        if event.input.id == "log-filter":
-            self.query_one(LogTail).set_filter(event.value)
+    def action_next_match(self) -> None:
+        self.query_one(LogPane).next_match(reverse=False)
 
-    def on_input_submitted(self, event: Input.Submitted) -> None:
-        if event.input.id == "log-filter":
-            event.input.remove_class("-shown")
-            self.query_one(LogTail).focus()
+    def action_previous_match(self) -> None:
+        self.query_one(LogPane).next_match(reverse=True)
+
+    def action_wrap(self) -> None:
+        self.query_one(LogPane).view.toggle_wrap()
+
+    def action_errors(self) -> None:
+        self.query_one(LogPane).toggle_errors()
 
     def action_clear_search(self) -> None:
-        box = self.query_one("#log-filter", Input)
-        box.value = ""
-        box.remove_class("-shown")
-        self.query_one(LogTail).set_filter("")
+        self.query_one(LogPane).close_search()
 
     def action_next_metric(self) -> None:
         self.query_one(LossChart).cycle_metric()
