@@ -76,9 +76,7 @@ def create(run_id: str) -> Optional[str]:
     path = os.path.join(base, PREFIX + run_id)
     try:
         os.mkdir(path)
-    except FileExistsError:
-        pass
-    except OSError:
+    except OSError:  # an existing one is not ours to reuse: its processes are another run's
         return None
     if not os.access(os.path.join(path, "cgroup.procs"), os.W_OK):
         remove(path)

@@ -169,8 +169,12 @@ class RunStore:
     def create(self, spec: Dict[str, Any]) -> str:
         base = _slug(spec.get("name") or os.path.basename(spec["argv"][0]) or "run")
         stamp = time.strftime("%Y%m%d-%H%M%S")
-        for n in range(1000):
-            run_id = "{}-{}{}".format(base, stamp, "" if n == 0 else f"-{n}")
+        for _ in range(1000):
+            # A random tail: the id is also the processes' marker and the cgroup's name, and two
+            # agents of one user (two state directories, or a home shared by several nodes) must
+            # never give the same job name in the same second the same marker, or stopping one
+            # run would reach the other's processes.
+            run_id = f"{base}-{stamp}-{secrets.token_hex(2)}"
             path = os.path.join(self.root, run_id)
             try:
                 os.mkdir(path, 0o700)
