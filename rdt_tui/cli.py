@@ -418,6 +418,8 @@ def run_console(a: argparse.Namespace) -> int:
 
     app = make_app(open_run, _settings(), prompter=prompter, at_exit=session.close)
     app.run()
+    if app.failure is not None:  # a bad run id or host: said on stderr, exit non-zero
+        raise CliError(*app.failure)
     return 0 if app.return_code in (None, 0) else int(app.return_code)
 
 

@@ -5,24 +5,28 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+import os
 from collections.abc import Awaitable, Callable, Iterable
 from functools import partial
 from typing import Any
 
 from textual import work
+from textual._files import generate_datetime_filename
 from textual.app import App, SystemCommand
 from textual.binding import Binding
 from textual.screen import Screen
 from textual.theme import Theme
 
 from ..client import AgentClient
+from ..config.files import write_text_atomic
+from ..config.paths import data_dir
 from ..config.settings import Settings, save_theme
 from ..config.themes import ThemeError, load_themes
 from ..core.compare import RunMarks
 from .away import on_attach
 from .compare_screen import CompareScreen
 from .dashboard import DashboardScreen
-from .errors import notify_error
+from .errors import error_title
 from .guard import guarded
 from .hosts_screen import HostActions, HostRow, HostsScreen
 from .launch_screen import LaunchPlan, LaunchScreen
@@ -66,6 +70,8 @@ class RdtApp(App[None]):
         self._connecting: dict[str, asyncio.Lock] = {}
         # Runs marked for comparison, kept while the user moves between hosts' runs screens.
         self.run_marks = RunMarks()
+        # (message, hint) when the run could not be opened: the CLI prints it and exits 1.
+        self.failure: tuple[str, str] | None = None
 
     def on_mount(self) -> None:
         if self.prompter is not None:
@@ -130,6 +136,32 @@ class RdtApp(App[None]):
                 run = partial(self.run_action, binding.action, active.node)
                 yield SystemCommand(binding.description, f"key: {key}", run)
 
+    def deliver_screenshot(
+        self, filename: str | None = None, path: str | None = None, time_format: str | None = None
+    ) -> str | None:
+        """Save the screen as SVG into a directory that exists (the current one when it can be
+        written, else the console's data directory) and say where: Textual's default,
+        ``~/Downloads``, is missing on most servers."""
+        if path is None:
+            path = os.getcwd()
+            if not os.access(path, os.W_OK):
+                path = os.path.join(data_dir(), "screenshots")
+        try:
+            os.makedirs(path, exist_ok=True)
+            name = filename or generate_datetime_filename(self.title, ".svg", time_format)
+            saved = os.path.join(path, name)
+            write_text_atomic(saved, self.export_screenshot(), mode=0o644)
+        except OSError as exc:
+            self.notify(
+                f"Cannot save the screenshot in {path}: {exc.strerror or exc}",
+                title="Screenshot",
+                severity="error",
+                timeout=20,
+            )
+            return None
+        self.notify(f"Saved {saved}", title="Screenshot", timeout=20)
+        return saved
+
     def on_runs_screen_compare_marked(self, message: RunsScreen.CompareMarked) -> None:
         marks = message.marks
 
@@ -149,8 +181,12 @@ class RdtApp(App[None]):
         assert self.open_run is not None
         try:
             self.client, target = await self.open_run()
-        except Exception as exc:  # shown to the user; the console stays usable to quit
-            notify_error(self, exc, timeout=60)
+        except Exception as exc:  # no run to show: leave with the error, not a blank screen
+            self.failure = (
+                f"{error_title(exc, 'cannot open the run')}: {getattr(exc, 'message', exc)}",
+                str(getattr(exc, "hint", "") or ""),
+            )
+            self.exit(return_code=1)
             return
         self.run_worker(on_attach(self, self.client, self.settings), group="away")
         if isinstance(target, LaunchPlan):

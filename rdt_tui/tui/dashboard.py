@@ -43,9 +43,14 @@ from .widgets.log_tail import LogTail
 from .widgets.loss_chart import LossChart
 from .widgets.status_bar import StatusBar
 
+ENDED_STATES = ("exited", "stopped", "lost")
 DISK_POLL_S = 30.0
 DISK_RATE_WINDOW_S = 600.0
 SPIKE_QUIET_S = 60.0
+# The link is pinged when it has been quiet this long, and called stale when nothing came
+# back for STALE_AFTER_S: a frozen link shows within about 4 s (SSH keepalives need ~15).
+PING_QUIET_S = 1.0
+STALE_AFTER_S = 3.0
 
 
 @dataclass
@@ -120,6 +125,30 @@ class DashboardScreen(Screen[None]):
         if self.group is not None:
             self.call_after_refresh(self.follow_group)
         self.call_after_refresh(self.poll_disk)
+        self.set_interval(1.0, self.tick)
+
+    def tick(self) -> None:
+        """Once a second: ages tick, the link's silence is measured, a ping goes out."""
+        bar = self.query_one(StatusBar)
+        silent = self.client.heard_age()
+        stale = silent if silent >= STALE_AFTER_S and self.client.state == "connected" else None
+        if stale is not None and bar.stale_s is None:
+            self.notify(
+                f"No answer from {self.client.host} for {silent:.0f} s: the data shown may be old",
+                severity="warning",
+            )
+        bar.stale_s = stale
+        bar.refresh_text()
+        self.query_one(CheckpointTable).tick()
+        if silent >= PING_QUIET_S and self.client.state == "connected":
+            self.ping()
+
+    @work(exclusive=True, group="ping")
+    async def ping(self) -> None:
+        try:
+            await self.client.ping()
+        except Exception:
+            pass  # silence is the answer: tick() reads it from heard_age()
 
     def on_unmount(self) -> None:
         self.client.off_state(self._link_changed)
@@ -153,6 +182,7 @@ class DashboardScreen(Screen[None]):
         log = self.query_one(LogTail)
         gpus = self.query_one(GpuPane)
         async for ev in sub:
+            bar.heard()
             kind, data = ev["event"], ev["data"]
             if kind == "metric":
                 points = data["points"]
@@ -363,11 +393,17 @@ class DashboardScreen(Screen[None]):
     def action_detach(self) -> None:
         # The run keeps going under the node's agent; the console goes back to the runs
         # (or leaves, when it was opened on this run alone).
+        ended = self.final is not None or self.query_one(StatusBar).state in ENDED_STATES
+        said = (
+            f"Left {self.run_id} (it has ended)."
+            if ended
+            else f"Detached from {self.run_id}; it keeps running."
+        )
         if len(self.app.screen_stack) > 2:
             self.app.pop_screen()
-            self.notify(f"Detached from {self.run_id}; it keeps running.")
+            self.notify(said)
         else:
-            self.app.exit(message=f"Detached from {self.run_id}; it keeps running.")
+            self.app.exit(message=said)
 
     def action_stop(self) -> None:
         def answered(yes: bool | None) -> None:
