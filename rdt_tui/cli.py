@@ -423,6 +423,22 @@ def run_console(a: argparse.Namespace) -> int:
     return 0 if app.return_code in (None, 0) else int(app.return_code)
 
 
+def cmd_keys(a: argparse.Namespace) -> int:
+    from .tui.keys import key_rows
+
+    settings = _settings()
+    rows = key_rows(settings.keys)
+    if a.json:
+        emit_json([vars(r) for r in rows])
+        return 0
+    print(f"{'binding id':24} {'keys':14} {'where':16} action")
+    for r in rows:
+        print(f"{r.id:24} {r.keys:14} {r.where:16} {r.description}")
+    where = settings.path or "settings.toml in the config directory"
+    print(f'\nremap: add `"<binding id>" = "<key>"` under [keys] in {where}')
+    return 0
+
+
 def _settings() -> Any:
     from .config.settings import SettingsError, load_settings
 
@@ -620,6 +636,16 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--checkpoint-every", type=int, default=100)
     sp.add_argument("--simulate-gpus", type=int, default=0, help=argparse.SUPPRESS)
     sp.set_defaults(fn=cmd_demo, host="localhost")
+    sp = sub.add_parser(
+        "keys",
+        help="list the console's keys by binding id (remap them in settings.toml [keys])",
+        description="Every key of the console: its binding id, the keys it has now (after "
+        "[keys] in settings.toml), what it does and where. Remap with lines such as "
+        '`"dashboard.stop" = "x"` under [keys].',
+        epilog="example: rdt-tui keys --json",
+    )
+    sp.add_argument("--json", action="store_true", help="print one JSON document")
+    sp.set_defaults(sync_fn=cmd_keys)
     from .cli_alerts import add_parsers as add_alert_parsers
     from .cli_group import add_parsers as add_group_parsers
     from .cli_preflight import add_parsers as add_preflight_parsers

@@ -1,7 +1,7 @@
 """The console's settings file, ``settings.toml`` in the user config dir::
 
 theme = "rdt-dark"          # remembered when picked from the command palette
-[keys]                      # remap any binding by its id (see `?` in the console)
+[keys]                      # remap any binding by its id (`rdt-tui keys` lists them)
 "dashboard.stop" = "x"
 "app.quit" = "ctrl+q"
 [notify]                    # a webhook for alerts (docs/alerts.md); pushed with

@@ -40,8 +40,10 @@ OpenRun = Callable[[], Awaitable[tuple[AgentClient, "str | LaunchPlan"]]]
 class RdtApp(App[None]):
     TITLE = "rdt-tui"
     BINDINGS = [
-        Binding("q", "quit", "Quit (the run keeps going)", id="app.quit"),
-        Binding("question_mark", "show_help_panel", "Keys", id="app.help"),
+        Binding("q", "quit", "Quit", tooltip="the run keeps going", id="app.quit"),
+        Binding("question_mark", "toggle_keys", "Keys", id="app.help"),
+        # Esc closes the keys panel before a screen's own Esc (back, clear) sees it.
+        Binding("escape", "hide_keys", "Hide keys", show=False, priority=True, id="app.hide_keys"),
     ]
 
     def __init__(
@@ -123,18 +125,41 @@ class RdtApp(App[None]):
         if client is not None:
             self.run_worker(client.close(), group="close")
 
+    def _keys_shown(self) -> bool:
+        return bool(self.screen.query("HelpPanel"))
+
+    def action_toggle_keys(self) -> None:
+        """`?` opens the keys panel and closes it again."""
+        if self._keys_shown():
+            self.action_hide_help_panel()
+        else:
+            self.action_show_help_panel()
+
+    def action_hide_keys(self) -> None:
+        self.action_hide_help_panel()
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "hide_keys":
+            # False lets Esc go on to the screen (back, clear the filter) when no panel shows.
+            return self._keys_shown()
+        return True
+
     def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)
-        # The screen's keys by their description, so ctrl+p finds every action of the screen.
-        seen = set()
+        # The screen's actions by their description with their keys, so ctrl+p finds every
+        # action of every screen, those the footer leaves out included.
+        keys: dict[tuple[int, str], list[str]] = {}
+        found: dict[tuple[int, str], tuple[Any, Binding]] = {}
         for key, active in screen.active_bindings.items():
             binding = active.binding
-            if active.node is self or not (binding.show and binding.description):
+            if active.node is self or not binding.description or not active.enabled:
                 continue
-            if active.enabled and binding.action not in seen:
-                seen.add(binding.action)
-                run = partial(self.run_action, binding.action, active.node)
-                yield SystemCommand(binding.description, f"key: {key}", run)
+            which = (id(active.node), binding.action)
+            keys.setdefault(which, []).append(binding.key_display or self.get_key_display(binding))
+            found.setdefault(which, (active.node, binding))
+        for which, (node, binding) in found.items():
+            run = partial(self.run_action, binding.action, node)
+            yield SystemCommand(binding.description, f"key: {', '.join(keys[which])}", run)
 
     def deliver_screenshot(
         self, filename: str | None = None, path: str | None = None, time_format: str | None = None
