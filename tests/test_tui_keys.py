@@ -22,6 +22,7 @@ from rdt_tui.tui.runs_screen import RunsScreen
 from .test_tui_snapshots import _console, hosts_checked
 from .test_tui_status import QuietClient, app_on, until
 
+
 def screen_actions(screen: Any) -> set[str]:
     return {
         b.description

@@ -37,7 +37,12 @@ pytestmark = [
     pytest.mark.skipif(not os.path.exists(NODE_PYTHON), reason="no /usr/bin/python3 for the node"),
 ]
 
-TICKER = "import time\nfor i in range(100000):\n    print(f'step={i} loss=1', flush=True)\n    time.sleep(0.2)\n"
+TICKER = (
+    "import time\n"
+    "for i in range(100000):\n"
+    "    print(f'step={i} loss=1', flush=True)\n"
+    "    time.sleep(0.2)\n"
+)
 
 
 @pytest.fixture(scope="module")

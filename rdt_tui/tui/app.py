@@ -150,7 +150,7 @@ class RdtApp(App[None]):
         # action of every screen, those the footer leaves out included.
         keys: dict[tuple[int, str], list[str]] = {}
         found: dict[tuple[int, str], tuple[Any, Binding]] = {}
-        for key, active in screen.active_bindings.items():
+        for active in screen.active_bindings.values():
             binding = active.binding
             if active.node is self or not binding.description or not active.enabled:
                 continue
