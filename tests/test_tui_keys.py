@@ -125,3 +125,21 @@ def test_rdt_tui_keys_lists_binding_ids_and_remapped_keys(tmp_path: Any) -> None
     assert rows["dashboard.stop"]["keys"] == "x"  # the remap in settings.toml
     assert rows["app.help"]["keys"] == "?"
     assert str(cfg / "settings.toml") in out.stdout
+
+
+@pytest.mark.asyncio
+async def test_mouse_switches_the_metric_and_clicks_footer_keys() -> None:
+    from rdt_tui.tui.widgets.loss_chart import LossChart
+
+    app = app_on(QuietClient())
+    async with app.run_test(size=(120, 40)) as pilot:
+        await until(lambda: isinstance(app.screen, DashboardScreen))
+        chart = app.screen.query_one(LossChart)
+        await until(lambda: chart.metric == "loss")
+        chart.add([{"name": "lr", "value": 0.1, "step": 1, "t": 1.0}])
+        await pilot.click(LossChart)
+        assert chart.metric == "lr"
+        # The footer's keys are buttons: a click on `?` opens the keys panel.
+        help_key = next(k for k in app.screen.query(FooterKey) if k.key == "question_mark")
+        await pilot.click(help_key)
+        await until(lambda: bool(app.screen.query(HelpPanel)), timeout=2)
