@@ -39,6 +39,15 @@ OpenRun = Callable[[], Awaitable[tuple[AgentClient, "str | LaunchPlan"]]]
 
 class RdtApp(App[None]):
     TITLE = "rdt-tui"
+    # Small terminals: toasts narrow and short, in the corner over the log, never over the
+    # chart (they stack from the bottom right); the footer's keys without their padding.
+    CSS = """
+    RdtApp.-compact Toast { max-width: 40; padding: 0 1; }
+    RdtApp.-compact ToastRack { max-height: 45%; }
+    RdtApp.-compact FooterKey { margin-right: 1; }
+    RdtApp.-compact FooterKey .footer-key--key { padding: 0 1 0 0; }
+    RdtApp.-compact FooterKey .footer-key--description { padding: 0; }
+    """
     BINDINGS = [
         Binding("q", "quit", "Quit", tooltip="the run keeps going", id="app.quit"),
         Binding("question_mark", "toggle_keys", "Keys", id="app.help"),
@@ -85,6 +94,9 @@ class RdtApp(App[None]):
             self.push_screen(
                 HostsScreen(self.hosts, self.host_client, self.actions, self.forget_host)
             )
+
+    def on_resize(self) -> None:
+        self.set_class(self.size.width < 100 or self.size.height < 28, "-compact")
 
     def _apply_settings(self) -> None:
         try:

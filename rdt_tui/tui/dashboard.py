@@ -51,6 +51,7 @@ SPIKE_QUIET_S = 60.0
 # back for STALE_AFTER_S: a frozen link shows within about 4 s (SSH keepalives need ~15).
 PING_QUIET_S = 1.0
 STALE_AFTER_S = 3.0
+COMPACT_WIDTH, COMPACT_HEIGHT = 100, 28
 
 
 @dataclass
@@ -73,6 +74,9 @@ class DashboardScreen(Screen[None]):
     DashboardScreen #log-filter { display: none; }
     DashboardScreen #log-filter.-shown { display: block; }
     DashboardScreen CheckpointTable { width: 1fr; border: round $primary; }
+    DashboardScreen.-compact #top { layout: vertical; }
+    DashboardScreen.-compact LossChart { width: 100%; height: 1fr; }
+    DashboardScreen.-compact GpuPane { width: 100%; }
     """
     BINDINGS = [
         Binding("s", "stop", "Stop", id="dashboard.stop"),
@@ -126,6 +130,15 @@ class DashboardScreen(Screen[None]):
             self.call_after_refresh(self.follow_group)
         self.call_after_refresh(self.poll_disk)
         self.set_interval(1.0, self.tick)
+        self.call_after_refresh(self.on_resize)
+
+    def on_resize(self) -> None:
+        """Small terminals (under 100x28) get the compact layout. What stays, in order: the
+        status line, the chart, one GPU summary row, the log, the checkpoints, the footer."""
+        compact = self.size.width < COMPACT_WIDTH or self.size.height < COMPACT_HEIGHT
+        if compact != self.has_class("-compact"):
+            self.set_class(compact, "-compact")
+            self.query_one(GpuPane).set_summary(compact)
 
     def tick(self) -> None:
         """Once a second: ages tick, the link's silence is measured, a ping goes out."""

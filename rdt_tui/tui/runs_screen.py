@@ -41,11 +41,11 @@ class RunsScreen(Screen[None]):
     RunsScreen #runs { height: 1fr; }
     """
     BINDINGS = [
-        Binding("r", "refresh", "Refresh", id="runs.refresh"),
+        Binding("r", "refresh", "Refresh", show=False, id="runs.refresh"),
         Binding("p", "preflight", "Preflight", id="runs.preflight"),
         Binding("f", "fix", "Apply fix", id="runs.fix"),
         Binding("escape", "back", "Hosts", id="runs.back"),
-        Binding("space", "mark", "Mark run", id="runs.mark"),
+        Binding("space", "mark", "Mark run", show=False, id="runs.mark"),
         Binding("v", "compare", "Compare marked", id="runs.compare"),
     ]
 
