@@ -7,6 +7,7 @@ import json
 import os
 import subprocess
 import sys
+from functools import partial
 from typing import Any
 
 import pytest
@@ -29,6 +30,10 @@ def screen_actions(screen: Any) -> set[str]:
         for b in type(screen).BINDINGS
         if isinstance(b, Binding) and b.description and b.id
     }
+
+
+def on(app: Any, screen: type) -> bool:
+    return isinstance(app.screen, screen)
 
 
 def palette_titles(app: Any) -> dict[str, str]:
@@ -102,9 +107,9 @@ async def test_the_footer_fits(width: int) -> None:
     ]:
         async with app.run_test(size=(width, 24 if width == 80 else 40)) as pilot:
             if on_screen is RunsScreen:
-                await until(lambda a=app: hosts_checked(a))
+                await until(partial(hosts_checked, app))
                 await pilot.press("enter")
-            await until(lambda a=app, s=on_screen: isinstance(a.screen, s))
+            await until(partial(on, app, on_screen))
             await pilot.pause()
             palette = app.screen.query_one("FooterKey.-command-palette", FooterKey)
             keys = [k for k in app.screen.query(FooterKey) if k is not palette]

@@ -158,7 +158,7 @@ async def test_a_stopped_run_loses_its_eta_and_d_does_not_say_it_keeps_running()
         said.append(str(kwargs.get("message")))
         leave(*args, **kwargs)
 
-    app.exit = exit_  # type: ignore[method-assign]
+    app.exit = exit_
     async with app.run_test(size=(120, 40)) as pilot:
         await until(
             lambda: isinstance(app.screen, DashboardScreen) and "1.00 steps/s" in bar_text(app)
