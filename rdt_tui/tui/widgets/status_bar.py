@@ -80,15 +80,18 @@ class StatusBar(Static):
         )
         width = self.size.width - 2 if self.size.width else 0
         if width and len(full) > width:
-            # Small terminals: the link and the run's state matter most, the rate least.
-            rate = f"{self.rate:.1f}/s" if self.rate else "-/s"
+            # Small terminals drop words, then the rate and the data's age; the run id, its
+            # state, the step and the link stay longest.
             link = "STALE" if self.stale_s is not None and self.link == "connected" else link
-            full = (
-                f"{self.state}  {step}  {rate}  ETA {human_duration(eta)}  "
-                f"data {age}  link {link}{alert}"
-            )
-            if len(full) > width:
-                full = f"{self.state} {step} ETA {human_duration(eta)} {age} link {link}{alert}"
+            eta_s = human_duration(eta)
+            for short in (
+                f"{self.run_id}  {self.state}  {step}  ETA {eta_s}  data {age}  link {link}",
+                f"{self.run_id} {self.state} {step} ETA {eta_s} link {link}",
+                f"{self.state} {step} ETA {eta_s} {age} link {link}",
+            ):
+                full = short + alert
+                if len(full) <= width:
+                    break
         self.update(full)
 
     def on_resize(self) -> None:
