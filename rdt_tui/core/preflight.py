@@ -51,7 +51,8 @@ def evaluate(facts: Dict[str, Any], params: Dict[str, Any]) -> List[Dict[str, An
         out.append(_script(facts["script"], params))
     if "hub" in facts:
         out.append(_hub(facts["hub"]))
-    out.append(_wandb(facts.get("wandb") or {}))
+    if params.get("wandb") is not False:  # `wandb = false`: a job that never uses W&B
+        out.append(_wandb(facts.get("wandb") or {}))
     if "state_dir" in facts:
         out.append(_state_dir(facts["state_dir"]))
     out.extend(_hazards(facts, params))
@@ -80,6 +81,13 @@ def _state_dir(f: Dict[str, Any]) -> Dict[str, Any]:
     return check("state_dir", title, PASS, detail)
 
 
+def _named_as(python: str, executable: Any, version: Any) -> str:
+    """The interpreter as the profile names it and what it resolved to on the node."""
+    if python and python != executable:
+        return f"{python} -> {executable} (Python {version})"
+    return f"{executable} (Python {version})"
+
+
 def _interpreter(f: Dict[str, Any], params: Dict[str, Any]) -> List[Dict[str, Any]]:
     python = f.get("python") or params.get("python") or "python3"
     if not f.get("found"):
@@ -100,7 +108,8 @@ def _interpreter(f: Dict[str, Any], params: Dict[str, Any]) -> List[Dict[str, An
             "python",
             "Training interpreter",
             PASS,
-            "{} (Python {})".format(f.get("executable"), f.get("version")),
+            _named_as(python, f.get("executable"), f.get("version"))
+            + (", {}".format(params["python_from"]) if params.get("python_from") else ""),
         )
     ]
     packages = f.get("packages") or {}
