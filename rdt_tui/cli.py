@@ -10,6 +10,7 @@ import argparse
 import asyncio
 import json
 import os
+import shlex
 import sys
 import time
 from collections.abc import Awaitable, Callable
@@ -119,8 +120,11 @@ async def cmd_runs(c: AgentClient, a: argparse.Namespace) -> int:
         print("no runs on", c.host)
         return 0
     print(f"{'RUN':40} {'STATUS':18} {'STARTED':10} COMMAND")
-    for r in runs:
-        cmd = " ".join(r.get("argv") or [])
+    # Oldest first, newest last (like `ls -tr`): the run just launched is by the prompt.
+    for r in sorted(runs, key=lambda r: (r.get("started_at") or 0, r["id"])):
+        cmd = " ".join(shlex.quote(arg) for arg in r.get("argv") or [])
+        # A newline or a control character in an argument must not break the listing.
+        cmd = "".join(ch if ch.isprintable() else repr(ch)[1:-1] for ch in cmd)
         print(f"{r['id']:40} {_status_word(r):18} {_age(r.get('started_at')):10} {cmd[:60]}")
     return 0
 
@@ -217,13 +221,25 @@ async def cmd_launch(c: AgentClient, a: argparse.Namespace) -> int:
 
 
 async def cmd_logs(c: AgentClient, a: argparse.Namespace) -> int:
-    tail = await c.tail(a.run, a.tail)
-    for line in tail["lines"]:
-        print(line)
+    if a.all:  # the whole log, paged from the agent by offset
+        end = 0
+        while True:
+            chunk = await c.log(a.run, since=end)
+            sys.stdout.write(chunk["text"])
+            if chunk["end"] <= end:
+                break
+            end = chunk["end"]
+        sys.stdout.flush()
+    else:
+        # --tail 0 prints nothing (a follow then starts at the end of the log)
+        tail = await c.tail(a.run, max(1, a.tail))
+        for line in tail["lines"] if a.tail > 0 else []:
+            print(line)
+        end = tail["end"]
     if not a.follow:
         return 0
     sub = await c.subscribe(
-        a.run, {"log": tail["end"], "metric": 1 << 62, "checkpoint": 1 << 30}, gpu=False
+        a.run, {"log": end, "metric": 1 << 62, "checkpoint": 1 << 30}, gpu=False
     )
     async for ev in sub:
         if ev["event"] == "log":
@@ -588,7 +604,10 @@ def build_parser() -> argparse.ArgumentParser:
     add("runs", cmd_runs, "list the runs on a host", run=False)
     add("status", cmd_status, "show one run's status")
     sp = add("logs", cmd_logs, "print a run's log", json_=False)
-    sp.add_argument("--tail", type=int, default=50, metavar="N", help="last N lines (default 50)")
+    sp.add_argument(
+        "--tail", type=int, default=50, metavar="N", help="last N lines (default 50; 0: none)"
+    )
+    sp.add_argument("--all", action="store_true", help="the whole log, from its first byte")
     sp.add_argument("--follow", "-f", action="store_true", help="keep printing until it ends")
     sp = add(
         "metrics",
@@ -655,6 +674,9 @@ def build_parser() -> argparse.ArgumentParser:
     add_preflight_parsers(add)
     add_group_parsers(sub)
     add_alert_parsers(add)
+    from .cli_examples import add_examples
+
+    add_examples(sub)
     return p
 
 

@@ -440,4 +440,15 @@ def find_profile(name_or_path: str, search: list[str]) -> str:
         candidate = os.path.join(directory, name_or_path + ".toml")
         if os.path.exists(candidate):
             return candidate
-    raise ProfileError(f"no profile {name_or_path!r} (looked in {', '.join(search)})")
+    where = ", ".join(dict.fromkeys(os.path.abspath(d) for d in search))  # each folder once
+    names = sorted(
+        {
+            f[: -len(".toml")]
+            for d in search
+            if os.path.isdir(d)
+            for f in os.listdir(d)
+            if f.endswith(".toml")
+        }
+    )
+    available = ", ".join(names) if names else "none"
+    raise ProfileError(f"no profile {name_or_path!r} (looked in {where}); available: {available}")
