@@ -30,8 +30,10 @@ from .errors import error_title
 from .guard import guarded
 from .hosts_screen import HostActions, HostRow, HostsScreen
 from .launch_screen import LaunchPlan, LaunchScreen
+from .live_status import LiveStatus
 from .runs_screen import RunsScreen
 from .secret_prompt import ConsolePrompter
+from .terminal_alerts import TerminalAlerts
 
 # How the console finds its run: an existing run's id, or a plan for the launch form.
 OpenRun = Callable[[], Awaitable[tuple[AgentClient, "str | LaunchPlan"]]]
@@ -83,6 +85,9 @@ class RdtApp(App[None]):
         self.run_marks = RunMarks()
         # (message, hint) when the run could not be opened: the CLI prints it and exits 1.
         self.failure: tuple[str, str] | None = None
+        # The bell and desktop notifications of alerts heard while the console is open.
+        self.terminal_alerts = TerminalAlerts.from_settings(self.settings.terminal)
+        self.terminal_alerts.write = self._write_terminal
 
     def on_mount(self) -> None:
         if self.prompter is not None:
@@ -198,6 +203,15 @@ class RdtApp(App[None]):
             return None
         self.notify(f"Saved {saved}", title="Screenshot", timeout=20)
         return saved
+
+    def _write_terminal(self, text: str) -> None:
+        driver = self._driver
+        if driver is not None and not self.is_headless:
+            driver.write(text)
+            driver.flush()
+
+    def on_live_status_alerted(self, message: LiveStatus.Alerted) -> None:
+        self.terminal_alerts.hear(message.kind, "rdt-tui", message.text)
 
     def on_runs_screen_compare_marked(self, message: RunsScreen.CompareMarked) -> None:
         marks = message.marks

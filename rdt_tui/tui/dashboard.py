@@ -37,6 +37,7 @@ from .confirm import Confirm
 from .errors import error_title
 from .guard import guarded
 from .guard import report as report_error
+from .live_status import LiveStatus
 from .widgets.checkpoint_table import CheckpointTable
 from .widgets.gpu_pane import GpuPane
 from .widgets.log_tail import LogTail
@@ -47,11 +48,6 @@ ENDED_STATES = ("exited", "stopped", "lost")
 DISK_POLL_S = 30.0
 DISK_RATE_WINDOW_S = 600.0
 SPIKE_QUIET_S = 60.0
-# The link is pinged when it has been quiet this long, and called stale when nothing came
-# back for STALE_AFTER_S: a frozen link shows within about 4 s (SSH keepalives need ~15).
-PING_QUIET_S = 1.0
-STALE_AFTER_S = 3.0
-COMPACT_WIDTH, COMPACT_HEIGHT = 100, 28
 
 
 @dataclass
@@ -63,7 +59,7 @@ class GroupContext:
     stop_together: bool = True
 
 
-class DashboardScreen(Screen[None]):
+class DashboardScreen(LiveStatus, Screen[None]):
     DEFAULT_CSS = """
     DashboardScreen #top { height: 2fr; }
     DashboardScreen #bottom { height: 1fr; }
@@ -131,37 +127,6 @@ class DashboardScreen(Screen[None]):
         self.call_after_refresh(self.poll_disk)
         self.set_interval(1.0, self.tick)
         self.call_after_refresh(self.on_resize)
-
-    def on_resize(self) -> None:
-        """Small terminals (under 100x28) get the compact layout. What stays, in order: the
-        status line, the chart, one GPU summary row, the log, the checkpoints, the footer."""
-        compact = self.size.width < COMPACT_WIDTH or self.size.height < COMPACT_HEIGHT
-        if compact != self.has_class("-compact"):
-            self.set_class(compact, "-compact")
-            self.query_one(GpuPane).set_summary(compact)
-
-    def tick(self) -> None:
-        """Once a second: ages tick, the link's silence is measured, a ping goes out."""
-        bar = self.query_one(StatusBar)
-        silent = self.client.heard_age()
-        stale = silent if silent >= STALE_AFTER_S and self.client.state == "connected" else None
-        if stale is not None and bar.stale_s is None:
-            self.notify(
-                f"No answer from {self.client.host} for {silent:.0f} s: the data shown may be old",
-                severity="warning",
-            )
-        bar.stale_s = stale
-        bar.refresh_text()
-        self.query_one(CheckpointTable).tick()
-        if silent >= PING_QUIET_S and self.client.state == "connected":
-            self.ping()
-
-    @work(exclusive=True, group="ping")
-    async def ping(self) -> None:
-        try:
-            await self.client.ping()
-        except Exception:
-            pass  # silence is the answer: tick() reads it from heard_age()
 
     def on_unmount(self) -> None:
         self.client.off_state(self._link_changed)
@@ -233,6 +198,7 @@ class DashboardScreen(Screen[None]):
                         severity="error" if bad else "information",
                         timeout=30,
                     )
+                    self.post_message(self.Alerted("ended", f"run {self.run_id} {text}"))
 
     def _check_loss(self, points: list[dict[str, Any]]) -> None:
         for p in points:
@@ -295,6 +261,7 @@ class DashboardScreen(Screen[None]):
         if kind not in self._raised:
             self._raised.add(kind)
             self.notify(what, severity="error", timeout=15)
+            self.post_message(self.Alerted(kind, f"{self.run_id}: {what}"))
 
     def action_search(self) -> None:
         box = self.query_one("#log-filter", Input)
