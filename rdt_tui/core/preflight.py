@@ -478,6 +478,17 @@ def _output(f: Dict[str, Any], weights: Optional[Dict[str, Any]], params: Dict[s
         )
     if fix:
         return check("output", title, WARN, detail + f"; {path} will be created", "", fix)
+    owners = f.get("owners") or []
+    if owners:
+        return check(
+            "output",
+            title,
+            WARN,
+            f"{path} holds {len(f.get('checkpoints') or [])} checkpoints of run {owners[-1]}"
+            + (f" (and {len(owners) - 1} earlier runs)" if len(owners) > 1 else ""),
+            "this run would prune them and list them as its own: give it a folder of its own "
+            "({run_id} in checkpoint_dir) or move them, unless it resumes from them",
+        )
     return check("output", title, PASS, detail)
 
 
