@@ -10,6 +10,7 @@ from textual import work
 from textual.message import Message
 from textual.screen import Screen
 
+from .guard import guarded
 from .widgets.checkpoint_table import CheckpointTable
 from .widgets.gpu_pane import GpuPane
 from .widgets.status_bar import StatusBar
@@ -59,6 +60,7 @@ class LiveStatus(Screen[Any]):
             self.ping()
 
     @work(exclusive=True, group="ping")
+    @guarded("Checking the link")
     async def ping(self) -> None:
         try:
             await self.client.ping()
