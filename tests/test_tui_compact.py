@@ -55,3 +55,30 @@ async def test_toasts_at_80x24_leave_the_chart_visible() -> None:
         assert toasts
         for toast in toasts:
             assert not toast.region.overlaps(chart), (toast.region, chart)
+
+
+async def test_a_dashboard_opened_from_the_launch_form_at_120x40_is_not_compact() -> None:
+    """A screen switched in from the form sizes itself by the terminal (the tmux end to end
+    test is the one that catches the race where it read 0x0)."""
+    from rdt_tui.tui.launch_screen import LaunchPlan, LaunchScreen
+    from rdt_tui.tui.widgets.gpu_pane import GpuPane
+
+    class Launching(QuietClient):
+        async def launch_args(self, args: dict[str, object]) -> dict[str, object]:
+            return {"id": "rdt-finetune-1"}
+
+    async def open_run() -> tuple[object, object]:
+        return Launching(), LaunchPlan("a command", lambda v: {"argv": ["true"]})
+
+    from rdt_tui.tui.app import make_app
+
+    app = make_app(open_run)  # type: ignore[arg-type]
+    async with app.run_test(size=(120, 40)) as pilot:
+        await until(lambda: isinstance(app.screen, LaunchScreen))
+        await pilot.press("l")
+        await pilot.pause(0.2)
+        await pilot.press("y")
+        await until(lambda: isinstance(app.screen, DashboardScreen) and "running" in bar_text(app))
+        await pilot.pause(0.3)
+        assert not app.screen.has_class("-compact")
+        assert not app.screen.query_one(GpuPane).has_class("-summary")

@@ -30,7 +30,7 @@ from .errors import error_title
 from .guard import guarded
 from .hosts_screen import HostActions, HostRow, HostsScreen
 from .launch_screen import LaunchPlan, LaunchScreen
-from .live_status import LiveStatus
+from .live_status import COMPACT_HEIGHT, COMPACT_WIDTH, LiveStatus
 from .runs_screen import RunsScreen
 from .secret_prompt import ConsolePrompter
 from .terminal_alerts import TerminalAlerts
@@ -101,7 +101,9 @@ class RdtApp(App[None]):
             )
 
     def on_resize(self) -> None:
-        self.set_class(self.size.width < 100 or self.size.height < 28, "-compact")
+        self.set_class(
+            self.size.width < COMPACT_WIDTH or self.size.height < COMPACT_HEIGHT, "-compact"
+        )
 
     def _apply_settings(self) -> None:
         try:

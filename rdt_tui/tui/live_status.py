@@ -38,7 +38,11 @@ class LiveStatus(Screen[Any]):
     def on_resize(self) -> None:
         """Small terminals (under 100x28) get the compact layout. What stays, in order: the
         status line, the chart, one GPU summary row, the log, the checkpoints, the footer."""
-        compact = self.size.width < COMPACT_WIDTH or self.size.height < COMPACT_HEIGHT
+        # The terminal's size: a screen not laid out yet reads 0x0.
+        width, height = self.app.size
+        if not width:
+            return
+        compact = width < COMPACT_WIDTH or height < COMPACT_HEIGHT
         if compact != self.has_class("-compact"):
             self.set_class(compact, "-compact")
             self.query_one(GpuPane).set_summary(compact)

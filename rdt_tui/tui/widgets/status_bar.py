@@ -76,9 +76,11 @@ class StatusBar(Static):
             link = f"STALE (no answer for {human_age(self.stale_s)})"
         full = (
             f"{self.run_id}  {self.state}  step {step}  {rate}  ETA {human_duration(eta)}  "
-            f"data {age} ago  link {link}{alert}"
+            f"data {age} ago  link {link}"
         )
         width = self.size.width - 2 if self.size.width else 0
+        # The fit is judged without the alert: it goes last and may be cut (the bar turns red
+        # and a notification says it whole).
         if width and len(full) > width:
             # Small terminals drop words, then the rate and the data's age; the run id, its
             # state, the step and the link stay longest.
@@ -89,10 +91,10 @@ class StatusBar(Static):
                 f"{self.run_id} {self.state} {step} ETA {eta_s} link {link}",
                 f"{self.state} {step} ETA {eta_s} {age} link {link}",
             ):
-                full = short + alert
+                full = short
                 if len(full) <= width:
                     break
-        self.update(full)
+        self.update(full + alert)
 
     def on_resize(self) -> None:
         self.refresh_text()
