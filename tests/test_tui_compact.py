@@ -58,8 +58,7 @@ async def test_toasts_at_80x24_leave_the_chart_visible() -> None:
 
 
 async def test_a_dashboard_opened_from_the_launch_form_at_120x40_is_not_compact() -> None:
-    """A screen switched in from the form sizes itself by the terminal (the tmux end to end
-    test is the one that catches the race where it read 0x0)."""
+    """A screen switched in from the launch form sizes itself by the terminal."""
     from rdt_tui.tui.launch_screen import LaunchPlan, LaunchScreen
     from rdt_tui.tui.widgets.gpu_pane import GpuPane
 

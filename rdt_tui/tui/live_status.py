@@ -38,7 +38,7 @@ class LiveStatus(Screen[Any]):
     def on_resize(self) -> None:
         """Small terminals (under 100x28) get the compact layout. What stays, in order: the
         status line, the chart, one GPU summary row, the log, the checkpoints, the footer."""
-        # The terminal's size: a screen not laid out yet reads 0x0.
+        # The terminal's size, not the screen's (which reads 0x0 before its first layout).
         width, height = self.app.size
         if not width:
             return
