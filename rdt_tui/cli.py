@@ -10,6 +10,7 @@ import argparse
 import asyncio
 import json
 import os
+import shlex
 import sys
 import time
 from collections.abc import Awaitable, Callable
@@ -121,8 +122,11 @@ async def cmd_runs(c: AgentClient, a: argparse.Namespace) -> int:
         print("no runs on", c.host)
         return 0
     print(f"{'RUN':40} {'STATUS':18} {'STARTED':10} COMMAND")
-    for r in runs:
-        cmd = " ".join(r.get("argv") or [])
+    # Oldest first, newest last (like `ls -tr`): the run just launched is by the prompt.
+    for r in sorted(runs, key=lambda r: (r.get("started_at") or 0, r["id"])):
+        cmd = " ".join(shlex.quote(arg) for arg in r.get("argv") or [])
+        # A newline or a control character in an argument must not break the listing.
+        cmd = "".join(ch if ch.isprintable() else repr(ch)[1:-1] for ch in cmd)
         print(f"{r['id']:40} {_status_word(r):18} {_age(r.get('started_at')):10} {cmd[:60]}")
     return 0
 
@@ -221,13 +225,25 @@ async def cmd_launch(c: AgentClient, a: argparse.Namespace) -> int:
 
 
 async def cmd_logs(c: AgentClient, a: argparse.Namespace) -> int:
-    tail = await c.tail(a.run, a.tail)
-    for line in tail["lines"]:
-        print(line)
+    if a.all:  # the whole log, paged from the agent by offset
+        end = 0
+        while True:
+            chunk = await c.log(a.run, since=end)
+            sys.stdout.write(chunk["text"])
+            if chunk["end"] <= end:
+                break
+            end = chunk["end"]
+        sys.stdout.flush()
+    else:
+        # --tail 0 prints nothing (a follow then starts at the end of the log)
+        tail = await c.tail(a.run, max(1, a.tail))
+        for line in tail["lines"] if a.tail > 0 else []:
+            print(line)
+        end = tail["end"]
     if not a.follow:
         return 0
     sub = await c.subscribe(
-        a.run, {"log": tail["end"], "metric": 1 << 62, "checkpoint": 1 << 30}, gpu=False
+        a.run, {"log": end, "metric": 1 << 62, "checkpoint": 1 << 30}, gpu=False
     )
     async for ev in sub:
         if ev["event"] == "log":
@@ -422,7 +438,25 @@ def run_console(a: argparse.Namespace) -> int:
 
     app = make_app(open_run, _settings(), prompter=prompter, at_exit=session.close)
     app.run()
+    if app.failure is not None:  # a bad run id or host: said on stderr, exit non-zero
+        raise CliError(*app.failure)
     return 0 if app.return_code in (None, 0) else int(app.return_code)
+
+
+def cmd_keys(a: argparse.Namespace) -> int:
+    from .tui.keys import key_rows
+
+    settings = _settings()
+    rows = key_rows(settings.keys)
+    if a.json:
+        emit_json([vars(r) for r in rows])
+        return 0
+    print(f"{'binding id':24} {'keys':14} {'where':16} action")
+    for r in rows:
+        print(f"{r.id:24} {r.keys:14} {r.where:16} {r.description}")
+    where = settings.path or "settings.toml in the config directory"
+    print(f'\nremap: add `"<binding id>" = "<key>"` under [keys] in {where}')
+    return 0
 
 
 def _settings() -> Any:
@@ -574,7 +608,10 @@ def build_parser() -> argparse.ArgumentParser:
     add("runs", cmd_runs, "list the runs on a host", run=False)
     add("status", cmd_status, "show one run's status")
     sp = add("logs", cmd_logs, "print a run's log", json_=False)
-    sp.add_argument("--tail", type=int, default=50, metavar="N", help="last N lines (default 50)")
+    sp.add_argument(
+        "--tail", type=int, default=50, metavar="N", help="last N lines (default 50; 0: none)"
+    )
+    sp.add_argument("--all", action="store_true", help="the whole log, from its first byte")
     sp.add_argument("--follow", "-f", action="store_true", help="keep printing until it ends")
     sp = add(
         "metrics",
@@ -623,6 +660,17 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--simulate-gpus", type=int, default=0, help=argparse.SUPPRESS)
     sp.set_defaults(fn=cmd_demo, host="localhost")
     from .cli_adopt import add_parsers as add_adopt_parsers
+
+    sp = sub.add_parser(
+        "keys",
+        help="list the console's keys by binding id (remap them in settings.toml [keys])",
+        description="Every key of the console: its binding id, the keys it has now (after "
+        "[keys] in settings.toml), what it does and where. Remap with lines such as "
+        '`"dashboard.stop" = "x"` under [keys].',
+        epilog="example: rdt-tui keys --json",
+    )
+    sp.add_argument("--json", action="store_true", help="print one JSON document")
+    sp.set_defaults(sync_fn=cmd_keys)
     from .cli_alerts import add_parsers as add_alert_parsers
     from .cli_group import add_parsers as add_group_parsers
     from .cli_preflight import add_parsers as add_preflight_parsers
@@ -633,6 +681,9 @@ def build_parser() -> argparse.ArgumentParser:
     add_group_parsers(sub)
     add_alert_parsers(add)
     add_adopt_parsers(add)
+    from .cli_examples import add_examples
+
+    add_examples(sub)
     return p
 
 

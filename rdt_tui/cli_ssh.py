@@ -152,7 +152,12 @@ def cmd_add_host(a: argparse.Namespace) -> int:
     try:
         save_host(path, fields, a.name if a.replace else None)
     except HostsError as exc:
-        raise CliError(str(exc), "--replace edits an existing entry") from None
+        # Only a name already there wants --replace; a bad port or name wants its own fix.
+        if "is already there" in str(exc):
+            hint = f"--replace edits the existing entry {a.name!r}"
+        else:
+            hint = "e.g. rdt-tui add-host gpu-a --hostname node.example.org --user me --port 22"
+        raise CliError(str(exc), hint) from None
     print(f"saved {a.name} in {path}")
     return 0
 

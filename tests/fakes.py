@@ -118,6 +118,12 @@ class FakeClient:
     async def connect(self) -> dict[str, Any]:
         return self.info
 
+    def heard_age(self) -> float:
+        return 0.0  # a fake link never goes quiet (tests of staleness override this)
+
+    async def ping(self, timeout: float = 3.0) -> float:
+        return 0.0
+
     def on_state(self, cb: Callable[[str], None]) -> None:
         self._listeners.append(cb)
 

@@ -50,7 +50,7 @@ async def test_two_real_processes_report_loss_and_keep_the_newest_checkpoints(
     steps = [s for s, _ in losses]
     assert steps == sorted(steps) and steps[-1] == 60 and len(set(steps)) >= 50
     assert all(v > 0 for _, v in losses)
-    out = os.path.join(workdir, "checkpoints")
+    out = os.path.join(workdir, "checkpoints", run["id"])  # a folder of the run's own
     assert sorted(os.listdir(out)) == ["checkpoint-40", "checkpoint-60"]  # only the newest 2
     ck = os.path.join(out, "checkpoint-60")
     assert os.path.exists(os.path.join(ck, "ema", "model.safetensors"))

@@ -4,6 +4,7 @@ layouts, and the shipped profiles' command lines, argv by argv."""
 from __future__ import annotations
 
 import os
+import sys
 
 import pytest
 
@@ -254,10 +255,11 @@ EXPECTED_ARGV = {
         "configs_new/shortcut_rvqvae_128.yaml",
         "data.train_bs=128",
     ],
-    "demo": [
-        *("python", "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", "2"),
-        *("--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no", "-m"),
-        *("rdt_tui.demo.train", "--data", "libero_demo.hdf5", "--output-dir", "checkpoints"),
+    "demo": [  # the console's own interpreter; the agent fills {run_id} in at launch
+        *(sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes"),
+        *("2", "--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no", "-m"),
+        *("rdt_tui.demo.train", "--data", "libero_demo.hdf5"),
+        *("--output-dir", "checkpoints/{run_id}"),
         *("--max-steps", "600", "--batch-size", "32", "--grad-accum", "1"),
         *("--checkpoint-every", "100", "--keep", "2", "--step-delay", "0.25"),
     ],

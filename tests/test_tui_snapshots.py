@@ -25,10 +25,11 @@ from rdt_tui.tui.widgets.checkpoint_table import CheckpointTable
 from rdt_tui.tui.widgets.gpu_pane import GpuPane
 from rdt_tui.tui.widgets.log_view import LogView
 from rdt_tui.tui.widgets.loss_chart import LossChart
+from rdt_tui.tui.widgets.status_bar import StatusBar
 
 from .fakes import FakeClient
 
-SIZES = [(120, 40), (80, 24)]
+SIZES = [(120, 40), (80, 24), (100, 30), (200, 60)]
 
 
 async def settle(pilot: Pilot[Any], done: Any) -> None:
@@ -63,6 +64,9 @@ def test_dashboard(snap_compare: Any, size: tuple[int, int]) -> None:
             ),
         )
         app.screen.query_one(LogView).scroll_end(animate=False)
+        bar = app.screen.query_one(StatusBar)
+        bar.clock = lambda: bar.data_at or 0.0  # "data 0s ago", however long the test took
+        bar.refresh_text()
         await pilot.pause()
         app.screen.query_one(LossChart).redraw()
         await pilot.pause()

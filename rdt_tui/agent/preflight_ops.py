@@ -327,7 +327,24 @@ class PreflightOps:
         live = await loop.run_in_executor(None, self.store.live_runs)
         found = await loop.run_in_executor(None, facts.gather, params, cwd, env, sample, live)
         found["state_dir"] = disk(self.root)  # where the run's output.log and metrics go
+        out = found.get("output")
+        if out and out.get("checkpoints"):
+            out["owners"] = await loop.run_in_executor(None, self._owners_of, str(out["path"]))
         return found
+
+    def _owners_of(self, path: str) -> List[str]:
+        """The runs (oldest first) whose checkpoint directory is ``path``: a new run writing
+        there would prune their checkpoints and list them as its own."""
+        here = os.path.realpath(path)
+        owners = []
+        for run_id in self.store.run_ids():
+            try:
+                directory = self.store.spec(run_id).get("checkpoint_dir")
+            except Exception:  # a damaged spec: not this check's business
+                continue
+            if directory and os.path.realpath(os.path.expanduser(str(directory))) == here:
+                owners.append((self.store.summary(run_id).get("started_at") or 0, run_id))
+        return [run_id for _, run_id in sorted(owners)]
 
     async def op_manifest(self, args: Dict[str, Any]) -> Dict[str, Any]:
         directory = os.path.expanduser(str(args.get("path")))

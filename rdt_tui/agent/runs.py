@@ -184,7 +184,12 @@ class RunStore:
         else:  # pragma: no cover - a thousand launches in one second
             raise AgentError(errors.INTERNAL, "could not allocate a run id")
         # The key that seals the shim's exit record: a file the job writes is not believed.
-        spec = dict(spec, id=run_id, created_at=time.time(), shim_key=secrets.token_hex(16))
+        spec = dict(
+            with_run_id(spec, run_id),
+            id=run_id,
+            created_at=time.time(),
+            shim_key=secrets.token_hex(16),
+        )
         write_json_atomic(os.path.join(path, "spec.json"), spec)
         return run_id
 
@@ -339,6 +344,25 @@ def validate_launch(args: Dict[str, Any]) -> Dict[str, Any]:
         "alerts": args["alerts"] if isinstance(args.get("alerts"), dict) else None,  # [alerts]
     }
     return spec
+
+
+RUN_ID_PLACEHOLDER = "{run_id}"
+
+
+def with_run_id(spec: Dict[str, Any], run_id: str) -> Dict[str, Any]:
+    """``{run_id}`` in the argv, the environment's values and the checkpoint directory made
+    the run's id: an output folder of its own per run (the demo's), known only once the id
+    is."""
+
+    def fill(text: str) -> str:
+        return text.replace(RUN_ID_PLACEHOLDER, run_id)
+
+    out = dict(spec)
+    out["argv"] = [fill(a) for a in spec.get("argv") or []]
+    out["env"] = {k: fill(v) for k, v in (spec.get("env") or {}).items()}
+    if spec.get("checkpoint_dir"):
+        out["checkpoint_dir"] = fill(str(spec["checkpoint_dir"]))
+    return out
 
 
 def metric_source_of(value: Any) -> Any:

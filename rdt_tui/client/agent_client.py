@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import time
 import uuid
 from collections.abc import AsyncIterator, Callable
 from typing import Any
@@ -55,6 +56,7 @@ RETRY_OPS = READ_OPS | {"stop"}
 DEFAULT_TIMEOUT_S = 60.0
 METRICS_WAIT_S = 600.0  # an ended run's logs parsed to the end
 LONG_OP_S = 3 * 3600.0  # dataset statistics, a dataset's MD5 manifest
+PING_TIMEOUT_S = 3.0  # a link round trip: the console's staleness check
 
 
 class Subscription:
@@ -151,6 +153,9 @@ class AgentClient:
         self._up = asyncio.Event()
         self._closing = False
         self.closed = False
+        # When the last line came off the link (monotonic): a frozen link stops this clock
+        # long before TCP or SSH keepalives notice, so the console can say "stale" at once.
+        self.last_heard = time.monotonic()
 
     def on_state(self, callback: Callable[[str], None]) -> None:
         self._listeners.append(callback)
@@ -205,6 +210,7 @@ class AgentClient:
                 line = await self.transport.readline()
                 if not line:
                     break
+                self.last_heard = time.monotonic()
                 msg = wire.decode_line(line)
                 if msg is None:
                     continue  # a banner or a warning on the channel: not protocol
@@ -330,6 +336,20 @@ class AgentClient:
         self.closed = True
         if self.state != CLOSED:
             self._set_state(CLOSED)
+
+    def heard_age(self) -> float:
+        """Seconds since the last line came off the link."""
+        return max(0.0, time.monotonic() - self.last_heard)
+
+    async def ping(self, timeout: float = PING_TIMEOUT_S) -> float:
+        """One round trip (a ``hello``) within ``timeout`` seconds: its time in seconds.
+        The console sends one every second or so, so a frozen link shows as stale within a
+        few seconds, where SSH keepalives take about 15."""
+        if self.state != CONNECTED:
+            raise Disconnected(f"the connection to {self.host} is {self.state}")
+        started = time.monotonic()
+        await self._request("hello", None, timeout)
+        return time.monotonic() - started
 
     # ----- typed operations --------------------------------------------------------------
     async def runs(self) -> list[dict[str, Any]]:

@@ -27,13 +27,17 @@ placeholders, preflight parameters). Keys::
 
 Placeholders: ``{processes}``, ``{per_gpu_batch}``, ``{grad_accum}``, ``{max_steps}`` and
 ``{mixed_precision}`` in ``command`` items and ``env`` values are replaced by the launch
-form's values; the form shows only the fields a profile uses (and GPUs always). Braces that
-are not one of these names are left alone, so ``python -c`` code keeps its f-strings.
+form's values; the form shows only the fields a profile uses (and GPUs always).
+``{console_python}`` (command, env, ``preflight.python``) is the console's own interpreter,
+for profiles run on the console's machine; ``{run_id}`` (command, env, ``checkpoint_dir``) is
+filled by the agent with the new run's id. Braces that are not one of these names are left
+alone, so ``python -c`` code keeps its f-strings.
 """
 
 from __future__ import annotations
 
 import os
+import sys
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -45,6 +49,9 @@ from .event_keys import event_keys
 from .paths import config_dir
 from .resume import resume_index
 
+# The interpreter the console runs in, for a profile run on the console's own machine (the
+# demo): the environment `make setup` made, whatever PATH the agent's daemon has.
+CONSOLE_PYTHON = "{console_python}"
 PLACEHOLDERS = ("processes", "per_gpu_batch", "grad_accum", "max_steps", "mixed_precision")
 # Filled per node of a multi-node profile (1 node, rank 0, this host when single).
 NODE_PLACEHOLDERS = (
@@ -86,6 +93,7 @@ PREFLIGHT_KEYS: dict[str, type | tuple[type, ...]] = {
     "script": str,
     "configs": list,
     "hub": bool,
+    "wandb": bool,
     "master_port": int,
 }
 DEFAULT_PACKAGES = ["torch", "accelerate", "transformers", "h5py", "safetensors"]
@@ -186,6 +194,9 @@ class Profile:
         the command and process count the launch form would use."""
         args = self.launch_args(values)
         params = {"packages": list(DEFAULT_PACKAGES), **self.preflight}
+        if isinstance(params.get("python"), str) and CONSOLE_PYTHON in params["python"]:
+            params["python"] = params["python"].replace(CONSOLE_PYTHON, sys.executable)
+            params["python_from"] = "the console's environment"  # said in the checklist
         params.setdefault("output_dir", args.get("checkpoint_dir") or self.checkpoint_dir)
         params.setdefault("checkpoint_globs", self.checkpoint_globs)
         params["argv"] = args["argv"]
@@ -221,6 +232,7 @@ class Profile:
                 text = text.replace("{" + key + "}", str(values[key]))
             for key in NODE_PLACEHOLDERS:
                 text = text.replace("{" + key + "}", str(node[key]))
+            text = text.replace(CONSOLE_PYTHON, sys.executable)
             return text.replace("{resume}", str(resume))
 
         env = {k: fill(v) for k, v in self.env.items()}
@@ -428,4 +440,15 @@ def find_profile(name_or_path: str, search: list[str]) -> str:
         candidate = os.path.join(directory, name_or_path + ".toml")
         if os.path.exists(candidate):
             return candidate
-    raise ProfileError(f"no profile {name_or_path!r} (looked in {', '.join(search)})")
+    where = ", ".join(dict.fromkeys(os.path.abspath(d) for d in search))  # each folder once
+    names = sorted(
+        {
+            f[: -len(".toml")]
+            for d in search
+            if os.path.isdir(d)
+            for f in os.listdir(d)
+            if f.endswith(".toml")
+        }
+    )
+    available = ", ".join(names) if names else "none"
+    raise ProfileError(f"no profile {name_or_path!r} (looked in {where}); available: {available}")

@@ -1,7 +1,7 @@
 """The console's settings file, ``settings.toml`` in the user config dir::
 
 theme = "rdt-dark"          # remembered when picked from the command palette
-[keys]                      # remap any binding by its id (see `?` in the console)
+[keys]                      # remap any binding by its id (`rdt-tui keys` lists them)
 "dashboard.stop" = "x"
 "app.quit" = "ctrl+q"
 [notify]                    # a webhook for alerts (docs/alerts.md); pushed with
@@ -9,6 +9,10 @@ url = "https://hooks.slack.com/services/..."   # `rdt-tui alerts HOST --push`
 format = "slack"            # slack, discord, ntfy or generic (guessed from the URL)
 [alerts]                    # your alert rules and thresholds (docs/alerts.md)
 stall_min_s = 900
+[terminal]                  # alerts heard while the console is open
+bell = true                 # the terminal's bell
+desktop = "osc9"            # a desktop notification: "osc9", "osc777" or "off"
+on = ["ended", "nonfinite"] # ended, nonfinite, log, spike, idle, disk, group, follow
 """
 
 from __future__ import annotations
@@ -22,6 +26,10 @@ from ..core.alerts import DEFAULT_RULES, merge_rules
 from .files import toml_string, write_text_atomic
 from .paths import config_dir
 
+TERMINAL_DEFAULT_ON = ("ended", "nonfinite")
+TERMINAL_KINDS = ("ended", "nonfinite", "log", "spike", "idle", "disk", "group", "follow")
+TERMINAL_DESKTOP = ("osc9", "osc777", "off")
+
 
 class SettingsError(Exception):
     """A settings file that cannot be used; the message names the file."""
@@ -34,6 +42,7 @@ class Settings:
     path: str = ""
     notify: dict[str, object] = field(default_factory=dict)  # [notify]: the URL is a secret
     alerts: dict[str, object] = field(default_factory=dict)  # [alerts]: overrides of the rules
+    terminal: dict[str, object] = field(default_factory=dict)  # [terminal]: bell, desktop
 
 
 def settings_path() -> str:
@@ -61,13 +70,32 @@ def load_settings(path: str | None = None) -> Settings:
     problems = merge_rules(DEFAULT_RULES, alerts)[1]
     if problems:
         raise SettingsError(f"{path}: {problems[0]}")
+    terminal = data.get("terminal", {})
+    problem = check_terminal(terminal)
+    if problem:
+        raise SettingsError(f"{path}: {problem}")
     return Settings(
         theme=theme,
         keys={str(k): v for k, v in keys.items()},
         path=path,
         notify=dict(notify),
         alerts=dict(alerts),
+        terminal=dict(terminal),
     )
+
+
+def check_terminal(table: object) -> str:
+    """What is wrong with a ``[terminal]`` table ("" when nothing)."""
+    if not isinstance(table, dict):
+        return "[terminal] must be a table"
+    if not isinstance(table.get("bell", True), bool):
+        return "[terminal] bell must be true or false"
+    if table.get("desktop", "osc9") not in TERMINAL_DESKTOP:
+        return f"[terminal] desktop must be one of {', '.join(TERMINAL_DESKTOP)}"
+    on = table.get("on", [])
+    if not isinstance(on, list) or any(k not in TERMINAL_KINDS for k in on):
+        return f"[terminal] on lists alert kinds: {', '.join(TERMINAL_KINDS)}"
+    return ""
 
 
 def save_theme(settings: Settings, theme: str) -> None:
@@ -77,7 +105,11 @@ def save_theme(settings: Settings, theme: str) -> None:
     if settings.keys:
         lines.append("[keys]")
         lines += [f"{toml_string(k)} = {toml_string(v)}" for k, v in sorted(settings.keys.items())]
-    for table, values in (("notify", settings.notify), ("alerts", settings.alerts)):
+    for table, values in (
+        ("notify", settings.notify),
+        ("alerts", settings.alerts),
+        ("terminal", settings.terminal),
+    ):
         if values:  # kept as they were: the webhook URL above all
             lines += ["", f"[{table}]"]
             lines += [f"{toml_string(k)} = {_toml_value(v)}" for k, v in sorted(values.items())]

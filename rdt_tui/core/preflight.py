@@ -51,7 +51,8 @@ def evaluate(facts: Dict[str, Any], params: Dict[str, Any]) -> List[Dict[str, An
         out.append(_script(facts["script"], params))
     if "hub" in facts:
         out.append(_hub(facts["hub"]))
-    out.append(_wandb(facts.get("wandb") or {}))
+    if params.get("wandb") is not False:  # `wandb = false`: a job that never uses W&B
+        out.append(_wandb(facts.get("wandb") or {}))
     if "state_dir" in facts:
         out.append(_state_dir(facts["state_dir"]))
     out.extend(_hazards(facts, params))
@@ -80,6 +81,13 @@ def _state_dir(f: Dict[str, Any]) -> Dict[str, Any]:
     return check("state_dir", title, PASS, detail)
 
 
+def _named_as(python: str, executable: Any, version: Any) -> str:
+    """The interpreter as the profile names it and what it resolved to on the node."""
+    if python and python != executable:
+        return f"{python} -> {executable} (Python {version})"
+    return f"{executable} (Python {version})"
+
+
 def _interpreter(f: Dict[str, Any], params: Dict[str, Any]) -> List[Dict[str, Any]]:
     python = f.get("python") or params.get("python") or "python3"
     if not f.get("found"):
@@ -100,7 +108,8 @@ def _interpreter(f: Dict[str, Any], params: Dict[str, Any]) -> List[Dict[str, An
             "python",
             "Training interpreter",
             PASS,
-            "{} (Python {})".format(f.get("executable"), f.get("version")),
+            _named_as(python, f.get("executable"), f.get("version"))
+            + (", {}".format(params["python_from"]) if params.get("python_from") else ""),
         )
     ]
     packages = f.get("packages") or {}
@@ -469,6 +478,17 @@ def _output(f: Dict[str, Any], weights: Optional[Dict[str, Any]], params: Dict[s
         )
     if fix:
         return check("output", title, WARN, detail + f"; {path} will be created", "", fix)
+    owners = f.get("owners") or []
+    if owners:
+        return check(
+            "output",
+            title,
+            WARN,
+            f"{path} holds {len(f.get('checkpoints') or [])} checkpoints of run {owners[-1]}"
+            + (f" (and {len(owners) - 1} earlier runs)" if len(owners) > 1 else ""),
+            "this run would prune them and list them as its own: give it a folder of its own "
+            "({run_id} in checkpoint_dir) or move them, unless it resumes from them",
+        )
     return check("output", title, PASS, detail)
 
 

@@ -17,6 +17,16 @@ def human_size(n: Optional[float], compact: bool = False) -> str:
     raise AssertionError("unreachable")
 
 
+def human_age(seconds: Optional[float]) -> str:
+    """How long ago, in one unit: ``4s``, ``12m``, ``3h``, ``2d``; ``-`` when unknown."""
+    if seconds is None:
+        return "-"
+    s = max(0, int(seconds))
+    if s >= 2 * 86400:
+        return f"{s // 86400}d"
+    return f"{s // 3600}h" if s >= 3600 else f"{s // 60}m" if s >= 60 else f"{s}s"
+
+
 def human_duration(seconds: Optional[float]) -> str:
     """``1h02m`` or ``3m07s``; ``-`` when unknown or negative."""
     if seconds is None or seconds < 0:

@@ -45,7 +45,9 @@ def demo_launch_args(
     ``ACCELERATE_USE_CPU=1`` with ``--multi_gpu`` (gloo backend).
     """
     data = os.path.join(workdir, "libero_demo.hdf5")
-    out = os.path.join(workdir, "checkpoints")
+    # A folder per run (the agent fills in the id): a second run's keep-2 pruning never
+    # touches the first run's checkpoints, and each dashboard lists its own.
+    out = os.path.join(workdir, "checkpoints", "{run_id}")
     argv = [
         python,
         "-m",

@@ -5,29 +5,35 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+import os
 from collections.abc import Awaitable, Callable, Iterable
 from functools import partial
 from typing import Any
 
 from textual import work
+from textual._files import generate_datetime_filename
 from textual.app import App, SystemCommand
 from textual.binding import Binding
 from textual.screen import Screen
 from textual.theme import Theme
 
 from ..client import AgentClient
+from ..config.files import write_text_atomic
+from ..config.paths import data_dir
 from ..config.settings import Settings, save_theme
 from ..config.themes import ThemeError, load_themes
 from ..core.compare import RunMarks
 from .away import on_attach
 from .compare_screen import CompareScreen
 from .dashboard import DashboardScreen
-from .errors import notify_error
+from .errors import error_title
 from .guard import guarded
 from .hosts_screen import HostActions, HostRow, HostsScreen
 from .launch_screen import LaunchPlan, LaunchScreen
+from .live_status import COMPACT_HEIGHT, COMPACT_WIDTH, LiveStatus
 from .runs_screen import RunsScreen
 from .secret_prompt import ConsolePrompter
+from .terminal_alerts import TerminalAlerts
 
 # How the console finds its run: an existing run's id, or a plan for the launch form.
 OpenRun = Callable[[], Awaitable[tuple[AgentClient, "str | LaunchPlan"]]]
@@ -35,9 +41,20 @@ OpenRun = Callable[[], Awaitable[tuple[AgentClient, "str | LaunchPlan"]]]
 
 class RdtApp(App[None]):
     TITLE = "rdt-tui"
+    # Small terminals: toasts narrow and short, in the corner over the log, never over the
+    # chart (they stack from the bottom right); the footer's keys without their padding.
+    CSS = """
+    RdtApp.-compact Toast { max-width: 40; padding: 0 1; }
+    RdtApp.-compact ToastRack { max-height: 45%; }
+    RdtApp.-compact FooterKey { margin-right: 1; }
+    RdtApp.-compact FooterKey .footer-key--key { padding: 0 1 0 0; }
+    RdtApp.-compact FooterKey .footer-key--description { padding: 0; }
+    """
     BINDINGS = [
-        Binding("q", "quit", "Quit (the run keeps going)", id="app.quit"),
-        Binding("question_mark", "show_help_panel", "Keys", id="app.help"),
+        Binding("q", "quit", "Quit", tooltip="the run keeps going", id="app.quit"),
+        Binding("question_mark", "toggle_keys", "Keys", id="app.help"),
+        # Esc closes the keys panel before a screen's own Esc (back, clear) sees it.
+        Binding("escape", "hide_keys", "Hide keys", show=False, priority=True, id="app.hide_keys"),
     ]
 
     def __init__(
@@ -66,6 +83,11 @@ class RdtApp(App[None]):
         self._connecting: dict[str, asyncio.Lock] = {}
         # Runs marked for comparison, kept while the user moves between hosts' runs screens.
         self.run_marks = RunMarks()
+        # (message, hint) when the run could not be opened: the CLI prints it and exits 1.
+        self.failure: tuple[str, str] | None = None
+        # The bell and desktop notifications of alerts heard while the console is open.
+        self.terminal_alerts = TerminalAlerts.from_settings(self.settings.terminal)
+        self.terminal_alerts.write = self._write_terminal
 
     def on_mount(self) -> None:
         if self.prompter is not None:
@@ -77,6 +99,11 @@ class RdtApp(App[None]):
             self.push_screen(
                 HostsScreen(self.hosts, self.host_client, self.actions, self.forget_host)
             )
+
+    def on_resize(self) -> None:
+        self.set_class(
+            self.size.width < COMPACT_WIDTH or self.size.height < COMPACT_HEIGHT, "-compact"
+        )
 
     def _apply_settings(self) -> None:
         try:
@@ -117,18 +144,76 @@ class RdtApp(App[None]):
         if client is not None:
             self.run_worker(client.close(), group="close")
 
+    def _keys_shown(self) -> bool:
+        return bool(self.screen.query("HelpPanel"))
+
+    def action_toggle_keys(self) -> None:
+        """`?` opens the keys panel and closes it again."""
+        if self._keys_shown():
+            self.action_hide_help_panel()
+        else:
+            self.action_show_help_panel()
+
+    def action_hide_keys(self) -> None:
+        self.action_hide_help_panel()
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "hide_keys":
+            # False lets Esc go on to the screen (back, clear the filter) when no panel shows.
+            return self._keys_shown()
+        return True
+
     def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)
-        # The screen's keys by their description, so ctrl+p finds every action of the screen.
-        seen = set()
-        for key, active in screen.active_bindings.items():
+        # The screen's actions by their description with their keys, so ctrl+p finds every
+        # action of every screen, those the footer leaves out included.
+        keys: dict[tuple[int, str], list[str]] = {}
+        found: dict[tuple[int, str], tuple[Any, Binding]] = {}
+        for active in screen.active_bindings.values():
             binding = active.binding
-            if active.node is self or not (binding.show and binding.description):
+            if active.node is self or not binding.description or not active.enabled:
                 continue
-            if active.enabled and binding.action not in seen:
-                seen.add(binding.action)
-                run = partial(self.run_action, binding.action, active.node)
-                yield SystemCommand(binding.description, f"key: {key}", run)
+            which = (id(active.node), binding.action)
+            keys.setdefault(which, []).append(binding.key_display or self.get_key_display(binding))
+            found.setdefault(which, (active.node, binding))
+        for which, (node, binding) in found.items():
+            run = partial(self.run_action, binding.action, node)
+            yield SystemCommand(binding.description, f"key: {', '.join(keys[which])}", run)
+
+    def deliver_screenshot(
+        self, filename: str | None = None, path: str | None = None, time_format: str | None = None
+    ) -> str | None:
+        """Save the screen as SVG into a directory that exists (the current one when it can be
+        written, else the console's data directory) and say where: Textual's default,
+        ``~/Downloads``, is missing on most servers."""
+        if path is None:
+            path = os.getcwd()
+            if not os.access(path, os.W_OK):
+                path = os.path.join(data_dir(), "screenshots")
+        try:
+            os.makedirs(path, exist_ok=True)
+            name = filename or generate_datetime_filename(self.title, ".svg", time_format)
+            saved = os.path.join(path, name)
+            write_text_atomic(saved, self.export_screenshot(), mode=0o644)
+        except OSError as exc:
+            self.notify(
+                f"Cannot save the screenshot in {path}: {exc.strerror or exc}",
+                title="Screenshot",
+                severity="error",
+                timeout=20,
+            )
+            return None
+        self.notify(f"Saved {saved}", title="Screenshot", timeout=20)
+        return saved
+
+    def _write_terminal(self, text: str) -> None:
+        driver = self._driver
+        if driver is not None and not self.is_headless:
+            driver.write(text)
+            driver.flush()
+
+    def on_live_status_alerted(self, message: LiveStatus.Alerted) -> None:
+        self.terminal_alerts.hear(message.kind, "rdt-tui", message.text)
 
     def on_runs_screen_compare_marked(self, message: RunsScreen.CompareMarked) -> None:
         marks = message.marks
@@ -149,8 +234,12 @@ class RdtApp(App[None]):
         assert self.open_run is not None
         try:
             self.client, target = await self.open_run()
-        except Exception as exc:  # shown to the user; the console stays usable to quit
-            notify_error(self, exc, timeout=60)
+        except Exception as exc:  # no run to show: leave with the error, not a blank screen
+            self.failure = (
+                f"{error_title(exc, 'cannot open the run')}: {getattr(exc, 'message', exc)}",
+                str(getattr(exc, "hint", "") or ""),
+            )
+            self.exit(return_code=1)
             return
         self.run_worker(on_attach(self, self.client, self.settings), group="away")
         if isinstance(target, LaunchPlan):

@@ -37,12 +37,14 @@ from .confirm import Confirm
 from .errors import error_title
 from .guard import guarded
 from .guard import report as report_error
+from .live_status import LiveStatus
 from .widgets.checkpoint_table import CheckpointTable
 from .widgets.gpu_pane import GpuPane
 from .widgets.log_pane import LogPane, log_source
 from .widgets.loss_chart import LossChart
 from .widgets.status_bar import StatusBar
 
+ENDED_STATES = ("exited", "stopped", "lost")
 DISK_POLL_S = 30.0
 DISK_RATE_WINDOW_S = 600.0
 SPIKE_QUIET_S = 60.0
@@ -57,7 +59,7 @@ class GroupContext:
     stop_together: bool = True
 
 
-class DashboardScreen(Screen[None]):
+class DashboardScreen(LiveStatus, Screen[None]):
     DEFAULT_CSS = """
     DashboardScreen #top { height: 2fr; }
     DashboardScreen #bottom { height: 1fr; }
@@ -65,15 +67,18 @@ class DashboardScreen(Screen[None]):
     DashboardScreen GpuPane { width: 1fr; }
     DashboardScreen #log-pane { width: 2fr; }
     DashboardScreen CheckpointTable { width: 1fr; border: round $primary; }
+    DashboardScreen.-compact #top { layout: vertical; }
+    DashboardScreen.-compact LossChart { width: 100%; height: 1fr; }
+    DashboardScreen.-compact GpuPane { width: 100%; }
     """
     BINDINGS = [
         Binding("s", "stop", "Stop", id="dashboard.stop"),
         Binding("d", "detach", "Detach", id="dashboard.detach"),
         Binding("m", "next_metric", "Metric", id="dashboard.metric"),
-        Binding("g", "log_scale", "Log y", id="dashboard.log"),
-        Binding("e", "smoothing", "Smooth", id="dashboard.smoothing"),
-        Binding("w", "loss_window", "Window", id="dashboard.window"),
-        Binding("t", "gpu_window", "GPU window", id="dashboard.gpu_window"),
+        Binding("g", "log_scale", "Log y", show=False, id="dashboard.log"),
+        Binding("e", "smoothing", "Smooth", show=False, id="dashboard.smoothing"),
+        Binding("w", "loss_window", "Loss window", show=False, id="dashboard.window"),
+        Binding("t", "gpu_window", "GPU window", show=False, id="dashboard.gpu_window"),
         Binding("r", "resume", "Resume", id="dashboard.resume"),
         Binding("c", "cluster", "Cluster", id="dashboard.cluster"),
         Binding("slash", "search", "Search", id="dashboard.search"),
@@ -117,6 +122,8 @@ class DashboardScreen(Screen[None]):
         if self.group is not None:
             self.call_after_refresh(self.follow_group)
         self.call_after_refresh(self.poll_disk)
+        self.set_interval(1.0, self.tick)
+        self.call_after_refresh(self.on_resize)
 
     def on_unmount(self) -> None:
         self.client.off_state(self._link_changed)
@@ -152,6 +159,7 @@ class DashboardScreen(Screen[None]):
         chart = self.query_one(LossChart)
         gpus = self.query_one(GpuPane)
         async for ev in sub:
+            bar.heard()
             kind, data = ev["event"], ev["data"]
             if kind == "metric":
                 points = data["points"]
@@ -189,6 +197,7 @@ class DashboardScreen(Screen[None]):
                         severity="error" if bad else "information",
                         timeout=30,
                     )
+                    self.post_message(self.Alerted("ended", f"run {self.run_id} {text}"))
 
     def _check_loss(self, points: list[dict[str, Any]]) -> None:
         for p in points:
@@ -251,6 +260,7 @@ class DashboardScreen(Screen[None]):
         if kind not in self._raised:
             self._raised.add(kind)
             self.notify(what, severity="error", timeout=15)
+            self.post_message(self.Alerted(kind, f"{self.run_id}: {what}"))
 
     def action_search(self) -> None:
         self.query_one(LogPane).start_search()
@@ -360,11 +370,17 @@ class DashboardScreen(Screen[None]):
     def action_detach(self) -> None:
         # The run keeps going under the node's agent; the console goes back to the runs
         # (or leaves, when it was opened on this run alone).
+        ended = self.final is not None or self.query_one(StatusBar).state in ENDED_STATES
+        said = (
+            f"Left {self.run_id} (it has ended)."
+            if ended
+            else f"Detached from {self.run_id}; it keeps running."
+        )
         if len(self.app.screen_stack) > 2:
             self.app.pop_screen()
-            self.notify(f"Detached from {self.run_id}; it keeps running.")
+            self.notify(said)
         else:
-            self.app.exit(message=f"Detached from {self.run_id}; it keeps running.")
+            self.app.exit(message=said)
 
     def action_stop(self) -> None:
         def answered(yes: bool | None) -> None:

@@ -59,7 +59,7 @@ class HostsScreen(Screen[None]):
         Binding("a", "add", "Add host", id="hosts.add"),
         Binding("e", "edit", "Edit host", id="hosts.edit"),
         Binding("t", "trust", "Trust keys", id="hosts.trust"),
-        Binding("c", "cluster", "Cluster", id="hosts.cluster"),
+        Binding("c", "cluster", "Cluster", show=False, id="hosts.cluster"),
     ]
 
     def __init__(

@@ -99,6 +99,7 @@ class LaunchScreen(Screen[None]):
         self.values = dict(plan.values)
         self.args: dict[str, Any] | None = None
         self.rate: tuple[float, str] | None = None  # (steps/s, run it was measured on)
+        self.output_warning = ""  # the output folder holds another run's checkpoints
 
     def compose(self) -> ComposeResult:
         with Vertical():
@@ -136,6 +137,39 @@ class LaunchScreen(Screen[None]):
         self.refresh_preview()
         if self.plan.profile is not None:
             self.measure_rate()
+            self.check_output()
+
+    @work(exclusive=True, group="output")
+    @guarded("Checking the output folder")
+    async def check_output(self) -> None:
+        """Whether the output folder holds another run's checkpoints (the agent's preflight
+        facts for that folder alone: no interpreter packages, no hub)."""
+        assert self.plan.profile is not None
+        params = self.plan.profile.preflight_params(self.values)
+        folder = str(params.get("output_dir") or "")
+        if not folder or "{run_id}" in folder:
+            return  # none, or a folder of each run's own
+        args = self.plan.profile.launch_args(self.values)
+        ask = {
+            "output_dir": folder,
+            "checkpoint_globs": params.get("checkpoint_globs") or [],
+            "packages": [],
+            "hub": False,
+        }
+        try:
+            facts = await self.client.call(
+                "preflight", {"params": ask, "cwd": args.get("cwd"), "env": {}}, timeout=30
+            )
+        except Exception:
+            return  # a hint only: the form works without it (preflight says it again)
+        out = facts.get("output") or {}
+        owners = out.get("owners") or []
+        if owners:
+            self.output_warning = (
+                f"! {out.get('path')} holds checkpoints of run {owners[-1]}: this run would "
+                "prune them and list them as its own (unless it resumes from them)"
+            )
+            self.refresh_preview()
 
     @work(exclusive=True, group="rate")
     @guarded("Estimating the run's time")
@@ -204,6 +238,8 @@ class LaunchScreen(Screen[None]):
             summary += f"\nETA {eta} at {rate:.2f} steps/s (measured on {run})"
         elif self.plan.profile is not None:
             summary += "\nETA: measured once it runs (no earlier run of this profile here)"
+        if self.output_warning:
+            summary += "\n" + self.output_warning
         if problems:
             summary += f"\n! fix: {'; '.join(problems)}"
             self.args = None

@@ -24,6 +24,7 @@ from ..core.compare import RunMarks
 from ..core.preflight import summary
 from ..core.units import human_duration
 from .adopt_screen import AdoptScreen
+from .check_detail import by_hand, check_text
 from .confirm import Confirm
 from .dashboard import DashboardScreen
 from .errors import notify_error
@@ -40,14 +41,18 @@ class RunsScreen(Screen[None]):
     RunsScreen #checks { height: auto; max-height: 16; }
     RunsScreen #checks-title, RunsScreen #checks { display: none; }
     RunsScreen #checks-title.-shown, RunsScreen #checks.-shown { display: block; }
+    RunsScreen #check-detail {
+        display: none; height: auto; max-height: 6; padding: 0 1; background: $panel;
+    }
+    RunsScreen #check-detail.-shown { display: block; }
     RunsScreen #runs { height: 1fr; }
     """
     BINDINGS = [
-        Binding("r", "refresh", "Refresh", id="runs.refresh"),
+        Binding("r", "refresh", "Refresh", show=False, id="runs.refresh"),
         Binding("p", "preflight", "Preflight", id="runs.preflight"),
         Binding("f", "fix", "Apply fix", id="runs.fix"),
         Binding("escape", "back", "Hosts", id="runs.back"),
-        Binding("space", "mark", "Mark run", id="runs.mark"),
+        Binding("space", "mark", "Mark run", show=False, id="runs.mark"),
         Binding("v", "compare", "Compare marked", id="runs.compare"),
         Binding("a", "adopt", "Adopt a run", id="runs.adopt"),
     ]
@@ -82,13 +87,14 @@ class RunsScreen(Screen[None]):
         yield DataTable(cursor_type="row", zebra_stripes=True, id="profiles")
         yield Static("Checklist", classes="title", id="checks-title")
         yield DataTable(cursor_type="row", zebra_stripes=True, id="checks")
+        yield Static(id="check-detail")  # the highlighted check: detail, hint, fix
         yield Static(classes="title", id="runs-title")  # its text: _show_marked
         yield DataTable(cursor_type="row", zebra_stripes=True, id="runs")
         yield Footer()
 
     def on_mount(self) -> None:
         self.query_one("#profiles", DataTable).add_columns("profile", "command")
-        self.query_one("#checks", DataTable).add_columns("", "check", "detail", "hint")
+        self.query_one("#checks", DataTable).add_columns("", "check", "detail")
         if self.marks is None:
             shared = getattr(self.app, "run_marks", None)
             self.marks = shared if isinstance(shared, RunMarks) else RunMarks()
@@ -177,8 +183,11 @@ class RunsScreen(Screen[None]):
         table.clear()
         for i, c in enumerate(self.checks):
             mark = c["status"].upper() if c["status"] != "skip" else "skip"
-            fix = "  [f] " + c["fix"]["label"] if c.get("fix") and c["status"] != "pass" else ""
-            table.add_row(mark, c["title"], c["detail"], (c.get("hint") or "") + fix, key=str(i))
+            table.add_row(mark, c["title"], c["detail"], key=str(i))
+        detail = self.query_one("#check-detail", Static)
+        detail.add_class("-shown")
+        if self.checks:
+            detail.update(check_text(self.checks[min(table.cursor_row, len(self.checks) - 1)]))
         counts = summary(self.checks)
         title.update(
             f"Checklist of {profile.name} on {self.client.host}: "
@@ -187,6 +196,12 @@ class RunsScreen(Screen[None]):
         )
         table.focus()
 
+    def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        if event.data_table.id == "checks" and 0 <= event.cursor_row < len(self.checks):
+            self.query_one("#check-detail", Static).update(
+                check_text(self.checks[event.cursor_row])
+            )
+
     def action_fix(self) -> None:
         table = self.query_one("#checks", DataTable)
         if not self.checks or not table.row_count or self.checked is None:
@@ -194,7 +209,10 @@ class RunsScreen(Screen[None]):
             return
         check = self.checks[table.cursor_row]
         if not check.get("fix") or check["status"] == "pass":
-            self.notify(f"{check['title']}: nothing to fix here", severity="warning")
+            if check["status"] in ("pass", "skip"):
+                self.notify(f"{check['title']}: nothing to fix here", severity="warning")
+            else:
+                self.notify(f"{check['title']}: {by_hand(check)}", severity="warning", timeout=20)
             return
         self.fix(self.checked, check)
 

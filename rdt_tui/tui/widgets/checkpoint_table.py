@@ -1,20 +1,14 @@
-"""The run's checkpoints: step, size, age, notable files."""
+"""The run's checkpoints: step, size, age (ticking), notable files."""
 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from typing import Any
 
 from textual.widgets import DataTable
 
-from ...core.units import human_size
-
-
-def _age(ts: float | None) -> str:
-    if not ts:
-        return "-"
-    s = max(0, int(time.time() - ts))
-    return f"{s // 3600}h" if s >= 3600 else f"{s // 60}m" if s >= 60 else f"{s}s"
+from ...core.units import human_age, human_size
 
 
 class CheckpointTable(DataTable[str]):
@@ -22,6 +16,12 @@ class CheckpointTable(DataTable[str]):
         self.cursor_type = "row"
         self.add_columns("step", "size", "age", "name", "files")
         self.checkpoints: dict[str, dict[str, Any]] = {}
+        # The wall clock ages are read from (checkpoint mtimes are the node's epoch times);
+        # tests pass a frozen one.
+        self.clock: Callable[[], float] = time.time
+
+    def _age(self, ts: float | None) -> str:
+        return human_age(self.clock() - ts) if ts else "-"
 
     def apply(self, event: dict[str, Any]) -> None:
         ck = event["checkpoint"]
@@ -38,8 +38,18 @@ class CheckpointTable(DataTable[str]):
             self.add_row(
                 "-" if c["step"] is None else str(c["step"]),
                 human_size(c["size"], compact=True),
-                _age(c["mtime"]),
+                self._age(c["mtime"]),
                 c["name"],
                 " ".join(c["notable"]),
                 key=c["path"],
             )
+
+    def tick(self) -> None:
+        """Re-read every age from the clock: `2s` becomes `42s` 40 seconds later."""
+        if not self.columns:
+            return
+        age_column = list(self.columns)[2]
+        for path, c in self.checkpoints.items():
+            age = self._age(c["mtime"])
+            if path in self.rows and self.get_cell(path, age_column) != age:
+                self.update_cell(path, age_column, age)

@@ -38,6 +38,7 @@ class GpuPane(Static):
         padding: 0 1; border: round $primary; height: 100%;
         text-wrap: nowrap; text-overflow: ellipsis;
     }
+    GpuPane.-summary { border: none; height: auto; max-height: 4; background: $panel; }
     """
 
     def __init__(self, **kwargs: Any) -> None:
@@ -49,6 +50,14 @@ class GpuPane(Static):
         self.run_id: str | None = None
         self.lagging: list[int] = []
         self._pending = False
+        # Small terminals: one summary row for all GPUs instead of cards (the dashboard sets
+        # the -summary class with it).
+        self.summary = False
+
+    def set_summary(self, on: bool) -> None:
+        self.summary = on
+        self.set_class(on, "-summary")
+        self._render_last()
 
     def cycle_window(self) -> None:
         self.window = WINDOWS[(WINDOWS.index(self.window) + 1) % len(WINDOWS)]
@@ -110,6 +119,8 @@ class GpuPane(Static):
             self.update(self.render_text(self.last))
 
     def render_text(self, sample: dict[str, Any]) -> str:
+        if self.summary:
+            return self.summary_text(sample, max(20, self.content_size.width or 78))
         width = max(20, self.content_size.width or 60)
         height = max(3, self.content_size.height or 20)
         gpus = sample.get("gpus") or []
@@ -136,6 +147,38 @@ class GpuPane(Static):
         per_card = max(1, min(4, (height - 2) // len(gpus)))
         for g in gpus:
             lines.extend(self._card(g, start, half, per_card))
+        return "\n".join(lines)
+
+    def summary_text(self, sample: dict[str, Any], width: int) -> str:
+        """Every GPU in a few words, as many to a line as fit: utilisation, memory,
+        temperature, power, and whether the run is on it or it lags."""
+        gpus = sample.get("gpus") or []
+        host = sample.get("host") or {}
+        if not gpus:
+            reason = escape(str(sample.get("reason") or "none"))
+            return (
+                f"[$warning]No GPUs[/] ({reason})  CPU {_num(host.get('cpu_percent'), '%')} "
+                f"mem {_gib(host.get('mem_used'))}/{_gib(host.get('mem_total'))}G"
+            )
+        cells = []
+        for g in gpus:
+            index = int(g["index"])
+            text = (
+                f"{index}:{_num(g.get('util'), '%')} {_gib(g.get('mem_used'))}G "
+                f"{_num(g.get('temp'), 'C')} {_num(g.get('power'), 'W')}"
+            )
+            ours = any(p.get("run") == self.run_id for p in g.get("processes") or [])
+            shown = f"[reverse $warning]{text} LAGS[/]" if index in self.lagging else text
+            cells.append((len(text) + (5 if index in self.lagging else 0), shown, ours))
+        label = "GPU SIMULATED " if sample.get("simulated") else "GPU "
+        lines, line, used = [], label, len(label)
+        for size, shown, ours in cells:
+            if used + size + 3 > width and used > len(label):
+                lines.append(line)
+                line, used = " " * len(label), len(label)
+            line += shown + ("[$success]*[/]  " if ours else "   ")
+            used += size + 3
+        lines.append(line.rstrip())
         return "\n".join(lines)
 
     def _card(self, g: dict[str, Any], start: float, half: int, rows: int) -> list[str]:

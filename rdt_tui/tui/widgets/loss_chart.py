@@ -124,6 +124,10 @@ class LossChart(PlotextPlot):
             self.metric = names[(i + 1) % len(names)]
             self.redraw()
 
+    def on_click(self) -> None:
+        # The mouse's metric switch: a click on the chart shows the next metric, as `m` does.
+        self.cycle_metric()
+
     def toggle_log(self) -> None:
         self.log_scale = not self.log_scale
         self.redraw()

@@ -1,12 +1,15 @@
-"""The dashboard's status line: run id, state, step, steps per second, ETA, link state."""
+"""The dashboard's status line: run id, state, step, steps per second, ETA, how old the
+newest data is, and the link's state (``stale`` when the round trips stop coming back)."""
 
 from __future__ import annotations
 
+import time
 from collections import deque
+from collections.abc import Callable
 
 from textual.widgets import Static
 
-from ...core.units import human_duration
+from ...core.units import human_age, human_duration
 
 RATE_WINDOW_S = 60.0
 
@@ -15,6 +18,7 @@ class StatusBar(Static):
     DEFAULT_CSS = """
     StatusBar { height: 1; background: $panel; color: $text; padding: 0 1; }
     StatusBar.-alert { background: $error; color: $text; }
+    StatusBar.-stale { background: $warning; color: $text; }
     """
 
     def __init__(self, run_id: str, **kwargs: object) -> None:
@@ -29,6 +33,14 @@ class StatusBar(Static):
         self._recent: deque[tuple[float, int]] = deque(maxlen=256)
         self.rate: float | None = None
         self.alert = ""
+        # The clock ages are read from: tests pass a frozen one.
+        self.clock: Callable[[], float] = time.monotonic
+        self.data_at: float | None = None  # when the newest event arrived (self.clock)
+        self.stale_s: float | None = None  # the link's silence, once it counts as stale
+
+    def heard(self) -> None:
+        """An event arrived: the data shown is fresh as of now."""
+        self.data_at = self.clock()
 
     def set_step(self, step: int | None, at: float | None = None, total: int | None = None) -> None:
         if step is None:
@@ -50,11 +62,39 @@ class StatusBar(Static):
             step += f"/{self.total}"
         rate = f"{self.rate:.2f} steps/s" if self.rate else "- steps/s"
         eta = None
-        if self.rate and self.total and self.step is not None:
+        # Only a running run has an ETA: a stopped or ended one keeps no promise.
+        if self.state == "running" and self.rate and self.total and self.step is not None:
             eta = (self.total - self.step) / self.rate
         alert = f"  ! {self.alert}" if self.alert else ""
         self.set_class(bool(self.alert), "-alert")
-        self.update(
+        self.set_class(self.stale_s is not None, "-stale")
+        age = "-"
+        if self.data_at is not None:
+            age = human_age(self.clock() - self.data_at)
+        link = self.link
+        if self.stale_s is not None and self.link == "connected":
+            link = f"STALE (no answer for {human_age(self.stale_s)})"
+        full = (
             f"{self.run_id}  {self.state}  step {step}  {rate}  ETA {human_duration(eta)}  "
-            f"link {self.link}{alert}"
+            f"data {age} ago  link {link}"
         )
+        width = self.size.width - 2 if self.size.width else 0
+        # The fit is judged without the alert: it goes last and may be cut (the bar turns red
+        # and a notification says it whole).
+        if width and len(full) > width:
+            # Small terminals drop words, then the rate and the data's age; the run id, its
+            # state, the step and the link stay longest.
+            link = "STALE" if self.stale_s is not None and self.link == "connected" else link
+            eta_s = human_duration(eta)
+            for short in (
+                f"{self.run_id}  {self.state}  {step}  ETA {eta_s}  data {age}  link {link}",
+                f"{self.run_id} {self.state} {step} ETA {eta_s} link {link}",
+                f"{self.state} {step} ETA {eta_s} {age} link {link}",
+            ):
+                full = short
+                if len(full) <= width:
+                    break
+        self.update(full + alert)
+
+    def on_resize(self) -> None:
+        self.refresh_text()
