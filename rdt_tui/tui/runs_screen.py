@@ -54,7 +54,7 @@ class RunsScreen(Screen[None]):
         Binding("escape", "back", "Hosts", id="runs.back"),
         Binding("space", "mark", "Mark run", show=False, id="runs.mark"),
         Binding("v", "compare", "Compare marked", id="runs.compare"),
-        Binding("a", "adopt", "Adopt a run", id="runs.adopt"),
+        Binding("a", "adopt", "Adopt a run", show=False, id="runs.adopt"),
     ]
 
     class CompareMarked(Message):
