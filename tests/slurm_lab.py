@@ -28,8 +28,8 @@ def missing() -> str:
     """Why there can be no lab here ('' when there can)."""
     lacking = [c for c in COMMANDS if not (shutil.which(c) or os.path.exists(f"/usr/sbin/{c}"))]
     if lacking:
-        return "Slurm is not installed ({}): apt-get install slurmctld slurmd slurm-client munge".format(
-            ", ".join(lacking)
+        return "Slurm is not installed ({}): {}".format(
+            ", ".join(lacking), "apt-get install slurmctld slurmd slurm-client munge"
         )
     if os.geteuid() != 0:
         return "the Slurm lab starts slurmd, which needs root"
@@ -155,11 +155,10 @@ class SlurmLab:
             time.sleep(0.5)
 
     def _daemon(self, argv: list[str], name: str) -> None:
-        log = open(os.path.join(self.root, "log", f"{name}.out"), "wb")
-        self.procs.append(
-            subprocess.Popen(argv, env=self.env, stdout=log, stderr=subprocess.STDOUT)
-        )
-        log.close()
+        with open(os.path.join(self.root, "log", f"{name}.out"), "wb") as log:
+            self.procs.append(
+                subprocess.Popen(argv, env=self.env, stdout=log, stderr=subprocess.STDOUT)
+            )
 
     def logs(self) -> str:
         parts = []

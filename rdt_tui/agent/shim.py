@@ -201,7 +201,10 @@ def run_shim(run_dir: str) -> int:
         pass  # a smaller pipe only means more wake-ups
 
     def child_setup() -> None:
-        os.setpgrp()  # the job leads its own process group inside the shim's session
+        # The job leads its own process group inside the shim's session; under Slurm it
+        # stays in the batch step's group, which `scancel --signal --full` signals.
+        if spec.get("scheduler") != "slurm":
+            os.setpgrp()
         if cgroup:
             cgroups.join(cgroup)
 
@@ -237,7 +240,7 @@ def run_shim(run_dir: str) -> int:
             "pid": proc.pid,
             "start_time": start_time(proc.pid),
             "started_at": time.time(),
-            "pgid": proc.pid,
+            "pgid": None if spec.get("scheduler") == "slurm" else proc.pid,
             "held_by": held,
             "cgroup": cgroup,
         }

@@ -15,7 +15,8 @@ from . import ckptscan
 from .eventfiles import EventSource
 from .follower import LogFollower
 from .metricstore import MetricStore
-from .runs import RUNNING, RunStore
+from .runs import RunStore
+from .slurm import LIVE_STATES
 from .supervise import AgentLog, supervised
 
 POLL_S = 1.0
@@ -170,7 +171,7 @@ class RunWatcher:
     def _poll(self) -> Tuple[List[MetricPoint], bool, bool, List[Dict[str, Any]]]:
         """Runs in a worker thread: the run's status, new metric points, checkpoint changes."""
         self.summary = self.store.summary(self.run_id)
-        ended = self.summary["status"] != RUNNING
+        ended = self.summary["status"] not in LIVE_STATES
         points, more = self._read_logs(ended)
         done = ended and not more
         events: List[Dict[str, Any]] = []
