@@ -271,6 +271,10 @@ def rendezvous(env: Dict[str, str], port: str = "29500") -> Dict[str, str]:
     if nodelist:
         code, out, _err = _run(["scontrol", "show", "hostnames", nodelist], timeout=10)
         first = out.split()[0] if code == 0 and out.split() else nodelist.split(",")[0]
+        # The address Slurm itself reaches the node at (NodeAddr; the name when unset)
+        code, out, _err = _run(["scontrol", "show", "node", "-o", first], timeout=10)
+        addr = parse_show_job(out).get("NodeAddr") if code == 0 and out.strip() else None
+        first = addr or first
     nnodes = env.get("SLURM_NNODES") or env.get("SLURM_JOB_NUM_NODES") or "1"
     per_node = env.get("RDT_TUI_PROCESSES_PER_NODE") or "1"
     try:

@@ -44,6 +44,7 @@ from ..core.formats import FORMATS as METRIC_FORMATS
 from .event_keys import event_keys
 from .paths import config_dir
 from .resume import resume_index
+from .slurm_keys import slurm_keys, slurm_nodes
 
 PLACEHOLDERS = ("processes", "per_gpu_batch", "grad_accum", "max_steps", "mixed_precision")
 # Filled per node of a multi-node profile (1 node, rank 0, this host when single).
@@ -54,6 +55,7 @@ NODE_PLACEHOLDERS = (
     "main_process_ip",
     "main_process_port",
 )
+SLURM_FILLS = ("node_rank", "main_process_ip")  # per node, from SLURM_NODEID and the nodelist
 FORM_DEFAULTS: dict[str, Any] = {
     "processes": 1,
     "per_gpu_batch": 8,
@@ -116,7 +118,7 @@ def launcher_argv(path: str, data: dict[str, Any]) -> list[str]:
     if launcher == "python":
         return [python, *extra, script, *args]
     nodes = data.get("hosts") or []
-    multi = isinstance(nodes, list) and len(nodes) > 1
+    multi = (isinstance(nodes, list) and len(nodes) > 1) or slurm_nodes(data) > 1
     if launcher == "accelerate":
         machines = (
             [
@@ -180,6 +182,8 @@ class Profile:
     main_process_port: int = 29500
     stop_together: bool = True
     alerts: dict[str, Any] = field(default_factory=dict)  # [alerts]: overrides the user's rules
+    scheduler: str = "local"  # "slurm": a batch job from the [slurm] table (slurm_keys.py)
+    slurm: dict[str, Any] = field(default_factory=dict)
 
     def preflight_params(self, values: dict[str, Any] | None = None) -> dict[str, Any]:
         """What the preflight checks read: the ``[preflight]`` table with its defaults, plus
@@ -207,7 +211,7 @@ class Profile:
         defaults); ``values["gpus"]`` (ids) also sets ``CUDA_VISIBLE_DEVICES``."""
         values = dict(self.form_values(), **(values or {}))
         resume = values.get("resume")
-        machines = max(1, len(self.hosts))
+        machines = max(1, len(self.hosts), int(self.slurm.get("nodes", 1)))
         node = {
             "node_rank": int(values.get("node_rank") or 0),
             "num_machines": machines,
@@ -220,6 +224,8 @@ class Profile:
             for key in PLACEHOLDERS:
                 text = text.replace("{" + key + "}", str(values[key]))
             for key in NODE_PLACEHOLDERS:
+                if machines > 1 and self.scheduler == "slurm" and key in SLURM_FILLS:
+                    continue  # each node's srun task fills these from Slurm's environment
                 text = text.replace("{" + key + "}", str(node[key]))
             return text.replace("{resume}", str(resume))
 
@@ -250,6 +256,7 @@ class Profile:
             "stop_signal": self.stop_signal,
             "metric_format": self.metric_format,
             "alerts": self.alerts or None,
+            **({"scheduler": "slurm", "slurm": self.slurm} if self.scheduler == "slurm" else {}),
         }
 
 
@@ -318,7 +325,7 @@ def load_profile(path: str) -> Profile:
         if key == "stats_scale" and isinstance(value, dict):
             _check_scale(path, value)
     try:
-        events = event_keys(path, data)
+        events = dict(event_keys(path, data), **slurm_keys(path, data))
     except ValueError as exc:
         raise ProfileError(str(exc)) from None
     return Profile(

@@ -1,0 +1,122 @@
+"""`rdt-tui launch HOST --profile P` with scheduler = "slurm" against a real Slurm: the run id
+and job id at once, the pending reason in `runs` and `queue`, two nodes with the rendezvous
+from Slurm, a profile's bad [slurm] table refused before anything is submitted."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+from typing import Any
+
+from .slurm_lab import SlurmLab, slurm  # noqa: F401 - the session fixture
+from .test_cli import rdt, rdt_json
+
+NODE_JOB = """
+import os, sys
+rank, machines, main, total = sys.argv[1:5]
+with open(os.path.join(os.getcwd(), "rank-" + rank), "w") as fh:
+    fh.write(" ".join([rank, machines, main, total, os.environ.get("SLURMD_NODENAME", "?")]))
+print(f"step={int(rank) + 1} loss=0.5", flush=True)
+"""
+
+
+def profile(workdir: str, body: str) -> str:
+    path = os.path.join(workdir, "p.toml")
+    with open(path, "w") as fh:
+        fh.write(body)
+    return path
+
+
+def wait_json(state_dir: str, run: str, want: set[str], timeout: float = 60) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout
+    while True:
+        s = rdt_json(state_dir, "status", "localhost", run)
+        if s["status"] in want:
+            return dict(s)
+        assert time.monotonic() < deadline, s
+        time.sleep(0.3)
+
+
+def test_profile_under_slurm_two_nodes_pending_reason_queue_and_rendezvous(
+    slurm: SlurmLab,  # noqa: F811
+    state_dir: str,
+    workdir: str,
+) -> None:
+    with open(os.path.join(workdir, "node.py"), "w") as fh:
+        fh.write(NODE_JOB)
+    path = profile(
+        workdir,
+        f"""
+name = "two-nodes"
+scheduler = "slurm"
+command = [{json.dumps(sys.executable)}, "node.py", "{{node_rank}}", "{{num_machines}}",
+           "{{main_process_ip}}", "{{total_processes}}"]
+cwd = {json.dumps(workdir)}
+[slurm]
+partition = "held"
+nodes = 2
+time = "00:05:00"
+""",
+    )
+    slurm.run("scontrol", "update", "PartitionName=held", "State=DOWN")
+    try:
+        launched = rdt_json(state_dir, "launch", "localhost", "--profile", path)
+        run, job = launched["run"], launched["slurm_job_id"]
+        assert job.isdigit()
+        with open(os.path.join(state_dir, "runs", run, "job.sbatch")) as fh:
+            script = fh.read()
+        assert "#SBATCH --nodes=2" in script and "#SBATCH --partition=held" in script
+        deadline = time.monotonic() + 30
+        while True:
+            listed = {r["id"]: r for r in rdt_json(state_dir, "runs", "localhost")}[run]
+            if listed.get("slurm_reason") == "PartitionDown":
+                break
+            assert time.monotonic() < deadline, listed
+            time.sleep(0.3)
+        assert listed["status"] == "pending"
+        text = rdt(state_dir, "runs", "localhost").stdout
+        assert "pending (PartitionDown" in text
+        queue = rdt_json(state_dir, "queue", "localhost")
+        mine = [j for j in queue["jobs"] if j["job_id"] == job]
+        assert mine and mine[0]["run"] == run and mine[0]["state"] == "PENDING"
+        assert "PartitionDown" in rdt(state_dir, "status", "localhost", run).stdout
+    finally:
+        slurm.run("scontrol", "update", "PartitionName=held", "State=UP")
+    final = wait_json(state_dir, run, {"exited", "failed", "lost"})
+    assert final["status"] == "exited" and final["exit_code"] == 0, final
+    ranks = {}
+    for rank in ("0", "1"):
+        with open(os.path.join(workdir, "rank-" + rank)) as fh:
+            ranks[rank] = fh.read().split()
+    # rank, machines, main address (n1's NodeAddr), total processes, the node it ran on
+    assert ranks["0"] == ["0", "2", "127.0.0.1", "2", "n1"]
+    assert ranks["1"] == ["1", "2", "127.0.0.1", "2", "n2"]
+
+
+def test_bad_slurm_table_is_refused_with_the_file_and_nothing_submitted(
+    slurm: SlurmLab,  # noqa: F811
+    state_dir: str,
+    workdir: str,
+) -> None:
+    path = profile(
+        workdir,
+        """
+scheduler = "slurm"
+command = ["true"]
+[slurm]
+nodes = 0
+""",
+    )
+    out = rdt(state_dir, "launch", "localhost", "--profile", path)
+    assert out.returncode != 0
+    assert path in out.stderr and "nodes must be a whole number of at least 1" in out.stderr
+    assert "Traceback" not in out.stderr
+    before = slurm.run("squeue", "-h", "-o", "%i").split()
+    body = 'scheduler = "slurm"\ncommand = ["true"]\n[slurm]\npartition = "nope"\n'
+    path = profile(workdir, body)
+    out = rdt(state_dir, "launch", "localhost", "--profile", path)
+    assert out.returncode != 0 and "invalid partition" in out.stderr.lower(), out.stderr
+    assert slurm.run("squeue", "-h", "-o", "%i").split() == before
+    assert rdt_json(state_dir, "runs", "localhost") == []
