@@ -120,3 +120,13 @@ def task_argv(nodes: int, shim_argv: List[str], argv: List[str]) -> List[str]:
         *("slurm-task", "--"),
         *argv,
     ]
+
+
+def preview(table: Dict[str, Any], argv: List[str], name: Optional[str] = None) -> str:
+    """What the launch form shows before `l`/`y`: the batch script as it will be submitted
+    (the agent's path and the run's directory are known only on the host), and the command
+    our shim starts inside the allocation."""
+    agent = ["<agent>"]
+    script = batch_script(table, agent, "<run dir>", name)
+    command = task_argv(int(check_options(table).get("nodes", 1)), agent, argv)
+    return script + "# where the shim runs: " + " ".join(shlex.quote(a) for a in command) + "\n"

@@ -37,6 +37,7 @@ from .confirm import Confirm
 from .errors import error_title
 from .guard import guarded
 from .guard import report as report_error
+from .slurm_view import waiting_text
 from .widgets.checkpoint_table import CheckpointTable
 from .widgets.gpu_pane import GpuPane
 from .widgets.log_tail import LogTail
@@ -175,7 +176,7 @@ class DashboardScreen(Screen[None]):
             elif kind == "checkpoint":
                 self.query_one(CheckpointTable).apply(data)
             elif kind == "status":
-                bar.state = str(data.get("status"))
+                bar.state = waiting_text(data) or str(data.get("status"))
                 bar.refresh_text()
                 if data.get("complete"):
                     self.final = data
