@@ -187,7 +187,7 @@ class AgentService(PreflightOps, AlertOps):
     async def op_launch(self, args: Dict[str, Any]) -> Dict[str, Any]:
         spec = validate_launch(args)
         if args.get("scheduler") == "slurm":  # a batch job: sbatch answers at once
-            spec = dict(spec, slurm=args.get("slurm") or {})
+            spec = dict(spec, slurm=args.get("slurm") or {}, slurm_resume=args.get("slurm_resume"))
             loop = asyncio.get_event_loop()
             async with self._launch_lock:
                 key = spec.get("request_key")

@@ -9,6 +9,7 @@ out of slurmctld (no accounting), the shim's exit record and the last state we s
 bound on its time.
 """
 
+import json
 import os
 import re
 import shutil
@@ -26,6 +27,7 @@ from ..core.slurm_script import (
 )
 from ..protocol import errors
 from ..protocol.errors import AgentError
+from . import ckptscan
 from .files import CorruptFile, read_json, write_json_atomic
 
 PENDING, REQUEUED = "pending", "requeued"
@@ -96,12 +98,28 @@ def prepare(spec: Dict[str, Any], shim_cmd: List[str]) -> Dict[str, Any]:
     except SlurmOptionError as exc:
         raise AgentError(errors.BAD_REQUEST, str(exc), "fix the profile's [slurm] table") from None
     nodes = int(table.get("nodes", 1))
+    resume = _resume_of(spec) if table.get("requeue") else None
     return dict(
         spec,
         slurm=table,
         command=spec["argv"],
-        argv=task_argv(nodes, shim_cmd, spec["argv"]),
+        argv=task_argv(nodes, shim_cmd, spec["argv"], resume),
     )
+
+
+def _resume_of(spec: Dict[str, Any]) -> Optional[Dict[str, Any]]:
+    """How a requeued attempt resumes: the profile's resume_args, where they go, and where
+    the checkpoints are (None when the profile cannot resume)."""
+    given = spec.get("slurm_resume")
+    if not isinstance(given, dict) or not isinstance(given.get("args"), list):
+        return None
+    index = given.get("index")
+    return {
+        "args": [str(a) for a in given["args"]],
+        "index": index if isinstance(index, int) and not isinstance(index, bool) else None,
+        "checkpoint_dir": spec.get("checkpoint_dir") or spec.get("cwd"),
+        "globs": list(spec.get("checkpoint_globs") or []),
+    }
 
 
 def submit(run_dir: str, spec: Dict[str, Any], shim_cmd: List[str]) -> str:
@@ -291,15 +309,39 @@ def rendezvous(env: Dict[str, str], port: str = "29500") -> Dict[str, str]:
 
 
 def task_main(argv: List[str]) -> int:
-    """``agent slurm-task -- ARGV``: fill the node placeholders, then become the launcher."""
+    """``agent slurm-task [--resume JSON] -- ARGV``: on a requeued attempt insert the resume
+    arguments with the newest checkpoint, fill the node placeholders, become the launcher."""
+    resume: Optional[Dict[str, Any]] = None
+    if len(argv) >= 2 and argv[0] == "--resume":
+        resume = json.loads(argv[1])
+        argv = argv[2:]
     if argv and argv[0] == "--":
         argv = argv[1:]
     if not argv:
         return 2
+    attempt = _int(os.environ.get("SLURM_RESTART_COUNT"))
+    if resume and attempt > 0:
+        argv = resumed(argv, resume, attempt)
     values = rendezvous(dict(os.environ))
     filled = [_fill(a, values) for a in argv]
     os.execvp(filled[0], filled)
     return 127  # pragma: no cover - exec does not return
+
+
+def resumed(argv: List[str], resume: Dict[str, Any], attempt: int) -> List[str]:
+    """``argv`` with the resume arguments of the newest checkpoint (as it is, with a line in
+    the log saying so, when there is none yet)."""
+    found = ckptscan.scan(resume["checkpoint_dir"], resume.get("globs") or ())
+    with_step = [c for c in found if c.get("step") is not None]
+    newest = (with_step or found)[-1] if found else None
+    if newest is None:
+        print(f"[rdt-tui] attempt {attempt + 1}: no checkpoint yet, starting over", flush=True)
+        return argv
+    path = str(newest["path"])
+    print(f"[rdt-tui] attempt {attempt + 1}: resuming from {path}", flush=True)
+    args = [a.replace("{resume}", path) for a in resume["args"]]
+    at = len(argv) if resume.get("index") is None else int(resume["index"])
+    return argv[:at] + args + argv[at:]
 
 
 def _fill(text: str, values: Dict[str, str]) -> str:

@@ -256,8 +256,16 @@ class Profile:
             "stop_signal": self.stop_signal,
             "metric_format": self.metric_format,
             "alerts": self.alerts or None,
-            **({"scheduler": "slurm", "slurm": self.slurm} if self.scheduler == "slurm" else {}),
+            **(self._slurm_args(bool(resume)) if self.scheduler == "slurm" else {}),
         }
+
+    def _slurm_args(self, resuming: bool) -> dict[str, Any]:
+        """The [slurm] table; with requeue = true and resume_args, how a requeued attempt
+        resumes from the newest checkpoint (not when this launch already resumes one)."""
+        args: dict[str, Any] = {"scheduler": "slurm", "slurm": self.slurm}
+        if self.slurm.get("requeue") and self.resume_args and not resuming:
+            args["slurm_resume"] = {"args": self.resume_args, "index": self.resume_index}
+        return args
 
 
 def _list_of_str(path: str, data: dict[str, Any], key: str) -> list[str]:

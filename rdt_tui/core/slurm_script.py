@@ -7,6 +7,7 @@ script: the shim reads it from the run's spec.json, so no user string is spliced
 Paths that may hold spaces (the output file, the working directory) go on sbatch's argv.
 """
 
+import json
 import re
 import shlex
 from typing import Any, Dict, List, Optional
@@ -109,17 +110,22 @@ def sbatch_argv(script_path: str, run_dir: str, cwd: str) -> List[str]:
     ]
 
 
-def task_argv(nodes: int, shim_argv: List[str], argv: List[str]) -> List[str]:
-    """A multi-node job's command: one srun task per node, each filling the rendezvous from
-    Slurm's environment before it starts the launcher (see agent/slurm.py task_main)."""
-    if nodes <= 1:
+def task_argv(
+    nodes: int, shim_argv: List[str], argv: List[str], resume: Optional[Dict[str, Any]] = None
+) -> List[str]:
+    """The job's command inside the allocation. Several nodes: one srun task per node, each
+    filling the rendezvous from Slurm's environment before it starts the launcher. With
+    ``resume`` (requeue = true and resume_args): a requeued attempt resumes from the newest
+    checkpoint (see agent/slurm.py task_main)."""
+    if nodes <= 1 and not resume:
         return list(argv)
-    return [
-        *("srun", f"--nodes={nodes}", "--ntasks-per-node=1", "--kill-on-bad-exit=1"),
-        *shim_argv,
-        *("slurm-task", "--"),
-        *argv,
-    ]
+    task = [*shim_argv, "slurm-task"]
+    if resume:
+        task += ["--resume", json.dumps(resume, sort_keys=True)]
+    task += ["--", *argv]
+    if nodes <= 1:
+        return task
+    return ["srun", f"--nodes={nodes}", "--ntasks-per-node=1", "--kill-on-bad-exit=1", *task]
 
 
 def preview(table: Dict[str, Any], argv: List[str], name: Optional[str] = None) -> str:
