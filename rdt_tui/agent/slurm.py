@@ -244,7 +244,41 @@ def summarize(
     )
     if status == "failed" and exit_info is None:
         out["exit_code"] = _exit_code(last.get("exit"))
+    words = _why(run_dir, str(job_id), status, state, exit_info, stopped)
+    if words:
+        out["error"] = "; ".join(x for x in (out.get("error"), words) if x)
     return out
+
+
+def _why(
+    run_dir: str,
+    job_id: str,
+    status: str,
+    state: str,
+    exit_info: Optional[Dict[str, Any]],
+    stopped: bool,
+) -> str:
+    """What the user needs to know of an end the shim did not record."""
+    if status == "stopped" and not stopped:
+        return "the job was cancelled outside rdt-tui (scancel, or an administrator)"
+    if status in ("timeout", "node_fail", "preempted") and exit_info is None:
+        return f"Slurm ended the job: {state}"
+    if status in ("failed", "lost") and exit_info is None:
+        tail = _tail(os.path.join(run_dir, f"slurm-{job_id}.out"))
+        where = f"; Slurm's output file says: {tail}" if tail else ""
+        return f"the job ended before our monitor could record it ({state or 'gone'}){where}"
+    return ""
+
+
+def _tail(path: str, limit: int = 400) -> str:
+    try:
+        with open(path, "rb") as fh:
+            fh.seek(0, os.SEEK_END)
+            fh.seek(max(0, fh.tell() - limit))
+            text = fh.read().decode("utf-8", "replace")
+    except OSError:
+        return ""
+    return " | ".join(line for line in text.splitlines() if line.strip())[-limit:]
 
 
 def _int(text: Optional[str]) -> int:
