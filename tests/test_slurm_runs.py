@@ -118,6 +118,18 @@ async def test_pending_with_reason_then_running_then_exited_with_every_point(
     assert {"checkpoint-10", "checkpoint-20", "checkpoint-30", "checkpoint-40"} <= names
     log = (await c.tail(run["id"], 5))["lines"]
     assert f"host {run['slurm_job_id']} n" in " ".join(log)
+    # The wait in the queue was not an end: one exit alert, for the real end.
+    deadline = time.monotonic() + 20
+    while True:
+        alerts = (await c.call("alerts", {}))["alerts"]
+        exits = [a for a in alerts if a["run"] == run["id"] and a["kind"] == "exit"]
+        if exits:
+            break
+        assert time.monotonic() < deadline, alerts
+        await asyncio.sleep(0.3)
+    await asyncio.sleep(1.0)
+    alerts = (await c.call("alerts", {}))["alerts"]
+    assert len([a for a in alerts if a["run"] == run["id"] and a["kind"] == "exit"]) == 1
 
 
 async def test_stop_sends_sigint_first_then_cancels_and_leaves_nothing(
@@ -181,3 +193,25 @@ async def test_bad_input_is_refused_with_slurms_words_and_leaves_no_run(
     assert await c.runs() == []
     runs_dir = os.path.join(agent.state_dir, "runs")
     assert not os.path.isdir(runs_dir) or os.listdir(runs_dir) == []
+
+
+async def test_a_job_near_its_time_limit_raises_an_alert(
+    slurm: SlurmLab,  # noqa: F811
+    agent: Agent,
+    workdir: str,
+) -> None:
+    c = await agent.client()
+    args = slurm_launch([PY, "-c", "import time; time.sleep(120)"], workdir, time="00:01:00")
+    run = await c.launch_args(dict(args, alerts={"time_limit_warn_s": 120}))
+    running = await wait_for(c, run["id"], {"running"})
+    assert 0 < running["time_left"] <= 60 and running["time_limit"] == "00:01:00"
+    deadline = time.monotonic() + 30
+    while True:
+        alerts = (await c.call("alerts", {}))["alerts"]
+        mine = [a for a in alerts if a["run"] == run["id"] and a["kind"] == "time_limit"]
+        if mine:
+            break
+        assert time.monotonic() < deadline, alerts
+        await asyncio.sleep(0.3)
+    assert "min left of the job's time limit" in mine[0]["message"]
+    assert (await c.stop(run["id"], grace=1))["status"] == "stopped"

@@ -208,7 +208,6 @@ def summarize(
             "exit": info.get("ExitCode", ""),
             "start": info.get("StartTime", ""),
             "time_limit": info.get("TimeLimit", ""),
-            "run_time": info.get("RunTime", ""),
         }
         if any(rec.get("last", {}).get(k) != v for k, v in seen.items()):
             rec["last"] = seen
@@ -238,6 +237,10 @@ def summarize(
     out["nodes"] = last.get("nodes") if last.get("nodes") not in ("(null)", "") else None
     out["restarts"] = last.get("restarts") or 0
     out["time_limit"] = last.get("time_limit") or None
+    limit = duration_s(str(last.get("time_limit") or ""))
+    ran = duration_s(str((info or {}).get("RunTime") or ""))
+    if status == "running" and live and limit is not None and ran is not None:
+        out["time_left"] = max(0.0, limit - ran)  # the time-limit alert reads it
     start = last.get("start")
     out["expected_start"] = (
         start if status == "pending" and start not in (None, "", "Unknown") else None
@@ -279,6 +282,20 @@ def _tail(path: str, limit: int = 400) -> str:
     except OSError:
         return ""
     return " | ".join(line for line in text.splitlines() if line.strip())[-limit:]
+
+
+def duration_s(text: str) -> Optional[float]:
+    """Slurm's ``[D-]HH:MM:SS`` (or ``MM:SS``) in seconds; None for UNLIMITED and the like."""
+    days, _, rest = text.rpartition("-") if "-" in text else ("", "", text)
+    parts = rest.split(":")
+    if not rest or len(parts) > 3 or not all(p.isdigit() for p in parts):
+        return None
+    seconds = 0
+    for p in parts:
+        seconds = seconds * 60 + int(p)
+    if len(parts) == 2 and not days:
+        seconds = int(parts[0]) * 60 + int(parts[1])
+    return float(seconds + (int(days) * 86400 if days.isdigit() else 0))
 
 
 def _int(text: Optional[str]) -> int:
