@@ -120,3 +120,29 @@ nodes = 0
     assert out.returncode != 0 and "invalid partition" in out.stderr.lower(), out.stderr
     assert slurm.run("squeue", "-h", "-o", "%i").split() == before
     assert rdt_json(state_dir, "runs", "localhost") == []
+
+
+def test_preflight_under_slurm_checks_the_partition_and_asks_slurm(
+    slurm: SlurmLab,  # noqa: F811
+    state_dir: str,
+    workdir: str,
+) -> None:
+    def checks(body: str) -> dict[str, Any]:
+        path = profile(workdir, f'scheduler = "slurm"\ncommand = ["true"]\n{body}')
+        out = rdt(state_dir, "preflight", "localhost", "--profile", path, "--json")
+        assert "Traceback" not in out.stderr, out.stderr
+        return {c["id"]: c for c in json.loads(out.stdout)["checks"]}
+
+    good = checks('[slurm]\npartition = "debug"\nnodes = 2\ntime = "00:10:00"\n')
+    assert good["slurm_partition"]["status"] == "pass", good["slurm_partition"]
+    assert good["slurm_test"]["status"] == "pass", good["slurm_test"]
+    assert "gpus" not in good  # the login node's GPUs are not the job's
+    unknown = checks('[slurm]\npartition = "nope"\n')
+    assert unknown["slurm_partition"]["status"] == "fail"
+    assert "debug, held" in unknown["slurm_partition"]["detail"]
+    assert "invalid partition" in unknown["slurm_test"]["detail"].lower()
+    too_much = checks('[slurm]\npartition = "debug"\nnodes = 3\ntime = "02:00:00"\n')
+    detail = too_much["slurm_partition"]["detail"]
+    assert too_much["slurm_partition"]["status"] == "fail"
+    assert "3 nodes asked, the partition has 2" in detail
+    assert "over the partition's MaxTime" in detail

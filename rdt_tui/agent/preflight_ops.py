@@ -327,6 +327,13 @@ class PreflightOps:
         live = await loop.run_in_executor(None, self.store.live_runs)
         found = await loop.run_in_executor(None, facts.gather, params, cwd, env, sample, live)
         found["state_dir"] = disk(self.root)  # where the run's output.log and metrics go
+        if isinstance(params.get("slurm"), dict):
+            from . import slurm_facts
+
+            where = os.path.expanduser(str(cwd or "~"))
+            found["slurm"] = await loop.run_in_executor(
+                None, slurm_facts.gather, params["slurm"], where
+            )
         return found
 
     async def op_manifest(self, args: Dict[str, Any]) -> Dict[str, Any]:

@@ -194,6 +194,8 @@ class Profile:
         params.setdefault("checkpoint_globs", self.checkpoint_globs)
         params["argv"] = args["argv"]
         params["processes"] = int(dict(self.form_values(), **(values or {}))["processes"])
+        if self.scheduler == "slurm":
+            params["slurm"] = dict(self.slurm)
         return params
 
     def fields(self) -> list[str]:
