@@ -74,3 +74,47 @@ async def test_form_shows_the_batch_script_and_a_pending_dashboard_says_why(
             await pilot.press("q")
     finally:
         slurm.run("scontrol", "update", "PartitionName=held", "State=UP")
+
+
+async def test_queue_screen_lists_the_job_names_our_run_and_enter_opens_it(
+    slurm: SlurmLab,  # noqa: F811
+    state_dir: str,
+    workdir: str,
+    user_config: str,  # noqa: F811
+) -> None:
+    from rdt_tui.client import AgentClient
+    from rdt_tui.transport.local import LocalTransport
+    from rdt_tui.tui.queue_screen import QueueScreen
+
+    slurm.run("scontrol", "update", "PartitionName=held", "State=DOWN")
+    try:
+        async with AgentClient(LocalTransport(state_dir)) as c:
+            run = await c.launch_args(
+                {
+                    "argv": [sys.executable, "-c", "print('step=1 loss=1.0')"],
+                    "cwd": workdir,
+                    "name": "queued",
+                    "scheduler": "slurm",
+                    "slurm": {"partition": "held"},
+                }
+            )
+        app = make_console_app([HostRow("localhost", "this machine", "")], local_factory(state_dir))
+        async with app.run_test(size=(120, 40)) as pilot:
+            await until(lambda: isinstance(app.screen, HostsScreen))
+            await until(lambda: app.screen.status.get("localhost") == "reachable")  # type: ignore[attr-defined]
+            await pilot.press("enter")
+            await until(lambda: isinstance(app.screen, RunsScreen))
+            await pilot.press("j")
+            await until(lambda: isinstance(app.screen, QueueScreen))
+            table = app.screen.query_one("#queue", DataTable)
+            await until(lambda: table.row_count >= 1)
+            row = [str(x) for x in table.get_row(run["slurm_job_id"])]
+            assert row[2] == "PENDING" and row[3] == "PartitionDown" and row[6] == run["id"]
+            table.focus()
+            table.move_cursor(row=table.get_row_index(run["slurm_job_id"]))
+            await pilot.press("enter")
+            await until(lambda: on_dashboard(app))
+            assert app.screen.run_id == run["id"]  # type: ignore[attr-defined]
+            await pilot.press("q")
+    finally:
+        slurm.run("scontrol", "update", "PartitionName=held", "State=UP")

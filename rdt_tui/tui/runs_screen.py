@@ -47,6 +47,7 @@ class RunsScreen(Screen[None]):
         Binding("escape", "back", "Hosts", id="runs.back"),
         Binding("space", "mark", "Mark run", id="runs.mark"),
         Binding("v", "compare", "Compare marked", id="runs.compare"),
+        Binding("j", "queue", "Slurm queue", id="runs.queue"),
     ]
 
     class CompareMarked(Message):
@@ -222,6 +223,11 @@ class RunsScreen(Screen[None]):
 
     def action_back(self) -> None:
         self.app.pop_screen()
+
+    def action_queue(self) -> None:
+        from .queue_screen import QueueScreen
+
+        self.app.push_screen(QueueScreen(self.client))
 
     def _mark_of(self, run_id: str) -> str:
         return "●" if self.marks is not None and (self.client.host, run_id) in self.marks else ""
