@@ -215,3 +215,22 @@ async def test_a_job_near_its_time_limit_raises_an_alert(
         await asyncio.sleep(0.3)
     assert "min left of the job's time limit" in mine[0]["message"]
     assert (await c.stop(run["id"], grace=1))["status"] == "stopped"
+
+
+async def test_stopping_a_job_still_in_the_queue_cancels_it_without_the_grace(
+    slurm: SlurmLab,  # noqa: F811
+    agent: Agent,
+    workdir: str,
+) -> None:
+    slurm.run("scontrol", "update", "PartitionName=held", "State=DOWN")
+    try:
+        c = await agent.client()
+        run = await c.launch_args(slurm_launch([PY, "-c", "print(1)"], workdir, partition="held"))
+        await wait_for(c, run["id"], {"pending"})
+        t0 = time.monotonic()
+        final = await c.stop(run["id"], grace=120)
+        assert final["status"] == "stopped" and final["slurm_state"] == "CANCELLED", final
+        assert time.monotonic() - t0 < 30  # not the 120 s grace: nothing ran to be signalled
+        assert "cancelled outside" not in (final.get("error") or "")
+    finally:
+        slurm.run("scontrol", "update", "PartitionName=held", "State=UP")

@@ -100,10 +100,13 @@ class SlurmSupervisor(Supervisor):
         job = slurm.job_of(run_dir)
         if not job:
             raise AgentError(errors.STATE_CORRUPT, f"run {run_id} has no Slurm job id")
+        waiting = self.store.summary(run_id)["status"] in ("pending", "requeued")
         self.store.mark_stop(run_id, sig, grace)
         name = slurm.stop_signal_name(self.store.spec(run_id))
-        problem = await loop.run_in_executor(None, slurm.signal_job, job, name)
-        if not await self._ended(run_id, grace):
+        problem = ""
+        if not waiting:  # a job still in the queue has no process to save a checkpoint
+            problem = await loop.run_in_executor(None, slurm.signal_job, job, name)
+        if waiting or not await self._ended(run_id, grace):
             problem = await loop.run_in_executor(None, slurm.cancel, job) or problem
             await self._ended(run_id, slurm.KILL_WAIT_S)
         summary = await loop.run_in_executor(None, self.store.summary, run_id)
