@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
 import sys
 import time
 from typing import Any
@@ -146,3 +147,42 @@ def test_preflight_under_slurm_checks_the_partition_and_asks_slurm(
     assert too_much["slurm_partition"]["status"] == "fail"
     assert "3 nodes asked, the partition has 2" in detail
     assert "over the partition's MaxTime" in detail
+
+
+def test_stop_of_a_two_node_job_reaches_every_nodes_task_with_sigint_first(
+    slurm: SlurmLab,  # noqa: F811
+    state_dir: str,
+    workdir: str,
+) -> None:
+    with open(os.path.join(workdir, "node.py"), "w") as fh:
+        fh.write(
+            "import os, signal, sys, time\n"
+            "rank = sys.argv[1]\n"
+            "def on_int(signum, frame):\n"
+            "    open(f'int-{rank}', 'w').close()\n"
+            "signal.signal(signal.SIGINT, on_int)\n"
+            "open(f'up-{rank}', 'w').close()\n"
+            "while True:\n"
+            "    time.sleep(0.1)\n"
+        )
+    path = profile(
+        workdir,
+        f"""
+scheduler = "slurm"
+command = [{json.dumps(sys.executable)}, "node.py", "{{node_rank}}"]
+cwd = {json.dumps(workdir)}
+[slurm]
+nodes = 2
+""",
+    )
+    run = rdt_json(state_dir, "launch", "localhost", "--profile", path)["run"]
+    deadline = time.monotonic() + 60
+    while not all(os.path.exists(os.path.join(workdir, f"up-{r}")) for r in "01"):
+        assert time.monotonic() < deadline, rdt_json(state_dir, "status", "localhost", run)
+        time.sleep(0.2)
+    stopped = rdt_json(state_dir, "stop", "localhost", run, "--grace", "2")
+    assert stopped["status"] == "stopped", stopped
+    assert all(os.path.exists(os.path.join(workdir, f"int-{r}")) for r in "01")
+    assert slurm.run("squeue", "-h", "-j", stopped["slurm_job_id"], check=False).strip() == ""
+    left = subprocess.run(["pgrep", "-f", os.path.join(workdir, "node.py")], capture_output=True)
+    assert left.stdout.strip() == b""

@@ -314,8 +314,11 @@ def _exit_code(text: Any) -> Optional[int]:
 
 # ----- stop ------------------------------------------------------------------------------
 def signal_job(job_id: str, sig: str = "INT") -> str:
-    """``scancel --signal=SIG --full``: every process of the job, the batch step included."""
+    """SIG to every process of the job: ``scancel --signal=SIG --full`` reaches the batch step
+    (a one-node job's command runs there), and a plain ``scancel --signal=SIG`` its srun steps
+    (the tasks of a multi-node job: Slurm 22.05's --full signals the batch step only)."""
     code, _out, err = _run(["scancel", f"--signal={sig}", "--full", job_id])
+    _run(["scancel", f"--signal={sig}", job_id])  # no steps (one node): nothing to say
     forget(job_id)
     return "" if code == 0 else err
 
