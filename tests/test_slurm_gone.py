@@ -66,3 +66,27 @@ def test_a_forgotten_job_ends_as_the_shim_and_the_last_look_say(
         assert s["exit_code"] == exit_code
     if words:
         assert words in (s.get("error") or ""), s
+
+
+def test_a_slurm_shims_pid_is_not_taken_for_a_local_process(state_dir: str) -> None:
+    """The pids in a Slurm run's state.json are the compute node's: the same number on this
+    host is some other process, which must not vanish from a local run's membership."""
+    import subprocess
+    import sys
+
+    from rdt_tui.agent.procs import RUN_ENV
+
+    store = RunStore(state_dir)
+    local = store.create({"argv": ["sleep"], "name": "local"})
+    worker = subprocess.Popen(
+        [sys.executable, "-c", "import time; time.sleep(60)"],
+        env=dict(os.environ, **{RUN_ENV: local}),
+    )
+    try:
+        other = store.create({"argv": ["true"], "name": "remote", "scheduler": "slurm"})
+        with open(os.path.join(store.run_dir(other), "state.json"), "w") as fh:
+            json.dump({"shim_pid": worker.pid, "shim_start": 1, "slurm_node": "n1"}, fh)
+        assert worker.pid in store.members(local)
+    finally:
+        worker.kill()
+        worker.wait()

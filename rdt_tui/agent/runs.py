@@ -229,8 +229,9 @@ class Scan:
         except (OSError, ValueError):
             pass
         for run_id in store.run_ids():
-            shim = store._state(run_id).get("shim_pid")
-            if isinstance(shim, int):
+            state = store._state(run_id)
+            shim = state.get("shim_pid")
+            if isinstance(shim, int) and not state.get("slurm_node"):  # not a pid of ours
                 self.exclude.add(shim)
 
     def members(self, run_id: str, state: Dict[str, Any]) -> List[int]:

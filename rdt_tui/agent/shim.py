@@ -194,6 +194,8 @@ def run_shim(run_dir: str) -> int:
     cgroup = cgroups.create(str(spec["id"]))
     argv: List[str] = [str(a) for a in spec["argv"]]
     state: Dict[str, Any] = {"shim_pid": os.getpid(), "shim_start": start_time(os.getpid())}
+    if spec.get("scheduler") == "slurm":  # its pids are a compute node's, not this host's
+        state["slurm_node"] = os.environ.get("SLURMD_NODENAME") or "?"
     read_fd, write_fd = os.pipe()
     try:
         fcntl.fcntl(write_fd, F_SETPIPE_SZ, PIPE_SIZE)
