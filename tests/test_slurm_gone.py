@@ -90,3 +90,15 @@ def test_a_slurm_shims_pid_is_not_taken_for_a_local_process(state_dir: str) -> N
     finally:
         worker.kill()
         worker.wait()
+
+
+def test_an_ended_job_is_not_asked_of_slurm_again(
+    state_dir: str, workdir: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`runs` looks at every run: an old Slurm run's end is in slurm.json, not in a scontrol
+    call per run (here there is no scontrol at all, and nothing says Slurm failed to answer)."""
+    monkeypatch.setenv("PATH", workdir)
+    store = RunStore(state_dir)
+    run_id = gone_run(store, {"state": "TIMEOUT", "reason": "TimeLimit", "exit": "0:15"}, None)
+    s = store.summary(run_id)
+    assert s["status"] == "timeout" and "did not answer" not in (s.get("error") or ""), s

@@ -198,7 +198,16 @@ def summarize(
     job_id = rec.get("job_id")
     out["slurm_job_id"] = job_id
     out["pids"] = []
-    info = job_info(str(job_id)) if job_id else None
+    known = str((rec.get("last") or {}).get("state") or "")
+    # A job seen ended (or gone from slurmctld) stays so: no scontrol per look at old runs
+    settled = rec.get("gone") or STATES.get(known, "pending") not in LIVE_STATES
+    info = job_info(str(job_id)) if job_id and not settled else None
+    if job_id and info is None and not settled:
+        rec["gone"] = True
+        try:
+            write_json_atomic(os.path.join(run_dir, "slurm.json"), rec)
+        except OSError:
+            pass
     if info is not None and info.get("JobState") != "UNKNOWN":
         seen = {
             "state": info.get("JobState", ""),
