@@ -206,8 +206,7 @@ class AgentService(PreflightOps, AlertOps):
                     return dict(self.store.summary(existing), existing=True)
             if not args.get("force"):
                 self._check_gpus_free(spec.get("gpus"))
-            run_id = self.store.create(spec)
-            self.store.start_shim(run_id, self.shim_cmd)
+            run_id = self.supervisors["local"].start(spec)  # store.create + start_shim
         run_dir = self.store.run_dir(run_id)
         for _ in range(500):  # the shim writes state.json as soon as the job has a pid
             if os.path.exists(os.path.join(run_dir, "state.json")):

@@ -10,7 +10,7 @@ import abc
 import asyncio
 import os
 import time
-from typing import Any, Awaitable, Callable, Dict, List, Optional
+from typing import Any, Awaitable, Callable, Dict, List
 
 from ..protocol import errors
 from ..protocol.errors import AgentError
@@ -148,7 +148,3 @@ def supervisors(
         "local": LocalSupervisor(store, shim_cmd, escalate),
         "slurm": SlurmSupervisor(store, shim_cmd),
     }
-
-
-def for_run(sups: Dict[str, Supervisor], spec: Optional[Dict[str, Any]]) -> Supervisor:
-    return sups[scheduler_of(spec or {})]
