@@ -33,7 +33,10 @@ from .files import CorruptFile, read_json, write_json_atomic
 PENDING, REQUEUED = "pending", "requeued"
 LIVE_STATES = ("pending", "running", "requeued")
 CMD_TIMEOUT_S = 30.0
-CACHE_S = 1.0
+# How long one `scontrol show job` answer serves every look at the run (each watcher polls
+# its run's status): slurmctld is shared by the whole cluster, and a queue wait is long.
+CACHE_S = 2.0
+PENDING_CACHE_S = 10.0
 KILL_WAIT_S = 60.0  # after the plain scancel: Slurm's KillWait plus the epilog, bounded
 
 # Slurm's job state -> our run status (None: decided by the shim's record)
@@ -161,7 +164,8 @@ def job_info(job_id: str) -> Optional[Dict[str, str]]:
     """The job as slurmctld knows it, None once it is gone (cached for a second)."""
     now = time.monotonic()
     hit = _cache.get(job_id)
-    if hit and now - hit[0] < CACHE_S:
+    pending = hit is not None and (hit[1] or {}).get("JobState") == "PENDING"
+    if hit and now - hit[0] < (PENDING_CACHE_S if pending else CACHE_S):
         return hit[1]
     code, out, err = _run(["scontrol", "show", "job", "-o", job_id], timeout=10)
     info: Optional[Dict[str, str]] = None

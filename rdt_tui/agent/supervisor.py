@@ -100,7 +100,9 @@ class SlurmSupervisor(Supervisor):
         job = slurm.job_of(run_dir)
         if not job:
             raise AgentError(errors.STATE_CORRUPT, f"run {run_id} has no Slurm job id")
-        waiting = self.store.summary(run_id)["status"] in ("pending", "requeued")
+        slurm.forget(job)  # what Slurm says now, not a cached look: a job may have started
+        now = await loop.run_in_executor(None, self.store.summary, run_id)
+        waiting = now["status"] in ("pending", "requeued")
         self.store.mark_stop(run_id, sig, grace)
         name = slurm.stop_signal_name(self.store.spec(run_id))
         problem = ""
