@@ -285,17 +285,18 @@ class AgentService(PreflightOps, AlertOps):
 
     async def op_queue(self, args: Dict[str, Any]) -> Dict[str, Any]:
         """This user's Slurm jobs, the ones our runs submitted named by run id."""
-        from .slurm import available, queue
+        from .slurm import available, job_of, queue
 
         if not available():
             return {"scheduler": None, "jobs": []}
         loop = asyncio.get_event_loop()
         user = pwd.getpwuid(os.getuid()).pw_name
         jobs = await loop.run_in_executor(None, queue, user)
-        ours = {}
-        for summary in await loop.run_in_executor(None, self.store.summaries):
-            if summary.get("slurm_job_id"):
-                ours[str(summary["slurm_job_id"])] = summary["id"]
+        ours = {}  # from each run's slurm.json: no status (no scontrol) per run
+        for run_id in self.store.run_ids():
+            job_id = job_of(os.path.join(self.store.root, run_id))
+            if job_id:
+                ours[job_id] = run_id
         for job in jobs:
             job["run"] = ours.get(job["job_id"])
         return {"scheduler": "slurm", "jobs": jobs}
