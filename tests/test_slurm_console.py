@@ -14,6 +14,7 @@ from rdt_tui.tui.dashboard import DashboardScreen
 from rdt_tui.tui.hosts_screen import HostRow, HostsScreen
 from rdt_tui.tui.launch_screen import LaunchScreen
 from rdt_tui.tui.runs_screen import RunsScreen
+from rdt_tui.tui.widgets.gpu_pane import GpuPane
 from rdt_tui.tui.widgets.loss_chart import LossChart
 from rdt_tui.tui.widgets.status_bar import StatusBar
 
@@ -68,6 +69,8 @@ async def test_form_shows_the_batch_script_and_a_pending_dashboard_says_why(
             assert isinstance(dash, DashboardScreen)
             bar = dash.query_one(StatusBar)
             await until(lambda: "is waiting: PartitionDown" in bar.state, timeout=30)
+            pane = dash.query_one(GpuPane)
+            await until(lambda: "GPUs of Slurm job" in str(pane.render()), timeout=30)
             slurm.run("scontrol", "update", "PartitionName=held", "State=UP")
             await until(lambda: bar.state == "exited", timeout=60)
             await until(lambda: len(dash.query_one(LossChart).series.get("loss", ())) == 30)

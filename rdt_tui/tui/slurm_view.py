@@ -34,3 +34,12 @@ def waiting_text(status: dict[str, Any]) -> str:
     )
     again = f" (attempt {int(status['restarts']) + 1})" if status.get("restarts") else ""
     return f"Slurm job {status['slurm_job_id']} is waiting{again}: {reason}{when}"
+
+
+def gpu_text(status: dict[str, Any]) -> str:
+    """The GPU pane of a Slurm run: the agent on the login node sees none of the job's GPUs."""
+    nodes = status.get("nodes") or "its nodes, once it runs"
+    return (
+        f"GPUs of Slurm job {status.get('slurm_job_id')} on {nodes}: not shown yet "
+        "(the agent runs on the login node; telemetry from inside the allocation is to come)"
+    )
