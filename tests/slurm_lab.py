@@ -160,6 +160,24 @@ class SlurmLab:
                 subprocess.Popen(argv, env=self.env, stdout=log, stderr=subprocess.STDOUT)
             )
 
+    def _stepds(self) -> list[int]:
+        """The slurmstepd processes of this lab (their environment names its config)."""
+        mine = f"SLURM_CONF={self.conf}".encode()
+        found = []
+        for name in os.listdir("/proc"):
+            if not name.isdigit():
+                continue
+            try:
+                with open(f"/proc/{name}/cmdline", "rb") as fh:
+                    if not fh.read().startswith(b"slurmstepd"):
+                        continue
+                with open(f"/proc/{name}/environ", "rb") as fh:
+                    if mine in fh.read().split(b"\0"):
+                        found.append(int(name))
+            except OSError:
+                continue
+        return found
+
     def logs(self) -> str:
         parts = []
         for name in sorted(os.listdir(os.path.join(self.root, "log"))):
@@ -168,8 +186,14 @@ class SlurmLab:
         return "\n".join(parts)
 
     def stop(self) -> None:
-        # Jobs first (their steps end with their slurmd), then the daemons, then munged.
+        # Jobs first, and their end awaited (a slurmstepd outlives its slurmd), then the
+        # daemons, then any step daemon of this lab still there, then munged.
         self.run("scancel", "--user", pwd.getpwuid(os.getuid()).pw_name, check=False)
+        deadline = time.monotonic() + 20
+        while self.run("squeue", "-h", "-o", "%i", check=False).strip():
+            if time.monotonic() > deadline:
+                break
+            time.sleep(0.3)
         for proc in reversed(self.procs):
             proc.terminate()
         for proc in reversed(self.procs):
@@ -178,6 +202,11 @@ class SlurmLab:
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait(timeout=5)
+        for pid in self._stepds():
+            try:
+                os.kill(pid, 9)
+            except OSError:
+                pass
         try:
             with open(os.path.join(self.root, "munge", "munged.pid")) as fh:
                 os.kill(int(fh.read().strip()), 15)
