@@ -186,3 +186,14 @@ nodes = 2
     assert slurm.run("squeue", "-h", "-j", stopped["slurm_job_id"], check=False).strip() == ""
     left = subprocess.run(["pgrep", "-f", os.path.join(workdir, "node.py")], capture_output=True)
     assert left.stdout.strip() == b""
+
+
+def test_a_slurm_profile_on_a_host_without_sbatch_says_so(
+    state_dir: str, workdir: str, monkeypatch: Any
+) -> None:
+    path = profile(workdir, f'scheduler = "slurm"\ncommand = [{json.dumps(sys.executable)}]\n')
+    monkeypatch.setenv("PATH", workdir)  # no sbatch on this "host"
+    out = rdt(state_dir, "launch", "localhost", "--profile", path)
+    assert out.returncode != 0 and "this host has no sbatch" in out.stderr, out.stderr
+    assert "login node" in out.stderr and "Traceback" not in out.stderr
+    assert not os.listdir(os.path.join(state_dir, "runs"))
