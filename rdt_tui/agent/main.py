@@ -13,7 +13,7 @@ from .files import state_dir
 def main(argv: Optional[List[str]] = None) -> int:
     raw = sys.argv[1:] if argv is None else argv
     if raw[:1] == ["slurm-task"]:  # the job's own argv follows: argparse must not read it
-        from .slurm import task_main
+        from .slurm_task import task_main
 
         return task_main(raw[1:])
     parser = argparse.ArgumentParser(
