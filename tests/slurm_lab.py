@@ -209,9 +209,19 @@ class SlurmLab:
                 pass
         try:
             with open(os.path.join(self.root, "munge", "munged.pid")) as fh:
-                os.kill(int(fh.read().strip()), 15)
+                munged = int(fh.read().strip())
+            os.kill(munged, 15)
         except (OSError, ValueError):
-            pass
+            return
+        deadline = time.monotonic() + 10  # it writes its seed file as it exits
+        while time.monotonic() < deadline:
+            try:
+                with open(f"/proc/{munged}/stat") as fh:
+                    if fh.read().rsplit(")", 1)[1].split()[0] == "Z":
+                        return
+            except (OSError, IndexError):
+                return
+            time.sleep(0.05)
 
 
 @pytest.fixture(scope="session")
