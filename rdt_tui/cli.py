@@ -103,6 +103,10 @@ def _age(ts: float | None) -> str:
 def _status_word(s: dict[str, Any]) -> str:
     if s.get("exit_code_known") is False and s["status"] != "running":  # an adopted run
         return f"{s['status']} (exit code unknown)"
+    if s.get("slurm_job_id"):
+        from .cli_slurm import slurm_word
+
+        return slurm_word(s)
     if s["status"] in ("exited", "stopped"):
         code = s.get("exit_code")
         sig = s.get("signal")
@@ -140,6 +144,10 @@ async def cmd_status(c: AgentClient, a: argparse.Namespace) -> int:
     print(f"command  {' '.join(s.get('argv') or [])}\ncwd      {s.get('cwd')}")
     if s.get("kind") == "adopted":  # started by hand: its own log, read where it is
         print(f"log      {s.get('log')} (adopted: exit code unknown once it ends)")
+    if s.get("slurm_job_id"):
+        from .cli_slurm import slurm_lines
+
+        print("\n".join(slurm_lines(s)))
     if s.get("held_by"):  # what finds every process of the run when it is stopped
         print(f"held by  {', '.join(s['held_by'])}")
     if s.get("error"):
@@ -607,6 +615,9 @@ def build_parser() -> argparse.ArgumentParser:
     sp.epilog = "The command comes last, after `--`: rdt-tui launch HOST [options] -- CMD ARGS..."
     add("runs", cmd_runs, "list the runs on a host", run=False)
     add("status", cmd_status, "show one run's status")
+    from .cli_slurm import cmd_queue
+
+    add("queue", cmd_queue, "your jobs in the host's Slurm queue, rdt-tui's runs named", run=False)
     sp = add("logs", cmd_logs, "print a run's log", json_=False)
     sp.add_argument(
         "--tail", type=int, default=50, metavar="N", help="last N lines (default 50; 0: none)"

@@ -29,6 +29,7 @@ EXAMPLES = {
     "diff-dataset": "rdt-tui diff-dataset gpu-a --profile rdt-finetune",
     "group": "rdt-tui group --profile two-nodes --set processes=8",
     "alerts": "rdt-tui alerts gpu-a",
+    "queue": "rdt-tui queue login-node --json",
     "adopt": "rdt-tui adopt gpu-a --pid 4242 --log ~/rdt/train.log --profile rdt-finetune",
 }
 

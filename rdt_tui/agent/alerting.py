@@ -30,6 +30,7 @@ from .files import CorruptFile, read_json
 from .follower import read_chunk
 from .hoststats import disk
 from .runs import RUNNING, STOPPED
+from .slurm import LIVE_STATES
 
 POLL_S = 0.5
 CONFIG_EVERY_S = 2.0
@@ -160,7 +161,7 @@ class AlertEngine:
         for st in todo:
             w = self.service.watchers[st.run_id]
             summary = w.summary
-            ended = summary["status"] != RUNNING
+            ended = summary["status"] not in LIVE_STATES
             text, _, end = read_chunk(w.output_log, st.log_pos, LOG_CHUNK, ended)
             free = None
             if st.rules["disk"] and now - st.last_disk >= float(st.rules["disk_every_s"]):
@@ -175,7 +176,7 @@ class AlertEngine:
         rules = st.rules
         w = self.service.watchers[st.run_id]
         fresh, st.fresh = st.fresh, False
-        if fresh and summary["status"] != RUNNING:
+        if fresh and summary["status"] not in LIVE_STATES:  # a pending Slurm job lives
             ended_at = float(summary.get("ended_at") or 0)
             if now - ended_at > RECENT_END_S:  # history, not news
                 st.ended = st.done = True
@@ -202,7 +203,7 @@ class AlertEngine:
         running = summary["status"] == RUNNING
         if running:
             self._running_rules(st, summary, w, free, now)
-        elif not st.ended:
+        elif not st.ended and summary["status"] not in LIVE_STATES:
             st.ended, st.dirty = True, True
             self._ended(st, summary, now)
         if st.ended and w.finished and st.metric_seq >= w.metrics.last_seq:
@@ -270,7 +271,7 @@ class AlertEngine:
                 st.raised.pop("idle", None)
         if free is not None:
             self._disk(st, w, float(free), now)
-        left = summary.get("time_left")  # a hook for a Slurm supervisor; none reports it yet
+        left = summary.get("time_left")  # a Slurm run's (agent/slurm.py); None for others
         warn_s = float(rules["time_limit_warn_s"])
         if rules["time_limit"] and near_time_limit(left, warn_s) and st.once("time_limit", now):
             msg = f"{float(left or 0) / 60:.0f} min left of the job's time limit"

@@ -232,7 +232,7 @@ class Connection:
         if gpu_seq < 0:
             # "latest only" (the cluster view): skip the hour of history kept for charts.
             gpu_seq = max(0, service.gpu_seq - 1)
-        last_status: Optional[str] = None
+        last_status: Optional[str] = None  # with a Slurm run's reason: "pending Priority"
         loop = asyncio.get_event_loop()
         failures = 0
         try:
@@ -269,10 +269,11 @@ class Connection:
                     status = w.summary.get("status")
                     if sent:
                         continue
-                    if status != last_status or finished:
+                    shown = "{} {}".format(status, w.summary.get("slurm_reason") or "")
+                    if shown != last_status or finished:
                         done = dict(w.summary, complete=finished)
                         await self.send(self._event(sub_id, "status", run_id, 0, done))
-                        last_status = status
+                        last_status = shown
                         if finished:
                             return
                     if gpu and status == RUNNING:

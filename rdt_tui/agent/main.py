@@ -11,6 +11,11 @@ from .files import state_dir
 
 
 def main(argv: Optional[List[str]] = None) -> int:
+    raw = sys.argv[1:] if argv is None else argv
+    if raw[:1] == ["slurm-task"]:  # the job's own argv follows: argparse must not read it
+        from .slurm_task import task_main
+
+        return task_main(raw[1:])
     parser = argparse.ArgumentParser(
         prog="rdt-tui-agent", description="rdt-tui node agent (stdlib only)"
     )
@@ -27,6 +32,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     p_daemon.add_argument("--gpu-interval", type=float, default=1.0)
     p_shim = sub.add_parser("shim", help="(internal) supervise one run")
     p_shim.add_argument("run_dir")
+    sub.add_parser("slurm-task", help="(internal) one node's task of a Slurm job: -- ARGV")
     sub.add_parser("version", help="print protocol version and build hash")
     args = parser.parse_args(argv)
     root = args.state_dir or state_dir()

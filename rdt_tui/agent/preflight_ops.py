@@ -330,6 +330,13 @@ class PreflightOps:
         out = found.get("output")
         if out and out.get("checkpoints"):
             out["owners"] = await loop.run_in_executor(None, self._owners_of, str(out["path"]))
+        if isinstance(params.get("slurm"), dict):
+            from . import slurm_facts
+
+            where = os.path.expanduser(str(cwd or "~"))
+            found["slurm"] = await loop.run_in_executor(
+                None, slurm_facts.gather, params["slurm"], where
+            )
         return found
 
     def _owners_of(self, path: str) -> List[str]:

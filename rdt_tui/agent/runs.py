@@ -19,7 +19,7 @@ from typing import Any, Dict, List, Optional
 from ..core.formats import FORMATS
 from ..protocol import errors
 from ..protocol.errors import AgentError
-from . import adoptproc, cgroups
+from . import adoptproc, cgroups, slurm
 from .files import CorruptFile, ensure_private_dir, read_json, write_json_atomic
 from .procs import clean_env, is_same_process, marked_processes, process_table
 from .shim import is_sealed
@@ -120,6 +120,8 @@ class RunStore:
             exit_info = None
         if exit_info is not None and job_alive:
             exit_info = None  # the kernel says the job runs, whatever a file says
+        if spec.get("scheduler") == "slurm":  # the scheduler says, not this host's /proc
+            return _slurm_summary(path, out, exit_info, stop_info, problems)
         pids: List[int] = []
         if (exit_info is None and not job_alive) or (exit_info is not None and shim_alive):
             # Only scan /proc when the job itself is gone: its workers may live on (the shim
@@ -241,8 +243,9 @@ class Scan:
         except (OSError, ValueError):
             pass
         for run_id in store.run_ids():
-            shim = store._state(run_id).get("shim_pid")
-            if isinstance(shim, int):
+            state = store._state(run_id)
+            shim = state.get("shim_pid")
+            if isinstance(shim, int) and not state.get("slurm_node"):  # not a pid of ours
                 self.exclude.add(shim)
 
     def members(self, run_id: str, state: Dict[str, Any]) -> List[int]:
@@ -251,6 +254,23 @@ class Scan:
             return adoptproc.adopted_members(state, self.table, self.exclude | others)
         state = dict(state, cgroup=cgroups.of_run(state.get("cgroup"), run_id))
         return run_members(state, self.table, self.marked.get(run_id, []), self.exclude | others)
+
+
+def _slurm_summary(
+    path: str,
+    out: Dict[str, Any],
+    exit_info: Optional[Dict[str, Any]],
+    stop_info: Optional[Dict[str, Any]],
+    problems: List[str],
+) -> Dict[str, Any]:
+    if exit_info is not None:
+        out.update({k: exit_info.get(k) for k in ("signal", "ended_at")})
+        out["exit_code"] = exit_info.get("code")
+    out.update(_log_health(path, problems))
+    out = slurm.summarize(path, out, exit_info, stop_info is not None)
+    if problems:
+        out["error"] = "; ".join(problems + ([out["error"]] if out.get("error") else []))
+    return out
 
 
 def _log_health(run_dir: str, problems: List[str]) -> Dict[str, Any]:

@@ -3,6 +3,7 @@
 import asyncio
 import collections
 import os
+import pwd
 import signal
 import socket
 import sys
@@ -25,6 +26,7 @@ from .preflight_ops import PreflightOps
 from .procs import read_proc, signal_all, signal_number
 from .runs import RUNNING, RunStore, gpus_overlap, validate_launch
 from .supervise import AgentLog
+from .supervisor import LIVE, supervisors
 from .watch import RunWatcher
 
 TERM_GRACE_S = 5.0
@@ -58,16 +60,17 @@ class AgentService(PreflightOps, AlertOps, AdoptOps):
         self._run_of = RunOfTree(self.store)  # marker, else an adopted run's tree
         self.started_at = time.time()
         self._manifests: Dict[str, Tuple[int, int]] = {}
+        self.supervisors = supervisors(self.store, shim_cmd, self._escalate)
 
     # ----- lifecycle ---------------------------------------------------------------------
     def adopt(self) -> List[str]:
         """Watch every run still alive (after a daemon restart, say); their ids."""
         adopted = []
         for summary in self.store.summaries():
-            if summary["status"] == RUNNING:
+            if summary["status"] in LIVE:
                 self.watcher(summary["id"])
                 adopted.append(summary["id"])
-                if summary.get("stop_requested"):
+                if summary.get("stop_requested") and summary.get("slurm_job_id") is None:
                     self._resume_stop(summary["id"])
             else:  # a shim that was killed could not remove its run's (empty) cgroup
                 state = self.store.summary_state(summary["id"])
@@ -185,6 +188,18 @@ class AgentService(PreflightOps, AlertOps, AdoptOps):
 
     async def op_launch(self, args: Dict[str, Any]) -> Dict[str, Any]:
         spec = validate_launch(args)
+        if args.get("scheduler") == "slurm":  # a batch job: sbatch answers at once
+            spec = dict(spec, slurm=args.get("slurm") or {}, slurm_resume=args.get("slurm_resume"))
+            loop = asyncio.get_event_loop()
+            async with self._launch_lock:
+                key = spec.get("request_key")
+                existing = self.store.find_by_request_key(str(key)) if key else None
+                if existing:
+                    return dict(self.store.summary(existing), existing=True)
+                sup = self.supervisors["slurm"]
+                run_id = await loop.run_in_executor(None, sup.start, spec)
+            self.watcher(run_id)
+            return self.store.summary(run_id)
         async with self._launch_lock:
             key = spec.get("request_key")
             if key:
@@ -193,8 +208,7 @@ class AgentService(PreflightOps, AlertOps, AdoptOps):
                     return dict(self.store.summary(existing), existing=True)
             if not args.get("force"):
                 self._check_gpus_free(spec.get("gpus"))
-            run_id = self.store.create(spec)
-            self.store.start_shim(run_id, self.shim_cmd)
+            run_id = self.supervisors["local"].start(spec)  # store.create + start_shim
         run_dir = self.store.run_dir(run_id)
         for _ in range(500):  # the shim writes state.json as soon as the job has a pid
             if os.path.exists(os.path.join(run_dir, "state.json")):
@@ -225,6 +239,14 @@ class AgentService(PreflightOps, AlertOps, AdoptOps):
         except (ValueError, CorruptFile) as exc:
             raise AgentError(errors.BAD_REQUEST, str(exc), "use a name such as SIGINT") from None
         loop = asyncio.get_event_loop()
+        if summary.get("slurm_job_id") is not None:
+            if summary["status"] not in LIVE:
+                return dict(summary, already_ended=True)
+            task = self._stops.get(run_id)
+            if task is None or task.done():
+                task = loop.create_task(self.supervisors["slurm"].stop(run_id, sig, grace))
+                self._stops[run_id] = task
+            return await asyncio.shield(task)
         # A job that ended may have left workers holding the GPUs: those are stopped too.
         if summary["status"] != RUNNING and not await loop.run_in_executor(
             None, self.store.members, run_id
@@ -264,6 +286,24 @@ class AgentService(PreflightOps, AlertOps, AdoptOps):
             summary["error"] = stopper.report(left)
         return summary
 
+    async def op_queue(self, args: Dict[str, Any]) -> Dict[str, Any]:
+        """This user's Slurm jobs, the ones our runs submitted named by run id."""
+        from .slurm import available, job_of, queue
+
+        if not available():
+            return {"scheduler": None, "jobs": []}
+        loop = asyncio.get_event_loop()
+        user = pwd.getpwuid(os.getuid()).pw_name
+        jobs = await loop.run_in_executor(None, queue, user)
+        ours = {}  # from each run's slurm.json: no status (no scontrol) per run
+        for run_id in self.store.run_ids():
+            job_id = job_of(os.path.join(self.store.root, run_id))
+            if job_id:
+                ours[job_id] = run_id
+        for job in jobs:
+            job["run"] = ours.get(job["job_id"])
+        return {"scheduler": "slurm", "jobs": jobs}
+
     async def op_tail(self, args: Dict[str, Any]) -> Dict[str, Any]:
         """The last ``lines`` lines of output.log, and the offset to follow from."""
         path = os.path.join(self.store.run_dir(str(args.get("run"))), "output.log")
@@ -287,7 +327,7 @@ class AgentService(PreflightOps, AlertOps, AdoptOps):
 
     async def op_metrics(self, args: Dict[str, Any]) -> Dict[str, Any]:
         w = self.watcher(str(args.get("run")))
-        if args.get("wait") == "ended" and self.store.summary(w.run_id)["status"] != RUNNING:
+        if args.get("wait") == "ended" and self.store.summary(w.run_id)["status"] not in LIVE:
             # A run that has ended: answer once its logs are parsed to the end.
             await w.until_finished()
         columns, last = w.metric_columns(int(args.get("since", 0)), int(args.get("limit", 100000)))

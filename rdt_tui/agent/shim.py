@@ -194,6 +194,8 @@ def run_shim(run_dir: str) -> int:
     cgroup = cgroups.create(str(spec["id"]))
     argv: List[str] = [str(a) for a in spec["argv"]]
     state: Dict[str, Any] = {"shim_pid": os.getpid(), "shim_start": start_time(os.getpid())}
+    if spec.get("scheduler") == "slurm":  # its pids are a compute node's, not this host's
+        state["slurm_node"] = os.environ.get("SLURMD_NODENAME") or "?"
     read_fd, write_fd = os.pipe()
     try:
         fcntl.fcntl(write_fd, F_SETPIPE_SZ, PIPE_SIZE)
@@ -201,7 +203,10 @@ def run_shim(run_dir: str) -> int:
         pass  # a smaller pipe only means more wake-ups
 
     def child_setup() -> None:
-        os.setpgrp()  # the job leads its own process group inside the shim's session
+        # The job leads its own process group inside the shim's session; under Slurm it
+        # stays in the batch step's group, which `scancel --signal --full` signals.
+        if spec.get("scheduler") != "slurm":
+            os.setpgrp()
         if cgroup:
             cgroups.join(cgroup)
 
@@ -237,7 +242,7 @@ def run_shim(run_dir: str) -> int:
             "pid": proc.pid,
             "start_time": start_time(proc.pid),
             "started_at": time.time(),
-            "pgid": proc.pid,
+            "pgid": None if spec.get("scheduler") == "slurm" else proc.pid,
             "held_by": held,
             "cgroup": cgroup,
         }

@@ -15,10 +15,15 @@ from . import ckptscan
 from .eventfiles import EventSource
 from .follower import LogFollower
 from .metricstore import MetricStore
-from .runs import RUNNING, RunStore
+from .runs import RunStore
+from .slurm import LIVE_STATES
 from .supervise import AgentLog, supervised
 
 POLL_S = 1.0
+# Until a run's first metric point (for at most FIRST_WINDOW_S): the first loss on the console
+# should not wait for a whole poll period (a Slurm job starts whenever the scheduler says).
+FIRST_POLL_S = 0.2
+FIRST_WINDOW_S = 120.0
 CURSOR_EVERY_S = 2.0
 CKPT_EVERY_S = 5.0
 MTIME_SLACK_S = 0.05
@@ -45,6 +50,7 @@ class RunWatcher:
         self.ckpt_events: List[Tuple[int, Dict[str, Any]]] = []
         self._waiters: List[asyncio.Future[None]] = []
         self._task: Optional[asyncio.Task[None]] = None
+        self._first_until = 0.0
         self._last_cursor = 0.0
         self._last_ckpt = 0.0
         self._add_follower(self.output_log)
@@ -135,6 +141,7 @@ class RunWatcher:
     # ----- the loop ----------------------------------------------------------------------
     def start(self) -> None:
         if self._task is None:
+            self._first_until = time.monotonic() + FIRST_WINDOW_S
             # Supervised: a failed poll (out of descriptors, disk full, a bug) is logged and
             # the loop starts again from where the watcher's state says, never ends silently.
             name = f"watcher of {self.run_id}"
@@ -165,12 +172,13 @@ class RunWatcher:
                     follower.close()
                 return
             if not more:
-                await asyncio.sleep(POLL_S)
+                early = not self.metrics.last_seq and time.monotonic() < self._first_until
+                await asyncio.sleep(FIRST_POLL_S if early else POLL_S)
 
     def _poll(self) -> Tuple[List[MetricPoint], bool, bool, List[Dict[str, Any]]]:
         """Runs in a worker thread: the run's status, new metric points, checkpoint changes."""
         self.summary = self.store.summary(self.run_id)
-        ended = self.summary["status"] != RUNNING
+        ended = self.summary["status"] not in LIVE_STATES
         points, more = self._read_logs(ended)
         done = ended and not more
         events: List[Dict[str, Any]] = []

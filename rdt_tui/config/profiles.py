@@ -48,6 +48,7 @@ from ..core.formats import FORMATS as METRIC_FORMATS
 from .event_keys import event_keys
 from .paths import config_dir
 from .resume import resume_index
+from .slurm_keys import slurm_keys, slurm_nodes
 
 # The interpreter the console runs in, for a profile run on the console's own machine (the
 # demo): the environment `make setup` made, whatever PATH the agent's daemon has.
@@ -61,6 +62,7 @@ NODE_PLACEHOLDERS = (
     "main_process_ip",
     "main_process_port",
 )
+SLURM_FILLS = ("node_rank", "main_process_ip")  # per node, from SLURM_NODEID and the nodelist
 FORM_DEFAULTS: dict[str, Any] = {
     "processes": 1,
     "per_gpu_batch": 8,
@@ -124,7 +126,7 @@ def launcher_argv(path: str, data: dict[str, Any]) -> list[str]:
     if launcher == "python":
         return [python, *extra, script, *args]
     nodes = data.get("hosts") or []
-    multi = isinstance(nodes, list) and len(nodes) > 1
+    multi = (isinstance(nodes, list) and len(nodes) > 1) or slurm_nodes(data) > 1
     if launcher == "accelerate":
         machines = (
             [
@@ -188,6 +190,8 @@ class Profile:
     main_process_port: int = 29500
     stop_together: bool = True
     alerts: dict[str, Any] = field(default_factory=dict)  # [alerts]: overrides the user's rules
+    scheduler: str = "local"  # "slurm": a batch job from the [slurm] table (slurm_keys.py)
+    slurm: dict[str, Any] = field(default_factory=dict)
 
     def preflight_params(self, values: dict[str, Any] | None = None) -> dict[str, Any]:
         """What the preflight checks read: the ``[preflight]`` table with its defaults, plus
@@ -201,6 +205,8 @@ class Profile:
         params.setdefault("checkpoint_globs", self.checkpoint_globs)
         params["argv"] = args["argv"]
         params["processes"] = int(dict(self.form_values(), **(values or {}))["processes"])
+        if self.scheduler == "slurm":
+            params["slurm"] = dict(self.slurm)
         return params
 
     def fields(self) -> list[str]:
@@ -218,7 +224,7 @@ class Profile:
         defaults); ``values["gpus"]`` (ids) also sets ``CUDA_VISIBLE_DEVICES``."""
         values = dict(self.form_values(), **(values or {}))
         resume = values.get("resume")
-        machines = max(1, len(self.hosts))
+        machines = max(1, len(self.hosts), int(self.slurm.get("nodes", 1)))
         node = {
             "node_rank": int(values.get("node_rank") or 0),
             "num_machines": machines,
@@ -231,6 +237,8 @@ class Profile:
             for key in PLACEHOLDERS:
                 text = text.replace("{" + key + "}", str(values[key]))
             for key in NODE_PLACEHOLDERS:
+                if machines > 1 and self.scheduler == "slurm" and key in SLURM_FILLS:
+                    continue  # each node's srun task fills these from Slurm's environment
                 text = text.replace("{" + key + "}", str(node[key]))
             text = text.replace(CONSOLE_PYTHON, sys.executable)
             return text.replace("{resume}", str(resume))
@@ -262,7 +270,16 @@ class Profile:
             "stop_signal": self.stop_signal,
             "metric_format": self.metric_format,
             "alerts": self.alerts or None,
+            **(self._slurm_args(bool(resume)) if self.scheduler == "slurm" else {}),
         }
+
+    def _slurm_args(self, resuming: bool) -> dict[str, Any]:
+        """The [slurm] table; with requeue = true and resume_args, how a requeued attempt
+        resumes from the newest checkpoint (not when this launch already resumes one)."""
+        args: dict[str, Any] = {"scheduler": "slurm", "slurm": self.slurm}
+        if self.slurm.get("requeue") and self.resume_args and not resuming:
+            args["slurm_resume"] = {"args": self.resume_args, "index": self.resume_index}
+        return args
 
 
 def _list_of_str(path: str, data: dict[str, Any], key: str) -> list[str]:
@@ -330,7 +347,7 @@ def load_profile(path: str) -> Profile:
         if key == "stats_scale" and isinstance(value, dict):
             _check_scale(path, value)
     try:
-        events = event_keys(path, data)
+        events = dict(event_keys(path, data), **slurm_keys(path, data))
     except ValueError as exc:
         raise ProfileError(str(exc)) from None
     return Profile(

@@ -214,8 +214,8 @@ def full_before_next_checkpoint(
 
 
 def near_time_limit(time_left_s: Optional[float], warn_s: float) -> bool:
-    """A scheduler job (Slurm) with less than ``warn_s`` seconds of its time limit left.
-    A hook: no supervisor reports a time limit yet, so ``time_left_s`` is None today."""
+    """A scheduler job (Slurm) with less than ``warn_s`` seconds of its time limit left
+    (``time_left_s``: the Slurm supervisor's ``time_left``, None for any other run)."""
     return time_left_s is not None and time_left_s < warn_s
 
 
@@ -229,7 +229,7 @@ DEFAULT_RULES: Dict[str, object] = {
     "stalled": True,
     "idle": True,
     "disk": True,
-    "time_limit": True,  # Slurm only; a placeholder until a Slurm supervisor exists
+    "time_limit": True,  # Slurm only: less than time_limit_warn_s left of the job's limit
     "loss_names": ["loss"],
     "spike_k": 10.0,
     "spike_ratio": 2.0,

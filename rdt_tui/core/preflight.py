@@ -36,7 +36,12 @@ def evaluate(facts: Dict[str, Any], params: Dict[str, Any]) -> List[Dict[str, An
     """The checklist, in the order a user walks it."""
     out: List[Dict[str, Any]] = []
     out.extend(_interpreter(facts.get("interpreter") or {}, params))
-    out.append(_gpus(facts.get("gpus") or {}, params))
+    if isinstance(params.get("slurm"), dict):  # GPUs come from Slurm, not the login node
+        from .slurm_preflight import slurm_checks
+
+        out.extend(slurm_checks(facts.get("slurm") or {}, params["slurm"]))
+    else:
+        out.append(_gpus(facts.get("gpus") or {}, params))
     if "dataset" in facts:
         out.append(_dataset(facts["dataset"]))
     if "stats_file" in facts:

@@ -38,6 +38,7 @@ from .errors import error_title
 from .guard import guarded
 from .guard import report as report_error
 from .live_status import LiveStatus
+from .slurm_view import gpu_text, waiting_text
 from .widgets.checkpoint_table import CheckpointTable
 from .widgets.gpu_pane import GpuPane
 from .widgets.log_pane import LogPane, log_source
@@ -158,6 +159,7 @@ class DashboardScreen(LiveStatus, Screen[None]):
         bar = self.query_one(StatusBar)
         chart = self.query_one(LossChart)
         gpus = self.query_one(GpuPane)
+        slurm_job: dict[str, Any] | None = None  # a Slurm run's last status
         async for ev in sub:
             bar.heard()
             kind, data = ev["event"], ev["data"]
@@ -176,13 +178,16 @@ class DashboardScreen(LiveStatus, Screen[None]):
                 hit = log_alert(data["text"], self.stop_asked)
                 if hit:
                     self._alert(f"{hit} in the log", f"log:{hit}")
+            elif kind == "gpu" and slurm_job:  # the login node's GPUs are not the job's
+                gpus.update(gpu_text(slurm_job))
             elif kind == "gpu":
                 gpus.show(data, self.run_id)
                 self._check_idle(data)
             elif kind == "checkpoint":
                 self.query_one(CheckpointTable).apply(data)
             elif kind == "status":
-                bar.state = str(data.get("status"))
+                slurm_job = data if data.get("slurm_job_id") else None
+                bar.state = waiting_text(data) or str(data.get("status"))
                 bar.refresh_text()
                 if data.get("complete"):
                     self.final = data

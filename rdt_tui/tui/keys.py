@@ -29,6 +29,7 @@ def _owners() -> list[tuple[str, Iterable[Binding | tuple[str, ...]]]]:
     from .host_form import HostForm
     from .hosts_screen import HostsScreen
     from .launch_screen import LaunchScreen
+    from .queue_screen import QueueScreen
     from .runs_screen import RunsScreen
     from .secret_prompt import SecretPrompt
     from .widgets.log_view import LogView
@@ -44,6 +45,7 @@ def _owners() -> list[tuple[str, Iterable[Binding | tuple[str, ...]]]]:
         ("cluster", ClusterScreen.BINDINGS),
         ("compare", CompareScreen.BINDINGS),
         ("adopt", AdoptScreen.BINDINGS),
+        ("slurm queue", QueueScreen.BINDINGS),
         ("confirm", Confirm.BINDINGS),
         ("password prompt", SecretPrompt.BINDINGS),
     ]

@@ -23,6 +23,7 @@ from .confirm import Confirm
 from .dashboard import DashboardScreen
 from .errors import notify_error
 from .guard import guarded
+from .slurm_view import launch_text
 
 PRECISIONS = ("no", "bf16", "fp16")
 
@@ -246,7 +247,11 @@ class LaunchScreen(Screen[None]):
         else:
             self.args = self.plan.build(dict(v))
         self.query_one("#summary", Static).update(summary)
-        preview = command_line(self.args) if self.args else "(fix the fields above)"
+        preview = (
+            launch_text(self.args, command_line(self.args))
+            if self.args
+            else "(fix the fields above)"
+        )
         if self.args and self.plan.hosts:
             preview = (
                 f"on {', '.join(self.plan.hosts)} (one rank group each, rank 0 first; "
@@ -264,7 +269,8 @@ class LaunchScreen(Screen[None]):
                 self.launch()
 
         where = ", ".join(self.plan.hosts) or self.client.host
-        self.app.push_screen(Confirm(f"Launch on {where}?\n\n{command_line(self.args)}"), answered)
+        text = launch_text(self.args, command_line(self.args))
+        self.app.push_screen(Confirm(f"Launch on {where}?\n\n{text}"), answered)
 
     @work(exclusive=True, group="launch")
     @guarded("Launching")

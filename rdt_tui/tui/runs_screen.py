@@ -55,6 +55,7 @@ class RunsScreen(Screen[None]):
         Binding("space", "mark", "Mark run", show=False, id="runs.mark"),
         Binding("v", "compare", "Compare marked", id="runs.compare"),
         Binding("a", "adopt", "Adopt a run", show=False, id="runs.adopt"),
+        Binding("j", "queue", "Slurm queue", show=False, id="runs.queue"),
     ]
 
     class CompareMarked(Message):
@@ -245,6 +246,11 @@ class RunsScreen(Screen[None]):
 
     def action_back(self) -> None:
         self.app.pop_screen()
+
+    def action_queue(self) -> None:
+        from .queue_screen import QueueScreen
+
+        self.app.push_screen(QueueScreen(self.client))
 
     def _mark_of(self, run_id: str) -> str:
         return "●" if self.marks is not None and (self.client.host, run_id) in self.marks else ""

@@ -1,0 +1,152 @@
+"""The supervisor seam: who starts a run, says its status, stops it and picks it up again.
+
+``local``: our shim in a session of its own on this host (runs.py, shim.py and the service's
+stop escalation, unchanged behind this seam). ``slurm``: a batch job whose script execs the
+same shim on an allocated node (slurm.py); the scheduler says the status, scancel stops it.
+A run's spec names its scheduler; runs made before the seam are local.
+"""
+
+import abc
+import asyncio
+import os
+import time
+from typing import Any, Awaitable, Callable, Dict, List
+
+from ..protocol import errors
+from ..protocol.errors import AgentError
+from . import slurm
+from .runs import RunStore
+
+LIVE = slurm.LIVE_STATES  # the statuses of a run that may still write output
+
+
+def scheduler_of(spec: Dict[str, Any]) -> str:
+    return "slurm" if spec.get("scheduler") == "slurm" else "local"
+
+
+class Supervisor(abc.ABC):
+    name = ""
+
+    def __init__(self, store: RunStore, shim_cmd: List[str]) -> None:
+        self.store = store
+        self.shim_cmd = shim_cmd
+
+    @abc.abstractmethod
+    def start(self, spec: Dict[str, Any]) -> str:
+        """Create the run's record and start (or submit) it; its id."""
+
+    def status(self, run_id: str) -> Dict[str, Any]:
+        return self.store.summary(run_id)
+
+    @abc.abstractmethod
+    async def stop(self, run_id: str, sig: int, grace: float) -> Dict[str, Any]:
+        """Stop the run the way its scheduler expects; its final summary."""
+
+    def adopt(self) -> List[str]:
+        """The live runs of this supervisor (after a daemon restart)."""
+        ids = []
+        for run_id in self.store.run_ids():
+            try:
+                mine = scheduler_of(self.store.spec(run_id)) == self.name
+            except Exception:
+                mine = self.name == "local"
+            if mine and self.store.summary(run_id)["status"] in LIVE:
+                ids.append(run_id)
+        return ids
+
+
+class LocalSupervisor(Supervisor):
+    """Our shim on this host; stop is the service's escalation (SIGINT, grace, TERM, KILL)."""
+
+    name = "local"
+
+    def __init__(
+        self,
+        store: RunStore,
+        shim_cmd: List[str],
+        escalate: Callable[[str, int, float, str], Awaitable[Dict[str, Any]]],
+    ) -> None:
+        super().__init__(store, shim_cmd)
+        self._escalate = escalate
+
+    def start(self, spec: Dict[str, Any]) -> str:
+        run_id = self.store.create(spec)
+        self.store.start_shim(run_id, self.shim_cmd)
+        return run_id
+
+    async def stop(self, run_id: str, sig: int, grace: float) -> Dict[str, Any]:
+        return await self._escalate(run_id, sig, grace, self.store.summary(run_id)["status"])
+
+
+class SlurmSupervisor(Supervisor):
+    """A batch job; see slurm.py."""
+
+    name = "slurm"
+
+    def start(self, spec: Dict[str, Any]) -> str:
+        spec = slurm.prepare(dict(spec, scheduler="slurm"), self.shim_cmd)
+        run_id = self.store.create(spec)
+        run_dir = self.store.run_dir(run_id)
+        try:
+            slurm.submit(run_dir, dict(spec, id=run_id), self.shim_cmd)
+        except BaseException:
+            _remove_run(run_dir)  # no half-made run record
+            raise
+        return run_id
+
+    async def stop(self, run_id: str, sig: int, grace: float) -> Dict[str, Any]:
+        loop = asyncio.get_event_loop()
+        run_dir = self.store.run_dir(run_id)
+        job = slurm.job_of(run_dir)
+        if not job:
+            raise AgentError(errors.STATE_CORRUPT, f"run {run_id} has no Slurm job id")
+        slurm.forget(job)  # what Slurm says now, not a cached look: a job may have started
+        now = await loop.run_in_executor(None, self.store.summary, run_id)
+        waiting = now["status"] in ("pending", "requeued")
+        self.store.mark_stop(run_id, sig, grace)
+        name = slurm.stop_signal_name(self.store.spec(run_id))
+        problem = ""
+        if not waiting:  # a job still in the queue has no process to save a checkpoint
+            problem = await loop.run_in_executor(None, slurm.signal_job, job, name)
+        if waiting or not await self._ended(run_id, grace):
+            problem = await loop.run_in_executor(None, slurm.cancel, job) or problem
+            await self._ended(run_id, slurm.KILL_WAIT_S)
+        summary = await loop.run_in_executor(None, self.store.summary, run_id)
+        if summary["status"] in LIVE:
+            summary["stop_incomplete"] = True
+            summary["error"] = "Slurm has not ended job {} yet{}".format(
+                job, (": " + problem) if problem else ""
+            )
+        return summary
+
+    async def _ended(self, run_id: str, within: float) -> bool:
+        loop = asyncio.get_event_loop()
+        deadline = time.monotonic() + max(0.0, within)
+        while True:
+            summary = await loop.run_in_executor(None, self.store.summary, run_id)
+            if summary["status"] not in LIVE:
+                return True
+            if time.monotonic() >= deadline:
+                return False
+            await asyncio.sleep(0.5)
+
+
+def _remove_run(run_dir: str) -> None:
+    for name in os.listdir(run_dir):
+        try:
+            os.unlink(os.path.join(run_dir, name))
+        except OSError:
+            pass
+    try:
+        os.rmdir(run_dir)
+    except OSError:
+        pass
+
+
+def supervisors(
+    store: RunStore, shim_cmd: List[str], escalate: Callable[..., Awaitable[Dict[str, Any]]]
+) -> Dict[str, Supervisor]:
+    return {
+        "local": LocalSupervisor(store, shim_cmd, escalate),
+        "slurm": SlurmSupervisor(store, shim_cmd),
+    }
