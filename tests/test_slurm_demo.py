@@ -65,7 +65,7 @@ async def test_two_nodes_one_process_each_train_over_gloo_and_both_ranks_save(
     assert final["status"] == "exited" and final["exit_code"] == 0, log
     # Each node's local main process prints the loss: every step, once per node at most.
     assert sorted(set(losses)) == list(range(1, 31)), log
-    ck = os.path.join(workdir, "checkpoints", "checkpoint-30")
+    ck = os.path.join(workdir, "checkpoints", run["id"], "checkpoint-30")  # its own folder
     # One random state per rank: the two nodes' processes trained together.
     assert {"random_states_0.pkl", "random_states_1.pkl"} <= set(os.listdir(ck)), log
     listing = await asyncio.wait_for(c.checkpoints(run["id"]), 30)
