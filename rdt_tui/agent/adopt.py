@@ -14,14 +14,13 @@ import shutil
 import time
 from typing import Any, Dict, List, Optional, Set, Tuple
 
-from ..core.formats import FORMATS
 from ..protocol import errors
 from ..protocol.errors import AgentError
 from . import adoptproc
 from .files import write_json_atomic
 from .gpu import RunOfPid
 from .procs import process_table, read_proc, run_of_pid
-from .runs import metric_source_of, node_path
+from .runs import metric_format_of, metric_source_of, node_path
 
 _STDOUT_HINT = {
     "tty": "its output goes to a terminal (a tmux pane or an ssh session), not to a file",
@@ -226,13 +225,7 @@ class AdoptOps:
                 f"process {pid} is already part of run {run_id}, launched by rdt-tui",
                 f"watch it with `rdt-tui watch HOST {run_id}`",
             )
-        metric_format = str(args.get("metric_format") or "auto")
-        if metric_format not in FORMATS:
-            raise AgentError(
-                errors.BAD_REQUEST,
-                f"unknown metric format {metric_format!r}",
-                "use one of " + ", ".join(sorted(FORMATS)),
-            )
+        metric_format = metric_format_of(args)
         argv = adoptproc.cmdline(pid)
         if not argv:
             raise AgentError(errors.BAD_REQUEST, f"process {pid} is a kernel thread, no run")

@@ -290,6 +290,18 @@ def _log_health(run_dir: str, problems: List[str]) -> Dict[str, Any]:
     return {"dropped_bytes": int(info["dropped_bytes"])}
 
 
+def metric_format_of(args: Dict[str, Any]) -> str:
+    """The request's metric format (default ``auto``), refused when no parser knows it."""
+    metric_format = str(args.get("metric_format") or "auto")
+    if metric_format not in FORMATS:
+        raise AgentError(
+            errors.BAD_REQUEST,
+            f"unknown metric format {metric_format!r}",
+            "use one of " + ", ".join(sorted(FORMATS)),
+        )
+    return metric_format
+
+
 def validate_launch(args: Dict[str, Any]) -> Dict[str, Any]:
     """A launch request checked and normalised into a run spec, or an AgentError saying why."""
     argv = args.get("argv")
@@ -338,13 +350,7 @@ def validate_launch(args: Dict[str, Any]) -> Dict[str, Any]:
         if not isinstance(gpus, list):
             raise AgentError(errors.BAD_REQUEST, "gpus must be a list of GPU indices")
         gpus = [str(g).strip() for g in gpus]
-    metric_format = str(args.get("metric_format") or "auto")
-    if metric_format not in FORMATS:
-        raise AgentError(
-            errors.BAD_REQUEST,
-            f"unknown metric format {metric_format!r}",
-            "use one of " + ", ".join(sorted(FORMATS)),
-        )
+    metric_format = metric_format_of(args)
     spec: Dict[str, Any] = {
         "argv": argv,
         "metric_format": metric_format,

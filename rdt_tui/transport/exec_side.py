@@ -15,7 +15,15 @@ from typing import Any
 
 import asyncssh
 
-from .transfer import CHUNK, HASH_CODE, PART, Side, TransferError, not_ours, refused_link
+from .transfer import (
+    CHUNK,
+    PART,
+    Side,
+    TransferError,
+    node_sha256,
+    not_ours,
+    refused_link,
+)
 
 OP_TIMEOUT_S = 60.0
 
@@ -198,12 +206,7 @@ class ExecSide(Side):
         await self._op("remove", path)
 
     async def sha256(self, paths: list[str]) -> dict[str, str]:
-        result = await self.conn.run(
-            shlex.join([self.python, "-c", HASH_CODE, *paths]), check=False
-        )
-        if result.exit_status != 0:
-            raise TransferError(f"hashing on the node failed: {str(result.stderr)[-300:]}")
-        return dict(json.loads(str(result.stdout)))
+        return await node_sha256(self.conn, self.python, paths)
 
     async def check_target(self, root: str, path: str) -> None:
         problem = await self._op("check", root, path)

@@ -9,7 +9,6 @@ with O_EXCL, which never follows one).
 
 from __future__ import annotations
 
-import json
 import posixpath
 import shlex
 import stat
@@ -20,10 +19,10 @@ import asyncssh
 
 from .exec_side import ExecSide
 from .transfer import (
-    HASH_CODE,
     PART,
     Side,
     TransferError,
+    node_sha256,
     not_ours,
     refused_link,
     requests_for,
@@ -111,12 +110,7 @@ class SftpSide(Side):
             pass
 
     async def sha256(self, paths: list[str]) -> dict[str, str]:
-        result = await self.conn.run(
-            shlex.join([self.python, "-c", HASH_CODE, *paths]), check=False
-        )
-        if result.exit_status != 0:
-            raise TransferError(f"hashing on the node failed: {str(result.stderr)[-300:]}")
-        return dict(json.loads(str(result.stdout)))
+        return await node_sha256(self.conn, self.python, paths)
 
     async def check_target(self, root: str, path: str) -> None:
         rel = posixpath.relpath(posixpath.dirname(path) or ".", root)

@@ -18,8 +18,10 @@ import abc
 import asyncio
 import errno
 import hashlib
+import json
 import os
 import posixpath
+import shlex
 import stat
 import time
 from collections.abc import AsyncIterator, Callable
@@ -53,6 +55,14 @@ HASH_CODE = (
     "    out[p] = h.hexdigest()\n"
     "print(json.dumps(out))\n"
 )
+
+
+async def node_sha256(conn: Any, python: str, paths: list[str]) -> dict[str, str]:
+    """The sha256 of ``paths`` on the node, computed by its Python over one exec channel."""
+    result = await conn.run(shlex.join([python, "-c", HASH_CODE, *paths]), check=False)
+    if result.exit_status != 0:
+        raise TransferError(f"hashing on the node failed: {str(result.stderr)[-300:]}")
+    return dict(json.loads(str(result.stdout)))
 
 
 class TransferError(TransportError):
