@@ -164,12 +164,13 @@ async def test_demo_trainer_tensorboard_tracker(agent: Agent, workdir: str) -> N
     ensure_dataset(workdir)
     args = demo_launch_args(workdir, max_steps=40, step_delay=0.0, checkpoint_every=20, keep=1)
     args["argv"] += ["--report_to", "tensorboard"]
-    args["event_files"] = ["checkpoints/logs/**/events.out.tfevents.*"]
+    # The demo writes into checkpoints/<run id>/ (its own folder per run).
+    args["event_files"] = ["checkpoints/*/logs/**/events.out.tfevents.*"]
     run = await c.call("launch", args)
     status = await wait_status(c, run["id"], {"exited", "stopped", "lost"}, timeout=300)
     points = await c.all_metrics(run["id"])
     assert status["exit_code"] == 0, (await c.tail(run["id"], 100))["lines"]
-    logdir = os.path.join(workdir, "checkpoints", "logs", "demo")
+    logdir = os.path.join(workdir, "checkpoints", run["id"], "logs", "demo")
     expected = tensorboard_scalars(logdir)
     assert set(expected) == {"loss", "lr"} and len(expected["loss"]) == 40
     for name in ("loss", "lr"):
