@@ -22,6 +22,7 @@ from rdt_tui.tui.widgets.log_errors import ErrorList
 from rdt_tui.tui.widgets.log_pane import LogPane
 from rdt_tui.tui.widgets.log_view import LogView
 from rdt_tui.tui.widgets.loss_chart import LossChart
+from rdt_tui.tui.widgets.status_bar import StatusBar
 
 from .fakes import FakeClient, FakeSubscription, scripted_events
 from .test_tui_snapshots import settle
@@ -97,6 +98,9 @@ def test_log_search_wrap_and_errors(snap_compare: Any) -> None:
         await asyncio.sleep(0.05)
         app.screen.query_one(LogPane).toggle_errors()
         await settle(pilot, lambda: errors.has_class("-shown"))
+        bar = app.screen.query_one(StatusBar)
+        bar.clock = lambda: bar.data_at or 0.0  # "data 0s ago", however long the test took
+        bar.refresh_text()
         app.screen.query_one(LossChart).redraw()
         await pilot.pause()
 

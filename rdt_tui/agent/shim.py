@@ -28,6 +28,7 @@ from .files import read_json, write_json_atomic
 from .procs import RUN_ENV, clean_env, start_time
 
 CHUNK = 1 << 20  # one read takes up to 1 MiB from the pipe
+PARTIAL_MAX = 64 << 10  # an unterminated line longer than this is written as it is
 PIPE_SIZE = 1 << 20  # the most an unprivileged user may ask for by default
 BATCH_S = 0.1  # after a small read, let output gather: at most ~10 wake-ups a second
 RETRY_S = 1.0  # how often a full disk is tried again
@@ -108,8 +109,28 @@ class LogSink:
         self.since = 0.0
         self.next_try = 0.0
         self.last = b"\n"
+        self.tail = b""  # the unterminated end of the last read
 
     def write(self, data: bytes) -> None:
+        """Whole lines only (up to the last ``\\n`` or ``\\r``): where several shims append to one
+        log (the nodes of a Slurm job), their lines never cut into each other. The rest waits
+        for the next read, or goes as it is past PARTIAL_MAX or at :meth:`flush`."""
+        data = self.tail + data
+        cut = max(data.rfind(b"\n"), data.rfind(b"\r")) + 1
+        if cut == 0 and len(data) < PARTIAL_MAX:
+            self.tail = data
+            return
+        cut = cut or len(data)
+        self.tail = data[cut:]
+        self._append(data[:cut])
+
+    def flush(self) -> None:
+        """The unterminated end too (the job's last words, or its pipe closed)."""
+        data, self.tail = self.tail, b""
+        if data:
+            self._append(data)
+
+    def _append(self, data: bytes) -> None:
         if self.pending and (time.monotonic() < self.next_try or not self._notice()):
             self._drop(len(data))
             return
@@ -324,6 +345,7 @@ def _pump(
             if not data:
                 pipe_open = False
                 poller.unregister(read_fd)
+                sink.flush()
                 continue
             sink.write(data)
             small = len(data) < 65536
@@ -346,6 +368,7 @@ def _pump(
             if pipe_open and not _drain(read_fd, sink):
                 pipe_open = False
                 poller.unregister(read_fd)
+            sink.flush()  # its last words, even without a newline
             record["dropped_bytes"] = sink.dropped
             recorded = _finish_record(run_dir, dict(record), key, slot)
             # The run was deleted under us: there is nowhere to record it, nor anyone to read.
@@ -355,6 +378,7 @@ def _pump(
         # could not become a subreaper): keep draining what it writes until it closes.
         if pipe_open and small:
             time.sleep(BATCH_S)
+    sink.flush()
     os.close(read_fd)
     # Output was dropped and the disk is still full: say so in the log once space returns.
     give_up = time.monotonic() + NOTICE_WAIT_S
