@@ -40,6 +40,7 @@ bench: $(STAMP)
 	$(PY) benchmarks/scale_figures.py
 	$(PY) benchmarks/tfevents_read.py --mb 100
 	$(PY) benchmarks/alert_latency.py
+	$(PY) benchmarks/slurm_figures.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info
