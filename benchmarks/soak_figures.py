@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
@@ -22,6 +21,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
+from benchmarks._common import stop_daemon
 from tests.soak import _daemon_pid, _fds_rss, soak
 
 
@@ -45,10 +45,7 @@ def idle_reference(seconds: float) -> tuple[list[int], list[int]]:
             time.sleep(1)
         return fds, rss
     finally:
-        try:
-            os.kill(_daemon_pid(state), signal.SIGTERM)
-        except OSError:
-            pass
+        stop_daemon(state)
         shutil.rmtree(state, ignore_errors=True)
 
 
@@ -61,10 +58,7 @@ def main() -> None:
     try:
         r = soak(state, work, a.seconds, names=500)
     finally:
-        try:
-            os.kill(_daemon_pid(state), signal.SIGTERM)
-        except OSError:
-            pass
+        stop_daemon(state)
         shutil.rmtree(state, ignore_errors=True)
         shutil.rmtree(work, ignore_errors=True)
     fds = [s.fds for s in r.samples]
