@@ -133,6 +133,7 @@ def soak(state_dir: str, workdir: str, seconds: float, names: int = 500) -> Soak
         str(seconds + 600),  # the job outlives the soak: stop ends it
         str(names),
         pids_file,
+        str(seconds / 2),  # the side log is copy-truncated halfway through the soak
     )
     assert launched.returncode == 0, launched.stderr
     run = json.loads(launched.stdout)["run"]

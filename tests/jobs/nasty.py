@@ -1,12 +1,12 @@
 """A job that does the nasty things at once, for the soak test (issue 11's "done when").
 
-    python nasty.py SECONDS NAMES PIDS_FILE
+    python nasty.py SECONDS NAMES PIDS_FILE TRUNCATE_AT
 
 For SECONDS it prints a step line (`step=N loss=...`) about 50 times a second, and on the way:
 a line of 40 per-task metrics every fifth step, cycling through NAMES distinct names (a
 per-task success dump); an absurd step (`step=1e20` spelt out) and a NaN step in JSON; a
 3 MB line written without its newline for half a second; a second log, `train.log`,
-copy-truncated halfway (what logrotate's copytruncate does) beside `train.full.log`, its
+copy-truncated TRUNCATE_AT seconds in (what logrotate's copytruncate does) beside `train.full.log`, its
 never-truncated twin that the test parses as the reference; and two processes that escape
 the run's marker (one under `env -i`, one re-executed without the marker in a session of
 its own), whose pids go to PIDS_FILE so the test can check that stop reached them.
@@ -18,6 +18,7 @@ import sys
 import time
 
 seconds, names, pids_file = float(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
+truncate_at = float(sys.argv[4])
 
 SLEEPER = "import time\nwhile True: time.sleep(1)"
 clean = subprocess.Popen(["env", "-i", sys.executable, "-c", SLEEPER])
@@ -29,7 +30,8 @@ os.replace(pids_file + ".tmp", pids_file)
 
 log = open("train.log", "a")  # noqa: SIM115 (kept open, as a trainer's file handler is)
 full = open("train.full.log", "a")  # noqa: SIM115
-end = time.monotonic() + seconds
+start = time.monotonic()
+end = start + seconds
 step = 0
 truncated = False
 while time.monotonic() < end:
@@ -52,7 +54,7 @@ while time.monotonic() < end:
     log.flush()
     full.write(line)
     full.flush()
-    if not truncated and time.monotonic() > end - seconds / 2:
+    if not truncated and time.monotonic() - start > truncate_at:
         log.truncate(0)  # the writer keeps its offset; O_APPEND makes the next write land at 0
         truncated = True
     time.sleep(0.02)
