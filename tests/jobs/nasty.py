@@ -9,7 +9,8 @@ per-task success dump); an absurd step (`step=1e20` spelt out) and a NaN step in
 copy-truncated TRUNCATE_AT seconds in (what logrotate's copytruncate does) beside
 `train.full.log`, its never-truncated twin that the test parses as the reference; and two
 processes that escape the run's marker (one under `env -i`, one re-executed without the
-marker in a session of its own), whose pids go to PIDS_FILE so the test can check that stop reached them.
+marker in a session of its own), whose pids go to PIDS_FILE so the test can check that stop
+reached them.
 """
 
 import os
