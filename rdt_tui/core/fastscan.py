@@ -37,8 +37,9 @@ import json
 import re
 from itertools import accumulate, compress, repeat
 from operator import add, eq, itemgetter, mul, not_
-from typing import TYPE_CHECKING, Dict, List, Optional, Sequence, Tuple
+from typing import TYPE_CHECKING, Callable, Dict, List, Optional, Sequence, Tuple
 
+from .formats import _NUM, _PAIR
 from .metrics import _ANSI, _POSTFIX, MetricPoint
 
 if TYPE_CHECKING:
@@ -246,7 +247,6 @@ def _columns(
 # (the pattern, (name, group) of each value); group 1 is the step. Each pattern is its
 # matcher in core/formats.py made to take a whole line: ``\s`` that cannot pass a line end,
 # the text before the match unable to hold an earlier one (the matcher searches).
-_NUM = r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?|nan|inf|-inf"  # formats._NUM
 _SHAPES = {
     "libero": (
         re.compile(
@@ -278,8 +278,6 @@ def _gen_shape(text: str) -> "Optional[Tuple[re.Pattern[str], Tuple[Tuple[str, i
     found = _GEN_ANY.search(text)
     if found is None:
         return None
-    from .formats import _PAIR
-
     keys = tuple(k for k, _ in _PAIR.findall(found.group(1)))
     if not keys:
         return None
@@ -393,3 +391,18 @@ def parse_json_lines(parser: "MetricParser", lines: Sequence[str], out: List[Met
         if collecting:
             gc.enable()
     return True
+
+
+_Path = Callable[["MetricParser", List[str], List[MetricPoint]], bool]
+
+
+def fast_path(fmt: str) -> Optional[_Path]:
+    """The fast path of a format (``MetricParser`` fixes it once): tqdm bars, the lines of a
+    format of ``SHAPED``, JSON lines, or None (line by line only)."""
+    if fmt in ("auto", "rdt"):  # the formats that read tqdm bars
+        return parse_lines
+    if fmt in SHAPED:
+        return parse_shaped
+    if fmt in ("dp", "json"):
+        return parse_json_lines
+    return None
