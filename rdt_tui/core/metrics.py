@@ -26,7 +26,6 @@ lines, LIBERO's ``[info] Epoch:`` lines. Colour codes are removed, and a ``host:
 """
 
 import json
-import math
 import re
 from typing import TYPE_CHECKING, Any, Dict, Iterable, List, NamedTuple, Optional, Tuple
 
@@ -280,14 +279,6 @@ def parse_text(text: str) -> List[MetricPoint]:
     lines = splitter.feed(text.encode("utf-8"))
     lines.extend(splitter.flush())
     return parser.parse_lines(lines)
-
-
-def point_to_json(seq: int, point: MetricPoint, t: float) -> Dict[str, object]:
-    """A point as it travels: NaN and Inf as strings, since JSON has no spelling for them."""
-    value: object = point.value
-    if not math.isfinite(point.value):
-        value = str(point.value)
-    return {"seq": seq, "name": point.name, "value": value, "step": point.step, "t": round(t, 3)}
 
 
 def bar_progress(text: str) -> Optional[Tuple[int, int]]:
