@@ -60,15 +60,22 @@ def _pattern(keys: Tuple[str, ...]) -> "re.Pattern[str]":
     values) or any other line (every group empty)."""
     pat = _PATTERNS.get(keys)
     if pat is None:
-        if len(_PATTERNS) > 32:
-            _PATTERNS.clear()  # bounded: a job that changes its postfix keys every chunk
         postfix = "".join(", " + re.escape(k) + r"=([^\n\],]*)" for k in keys)
-        pat = re.compile(
+        pat = _remember(
+            keys,
             r"(?:[^\n/\x1b\[\]'>I=]*(?<!\d)(\d{1,15})/\d+ \[[^\n\[\]=\x1b'>I]*"
             + postfix
-            + r"\]|[^\n]*)\n"
+            + r"\]|[^\n]*)\n",
         )
-        _PATTERNS[keys] = pat
+    return pat
+
+
+def _remember(key: Tuple[str, ...], pattern: str) -> "re.Pattern[str]":
+    """``pattern`` compiled and kept under ``key``, the cache bounded (a job that changes its
+    keys every chunk)."""
+    if len(_PATTERNS) > 32:
+        _PATTERNS.clear()
+    pat = _PATTERNS[key] = re.compile(pattern)
     return pat
 
 
@@ -285,10 +292,10 @@ def _gen_shape(text: str) -> "Optional[Tuple[re.Pattern[str], Tuple[Tuple[str, i
     pat = _PATTERNS.get(cache_key)
     if pat is None:
         pairs = r"[ \t]+".join(re.escape(k) + r":[ \t]+(" + _NUM + ")" for k in keys)
-        pat = re.compile(
-            r"(?:[^\n\[>\x1b]*\[(\d{3,})\]\[(\d+)/(\d+)\][ \t]+" + pairs + r"[ \t]*|[^\n]*)\n"
+        pat = _remember(
+            cache_key,
+            r"(?:[^\n\[>\x1b]*\[(\d{3,})\]\[(\d+)/(\d+)\][ \t]+" + pairs + r"[ \t]*|[^\n]*)\n",
         )
-        _PATTERNS[cache_key] = pat
     return pat, tuple((k, 3 + i) for i, k in enumerate(keys))
 
 
