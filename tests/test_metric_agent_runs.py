@@ -193,12 +193,21 @@ async def test_a_daemon_killed_mid_run_replays_its_records_to_the_same_points(
         assert time.monotonic() < deadline, before
         await asyncio.sleep(0.2)
     await asyncio.sleep(2.1)  # CURSOR_EVERY_S: the records are on disk and vouched for
+    metrics = os.path.join(agent.state_dir, "runs", run["id"], "metrics")
+    with open(os.path.join(metrics, "cursor.json")) as fh:
+        vouched = json.load(fh)["bytes"]
+    with open(os.path.join(metrics, "points.bin"), "rb") as fh:
+        records = fh.read(vouched)
     os.kill(agent.daemon_pid(), signal.SIGKILL)
     c2 = await agent.client()  # a new daemon: replays points.bin up to the cursor
     await wait_status(c2, run["id"], {"exited"})
     after = (await asyncio.wait_for(c2.metrics(run["id"], wait_ended=True), 30))["points"]
     loss = [(p["step"], p["value"]) for p in after if p["name"] == "loss"]
     assert loss == [(k, k / 1000) for k in range(1, 41)]
+    # Replayed, not parsed again from the log: the first daemon's records are kept as written.
+    assert vouched > 0
+    with open(os.path.join(metrics, "points.bin"), "rb") as fh:
+        assert fh.read(vouched) == records
     # What the first daemon had handed out is still there, under the same seqs, unless a
     # later repaint of the same step replaced it.
     kept = {p["seq"]: p for p in after}

@@ -129,7 +129,6 @@ class EventFiles:
         return [self.name(directory, t) for t in purge.tags], purge.step
 
 
-SOURCES = ("events", "log")
 MAX_PROBLEMS = 50
 
 

@@ -37,8 +37,9 @@ import json
 import re
 from itertools import accumulate, compress, repeat
 from operator import add, eq, itemgetter, mul, not_
-from typing import TYPE_CHECKING, Dict, List, Optional, Sequence, Tuple
+from typing import TYPE_CHECKING, Callable, Dict, List, Optional, Sequence, Tuple
 
+from .formats import _NUM, _PAIR
 from .metrics import _ANSI, _POSTFIX, MetricPoint
 
 if TYPE_CHECKING:
@@ -59,15 +60,22 @@ def _pattern(keys: Tuple[str, ...]) -> "re.Pattern[str]":
     values) or any other line (every group empty)."""
     pat = _PATTERNS.get(keys)
     if pat is None:
-        if len(_PATTERNS) > 32:
-            _PATTERNS.clear()  # bounded: a job that changes its postfix keys every chunk
         postfix = "".join(", " + re.escape(k) + r"=([^\n\],]*)" for k in keys)
-        pat = re.compile(
+        pat = _remember(
+            keys,
             r"(?:[^\n/\x1b\[\]'>I=]*(?<!\d)(\d{1,15})/\d+ \[[^\n\[\]=\x1b'>I]*"
             + postfix
-            + r"\]|[^\n]*)\n"
+            + r"\]|[^\n]*)\n",
         )
-        _PATTERNS[keys] = pat
+    return pat
+
+
+def _remember(key: Tuple[str, ...], pattern: str) -> "re.Pattern[str]":
+    """``pattern`` compiled and kept under ``key``, the cache bounded (a job that changes its
+    keys every chunk)."""
+    if len(_PATTERNS) > 32:
+        _PATTERNS.clear()
+    pat = _PATTERNS[key] = re.compile(pattern)
     return pat
 
 
@@ -246,7 +254,6 @@ def _columns(
 # (the pattern, (name, group) of each value); group 1 is the step. Each pattern is its
 # matcher in core/formats.py made to take a whole line: ``\s`` that cannot pass a line end,
 # the text before the match unable to hold an earlier one (the matcher searches).
-_NUM = r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?|nan|inf|-inf"  # formats._NUM
 _SHAPES = {
     "libero": (
         re.compile(
@@ -278,8 +285,6 @@ def _gen_shape(text: str) -> "Optional[Tuple[re.Pattern[str], Tuple[Tuple[str, i
     found = _GEN_ANY.search(text)
     if found is None:
         return None
-    from .formats import _PAIR
-
     keys = tuple(k for k, _ in _PAIR.findall(found.group(1)))
     if not keys:
         return None
@@ -287,10 +292,10 @@ def _gen_shape(text: str) -> "Optional[Tuple[re.Pattern[str], Tuple[Tuple[str, i
     pat = _PATTERNS.get(cache_key)
     if pat is None:
         pairs = r"[ \t]+".join(re.escape(k) + r":[ \t]+(" + _NUM + ")" for k in keys)
-        pat = re.compile(
-            r"(?:[^\n\[>\x1b]*\[(\d{3,})\]\[(\d+)/(\d+)\][ \t]+" + pairs + r"[ \t]*|[^\n]*)\n"
+        pat = _remember(
+            cache_key,
+            r"(?:[^\n\[>\x1b]*\[(\d{3,})\]\[(\d+)/(\d+)\][ \t]+" + pairs + r"[ \t]*|[^\n]*)\n",
         )
-        _PATTERNS[cache_key] = pat
     return pat, tuple((k, 3 + i) for i, k in enumerate(keys))
 
 
@@ -393,3 +398,18 @@ def parse_json_lines(parser: "MetricParser", lines: Sequence[str], out: List[Met
         if collecting:
             gc.enable()
     return True
+
+
+_Path = Callable[["MetricParser", List[str], List[MetricPoint]], bool]
+
+
+def fast_path(fmt: str) -> Optional[_Path]:
+    """The fast path of a format (``MetricParser`` fixes it once): tqdm bars, the lines of a
+    format of ``SHAPED``, JSON lines, or None (line by line only)."""
+    if fmt in ("auto", "rdt"):  # the formats that read tqdm bars
+        return parse_lines
+    if fmt in SHAPED:
+        return parse_shaped
+    if fmt in ("dp", "json"):
+        return parse_json_lines
+    return None

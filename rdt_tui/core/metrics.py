@@ -26,9 +26,11 @@ lines, LIBERO's ``[info] Epoch:`` lines. Colour codes are removed, and a ``host:
 """
 
 import json
-import math
 import re
-from typing import Any, Dict, Iterable, List, NamedTuple, Optional, Tuple
+from typing import TYPE_CHECKING, Any, Dict, Iterable, List, NamedTuple, Optional, Tuple
+
+if TYPE_CHECKING:
+    from . import fastscan
 
 
 class MetricPoint(NamedTuple):
@@ -102,32 +104,22 @@ class MetricParser:
         self.fmt = fmt
         self._project = project_matchers(fmt)
         self.fast = fast
-        self._fast_bars = fast and fmt in ("auto", "rdt")  # the formats that read tqdm bars
-        self._fast_shaped = fast and fmt in ("libero", "gesturelsm-rvq", "gesturelsm")
-        self._fast_json = fast and fmt in ("dp", "json")
+        # The fast path of the format, fixed here: tqdm bars, a shaped format, or JSON lines.
+        self._fast: Optional[fastscan._Path] = None
+        if fast:
+            from .fastscan import fast_path
+
+            self._fast = fast_path(fmt)
 
     def parse_lines(self, lines: Iterable[str]) -> List[MetricPoint]:
         out: List[MetricPoint] = []
-        if self._fast_bars:
-            from . import fastscan
+        fast = self._fast
+        if fast is not None:
+            from .fastscan import MIN_LINES
 
             if not isinstance(lines, list):
                 lines = list(lines)
-            if len(lines) >= fastscan.MIN_LINES and fastscan.parse_lines(self, lines, out):
-                return out
-        elif self._fast_shaped:
-            from . import fastscan
-
-            if not isinstance(lines, list):
-                lines = list(lines)
-            if len(lines) >= fastscan.MIN_LINES and fastscan.parse_shaped(self, lines, out):
-                return out
-        elif self._fast_json:
-            from . import fastscan
-
-            if not isinstance(lines, list):
-                lines = list(lines)
-            if len(lines) >= fastscan.MIN_LINES and fastscan.parse_json_lines(self, lines, out):
+            if len(lines) >= MIN_LINES and fast(self, lines, out):
                 return out
         one = self._parse_one
         for line in lines:
@@ -287,14 +279,6 @@ def parse_text(text: str) -> List[MetricPoint]:
     lines = splitter.feed(text.encode("utf-8"))
     lines.extend(splitter.flush())
     return parser.parse_lines(lines)
-
-
-def point_to_json(seq: int, point: MetricPoint, t: float) -> Dict[str, object]:
-    """A point as it travels: NaN and Inf as strings, since JSON has no spelling for them."""
-    value: object = point.value
-    if not math.isfinite(point.value):
-        value = str(point.value)
-    return {"seq": seq, "name": point.name, "value": value, "step": point.step, "t": round(t, 3)}
 
 
 def bar_progress(text: str) -> Optional[Tuple[int, int]]:

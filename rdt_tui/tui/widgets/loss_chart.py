@@ -70,15 +70,16 @@ class Series:
         start = len(self.smooth)
         out, ema, norm = self.smooth, self._ema, 1.0 - weight
         n = start
+        before = self._ema_before
         for v in self.values[start:]:
-            self._ema_before = ema
+            before = ema
             if math.isfinite(v):
                 ema = ema * weight + norm * v
                 n += 1
                 out.append(ema / (1.0 - weight**n) if weight else v)
             else:
                 out.append(v)
-        self._ema = ema
+        self._ema, self._ema_before = ema, before
         return out
 
 
