@@ -8,42 +8,21 @@ import asyncio
 import os
 import signal
 import time
-from collections.abc import Iterator
 
 import pytest
 
-from .ssh_auth_env import (
+from .ssh_auth_env import (  # noqa: F401 - fixtures
     NODE_PYTHON,
     Env,
     accepted,
     assert_no_secret_in_files,
+    env_factory_fixture,
     make_env,
-    remove_env,
-    stop_lab,
+    pw_lab_fixture,
 )
-from .sshd import LAB_PASSWORD, SshLab, set_password, sshd_path, start_lab
+from .sshd import LAB_MARKS, LAB_PASSWORD, SshLab
 
-pytestmark = [
-    pytest.mark.skipif(sshd_path() is None, reason="openssh-server is not installed"),
-    pytest.mark.skipif(os.geteuid() != 0, reason="the sshd lab needs root (users, namespaces)"),
-    pytest.mark.skipif(not os.path.exists(NODE_PYTHON), reason="no /usr/bin/python3 for the node"),
-]
-
-
-@pytest.fixture(scope="module")
-def pw_lab() -> Iterator[SshLab]:
-    lab = start_lab(jump_auth="publickey,password")
-    yield lab
-    stop_lab(lab)
-    set_password(None)
-
-
-@pytest.fixture
-def env_factory() -> Iterator[list[Env]]:
-    made: list[Env] = []
-    yield made
-    for env in made:
-        remove_env(env)
+pytestmark = LAB_MARKS
 
 
 # ----- (c) the console's modal ---------------------------------------------------------------
