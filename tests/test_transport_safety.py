@@ -247,6 +247,21 @@ async def test_a_bare_relative_destination_still_works(
 # ------------------------------------------------------------------------- planted part files
 
 
+def random_source(workdir: str, size: int = 300_000) -> tuple[str, bytes]:
+    """``workdir/model.bin`` of ``size`` random bytes: its path and its bytes."""
+    src = os.path.join(workdir, "model.bin")
+    data = os.urandom(size)
+    with open(src, "wb") as fh:
+        fh.write(data)
+    return src, data
+
+
+def plant_part(dest: str, first: bytes) -> None:
+    """The part file of an earlier, cut transfer to ``dest``, holding ``first``."""
+    with open(dest + PART, "wb") as fh:
+        fh.write(first)
+
+
 @pytest.fixture
 def shared_dir() -> Iterator[str]:
     """A world-writable sticky directory, like /tmp or a group's scratch space."""
@@ -266,10 +281,7 @@ def other_user() -> Any:
 async def test_a_planted_part_symlink_is_refused_and_its_target_untouched(
     workdir: str, shared_dir: str, other_user: Any
 ) -> None:
-    src = os.path.join(workdir, "model.bin")
-    data = os.urandom(300_000)
-    with open(src, "wb") as fh:
-        fh.write(data)
+    src, _data = random_source(workdir)
     victim = os.path.join(workdir, "victim")
     with open(victim, "wb") as fh:
         fh.write(b"precious")
@@ -287,15 +299,11 @@ async def test_a_planted_part_symlink_is_refused_and_its_target_untouched(
 async def test_a_part_file_of_another_user_is_not_resumed(
     workdir: str, shared_dir: str, other_user: Any
 ) -> None:
-    src = os.path.join(workdir, "model.bin")
-    data = os.urandom(300_000)
-    with open(src, "wb") as fh:
-        fh.write(data)
+    src, data = random_source(workdir)
     dest = os.path.join(shared_dir, "model.bin")
     # The right first bytes (a public checkpoint, say), in a file the other user owns: resuming
     # into it would hand them the finished destination.
-    with open(dest + PART, "wb") as fh:
-        fh.write(data[:1000])
+    plant_part(dest, data[:1000])
     os.chown(dest + PART, other_user.pw_uid, other_user.pw_gid)
     with pytest.raises(TransferError) as err:
         await copy_tree(LocalSide(), src, LocalSide(), dest, False, Progress(), noop)
@@ -304,13 +312,9 @@ async def test_a_part_file_of_another_user_is_not_resumed(
 
 
 async def test_a_part_of_ours_still_resumes(workdir: str) -> None:
-    src = os.path.join(workdir, "model.bin")
-    data = os.urandom(300_000)
-    with open(src, "wb") as fh:
-        fh.write(data)
+    src, data = random_source(workdir)
     dest = os.path.join(workdir, "copy.bin")
-    with open(dest + PART, "wb") as fh:
-        fh.write(data[:1000])
+    plant_part(dest, data[:1000])
     p = await copy_tree(LocalSide(), src, LocalSide(), dest, False, Progress(), noop)
     assert p.resumed_bytes == 1000 and p.files == 1
     with open(dest, "rb") as fh:
@@ -332,13 +336,9 @@ class SwappingLocal(LocalSide):
 async def test_a_part_swapped_after_it_was_hashed_is_not_renamed_into_place(
     workdir: str,
 ) -> None:
-    src = os.path.join(workdir, "model.bin")
-    data = os.urandom(100_000)
-    with open(src, "wb") as fh:
-        fh.write(data)
+    src, data = random_source(workdir, 100_000)
     dest = os.path.join(workdir, "copy.bin")
-    with open(dest + PART, "wb") as fh:
-        fh.write(data[:1000])
+    plant_part(dest, data[:1000])
     with pytest.raises(TransferError) as err:
         await copy_tree(LocalSide(), src, SwappingLocal(), dest, False, Progress(), noop)
     assert "not left by you" in err.value.message
