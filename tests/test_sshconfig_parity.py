@@ -158,6 +158,7 @@ def test_key_values_of_the_corpus(records: dict[tuple[str, str], dict[str, Any]]
     assert len(socat) == 1 and socat[0]["proxy_command"].startswith("socat - PROXY:")
     assert target("match-exec.conf", "labpc1")["user"] == ["from-script"]
     assert target("match-exec.conf", "onvpn")["hostname"] == ["onvpn.internal.example.org"]
+    assert target("match-exec.conf", "tokexec")["identityfile"] == ["~/.ssh/id_tokexec"]
     if os.geteuid() == 0:  # the namespace with our /etc/hosts was made
         assert target("canonical.conf", "gpu01")["hostname"] == ["gpu01.cluster.example.net"]
         assert target("canonical.conf", "gpu01")["user"] == ["clusteruser"]
