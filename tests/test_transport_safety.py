@@ -333,6 +333,33 @@ class SwappingLocal(LocalSide):
             fh.write(b"other bytes")
 
 
+class PlantingLocal(LocalSide):
+    """This machine, where a part file link to ``victim`` appears right after the destination
+    was checked: only opening the part without following links stops it."""
+
+    def __init__(self, victim: str) -> None:
+        super().__init__()
+        self.victim = victim
+
+    async def check_target(self, root: str, path: str) -> None:
+        await super().check_target(root, path)
+        os.symlink(self.victim, path + PART)
+
+
+async def test_a_part_link_planted_after_the_check_is_not_followed(workdir: str) -> None:
+    src, _data = random_source(workdir, 100_000)
+    victim = os.path.join(workdir, "victim")
+    with open(victim, "wb") as fh:
+        fh.write(b"precious")
+    dest = os.path.join(workdir, "copy.bin")
+    with pytest.raises(TransferError) as err:
+        await copy_tree(LocalSide(), src, PlantingLocal(victim), dest, False, Progress(), noop)
+    assert "symbolic link" in err.value.message
+    with open(victim, "rb") as fh:
+        assert fh.read() == b"precious"
+    assert not os.path.exists(dest)
+
+
 async def test_a_part_swapped_after_it_was_hashed_is_not_renamed_into_place(
     workdir: str,
 ) -> None:
