@@ -19,7 +19,8 @@ from typing import Any
 from rdt_tui.config.sshconfig import SshConfig
 from rdt_tui.config.sshlex import SshConfigError
 from rdt_tui.config.sshroute import Jump, route
-from rdt_tui.config.sshverify import FIELDS, ours, run_ssh_g, ssh_g_argv
+from rdt_tui.config.sshverify import differences as field_differences
+from rdt_tui.config.sshverify import ours, run_ssh_g, ssh_g_argv
 
 
 def split_spec(spec: str) -> tuple[str | None, str, int]:
@@ -93,10 +94,8 @@ def differences(record: dict[str, Any]) -> list[str]:
     for ours_hop, their_hop in zip(reversed(mine), reversed(theirs), strict=False):
         if ours_hop["asked"] != their_hop["asked"]:
             out.append(f"asked {ours_hop['asked']}, ssh asks {their_hop['asked']}")
-        for key in FIELDS:
-            a, b = ours_hop["fields"].get(key, []), their_hop["fields"].get(key, [])
-            if a != b:
-                out.append(f"{their_hop['asked'][0]} {key}: ours {a}, ssh {b}")
+        for diff in field_differences(ours_hop["fields"], their_hop["fields"]):
+            out.append(f"{their_hop['asked'][0]} {diff}")
     return out
 
 
