@@ -190,6 +190,16 @@ async def test_push_and_pull_a_directory_without_sftp(lab: SshLab, workdir: str)
         assert "symbolic link" in err.value.message
         with open(victim, "rb") as fh:
             assert fh.read() == b"precious"
+        # Nor one another user left there with the right first bytes, writable by all.
+        foreign = f"{shared}/weights.bin{PART}"
+        with open(foreign, "wb") as fh:
+            fh.write(blobs["weights.bin"][:1000])
+        os.chmod(foreign, 0o666)
+        with pytest.raises(TransferError) as err:
+            await transport.transfer(True, f"{src}/weights.bin", shared, False, lambda p: None)
+        assert "not left by you" in err.value.message and foreign in err.value.message
+        assert not os.path.exists(f"{shared}/weights.bin")
+        assert os.path.getsize(foreign) == 1000
     finally:
         await transport.close()
         shutil.rmtree(remote, ignore_errors=True)
