@@ -26,6 +26,7 @@ import asyncssh
 import pytest
 
 from rdt_tui.config.hosts import Hop
+from rdt_tui.transport import trust
 from rdt_tui.transport.exec_side import ExecSide
 from rdt_tui.transport.sftp_side import SftpSide
 from rdt_tui.transport.transfer import PART, LocalSide, Progress, TransferError, copy_tree
@@ -418,6 +419,26 @@ def test_trust_refuses_a_known_hosts_that_is_not_a_regular_file(
         before.st_ino,
         before.st_rdev,
     )
+
+
+def test_trust_refuses_a_known_hosts_swapped_for_a_fifo_after_its_check(
+    workdir: str, host_key: asyncssh.SSHKey, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Between the check by name and the open, the path becomes a FIFO: what was opened is
+    # checked again, so nothing is written into it.
+    path = os.path.join(workdir, "known_hosts")
+    check = trust._refuse_non_regular
+
+    def check_then_swap(p: str, mode: int | None = None) -> None:
+        check(p, mode)
+        if mode is None:
+            os.mkfifo(p)
+
+    monkeypatch.setattr(trust, "_refuse_non_regular", check_then_swap)
+    with pytest.raises(KnownHostsError) as err:
+        append_known_host(path, Hop("n", "node.example", 2222), host_key)
+    assert path in err.value.message and "not a regular file" in err.value.message
+    assert stat.S_ISFIFO(os.lstat(path).st_mode)
 
 
 def test_trust_into_an_impossible_path_is_a_clear_error(
