@@ -95,6 +95,7 @@ async def test_the_console_asks_once_in_a_modal_for_every_host_behind_the_jump(
         assert app.screen is modal
         field.value = LAB_PASSWORD
         await pilot.press("enter")
+        assert field.value == ""  # the answer is taken out of the widget, kept nowhere
         await until(
             lambda: (
                 len(asked) > 1
@@ -158,7 +159,10 @@ async def test_a_cancelled_question_fails_every_host_behind_the_jump_without_ask
         )
         hosts = app.screen_stack[-2]
         assert isinstance(hosts, HostsScreen)
+        field = app.screen.query_one(Input)
+        field.value = "half-typed"
         await pilot.press("escape")
+        assert field.value == ""  # what was typed goes with the cancel
         # One Esc is the answer for every host that waited on that question.
         await until(
             lambda: (
