@@ -14,16 +14,29 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from .sshd import LAB_PASSWORD, NODE_NAME, SshLab
+import pytest
 
-NODE_PYTHON = "/usr/bin/python3"
+from .sshd import LAB_PASSWORD, NODE_NAME, NODE_PYTHON, SshLab, remove_lab, set_password, start_lab
+
 PASSPHRASE = "key phrase 93!"
 
 
-def stop_lab(lab: SshLab) -> None:
-    lab.stop()
-    subprocess.run(["pkill", "-KILL", "-u", lab.user], check=False)
-    shutil.rmtree(lab.root, ignore_errors=True)
+@pytest.fixture(scope="module", name="pw_lab")
+def pw_lab_fixture() -> Iterator[SshLab]:
+    """A lab whose jump wants a key and the user's password."""
+    lab = start_lab(jump_auth="publickey,password")
+    yield lab
+    remove_lab(lab)
+    set_password(None)
+
+
+@pytest.fixture(name="env_factory")
+def env_factory_fixture() -> Iterator[list[Env]]:
+    """The tests' :class:`Env` s, appended by the test, removed after it."""
+    made: list[Env] = []
+    yield made
+    for env in made:
+        remove_env(env)
 
 
 @dataclass

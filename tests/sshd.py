@@ -16,12 +16,16 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 
+import pytest
+
 # A test run of its own can take another account (parallel checkouts must not share the
 # node user's home, where the agent and its daemon live).
 USER = os.environ.get("RDT_TEST_SSH_USER", "rdtuser")
 NODE_NAME = "gpu-node.internal"
 # The node user's password where a lab's jump asks for one (``start_lab(jump_auth=...)``).
 LAB_PASSWORD = "lab pass 7Qx!"
+# The node's Python, for the agent (the lab's node is this machine).
+NODE_PYTHON = "/usr/bin/python3"
 
 
 def sshd_path() -> str | None:
@@ -298,3 +302,18 @@ def start_lab(node_sftp: bool = True, jump_auth: str | None = None) -> SshLab:
     for server in servers.values():
         server.start()
     return lab
+
+
+def remove_lab(lab: SshLab) -> None:
+    """Stop both servers, end whatever the node user left running, and remove the lab."""
+    lab.stop()
+    subprocess.run(["pkill", "-KILL", "-u", lab.user], check=False)
+    shutil.rmtree(lab.root, ignore_errors=True)
+
+
+# ``pytestmark`` of a module that starts a lab and runs the agent on its node.
+LAB_MARKS = [
+    pytest.mark.skipif(sshd_path() is None, reason="openssh-server is not installed"),
+    pytest.mark.skipif(os.geteuid() != 0, reason="the sshd lab needs root (users, namespaces)"),
+    pytest.mark.skipif(not os.path.exists(NODE_PYTHON), reason="no /usr/bin/python3 for the node"),
+]

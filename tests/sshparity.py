@@ -19,7 +19,8 @@ from typing import Any
 from rdt_tui.config.sshconfig import SshConfig
 from rdt_tui.config.sshlex import SshConfigError
 from rdt_tui.config.sshroute import Jump, route
-from rdt_tui.config.sshverify import FIELDS, ours, run_ssh_g
+from rdt_tui.config.sshverify import differences as field_differences
+from rdt_tui.config.sshverify import ours, run_ssh_g, ssh_g_argv
 
 
 def split_spec(spec: str) -> tuple[str | None, str, int]:
@@ -39,40 +40,27 @@ def _jump_of(proxyjump: str) -> Jump:
     return Jump(host, user or None, int(port) if port else -1, extra or None)
 
 
-def ssh_g(path: str, asked: Jump) -> dict[str, Any]:
-    argv = ["ssh", "-G", "-F", path]
-    if asked.user:
-        argv += ["-l", asked.user]
-    if asked.port > 0:
-        argv += ["-p", str(asked.port)]
-    if asked.extra:
-        argv += ["-J", asked.extra]
-    for identity in asked.identities:
-        argv += ["-i", identity]
-    got = run_ssh_g([*argv, "--", asked.host])
-    return {"fields": got.fields, "error": got.error}
-
-
-def ssh_route(path: str, asked: Jump, depth: int = 0) -> list[dict[str, Any]]:
+def ssh_route(cfg: SshConfig, asked: Jump, depth: int = 0) -> list[dict[str, Any]]:
     """OpenSSH's route, hop by hop (only ProxyJump is followed: a ProxyCommand is a command
     to ssh, and what ours makes of one is checked on its own)."""
-    got = ssh_g(path, asked)
-    hop = {"asked": [asked.host, asked.user, asked.port, asked.extra], **got}
-    if got["error"] or depth > 16:
+    got = run_ssh_g(ssh_g_argv(cfg, asked))
+    asked_as = [asked.host, asked.user, asked.port, asked.extra]
+    hop = {"asked": asked_as, "fields": got.fields, "error": got.error}
+    if got.error or depth > 16:
         return [hop]
-    jump = got["fields"].get("proxyjump")
+    jump = got.fields.get("proxyjump")
     if not jump:
         return [hop]
-    return [*ssh_route(path, _jump_of(jump[0]), depth + 1), hop]
+    return [*ssh_route(cfg, _jump_of(jump[0]), depth + 1), hop]
 
 
 def compare(path: str, spec: str) -> dict[str, Any]:
     user, host, port = split_spec(spec)
     record: dict[str, Any] = {"file": path, "host": spec}
-    theirs = ssh_route(path, Jump(host, user, port))
-    record["theirs"] = theirs
+    cfg = SshConfig(path, None, explicit=True)
+    record["theirs"] = ssh_route(cfg, Jump(host, user, port))
     try:
-        steps = route(SshConfig(path, None, explicit=True), host, user, port)
+        steps = route(cfg, host, user, port)
     except SshConfigError as exc:
         record["ours_error"] = str(exc)
         return record
@@ -106,10 +94,8 @@ def differences(record: dict[str, Any]) -> list[str]:
     for ours_hop, their_hop in zip(reversed(mine), reversed(theirs), strict=False):
         if ours_hop["asked"] != their_hop["asked"]:
             out.append(f"asked {ours_hop['asked']}, ssh asks {their_hop['asked']}")
-        for key in FIELDS:
-            a, b = ours_hop["fields"].get(key, []), their_hop["fields"].get(key, [])
-            if a != b:
-                out.append(f"{their_hop['asked'][0]} {key}: ours {a}, ssh {b}")
+        for diff in field_differences(ours_hop["fields"], their_hop["fields"]):
+            out.append(f"{their_hop['asked'][0]} {diff}")
     return out
 
 

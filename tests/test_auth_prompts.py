@@ -5,8 +5,11 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import pty
+import select
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -51,6 +54,48 @@ def choice_without_terminal(env: dict[str, str]) -> str:
 )
 def test_askpass_rules_like_openssh_without_a_terminal(env: dict[str, str], expected: str) -> None:
     assert choice_without_terminal(env) == expected
+
+
+def choice_on_a_terminal(env: dict[str, str]) -> str:
+    """What the prompter picks in a process whose controlling terminal is a pseudo-terminal."""
+    pid, fd = pty.fork()
+    if pid == 0:  # the child: a session of its own, the pty its controlling terminal
+        try:
+            os.execv(sys.executable, [sys.executable, "-c", CHOICE, json.dumps(env)])
+        finally:
+            os._exit(127)
+    out = b""
+    deadline = time.monotonic() + 30
+    try:
+        while time.monotonic() < deadline:
+            if not select.select([fd], [], [], 1.0)[0]:
+                continue
+            try:
+                chunk = os.read(fd, 4096)
+            except OSError:  # EIO: the child closed the terminal
+                break
+            if not chunk:
+                break
+            out += chunk
+    finally:
+        os.close(fd)
+        os.waitpid(pid, 0)
+    return str(json.loads(out.decode().strip().splitlines()[-1]))
+
+
+@pytest.mark.parametrize(
+    ("env", "expected"),
+    [
+        ({}, "terminal"),
+        ({"SSH_ASKPASS": "/bin/true", "DISPLAY": ":0"}, "terminal"),  # a terminal comes first
+        ({"SSH_ASKPASS": "/bin/true", "SSH_ASKPASS_REQUIRE": "prefer"}, "terminal"),
+        ({"SSH_ASKPASS": "/bin/true", "SSH_ASKPASS_REQUIRE": "prefer", "DISPLAY": ":0"}, "askpass"),
+        ({"SSH_ASKPASS": "/bin/true", "SSH_ASKPASS_REQUIRE": "force"}, "askpass"),
+        ({"SSH_ASKPASS": "/bin/true", "SSH_ASKPASS_REQUIRE": "never", "DISPLAY": ":0"}, "terminal"),
+    ],
+)
+def test_askpass_rules_like_openssh_on_a_terminal(env: dict[str, str], expected: str) -> None:
+    assert choice_on_a_terminal(env) == expected
 
 
 def test_no_way_to_ask_raises_with_the_reason() -> None:

@@ -7,7 +7,7 @@ import pwd
 
 import pytest
 
-from rdt_tui.config.hosts import HostBook, HostsError, load_hosts_file
+from rdt_tui.config.hosts import HostBook, HostsError, load_hosts_file, parse_hosts_text
 from rdt_tui.config.sshconfig import load_ssh_config
 
 SSH_CONFIG = """\
@@ -115,3 +115,21 @@ def test_bad_hosts_entries_name_the_file_and_line(workdir: str, text: str, messa
     path = write(os.path.join(workdir, "hosts.toml"), text)
     with pytest.raises(HostsError, match=message):
         load_hosts_file(path)
+
+
+def test_a_hosts_file_entry_last_in_a_jump_list_does_not_follow_its_own_jump(
+    workdir: str,
+) -> None:
+    # jump = ["a", "b"] is ProxyJump a,b: ssh asks for b with -J a, so b's own jump (b0) is
+    # not taken, whether b is an ssh alias or, as here, a hosts-file entry.
+    hosts = parse_hosts_text(
+        '[[hosts]]\nname = "a"\nhostname = "10.0.0.1"\njump = "a0"\n\n'
+        '[[hosts]]\nname = "a0"\nhostname = "10.0.0.2"\n\n'
+        '[[hosts]]\nname = "b"\nhostname = "10.0.0.3"\njump = "b0"\n\n'
+        '[[hosts]]\nname = "b0"\nhostname = "10.0.0.4"\n\n'
+        '[[hosts]]\nname = "target"\nhostname = "10.0.0.5"\njump = ["a", "b"]\n',
+        "hosts.toml",
+    )
+    book = HostBook(load_ssh_config(write(os.path.join(workdir, "config"), "")), hosts)
+    assert [hop.label for hop in book.chain("target")] == ["a0", "a", "b", "target"]
+    assert [hop.label for hop in book.chain("b")] == ["b0", "b"]

@@ -133,3 +133,25 @@ def test_one_host_that_cannot_be_resolved_leaves_the_others_usable(tmp_path: Pat
         verified = run_cli(config, "hosts", "--verify")
         assert verified.returncode == 0, verified.stdout + verified.stderr
         assert "broken: refused by ssh -G too" in verified.stdout
+
+
+def test_the_route_as_check_host_prints_it(tmp_path: Path) -> None:
+    from rdt_tui.cli_ssh import route_json, route_lines
+    from rdt_tui.config.hosts import HostBook, parse_hosts_text
+    from rdt_tui.config.sshconfig import load_ssh_config
+
+    config = tmp_path / "config"
+    config.write_text(
+        "Host gw\n  HostName gw.example.org\n  User me\n  IdentityFile /keys/id_gw\n"
+        "Host relay\n  HostName relay.internal\n  ProxyCommand socat - TCP:%h:%p\n"
+    )
+    hosts = parse_hosts_text(
+        '[[hosts]]\nname = "node"\nhostname = "10.0.0.9"\nuser = "u"\njump = "gw"\n', "h.toml"
+    )
+    book = HostBook(load_ssh_config(str(config)), hosts)
+    assert route_lines(route_json(book, "node")) == [
+        "1. gw  me@gw.example.org:22  key /keys/id_gw",
+        "2. node  u@10.0.0.9:22  (hosts file)",
+    ]
+    [relay] = route_lines(route_json(book, "relay"))
+    assert relay.endswith("  through ProxyCommand: socat - TCP:relay.internal:22")

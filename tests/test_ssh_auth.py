@@ -16,48 +16,27 @@ from collections.abc import Iterator
 
 import pytest
 
-from .ssh_auth_env import (
-    NODE_PYTHON,
+from .ssh_auth_env import (  # noqa: F401 - fixtures
     PASSPHRASE,
     Env,
     accepted,
     assert_no_secret_in_files,
     encrypted_key,
+    env_factory_fixture,
     jump_config,
     make_env,
-    remove_env,
-    stop_lab,
+    pw_lab_fixture,
 )
-from .sshd import LAB_PASSWORD, SshLab, set_password, sshd_path, start_lab
+from .sshd import LAB_MARKS, LAB_PASSWORD, SshLab, remove_lab, set_password, start_lab
 
-pytestmark = [
-    pytest.mark.skipif(sshd_path() is None, reason="openssh-server is not installed"),
-    pytest.mark.skipif(os.geteuid() != 0, reason="the sshd lab needs root (users, namespaces)"),
-    pytest.mark.skipif(not os.path.exists(NODE_PYTHON), reason="no /usr/bin/python3 for the node"),
-]
-
-
-@pytest.fixture(scope="module")
-def pw_lab() -> Iterator[SshLab]:
-    lab = start_lab(jump_auth="publickey,password")
-    yield lab
-    stop_lab(lab)
-    set_password(None)
-
-
-@pytest.fixture
-def env_factory() -> Iterator[list[Env]]:
-    made: list[Env] = []
-    yield made
-    for env in made:
-        remove_env(env)
+pytestmark = LAB_MARKS
 
 
 @pytest.fixture(scope="module")
 def kbd_lab() -> Iterator[SshLab]:
     lab = start_lab(jump_auth="publickey,keyboard-interactive")
     yield lab
-    stop_lab(lab)
+    remove_lab(lab)
     set_password(None)
 
 

@@ -8,42 +8,21 @@ import asyncio
 import os
 import signal
 import time
-from collections.abc import Iterator
 
 import pytest
 
-from .ssh_auth_env import (
+from .ssh_auth_env import (  # noqa: F401 - fixtures
     NODE_PYTHON,
     Env,
     accepted,
     assert_no_secret_in_files,
+    env_factory_fixture,
     make_env,
-    remove_env,
-    stop_lab,
+    pw_lab_fixture,
 )
-from .sshd import LAB_PASSWORD, SshLab, set_password, sshd_path, start_lab
+from .sshd import LAB_MARKS, LAB_PASSWORD, SshLab
 
-pytestmark = [
-    pytest.mark.skipif(sshd_path() is None, reason="openssh-server is not installed"),
-    pytest.mark.skipif(os.geteuid() != 0, reason="the sshd lab needs root (users, namespaces)"),
-    pytest.mark.skipif(not os.path.exists(NODE_PYTHON), reason="no /usr/bin/python3 for the node"),
-]
-
-
-@pytest.fixture(scope="module")
-def pw_lab() -> Iterator[SshLab]:
-    lab = start_lab(jump_auth="publickey,password")
-    yield lab
-    stop_lab(lab)
-    set_password(None)
-
-
-@pytest.fixture
-def env_factory() -> Iterator[list[Env]]:
-    made: list[Env] = []
-    yield made
-    for env in made:
-        remove_env(env)
+pytestmark = LAB_MARKS
 
 
 # ----- (c) the console's modal ---------------------------------------------------------------
@@ -116,6 +95,7 @@ async def test_the_console_asks_once_in_a_modal_for_every_host_behind_the_jump(
         assert app.screen is modal
         field.value = LAB_PASSWORD
         await pilot.press("enter")
+        assert field.value == ""  # the answer is taken out of the widget, kept nowhere
         await until(
             lambda: (
                 len(asked) > 1
@@ -179,7 +159,10 @@ async def test_a_cancelled_question_fails_every_host_behind_the_jump_without_ask
         )
         hosts = app.screen_stack[-2]
         assert isinstance(hosts, HostsScreen)
+        field = app.screen.query_one(Input)
+        field.value = "half-typed"
         await pilot.press("escape")
+        assert field.value == ""  # what was typed goes with the cancel
         # One Esc is the answer for every host that waited on that question.
         await until(
             lambda: (

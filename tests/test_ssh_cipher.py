@@ -15,7 +15,7 @@ from rdt_tui.config.hosts import HostBook
 from rdt_tui.config.sshconfig import load_ssh_config
 from rdt_tui.transport.ssh import SshConnector
 
-from .sshd import SshLab, sshd_path, start_lab
+from .sshd import SshLab, remove_lab, sshd_path, start_lab
 
 pytestmark = [
     pytest.mark.skipif(sshd_path() is None, reason="openssh-server is not installed"),
@@ -27,8 +27,7 @@ pytestmark = [
 def lab() -> Iterator[SshLab]:
     lab = start_lab()
     yield lab
-    lab.stop()
-    shutil.rmtree(lab.root, ignore_errors=True)
+    remove_lab(lab)
 
 
 def ciphers(lab: SshLab) -> list[tuple[str, str]]:

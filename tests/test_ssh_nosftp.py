@@ -11,7 +11,6 @@ import os
 import pwd
 import shutil
 import stat
-import subprocess
 import uuid
 from collections.abc import Iterator
 
@@ -26,24 +25,16 @@ from rdt_tui.transport.base import TransportError
 from rdt_tui.transport.ssh import SshConnector, SshTransport
 from rdt_tui.transport.transfer import PART, TransferError
 
-from .sshd import SshLab, sshd_path, start_lab
+from .sshd import LAB_MARKS, NODE_PYTHON, SshLab, remove_lab, start_lab
 
-NODE_PYTHON = "/usr/bin/python3"
-
-pytestmark = [
-    pytest.mark.skipif(sshd_path() is None, reason="openssh-server is not installed"),
-    pytest.mark.skipif(os.geteuid() != 0, reason="the sshd lab needs root (users, namespaces)"),
-    pytest.mark.skipif(not os.path.exists(NODE_PYTHON), reason="no /usr/bin/python3 for the node"),
-]
+pytestmark = LAB_MARKS
 
 
 @pytest.fixture(scope="module")
 def lab() -> Iterator[SshLab]:
     lab = start_lab(node_sftp=False)
     yield lab
-    lab.stop()
-    subprocess.run(["pkill", "-KILL", "-u", lab.user], check=False)
-    shutil.rmtree(lab.root, ignore_errors=True)
+    remove_lab(lab)
 
 
 @pytest.fixture
@@ -199,6 +190,16 @@ async def test_push_and_pull_a_directory_without_sftp(lab: SshLab, workdir: str)
         assert "symbolic link" in err.value.message
         with open(victim, "rb") as fh:
             assert fh.read() == b"precious"
+        # Nor one another user left there with the right first bytes, writable by all.
+        foreign = f"{shared}/weights.bin{PART}"
+        with open(foreign, "wb") as fh:
+            fh.write(blobs["weights.bin"][:1000])
+        os.chmod(foreign, 0o666)
+        with pytest.raises(TransferError) as err:
+            await transport.transfer(True, f"{src}/weights.bin", shared, False, lambda p: None)
+        assert "not left by you" in err.value.message and foreign in err.value.message
+        assert not os.path.exists(f"{shared}/weights.bin")
+        assert os.path.getsize(foreign) == 1000
     finally:
         await transport.close()
         shutil.rmtree(remote, ignore_errors=True)

@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import shutil
 import subprocess
 import sys
 import uuid
@@ -20,15 +19,9 @@ from rdt_tui.config.sshconfig import load_ssh_config
 from rdt_tui.transport.errors import HostKeyUnknown
 from rdt_tui.transport.ssh import SshTransport
 
-from .sshd import NODE_NAME, SshLab, sshd_path, start_lab
+from .sshd import LAB_MARKS, NODE_NAME, NODE_PYTHON, SshLab, remove_lab, start_lab
 
-NODE_PYTHON = "/usr/bin/python3"
-
-pytestmark = [
-    pytest.mark.skipif(sshd_path() is None, reason="openssh-server is not installed"),
-    pytest.mark.skipif(os.geteuid() != 0, reason="the sshd lab needs root (users, namespaces)"),
-    pytest.mark.skipif(not os.path.exists(NODE_PYTHON), reason="no /usr/bin/python3 for the node"),
-]
+pytestmark = LAB_MARKS
 
 # A TCP relay on stdin/stdout: the kind of program a ProxyCommand runs (no nc on CI).
 RELAY = """\
@@ -87,9 +80,7 @@ def lab() -> Iterator[SshLab]:
             )
         )
     yield lab
-    lab.stop()
-    subprocess.run(["pkill", "-KILL", "-u", lab.user], check=False)
-    shutil.rmtree(lab.root, ignore_errors=True)
+    remove_lab(lab)
 
 
 @pytest.fixture

@@ -22,15 +22,11 @@ from rdt_tui.transport.base import TransportError
 from rdt_tui.transport.ssh import SshTransport
 from rdt_tui.transport.transfer import PART, Progress, TransferError
 
-from .sshd import SshLab, ensure_user, sshd_path, start_lab
-from .test_ssh import NODE_PYTHON, cli, client, hops, write_cli_hosts
+from .sshd import LAB_MARKS, NODE_PYTHON, SshLab, ensure_user, remove_lab, start_lab
+from .test_ssh import cli, client, hops, write_cli_hosts
 from .test_transport_safety import keygen_finds
 
-pytestmark = [
-    pytest.mark.skipif(sshd_path() is None, reason="openssh-server is not installed"),
-    pytest.mark.skipif(os.geteuid() != 0, reason="the sshd lab needs root (users, namespaces)"),
-    pytest.mark.skipif(not os.path.exists(NODE_PYTHON), reason="no /usr/bin/python3 for the node"),
-]
+pytestmark = LAB_MARKS
 
 
 def noop(_p: Progress) -> None:
@@ -50,9 +46,7 @@ def shared_dir() -> Iterator[str]:
 def lab() -> Iterator[SshLab]:
     lab = start_lab()
     yield lab
-    lab.stop()
-    subprocess.run(["pkill", "-KILL", "-u", lab.user], check=False)
-    shutil.rmtree(lab.root, ignore_errors=True)
+    remove_lab(lab)
 
 
 @pytest.fixture

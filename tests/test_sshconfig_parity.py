@@ -38,6 +38,8 @@ ETC_HOSTS = """\
 10.1.0.6 gpu01.cluster.example.net gpu01.cluster.example.net.
 10.1.0.7 fq.hpc.example.org fq.hpc.example.org.
 10.9.9.9 real.example.org cname-src.hpc.example.org.
+10.1.0.8 x.y.example.net x.y.example.net.
+10.1.0.9 x.y.z.example.net x.y.z.example.net.
 """
 
 pytestmark = [
@@ -158,12 +160,15 @@ def test_key_values_of_the_corpus(records: dict[tuple[str, str], dict[str, Any]]
     assert len(socat) == 1 and socat[0]["proxy_command"].startswith("socat - PROXY:")
     assert target("match-exec.conf", "labpc1")["user"] == ["from-script"]
     assert target("match-exec.conf", "onvpn")["hostname"] == ["onvpn.internal.example.org"]
+    assert target("match-exec.conf", "tokexec")["identityfile"] == ["~/.ssh/id_tokexec"]
     if os.geteuid() == 0:  # the namespace with our /etc/hosts was made
         assert target("canonical.conf", "gpu01")["hostname"] == ["gpu01.cluster.example.net"]
         assert target("canonical.conf", "gpu01")["user"] == ["clusteruser"]
         assert target("canonical-cname.conf", "cname-src")["hostname"] == ["real.example.org"]
         assert target("canonical.conf", "bare")["hostname"] == ["bare"]
         assert target("canonical.conf", "127.1")["hostname"] == ["127.0.0.1"]
+        assert target("canonical-dots.conf", "x.y")["hostname"] == ["x.y.example.net"]
+        assert target("canonical-dots.conf", "x.y.z")["hostname"] == ["x.y.z"]
 
 
 def refused_cases() -> list[tuple[str, str, int]]:

@@ -26,6 +26,7 @@ import asyncssh
 import pytest
 
 from rdt_tui.config.hosts import Hop
+from rdt_tui.transport import trust
 from rdt_tui.transport.exec_side import ExecSide
 from rdt_tui.transport.sftp_side import SftpSide
 from rdt_tui.transport.transfer import PART, LocalSide, Progress, TransferError, copy_tree
@@ -247,6 +248,21 @@ async def test_a_bare_relative_destination_still_works(
 # ------------------------------------------------------------------------- planted part files
 
 
+def random_source(workdir: str, size: int = 300_000) -> tuple[str, bytes]:
+    """``workdir/model.bin`` of ``size`` random bytes: its path and its bytes."""
+    src = os.path.join(workdir, "model.bin")
+    data = os.urandom(size)
+    with open(src, "wb") as fh:
+        fh.write(data)
+    return src, data
+
+
+def plant_part(dest: str, first: bytes) -> None:
+    """The part file of an earlier, cut transfer to ``dest``, holding ``first``."""
+    with open(dest + PART, "wb") as fh:
+        fh.write(first)
+
+
 @pytest.fixture
 def shared_dir() -> Iterator[str]:
     """A world-writable sticky directory, like /tmp or a group's scratch space."""
@@ -266,10 +282,7 @@ def other_user() -> Any:
 async def test_a_planted_part_symlink_is_refused_and_its_target_untouched(
     workdir: str, shared_dir: str, other_user: Any
 ) -> None:
-    src = os.path.join(workdir, "model.bin")
-    data = os.urandom(300_000)
-    with open(src, "wb") as fh:
-        fh.write(data)
+    src, _data = random_source(workdir)
     victim = os.path.join(workdir, "victim")
     with open(victim, "wb") as fh:
         fh.write(b"precious")
@@ -287,15 +300,11 @@ async def test_a_planted_part_symlink_is_refused_and_its_target_untouched(
 async def test_a_part_file_of_another_user_is_not_resumed(
     workdir: str, shared_dir: str, other_user: Any
 ) -> None:
-    src = os.path.join(workdir, "model.bin")
-    data = os.urandom(300_000)
-    with open(src, "wb") as fh:
-        fh.write(data)
+    src, data = random_source(workdir)
     dest = os.path.join(shared_dir, "model.bin")
     # The right first bytes (a public checkpoint, say), in a file the other user owns: resuming
     # into it would hand them the finished destination.
-    with open(dest + PART, "wb") as fh:
-        fh.write(data[:1000])
+    plant_part(dest, data[:1000])
     os.chown(dest + PART, other_user.pw_uid, other_user.pw_gid)
     with pytest.raises(TransferError) as err:
         await copy_tree(LocalSide(), src, LocalSide(), dest, False, Progress(), noop)
@@ -304,13 +313,9 @@ async def test_a_part_file_of_another_user_is_not_resumed(
 
 
 async def test_a_part_of_ours_still_resumes(workdir: str) -> None:
-    src = os.path.join(workdir, "model.bin")
-    data = os.urandom(300_000)
-    with open(src, "wb") as fh:
-        fh.write(data)
+    src, data = random_source(workdir)
     dest = os.path.join(workdir, "copy.bin")
-    with open(dest + PART, "wb") as fh:
-        fh.write(data[:1000])
+    plant_part(dest, data[:1000])
     p = await copy_tree(LocalSide(), src, LocalSide(), dest, False, Progress(), noop)
     assert p.resumed_bytes == 1000 and p.files == 1
     with open(dest, "rb") as fh:
@@ -329,16 +334,39 @@ class SwappingLocal(LocalSide):
             fh.write(b"other bytes")
 
 
+class PlantingLocal(LocalSide):
+    """This machine, where a part file link to ``victim`` appears right after the destination
+    was checked: only opening the part without following links stops it."""
+
+    def __init__(self, victim: str) -> None:
+        super().__init__()
+        self.victim = victim
+
+    async def check_target(self, root: str, path: str) -> None:
+        await super().check_target(root, path)
+        os.symlink(self.victim, path + PART)
+
+
+async def test_a_part_link_planted_after_the_check_is_not_followed(workdir: str) -> None:
+    src, _data = random_source(workdir, 100_000)
+    victim = os.path.join(workdir, "victim")
+    with open(victim, "wb") as fh:
+        fh.write(b"precious")
+    dest = os.path.join(workdir, "copy.bin")
+    with pytest.raises(TransferError) as err:
+        await copy_tree(LocalSide(), src, PlantingLocal(victim), dest, False, Progress(), noop)
+    assert "symbolic link" in err.value.message
+    with open(victim, "rb") as fh:
+        assert fh.read() == b"precious"
+    assert not os.path.exists(dest)
+
+
 async def test_a_part_swapped_after_it_was_hashed_is_not_renamed_into_place(
     workdir: str,
 ) -> None:
-    src = os.path.join(workdir, "model.bin")
-    data = os.urandom(100_000)
-    with open(src, "wb") as fh:
-        fh.write(data)
+    src, data = random_source(workdir, 100_000)
     dest = os.path.join(workdir, "copy.bin")
-    with open(dest + PART, "wb") as fh:
-        fh.write(data[:1000])
+    plant_part(dest, data[:1000])
     with pytest.raises(TransferError) as err:
         await copy_tree(LocalSide(), src, SwappingLocal(), dest, False, Progress(), noop)
     assert "not left by you" in err.value.message
@@ -391,6 +419,26 @@ def test_trust_refuses_a_known_hosts_that_is_not_a_regular_file(
         before.st_ino,
         before.st_rdev,
     )
+
+
+def test_trust_refuses_a_known_hosts_swapped_for_a_fifo_after_its_check(
+    workdir: str, host_key: asyncssh.SSHKey, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Between the check by name and the open, the path becomes a FIFO: what was opened is
+    # checked again, so nothing is written into it.
+    path = os.path.join(workdir, "known_hosts")
+    check = trust._refuse_non_regular
+
+    def check_then_swap(p: str, mode: int | None = None) -> None:
+        check(p, mode)
+        if mode is None:
+            os.mkfifo(p)
+
+    monkeypatch.setattr(trust, "_refuse_non_regular", check_then_swap)
+    with pytest.raises(KnownHostsError) as err:
+        append_known_host(path, Hop("n", "node.example", 2222), host_key)
+    assert path in err.value.message and "not a regular file" in err.value.message
+    assert stat.S_ISFIFO(os.lstat(path).st_mode)
 
 
 def test_trust_into_an_impossible_path_is_a_clear_error(

@@ -243,19 +243,7 @@ class SshConfig:
             jump_host = None
         if jump_host is not None:
             proxy = None  # ssh turns the jump into its own ProxyCommand later
-        tokens = {
-            "C": hashlib.sha1((self.thishost + host + str(port) + user).encode()).hexdigest(),
-            "L": self.thishost.split(".")[0],
-            "i": str(self.uid),
-            "k": opts.host_key_alias or original,
-            "l": self.thishost,
-            "n": original,
-            "p": str(port),
-            "d": self.home,
-            "h": host,
-            "r": user,
-            "u": self.local_user,
-        }
+        tokens = self.tokens(host, str(port), user, original, opts.host_key_alias or original)
         known = opts.known_hosts or ["~/.ssh/known_hosts", "~/.ssh/known_hosts2"]
         if known[0].lower() == "none":
             known = []
@@ -282,6 +270,24 @@ class SshConfig:
         except ValueError as exc:
             raise SshHostError(original, 0, f"UserKnownHostsFile: {exc}") from None
         return resolved
+
+    def tokens(
+        self, host: str, port: str, user: str, original: str, keyalias: str
+    ) -> dict[str, str]:
+        """ssh_config(5)'s ``%`` tokens for a host (paths, and ``Match exec``)."""
+        return {
+            "C": hashlib.sha1((self.thishost + host + port + user).encode()).hexdigest(),
+            "L": self.thishost.split(".")[0],
+            "d": self.home,
+            "h": host,
+            "i": str(self.uid),
+            "k": keyalias,
+            "l": self.thishost,
+            "n": original,
+            "p": port,
+            "r": user,
+            "u": self.local_user,
+        }
 
     # -- listing -------------------------------------------------------------------------
 

@@ -5,7 +5,6 @@ lines apply, and the first value of each option kept."""
 from __future__ import annotations
 
 import glob
-import hashlib
 import os
 import subprocess
 from collections.abc import Callable
@@ -228,21 +227,9 @@ class Pass:
         self.active = False if never else result
 
     def _exec(self, arg: str, host: str, ruser: str, bad: Bad) -> bool:
-        cfg, o = self.cfg, self.opts
+        o = self.opts
         port = str(22 if o.port <= 0 else o.port)
-        tokens = {
-            "C": hashlib.sha1((cfg.thishost + host + port + ruser).encode()).hexdigest(),
-            "L": cfg.thishost.split(".")[0],
-            "d": cfg.home,
-            "h": host,
-            "k": o.host_key_alias or host,
-            "l": cfg.thishost,
-            "n": self.original,
-            "p": port,
-            "r": ruser,
-            "u": cfg.local_user,
-            "i": str(cfg.uid),
-        }
+        tokens = self.cfg.tokens(host, port, ruser, self.original, o.host_key_alias or host)
         try:
             cmd = percent_expand(arg, tokens)
         except ValueError as exc:

@@ -165,11 +165,12 @@ class OpenSshPrompter:
             use = display
         elif require == "never":
             allow = False
-        if not use and not _has_tty():
+        tty = _has_tty()
+        if not use and not tty:
             use = True
         if use and allow and self._askpass_program():
             return "askpass"
-        return "terminal" if _has_tty() else "none"
+        return "terminal" if tty else "none"
 
     async def ask(self, prompt: str, echo: bool) -> str | None:
         how = self.choice()

@@ -23,8 +23,6 @@ from .transfer import (
     Side,
     TransferError,
     node_sha256,
-    not_ours,
-    refused_link,
     requests_for,
 )
 
@@ -112,27 +110,9 @@ class SftpSide(Side):
     async def sha256(self, paths: list[str]) -> dict[str, str]:
         return await node_sha256(self.conn, self.python, paths)
 
-    async def check_target(self, root: str, path: str) -> None:
-        rel = posixpath.relpath(posixpath.dirname(path) or ".", root)
-        cur = root
-        for part in rel.split("/"):
-            if part in ("", "."):
-                continue
-            cur = posixpath.join(cur, part)
-            attrs = await self._lstat(cur)
-            if attrs is None:
-                break
-            if not stat.S_ISDIR(attrs.permissions or 0):
-                raise refused_link(cur)
-        for p in (path, path + PART):
-            attrs = await self._lstat(p)
-            if attrs is None:
-                continue
-            mode = attrs.permissions or 0
-            if stat.S_ISLNK(mode):
-                raise refused_link(p)
-            if p.endswith(PART) and (not stat.S_ISREG(mode) or attrs.uid != await self.uid()):
-                raise not_ours(p)
+    async def lstat(self, path: str) -> tuple[int, int | None] | None:
+        attrs = await self._lstat(path)
+        return None if attrs is None else (attrs.permissions or 0, attrs.uid)
 
     async def uid(self) -> int:
         """The connecting user's uid on the node (asked once)."""

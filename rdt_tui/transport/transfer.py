@@ -155,10 +155,36 @@ class Side(abc.ABC):
     @abc.abstractmethod
     async def sha256(self, paths: list[str]) -> dict[str, str]: ...
 
-    @abc.abstractmethod
     async def check_target(self, root: str, path: str) -> None:
         """Refuse a destination ``path`` below ``root`` that passes through (or is) a symbolic
         link, and a part file beside it that this user did not create."""
+        cur = root
+        for part in posixpath.relpath(posixpath.dirname(path) or ".", root).split("/"):
+            if part in ("", "."):
+                continue
+            cur = posixpath.join(cur, part)
+            st = await self.lstat(cur)
+            if st is None:
+                break  # the rest is made by makedirs, as real directories
+            if not stat.S_ISDIR(st[0]):
+                raise refused_link(cur)
+        for p in (path, path + PART):
+            st = await self.lstat(p)
+            if st is None:
+                continue
+            mode, owner = st
+            if stat.S_ISLNK(mode):
+                raise refused_link(p)
+            if p.endswith(PART) and (not stat.S_ISREG(mode) or owner != await self.uid()):
+                raise not_ours(p)
+
+    async def lstat(self, path: str) -> tuple[int, int | None] | None:
+        """(mode, owner's uid) of ``path`` itself, None when there is none."""
+        raise NotImplementedError
+
+    async def uid(self) -> int:
+        """The uid this side's files are written as."""
+        raise NotImplementedError
 
     def read_part(self, path: str) -> AsyncIterator[bytes]:
         """The bytes of a part file this copy resumes (``check_target`` vetted it)."""
@@ -252,26 +278,15 @@ class LocalSide(Side):
                 raise not_ours(src)
         os.replace(src, dst)
 
-    async def check_target(self, root: str, path: str) -> None:
-        cur = root
-        for part in os.path.relpath(os.path.dirname(path) or ".", root).split(os.sep):
-            if part in ("", "."):
-                continue
-            cur = os.path.join(cur, part)
-            try:
-                if not stat.S_ISDIR(os.lstat(cur).st_mode):
-                    raise refused_link(cur)
-            except FileNotFoundError:
-                break  # the rest is made by makedirs, as real directories
-        for p in (path, path + PART):
-            try:
-                st = os.lstat(p)
-            except FileNotFoundError:
-                continue
-            if stat.S_ISLNK(st.st_mode):
-                raise refused_link(p)
-            if p.endswith(PART) and (not stat.S_ISREG(st.st_mode) or st.st_uid != os.getuid()):
-                raise not_ours(p)
+    async def lstat(self, path: str) -> tuple[int, int | None] | None:
+        try:
+            st = os.lstat(path)
+        except FileNotFoundError:
+            return None
+        return st.st_mode, st.st_uid
+
+    async def uid(self) -> int:
+        return os.getuid()
 
     async def remove(self, path: str) -> None:
         self._parts.pop(path, None)
