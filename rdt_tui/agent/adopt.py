@@ -19,7 +19,7 @@ from ..protocol.errors import AgentError
 from . import adoptproc
 from .files import write_json_atomic
 from .gpu import RunOfPid
-from .procs import process_table, read_proc, run_of_pid
+from .procs import read_proc, run_of_pid
 from .runs import metric_format_of, metric_source_of, node_path
 
 _STDOUT_HINT = {
@@ -46,9 +46,10 @@ def candidates(store: Any, gpu_pids: Set[int]) -> List[Dict[str, Any]]:
     """Training processes of this user that no run of ours holds: python processes that
     hold a GPU or run under accelerate/torchrun/deepspeed. One entry per tree (its
     topmost such process), with its command line, cwd, log file and worker count."""
-    table = process_table()
+    scan = store.scan()  # the process table and every process's marker, read once
+    table = scan.table
+    marked = {p for pids in scan.marked.values() for p in pids}
     me = os.getuid()
-    scan = store.scan()
     ours: Dict[int, str] = {}
     for run_id in store.run_ids():
         for pid in scan.members(run_id, store.summary_state(run_id)):
@@ -56,7 +57,7 @@ def candidates(store: Any, gpu_pids: Set[int]) -> List[Dict[str, Any]]:
     qualifies: Dict[int, List[str]] = {}
     launched: Set[int] = set()
     for pid, proc in table.items():
-        if pid in scan.exclude or adoptproc.uid_of(pid) != me or run_of_pid(pid):
+        if pid in scan.exclude or pid in marked or adoptproc.uid_of(pid) != me:
             continue
         argv = adoptproc.cmdline(pid)
         if not argv or not adoptproc.is_python(argv, proc.name):
@@ -206,11 +207,11 @@ class AdoptOps:
 
     def _adopt(self, args: Dict[str, Any]) -> str:
         pid = check_adoptable(args.get("pid"))
-        table = process_table()
+        scan = self.store.scan()
+        table = scan.table
         proc = table.get(pid)
         if proc is None:
             raise AgentError(errors.BAD_REQUEST, f"process {pid} just ended")
-        scan = self.store.scan()
         if pid in scan.exclude:
             raise AgentError(errors.BAD_REQUEST, f"process {pid} is rdt-tui's own agent")
         # Part of a run already: adopted before (that run), or launched by us (refused).

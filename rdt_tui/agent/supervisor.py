@@ -1,4 +1,5 @@
-"""The supervisor seam: who starts a run, says its status, stops it and picks it up again.
+"""The supervisor seam: who starts a run and stops it (its status is RunStore.summary's, and
+a daemon restart picks runs up in AgentService.adopt).
 
 ``local``: our shim in a session of its own on this host (runs.py, shim.py and the service's
 stop escalation, unchanged behind this seam). ``slurm``: a batch job whose script execs the
@@ -20,10 +21,6 @@ from .runs import RunStore
 LIVE = slurm.LIVE_STATES  # the statuses of a run that may still write output
 
 
-def scheduler_of(spec: Dict[str, Any]) -> str:
-    return "slurm" if spec.get("scheduler") == "slurm" else "local"
-
-
 class Supervisor(abc.ABC):
     name = ""
 
@@ -35,24 +32,9 @@ class Supervisor(abc.ABC):
     def start(self, spec: Dict[str, Any]) -> str:
         """Create the run's record and start (or submit) it; its id."""
 
-    def status(self, run_id: str) -> Dict[str, Any]:
-        return self.store.summary(run_id)
-
     @abc.abstractmethod
     async def stop(self, run_id: str, sig: int, grace: float) -> Dict[str, Any]:
         """Stop the run the way its scheduler expects; its final summary."""
-
-    def adopt(self) -> List[str]:
-        """The live runs of this supervisor (after a daemon restart)."""
-        ids = []
-        for run_id in self.store.run_ids():
-            try:
-                mine = scheduler_of(self.store.spec(run_id)) == self.name
-            except Exception:
-                mine = self.name == "local"
-            if mine and self.store.summary(run_id)["status"] in LIVE:
-                ids.append(run_id)
-        return ids
 
 
 class LocalSupervisor(Supervisor):
