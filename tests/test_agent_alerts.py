@@ -40,6 +40,16 @@ def write_notify(state_dir: str, notify: dict[str, Any], rules: dict[str, Any] |
         json.dump({"notify": notify, "rules": rules or {}}, fh)
 
 
+def serve(
+    hooks: list[Webhook], state_dir: str, fmt: str, hook: Webhook | None = None, **notify: Any
+) -> Webhook:
+    """A real webhook server (closed by the ``hooks`` fixture), named in the node's file."""
+    hook = hook or Webhook()
+    hooks.append(hook)
+    write_notify(state_dir, {"url": hook.url, "format": fmt, **notify})
+    return hook
+
+
 def job(workdir: str, body: str) -> list[str]:
     path = os.path.join(workdir, "job.py")
     with open(path, "w") as fh:
@@ -69,9 +79,7 @@ def rdt(state_dir: str, *args: str) -> subprocess.CompletedProcess[str]:
 async def test_run_that_exits_1_detached_is_posted_and_listed(
     agent: Agent, state_dir: str, workdir: str, hooks: list[Webhook]
 ) -> None:
-    hook = Webhook()
-    hooks.append(hook)
-    write_notify(state_dir, {"url": hook.url, "format": "generic"})
+    hook = serve(hooks, state_dir, "generic")
     c = await agent.client()
     argv = job(workdir, "import sys, time\ntime.sleep(1.5)\nprint('bye')\nsys.exit(1)\n")
     run = await c.launch(argv, cwd=workdir, name="dies")
@@ -130,9 +138,7 @@ async def test_nan_loss_is_posted_in_slack_format(
 async def test_stalled_job_is_posted_with_the_profile_threshold(
     agent: Agent, state_dir: str, workdir: str, hooks: list[Webhook]
 ) -> None:
-    hook = Webhook()
-    hooks.append(hook)
-    write_notify(state_dir, {"url": hook.url, "format": "ntfy"})
+    hook = serve(hooks, state_dir, "ntfy")
     c = await agent.client()
     argv = job(
         workdir,
@@ -160,9 +166,7 @@ async def test_stalled_job_is_posted_with_the_profile_threshold(
 async def test_server_answering_500_twice_then_200_gets_it_once(
     agent: Agent, state_dir: str, hooks: list[Webhook]
 ) -> None:
-    hook = Webhook(answers=(500, 500, 200))
-    hooks.append(hook)
-    write_notify(state_dir, {"url": hook.url, "format": "discord"})
+    hook = serve(hooks, state_dir, "discord", Webhook(answers=(500, 500, 200)))
     c = await agent.client()
     await c.call("notify", {"test": True})
     got = await posts(hook, 3)
@@ -176,9 +180,7 @@ async def test_server_answering_500_twice_then_200_gets_it_once(
 async def test_server_that_never_answers_causes_no_pile_up(
     agent: Agent, state_dir: str, hooks: list[Webhook]
 ) -> None:
-    hook = Webhook(hang=True)
-    hooks.append(hook)
-    write_notify(state_dir, {"url": hook.url, "format": "generic", "timeout_s": 1})
+    hook = serve(hooks, state_dir, "generic", Webhook(hang=True), timeout_s=1)
     c = await agent.client()
     for _ in range(QUEUE_MAX * 3):  # each answers at once: the POST is the worker's business
         await asyncio.wait_for(c.call("notify", {"test": True}), 10)
@@ -196,9 +198,7 @@ async def test_server_that_never_answers_causes_no_pile_up(
 async def test_a_daemon_killed_after_an_alert_does_not_repeat_it(
     agent: Agent, state_dir: str, workdir: str, hooks: list[Webhook]
 ) -> None:
-    hook = Webhook()
-    hooks.append(hook)
-    write_notify(state_dir, {"url": hook.url, "format": "generic"})
+    hook = serve(hooks, state_dir, "generic")
     c = await agent.client()
     argv = job(
         workdir,
@@ -225,9 +225,7 @@ async def test_a_daemon_killed_after_an_alert_does_not_repeat_it(
 async def test_a_run_that_ends_while_the_daemon_is_down_is_reported_when_it_is_back(
     agent: Agent, state_dir: str, workdir: str, hooks: list[Webhook]
 ) -> None:
-    hook = Webhook()
-    hooks.append(hook)
-    write_notify(state_dir, {"url": hook.url, "format": "generic"})
+    hook = serve(hooks, state_dir, "generic")
     c = await agent.client()
     argv = job(workdir, "import sys, time\ntime.sleep(2)\nsys.exit(4)\n")
     run = await c.launch(argv, cwd=workdir, name="orphan")
