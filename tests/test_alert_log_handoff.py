@@ -4,14 +4,21 @@ is read by the engine itself. Real RunWatcher and LogFollower on a real file."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
+
+import pytest
 
 from rdt_tui.agent import alerting
 from rdt_tui.agent.alerting import AlertEngine
 from rdt_tui.agent.alertstate import RunAlerts
 from rdt_tui.agent.watch import RunWatcher
 from rdt_tui.core.alerts import DEFAULT_RULES
+
+from .conftest import Agent
+from .test_agent_alerts import hooks, job, posts, serve  # noqa: F401 (a fixture)
+from .webhook import Webhook
 
 
 class Store:
@@ -73,3 +80,40 @@ def test_a_truncated_log_is_judged_from_its_start(tmp_path: Path) -> None:
     w._read_logs(False)
     text, _ = AlertEngine._log_news(st, w, False)
     assert text == "CUDA out of memory"
+
+
+@pytest.mark.asyncio
+async def test_a_run_ending_on_a_fatal_line_gets_it_posted_with_its_end(
+    agent: Agent,
+    state_dir: str,
+    workdir: str,
+    hooks: list[Webhook],  # noqa: F811
+) -> None:
+    """The real agent: the last line, unterminated, is the watcher's final read; the engine
+    must not call the run done before it has taken that read's fatal line."""
+    hook = serve(hooks, state_dir, "generic")
+    c = await agent.client()
+    body = "import sys\nprint('step=1 loss=1.0', flush=True)\n"
+    body += "sys.stdout.write('RuntimeError: CUDA out of memory. Tried to allocate 2 GiB')\n"
+    body += "sys.exit(3)\n"
+    run = await c.launch(job(workdir, body), cwd=workdir, name="oom")
+    got = await posts(hook, 2)
+    alerts = {json.loads(r["body"])["kind"]: json.loads(r["body"]) for r in got}
+    assert set(alerts) == {"fatal_line", "exit"}
+    assert (
+        "log: RuntimeError: CUDA out of memory. Tried to allocate" in alerts["fatal_line"]["text"]
+    )
+    assert alerts["exit"]["run"] == alerts["fatal_line"]["run"] == run["id"]
+
+
+def test_a_gap_in_a_log_truncated_while_the_daemon_was_down_is_left(tmp_path: Path) -> None:
+    """The saved cursors point past the end of a log cut short meanwhile: the watcher starts
+    it again from 0, and so does the engine, instead of reading a gap that is no more."""
+    w, log = watcher(tmp_path, "Watchdog caught collective operation timeout\n")
+    w._add_follower(w.output_log, 5000)  # as if resumed from a cursor at 5000
+    w.log_from = 5000
+    w._read_logs(False)
+    st = RunAlerts("r1", str(tmp_path), dict(DEFAULT_RULES))
+    st.log_pos = 4000
+    text, end = AlertEngine._log_news(st, w, False)
+    assert text == "Watchdog caught collective operation timeout" and end == log.stat().st_size

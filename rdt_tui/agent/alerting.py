@@ -164,6 +164,8 @@ class AlertEngine:
             w = self.service.watchers[st.run_id]
             summary = w.summary
             ended = summary["status"] not in LIVE_STATES
+            # Read before the notes: a watcher seen finished has noted its last lines.
+            st.log_finished = w.finished
             text, end = self._log_news(st, w, ended)
             free = None
             if st.rules["disk"] and now - st.last_disk >= float(st.rules["disk_every_s"]):
@@ -178,12 +180,12 @@ class AlertEngine:
 
         The watcher reads output.log anyway and notes its fatal lines (agent/watch.py); only
         what it skipped (its saved cursor ran ahead of ours before a restart) is read here."""
-        if st.log_pos < w.log_from:
+        follower = w.followers[w.output_log]
+        restarts = follower.rotations + follower.truncations
+        if st.log_pos < w.log_from and not restarts:  # after a restart, the bytes are gone
             want = min(LOG_CHUNK, w.log_from - st.log_pos)
             text, _, end = read_chunk(w.output_log, st.log_pos, want, ended)
             return text, end
-        follower = w.followers[w.output_log]
-        restarts = follower.rotations + follower.truncations
         if restarts != st.log_restarts:  # output.log truncated or replaced: read from 0 again
             st.log_restarts, st.log_pos = restarts, 0
         end = follower.offset  # before the notes: a note added meanwhile is seen next time
@@ -225,7 +227,7 @@ class AlertEngine:
         elif not st.ended and summary["status"] not in LIVE_STATES:
             st.ended, st.dirty = True, True
             self._ended(st, summary, now)
-        if st.ended and w.finished and st.metric_seq >= w.metrics.last_seq:
+        if st.ended and st.log_finished and st.metric_seq >= w.metrics.last_seq:
             st.done = True
 
     def _metrics(self, st: RunAlerts, w: Any, now: float) -> None:
