@@ -57,6 +57,20 @@ def job(workdir: str, body: str) -> list[str]:
     return [sys.executable, path]
 
 
+def steps(workdir: str, end: int, loss: str, every: float = 0.05) -> list[str]:
+    """A job printing ``step=i loss=<loss>`` for i in 1..end-1, then alive and silent."""
+    return job(
+        workdir,
+        f"""
+        import time
+        for i in range(1, {end}):
+            print(f"step={{i}} loss={{{loss}}}", flush=True)
+            time.sleep({every})
+        time.sleep(600)
+        """,
+    )
+
+
 async def posts(hook: Webhook, count: int, timeout: float = 30.0) -> list[dict[str, Any]]:
     for _ in range(int(timeout / 0.05)):
         if len(hook.requests) >= count:
@@ -117,16 +131,7 @@ async def test_nan_loss_is_posted_in_slack_format(
     # Pushed from the console's settings this time (the `notify` op), not the node's file.
     pushed = await c.call("notify", {"notify": {"url": hook.url, "format": "slack"}})
     assert SECRET not in json.dumps(pushed)
-    argv = job(
-        workdir,
-        """
-        import time
-        for i in range(1, 6):
-            print(f"step={i} loss={'nan' if i == 5 else 1.0 / i}", flush=True)
-            time.sleep(0.05)
-        time.sleep(600)
-        """,
-    )
+    argv = steps(workdir, 6, "'nan' if i == 5 else 1.0 / i")
     run = await c.launch(argv, cwd=workdir, name="nan")
     got = await posts(hook, 1)
     body = json.loads(got[0]["body"])
@@ -140,16 +145,7 @@ async def test_stalled_job_is_posted_with_the_profile_threshold(
 ) -> None:
     hook = serve(hooks, state_dir, "ntfy")
     c = await agent.client()
-    argv = job(
-        workdir,
-        """
-        import time
-        for i in range(1, 8):
-            print(f"step={i} loss={1.0 / i}", flush=True)
-            time.sleep(0.05)
-        time.sleep(600)  # alive and silent: a hung collective
-        """,
-    )
+    argv = steps(workdir, 8, "1.0 / i")  # then alive and silent: a hung collective
     # A profile's [alerts] table, carried in the launch: seconds instead of 10 minutes.
     run = await c.launch(
         argv, cwd=workdir, name="hang", alerts={"stall_min_s": 2.0, "stall_factor": 5}
@@ -200,16 +196,7 @@ async def test_a_daemon_killed_after_an_alert_does_not_repeat_it(
 ) -> None:
     hook = serve(hooks, state_dir, "generic")
     c = await agent.client()
-    argv = job(
-        workdir,
-        """
-        import time
-        for i in range(1, 400):
-            print(f"step={i} loss={'nan' if i >= 5 else 1.0 / i}", flush=True)
-            time.sleep(0.05)
-        time.sleep(600)
-        """,
-    )
+    argv = steps(workdir, 400, "'nan' if i >= 5 else 1.0 / i")
     run = await c.launch(argv, cwd=workdir, name="nan-restart")
     await posts(hook, 1)
     os.kill(agent.daemon_pid(), signal.SIGKILL)  # right after the alert: no time to tidy up
@@ -275,16 +262,7 @@ async def test_push_from_settings_then_test_post_and_a_loss_spike(
     assert os.stat(os.path.join(state_dir, "notify.json")).st_mode & 0o777 == 0o600
 
     c = await agent.client()
-    argv = job(
-        workdir,
-        """
-        import time
-        for i in range(1, 200):
-            print(f"step={i} loss={50.0 if i == 120 else 1.0 + 0.01 * (i % 7)}", flush=True)
-            time.sleep(0.01)
-        time.sleep(600)
-        """,
-    )
+    argv = steps(workdir, 200, "50.0 if i == 120 else 1.0 + 0.01 * (i % 7)", every=0.01)
     run = await c.launch(argv, cwd=workdir, name="spiky")
     got = await posts(hook, 2)
     body = json.loads(got[1]["body"])
