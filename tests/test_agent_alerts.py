@@ -40,11 +40,35 @@ def write_notify(state_dir: str, notify: dict[str, Any], rules: dict[str, Any] |
         json.dump({"notify": notify, "rules": rules or {}}, fh)
 
 
+def serve(
+    hooks: list[Webhook], state_dir: str, fmt: str, hook: Webhook | None = None, **notify: Any
+) -> Webhook:
+    """A real webhook server (closed by the ``hooks`` fixture), named in the node's file."""
+    hook = hook or Webhook()
+    hooks.append(hook)
+    write_notify(state_dir, {"url": hook.url, "format": fmt, **notify})
+    return hook
+
+
 def job(workdir: str, body: str) -> list[str]:
     path = os.path.join(workdir, "job.py")
     with open(path, "w") as fh:
         fh.write(textwrap.dedent(body))
     return [sys.executable, path]
+
+
+def steps(workdir: str, end: int, loss: str, every: float = 0.05) -> list[str]:
+    """A job printing ``step=i loss=<loss>`` for i in 1..end-1, then alive and silent."""
+    return job(
+        workdir,
+        f"""
+        import time
+        for i in range(1, {end}):
+            print(f"step={{i}} loss={{{loss}}}", flush=True)
+            time.sleep({every})
+        time.sleep(600)
+        """,
+    )
 
 
 async def posts(hook: Webhook, count: int, timeout: float = 30.0) -> list[dict[str, Any]]:
@@ -69,9 +93,7 @@ def rdt(state_dir: str, *args: str) -> subprocess.CompletedProcess[str]:
 async def test_run_that_exits_1_detached_is_posted_and_listed(
     agent: Agent, state_dir: str, workdir: str, hooks: list[Webhook]
 ) -> None:
-    hook = Webhook()
-    hooks.append(hook)
-    write_notify(state_dir, {"url": hook.url, "format": "generic"})
+    hook = serve(hooks, state_dir, "generic")
     c = await agent.client()
     argv = job(workdir, "import sys, time\ntime.sleep(1.5)\nprint('bye')\nsys.exit(1)\n")
     run = await c.launch(argv, cwd=workdir, name="dies")
@@ -109,16 +131,7 @@ async def test_nan_loss_is_posted_in_slack_format(
     # Pushed from the console's settings this time (the `notify` op), not the node's file.
     pushed = await c.call("notify", {"notify": {"url": hook.url, "format": "slack"}})
     assert SECRET not in json.dumps(pushed)
-    argv = job(
-        workdir,
-        """
-        import time
-        for i in range(1, 6):
-            print(f"step={i} loss={'nan' if i == 5 else 1.0 / i}", flush=True)
-            time.sleep(0.05)
-        time.sleep(600)
-        """,
-    )
+    argv = steps(workdir, 6, "'nan' if i == 5 else 1.0 / i")
     run = await c.launch(argv, cwd=workdir, name="nan")
     got = await posts(hook, 1)
     body = json.loads(got[0]["body"])
@@ -130,20 +143,9 @@ async def test_nan_loss_is_posted_in_slack_format(
 async def test_stalled_job_is_posted_with_the_profile_threshold(
     agent: Agent, state_dir: str, workdir: str, hooks: list[Webhook]
 ) -> None:
-    hook = Webhook()
-    hooks.append(hook)
-    write_notify(state_dir, {"url": hook.url, "format": "ntfy"})
+    hook = serve(hooks, state_dir, "ntfy")
     c = await agent.client()
-    argv = job(
-        workdir,
-        """
-        import time
-        for i in range(1, 8):
-            print(f"step={i} loss={1.0 / i}", flush=True)
-            time.sleep(0.05)
-        time.sleep(600)  # alive and silent: a hung collective
-        """,
-    )
+    argv = steps(workdir, 8, "1.0 / i")  # then alive and silent: a hung collective
     # A profile's [alerts] table, carried in the launch: seconds instead of 10 minutes.
     run = await c.launch(
         argv, cwd=workdir, name="hang", alerts={"stall_min_s": 2.0, "stall_factor": 5}
@@ -160,9 +162,7 @@ async def test_stalled_job_is_posted_with_the_profile_threshold(
 async def test_server_answering_500_twice_then_200_gets_it_once(
     agent: Agent, state_dir: str, hooks: list[Webhook]
 ) -> None:
-    hook = Webhook(answers=(500, 500, 200))
-    hooks.append(hook)
-    write_notify(state_dir, {"url": hook.url, "format": "discord"})
+    hook = serve(hooks, state_dir, "discord", Webhook(answers=(500, 500, 200)))
     c = await agent.client()
     await c.call("notify", {"test": True})
     got = await posts(hook, 3)
@@ -176,9 +176,7 @@ async def test_server_answering_500_twice_then_200_gets_it_once(
 async def test_server_that_never_answers_causes_no_pile_up(
     agent: Agent, state_dir: str, hooks: list[Webhook]
 ) -> None:
-    hook = Webhook(hang=True)
-    hooks.append(hook)
-    write_notify(state_dir, {"url": hook.url, "format": "generic", "timeout_s": 1})
+    hook = serve(hooks, state_dir, "generic", Webhook(hang=True), timeout_s=1)
     c = await agent.client()
     for _ in range(QUEUE_MAX * 3):  # each answers at once: the POST is the worker's business
         await asyncio.wait_for(c.call("notify", {"test": True}), 10)
@@ -196,20 +194,9 @@ async def test_server_that_never_answers_causes_no_pile_up(
 async def test_a_daemon_killed_after_an_alert_does_not_repeat_it(
     agent: Agent, state_dir: str, workdir: str, hooks: list[Webhook]
 ) -> None:
-    hook = Webhook()
-    hooks.append(hook)
-    write_notify(state_dir, {"url": hook.url, "format": "generic"})
+    hook = serve(hooks, state_dir, "generic")
     c = await agent.client()
-    argv = job(
-        workdir,
-        """
-        import time
-        for i in range(1, 400):
-            print(f"step={i} loss={'nan' if i >= 5 else 1.0 / i}", flush=True)
-            time.sleep(0.05)
-        time.sleep(600)
-        """,
-    )
+    argv = steps(workdir, 400, "'nan' if i >= 5 else 1.0 / i")
     run = await c.launch(argv, cwd=workdir, name="nan-restart")
     await posts(hook, 1)
     os.kill(agent.daemon_pid(), signal.SIGKILL)  # right after the alert: no time to tidy up
@@ -225,9 +212,7 @@ async def test_a_daemon_killed_after_an_alert_does_not_repeat_it(
 async def test_a_run_that_ends_while_the_daemon_is_down_is_reported_when_it_is_back(
     agent: Agent, state_dir: str, workdir: str, hooks: list[Webhook]
 ) -> None:
-    hook = Webhook()
-    hooks.append(hook)
-    write_notify(state_dir, {"url": hook.url, "format": "generic"})
+    hook = serve(hooks, state_dir, "generic")
     c = await agent.client()
     argv = job(workdir, "import sys, time\ntime.sleep(2)\nsys.exit(4)\n")
     run = await c.launch(argv, cwd=workdir, name="orphan")
@@ -277,16 +262,7 @@ async def test_push_from_settings_then_test_post_and_a_loss_spike(
     assert os.stat(os.path.join(state_dir, "notify.json")).st_mode & 0o777 == 0o600
 
     c = await agent.client()
-    argv = job(
-        workdir,
-        """
-        import time
-        for i in range(1, 200):
-            print(f"step={i} loss={50.0 if i == 120 else 1.0 + 0.01 * (i % 7)}", flush=True)
-            time.sleep(0.01)
-        time.sleep(600)
-        """,
-    )
+    argv = steps(workdir, 200, "50.0 if i == 120 else 1.0 + 0.01 * (i % 7)", every=0.01)
     run = await c.launch(argv, cwd=workdir, name="spiky")
     got = await posts(hook, 2)
     body = json.loads(got[1]["body"])

@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import socket
 import sys
+import tempfile
 import textwrap
 from typing import Any
 
@@ -49,6 +51,51 @@ def user_config(workdir: str, monkeypatch: pytest.MonkeyPatch) -> str:
     monkeypatch.setenv("RDT_TUI_SSH_CONFIG", ssh_config)
     monkeypatch.chdir(workdir)
     return cfg
+
+
+async def to_profiles(app: Any, pilot: Any, host: str) -> RunsScreen:
+    """From the hosts screen, once ``host`` is reachable, to its runs screen with the
+    profiles listed and their table focused."""
+    await until(lambda: isinstance(app.screen, HostsScreen))
+    await until(lambda: app.screen.status.get(host) == "reachable")
+    await pilot.press("enter")
+    await until(lambda: isinstance(app.screen, RunsScreen))
+    runs = app.screen
+    assert isinstance(runs, RunsScreen)
+    profiles = runs.query_one("#profiles", DataTable)
+    await until(lambda: profiles.row_count >= 1)
+    profiles.focus()
+    return runs
+
+
+def ring_console(workdir: str) -> tuple[Any, dict[str, str]]:
+    """A console over two local "nodes" (each its own agent state dir) and, in ``workdir``,
+    a profile running tests/jobs/ring.py on both; ``drop_nodes`` the dirs after."""
+    from .sshd import free_port
+
+    runs_dir = os.path.join(workdir, "configs", "runs")
+    os.makedirs(runs_dir)
+    shutil.copy(RING, os.path.join(workdir, "ring.py"))
+    with open(os.path.join(runs_dir, "aa-ring.toml"), "w") as fh:
+        fh.write(
+            f'hosts = ["node-a", "node-b"]\nmain_process_port = {free_port()}\n'
+            f'command = ["{sys.executable}", "ring.py", "{{node_rank}}", "{{num_machines}}", '
+            '"{main_process_ip}", "{main_process_port}"]\n'
+            f'cwd = "{workdir}"\n'
+        )
+    dirs = {h: tempfile.mkdtemp(prefix=f"rdt-{h}-", dir="/tmp") for h in ("node-a", "node-b")}
+    rows = [HostRow(h, "127.0.0.1", "") for h in dirs]
+    app = make_console_app(rows, lambda h: AgentClient(LocalTransport(dirs[h])))
+    return app, dirs
+
+
+def drop_nodes(dirs: dict[str, str]) -> None:
+    from .conftest import _kill_runs_of, _stop_daemon
+
+    for d in dirs.values():
+        _kill_runs_of(d)
+        _stop_daemon(d)
+        shutil.rmtree(d, ignore_errors=True)
 
 
 def local_factory(state_dir: str, simulate_gpus: int = 0) -> Any:
@@ -274,14 +321,7 @@ async def test_the_preflight_checklist_shows_on_the_runs_screen_and_a_fix_applie
     rows = [HostRow("localhost", "this machine", "")]
     app = make_console_app(rows, local_factory(state_dir))
     async with app.run_test(size=(120, 40)) as pilot:
-        await until(lambda: isinstance(app.screen, HostsScreen))
-        await until(lambda: app.screen.status.get("localhost") == "reachable")  # type: ignore[attr-defined]
-        await pilot.press("enter")
-        await until(lambda: isinstance(app.screen, RunsScreen))
-        runs = app.screen
-        assert isinstance(runs, RunsScreen)
-        await until(lambda: runs.query_one("#profiles", DataTable).row_count >= 1)
-        runs.query_one("#profiles", DataTable).focus()
+        runs = await to_profiles(app, pilot, "localhost")
         await pilot.press("p")
         checks = runs.query_one("#checks", DataTable)
         await until(lambda: checks.row_count > 3)
@@ -375,34 +415,12 @@ RING = os.path.join(os.path.dirname(os.path.abspath(__file__)), "jobs", "ring.py
 async def test_a_multi_host_profile_launches_from_the_console_and_a_dead_node_is_named(
     workdir: str, user_config: str
 ) -> None:
-    import shutil
-    import tempfile
+    from .conftest import kill_run
 
-    from .conftest import _kill_runs_of, _stop_daemon, kill_run
-    from .sshd import free_port
-
-    runs_dir = os.path.join(workdir, "configs", "runs")
-    os.makedirs(runs_dir)
-    shutil.copy(RING, os.path.join(workdir, "ring.py"))
-    with open(os.path.join(runs_dir, "aa-ring.toml"), "w") as fh:
-        fh.write(
-            f'hosts = ["node-a", "node-b"]\nmain_process_port = {free_port()}\n'
-            f'command = ["{sys.executable}", "ring.py", "{{node_rank}}", "{{num_machines}}", '
-            '"{main_process_ip}", "{main_process_port}"]\n'
-            f'cwd = "{workdir}"\n'
-        )
-    dirs = {h: tempfile.mkdtemp(prefix=f"rdt-{h}-", dir="/tmp") for h in ("node-a", "node-b")}
-    rows = [HostRow(h, "127.0.0.1", "") for h in dirs]
-    app = make_console_app(rows, lambda h: AgentClient(LocalTransport(dirs[h])))
+    app, dirs = ring_console(workdir)
     try:
         async with app.run_test(size=(120, 40)) as pilot:
-            await until(lambda: isinstance(app.screen, HostsScreen))
-            await until(lambda: app.screen.status.get("node-a") == "reachable")  # type: ignore[attr-defined]
-            await pilot.press("enter")
-            await until(lambda: isinstance(app.screen, RunsScreen))
-            profiles = app.screen.query_one("#profiles", DataTable)
-            await until(lambda: profiles.row_count >= 1)
-            profiles.focus()
+            await to_profiles(app, pilot, "node-a")
             await pilot.press("enter")
             await until(lambda: isinstance(app.screen, LaunchScreen))
             command = str(app.screen.query_one("#command", Static).render())
@@ -424,7 +442,4 @@ async def test_a_multi_host_profile_launches_from_the_console_and_a_dead_node_is
             await until(lambda: isinstance(app.screen, ClusterScreen))
             await pilot.press("q")
     finally:
-        for d in dirs.values():
-            _kill_runs_of(d)
-            _stop_daemon(d)
-            shutil.rmtree(d, ignore_errors=True)
+        drop_nodes(dirs)

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
-import shutil
 import sys
 import tempfile
 import textwrap
+from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
@@ -20,10 +21,23 @@ from rdt_tui.tui.dashboard import DashboardScreen
 from rdt_tui.tui.widgets.loss_chart import LossChart
 from rdt_tui.tui.widgets.status_bar import StatusBar
 
-from .conftest import _kill_runs_of, _stop_daemon, wait_status
+from .conftest import wait_status
+from .test_tui_console import drop_nodes, ring_console, to_profiles, user_config  # noqa: F401
 from .test_tui_dashboard import on_dashboard, open_run_factory, until
 
 pytestmark = pytest.mark.asyncio
+
+
+@contextlib.asynccontextmanager
+async def training_dashboard(state_dir: str, workdir: str) -> AsyncIterator[tuple[Any, Any, list]]:
+    """The console on a run's dashboard once its chart holds a few losses: (app, pilot, ids)."""
+    open_run, ids = open_run_factory(state_dir, workdir)
+    app = make_app(open_run)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await until(lambda: on_dashboard(app))
+        chart = app.screen.query_one(LossChart)
+        await until(lambda: len(chart.series.get("loss", ())) > 5)
+        yield app, pilot, ids
 
 
 def notifications(app: Any) -> list[str]:
@@ -84,13 +98,8 @@ async def test_a_failed_stop_is_a_notification_not_the_end_of_the_console(
 async def test_the_users_own_stop_is_said_as_such_not_a_traceback_alert(
     state_dir: str, workdir: str
 ) -> None:
-    open_run, ids = open_run_factory(state_dir, workdir)
-    app = make_app(open_run)
-    async with app.run_test(size=(120, 40)) as pilot:
-        await until(lambda: on_dashboard(app))
-        chart = app.screen.query_one(LossChart)
+    async with training_dashboard(state_dir, workdir) as (app, pilot, ids):
         bar = app.screen.query_one(StatusBar)
-        await until(lambda: len(chart.series.get("loss", ())) > 5)
         await pilot.press("s")
         await pilot.press("y")
         await until(lambda: bar.state == "stopped", timeout=60)
@@ -108,16 +117,11 @@ async def test_the_users_own_stop_is_said_as_such_not_a_traceback_alert(
 async def test_a_stop_asked_from_another_console_is_said_as_such_too(
     state_dir: str, workdir: str
 ) -> None:
-    open_run, ids = open_run_factory(state_dir, workdir)
-    app = make_app(open_run)
-    async with app.run_test(size=(120, 40)) as pilot:
-        await until(lambda: on_dashboard(app))
-        chart = app.screen.query_one(LossChart)
+    async with training_dashboard(state_dir, workdir) as (app, pilot, ids):
         bar = app.screen.query_one(StatusBar)
-        await until(lambda: len(chart.series.get("loss", ())) > 5)
         async with AgentClient(LocalTransport(state_dir, simulate_gpus=2)) as other:  # elsewhere
             await other.stop(ids[0], grace=5)
-        await until(lambda: app.screen.final is not None, timeout=60)  # type: ignore[attr-defined]
+        await until(lambda: app.screen.final is not None, timeout=60)
         await pilot.pause(0.5)
         assert "Traceback" not in bar.alert, bar.alert
         assert any("stopped as asked" in n for n in notifications(app))
@@ -158,10 +162,7 @@ async def test_a_user_stop_of_one_node_is_not_a_death_in_the_group_report(workdi
     finally:
         for c in clients.values():
             await c.close()
-        for d in dirs.values():
-            _kill_runs_of(d)
-            _stop_daemon(d)
-            shutil.rmtree(d, ignore_errors=True)
+        drop_nodes(dirs)
 
 
 async def test_every_worker_of_the_console_is_guarded() -> None:
@@ -181,50 +182,16 @@ async def test_every_worker_of_the_console_is_guarded() -> None:
     assert not unguarded, f"workers without @guarded: {unguarded}"
 
 
-RING = os.path.join(os.path.dirname(os.path.abspath(__file__)), "jobs", "ring.py")
-
-
 async def test_stop_on_a_multi_node_dashboard_stops_every_rank_and_says_so(
-    workdir: str, monkeypatch: pytest.MonkeyPatch
+    workdir: str,
+    user_config: str,  # noqa: F811
 ) -> None:
-    from textual.widgets import DataTable
-
-    from rdt_tui.tui.hosts_screen import HostRow, HostsScreen
     from rdt_tui.tui.launch_screen import LaunchScreen
-    from rdt_tui.tui.runs_screen import RunsScreen
 
-    from .sshd import free_port
-
-    cfg = os.path.join(workdir, "cfg")
-    os.makedirs(cfg)
-    open(os.path.join(workdir, "ssh_config"), "w").close()
-    monkeypatch.setenv("RDT_TUI_CONFIG_DIR", cfg)
-    monkeypatch.setenv("RDT_TUI_SSH_CONFIG", os.path.join(workdir, "ssh_config"))
-    monkeypatch.chdir(workdir)
-    runs_dir = os.path.join(workdir, "configs", "runs")
-    os.makedirs(runs_dir)
-    shutil.copy(RING, os.path.join(workdir, "ring.py"))
-    with open(os.path.join(runs_dir, "aa-ring.toml"), "w") as fh:
-        fh.write(
-            f'hosts = ["node-a", "node-b"]\nmain_process_port = {free_port()}\n'
-            f'command = ["{sys.executable}", "ring.py", "{{node_rank}}", "{{num_machines}}", '
-            '"{main_process_ip}", "{main_process_port}"]\n'
-            f'cwd = "{workdir}"\n'
-        )
-    dirs = {h: tempfile.mkdtemp(prefix=f"rdt-{h}-", dir="/tmp") for h in ("node-a", "node-b")}
-    rows = [HostRow(h, "127.0.0.1", "") for h in dirs]
-    from rdt_tui.tui.app import make_console_app
-
-    app = make_console_app(rows, lambda h: AgentClient(LocalTransport(dirs[h])))
+    app, dirs = ring_console(workdir)
     try:
         async with app.run_test(size=(120, 40)) as pilot:
-            await until(lambda: isinstance(app.screen, HostsScreen))
-            await until(lambda: app.screen.status.get("node-a") == "reachable")  # type: ignore[attr-defined]
-            await pilot.press("enter")
-            await until(lambda: isinstance(app.screen, RunsScreen))
-            profiles = app.screen.query_one("#profiles", DataTable)
-            await until(lambda: profiles.row_count >= 1)
-            profiles.focus()
+            await to_profiles(app, pilot, "node-a")
             await pilot.press("enter")
             await until(lambda: isinstance(app.screen, LaunchScreen))
             await pilot.press("l", "y")
@@ -245,7 +212,4 @@ async def test_stop_on_a_multi_node_dashboard_stops_every_rank_and_says_so(
             await until(lambda: any("stopped as asked" in n for n in notifications(app)))
             assert {f["status"] for f in report.final.values()} == {"stopped"}
     finally:
-        for d in dirs.values():
-            _kill_runs_of(d)
-            _stop_daemon(d)
-            shutil.rmtree(d, ignore_errors=True)
+        drop_nodes(dirs)

@@ -10,10 +10,9 @@ import pytest
 from textual.widgets import DataTable, Static
 
 from rdt_tui.tui.app import make_console_app
-from rdt_tui.tui.hosts_screen import HostRow, HostsScreen
-from rdt_tui.tui.runs_screen import RunsScreen
+from rdt_tui.tui.hosts_screen import HostRow
 
-from .test_tui_console import local_factory, until, user_config  # noqa: F401 (a fixture)
+from .test_tui_console import local_factory, to_profiles, until, user_config  # noqa: F401 (a fixture)
 
 pytestmark = pytest.mark.asyncio
 
@@ -35,14 +34,7 @@ async def test_the_pane_shows_the_highlighted_check_and_what_to_do_by_hand(
         )
     app = make_console_app([HostRow("localhost", "this machine", "")], local_factory(state_dir))
     async with app.run_test(size=(120, 40)) as pilot:
-        await until(lambda: isinstance(app.screen, HostsScreen))
-        await until(lambda: app.screen.status.get("localhost") == "reachable")  # type: ignore[attr-defined]
-        await pilot.press("enter")
-        await until(lambda: isinstance(app.screen, RunsScreen))
-        runs = app.screen
-        assert isinstance(runs, RunsScreen)
-        await until(lambda: runs.query_one("#profiles", DataTable).row_count >= 1)
-        runs.query_one("#profiles", DataTable).focus()
+        runs = await to_profiles(app, pilot, "localhost")
         await pilot.press("p")
         checks = runs.query_one("#checks", DataTable)
         await until(lambda: checks.row_count > 3)

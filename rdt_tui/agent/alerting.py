@@ -2,7 +2,9 @@
 watched run, each alert kept in ``alerts.jsonl`` and posted to the user's webhook.
 
 The engine reads only what the daemon already has: each run watcher's summary, metric store
-and checkpoint list, the GPU sampler's samples, and the run's output.log from its own offset.
+and checkpoint list, the GPU sampler's samples, and the fatal lines the watcher met in the run's
+output.log after the engine's offset (only a gap the watcher skipped, after a restart, is read
+here).
 Where it got to in each run is kept in ``runs/<id>/alerts-state.json``, so a daemon restart
 neither repeats an alert nor forgets a run that ended while it was down.
 """
@@ -162,13 +164,32 @@ class AlertEngine:
             w = self.service.watchers[st.run_id]
             summary = w.summary
             ended = summary["status"] not in LIVE_STATES
-            text, _, end = read_chunk(w.output_log, st.log_pos, LOG_CHUNK, ended)
+            # Read before the notes: a watcher seen finished has noted its last lines.
+            st.log_finished = w.finished
+            text, end = self._log_news(st, w, ended)
             free = None
             if st.rules["disk"] and now - st.last_disk >= float(st.rules["disk_every_s"]):
                 st.last_disk = now
                 free = disk(str(w.spec.get("checkpoint_dir") or w.spec.get("cwd") or "/"))["free"]
             out.append((summary, text, end, free))
         return out
+
+    @staticmethod
+    def _log_news(st: RunAlerts, w: Any, ended: bool) -> Tuple[str, int]:
+        """The fatal lines of output.log after ``st.log_pos``, and the offset they reach.
+
+        The watcher reads output.log anyway and notes its fatal lines (agent/watch.py); only
+        what it skipped (its saved cursor ran ahead of ours before a restart) is read here."""
+        follower = w.followers[w.output_log]
+        restarts = follower.rotations + follower.truncations
+        if st.log_pos < w.log_from and not restarts:  # after a restart, the bytes are gone
+            want = min(LOG_CHUNK, w.log_from - st.log_pos)
+            text, _, end = read_chunk(w.output_log, st.log_pos, want, ended)
+            return text, end
+        if restarts != st.log_restarts:  # output.log truncated or replaced: read from 0 again
+            st.log_restarts, st.log_pos = restarts, 0
+        end = follower.offset  # before the notes: a note added meanwhile is seen next time
+        return "\n".join(line for at, _, line in list(w.fatal) if at > st.log_pos), end
 
     def _evaluate(
         self, st: RunAlerts, summary: Dict[str, Any], text: str, end: int, free: Any, now: float
@@ -206,7 +227,7 @@ class AlertEngine:
         elif not st.ended and summary["status"] not in LIVE_STATES:
             st.ended, st.dirty = True, True
             self._ended(st, summary, now)
-        if st.ended and w.finished and st.metric_seq >= w.metrics.last_seq:
+        if st.ended and st.log_finished and st.metric_seq >= w.metrics.last_seq:
             st.done = True
 
     def _metrics(self, st: RunAlerts, w: Any, now: float) -> None:

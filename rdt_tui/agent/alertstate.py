@@ -32,6 +32,8 @@ class RunAlerts:
         self.run_id = run_id
         self.state_path = os.path.join(run_dir, "alerts-state.json")
         self.log_pos = 0
+        self.log_restarts = 0  # the watcher's rotations + truncations of output.log seen
+        self.log_finished = False  # the watcher had read output.log to its end when last asked
         self.metric_seq = 0
         self.ended = False
         self.done = False

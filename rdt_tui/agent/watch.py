@@ -10,6 +10,7 @@ import os
 import time
 from typing import Any, Dict, List, Optional, Tuple
 
+from ..core.alerts import fatal_word
 from ..core.metrics import MetricParser, MetricPoint
 from . import ckptscan
 from .eventfiles import EventSource
@@ -27,6 +28,7 @@ FIRST_WINDOW_S = 120.0
 CURSOR_EVERY_S = 2.0
 CKPT_EVERY_S = 5.0
 MTIME_SLACK_S = 0.05
+FATAL_KEEP = 32
 
 
 class RunWatcher:
@@ -54,6 +56,11 @@ class RunWatcher:
         self._last_cursor = 0.0
         self._last_ckpt = 0.0
         self._add_follower(self.output_log)
+        # The alert engine's view of output.log (agent/alerting.py), so it need not read the
+        # same bytes again: where this watcher started reading it, and per read that had a
+        # fatal line, (offset after that read, the word, the first line with it). The last few.
+        self.log_from = self.followers[self.output_log].offset
+        self.fatal: List[Tuple[int, str, str]] = []
         # TensorBoard event files (agent/eventfiles.py): one merge per poll, beside the logs.
         self.events = EventSource(self.spec, cursor.get("events"))
         # The first look at log_files now, at launch, before the job can have written: what
@@ -114,9 +121,18 @@ class RunWatcher:
             if final and not more:
                 lines.extend(follower.finish())
             points.extend(self.parsers[path].parse_lines(lines))
+            if path == self.output_log and lines:
+                self._note_fatal(lines, follower.offset)
             more_any = more_any or more
         points, more_events = self.events.merge(points, MetricPoint, final)
         return points, more_any or more_events
+
+    def _note_fatal(self, lines: List[str], end: int) -> None:
+        word = fatal_word("\n".join(lines))
+        if word:
+            line = next(ln for ln in lines if word in ln)
+            self.fatal.append((end, word, line))
+            del self.fatal[:-FATAL_KEEP]
 
     def _cursor(self) -> Dict[str, Any]:
         files = {}
