@@ -12,7 +12,6 @@ import signal
 import socket
 import subprocess
 import sys
-import textwrap
 import time
 
 import h5py
@@ -23,29 +22,10 @@ from rdt_tui.agent.daemon import socket_path
 from rdt_tui.client.agent_client import AgentTimeout
 from rdt_tui.transport.base import TransportError
 
-from .conftest import Agent, wait_status, wait_until
+from .conftest import Agent, script, wait_status, wait_until
+from .test_cli import REPO, rdt
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PY = sys.executable
-
-
-def rdt(state_dir: str, *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
-    env = dict(os.environ, RDT_TUI_STATE_DIR=state_dir)
-    return subprocess.run(
-        [PY, "-m", "rdt_tui.cli", *args],
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        env=env,
-        cwd=REPO,
-    )
-
-
-def script(workdir: str, name: str, body: str) -> str:
-    path = os.path.join(workdir, name)
-    with open(path, "w") as fh:
-        fh.write(textwrap.dedent(body))
-    return path
 
 
 def agent_log(state_dir: str) -> str:
