@@ -223,6 +223,7 @@ async def test_an_exit_record_written_by_the_job_is_not_believed(
     wait_until(lambda: os.path.exists(exit_json), what="the forged exit.json")
     status = await c.status(run["id"])
     assert status["status"] == "running", status
+    assert "not written by the run's monitor" in status.get("error", ""), status
     open(go, "w").close()
     final = await wait_status(c, run["id"], {"exited"})
     assert final["exit_code"] == 6
