@@ -227,6 +227,24 @@ def test_events_with_values_json_has_no_form_for_are_sent_as_text() -> None:
     assert back["p"] == "{1, 2}"
 
 
+async def test_a_connection_sends_an_event_json_has_no_form_for_as_text() -> None:
+    from rdt_tui.agent.daemon import Connection
+
+    class Writer:
+        data = b""
+
+        def write(self, data: bytes) -> None:
+            self.data += data
+
+        async def drain(self) -> None:
+            pass
+
+    writer = Writer()
+    conn = Connection(None, None, writer)  # type: ignore[arg-type]
+    await conn.send({"event": "gpu", "data": {"power": float("nan")}})
+    assert json.loads(writer.data)["data"] == {"power": "nan"}
+
+
 @pytest.mark.asyncio
 async def test_a_stop_cut_short_by_a_daemon_restart_is_carried_on(
     agent: Agent, workdir: str
