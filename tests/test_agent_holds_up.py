@@ -227,22 +227,41 @@ def test_events_with_values_json_has_no_form_for_are_sent_as_text() -> None:
     assert back["p"] == "{1, 2}"
 
 
+class Writer:
+    """A stream writer that keeps what the daemon's connection sends."""
+
+    data = b""
+
+    def write(self, data: bytes) -> None:
+        self.data += data
+
+    async def drain(self) -> None:
+        pass
+
+
 async def test_a_connection_sends_an_event_json_has_no_form_for_as_text() -> None:
     from rdt_tui.agent.daemon import Connection
-
-    class Writer:
-        data = b""
-
-        def write(self, data: bytes) -> None:
-            self.data += data
-
-        async def drain(self) -> None:
-            pass
 
     writer = Writer()
     conn = Connection(None, None, writer)  # type: ignore[arg-type]
     await conn.send({"event": "gpu", "data": {"power": float("nan")}})
     assert json.loads(writer.data)["data"] == {"power": "nan"}
+
+
+async def test_a_reply_json_has_no_form_for_is_answered_with_an_error() -> None:
+    """A reply with a NaN in it: the request gets an error, never silence."""
+    from types import SimpleNamespace
+
+    from rdt_tui.agent.daemon import Connection
+    from rdt_tui.agent.supervise import AgentLog
+
+    writer = Writer()
+    daemon = SimpleNamespace(agent_log=AgentLog())
+    conn = Connection(daemon, None, writer)  # type: ignore[arg-type]
+    await conn._answer("7", "stats", {"id": "7", "ok": True, "result": {"mean": float("nan")}})
+    reply = json.loads(writer.data)
+    assert reply["id"] == "7" and reply["ok"] is False
+    assert reply["error"]["code"] == "unencodable" and "stats" in reply["error"]["message"]
 
 
 @pytest.mark.asyncio
