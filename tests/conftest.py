@@ -7,6 +7,7 @@ import os
 import shutil
 import signal
 import tempfile
+import textwrap
 import time
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
@@ -119,3 +120,11 @@ def wait_until(predicate: Any, timeout: float = 20.0, what: str = "condition") -
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out waiting for {what}")
         time.sleep(0.05)
+
+
+def script(workdir: str, name: str, body: str) -> str:
+    """Write a job script (body dedented) into workdir; return its path."""
+    path = os.path.join(workdir, name)
+    with open(path, "w") as fh:
+        fh.write(textwrap.dedent(body))
+    return path

@@ -12,7 +12,6 @@ import signal
 import socket
 import subprocess
 import sys
-import textwrap
 import time
 
 import h5py
@@ -23,29 +22,10 @@ from rdt_tui.agent.daemon import socket_path
 from rdt_tui.client.agent_client import AgentTimeout
 from rdt_tui.transport.base import TransportError
 
-from .conftest import Agent, wait_status, wait_until
+from .conftest import Agent, script, wait_status, wait_until
+from .test_cli import REPO, rdt
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PY = sys.executable
-
-
-def rdt(state_dir: str, *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
-    env = dict(os.environ, RDT_TUI_STATE_DIR=state_dir)
-    return subprocess.run(
-        [PY, "-m", "rdt_tui.cli", *args],
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        env=env,
-        cwd=REPO,
-    )
-
-
-def script(workdir: str, name: str, body: str) -> str:
-    path = os.path.join(workdir, name)
-    with open(path, "w") as fh:
-        fh.write(textwrap.dedent(body))
-    return path
 
 
 def agent_log(state_dir: str) -> str:
@@ -245,6 +225,43 @@ def test_events_with_values_json_has_no_form_for_are_sent_as_text() -> None:
     back = json.loads(wire.encode(json_safe(sample)))
     assert back["gpus"] == [{"power": "nan", "temp": "inf", "ok": 1.5}]
     assert back["p"] == "{1, 2}"
+
+
+class Writer:
+    """A stream writer that keeps what the daemon's connection sends."""
+
+    data = b""
+
+    def write(self, data: bytes) -> None:
+        self.data += data
+
+    async def drain(self) -> None:
+        pass
+
+
+async def test_a_connection_sends_an_event_json_has_no_form_for_as_text() -> None:
+    from rdt_tui.agent.daemon import Connection
+
+    writer = Writer()
+    conn = Connection(None, None, writer)  # type: ignore[arg-type]
+    await conn.send({"event": "gpu", "data": {"power": float("nan")}})
+    assert json.loads(writer.data)["data"] == {"power": "nan"}
+
+
+async def test_a_reply_json_has_no_form_for_is_answered_with_an_error() -> None:
+    """A reply with a NaN in it: the request gets an error, never silence."""
+    from types import SimpleNamespace
+
+    from rdt_tui.agent.daemon import Connection
+    from rdt_tui.agent.supervise import AgentLog
+
+    writer = Writer()
+    daemon = SimpleNamespace(agent_log=AgentLog())
+    conn = Connection(daemon, None, writer)  # type: ignore[arg-type]
+    await conn._answer("7", "stats", {"id": "7", "ok": True, "result": {"mean": float("nan")}})
+    reply = json.loads(writer.data)
+    assert reply["id"] == "7" and reply["ok"] is False
+    assert reply["error"]["code"] == "unencodable" and "stats" in reply["error"]["message"]
 
 
 @pytest.mark.asyncio

@@ -10,7 +10,6 @@ import os
 import shutil
 import subprocess
 import sys
-import textwrap
 import time
 
 import pytest
@@ -21,16 +20,9 @@ from rdt_tui.agent.follower import MAX_LINE, LogFollower, tail_lines
 from rdt_tui.core.lines import CUT_MARK, LineSplitter
 from rdt_tui.core.preflight import evaluate
 
-from .conftest import Agent, wait_status
+from .conftest import Agent, script, wait_status
 
 PY = sys.executable
-
-
-def script(workdir: str, name: str, body: str) -> str:
-    path = os.path.join(workdir, name)
-    with open(path, "w") as fh:
-        fh.write(textwrap.dedent(body))
-    return path
 
 
 # ----- long lines -----------------------------------------------------------------------------

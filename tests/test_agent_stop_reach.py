@@ -15,7 +15,7 @@ import pytest
 
 from rdt_tui.agent.procs import start_time
 
-from .conftest import Agent, wait_status, wait_until
+from .conftest import Agent, script, wait_status, wait_until
 from .test_cli import rdt
 
 pytestmark = pytest.mark.asyncio
@@ -28,13 +28,6 @@ STUBBORN = (
     "open(os.path.join(sys.argv[1], 'ready-%d' % os.getpid()), 'w').close()\n"
     "time.sleep(600)\n"
 )
-
-
-def script(workdir: str, name: str, body: str) -> str:
-    path = os.path.join(workdir, name)
-    with open(path, "w") as fh:
-        fh.write(textwrap.dedent(body))
-    return path
 
 
 def read_text(path: str, mode: str = "r") -> str | bytes:
@@ -230,6 +223,7 @@ async def test_an_exit_record_written_by_the_job_is_not_believed(
     wait_until(lambda: os.path.exists(exit_json), what="the forged exit.json")
     status = await c.status(run["id"])
     assert status["status"] == "running", status
+    assert "not written by the run's monitor" in status.get("error", ""), status
     open(go, "w").close()
     final = await wait_status(c, run["id"], {"exited"})
     assert final["exit_code"] == 6

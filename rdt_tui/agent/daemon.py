@@ -235,6 +235,7 @@ class Connection:
         last_status: Optional[str] = None  # with a Slurm run's reason: "pending Priority"
         loop = asyncio.get_event_loop()
         failures = 0
+        quiet: Any = None  # the watcher's view of the log when a read of ours found nothing
         try:
             while True:
                 try:
@@ -249,15 +250,22 @@ class Connection:
                         continue
                     w = service.watcher(run_id)
                     finished = w.finished  # read before the backlog, so nothing is left behind
-                    # Off the loop: a slow disk must not hold every other client up.
-                    text, start, end = await loop.run_in_executor(
-                        None, read_chunk, w.output_log, log_pos, LOG_BATCH, finished
-                    )
-                    if end > start or start < log_pos:
-                        # start < log_pos: the log was truncated in place; go on from its start.
-                        data = {"offset": start, "text": text}
-                        await self.send(self._event(sub_id, "log", run_id, end, data))
-                        log_pos, sent = end, True
+                    # The watcher polls the log: while its view is the one our last empty read
+                    # saw, there is nothing new to read (a GPU sample or a timeout woke us).
+                    f = w.followers.get(w.output_log)
+                    view = f and (f.inode, f.read_to, f.truncations, f.rotations, finished)
+                    if view is None or view != quiet:
+                        # Off the loop: a slow disk must not hold every other client up.
+                        text, start, end = await loop.run_in_executor(
+                            None, read_chunk, w.output_log, log_pos, LOG_BATCH, finished
+                        )
+                        if end > start or start < log_pos:
+                            # start < log_pos: the log was truncated in place; from its start.
+                            data = {"offset": start, "text": text}
+                            await self.send(self._event(sub_id, "log", run_id, end, data))
+                            log_pos, sent = end, True
+                        else:
+                            quiet = view
                     columns, last = w.metric_columns(metric_seq, SUB_BATCH)
                     if columns["count"]:
                         await self.send(self._event(sub_id, "metric", run_id, last, columns))

@@ -290,8 +290,10 @@ def gather(
     env: Dict[str, str],
     gpu_sample: Dict[str, Any],
     live_runs: List[Dict[str, Any]],
+    root: Optional[str] = None,
 ) -> Dict[str, Any]:
-    """Every fact the profile's preflight parameters ask for (see ``core.preflight``)."""
+    """Every fact the profile's preflight parameters ask for (see ``core.preflight``);
+    ``root`` is the agent's state directory (default: the one the environment names)."""
     full_env = dict(os.environ, **env)
     facts: Dict[str, Any] = {"cwd": cwd, "cwd_exists": bool(cwd) and os.path.isdir(cwd or "")}
     configs = [_resolve(cwd, c) for c in params.get("configs") or []]
@@ -331,5 +333,5 @@ def gather(
     facts["wandb"] = wandb(full_env)
     facts["master_port"] = port_free(int(params.get("master_port") or 29500))
     # Where output.log, metrics and exit records go: a full disk here loses the run's log.
-    facts["state_dir"] = disk(state_dir())
+    facts["state_dir"] = disk(root or state_dir())
     return facts

@@ -37,6 +37,11 @@ class LogFollower:
     def offset(self) -> int:
         return self._splitter.consumed
 
+    @property
+    def read_to(self) -> int:
+        """Where the next read starts: the bytes taken so far, a partial line included."""
+        return self._splitter.consumed + self._splitter.pending
+
     def position(self) -> Tuple[Optional[int], int]:
         return self.inode, self.offset
 
@@ -83,7 +88,7 @@ class LogFollower:
                 return lines, False
             assert self._fd is not None
         size = os.fstat(self._fd).st_size
-        read_from = self._splitter.consumed + self._splitter.pending
+        read_from = self.read_to
         if size < read_from or self._rewritten(read_from):
             lines.extend(self._splitter.flush())
             self._splitter = LineSplitter(0, MAX_LINE)
@@ -92,15 +97,13 @@ class LogFollower:
             read_from = 0
         budget = max_bytes - sum(len(x) for x in lines)
         lines.extend(self._read_range(read_from, size, budget))
-        more = self._splitter.consumed + self._splitter.pending < size
+        more = self.read_to < size
         return lines, more
 
     def _drain(self, max_bytes: int) -> List[str]:
         assert self._fd is not None
         size = os.fstat(self._fd).st_size
-        return self._read_range(
-            self._splitter.consumed + self._splitter.pending, size, max(max_bytes, size)
-        )
+        return self._read_range(self.read_to, size, max(max_bytes, size))
 
     def _read_range(self, start: int, size: int, budget: int) -> List[str]:
         assert self._fd is not None

@@ -18,7 +18,6 @@ from ..core.stats import check_entry, encodable, entry_changes, make_entry, pars
 from ..protocol import errors
 from ..protocol.errors import AgentError
 from . import facts, manifest, statsfile
-from .hoststats import disk
 
 # Where this code lives (the zipapp, or the source tree): the statistics job runs from it
 # under the training interpreter.
@@ -325,8 +324,9 @@ class PreflightOps:
         sample = self.gpu_samples[-1][1] if self.gpu_samples else {}
         loop = asyncio.get_event_loop()
         live = await loop.run_in_executor(None, self.store.live_runs)
-        found = await loop.run_in_executor(None, facts.gather, params, cwd, env, sample, live)
-        found["state_dir"] = disk(self.root)  # where the run's output.log and metrics go
+        found = await loop.run_in_executor(
+            None, facts.gather, params, cwd, env, sample, live, self.root
+        )
         out = found.get("output")
         if out and out.get("checkpoints"):
             out["owners"] = await loop.run_in_executor(None, self._owners_of, str(out["path"]))

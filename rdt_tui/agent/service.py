@@ -263,7 +263,8 @@ class AgentService(PreflightOps, AlertOps, AdoptOps):
         loop = asyncio.get_event_loop()
         if status == RUNNING:  # an ended job keeps its own exit; only its leftovers are ended
             self.store.mark_stop(run_id, sig, grace)
-        cgroup = cgroups.of_run(self.store.summary_state(run_id).get("cgroup"), run_id)
+        state = self.store.summary_state(run_id)
+        cgroup = cgroups.of_run(state.get("cgroup"), run_id)
 
         async def find() -> List[int]:
             return await loop.run_in_executor(None, self.store.members, run_id)
@@ -275,7 +276,7 @@ class AgentService(PreflightOps, AlertOps, AdoptOps):
 
         left = await stopper.escalate(find, send, read_proc, sig, grace, TERM_GRACE_S)
         state_path = os.path.join(self.store.run_dir(run_id), "exit.json")
-        adopted = self.store.summary_state(run_id).get("kind") == "adopted"  # no shim, no record
+        adopted = state.get("kind") == "adopted"  # no shim, no record
         for _ in range(0 if adopted else 100):  # the shim records the exit right after its child
             if os.path.exists(state_path) or left:
                 break
