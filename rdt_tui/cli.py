@@ -11,6 +11,7 @@ import asyncio
 import json
 import os
 import shlex
+import shutil
 import sys
 import time
 from collections.abc import Awaitable, Callable
@@ -126,12 +127,17 @@ async def cmd_runs(c: AgentClient, a: argparse.Namespace) -> int:
         print("no runs on", c.host)
         return 0
     print(f"{'RUN':40} {'STATUS':18} {'STARTED':10} COMMAND")
+    # Like ps: on a terminal the command is cut at its right edge; into a pipe or a file
+    # (grep, a script) it is whole, so what is printed never depends on a path's length.
+    room = shutil.get_terminal_size().columns - 72 if sys.stdout.isatty() else None
     # Oldest first, newest last (like `ls -tr`): the run just launched is by the prompt.
     for r in sorted(runs, key=lambda r: (r.get("started_at") or 0, r["id"])):
         cmd = " ".join(shlex.quote(arg) for arg in r.get("argv") or [])
         # A newline or a control character in an argument must not break the listing.
         cmd = "".join(ch if ch.isprintable() else repr(ch)[1:-1] for ch in cmd)
-        print(f"{r['id']:40} {_status_word(r):18} {_age(r.get('started_at')):10} {cmd[:60]}")
+        if room is not None and len(cmd) > max(room, 20):
+            cmd = cmd[: max(room, 20) - 1] + "…"
+        print(f"{r['id']:40} {_status_word(r):18} {_age(r.get('started_at')):10} {cmd}")
     return 0
 
 

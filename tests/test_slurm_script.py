@@ -15,7 +15,8 @@ def test_preview_is_the_submitted_script_with_the_hosts_paths_left_out() -> None
     assert "#SBATCH --gpus-per-node=4" in text and "#SBATCH --requeue" in text
     # The user's words reach the shim as quoted argv, never as shell code.
     assert "'it'\"'\"'s $(id)'" in text
-    assert "srun --nodes=2 --ntasks-per-node=1 --kill-on-bad-exit=1 '<agent>' slurm-task" in text
+    srun = "srun --nodes=2 --ntasks-per-node=1 --kill-on-bad-exit=1"
+    assert srun + " '<agent>' slurm-task --lines" in text
 
 
 def test_the_script_quotes_the_shims_argv_and_holds_no_user_command() -> None:

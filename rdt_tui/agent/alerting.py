@@ -55,7 +55,7 @@ class AlertEngine:
         self.problem = ""
         self._config_mtime: Optional[float] = -1.0
         self._config_checked = 0.0
-        self._last_error: Tuple[str, float] = ("", 0.0)
+        self._logged_at: Dict[str, float] = {}  # fault site -> when it was last written
 
     # ----- configuration -----------------------------------------------------------------
     def reload(self, force: bool = False) -> None:
@@ -107,16 +107,27 @@ class AlertEngine:
                 await self.tick()
             except asyncio.CancelledError:
                 raise
-            except Exception:  # one bad tick must not end alerting for good
-                self._log_error(traceback.format_exc(limit=5))
+            except Exception as exc:  # one bad tick must not end alerting for good
+                self._log_error(exc)
             await asyncio.sleep(POLL_S)
 
-    def _log_error(self, text: str) -> None:
-        """The same fault is logged once per ERROR_REPEAT_S, not at every tick."""
+    def _log_error(self, exc: BaseException) -> None:
+        """The same fault is logged once per ERROR_REPEAT_S, not at every tick.
+
+        "The same" is where it happened and what kind it was, not its message: a message
+        can name a fresh temporary file at every tick (EMFILE while saving the state)."""
+        frames = traceback.extract_tb(exc.__traceback__)
+        key = repr((type(exc).__name__, getattr(exc, "errno", None),
+                    [(f.filename, f.lineno) for f in frames]))  # fmt: skip
         now = time.monotonic()
-        if text != self._last_error[0] or now - self._last_error[1] >= ERROR_REPEAT_S:
-            self._last_error = (text, now)
-            log("alerts: " + text)
+        if now - self._logged_at.get(key, -ERROR_REPEAT_S) >= ERROR_REPEAT_S:
+            if len(self._logged_at) > 64:  # bounded, whatever a broken host throws at us
+                self._logged_at.clear()
+            self._logged_at[key] = now
+            log(
+                "alerts: "
+                + "".join(traceback.format_exception(type(exc), exc, exc.__traceback__, limit=5))
+            )
 
     def _resume_unfinished(self) -> None:
         """Runs that were live when the daemon went down: watch them again, even ended ones,

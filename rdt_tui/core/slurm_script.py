@@ -120,6 +120,8 @@ def task_argv(
     if nodes <= 1 and not resume:
         return list(argv)
     task = [*shim_argv, "slurm-task"]
+    if nodes > 1:  # the nodes share one output file: see agent/slurm_task.py relay()
+        task.append("--lines")
     if resume:
         task += ["--resume", json.dumps(resume, sort_keys=True)]
     task += ["--", *argv]
