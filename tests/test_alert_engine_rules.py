@@ -8,7 +8,7 @@ from typing import Any
 
 from rdt_tui.agent.alerting import AlertEngine
 from rdt_tui.agent.alertstate import RunAlerts
-from rdt_tui.cli_alerts import parse_since
+from rdt_tui.cli.alerts import parse_since
 from rdt_tui.core.alerts import DEFAULT_RULES, merge_rules
 
 

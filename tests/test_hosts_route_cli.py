@@ -136,7 +136,7 @@ def test_one_host_that_cannot_be_resolved_leaves_the_others_usable(tmp_path: Pat
 
 
 def test_the_route_as_check_host_prints_it(tmp_path: Path) -> None:
-    from rdt_tui.cli_ssh import route_json, route_lines
+    from rdt_tui.cli.ssh import route_json, route_lines
     from rdt_tui.config.hosts import HostBook, parse_hosts_text
     from rdt_tui.config.sshconfig import load_ssh_config
 

@@ -7,7 +7,8 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from .client import AgentClient
+from ..client import AgentClient
+from .common import AddCommand, emit_json, load_profile
 
 # What an adopted run takes from a profile: where its metrics and checkpoints are, how to stop.
 PROFILE_KEYS = (
@@ -24,13 +25,7 @@ PROFILE_KEYS = (
 
 
 def profile_options(name: str) -> dict[str, Any]:
-    from .cli import CliError
-    from .config.profiles import ProfileError, find_profile, load_profile, profile_dirs
-
-    try:
-        args = load_profile(find_profile(name, profile_dirs())).launch_args()
-    except ProfileError as exc:
-        raise CliError(str(exc), "the profile keys are in docs/profiles.md") from None
+    args = load_profile(name).launch_args()
     return {k: args[k] for k in PROFILE_KEYS if args.get(k)}
 
 
@@ -53,8 +48,6 @@ def print_candidates(found: list[dict[str, Any]], host: str) -> None:
 
 
 async def cmd_adopt(c: AgentClient, a: argparse.Namespace) -> int:
-    from .cli import emit_json
-
     if a.pid is None:
         found = await c.candidates()
         if a.json:
@@ -79,7 +72,7 @@ async def cmd_adopt(c: AgentClient, a: argparse.Namespace) -> int:
     return 0
 
 
-def add_parsers(add: Any) -> None:
+def add_parsers(add: AddCommand) -> None:
     sp = add(
         "adopt",
         cmd_adopt,

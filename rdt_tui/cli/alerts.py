@@ -10,7 +10,8 @@ import re
 import time
 from typing import Any
 
-from .client import AgentClient
+from ..client import AgentClient
+from .common import AddCommand, CliError, emit_json, load_settings
 
 _AGO = re.compile(r"^(\d+(?:\.\d+)?)\s*([smhd])$")
 _UNIT_S = {"s": 1, "m": 60, "h": 3600, "d": 86400}
@@ -29,8 +30,6 @@ def parse_since(text: str, now: float | None = None) -> float:
     try:
         return datetime.datetime.fromisoformat(text.strip()).timestamp()
     except ValueError:
-        from .cli import CliError
-
         raise CliError(
             f"--since {text!r} is not a time", "use 30m, 2h, 1d, 2026-12-01T03:00 or epoch seconds"
         ) from None
@@ -46,15 +45,8 @@ def format_alert(a: dict[str, Any]) -> str:
 
 
 async def cmd_alerts(client: AgentClient, a: argparse.Namespace) -> int:
-    from .cli import CliError, emit_json
-
     if a.push:
-        from .config.settings import SettingsError, load_settings
-
-        try:
-            settings = load_settings()
-        except SettingsError as exc:
-            raise CliError(str(exc), "see docs/alerts.md") from None
+        settings = load_settings("see docs/alerts.md")
         if not settings.notify and not settings.alerts:
             raise CliError(
                 f"no [notify] or [alerts] in {settings.path}", "see docs/alerts.md for the keys"
@@ -92,7 +84,7 @@ async def cmd_alerts(client: AgentClient, a: argparse.Namespace) -> int:
     return 0
 
 
-def add_parsers(add: Any) -> None:
+def add_parsers(add: AddCommand) -> None:
     sp = add(
         "alerts",
         cmd_alerts,

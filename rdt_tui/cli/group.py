@@ -10,16 +10,13 @@ import json
 import sys
 from typing import Any
 
+from .common import LINGER_S, CliError, cli_session, load_profile, make_client, set_values
+
 
 def cmd_group(a: argparse.Namespace) -> int:
-    from .cli import LINGER_S, CliError, cli_session, make_client, set_values
-    from .client.group import launch_group, watch_group
-    from .config.profiles import ProfileError, find_profile, load_profile, profile_dirs
+    from ..client.group import launch_group, watch_group
 
-    try:
-        profile = load_profile(find_profile(a.profile, profile_dirs()))
-    except ProfileError as exc:
-        raise CliError(str(exc), "the profile keys are in docs/profiles.md") from None
+    profile = load_profile(a.profile)
     if len(profile.hosts) < 2:
         raise CliError(f"{profile.path}: `hosts` names fewer than two hosts", "use launch")
     values = set_values(a.set)

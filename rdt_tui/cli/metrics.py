@@ -1,7 +1,8 @@
-"""``rdt-tui metrics HOST RUN [RUN...] --name loss --format csv|jsonl``: one metric of several
-runs as aligned columns (step, or seconds since each run's start, then one column per run;
-a run without a point there leaves its cell empty), for a notebook or a paper table. The
-alignment itself is ``core.compare``; this module fetches and prints."""
+"""``rdt-tui metrics HOST RUN``: a run's metric points, one a line. With more runs,
+``--format csv|jsonl`` or ``--by``: one metric (``--name loss``) of several runs as aligned
+columns (step, or seconds since each run's start, then one column per run; a run without a
+point there leaves its cell empty), for a notebook or a paper table. The alignment itself is
+``core.compare``; this module fetches and prints."""
 
 from __future__ import annotations
 
@@ -12,8 +13,9 @@ import math
 import sys
 from typing import Any
 
-from .client import AgentClient
-from .core.compare import STEP, TIME, align, cell, column
+from ..client import AgentClient
+from ..core.compare import STEP, TIME, align, cell, column
+from .common import AddCommand, CliError, emit_json
 
 FORMATS = ("csv", "jsonl")
 
@@ -24,7 +26,13 @@ def is_aligned(a: argparse.Namespace) -> bool:
     return bool(a.format or a.by or a.more_runs)
 
 
-def add_arguments(sp: argparse.ArgumentParser) -> None:
+def add_parsers(add: AddCommand) -> None:
+    sp = add(
+        "metrics",
+        cmd_metrics,
+        "print a run's metric points (from its log or TensorBoard event files: the last column)",
+    )
+    sp.add_argument("--name", action="append", help="only this metric (repeatable)")
     sp.add_argument(
         "more_runs",
         nargs="*",
@@ -45,9 +53,26 @@ def add_arguments(sp: argparse.ArgumentParser) -> None:
     )
 
 
-async def cmd_aligned(c: AgentClient, a: argparse.Namespace) -> int:
-    from .cli import CliError
+async def cmd_metrics(c: AgentClient, a: argparse.Namespace) -> int:
+    if is_aligned(a):
+        return await cmd_aligned(c, a)
+    points = await c.all_metrics(a.run)
+    if a.name:
+        points = [p for p in points if p["name"] in a.name]
+    # What the agent skipped or found wrong in the run's event files (a damaged record...).
+    for problem in (await c.metrics(a.run, 0, 0)).get("problems") or []:
+        print(f"warning: {problem}", file=sys.stderr)
+    if a.json:
+        keys = ("name", "value", "step", "seq", "source")
+        emit_json([{k: p.get(k) for k in keys} for p in points])
+        return 0
+    for p in points:
+        step = p["step"] if p["step"] is not None else "-"
+        print(f"{step:>8}  {p['name']:24} {p['value']!s:24} {p.get('source', 'log')}")
+    return 0
 
+
+async def cmd_aligned(c: AgentClient, a: argparse.Namespace) -> int:
     names = a.name or ["loss"]
     if len(names) > 1:
         raise CliError(

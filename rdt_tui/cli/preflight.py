@@ -11,21 +11,12 @@ import sys
 import time
 from typing import Any
 
-from .client import AgentClient
-from .core.preflight import FAIL, summary
-from .core.units import human_size
+from ..client import AgentClient
+from ..core.preflight import FAIL, summary
+from ..core.units import human_size
+from .common import AddCommand, CliError, load_profile, make_client
 
 MARKS = {"pass": "ok  ", "warn": "WARN", "fail": "FAIL", "skip": "skip"}
-
-
-def _profile(a: argparse.Namespace) -> Any:
-    from .cli import CliError
-    from .config.profiles import ProfileError, find_profile, load_profile, profile_dirs
-
-    try:
-        return load_profile(find_profile(a.profile, profile_dirs()))
-    except ProfileError as exc:
-        raise CliError(str(exc), "the profile keys are in docs/profiles.md") from None
 
 
 def print_checks(checks: list[dict[str, Any]]) -> None:
@@ -43,10 +34,9 @@ def print_checks(checks: list[dict[str, Any]]) -> None:
 
 
 async def cmd_preflight(c: AgentClient, a: argparse.Namespace) -> int:
-    from .cli import CliError
-    from .client.preflight import apply_fix, run_checks
+    from ..client.preflight import apply_fix, run_checks
 
-    profile = _profile(a)
+    profile = load_profile(a.profile)
     checks = await run_checks(c, profile)
     fixed = None
     if a.fix:
@@ -72,11 +62,9 @@ def _stats_line(result: dict[str, Any]) -> str:
 
 
 async def cmd_stats(c: AgentClient, a: argparse.Namespace) -> int:
-    from .cli import CliError
-
     if not a.timeout > 0:
         raise CliError(f"--timeout {a.timeout}: a number of seconds above 0 is expected")
-    profile = _profile(a)
+    profile = load_profile(a.profile)
     launch = profile.launch_args()
     args = {
         "params": profile.preflight_params(),
@@ -141,7 +129,7 @@ class Meter:
 
 
 async def cmd_manifest(c: AgentClient, a: argparse.Namespace) -> int:
-    from .client.preflight import manifest
+    from ..client.preflight import manifest
 
     meter = Meter()
     result = await manifest(c, a.path, a.glob, meter)
@@ -156,10 +144,9 @@ async def cmd_manifest(c: AgentClient, a: argparse.Namespace) -> int:
 
 
 async def cmd_diff_dataset(c: AgentClient, a: argparse.Namespace) -> int:
-    from .cli import CliError, make_client
-    from .client.preflight import diff_dataset
+    from ..client.preflight import diff_dataset
 
-    profile = _profile(a)
+    profile = load_profile(a.profile)
     local = make_client("localhost")
     await local.connect()
     meter = Meter()
@@ -180,7 +167,7 @@ async def cmd_diff_dataset(c: AgentClient, a: argparse.Namespace) -> int:
     return 1 if check["status"] == FAIL else 0
 
 
-def add_parsers(add: Any) -> None:
+def add_parsers(add: AddCommand) -> None:
     sp = add("preflight", cmd_preflight, "run the preflight checklist of a profile", run=False)
     sp.add_argument("--profile", required=True, help="profile name or path")
     sp.add_argument("--fix", metavar="CHECK_ID", help="apply that check's fix, then check again")

@@ -5,7 +5,8 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from .client import AgentClient
+from ..client import AgentClient
+from .common import AddCommand, emit_json
 
 
 def slurm_word(s: dict[str, Any]) -> str:
@@ -42,8 +43,6 @@ def slurm_lines(s: dict[str, Any]) -> list[str]:
 
 
 async def cmd_queue(c: AgentClient, a: argparse.Namespace) -> int:
-    from .cli import emit_json
-
     result = dict(await c.call("queue", {}))
     if a.json:
         emit_json(result)
@@ -62,3 +61,7 @@ async def cmd_queue(c: AgentClient, a: argparse.Namespace) -> int:
             f"{j['time']:>10} {j['nodes']:>5} {j.get('run') or '-'}"
         )
     return 0
+
+
+def add_parsers(add: AddCommand) -> None:
+    add("queue", cmd_queue, "your jobs in the host's Slurm queue, rdt-tui's runs named", run=False)

@@ -8,26 +8,14 @@ import json
 import sys
 from typing import Any
 
-from .client import AgentClient
-from .core.units import human_size
-
-
-def _book() -> Any:
-    from .cli import CliError
-    from .config.hosts import HostBook, HostsError
-
-    try:
-        return HostBook.load()
-    except HostsError as exc:
-        raise CliError(
-            str(exc),
-            "fix that line, then run `rdt-tui hosts` again (`ssh -G HOST` says the same)",
-        ) from None
+from ..client import AgentClient
+from ..core.units import human_size
+from .common import LOCAL_HOSTS, AddCommand, CliError, cli_session, host_book
 
 
 def route_json(book: Any, name: str) -> list[dict[str, Any]]:
     """Every hop of the route to ``name``: what ``hosts --json`` and ``check-host`` show."""
-    from .config.sshconfig import DEFAULT_IDENTITIES
+    from ..config.sshconfig import DEFAULT_IDENTITIES
 
     out = []
     for hop, step in book.steps(name):
@@ -67,9 +55,9 @@ def route_lines(route: list[dict[str, Any]]) -> list[str]:
 
 
 def cmd_hosts(a: argparse.Namespace) -> int:
-    from .config.hosts import HostsError
+    from ..config.hosts import HostsError
 
-    book = _book()
+    book = host_book()
     if a.verify:
         return verify_hosts(book)
     if a.json:
@@ -98,10 +86,9 @@ def cmd_hosts(a: argparse.Namespace) -> int:
 
 def verify_hosts(book: Any) -> int:
     """``hosts --verify``: each ssh-config host's route against ``ssh -G``, hop by hop."""
-    from .cli import CliError
-    from .config.hosts import HostsError
-    from .config.sshroute import Jump
-    from .config.sshverify import run_ssh_g, ssh_available, ssh_g_argv, verify_steps
+    from ..config.hosts import HostsError
+    from ..config.sshroute import Jump
+    from ..config.sshverify import run_ssh_g, ssh_available, ssh_g_argv, verify_steps
 
     if not ssh_available():
         raise CliError("--verify needs OpenSSH's `ssh` on PATH", "install openssh-client")
@@ -135,8 +122,7 @@ def verify_hosts(book: Any) -> int:
 
 def cmd_add_host(a: argparse.Namespace) -> int:
     """What the hosts screen's add/edit form does, headless."""
-    from .cli import CliError
-    from .config.hosts import HostsError, save_host, user_hosts_file
+    from ..config.hosts import HostsError, save_host, user_hosts_file
 
     fields = {
         "name": a.name,
@@ -205,8 +191,7 @@ async def cmd_check_host(c: AgentClient, a: argparse.Namespace) -> int:
 
 def _route_of(host: str) -> list[dict[str, Any]] | None:
     """The route ``make_client`` took to ``host`` (None for this machine)."""
-    from .cli import LOCAL_HOSTS
-    from .config.hosts import HostBook
+    from ..config.hosts import HostBook
 
     if host in LOCAL_HOSTS:
         return None
@@ -214,11 +199,10 @@ def _route_of(host: str) -> list[dict[str, Any]] | None:
 
 
 def cmd_trust(a: argparse.Namespace) -> int:
-    from .cli import CliError
-    from .config.hosts import Hop, HostsError
-    from .transport.trust import trust_chain
+    from ..config.hosts import Hop, HostsError
+    from ..transport.trust import trust_chain
 
-    book = _book()
+    book = host_book()
     try:
         hops = book.chain(a.host)
     except HostsError as exc:
@@ -233,8 +217,6 @@ def cmd_trust(a: argparse.Namespace) -> int:
         answer = sys.stdin.readline().strip().lower()
         return answer in ("y", "yes")
 
-    from .cli import cli_session
-
     results = asyncio.run(trust_chain(hops, confirm, session=cli_session()))
     for hop, fingerprint, outcome in results:
         words = {
@@ -246,7 +228,7 @@ def cmd_trust(a: argparse.Namespace) -> int:
     return 0 if all(o != "declined" for _, _, o in results) else 1
 
 
-def add_parsers(sub: Any, add: Any) -> None:
+def add_parsers(sub: Any, add: AddCommand) -> None:
     sp = sub.add_parser(
         "hosts",
         help="list the hosts rdt-tui knows and where each came from",
@@ -361,7 +343,7 @@ async def cmd_pull(c: AgentClient, a: argparse.Namespace) -> int:
     return await _transfer(c, a, False)
 
 
-def add_transfer_parsers(add: Any) -> None:
+def add_transfer_parsers(add: AddCommand) -> None:
     sp = add(
         "push",
         cmd_push,
