@@ -9,7 +9,7 @@ import os
 import subprocess
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from .sshkeywords import KEYWORDS, check_value, valid_domains
 from .sshlex import (
@@ -27,8 +27,20 @@ from .sshlex import (
     strdelim,
 )
 
-if TYPE_CHECKING:
-    from .sshconfig import SshConfig
+
+class ConfigFiles(Protocol):
+    """What a pass needs of the whole configuration (``sshconfig.SshConfig`` is one): each
+    file read once, the local user, the ``%`` tokens. A protocol, not an import of sshconfig,
+    which imports this module (no cycle, not even for the type checker)."""
+
+    local_user: str
+
+    def parsed(self, path: str, check_perm: bool) -> list[Line] | None: ...
+
+    def tokens(
+        self, host: str, port: str, user: str, original: str, keyalias: str
+    ) -> dict[str, str]: ...
+
 
 Bad = Callable[..., SshConfigError]  # makes the error for the line being read
 
@@ -65,7 +77,7 @@ class Options:
 class Pass:
     """One reading of the files for one host (readconf.c read_config_file_depth)."""
 
-    def __init__(self, cfg: SshConfig, opts: Options, host: str, original: str, final: bool):
+    def __init__(self, cfg: ConfigFiles, opts: Options, host: str, original: str, final: bool):
         self.cfg, self.opts, self.host, self.original, self.final = cfg, opts, host, original, final
         self.want_final = False
         self.active = True
