@@ -139,6 +139,30 @@ def test_node_packages_import_only_the_standard_library() -> None:
         ("rdt_tui.client", ["rdt_tui.tui", "textual", "asyncssh", "torch", "accelerate"]),
         ("rdt_tui.tui.app", ["asyncssh", "torch", "accelerate", "rdt_tui.agent.daemon"]),
         ("rdt_tui.cli", ["torch", "accelerate", "asyncssh", "textual", "rdt_tui.demo.train"]),
+        # The arrows below are the ones DESIGN.md implies and nothing checked before: the
+        # transport reads neither config (it is handed hops) nor the agent beyond its zipapp,
+        # config reads pure core rules only, and the command line never the demo job.
+        (
+            "rdt_tui.transport.trust",
+            [
+                "rdt_tui.config",
+                "rdt_tui.client",
+                "rdt_tui.tui",
+                "textual",
+                "rdt_tui.agent.main",
+                "rdt_tui.agent.daemon",
+                "rdt_tui.agent.service",
+            ],
+        ),
+        (
+            "rdt_tui.config.profiles",
+            ["rdt_tui.agent", "rdt_tui.client", "rdt_tui.transport", "rdt_tui.tui", "asyncssh"],
+        ),
+        (
+            "rdt_tui.config.hosts",
+            ["rdt_tui.agent", "rdt_tui.client", "rdt_tui.transport", "rdt_tui.tui", "asyncssh"],
+        ),
+        ("rdt_tui.cli", ["rdt_tui.demo", "rdt_tui.agent", "torch", "h5py"]),
     ],
 )
 def test_import_direction_follows_the_layers(module: str, forbidden: list[str]) -> None:
@@ -173,3 +197,61 @@ def test_node_packages_are_python_38_compatible() -> None:
         text=True,
     )
     assert out.returncode == 0, out.stdout + out.stderr
+
+
+# Which packages each package may import (DESIGN.md, "Direction of imports"), read from the
+# source of every module (tests/test_import_graph.py), lazy imports included: the subprocess
+# tests above see only what an import pulls in at once. ``config -> core``: config checks
+# profiles and settings with the rules the agent applies (alert rules, metric formats, Slurm
+# keys), which live in core because core is what the node has. ``transport -> agent``: only
+# ``agent.build``, the zipapp the transport ships (PACKAGE_ARROWS' "agent.build").
+PACKAGE_ARROWS: dict[str, set[str]] = {
+    "protocol": set(),
+    "core": {"protocol"},
+    "launch": {"protocol", "core"},
+    "agent": {"protocol", "core", "launch"},
+    "transport": {"protocol", "agent.build"},
+    "client": {"transport", "protocol", "core", "config", "launch"},
+    "config": {"core", "launch", "protocol"},
+    "tui": {"client", "config", "core", "launch", "protocol"},
+    "cli": {"tui", "client", "transport", "config", "core", "launch", "protocol"},
+    "demo": set(),
+}
+
+# Module arrows against the table that another branch removes: the demo becomes the shipped
+# `demo` profile (w-launch). The lead empties this set after merging it.
+PENDING_ARROWS: set[tuple[str, str]] = {
+    ("rdt_tui.cli.demo", "rdt_tui.demo.job"),
+}
+
+
+def _package_of(module: str) -> str:
+    """``rdt_tui.agent.build`` -> ``agent``; the package's own ``rdt_tui`` -> ``""``."""
+    return module.split(".")[1] if module.count(".") else ""
+
+
+def _allowed(src: str, dst: str) -> bool:
+    a, b = _package_of(src), _package_of(dst)
+    if a == b or b == "":  # within a package, or the root's (empty) __init__
+        return True
+    allowed = PACKAGE_ARROWS.get(a, set())
+    return b in allowed or dst.removeprefix("rdt_tui.") in allowed
+
+
+def test_every_import_follows_the_package_arrows() -> None:
+    from .test_import_graph import import_graph
+
+    graph = import_graph(os.path.join(REPO, "rdt_tui"))
+    packages = {_package_of(m) for m in graph} - {""}
+    assert packages <= set(PACKAGE_ARROWS), f"no arrows for {packages - set(PACKAGE_ARROWS)}"
+    wrong = sorted(
+        (src, dst)
+        for src, deps in graph.items()
+        for dst in deps
+        if not _allowed(src, dst) and (src, dst) not in PENDING_ARROWS
+    )
+    assert wrong == [], "imports against DESIGN.md's arrows:\n" + "\n".join(
+        f"{src} -> {dst}" for src, dst in wrong
+    )
+    stale = sorted(p for p in PENDING_ARROWS if p[1] not in graph.get(p[0], set()))
+    assert stale == [], f"no longer imported (take them out of PENDING_ARROWS): {stale}"

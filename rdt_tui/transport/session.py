@@ -14,14 +14,14 @@ from __future__ import annotations
 import asyncio
 import os
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 import asyncssh
 
-from ..config.hosts import Hop
 from .auth import NoPrompt, Prompter
+from .hop import Hop
 
 PROMPT_TIMEOUT_S = 300.0  # a question nobody answers is a cancel after this long
 PASSPHRASE_TRIES = 3  # OpenSSH's NumberOfPasswordPrompts
@@ -39,7 +39,7 @@ T = TypeVar("T")
 RouteKey = tuple[tuple[Any, ...], ...]
 
 
-def route_key(hops: list[Hop], known_hosts: str) -> RouteKey:
+def route_key(hops: Sequence[Hop], known_hosts: str) -> RouteKey:
     """Who connects where, hop by hop: two routes with the same prefix share its connections."""
     return tuple(
         (

@@ -14,12 +14,11 @@ import functools
 import os
 import shlex
 import socket
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import asyncssh
 
-from ..config.hosts import Hop
 from .base import Disconnected, Transport
 from .deploy import deploy_agent
 from .errors import (
@@ -29,6 +28,7 @@ from .errors import (
     HostUnreachable,
     JumpUnreachable,
 )
+from .hop import Hop
 from .session import RouteKey, SshSession, route_key
 from .sshauth import AuthClient, refusal
 from .transfer import remote_path
@@ -76,12 +76,12 @@ class SshConnector:
 
     def __init__(
         self,
-        hops: list[Hop],
+        hops: Sequence[Hop],
         known_hosts: str | None = None,
         connect_timeout: float = CONNECT_TIMEOUT_S,
         session: SshSession | None = None,
     ) -> None:
-        self.hops = hops
+        self.hops = list(hops)
         self.known_hosts = known_hosts or default_known_hosts()
         self.connect_timeout = connect_timeout
         self._owns_session = session is None
@@ -247,7 +247,7 @@ class SshTransport(Transport):
     def __init__(
         self,
         host: str,
-        hops: list[Hop],
+        hops: Sequence[Hop],
         python: str = "python3",
         state_dir: str | None = None,
         simulate_gpus: int = 0,

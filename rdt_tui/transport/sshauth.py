@@ -14,8 +14,8 @@ from typing import Any
 
 import asyncssh
 
-from ..config.hosts import Hop
 from .errors import AuthRefused
+from .hop import Hop
 from .session import KeySet, SshSession
 
 PROMPT_TRIES = 3  # OpenSSH's NumberOfPasswordPrompts

@@ -12,17 +12,20 @@ import inspect
 import os
 import stat
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
+from typing import TypeVar
 
 import asyncssh
 
-from ..config.hosts import Hop
 from .base import TransportError
 from .errors import HostKeyChanged, HostUnreachable, JumpUnreachable
+from .hop import Hop
 from .session import SshSession
 from .ssh import SshConnector, default_known_hosts, known_hosts_names, trusted_keys
 
 LOCK_TIMEOUT_S = 10.0
+
+H = TypeVar("H", bound=Hop)  # the caller's own hops come back in the results
 
 
 def hashed_name(name: str, salt: bytes | None = None) -> str:
@@ -102,18 +105,18 @@ def _lock(fd: int, path: str) -> None:
 
 
 async def trust_chain(
-    hops: list[Hop],
-    confirm: Callable[[Hop, str], bool | Awaitable[bool]],
+    hops: Sequence[H],
+    confirm: Callable[[H, str], bool | Awaitable[bool]],
     known_hosts: str | None = None,
     session: SshSession | None = None,
-) -> list[tuple[Hop, str, str]]:
+) -> list[tuple[H, str, str]]:
     """Each hop's (hop, fingerprint, outcome): ``known``, ``added`` or ``declined``.
 
     A jump is logged into to reach the next hop, through ``session`` (its prompter asks
     what the jump wants; its connection is then shared with the console's connects)."""
     default = known_hosts or default_known_hosts()
     connector = SshConnector(hops, default, session=session)
-    results: list[tuple[Hop, str, str]] = []
+    results: list[tuple[H, str, str]] = []
     tunnel: asyncssh.SSHClientConnection | None = None
     try:
         for i, hop in enumerate(hops):
