@@ -163,7 +163,7 @@ async def cmd_status(c: AgentClient, a: argparse.Namespace) -> int:
 
 def set_values(items: list[str] | None) -> dict[str, Any]:
     """``--set FIELD=VALUE`` items as launch-form values (what the form's fields accept)."""
-    from .config.profiles import FORM_DEFAULTS
+    from .launch.plan import FORM_DEFAULTS
 
     values: dict[str, Any] = {}
     for item in items or []:
@@ -373,7 +373,7 @@ def demo_workdir(a: argparse.Namespace) -> str:
 def demo_plan(a: argparse.Namespace) -> Any:
     """The launch form's plan for the demo."""
     from .demo.job import demo_launch_args
-    from .tui.launch_screen import LaunchPlan
+    from .launch.plan import LaunchPlan
 
     workdir = demo_workdir(a)
 

@@ -191,7 +191,8 @@ async def test_launch_form_shows_batch_and_command_then_launches(
 ) -> None:
     from textual.widgets import Input, Static
 
-    from rdt_tui.tui.launch_screen import LaunchPlan, LaunchScreen
+    from rdt_tui.launch.plan import LaunchPlan
+    from rdt_tui.tui.launch_screen import LaunchScreen
 
     job = os.path.join(workdir, "job.py")
     with open(job, "w") as fh:

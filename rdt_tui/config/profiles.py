@@ -45,32 +45,17 @@ import tomllib
 
 from ..core.alerts import DEFAULT_RULES, merge_rules
 from ..core.formats import FORMATS as METRIC_FORMATS
+from ..launch.plan import (
+    CONSOLE_PYTHON,
+    FORM_DEFAULTS,
+    NODE_PLACEHOLDERS,
+    PLACEHOLDERS,
+    SLURM_FILLS,
+)
 from .event_keys import event_keys
 from .paths import config_dir
 from .resume import resume_index
 from .slurm_keys import slurm_keys, slurm_nodes
-
-# The interpreter the console runs in, for a profile run on the console's own machine (the
-# demo): the environment `make setup` made, whatever PATH the agent's daemon has.
-CONSOLE_PYTHON = "{console_python}"
-PLACEHOLDERS = ("processes", "per_gpu_batch", "grad_accum", "max_steps", "mixed_precision")
-# Filled per node of a multi-node profile (1 node, rank 0, this host when single).
-NODE_PLACEHOLDERS = (
-    "node_rank",
-    "num_machines",
-    "total_processes",
-    "main_process_ip",
-    "main_process_port",
-)
-SLURM_FILLS = ("node_rank", "main_process_ip")  # per node, from SLURM_NODEID and the nodelist
-FORM_DEFAULTS: dict[str, Any] = {
-    "processes": 1,
-    "per_gpu_batch": 8,
-    "grad_accum": 1,
-    "max_steps": 1000,
-    "mixed_precision": "no",
-}
-
 
 # [preflight] keys and their types (see docs/profiles.md for what each one checks).
 PREFLIGHT_KEYS: dict[str, type | tuple[type, ...]] = {

@@ -356,7 +356,8 @@ class DashboardScreen(LiveStatus, Screen[None]):
     async def resume_from(self, path: str) -> None:
         # Imported here: the launch screen imports this module (it opens dashboards).
         from ..config.profiles import ProfileError, find_profile, load_profile, profile_dirs
-        from .launch_screen import LaunchScreen, plan_of_profile
+        from ..launch.plan import plan_of_profile
+        from .launch_screen import LaunchScreen
 
         try:
             name = (await self.client.status(self.run_id)).get("profile")
