@@ -45,6 +45,7 @@ import tomllib
 
 from ..core.alerts import DEFAULT_RULES, merge_rules
 from ..core.formats import FORMATS as METRIC_FORMATS
+from ..launch.launchers import LaunchError, launcher_argv, strings
 from ..launch.plan import (
     CONSOLE_PYTHON,
     FORM_DEFAULTS,
@@ -84,66 +85,6 @@ PREFLIGHT_KEYS: dict[str, type | tuple[type, ...]] = {
     "master_port": int,
 }
 DEFAULT_PACKAGES = ["torch", "accelerate", "transformers", "h5py", "safetensors"]
-
-
-LAUNCHERS = ("accelerate", "torchrun", "deepspeed", "python", "command")
-
-
-def launcher_argv(path: str, data: dict[str, Any]) -> list[str]:
-    """The argv a launcher makes of ``script`` and ``args`` (``command`` is taken as is)."""
-    launcher = str(data.get("launcher") or "command")
-    if launcher not in LAUNCHERS:
-        raise ProfileError(f"{path}: `launcher` must be one of {', '.join(LAUNCHERS)}")
-    if launcher == "command":
-        command = _list_of_str(path, data, "command")
-        if not command:
-            raise ProfileError(
-                f'{path}: `command` is required, e.g. command = ["python", "train.py"] '
-                "(or a `launcher` with a `script`)"
-            )
-        return command
-    script = data.get("script")
-    if not isinstance(script, str) or not script:
-        raise ProfileError(f'{path}: launcher {launcher!r} needs `script = "train.py"`')
-    args = _list_of_str(path, data, "args")
-    extra = _list_of_str(path, data, "launcher_args")
-    python = str(data.get("python") or "python")
-    if launcher == "python":
-        return [python, *extra, script, *args]
-    nodes = data.get("hosts") or []
-    multi = (isinstance(nodes, list) and len(nodes) > 1) or slurm_nodes(data) > 1
-    if launcher == "accelerate":
-        machines = (
-            [
-                *("--num_machines", "{num_machines}", "--machine_rank", "{node_rank}"),
-                *("--main_process_ip", "{main_process_ip}"),
-                *("--main_process_port", "{main_process_port}"),
-            ]
-            if multi
-            else []
-        )
-        # accelerate's --num_processes counts every process of every machine
-        count = "{total_processes}" if multi else "{processes}"
-        return [
-            *("accelerate", "launch", "--num_processes", count, *machines),
-            *("--mixed_precision", "{mixed_precision}", *extra, script, *args),
-        ]
-    if launcher == "torchrun":
-        machines = (
-            [
-                *("--nnodes", "{num_machines}", "--node_rank", "{node_rank}"),
-                *("--master_addr", "{main_process_ip}", "--master_port", "{main_process_port}"),
-            ]
-            if multi
-            else []
-        )
-        return ["torchrun", "--nproc_per_node", "{processes}", *machines, *extra, script, *args]
-    if multi:
-        raise ProfileError(
-            f"{path}: a multi-node profile needs launcher accelerate or torchrun (or `command` "
-            "with {node_rank} {num_machines} {main_process_ip} {main_process_port})"
-        )
-    return ["deepspeed", "--num_gpus", "{processes}", *extra, script, *args]
 
 
 class ProfileError(Exception):
@@ -268,10 +209,10 @@ class Profile:
 
 
 def _list_of_str(path: str, data: dict[str, Any], key: str) -> list[str]:
-    value = data.get(key, [])
-    if not isinstance(value, list) or not all(isinstance(v, (str, int)) for v in value):
-        raise ProfileError(f"{path}: `{key}` must be a list of strings")
-    return [str(v) for v in value]
+    try:
+        return strings(data, key)
+    except LaunchError as exc:
+        raise ProfileError(f"{path}: {exc}") from None
 
 
 def load_profile(path: str) -> Profile:
@@ -282,7 +223,12 @@ def load_profile(path: str) -> Profile:
         raise ProfileError(f"profile {path} does not exist") from None
     except tomllib.TOMLDecodeError as exc:
         raise ProfileError(f"{path}: not valid TOML: {exc}") from None
-    command = launcher_argv(path, data)
+    nodes = data.get("hosts") or []
+    multi = (isinstance(nodes, list) and len(nodes) > 1) or slurm_nodes(data) > 1
+    try:
+        command = launcher_argv(data, multi)
+    except LaunchError as exc:
+        raise ProfileError(f"{path}: {exc}") from None
     metric_format = str(data.get("metric_format") or "auto")
     if metric_format not in METRIC_FORMATS:
         raise ProfileError(
