@@ -30,12 +30,19 @@ FORM_DEFAULTS: dict[str, Any] = {
 }
 
 
+def form_defaults() -> dict[str, Any]:
+    """The launch form's starting values where a profile's ``[form]`` says nothing: the one
+    set (a plan without a profile starts from these too), with no GPU chosen."""
+    return dict(FORM_DEFAULTS, gpus=[])
+
+
 class PlanProfile(Protocol):
     """What a plan reads of a run profile (``config.profiles.Profile`` is one). A protocol,
     so this package never imports ``config``."""
 
     name: str
     path: str
+    cwd: str | None
     hosts: list[str]
     stop_together: bool
 
@@ -54,25 +61,10 @@ class LaunchPlan:
 
     title: str
     build: Callable[[dict[str, Any]], dict[str, Any]]
-    values: dict[str, Any] = field(
-        default_factory=lambda: {
-            "processes": 2,
-            "per_gpu_batch": 32,
-            "grad_accum": 1,
-            "mixed_precision": "no",
-            "max_steps": 600,
-            "gpus": [],
-        }
-    )
+    values: dict[str, Any] = field(default_factory=form_defaults)
     # The form fields this plan's command uses (a profile without a placeholder for the
     # batch size shows no batch field: editing it would change nothing).
-    fields: tuple[str, ...] = (
-        "processes",
-        "per_gpu_batch",
-        "grad_accum",
-        "max_steps",
-        "mixed_precision",
-    )
+    fields: tuple[str, ...] = PLACEHOLDERS
     # A profile naming several hosts launches one rank group per host.
     profile: PlanProfile | None = None
 
@@ -89,6 +81,20 @@ def plan_of_profile(profile: PlanProfile) -> LaunchPlan:
         fields=tuple(profile.fields()),
         profile=profile,
     )
+
+
+def resume_plan(profile: PlanProfile, checkpoint: str, run_cwd: str | None = None) -> LaunchPlan:
+    """The plan that relaunches a run of ``profile`` from ``checkpoint`` (a path on the run's
+    node): the profile's resume arguments filled. A single-host run resumes in the folder it
+    ran in (``run_cwd``, as its status says: ``rdt-tui demo`` and ``launch --cwd`` run a
+    profile somewhere else than its ``cwd``); a multi-host profile keeps its own ``cwd``,
+    which each node reads against its own home. The profile's ``cwd`` is set to that folder."""
+    if run_cwd and len(profile.hosts) <= 1:
+        profile.cwd = run_cwd
+    plan = plan_of_profile(profile)
+    plan.values["resume"] = checkpoint
+    plan.title += f", resumed from {checkpoint.rsplit('/', 1)[-1]}"
+    return plan
 
 
 def command_line(args: dict[str, Any]) -> str:
