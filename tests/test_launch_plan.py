@@ -109,3 +109,18 @@ def test_the_launch_package_is_pure() -> None:
     )
     assert out.returncode == 0, out.stderr
     assert out.stdout.split() == ["rdt_tui"]  # the package itself; no config, tui, textual
+
+
+def test_placeholders_are_filled_but_slurm_leaves_the_per_node_ones(tmp_path: object) -> None:
+    path = os.path.join(str(tmp_path), "s.toml")
+    with open(path, "w") as fh:
+        fh.write(
+            'command = ["{console_python}", "{node_rank}", "{main_process_ip}", '
+            '"{num_machines}", "{total_processes}", "{processes}", "{x}"]\n'
+        )
+    one = load_profile(path).launch_args({"processes": 3})["argv"]
+    assert one == [sys.executable, "0", "127.0.0.1", "1", "3", "3", "{x}"]
+    with open(path, "a") as fh:
+        fh.write('scheduler = "slurm"\n[slurm]\nnodes = 2\n')
+    two = load_profile(path).launch_args({"processes": 3})["argv"]
+    assert two == [sys.executable, "{node_rank}", "{main_process_ip}", "2", "6", "3", "{x}"]

@@ -1,7 +1,7 @@
 """Run profiles: a TOML file that says what to launch, where, and where its outputs go.
 
-This is the minimal form the agent issue needs; the profile issue grows it (launchers,
-placeholders, preflight parameters). Keys::
+The argv builders per launcher and the form's defaults and placeholders live in
+``rdt_tui/launch/``. Keys::
 
     name = "my-run"                 # optional, used in the run id
     command = ["python", "train.py", "--lr", "1e-4"]   # required, an argv list
@@ -49,9 +49,9 @@ from ..launch.launchers import LaunchError, launcher_argv, strings
 from ..launch.plan import (
     CONSOLE_PYTHON,
     FORM_DEFAULTS,
-    NODE_PLACEHOLDERS,
     PLACEHOLDERS,
     SLURM_FILLS,
+    fill_placeholders,
 )
 from .event_keys import event_keys
 from .paths import config_dir
@@ -159,15 +159,11 @@ class Profile:
             "main_process_port": self.main_process_port,
         }
 
+        # Under Slurm each node's srun task fills these from Slurm's environment.
+        keep = SLURM_FILLS if machines > 1 and self.scheduler == "slurm" else ()
+
         def fill(text: str) -> str:
-            for key in PLACEHOLDERS:
-                text = text.replace("{" + key + "}", str(values[key]))
-            for key in NODE_PLACEHOLDERS:
-                if machines > 1 and self.scheduler == "slurm" and key in SLURM_FILLS:
-                    continue  # each node's srun task fills these from Slurm's environment
-                text = text.replace("{" + key + "}", str(node[key]))
-            text = text.replace(CONSOLE_PYTHON, sys.executable)
-            return text.replace("{resume}", str(resume))
+            return fill_placeholders(text, values, node, keep)
 
         env = {k: fill(v) for k, v in self.env.items()}
         gpus = [str(g) for g in values.get("gpus") or []] or None

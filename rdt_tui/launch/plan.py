@@ -4,6 +4,7 @@ and how the values become launch arguments (and the command line shown before a 
 from __future__ import annotations
 
 import shlex
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -34,6 +35,21 @@ def form_defaults() -> dict[str, Any]:
     """The launch form's starting values where a profile's ``[form]`` says nothing: the one
     set (a plan without a profile starts from these too), with no GPU chosen."""
     return dict(FORM_DEFAULTS, gpus=[])
+
+
+def fill_placeholders(
+    text: str, values: dict[str, Any], node: dict[str, Any], keep: tuple[str, ...] = ()
+) -> str:
+    """``text`` with the form's placeholders from ``values`` (``{resume}`` too), the node's
+    from ``node`` (except those in ``keep``: left for the node to fill), and
+    ``{console_python}`` as this interpreter. Other braces are left alone."""
+    for key in PLACEHOLDERS:
+        text = text.replace("{" + key + "}", str(values[key]))
+    for key in NODE_PLACEHOLDERS:
+        if key not in keep:
+            text = text.replace("{" + key + "}", str(node[key]))
+    text = text.replace(CONSOLE_PYTHON, sys.executable)
+    return text.replace("{resume}", str(values.get("resume")))
 
 
 class PlanProfile(Protocol):
