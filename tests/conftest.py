@@ -20,6 +20,25 @@ from rdt_tui.client import AgentClient
 from rdt_tui.transport.local import LocalTransport
 
 
+@pytest.fixture(autouse=True)
+def own_user_dirs(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Every test gets its own empty user config, data and state directories (the variables
+    config/paths.py and agent/files.py read), so nothing in the developer's own (an extra
+    profile, settings, a demo dataset, a running agent) changes a test. A test that needs
+    other ones sets the variables itself."""
+    root = tempfile.mkdtemp(prefix="rdt-u-", dir="/tmp")  # short: the state dir holds a socket
+    for name, sub in (
+        ("RDT_TUI_CONFIG_DIR", "config"),
+        ("RDT_TUI_DATA_DIR", "data"),
+        ("RDT_TUI_STATE_DIR", "state"),
+    ):
+        monkeypatch.setenv(name, os.path.join(root, sub))
+    yield
+    _stop_daemon(os.path.join(root, "state"))  # one a subprocess started on the default
+    _kill_runs_of(os.path.join(root, "state"))
+    shutil.rmtree(root, ignore_errors=True)
+
+
 @pytest.fixture
 def state_dir() -> Iterator[str]:
     # Short path under /tmp: a Unix socket path must fit in 108 bytes.

@@ -9,8 +9,9 @@ from typing import Any
 
 import pytest
 
+from rdt_tui.config.demo import demo_launch_args
 from rdt_tui.core.metrics import keep_latest
-from rdt_tui.demo.job import demo_launch_args, ensure_dataset
+from rdt_tui.demo.job import ensure_dataset
 
 from .conftest import Agent
 

@@ -12,9 +12,10 @@ from textual.widgets import Static
 
 from rdt_tui.client import AgentClient
 from rdt_tui.config.profiles import load_profile
+from rdt_tui.launch.plan import plan_of_profile
 from rdt_tui.transport.local import LocalTransport
 from rdt_tui.tui.app import make_app
-from rdt_tui.tui.launch_screen import LaunchScreen, plan_of_profile
+from rdt_tui.tui.launch_screen import LaunchScreen
 
 from .conftest import Agent, wait_status
 from .test_cli import rdt

@@ -10,7 +10,8 @@ import socket
 
 import pytest
 
-from rdt_tui.demo.job import demo_launch_args, ensure_dataset
+from rdt_tui.config.demo import demo_launch_args
+from rdt_tui.demo.job import ensure_dataset
 
 from .conftest import Agent
 from .slurm_lab import SlurmLab, slurm  # noqa: F401 - the session fixture

@@ -191,7 +191,8 @@ async def test_launch_form_shows_batch_and_command_then_launches(
 ) -> None:
     from textual.widgets import Input, Static
 
-    from rdt_tui.tui.launch_screen import LaunchPlan, LaunchScreen
+    from rdt_tui.launch.plan import LaunchPlan, form_defaults
+    from rdt_tui.tui.launch_screen import LaunchScreen
 
     job = os.path.join(workdir, "job.py")
     with open(job, "w") as fh:
@@ -216,7 +217,7 @@ async def test_launch_form_shows_batch_and_command_then_launches(
     async def open_run() -> tuple[AgentClient, Any]:
         client = AgentClient(LocalTransport(state_dir), reconnect=True)
         await client.connect()
-        return client, LaunchPlan("a test job", build)
+        return client, LaunchPlan("a test job", build, dict(form_defaults(), processes=2))
 
     app = make_app(open_run)
     async with app.run_test(size=(120, 40)) as pilot:

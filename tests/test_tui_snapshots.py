@@ -14,12 +14,13 @@ from textual.css.query import NoMatches
 from textual.pilot import Pilot
 from textual.widgets import DataTable
 
+from rdt_tui.launch.plan import LaunchPlan, form_defaults
 from rdt_tui.tui.app import make_app, make_console_app
 from rdt_tui.tui.cluster_screen import ClusterScreen
 from rdt_tui.tui.dashboard import DashboardScreen
 from rdt_tui.tui.host_form import HostForm
 from rdt_tui.tui.hosts_screen import HostActions, HostRow, HostsScreen
-from rdt_tui.tui.launch_screen import LaunchPlan, LaunchScreen
+from rdt_tui.tui.launch_screen import LaunchScreen
 from rdt_tui.tui.runs_screen import RunsScreen
 from rdt_tui.tui.widgets.checkpoint_table import CheckpointTable
 from rdt_tui.tui.widgets.gpu_pane import GpuPane
@@ -124,6 +125,9 @@ def test_runs_screen(snap_compare: Any, size: tuple[int, int]) -> None:
     assert snap_compare(app, terminal_size=size, run_before=ready)
 
 
+FORM_2X32 = dict(form_defaults(), processes=2, per_gpu_batch=32, max_steps=600)
+
+
 @pytest.mark.parametrize("size", SIZES)
 def test_launch_form(snap_compare: Any, size: tuple[int, int]) -> None:
     def build(v: dict[str, Any]) -> dict[str, Any]:
@@ -137,7 +141,7 @@ def test_launch_form(snap_compare: Any, size: tuple[int, int]) -> None:
         }
 
     async def open_run() -> tuple[Any, Any]:
-        return FakeClient(), LaunchPlan("profile rdt-finetune", build)
+        return FakeClient(), LaunchPlan("profile rdt-finetune", build, FORM_2X32)
 
     app = make_app(open_run)
 

@@ -119,7 +119,7 @@ def host_book() -> Any:
 
 def set_values(items: list[str] | None) -> dict[str, Any]:
     """``--set FIELD=VALUE`` items as launch-form values (what the form's fields accept)."""
-    from ..config.profiles import FORM_DEFAULTS
+    from ..launch.plan import FORM_DEFAULTS
 
     values: dict[str, Any] = {}
     for item in items or []:

@@ -32,48 +32,39 @@ def demo_workdir(a: argparse.Namespace) -> str:
     return workdir
 
 
-def demo_plan(a: argparse.Namespace) -> Any:
-    """The launch form's plan for the demo."""
-    from ..demo.job import demo_launch_args
-    from ..tui.launch_screen import LaunchPlan
+def demo_profile_of(a: argparse.Namespace) -> Any:
+    """The shipped demo profile in the demo's directory, with the command line's options."""
+    from ..config.demo import demo_profile
+    from ..config.profiles import ProfileError
 
     workdir = demo_workdir(a)
+    try:
+        return demo_profile(workdir, step_delay=a.step_delay, checkpoint_every=a.checkpoint_every)
+    except ProfileError as exc:
+        raise CliError(
+            str(exc), "the demo is configs/runs/demo.toml in rdt-tui's checkout"
+        ) from None
 
-    def build(v: dict[str, Any]) -> dict[str, Any]:
-        args = demo_launch_args(
-            workdir,
-            max_steps=int(v["max_steps"]),
-            step_delay=a.step_delay,
-            checkpoint_every=a.checkpoint_every,
-            processes=int(v["processes"]),
-            per_gpu_batch=int(v["per_gpu_batch"]),
-            grad_accum=int(v["grad_accum"]),
-            mixed_precision=str(v["mixed_precision"]),
-        )
-        if v.get("gpus"):
-            args["gpus"] = list(v["gpus"])
-            args["env"]["CUDA_VISIBLE_DEVICES"] = ",".join(v["gpus"])
-        return args
 
-    plan = LaunchPlan("the demo (denoiser on a LIBERO-like dataset)", build)
+def demo_plan(a: argparse.Namespace) -> Any:
+    """The launch form's plan for the demo: the demo profile's, so its runs resume as any."""
+    from ..launch.plan import plan_of_profile
+
+    plan = plan_of_profile(demo_profile_of(a))
+    plan.title = "the demo (denoiser on a LIBERO-like dataset)"
     plan.values["max_steps"] = a.steps
     return plan
 
 
 async def ensure_demo_run(c: AgentClient, a: argparse.Namespace) -> dict[str, Any]:
     """The demo run already alive on this machine, else a new one (dataset made first)."""
-    from ..demo.job import demo_launch_args
-
     live = await live_demo_run(c)
     if live is not None:
         print(f"following the demo run already alive: {live['id']}", file=sys.stderr)
         return live
-    workdir = demo_workdir(a)
-    args = demo_launch_args(
-        workdir, max_steps=a.steps, step_delay=a.step_delay, checkpoint_every=a.checkpoint_every
-    )
-    run = await c.launch_args(args)
-    print(f"launched {run['id']} in {workdir}", file=sys.stderr)
+    profile = demo_profile_of(a)
+    run = await c.launch_args(profile.launch_args({"max_steps": a.steps}))
+    print(f"launched {run['id']} in {profile.cwd}", file=sys.stderr)
     return run
 
 

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..config.profiles import Profile
+from ..launch.plan import PlanProfile
 from .agent_client import AgentClient
 
 COLLATERAL_S = 1.0
@@ -55,7 +55,7 @@ class GroupReport:
 
 
 async def launch_group(
-    clients: dict[str, AgentClient], profile: Profile, values: dict[str, Any] | None = None
+    clients: dict[str, AgentClient], profile: PlanProfile, values: dict[str, Any] | None = None
 ) -> GroupReport:
     """A run per host, rank 0 first (it hosts the rendezvous)."""
     if len(clients) < 2:

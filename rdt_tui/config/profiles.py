@@ -1,7 +1,7 @@
 """Run profiles: a TOML file that says what to launch, where, and where its outputs go.
 
-This is the minimal form the agent issue needs; the profile issue grows it (launchers,
-placeholders, preflight parameters). Keys::
+The argv builders per launcher and the form's defaults and placeholders live in
+``rdt_tui/launch/``. Keys::
 
     name = "my-run"                 # optional, used in the run id
     command = ["python", "train.py", "--lr", "1e-4"]   # required, an argv list
@@ -45,32 +45,18 @@ import tomllib
 
 from ..core.alerts import DEFAULT_RULES, merge_rules
 from ..core.formats import FORMATS as METRIC_FORMATS
+from ..launch.launchers import LaunchError, launcher_argv, strings
+from ..launch.plan import (
+    CONSOLE_PYTHON,
+    FORM_DEFAULTS,
+    PLACEHOLDERS,
+    SLURM_FILLS,
+    fill_placeholders,
+)
 from .event_keys import event_keys
 from .paths import config_dir
 from .resume import resume_index
 from .slurm_keys import slurm_keys, slurm_nodes
-
-# The interpreter the console runs in, for a profile run on the console's own machine (the
-# demo): the environment `make setup` made, whatever PATH the agent's daemon has.
-CONSOLE_PYTHON = "{console_python}"
-PLACEHOLDERS = ("processes", "per_gpu_batch", "grad_accum", "max_steps", "mixed_precision")
-# Filled per node of a multi-node profile (1 node, rank 0, this host when single).
-NODE_PLACEHOLDERS = (
-    "node_rank",
-    "num_machines",
-    "total_processes",
-    "main_process_ip",
-    "main_process_port",
-)
-SLURM_FILLS = ("node_rank", "main_process_ip")  # per node, from SLURM_NODEID and the nodelist
-FORM_DEFAULTS: dict[str, Any] = {
-    "processes": 1,
-    "per_gpu_batch": 8,
-    "grad_accum": 1,
-    "max_steps": 1000,
-    "mixed_precision": "no",
-}
-
 
 # [preflight] keys and their types (see docs/profiles.md for what each one checks).
 PREFLIGHT_KEYS: dict[str, type | tuple[type, ...]] = {
@@ -99,66 +85,6 @@ PREFLIGHT_KEYS: dict[str, type | tuple[type, ...]] = {
     "master_port": int,
 }
 DEFAULT_PACKAGES = ["torch", "accelerate", "transformers", "h5py", "safetensors"]
-
-
-LAUNCHERS = ("accelerate", "torchrun", "deepspeed", "python", "command")
-
-
-def launcher_argv(path: str, data: dict[str, Any]) -> list[str]:
-    """The argv a launcher makes of ``script`` and ``args`` (``command`` is taken as is)."""
-    launcher = str(data.get("launcher") or "command")
-    if launcher not in LAUNCHERS:
-        raise ProfileError(f"{path}: `launcher` must be one of {', '.join(LAUNCHERS)}")
-    if launcher == "command":
-        command = _list_of_str(path, data, "command")
-        if not command:
-            raise ProfileError(
-                f'{path}: `command` is required, e.g. command = ["python", "train.py"] '
-                "(or a `launcher` with a `script`)"
-            )
-        return command
-    script = data.get("script")
-    if not isinstance(script, str) or not script:
-        raise ProfileError(f'{path}: launcher {launcher!r} needs `script = "train.py"`')
-    args = _list_of_str(path, data, "args")
-    extra = _list_of_str(path, data, "launcher_args")
-    python = str(data.get("python") or "python")
-    if launcher == "python":
-        return [python, *extra, script, *args]
-    nodes = data.get("hosts") or []
-    multi = (isinstance(nodes, list) and len(nodes) > 1) or slurm_nodes(data) > 1
-    if launcher == "accelerate":
-        machines = (
-            [
-                *("--num_machines", "{num_machines}", "--machine_rank", "{node_rank}"),
-                *("--main_process_ip", "{main_process_ip}"),
-                *("--main_process_port", "{main_process_port}"),
-            ]
-            if multi
-            else []
-        )
-        # accelerate's --num_processes counts every process of every machine
-        count = "{total_processes}" if multi else "{processes}"
-        return [
-            *("accelerate", "launch", "--num_processes", count, *machines),
-            *("--mixed_precision", "{mixed_precision}", *extra, script, *args),
-        ]
-    if launcher == "torchrun":
-        machines = (
-            [
-                *("--nnodes", "{num_machines}", "--node_rank", "{node_rank}"),
-                *("--master_addr", "{main_process_ip}", "--master_port", "{main_process_port}"),
-            ]
-            if multi
-            else []
-        )
-        return ["torchrun", "--nproc_per_node", "{processes}", *machines, *extra, script, *args]
-    if multi:
-        raise ProfileError(
-            f"{path}: a multi-node profile needs launcher accelerate or torchrun (or `command` "
-            "with {node_rank} {num_machines} {main_process_ip} {main_process_port})"
-        )
-    return ["deepspeed", "--num_gpus", "{processes}", *extra, script, *args]
 
 
 class ProfileError(Exception):
@@ -233,15 +159,11 @@ class Profile:
             "main_process_port": self.main_process_port,
         }
 
+        # Under Slurm each node's srun task fills these from Slurm's environment.
+        keep = SLURM_FILLS if machines > 1 and self.scheduler == "slurm" else ()
+
         def fill(text: str) -> str:
-            for key in PLACEHOLDERS:
-                text = text.replace("{" + key + "}", str(values[key]))
-            for key in NODE_PLACEHOLDERS:
-                if machines > 1 and self.scheduler == "slurm" and key in SLURM_FILLS:
-                    continue  # each node's srun task fills these from Slurm's environment
-                text = text.replace("{" + key + "}", str(node[key]))
-            text = text.replace(CONSOLE_PYTHON, sys.executable)
-            return text.replace("{resume}", str(resume))
+            return fill_placeholders(text, values, node, keep)
 
         env = {k: fill(v) for k, v in self.env.items()}
         gpus = [str(g) for g in values.get("gpus") or []] or None
@@ -283,10 +205,10 @@ class Profile:
 
 
 def _list_of_str(path: str, data: dict[str, Any], key: str) -> list[str]:
-    value = data.get(key, [])
-    if not isinstance(value, list) or not all(isinstance(v, (str, int)) for v in value):
-        raise ProfileError(f"{path}: `{key}` must be a list of strings")
-    return [str(v) for v in value]
+    try:
+        return strings(data, key)
+    except LaunchError as exc:
+        raise ProfileError(f"{path}: {exc}") from None
 
 
 def load_profile(path: str) -> Profile:
@@ -297,7 +219,12 @@ def load_profile(path: str) -> Profile:
         raise ProfileError(f"profile {path} does not exist") from None
     except tomllib.TOMLDecodeError as exc:
         raise ProfileError(f"{path}: not valid TOML: {exc}") from None
-    command = launcher_argv(path, data)
+    nodes = data.get("hosts") or []
+    multi = (isinstance(nodes, list) and len(nodes) > 1) or slurm_nodes(data) > 1
+    try:
+        command = launcher_argv(data, multi)
+    except LaunchError as exc:
+        raise ProfileError(f"{path}: {exc}") from None
     metric_format = str(data.get("metric_format") or "auto")
     if metric_format not in METRIC_FORMATS:
         raise ProfileError(

@@ -23,13 +23,14 @@ from ..config.paths import data_dir
 from ..config.settings import Settings, save_theme
 from ..config.themes import ThemeError, load_themes
 from ..core.compare import RunMarks
+from ..launch.plan import LaunchPlan
 from .away import on_attach
 from .compare_screen import CompareScreen
 from .dashboard import DashboardScreen
 from .errors import error_title
 from .guard import guarded
 from .hosts_screen import HostActions, HostRow, HostsScreen
-from .launch_screen import LaunchPlan, LaunchScreen
+from .launch_screen import LaunchScreen
 from .live_status import COMPACT_HEIGHT, COMPACT_WIDTH, LiveStatus
 from .runs_screen import RunsScreen
 from .secret_prompt import ConsolePrompter

@@ -356,16 +356,16 @@ class DashboardScreen(LiveStatus, Screen[None]):
     async def resume_from(self, path: str) -> None:
         # Imported here: the launch screen imports this module (it opens dashboards).
         from ..config.profiles import ProfileError, find_profile, load_profile, profile_dirs
-        from .launch_screen import LaunchScreen, plan_of_profile
+        from ..launch.plan import resume_plan
+        from .launch_screen import LaunchScreen
 
         try:
-            name = (await self.client.status(self.run_id)).get("profile")
+            status = await self.client.status(self.run_id)
+            name = status.get("profile")
             if not name:
                 raise ProfileError(f"{self.run_id} was not launched from a profile")
             profile = load_profile(find_profile(name, profile_dirs()))
-            plan = plan_of_profile(profile)
-            plan.values["resume"] = path
-            plan.title += f", resumed from {path.rsplit('/', 1)[-1]}"
+            plan = resume_plan(profile, path, status.get("cwd"))
             profile.launch_args(plan.values)  # says now when the profile cannot resume
         except Exception as exc:  # a profile gone or without resume_args: said, not raised
             self.notify(str(exc), severity="error", timeout=20)

@@ -3,9 +3,6 @@ line, all before anything runs. `l` launches after a `y`."""
 
 from __future__ import annotations
 
-import shlex
-from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any
 
 from textual import work
@@ -16,9 +13,9 @@ from textual.screen import Screen
 from textual.widgets import Footer, Input, Label, Select, Static
 
 from ..client import AgentClient
-from ..config.profiles import Profile
 from ..core.batch import effective_batch
 from ..core.units import human_duration
+from ..launch.plan import LaunchPlan, command_line
 from .confirm import Confirm
 from .dashboard import DashboardScreen
 from .errors import notify_error
@@ -26,54 +23,6 @@ from .guard import guarded
 from .slurm_view import launch_text
 
 PRECISIONS = ("no", "bf16", "fp16")
-
-
-@dataclass
-class LaunchPlan:
-    """What a profile lets the user set, and how the values become launch arguments."""
-
-    title: str
-    build: Callable[[dict[str, Any]], dict[str, Any]]
-    values: dict[str, Any] = field(
-        default_factory=lambda: {
-            "processes": 2,
-            "per_gpu_batch": 32,
-            "grad_accum": 1,
-            "mixed_precision": "no",
-            "max_steps": 600,
-            "gpus": [],
-        }
-    )
-    # The form fields this plan's command uses (a profile without a placeholder for the
-    # batch size shows no batch field: editing it would change nothing).
-    fields: tuple[str, ...] = (
-        "processes",
-        "per_gpu_batch",
-        "grad_accum",
-        "max_steps",
-        "mixed_precision",
-    )
-    # A profile naming several hosts launches one rank group per host.
-    profile: Profile | None = None
-
-    @property
-    def hosts(self) -> list[str]:
-        return list(self.profile.hosts) if self.profile and len(self.profile.hosts) > 1 else []
-
-
-def plan_of_profile(profile: Profile) -> LaunchPlan:
-    return LaunchPlan(
-        title=f"profile {profile.name}",
-        build=profile.launch_args,
-        values=profile.form_values(),
-        fields=tuple(profile.fields()),
-        profile=profile,
-    )
-
-
-def command_line(args: dict[str, Any]) -> str:
-    env = " ".join(f"{k}={shlex.quote(v)}" for k, v in sorted((args.get("env") or {}).items()))
-    return (env + " " if env else "") + shlex.join(args["argv"])
 
 
 class LaunchScreen(Screen[None]):

@@ -23,13 +23,14 @@ from ..config.profiles import Profile, ProfileError, list_profiles
 from ..core.compare import RunMarks
 from ..core.preflight import summary
 from ..core.units import human_duration
+from ..launch.plan import plan_of_profile
 from .adopt_screen import AdoptScreen
 from .check_detail import by_hand, check_text
 from .confirm import Confirm
 from .dashboard import DashboardScreen
 from .errors import notify_error
 from .guard import guarded
-from .launch_screen import LaunchScreen, plan_of_profile
+from .launch_screen import LaunchScreen
 
 ProfileList = Callable[[], list[tuple[str, Profile | ProfileError]]]
 
