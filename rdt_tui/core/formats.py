@@ -18,8 +18,7 @@ import ast
 import re
 from typing import TYPE_CHECKING, Callable, List, Optional, Tuple
 
-# metrics imports this module lazily (in MetricParser), so this import finds it complete.
-from .metrics import MetricPoint, as_step
+from .points import MetricPoint, as_step
 
 if TYPE_CHECKING:
     from .metrics import MetricParser

@@ -27,22 +27,17 @@ lines, LIBERO's ``[info] Epoch:`` lines. Colour codes are removed, and a ``host:
 
 import json
 import re
-from typing import TYPE_CHECKING, Any, Dict, Iterable, List, NamedTuple, Optional, Tuple
+from typing import TYPE_CHECKING, Any, Dict, Iterable, List, Optional, Tuple
+
+# MetricPoint, MAX_STEP and as_step live in core/points.py; importers of this module keep them.
+from .points import MAX_STEP, MetricPoint, as_step  # noqa: F401
 
 if TYPE_CHECKING:
     from . import fastscan
 
 
-class MetricPoint(NamedTuple):
-    name: str
-    value: float
-    step: Optional[int]
-
-
 STEP_KEYS = ("global_step", "step", "iteration", "iter", "it")
 _STEP_KEY_SET = frozenset(STEP_KEYS)
-# Steps beyond this are not steps (and stay exact in a float64 and an int64).
-MAX_STEP = 2**53
 # Names that processes print beside integers and that are never a training metric.
 _NOT_METRICS = frozenset(
     [
@@ -72,19 +67,6 @@ _KV = re.compile(
     r"(?:=\s*| = ?|:\s+|:(?=[-+]?(?:\d*\.\d|\d+[eE]|nan|NaN|NAN|inf|Inf|INF)))"
     r"(" + _NUMBER + r")(?=$|[\s,|;)\]])"
 )
-
-
-def as_step(value: object) -> Optional[int]:
-    """``value`` as a step, or None when it cannot be one (NaN, Inf, beyond ``MAX_STEP``)."""
-    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
-        return None
-    try:
-        number = float(value)
-    except (ValueError, OverflowError):
-        return None
-    if not -MAX_STEP <= number <= MAX_STEP:  # also false for NaN
-        return None
-    return int(number)
 
 
 _ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
