@@ -30,6 +30,7 @@ import re
 from typing import TYPE_CHECKING, Any, Dict, Iterable, List, Optional, Tuple
 
 # MetricPoint, MAX_STEP and as_step live in core/points.py; importers of this module keep them.
+from .formats import metric_format
 from .points import MAX_STEP, MetricPoint, as_step  # noqa: F401
 
 if TYPE_CHECKING:
@@ -79,12 +80,11 @@ class MetricParser:
     def __init__(self, fmt: str = "auto", fast: bool = True) -> None:
         """``fast=False`` parses line by line only: the reference the fast path (bars found
         in a whole chunk by one regex, ``core/fastscan.py``) is tested against."""
-        from .formats import project_matchers
-
         self.last_step: Optional[int] = None
         self._last_bar: Optional[Tuple[int, List[Tuple[str, str]]]] = None
         self.fmt = fmt
-        self._project = project_matchers(fmt)
+        self.takes = metric_format(fmt)
+        self._project = list(self.takes.matchers)
         self.fast = fast
         # The fast path of the format, fixed here: tqdm bars, a shaped format, or JSON lines.
         self._fast: Optional[fastscan._Path] = None
@@ -125,29 +125,30 @@ class MetricParser:
                 if found is not None:
                     out.extend(found)
                     return
-        named = self.fmt != "auto"
-        if named:
-            # A named format takes its own lines only: no key=value guessing on the rest
-            # (RDT's header `Num examples = 50` is not a metric). Ranks may prefix a host.
+        takes = self.takes
+        guess = takes.key_value
+        if not guess:
+            # A format without key=value guessing takes its own lines only (RDT's header
+            # `Num examples = 50` is not a metric). Ranks may prefix a host.
             line = _HOST_PREFIX.sub("", line, count=1)
         stripped = line.strip()
         if (
-            (not named or self.fmt in ("dp", "json"))
+            takes.json
             and stripped.startswith("{")
             and stripped.endswith("}")
             and self._parse_json(stripped, out)
         ):
             return
-        if (not named or self.fmt == "rdt") and "/" in line and "[" in line:
+        if takes.tqdm and "/" in line and "[" in line:
             bar = _TQDM.search(line)
             if bar is not None:
                 self._parse_bar(bar, out)
-                if not named and bar.end() < len(line):
+                if guess and bar.end() < len(line):
                     # A print to stdout lands after a bar on stderr (no newline between): the
                     # rest is a line of its own, screened like any other.
                     self._parse_line(line[bar.end() :], out)
                 return
-        if not named:
+        if guess:
             for needle in _SKIP_NEEDLES:
                 if needle in line:
                     return
