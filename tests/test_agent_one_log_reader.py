@@ -18,7 +18,8 @@ LOG = "a\r\nbb\r\nccc\rdd\n∑é loss=0.5\r\nstep=2\r\n".encode()
 
 
 def chunks(path: str, limit: int, final: bool) -> list[tuple[str, int, int]]:
-    out, offset = [], 0
+    out: list[tuple[str, int, int]] = []
+    offset = 0
     for _ in range(10 * len(LOG) + 10):
         text, start, end = read_chunk(path, offset, limit, final)
         if end == start:

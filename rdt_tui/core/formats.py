@@ -154,10 +154,10 @@ class Format(NamedTuple):
     key_value: bool = False
 
 
-_RDT = [("_sample_mse'", rdt_samples)]
-_RVQ_M = [("Iter ", rvq)]
-_GEN_M = [("][", gesture_gen), ("Validation Results >>>>", gesture_gen)]
-_LIBERO_M = [("[info] Epoch", libero)]
+_RDT: List[Tuple[str, Matcher]] = [("_sample_mse'", rdt_samples)]
+_RVQ_M: List[Tuple[str, Matcher]] = [("Iter ", rvq)]
+_GEN_M: List[Tuple[str, Matcher]] = [("][", gesture_gen), ("Validation Results >>>>", gesture_gen)]
+_LIBERO_M: List[Tuple[str, Matcher]] = [("[info] Epoch", libero)]
 FORMATS: Dict[str, Format] = {
     "rdt": Format(_RDT, tqdm=True),
     "dp": Format([], json=True),
