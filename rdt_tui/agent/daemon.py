@@ -19,6 +19,7 @@ from ..protocol import errors, wire
 from ..protocol.errors import AgentError
 from . import cgroups, subscription
 from .files import CorruptFile, ensure_private_dir, write_atomic
+from .ops import Op, op_table, unknown_op
 from .procs import PRIVATE_ENV
 from .service import AgentService
 from .supervise import AgentLog, supervised
@@ -62,6 +63,7 @@ class Connection:
         self.tasks: Set[asyncio.Task[None]] = set()
         self.subs: Dict[str, asyncio.Task[None]] = {}
         self._write_lock = asyncio.Lock()
+        self._ops: Optional[Dict[str, Op]] = None
 
     async def send(self, message: Dict[str, Any]) -> None:
         try:
@@ -131,25 +133,13 @@ class Connection:
         raw_args = msg.get("args")
         args: Dict[str, Any] = raw_args if isinstance(raw_args, dict) else {}
         try:
-            if op == "subscribe":
-                result: Any = self.subscribe(str(req_id), args)
-            elif op == "unsubscribe":
-                task = self.subs.pop(str(args.get("sub")), None)
-                if task:
-                    task.cancel()
-                result = {"unsubscribed": task is not None}
-            elif op == "shutdown":
-                result = {"stopping": True}
-                asyncio.get_event_loop().call_later(0.05, self.daemon.stop)
+            entry = self.ops.get(op)
+            if entry is None:
+                raise unknown_op(op)
+            if entry.streams:
+                result: Any = entry.handler(str(req_id), args)
             else:
-                handler = getattr(self.daemon.service, "op_" + op, None)
-                if handler is None:
-                    raise AgentError(
-                        errors.UNKNOWN_OP,
-                        f"unknown operation {op!r}",
-                        "the console and agent versions differ; reconnect",
-                    )
-                result = await handler(args)
+                result = await entry.handler(args)
             reply = wire.reply_ok(req_id, result)
         except AgentError as exc:
             reply = {"id": req_id, "ok": False, "error": exc.to_dict()}
@@ -194,8 +184,25 @@ class Connection:
         except (ConnectionError, OSError):
             pass
 
-    # ----- subscriptions (agent/subscription.py) ---------------------------------------------
-    def subscribe(self, sub_id: str, args: Dict[str, Any]) -> Dict[str, Any]:
+    # ----- the connection's own ops (agent/ops.py) ------------------------------------------
+    @property
+    def ops(self) -> Dict[str, Op]:
+        if self._ops is None:
+            self._ops = op_table(self.daemon.service, self)
+        return self._ops
+
+    async def op_unsubscribe(self, args: Dict[str, Any]) -> Dict[str, Any]:
+        task = self.subs.pop(str(args.get("sub")), None)
+        if task:
+            task.cancel()
+        return {"unsubscribed": task is not None}
+
+    async def op_shutdown(self, args: Dict[str, Any]) -> Dict[str, Any]:
+        asyncio.get_event_loop().call_later(0.05, self.daemon.stop)
+        return {"stopping": True}
+
+    def op_subscribe(self, sub_id: str, args: Dict[str, Any]) -> Dict[str, Any]:
+        """A stream: the run's news pushed by agent/subscription.py from now on."""
         run_id = args.get("run")
         since = args.get("since") or {}
         if run_id is not None:
