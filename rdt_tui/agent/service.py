@@ -24,7 +24,8 @@ from .hoststats import CpuMeter, host_sample
 from .logsearch import log_search
 from .preflight_ops import PreflightOps
 from .procs import read_proc, signal_all, signal_number
-from .runs import RUNNING, RunStore, gpus_overlap, validate_launch
+from .runs import RUNNING, RunStore
+from .runspec import gpus_overlap, validate_launch
 from .supervise import AgentLog
 from .supervisor import LIVE, supervisors
 from .watch import RunWatcher
