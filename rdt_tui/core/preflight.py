@@ -9,13 +9,13 @@ from typing import Any, Dict, List, Optional
 
 from .checks import FAIL, PASS, SKIP, WARN, check, summary
 from .preflight_data import (
-    _config,
-    _dataset,
-    _encoder,
-    _output,
-    _stats,
-    _weights,
+    config_check,
+    dataset_check,
     dataset_identity,
+    encoder_check,
+    output_check,
+    stats_check,
+    weights_check,
 )
 from .units import human_size
 
@@ -36,15 +36,15 @@ def evaluate(facts: Dict[str, Any], params: Dict[str, Any]) -> List[Dict[str, An
     else:
         out.append(_gpus(facts.get("gpus") or {}, params))
     if "dataset" in facts:
-        out.append(_dataset(facts["dataset"]))
+        out.append(dataset_check(facts["dataset"]))
     if "stats_file" in facts:
-        out.append(_stats(facts["stats_file"], params))
-    out.extend(_config(c) for c in facts.get("configs") or [])
+        out.append(stats_check(facts["stats_file"], params))
+    out.extend(config_check(c) for c in facts.get("configs") or [])
     if "weights" in facts:
-        out.append(_weights(facts["weights"]))
-    out.extend(_encoder(e) for e in facts.get("encoders") or [])
+        out.append(weights_check(facts["weights"]))
+    out.extend(encoder_check(e) for e in facts.get("encoders") or [])
     if "output" in facts:
-        out.append(_output(facts["output"], facts.get("weights"), params))
+        out.append(output_check(facts["output"], facts.get("weights"), params))
     if "script" in facts:
         out.append(_script(facts["script"], params))
     if "hub" in facts:

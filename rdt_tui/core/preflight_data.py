@@ -19,7 +19,7 @@ DISK_MARGIN = 0.10
 WEIGHTS_TO_CHECKPOINT = 4.0  # weights + Adam moments + master copy, a rough floor
 
 
-def _dataset(f: Dict[str, Any]) -> Dict[str, Any]:
+def dataset_check(f: Dict[str, Any]) -> Dict[str, Any]:
     if not f.get("is_dir"):
         return check(
             "dataset",
@@ -72,7 +72,7 @@ def stats_fix() -> Dict[str, Any]:
     }
 
 
-def _stats(f: Dict[str, Any], params: Dict[str, Any]) -> Dict[str, Any]:
+def stats_check(f: Dict[str, Any], params: Dict[str, Any]) -> Dict[str, Any]:
     title = "Dataset statistics"
     name = params.get("dataset_name")
     source = params.get("stats_command") or (params.get("dataset_dir") and params.get("stats_keys"))
@@ -132,7 +132,7 @@ def _stats(f: Dict[str, Any], params: Dict[str, Any]) -> Dict[str, Any]:
     return check("stats", title, status, "{!r}: {}".format(name, "; ".join(problems)), hint, fix)
 
 
-def _config(f: Dict[str, Any]) -> Dict[str, Any]:
+def config_check(f: Dict[str, Any]) -> Dict[str, Any]:
     path = str(f.get("path"))
     title = "Config " + os.path.basename(path)
     if not f.get("exists"):
@@ -149,7 +149,7 @@ def _config(f: Dict[str, Any]) -> Dict[str, Any]:
     return check("config", title, PASS, path)
 
 
-def _weights(f: Dict[str, Any]) -> Dict[str, Any]:
+def weights_check(f: Dict[str, Any]) -> Dict[str, Any]:
     title = "Pretrained weights"
     path = str(f.get("path"))
     if not f.get("exists"):
@@ -196,7 +196,7 @@ def _weights(f: Dict[str, Any]) -> Dict[str, Any]:
     return check("weights", title, PASS, f"the loader takes {taken} ({human_size(size)})")
 
 
-def _encoder(f: Dict[str, Any]) -> Dict[str, Any]:
+def encoder_check(f: Dict[str, Any]) -> Dict[str, Any]:
     name = str(f.get("name"))
     title = "Encoder " + name
     if f.get("local_exists"):
@@ -215,7 +215,7 @@ def _encoder(f: Dict[str, Any]) -> Dict[str, Any]:
     )
 
 
-def _output(f: Dict[str, Any], weights: Optional[Dict[str, Any]], params: Dict[str, Any]):
+def output_check(f: Dict[str, Any], weights: Optional[Dict[str, Any]], params: Dict[str, Any]):
     title = "Output and disk"
     path = str(f.get("path"))
     if not f.get("writable"):
