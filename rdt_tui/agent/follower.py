@@ -9,8 +9,11 @@ to resume from is ``(inode, offset)`` where the offset stops before any held-bac
 line. A line longer
 than ``MAX_LINE`` bytes is cut (with a marker), so memory stays flat whatever the job prints.
 
-:func:`read_chunk` and :func:`tail_lines` are the readers of ``output.log`` for clients (a
-subscription's log events, ``logs --tail``); they keep the same rules on lines.
+:func:`read_chunk` and :func:`tail_lines` read ``output.log`` for clients (a subscription's
+log events, ``logs``, ``logs --tail``, the alert engine's gap): this module is the node's one
+reader of it, with one rule for where a line ends (``core.lines.whole_lines_end``, a line cut
+at ``MAX_LINE``), so a client's chunk ends where the watcher's lines do. Every call from the
+daemon runs in a worker thread, never on its event loop.
 """
 
 import os
