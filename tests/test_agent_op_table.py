@@ -38,12 +38,7 @@ def replies(writer: Writer) -> list[dict[str, Any]]:
 
 def test_every_handler_of_the_service_is_in_the_table_under_its_name() -> None:
     service = fake_service()
-    table = op_table(
-        service,
-        SimpleNamespace(  # type: ignore[arg-type]
-            op_shutdown=1, op_subscribe=2, op_unsubscribe=3
-        ),
-    )
+    table = op_table(service, SimpleNamespace(op_shutdown=1, op_subscribe=2, op_unsubscribe=3))
     handlers = {n[3:] for n in dir(AgentService) if n.startswith("op_")}
     assert handlers <= set(table), "a handler no request can reach"
     for name in handlers:
@@ -107,4 +102,4 @@ async def test_the_connections_own_ops_keep_their_answers() -> None:
 def test_ops_of_every_mixin_are_reachable(name: str) -> None:
     service = fake_service()
     conn = SimpleNamespace(op_shutdown=1, op_subscribe=2, op_unsubscribe=3)
-    assert op_table(service, conn)[name].handler is getattr(AgentService, "op_" + name)  # type: ignore[arg-type]
+    assert op_table(service, conn)[name].handler is getattr(AgentService, "op_" + name)

@@ -10,7 +10,7 @@ import sys
 import pytest
 
 from rdt_tui.core import formats
-from rdt_tui.core.formats import FORMATS, Format
+from rdt_tui.core.formats import FORMATS, Format, ParseState
 from rdt_tui.core.metrics import MetricParser
 from rdt_tui.core.points import MetricPoint
 
@@ -41,7 +41,7 @@ def test_a_new_format_takes_what_it_declares_without_editing_the_parser(
 
 
 def test_a_new_format_with_a_matcher_of_its_own(monkeypatch: pytest.MonkeyPatch) -> None:
-    def speed(line: str, p: MetricParser) -> list[MetricPoint] | None:
+    def speed(line: str, p: ParseState) -> list[MetricPoint] | None:
         return [MetricPoint("fps", float(line.split()[-1]), p.last_step)]
 
     monkeypatch.setitem(FORMATS, "fps", Format([("fps ", speed)], tqdm=True))

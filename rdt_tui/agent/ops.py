@@ -8,14 +8,10 @@ can be called: a new op is a handler and a line below. A name not here is refuse
 ``unknown_op``.
 """
 
-from typing import TYPE_CHECKING, Any, Callable, Dict, NamedTuple
+from typing import Any, Callable, Dict, NamedTuple
 
 from ..protocol import errors
 from ..protocol.errors import AgentError
-
-if TYPE_CHECKING:
-    from .daemon import Connection
-    from .service import AgentService
 
 
 class Op(NamedTuple):
@@ -26,8 +22,9 @@ class Op(NamedTuple):
     streams: bool = False
 
 
-def op_table(service: "AgentService", conn: "Connection") -> Dict[str, Op]:
-    """The ops of one connection to ``service``."""
+def op_table(service: Any, conn: Any) -> Dict[str, Op]:
+    """The ops of one connection (``daemon.Connection``) to ``service`` (``AgentService``);
+    both are untyped here so that this table imports neither."""
     s = service
     return {
         # the daemon and the host

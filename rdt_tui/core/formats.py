@@ -18,14 +18,20 @@ generic parser in ``core/metrics.py`` is not edited.
 
 import ast
 import re
-from typing import TYPE_CHECKING, Callable, Dict, List, NamedTuple, Optional, Tuple
+from typing import Callable, Dict, List, NamedTuple, Optional, Protocol, Tuple
 
 from .points import MetricPoint, as_step
 
-if TYPE_CHECKING:
-    from .metrics import MetricParser
 
-Matcher = Callable[[str, "MetricParser"], Optional[List[MetricPoint]]]
+class ParseState(Protocol):
+    """What a matcher reads and sets on the parser that calls it (``core.metrics.MetricParser``;
+    named by this protocol, so this module does not import the parser)."""
+
+    last_step: Optional[int]
+    fast: bool
+
+
+Matcher = Callable[[str, ParseState], Optional[List[MetricPoint]]]
 
 _NUM = r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?|nan|inf|-inf"
 _RVQ = re.compile(r"(Warmup|Train)\. Iter (\d+) :(.*)")
@@ -61,7 +67,7 @@ def _plain_number(text: str) -> float:
     return float(int(text))
 
 
-def rvq(line: str, p: "MetricParser") -> Optional[List[MetricPoint]]:
+def rvq(line: str, p: ParseState) -> Optional[List[MetricPoint]]:
     if "Iter " not in line:
         return None
     m = _RVQ.search(line)
@@ -74,7 +80,7 @@ def rvq(line: str, p: "MetricParser") -> Optional[List[MetricPoint]]:
     return [_point(_RVQ_NAMES[k], v, step) for k, v in _RVQ_FIELDS.findall(m.group(3))]
 
 
-def gesture_gen(line: str, p: "MetricParser") -> Optional[List[MetricPoint]]:
+def gesture_gen(line: str, p: ParseState) -> Optional[List[MetricPoint]]:
     if "Validation Results >>>>" in line:
         m = _VALID.search(line)
         if m is not None:
@@ -94,7 +100,7 @@ def gesture_gen(line: str, p: "MetricParser") -> Optional[List[MetricPoint]]:
     return out
 
 
-def libero(line: str, p: "MetricParser") -> Optional[List[MetricPoint]]:
+def libero(line: str, p: ParseState) -> Optional[List[MetricPoint]]:
     if "[info] Epoch" not in line:
         return None
     m = _LIBERO.search(line)
@@ -110,7 +116,7 @@ def libero(line: str, p: "MetricParser") -> Optional[List[MetricPoint]]:
     return out
 
 
-def rdt_samples(line: str, p: "MetricParser") -> Optional[List[MetricPoint]]:
+def rdt_samples(line: str, p: ParseState) -> Optional[List[MetricPoint]]:
     if "_sample_mse'" not in line:
         return None
     m = _SAMPLE.search(line)

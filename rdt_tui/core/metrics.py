@@ -29,8 +29,9 @@ import json
 import re
 from typing import TYPE_CHECKING, Any, Dict, Iterable, List, Optional, Tuple
 
-# MetricPoint, MAX_STEP and as_step live in core/points.py; importers of this module keep them.
 from .formats import metric_format
+
+# MetricPoint, MAX_STEP and as_step live in core/points.py; importers of this module keep them.
 from .points import MAX_STEP, MetricPoint, as_step  # noqa: F401
 
 if TYPE_CHECKING:
