@@ -1,4 +1,5 @@
-"""What the agent can do, one coroutine per protocol op; the daemon routes requests here."""
+"""What the agent can do, one coroutine per protocol op; ``agent/ops.py`` is the table the daemon
+routes requests by."""
 
 import asyncio
 import collections
