@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from rdt_tui.agent import daemon
+from rdt_tui.agent import daemon, subscription
 from rdt_tui.agent.supervise import AgentLog
 
 from .test_agent_holds_up import Writer
@@ -51,7 +51,7 @@ async def test_an_idle_subscription_reads_the_log_only_when_the_watcher_saw_it_c
             return "step=1\n", offset, offset + 7
         return "", offset, offset
 
-    monkeypatch.setattr(daemon, "read_chunk", read_chunk)
+    monkeypatch.setattr(subscription, "read_chunk", read_chunk)
     w = Watcher()
     service = SimpleNamespace(watcher=lambda run_id: w, gpu_samples=[], gpu_seq=0)
     writer = Writer()
@@ -60,7 +60,7 @@ async def test_an_idle_subscription_reads_the_log_only_when_the_watcher_saw_it_c
         None,  # type: ignore[arg-type]
         writer,  # type: ignore[arg-type]
     )
-    await conn._pump("s1", "run", {}, gpu=False)
+    await subscription.pump(conn, "s1", "run", {}, gpu=False)
     # The first look; the growth (then once more, finding nothing); the end: not one read per
     # wake-up (six of them).
     assert reads == [0, 0, 7, 7], reads

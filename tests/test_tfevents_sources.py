@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from rdt_tui.agent.eventfiles import EventSource
-from rdt_tui.agent.runs import metric_source_of
+from rdt_tui.agent.runspec import metric_source_of
 from rdt_tui.config.profiles import ProfileError, load_profile
 from rdt_tui.core.metrics import MetricPoint
 from rdt_tui.protocol.errors import AgentError

@@ -20,7 +20,7 @@ from . import adoptproc
 from .files import write_json_atomic
 from .gpu import RunOfPid
 from .procs import read_proc, run_of_pid
-from .runs import metric_format_of, metric_source_of, node_path
+from .runspec import metric_format_of, metric_source_of, node_path
 
 _STDOUT_HINT = {
     "tty": "its output goes to a terminal (a tmux pane or an ssh session), not to a file",

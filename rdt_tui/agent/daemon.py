@@ -17,18 +17,15 @@ from typing import Any, Dict, Optional, Set
 
 from ..protocol import errors, wire
 from ..protocol.errors import AgentError
-from . import cgroups
+from . import cgroups, subscription
 from .files import CorruptFile, ensure_private_dir, write_atomic
-from .follower import read_chunk
+from .ops import Op, op_table, unknown_op
 from .procs import PRIVATE_ENV
-from .runs import RUNNING
 from .service import AgentService
-from .supervise import AgentLog, backoff, supervised
+from .supervise import AgentLog, supervised
 
-SUB_BATCH = 20000
 # Requests a connection may have in flight; beyond it the connection is cut.
 MAX_UNANSWERED = 256
-LOG_BATCH = 256 * 1024
 
 
 def socket_path(root: str) -> str:
@@ -66,6 +63,7 @@ class Connection:
         self.tasks: Set[asyncio.Task[None]] = set()
         self.subs: Dict[str, asyncio.Task[None]] = {}
         self._write_lock = asyncio.Lock()
+        self._ops: Optional[Dict[str, Op]] = None
 
     async def send(self, message: Dict[str, Any]) -> None:
         try:
@@ -135,25 +133,13 @@ class Connection:
         raw_args = msg.get("args")
         args: Dict[str, Any] = raw_args if isinstance(raw_args, dict) else {}
         try:
-            if op == "subscribe":
-                result: Any = self.subscribe(str(req_id), args)
-            elif op == "unsubscribe":
-                task = self.subs.pop(str(args.get("sub")), None)
-                if task:
-                    task.cancel()
-                result = {"unsubscribed": task is not None}
-            elif op == "shutdown":
-                result = {"stopping": True}
-                asyncio.get_event_loop().call_later(0.05, self.daemon.stop)
+            entry = self.ops.get(op)
+            if entry is None:
+                raise unknown_op(op)
+            if entry.streams:
+                result: Any = entry.handler(str(req_id), args)
             else:
-                handler = getattr(self.daemon.service, "op_" + op, None)
-                if handler is None:
-                    raise AgentError(
-                        errors.UNKNOWN_OP,
-                        f"unknown operation {op!r}",
-                        "the console and agent versions differ; reconnect",
-                    )
-                result = await handler(args)
+                result = await entry.handler(args)
             reply = wire.reply_ok(req_id, result)
         except AgentError as exc:
             reply = {"id": req_id, "ok": False, "error": exc.to_dict()}
@@ -198,14 +184,32 @@ class Connection:
         except (ConnectionError, OSError):
             pass
 
-    # ----- subscriptions -----------------------------------------------------------------
-    def subscribe(self, sub_id: str, args: Dict[str, Any]) -> Dict[str, Any]:
+    # ----- the connection's own ops (agent/ops.py) ------------------------------------------
+    @property
+    def ops(self) -> Dict[str, Op]:
+        if self._ops is None:
+            self._ops = op_table(self.daemon.service, self)
+        return self._ops
+
+    async def op_unsubscribe(self, args: Dict[str, Any]) -> Dict[str, Any]:
+        task = self.subs.pop(str(args.get("sub")), None)
+        if task:
+            task.cancel()
+        return {"unsubscribed": task is not None}
+
+    async def op_shutdown(self, args: Dict[str, Any]) -> Dict[str, Any]:
+        asyncio.get_event_loop().call_later(0.05, self.daemon.stop)
+        return {"stopping": True}
+
+    def op_subscribe(self, sub_id: str, args: Dict[str, Any]) -> Dict[str, Any]:
+        """A stream: the run's news pushed by agent/subscription.py from now on."""
         run_id = args.get("run")
         since = args.get("since") or {}
         if run_id is not None:
             self.daemon.service.watcher(str(run_id))  # raises for an unknown run
         task = asyncio.get_event_loop().create_task(
-            self._pump(
+            subscription.pump(
+                self,
                 sub_id,
                 None if run_id is None else str(run_id),
                 since,
@@ -214,101 +218,6 @@ class Connection:
         )
         self.subs[sub_id] = task
         return {"sub": sub_id}
-
-    @staticmethod
-    def _event(sub_id: str, name: str, run: Optional[str], seq: int, data: Any) -> Dict[str, Any]:
-        msg = wire.event(name, run, seq, data)
-        msg["sub"] = sub_id  # which subscription it feeds, when a client holds several
-        return msg
-
-    async def _pump(
-        self, sub_id: str, run_id: Optional[str], since: Dict[str, Any], gpu: bool
-    ) -> None:
-        service = self.daemon.service
-        log_pos = int(since.get("log", 0))
-        metric_seq = int(since.get("metric", 0))
-        ckpt_seq = int(since.get("checkpoint", 0))
-        gpu_seq = int(since.get("gpu", 0))
-        if gpu_seq < 0:
-            # "latest only" (the cluster view): skip the hour of history kept for charts.
-            gpu_seq = max(0, service.gpu_seq - 1)
-        last_status: Optional[str] = None  # with a Slurm run's reason: "pending Priority"
-        loop = asyncio.get_event_loop()
-        failures = 0
-        quiet: Any = None  # the watcher's view of the log when a read of ours found nothing
-        try:
-            while True:
-                try:
-                    sent = False
-                    if gpu:
-                        for seq, sample in list(service.gpu_samples):
-                            if seq > gpu_seq:
-                                await self.send(self._event(sub_id, "gpu", run_id, seq, sample))
-                                gpu_seq = seq
-                    if run_id is None:
-                        await service.wait_gpu(5.0)
-                        continue
-                    w = service.watcher(run_id)
-                    finished = w.finished  # read before the backlog, so nothing is left behind
-                    # The watcher polls the log: while its view is the one our last empty read
-                    # saw, there is nothing new to read (a GPU sample or a timeout woke us).
-                    f = w.followers.get(w.output_log)
-                    view = f and (f.inode, f.read_to, f.truncations, f.rotations, finished)
-                    if view is None or view != quiet:
-                        # Off the loop: a slow disk must not hold every other client up.
-                        text, start, end = await loop.run_in_executor(
-                            None, read_chunk, w.output_log, log_pos, LOG_BATCH, finished
-                        )
-                        if end > start or start < log_pos:
-                            # start < log_pos: the log was truncated in place; from its start.
-                            data = {"offset": start, "text": text}
-                            await self.send(self._event(sub_id, "log", run_id, end, data))
-                            log_pos, sent = end, True
-                        else:
-                            quiet = view
-                    columns, last = w.metric_columns(metric_seq, SUB_BATCH)
-                    if columns["count"]:
-                        await self.send(self._event(sub_id, "metric", run_id, last, columns))
-                        metric_seq, sent = last, True
-                    for seq, ev in w.ckpt_events[ckpt_seq:]:
-                        await self.send(self._event(sub_id, "checkpoint", run_id, seq, ev))
-                        ckpt_seq, sent = seq, True
-                    failures = 0
-                    status = w.summary.get("status")
-                    if sent:
-                        continue
-                    shown = "{} {}".format(status, w.summary.get("slurm_reason") or "")
-                    if shown != last_status or finished:
-                        done = dict(w.summary, complete=finished)
-                        await self.send(self._event(sub_id, "status", run_id, 0, done))
-                        last_status = shown
-                        if finished:
-                            return
-                    if gpu and status == RUNNING:
-                        waits = [
-                            asyncio.ensure_future(w.wait(1.0)),
-                            asyncio.ensure_future(service.wait_gpu(1.0)),
-                        ]
-                        _, pending = await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
-                        for p in pending:
-                            p.cancel()
-                    else:
-                        await w.wait(1.0)
-                except (ConnectionError, OSError) as exc:
-                    if self.writer.is_closing() or isinstance(exc, ConnectionError):
-                        return
-                    failures = await self._pump_failed(sub_id, exc, failures)
-                except (asyncio.CancelledError, AgentError):
-                    raise
-                except Exception as exc:  # an event that cannot be encoded, a bug: log, retry
-                    failures = await self._pump_failed(sub_id, exc, failures)
-        finally:
-            self.subs.pop(sub_id, None)
-
-    async def _pump_failed(self, sub_id: str, exc: BaseException, failures: int) -> int:
-        self.daemon.agent_log.exception(f"pump:{type(exc).__name__}", f"subscription {sub_id}", exc)
-        await asyncio.sleep(backoff(failures))
-        return failures + 1
 
 
 class Daemon:

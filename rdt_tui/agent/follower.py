@@ -9,14 +9,17 @@ to resume from is ``(inode, offset)`` where the offset stops before any held-bac
 line. A line longer
 than ``MAX_LINE`` bytes is cut (with a marker), so memory stays flat whatever the job prints.
 
-:func:`read_chunk` and :func:`tail_lines` are the readers of ``output.log`` for clients (a
-subscription's log events, ``logs --tail``); they keep the same rules on lines.
+:func:`read_chunk` and :func:`tail_lines` read ``output.log`` for clients (a subscription's
+log events, ``logs``, ``logs --tail``, the alert engine's gap): this module is the node's one
+reader of it, with one rule for where a line ends (``core.lines.whole_lines_end``, a line cut
+at ``MAX_LINE``), so a client's chunk ends where the watcher's lines do. Every call from the
+daemon runs in a worker thread, never on its event loop.
 """
 
 import os
 from typing import Any, Dict, List, Optional, Tuple
 
-from ..core.lines import CUT_MARK, LineSplitter
+from ..core.lines import CUT_MARK, LineSplitter, whole_lines_end
 
 CHUNK = 4 * 1024 * 1024
 MAX_LINE = 256 * 1024
@@ -131,25 +134,42 @@ def read_chunk(path: str, offset: int, limit: int, final: bool = False) -> Tuple
     """``(text, start, end)``: whole lines from ``offset``, at most ``limit`` bytes.
 
     ``start`` is ``offset``, or 0 when the file is now shorter than ``offset`` (truncated in
-    place, as logrotate's copytruncate does): reading goes on from its start. A trailing
-    partial line is held back (it may be a UTF-8 character cut in two) unless the run has
-    ended (``final``); one line longer than ``limit`` comes in pieces of ``limit`` bytes.
+    place, as logrotate's copytruncate does): reading goes on from its start. Lines end where
+    :class:`LogFollower`'s do (``core.lines.whole_lines_end``): a trailing partial line is held
+    back (it may be a UTF-8 character cut in two) unless the run has ended (``final``), and
+    a ``\\r\\n`` is never cut in two (its ``\\n`` may make the chunk one byte over ``limit``).
+    One line longer than ``limit``, or than ``MAX_LINE`` (where the follower cuts it), comes in
+    pieces, each ended on a UTF-8 character boundary where one is near.
     """
     try:
         with open(path, "rb") as fh:
             if os.fstat(fh.fileno()).st_size < offset:
                 offset = 0
-            fh.seek(offset)
-            data = fh.read(limit)
+            data = os.pread(fh.fileno(), limit + 1, offset)  # one byte more: a CRLF's \n
     except FileNotFoundError:
         return "", offset, offset
-    if not final or len(data) == limit:
-        cut = max(data.rfind(b"\n"), data.rfind(b"\r"))
-        if cut >= 0:
-            data = data[: cut + 1]
-        elif len(data) < limit:
-            data = b""
-    return data.decode("utf-8", "replace"), offset, offset + len(data)
+    data, beyond = data[:limit], data[limit:]
+    if final and not beyond:
+        end = len(data)  # the writer is done: its last partial line is a line
+    else:
+        end = whole_lines_end(data)
+        if end and end == len(data) and beyond == b"\n" and data.endswith(b"\r"):
+            data, end = data + beyond, end + 1
+        elif not end and (len(data) == limit or len(data) > MAX_LINE):
+            end = _char_boundary(data)
+    return data[:end].decode("utf-8", "replace"), offset, offset + end
+
+
+def _char_boundary(data: bytes) -> int:
+    """``len(data)``, less the start of a UTF-8 character that ``data`` ends in the middle of."""
+    for back in range(1, min(4, len(data)) + 1):
+        byte = data[-back]
+        if byte & 0xC0 != 0x80:  # a character's first byte: how long is it?
+            size = 2 if byte & 0xE0 == 0xC0 else 3 if byte & 0xF0 == 0xE0 else 4
+            if byte < 0x80 or size <= back or back == len(data):
+                return len(data)
+            return len(data) - back
+    return len(data)
 
 
 def tail_lines(path: str, lines: int, max_line: int = MAX_LINE) -> Dict[str, Any]:

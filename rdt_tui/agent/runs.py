@@ -11,17 +11,16 @@ lives and then *ended*, its exit code unknown.
 import os
 import re
 import secrets
-import shutil
 import subprocess
 import time
 from typing import Any, Dict, List, Optional
 
-from ..core.formats import FORMATS
 from ..protocol import errors
 from ..protocol.errors import AgentError
 from . import adoptproc, cgroups, slurm
 from .files import CorruptFile, ensure_private_dir, read_json, write_json_atomic
 from .procs import clean_env, is_same_process, marked_processes, process_table
+from .runspec import with_run_id
 from .shim import is_sealed
 from .stopper import run_members
 
@@ -288,138 +287,6 @@ def _log_health(run_dir: str, problems: List[str]) -> Dict[str, Any]:
             "{} bytes of output were dropped while the disk was full".format(info["dropped_bytes"])
         )
     return {"dropped_bytes": int(info["dropped_bytes"])}
-
-
-def metric_format_of(args: Dict[str, Any]) -> str:
-    """The request's metric format (default ``auto``), refused when no parser knows it."""
-    metric_format = str(args.get("metric_format") or "auto")
-    if metric_format not in FORMATS:
-        raise AgentError(
-            errors.BAD_REQUEST,
-            f"unknown metric format {metric_format!r}",
-            "use one of " + ", ".join(sorted(FORMATS)),
-        )
-    return metric_format
-
-
-def validate_launch(args: Dict[str, Any]) -> Dict[str, Any]:
-    """A launch request checked and normalised into a run spec, or an AgentError saying why."""
-    argv = args.get("argv")
-    if not isinstance(argv, list) or not argv or not all(isinstance(a, str) for a in argv):
-        raise AgentError(
-            errors.BAD_COMMAND,
-            "no command to run",
-            "give the command after `--`, e.g. `rdt-tui launch HOST -- python train.py`",
-        )
-    cwd = args.get("cwd") or os.path.expanduser("~")
-    if not isinstance(cwd, str):
-        raise AgentError(errors.BAD_CWD, "the working directory must be a path")
-    cwd = os.path.expanduser(cwd)
-    if not os.path.isdir(cwd):
-        raise AgentError(
-            errors.BAD_CWD,
-            f"working directory {cwd} does not exist",
-            "create it or pass an existing one with --cwd",
-        )
-    env = args.get("env") or {}
-    if not isinstance(env, dict) or not all(
-        isinstance(k, str) and isinstance(v, str) for k, v in env.items()
-    ):
-        raise AgentError(errors.BAD_REQUEST, "env must map names to strings")
-    program = argv[0]
-    if "/" in program:
-        full = program if os.path.isabs(program) else os.path.join(cwd, program)
-        if not (os.path.isfile(full) and os.access(full, os.X_OK)):
-            raise AgentError(
-                errors.BAD_COMMAND,
-                f"{full} is not an executable file",
-                "check the path, or `chmod +x` it",
-            )
-    else:
-        search = env.get("PATH") or os.environ.get("PATH", os.defpath)
-        if shutil.which(program, path=search) is None:
-            raise AgentError(
-                errors.BAD_COMMAND,
-                f"command not found: {program}",
-                "use the full path of the program, or set PATH in the profile's env",
-            )
-    gpus = args.get("gpus")
-    if gpus is None and env.get("CUDA_VISIBLE_DEVICES"):
-        gpus = [g for g in env["CUDA_VISIBLE_DEVICES"].split(",") if g.strip()]
-    if gpus is not None:
-        if not isinstance(gpus, list):
-            raise AgentError(errors.BAD_REQUEST, "gpus must be a list of GPU indices")
-        gpus = [str(g).strip() for g in gpus]
-    metric_format = metric_format_of(args)
-    spec: Dict[str, Any] = {
-        "argv": argv,
-        "metric_format": metric_format,
-        "profile": str(args.get("profile") or "") or None,  # which profile made it (resume)
-        "group": str(args.get("group") or "") or None,  # the multi-node job it is a node of
-        "cwd": os.path.abspath(cwd),
-        "env": env,
-        "gpus": gpus,
-        "name": str(args.get("name") or ""),
-        "log_files": [str(p) for p in (args.get("log_files") or [])],
-        "event_files": [str(p) for p in (args.get("event_files") or [])],
-        "metric_source": metric_source_of(args.get("metric_source")),
-        "checkpoint_dir": node_path(cwd, str(args.get("checkpoint_dir") or ".")),
-        "checkpoint_globs": [str(g) for g in (args.get("checkpoint_globs") or [])],
-        "request_key": args.get("request_key"),
-        "stop_signal": str(args.get("stop_signal") or "SIGINT"),
-        "alerts": args["alerts"] if isinstance(args.get("alerts"), dict) else None,  # [alerts]
-    }
-    return spec
-
-
-RUN_ID_PLACEHOLDER = "{run_id}"
-
-
-def with_run_id(spec: Dict[str, Any], run_id: str) -> Dict[str, Any]:
-    """``{run_id}`` in the argv, the environment's values and the checkpoint directory made
-    the run's id: an output folder of its own per run (the demo's), known only once the id
-    is."""
-
-    def fill(text: str) -> str:
-        return text.replace(RUN_ID_PLACEHOLDER, run_id)
-
-    out = dict(spec)
-    out["argv"] = [fill(a) for a in spec.get("argv") or []]
-    out["env"] = {k: fill(v) for k, v in (spec.get("env") or {}).items()}
-    if spec.get("checkpoint_dir"):
-        out["checkpoint_dir"] = fill(str(spec["checkpoint_dir"]))
-    return out
-
-
-def metric_source_of(value: Any) -> Any:
-    """``metric_source``: "events" or "log", or a table of them per name (``default`` for the
-    rest); which source feeds a name that both the log and the event files give."""
-    if value is None:
-        return "events"
-    table = value if isinstance(value, dict) else {"default": value}
-    bad = [f"{k} = {v!r}" for k, v in table.items() if v not in ("events", "log")]
-    if bad:
-        raise AgentError(
-            errors.BAD_REQUEST,
-            f"metric_source: {', '.join(bad)}",
-            'use "events" or "log", or a table of them per name '
-            '(metric_source = { default = "events", loss = "log" })',
-        )
-    return value
-
-
-def node_path(cwd: str, path: str) -> str:
-    """A profile's path as the node sees it: ``~`` is this node's home (the console must not
-    expand it with its own), and a relative path is under the run's cwd (so ``--cwd``
-    moves the checkpoints with it)."""
-    return os.path.abspath(os.path.join(os.path.abspath(cwd), os.path.expanduser(path)))
-
-
-def gpus_overlap(a: Optional[List[str]], b: Optional[List[str]], host_gpus: List[str]) -> List[str]:
-    """GPUs two runs share; None means every GPU of the host."""
-    set_a = set(host_gpus if a is None else a)
-    set_b = set(host_gpus if b is None else b)
-    return sorted(set_a & set_b)
 
 
 def _slug(text: str) -> str:

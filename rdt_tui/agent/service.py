@@ -1,4 +1,5 @@
-"""What the agent can do, one coroutine per protocol op; the daemon routes requests here."""
+"""What the agent can do, one coroutine per protocol op; ``agent/ops.py`` is the table the daemon
+routes requests by."""
 
 import asyncio
 import collections
@@ -24,7 +25,8 @@ from .hoststats import CpuMeter, host_sample
 from .logsearch import log_search
 from .preflight_ops import PreflightOps
 from .procs import read_proc, signal_all, signal_number
-from .runs import RUNNING, RunStore, gpus_overlap, validate_launch
+from .runs import RUNNING, RunStore
+from .runspec import gpus_overlap, validate_launch
 from .supervise import AgentLog
 from .supervisor import LIVE, supervisors
 from .watch import RunWatcher

@@ -11,20 +11,27 @@ function from a line to points, or None when the line is not one of its own.
   ``Validation Results >>>> fgd: 0.410 bc: 0.738 l1div: 12.575``;
 - ``libero``: ``[info] Epoch:  12 | train loss:  0.53 | time: 1.20``.
 
-``auto`` tries them all.
+``auto`` tries them all. Each format declares what else it takes (:class:`Format`: JSON lines,
+tqdm bars, guessed ``key=value`` pairs); a new format is one entry in :data:`FORMATS`, and the
+generic parser in ``core/metrics.py`` is not edited.
 """
 
 import ast
 import re
-from typing import TYPE_CHECKING, Callable, List, Optional, Tuple
+from typing import Callable, Dict, List, NamedTuple, Optional, Protocol, Tuple
 
-# metrics imports this module lazily (in MetricParser), so this import finds it complete.
-from .metrics import MetricPoint, as_step
+from .points import MetricPoint, as_step
 
-if TYPE_CHECKING:
-    from .metrics import MetricParser
 
-Matcher = Callable[[str, "MetricParser"], Optional[List[MetricPoint]]]
+class ParseState(Protocol):
+    """What a matcher reads and sets on the parser that calls it (``core.metrics.MetricParser``;
+    named by this protocol, so this module does not import the parser)."""
+
+    last_step: Optional[int]
+    fast: bool
+
+
+Matcher = Callable[[str, ParseState], Optional[List[MetricPoint]]]
 
 _NUM = r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?|nan|inf|-inf"
 _RVQ = re.compile(r"(Warmup|Train)\. Iter (\d+) :(.*)")
@@ -60,7 +67,7 @@ def _plain_number(text: str) -> float:
     return float(int(text))
 
 
-def rvq(line: str, p: "MetricParser") -> Optional[List[MetricPoint]]:
+def rvq(line: str, p: ParseState) -> Optional[List[MetricPoint]]:
     if "Iter " not in line:
         return None
     m = _RVQ.search(line)
@@ -73,7 +80,7 @@ def rvq(line: str, p: "MetricParser") -> Optional[List[MetricPoint]]:
     return [_point(_RVQ_NAMES[k], v, step) for k, v in _RVQ_FIELDS.findall(m.group(3))]
 
 
-def gesture_gen(line: str, p: "MetricParser") -> Optional[List[MetricPoint]]:
+def gesture_gen(line: str, p: ParseState) -> Optional[List[MetricPoint]]:
     if "Validation Results >>>>" in line:
         m = _VALID.search(line)
         if m is not None:
@@ -93,7 +100,7 @@ def gesture_gen(line: str, p: "MetricParser") -> Optional[List[MetricPoint]]:
     return out
 
 
-def libero(line: str, p: "MetricParser") -> Optional[List[MetricPoint]]:
+def libero(line: str, p: ParseState) -> Optional[List[MetricPoint]]:
     if "[info] Epoch" not in line:
         return None
     m = _LIBERO.search(line)
@@ -109,7 +116,7 @@ def libero(line: str, p: "MetricParser") -> Optional[List[MetricPoint]]:
     return out
 
 
-def rdt_samples(line: str, p: "MetricParser") -> Optional[List[MetricPoint]]:
+def rdt_samples(line: str, p: ParseState) -> Optional[List[MetricPoint]]:
     if "_sample_mse'" not in line:
         return None
     m = _SAMPLE.search(line)
@@ -136,26 +143,46 @@ def rdt_samples(line: str, p: "MetricParser") -> Optional[List[MetricPoint]]:
     ]
 
 
-# Each format: (a substring its lines always hold, the matcher). The substring is the cheap
-# screen: most lines of a multi-GB log hold none, and pay a few `in` tests, no regex.
-_RDT = [("_sample_mse'", rdt_samples)]
-_RVQ_M = [("Iter ", rvq)]
-_GEN_M = [("][", gesture_gen), ("Validation Results >>>>", gesture_gen)]
-_LIBERO_M = [("[info] Epoch", libero)]
-FORMATS = {
-    "rdt": _RDT,
-    "dp": [],
-    "json": [],
-    "gesturelsm-rvq": _RVQ_M,
-    "gesturelsm": _GEN_M,
-    "libero": _LIBERO_M,
-    "auto": _RDT + _RVQ_M + _GEN_M + _LIBERO_M,
+class Format(NamedTuple):
+    """What a metric format takes from a line, declared here so the generic parser
+    (``core/metrics.py``) never names a format.
+
+    ``matchers``: (a substring its lines always hold, the matcher) pairs, tried first. The
+    substring is the cheap screen: most lines of a multi-GB log hold none, and pay a few
+    ``in`` tests, no regex. ``json``: a line that is one JSON object. ``tqdm``: a tqdm bar's
+    ``n/total`` and postfix. ``key_value``: ``key=value`` and ``key: value`` pairs guessed
+    anywhere in the rest (with the screens that keep a ``file.py:123`` or a rank out); a
+    format without it takes its own lines only, a ``host: `` prefix removed."""
+
+    matchers: List[Tuple[str, Matcher]]
+    json: bool = False
+    tqdm: bool = False
+    key_value: bool = False
+
+
+_RDT: List[Tuple[str, Matcher]] = [("_sample_mse'", rdt_samples)]
+_RVQ_M: List[Tuple[str, Matcher]] = [("Iter ", rvq)]
+_GEN_M: List[Tuple[str, Matcher]] = [("][", gesture_gen), ("Validation Results >>>>", gesture_gen)]
+_LIBERO_M: List[Tuple[str, Matcher]] = [("[info] Epoch", libero)]
+FORMATS: Dict[str, Format] = {
+    "rdt": Format(_RDT, tqdm=True),
+    "dp": Format([], json=True),
+    "json": Format([], json=True),
+    "gesturelsm-rvq": Format(_RVQ_M),
+    "gesturelsm": Format(_GEN_M),
+    "libero": Format(_LIBERO_M),
+    "auto": Format(_RDT + _RVQ_M + _GEN_M + _LIBERO_M, json=True, tqdm=True, key_value=True),
 }
+
+
+def metric_format(fmt: str) -> Format:
+    """The declaration of ``fmt``; ValueError naming the known ones when there is none."""
+    if fmt not in FORMATS:
+        raise ValueError(f"unknown metric format {fmt!r} (known: {', '.join(sorted(FORMATS))})")
+    return FORMATS[fmt]
 
 
 def project_matchers(fmt: str) -> List[Tuple[str, Matcher]]:
     """The (screen, matcher) pairs of ``fmt``. The matchers search anywhere in the line, so
     a ``host: `` prefix (pdsh) or colour codes before the text do not hide it."""
-    if fmt not in FORMATS:
-        raise ValueError(f"unknown metric format {fmt!r} (known: {', '.join(sorted(FORMATS))})")
-    return list(FORMATS[fmt])
+    return list(metric_format(fmt).matchers)

@@ -49,7 +49,7 @@ class LineSplitter:
             if start < 0:
                 return []
         buf = self._partial + data[start:] if self._partial else data[start:]
-        cut = max(buf.rfind(b"\n"), buf.rfind(b"\r"))
+        cut = whole_lines_end(buf) - 1
         if cut < 0:
             self._partial = buf
             return self._cut_partial([])
@@ -91,6 +91,14 @@ class LineSplitter:
         line = self._partial.decode("utf-8", errors="replace")
         self._partial = b""
         return [line]
+
+
+def whole_lines_end(data: bytes) -> int:
+    """Where the whole lines of ``data`` end: just after its last ``\\n`` or ``\\r``, 0 when it
+    has none. The bytes after are a partial line. Every reader of a log on the node keeps to
+    this (the splitter here, and ``agent/follower.read_chunk`` for clients), so a client's
+    chunks end where the agent's lines do."""
+    return max(data.rfind(b"\n"), data.rfind(b"\r")) + 1
 
 
 def split_complete(complete: bytes) -> List[str]:

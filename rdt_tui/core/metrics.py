@@ -27,22 +27,19 @@ lines, LIBERO's ``[info] Epoch:`` lines. Colour codes are removed, and a ``host:
 
 import json
 import re
-from typing import TYPE_CHECKING, Any, Dict, Iterable, List, NamedTuple, Optional, Tuple
+from typing import TYPE_CHECKING, Any, Dict, Iterable, List, Optional, Tuple
+
+from .formats import metric_format
+
+# MetricPoint, MAX_STEP and as_step live in core/points.py; importers of this module keep them.
+from .points import MAX_STEP, MetricPoint, as_step  # noqa: F401
 
 if TYPE_CHECKING:
     from . import fastscan
 
 
-class MetricPoint(NamedTuple):
-    name: str
-    value: float
-    step: Optional[int]
-
-
 STEP_KEYS = ("global_step", "step", "iteration", "iter", "it")
 _STEP_KEY_SET = frozenset(STEP_KEYS)
-# Steps beyond this are not steps (and stay exact in a float64 and an int64).
-MAX_STEP = 2**53
 # Names that processes print beside integers and that are never a training metric.
 _NOT_METRICS = frozenset(
     [
@@ -74,19 +71,6 @@ _KV = re.compile(
 )
 
 
-def as_step(value: object) -> Optional[int]:
-    """``value`` as a step, or None when it cannot be one (NaN, Inf, beyond ``MAX_STEP``)."""
-    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
-        return None
-    try:
-        number = float(value)
-    except (ValueError, OverflowError):
-        return None
-    if not -MAX_STEP <= number <= MAX_STEP:  # also false for NaN
-        return None
-    return int(number)
-
-
 _ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 _HOST_PREFIX = re.compile(r"^[\w.-]+: (?=\S)")
 
@@ -97,12 +81,11 @@ class MetricParser:
     def __init__(self, fmt: str = "auto", fast: bool = True) -> None:
         """``fast=False`` parses line by line only: the reference the fast path (bars found
         in a whole chunk by one regex, ``core/fastscan.py``) is tested against."""
-        from .formats import project_matchers
-
         self.last_step: Optional[int] = None
         self._last_bar: Optional[Tuple[int, List[Tuple[str, str]]]] = None
         self.fmt = fmt
-        self._project = project_matchers(fmt)
+        self.takes = metric_format(fmt)
+        self._project = list(self.takes.matchers)
         self.fast = fast
         # The fast path of the format, fixed here: tqdm bars, a shaped format, or JSON lines.
         self._fast: Optional[fastscan._Path] = None
@@ -143,29 +126,30 @@ class MetricParser:
                 if found is not None:
                     out.extend(found)
                     return
-        named = self.fmt != "auto"
-        if named:
-            # A named format takes its own lines only: no key=value guessing on the rest
-            # (RDT's header `Num examples = 50` is not a metric). Ranks may prefix a host.
+        takes = self.takes
+        guess = takes.key_value
+        if not guess:
+            # A format without key=value guessing takes its own lines only (RDT's header
+            # `Num examples = 50` is not a metric). Ranks may prefix a host.
             line = _HOST_PREFIX.sub("", line, count=1)
         stripped = line.strip()
         if (
-            (not named or self.fmt in ("dp", "json"))
+            takes.json
             and stripped.startswith("{")
             and stripped.endswith("}")
             and self._parse_json(stripped, out)
         ):
             return
-        if (not named or self.fmt == "rdt") and "/" in line and "[" in line:
+        if takes.tqdm and "/" in line and "[" in line:
             bar = _TQDM.search(line)
             if bar is not None:
                 self._parse_bar(bar, out)
-                if not named and bar.end() < len(line):
+                if guess and bar.end() < len(line):
                     # A print to stdout lands after a bar on stderr (no newline between): the
                     # rest is a line of its own, screened like any other.
                     self._parse_line(line[bar.end() :], out)
                 return
-        if not named:
+        if guess:
             for needle in _SKIP_NEEDLES:
                 if needle in line:
                     return

@@ -4,7 +4,7 @@ come from the agent on the login node (agent/slurm_facts.py)."""
 
 from typing import Any, Dict, List, Optional
 
-from .preflight import FAIL, PASS, WARN, check
+from .checks import FAIL, PASS, WARN, check
 
 
 def _seconds(text: Any) -> Optional[float]:

@@ -1,0 +1,118 @@
+"""A subscription: what came after the client's positions in a run's stores, pushed as events.
+
+Each time news arrives (the watcher polled, a GPU sample came, or a second passed) the pump
+takes the log, metric points and checkpoint events after the positions it has sent, so a
+client that re-attaches with its last positions sees no gap and no duplicate. It reads
+output.log only when the watcher's view of it changed, and off the event loop.
+"""
+
+import asyncio
+from typing import Any, Dict, Optional
+
+from ..protocol import wire
+from ..protocol.errors import AgentError
+from .follower import read_chunk
+from .runs import RUNNING
+from .supervise import backoff
+
+SUB_BATCH = 20000
+LOG_BATCH = 256 * 1024
+
+
+def event(sub_id: str, name: str, run: Optional[str], seq: int, data: Any) -> Dict[str, Any]:
+    msg = wire.event(name, run, seq, data)
+    msg["sub"] = sub_id  # which subscription it feeds, when a client holds several
+    return msg
+
+
+async def pump(
+    conn: Any, sub_id: str, run_id: Optional[str], since: Dict[str, Any], gpu: bool
+) -> None:
+    """Push run ``run_id``'s news (every GPU sample alone when None) on ``conn``, the daemon's
+    Connection, until the run's last status or a cancel; the pump leaves ``conn.subs``."""
+    service = conn.daemon.service
+    log_pos = int(since.get("log", 0))
+    metric_seq = int(since.get("metric", 0))
+    ckpt_seq = int(since.get("checkpoint", 0))
+    gpu_seq = int(since.get("gpu", 0))
+    if gpu_seq < 0:
+        # "latest only" (the cluster view): skip the hour of history kept for charts.
+        gpu_seq = max(0, service.gpu_seq - 1)
+    last_status: Optional[str] = None  # with a Slurm run's reason: "pending Priority"
+    loop = asyncio.get_event_loop()
+    failures = 0
+    quiet: Any = None  # the watcher's view of the log when a read of ours found nothing
+    try:
+        while True:
+            try:
+                sent = False
+                if gpu:
+                    for seq, sample in list(service.gpu_samples):
+                        if seq > gpu_seq:
+                            await conn.send(event(sub_id, "gpu", run_id, seq, sample))
+                            gpu_seq = seq
+                if run_id is None:
+                    await service.wait_gpu(5.0)
+                    continue
+                w = service.watcher(run_id)
+                finished = w.finished  # read before the backlog, so nothing is left behind
+                # The watcher polls the log: while its view is the one our last empty read
+                # saw, there is nothing new to read (a GPU sample or a timeout woke us).
+                f = w.followers.get(w.output_log)
+                view = f and (f.inode, f.read_to, f.truncations, f.rotations, finished)
+                if view is None or view != quiet:
+                    # Off the loop: a slow disk must not hold every other client up.
+                    text, start, end = await loop.run_in_executor(
+                        None, read_chunk, w.output_log, log_pos, LOG_BATCH, finished
+                    )
+                    if end > start or start < log_pos:
+                        # start < log_pos: the log was truncated in place; from its start.
+                        data = {"offset": start, "text": text}
+                        await conn.send(event(sub_id, "log", run_id, end, data))
+                        log_pos, sent = end, True
+                    else:
+                        quiet = view
+                columns, last = w.metric_columns(metric_seq, SUB_BATCH)
+                if columns["count"]:
+                    await conn.send(event(sub_id, "metric", run_id, last, columns))
+                    metric_seq, sent = last, True
+                for seq, ev in w.ckpt_events[ckpt_seq:]:
+                    await conn.send(event(sub_id, "checkpoint", run_id, seq, ev))
+                    ckpt_seq, sent = seq, True
+                failures = 0
+                status = w.summary.get("status")
+                if sent:
+                    continue
+                shown = "{} {}".format(status, w.summary.get("slurm_reason") or "")
+                if shown != last_status or finished:
+                    done = dict(w.summary, complete=finished)
+                    await conn.send(event(sub_id, "status", run_id, 0, done))
+                    last_status = shown
+                    if finished:
+                        return
+                if gpu and status == RUNNING:
+                    waits = [
+                        asyncio.ensure_future(w.wait(1.0)),
+                        asyncio.ensure_future(service.wait_gpu(1.0)),
+                    ]
+                    _, pending = await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+                    for p in pending:
+                        p.cancel()
+                else:
+                    await w.wait(1.0)
+            except (ConnectionError, OSError) as exc:
+                if conn.writer.is_closing() or isinstance(exc, ConnectionError):
+                    return
+                failures = await _failed(conn, sub_id, exc, failures)
+            except (asyncio.CancelledError, AgentError):
+                raise
+            except Exception as exc:  # an event that cannot be encoded, a bug: log, retry
+                failures = await _failed(conn, sub_id, exc, failures)
+    finally:
+        conn.subs.pop(sub_id, None)
+
+
+async def _failed(conn: Any, sub_id: str, exc: BaseException, failures: int) -> int:
+    conn.daemon.agent_log.exception(f"pump:{type(exc).__name__}", f"subscription {sub_id}", exc)
+    await asyncio.sleep(backoff(failures))
+    return failures + 1
