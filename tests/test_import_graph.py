@@ -28,7 +28,6 @@ PACKAGE = "rdt_tui"
 KNOWN_CYCLES: set[frozenset[str]] = {
     frozenset({"rdt_tui.tui.dashboard", "rdt_tui.tui.launch_screen"}),
     frozenset({"rdt_tui.core.fastscan", "rdt_tui.core.formats", "rdt_tui.core.metrics"}),
-    frozenset({"rdt_tui.core.preflight", "rdt_tui.core.slurm_preflight"}),
 }
 
 
