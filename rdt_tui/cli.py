@@ -373,7 +373,7 @@ def demo_workdir(a: argparse.Namespace) -> str:
 def demo_plan(a: argparse.Namespace) -> Any:
     """The launch form's plan for the demo."""
     from .demo.job import demo_launch_args
-    from .tui.launch_screen import LaunchPlan
+    from .tui.screens.launch_screen import LaunchPlan
 
     workdir = demo_workdir(a)
 
@@ -511,7 +511,7 @@ def hosts_console_app() -> Any:
 
 def host_rows() -> list[Any]:
     from .config.hosts import HostBook
-    from .tui.hosts_screen import HostRow
+    from .tui.screens.hosts_screen import HostRow
 
     rows = [HostRow("localhost", "this machine (no SSH)", "")]
     for e in HostBook.load().entries.values():
@@ -525,7 +525,7 @@ def host_actions(session: Any = None) -> Any:
     is logged into through ``session`` (the console's), so trusting asks what it asks once."""
     from .config.hosts import HostBook, save_host, user_hosts_file
     from .transport.trust import trust_chain
-    from .tui.hosts_screen import AskTrust, HostActions
+    from .tui.screens.hosts_screen import AskTrust, HostActions
 
     def values(name: str) -> dict[str, Any]:
         entry = HostBook.load().get(name)

@@ -15,7 +15,7 @@ from textual.css.query import NoMatches
 from rdt_tui.client import AgentClient
 from rdt_tui.transport.local import LocalTransport
 from rdt_tui.tui.app import make_app
-from rdt_tui.tui.dashboard import DashboardScreen
+from rdt_tui.tui.screens.dashboard import DashboardScreen
 from rdt_tui.tui.widgets.checkpoint_table import CheckpointTable
 from rdt_tui.tui.widgets.gpu_pane import GpuPane
 from rdt_tui.tui.widgets.log_view import LogView
@@ -122,8 +122,8 @@ async def test_hosts_screen_to_runs_to_dashboard_and_back(state_dir: str, workdi
     from textual.widgets import DataTable
 
     from rdt_tui.tui.app import make_console_app
-    from rdt_tui.tui.hosts_screen import HostRow, HostsScreen
-    from rdt_tui.tui.runs_screen import RunsScreen
+    from rdt_tui.tui.screens.hosts_screen import HostRow, HostsScreen
+    from rdt_tui.tui.screens.runs_screen import RunsScreen
 
     job = os.path.join(workdir, "job.py")
     with open(job, "w") as fh:
@@ -191,7 +191,7 @@ async def test_launch_form_shows_batch_and_command_then_launches(
 ) -> None:
     from textual.widgets import Input, Static
 
-    from rdt_tui.tui.launch_screen import LaunchPlan, LaunchScreen
+    from rdt_tui.tui.screens.launch_screen import LaunchPlan, LaunchScreen
 
     job = os.path.join(workdir, "job.py")
     with open(job, "w") as fh:

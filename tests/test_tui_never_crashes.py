@@ -17,7 +17,7 @@ from rdt_tui.client import AgentClient
 from rdt_tui.client.group import GroupReport, watch_group
 from rdt_tui.transport.local import LocalTransport
 from rdt_tui.tui.app import make_app
-from rdt_tui.tui.dashboard import DashboardScreen
+from rdt_tui.tui.screens.dashboard import DashboardScreen
 from rdt_tui.tui.widgets.loss_chart import LossChart
 from rdt_tui.tui.widgets.status_bar import StatusBar
 
@@ -186,7 +186,7 @@ async def test_stop_on_a_multi_node_dashboard_stops_every_rank_and_says_so(
     workdir: str,
     user_config: str,  # noqa: F811
 ) -> None:
-    from rdt_tui.tui.launch_screen import LaunchScreen
+    from rdt_tui.tui.screens.launch_screen import LaunchScreen
 
     app, dirs = ring_console(workdir)
     try:

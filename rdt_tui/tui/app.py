@@ -24,14 +24,14 @@ from ..config.settings import Settings, save_theme
 from ..config.themes import ThemeError, load_themes
 from ..core.compare import RunMarks
 from .away import on_attach
-from .compare_screen import CompareScreen
-from .dashboard import DashboardScreen
 from .errors import error_title
 from .guard import guarded
-from .hosts_screen import HostActions, HostRow, HostsScreen
-from .launch_screen import LaunchPlan, LaunchScreen
-from .live_status import COMPACT_HEIGHT, COMPACT_WIDTH, LiveStatus
-from .runs_screen import RunsScreen
+from .screens.compare_screen import CompareScreen
+from .screens.dashboard import DashboardScreen
+from .screens.hosts_screen import HostActions, HostRow, HostsScreen
+from .screens.launch_screen import LaunchPlan, LaunchScreen
+from .screens.live_status import COMPACT_HEIGHT, COMPACT_WIDTH, LiveStatus
+from .screens.runs_screen import RunsScreen
 from .secret_prompt import ConsolePrompter
 from .terminal_alerts import TerminalAlerts
 

@@ -25,11 +25,11 @@ from textual.screen import Screen
 from textual.theme import Theme
 from textual.widgets import Footer, Static
 
-from ..core.compare import STEP, TIME, Column, by_step, by_time, legend_lines, shared_names
-from .errors import error_title
-from .guard import guarded
-from .widgets.compare_chart import CompareChart, Curve
-from .widgets.loss_chart import Series
+from ...core.compare import STEP, TIME, Column, by_step, by_time, legend_lines, shared_names
+from ..errors import error_title
+from ..guard import guarded
+from ..widgets.compare_chart import CompareChart, Curve
+from ..widgets.loss_chart import Series
 
 # (run record, since seq) -> {"points": [...], "last_seq": n}, as AgentClient.metrics answers.
 FetchPage = Callable[[dict[str, Any], int], Awaitable[dict[str, Any]]]

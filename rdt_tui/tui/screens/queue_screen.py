@@ -11,9 +11,9 @@ from textual.binding import Binding
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Static
 
-from ..client import AgentClient
+from ...client import AgentClient
+from ..guard import guarded
 from .dashboard import DashboardScreen
-from .guard import guarded
 
 
 class QueueScreen(Screen[None]):

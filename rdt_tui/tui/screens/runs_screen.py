@@ -17,18 +17,18 @@ from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Static
 
-from ..client import AgentClient
-from ..client.preflight import apply_fix, run_checks
-from ..config.profiles import Profile, ProfileError, list_profiles
-from ..core.compare import RunMarks
-from ..core.preflight import summary
-from ..core.units import human_duration
+from ...client import AgentClient
+from ...client.preflight import apply_fix, run_checks
+from ...config.profiles import Profile, ProfileError, list_profiles
+from ...core.compare import RunMarks
+from ...core.preflight import summary
+from ...core.units import human_duration
+from ..check_detail import by_hand, check_text
+from ..confirm import Confirm
+from ..errors import notify_error
+from ..guard import guarded
 from .adopt_screen import AdoptScreen
-from .check_detail import by_hand, check_text
-from .confirm import Confirm
 from .dashboard import DashboardScreen
-from .errors import notify_error
-from .guard import guarded
 from .launch_screen import LaunchScreen, plan_of_profile
 
 ProfileList = Callable[[], list[tuple[str, Profile | ProfileError]]]

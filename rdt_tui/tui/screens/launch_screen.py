@@ -15,15 +15,15 @@ from textual.containers import Grid, Vertical
 from textual.screen import Screen
 from textual.widgets import Footer, Input, Label, Select, Static
 
-from ..client import AgentClient
-from ..config.profiles import Profile
-from ..core.batch import effective_batch
-from ..core.units import human_duration
-from .confirm import Confirm
+from ...client import AgentClient
+from ...config.profiles import Profile
+from ...core.batch import effective_batch
+from ...core.units import human_duration
+from ..confirm import Confirm
+from ..errors import notify_error
+from ..guard import guarded
+from ..slurm_view import launch_text
 from .dashboard import DashboardScreen
-from .errors import notify_error
-from .guard import guarded
-from .slurm_view import launch_text
 
 PRECISIONS = ("no", "bf16", "fp16")
 
@@ -289,7 +289,7 @@ class LaunchScreen(Screen[None]):
 
     async def launch_group(self) -> None:
         """One rank group per host of the profile, through each host's agent."""
-        from ..client.group import launch_group
+        from ...client.group import launch_group
         from .dashboard import GroupContext
 
         assert self.plan.profile is not None

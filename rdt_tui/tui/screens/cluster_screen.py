@@ -16,9 +16,9 @@ from textual.binding import Binding
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Static
 
-from ..client import AgentClient
-from .errors import error_title
-from .guard import guarded
+from ...client import AgentClient
+from ..errors import error_title
+from ..guard import guarded
 
 COLUMNS = ("host", "gpu", "model", "util", "memory", "temp", "power", "runs")
 REPAINT_S = 1.0

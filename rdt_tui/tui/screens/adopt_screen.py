@@ -15,8 +15,8 @@ from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import DataTable, Input, Static
 
-from ..client import AgentClient
-from .guard import guarded
+from ...client import AgentClient
+from ..guard import guarded
 
 
 class AdoptScreen(ModalScreen["str | None"]):

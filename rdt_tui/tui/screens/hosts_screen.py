@@ -18,11 +18,11 @@ from textual.binding import Binding
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Static
 
-from ..client import AgentClient
-from .confirm import Confirm
-from .errors import error_title, notify_error
-from .guard import guarded
-from .host_form import HostForm
+from ...client import AgentClient
+from ..confirm import Confirm
+from ..errors import error_title, notify_error
+from ..guard import guarded
+from ..host_form import HostForm
 
 COLUMNS = ("host", "address", "jump", "status", "agent", "gpus", "runs")
 

@@ -20,9 +20,9 @@ from textual.css.query import NoMatches
 from textual.screen import Screen
 from textual.widgets import Footer
 
-from ..client import AgentClient
-from ..client.group import GroupReport, watch_group
-from ..core.alerts import (
+from ...client import AgentClient
+from ...client.group import GroupReport, watch_group
+from ...core.alerts import (
     IdleWatch,
     SpikeDetector,
     checkpoint_does_not_fit,
@@ -31,19 +31,19 @@ from ..core.alerts import (
     nonfinite_label,
     seconds_until_full,
 )
-from ..core.metrics import bar_progress
-from ..core.units import human_duration, human_size
-from .confirm import Confirm
-from .errors import error_title
-from .guard import guarded
-from .guard import report as report_error
+from ...core.metrics import bar_progress
+from ...core.units import human_duration, human_size
+from ..confirm import Confirm
+from ..errors import error_title
+from ..guard import guarded
+from ..guard import report as report_error
+from ..slurm_view import gpu_text, waiting_text
+from ..widgets.checkpoint_table import CheckpointTable
+from ..widgets.gpu_pane import GpuPane
+from ..widgets.log_pane import LogPane, log_source
+from ..widgets.loss_chart import LossChart
+from ..widgets.status_bar import StatusBar
 from .live_status import LiveStatus
-from .slurm_view import gpu_text, waiting_text
-from .widgets.checkpoint_table import CheckpointTable
-from .widgets.gpu_pane import GpuPane
-from .widgets.log_pane import LogPane, log_source
-from .widgets.loss_chart import LossChart
-from .widgets.status_bar import StatusBar
 
 ENDED_STATES = ("exited", "stopped", "lost")
 DISK_POLL_S = 30.0
@@ -355,7 +355,7 @@ class DashboardScreen(LiveStatus, Screen[None]):
     @guarded("Resuming")
     async def resume_from(self, path: str) -> None:
         # Imported here: the launch screen imports this module (it opens dashboards).
-        from ..config.profiles import ProfileError, find_profile, load_profile, profile_dirs
+        from ...config.profiles import ProfileError, find_profile, load_profile, profile_dirs
         from .launch_screen import LaunchScreen, plan_of_profile
 
         try:
