@@ -12,7 +12,7 @@ from typing import Any
 
 from textual import work
 from textual._files import generate_datetime_filename
-from textual.app import App, SystemCommand
+from textual.app import SystemCommand
 from textual.binding import Binding
 from textual.screen import Screen
 from textual.theme import Theme
@@ -20,18 +20,18 @@ from textual.theme import Theme
 from ..client import AgentClient
 from ..config.files import write_text_atomic
 from ..config.paths import data_dir
+from ..config.profiles import list_profiles
 from ..config.settings import Settings, save_theme
 from ..config.themes import ThemeError, load_themes
 from ..core.compare import RunMarks
 from .away import on_attach
 from .errors import error_title
 from .guard import guarded
-from .screens.compare_screen import CompareScreen
+from .navigator import Navigator
 from .screens.dashboard import DashboardScreen
 from .screens.hosts_screen import HostActions, HostRow, HostsScreen
-from .screens.launch_screen import LaunchPlan, LaunchScreen
+from .screens.launch_screen import LaunchPlan
 from .screens.live_status import COMPACT_HEIGHT, COMPACT_WIDTH, LiveStatus
-from .screens.runs_screen import RunsScreen
 from .secret_prompt import ConsolePrompter
 from .terminal_alerts import TerminalAlerts
 
@@ -39,7 +39,7 @@ from .terminal_alerts import TerminalAlerts
 OpenRun = Callable[[], Awaitable[tuple[AgentClient, "str | LaunchPlan"]]]
 
 
-class RdtApp(App[None]):
+class RdtApp(Navigator):
     TITLE = "rdt-tui"
     # Small terminals: toasts narrow and short, in the corner over the log, never over the
     # chart (they stack from the bottom right); the footer's keys without their padding.
@@ -78,6 +78,7 @@ class RdtApp(App[None]):
         self.open_run = open_run
         self.hosts = hosts or []
         self.client_factory = client_factory
+        self.list_profiles = list_profiles
         self.client: AgentClient | None = None
         self.clients: dict[str, AgentClient] = {}
         self._connecting: dict[str, asyncio.Lock] = {}
@@ -215,19 +216,6 @@ class RdtApp(App[None]):
     def on_live_status_alerted(self, message: LiveStatus.Alerted) -> None:
         self.terminal_alerts.hear(message.kind, "rdt-tui", message.text)
 
-    def on_runs_screen_compare_marked(self, message: RunsScreen.CompareMarked) -> None:
-        marks = message.marks
-
-        async def page(run: dict[str, Any], since: int) -> dict[str, Any]:
-            client = marks.handle(run["host"], run["id"])
-            if (client is None or client.closed) and self.client_factory is not None:
-                client = await self.host_client(run["host"])  # reconnects a dropped host
-            if client is None:
-                raise ConnectionError(f"{run['host']} is not connected")
-            return dict(await client.metrics(run["id"], since))
-
-        self.push_screen(CompareScreen(marks.runs(), page))
-
     @work(exclusive=True, group="connect")
     @guarded("Opening the run")
     async def connect(self) -> None:
@@ -243,7 +231,7 @@ class RdtApp(App[None]):
             return
         self.run_worker(on_attach(self, self.client, self.settings), group="away")
         if isinstance(target, LaunchPlan):
-            await self.push_screen(LaunchScreen(self.client, target))
+            await self.push_screen(self.launch_screen(self.client, target))
         else:
             await self.push_screen(DashboardScreen(self.client, target))
 

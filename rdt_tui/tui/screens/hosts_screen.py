@@ -23,6 +23,7 @@ from ..confirm import Confirm
 from ..errors import error_title, notify_error
 from ..guard import guarded
 from ..host_form import HostForm
+from ..messages import OpenCluster, OpenRuns
 
 COLUMNS = ("host", "address", "jump", "status", "agent", "gpus", "runs")
 
@@ -149,10 +150,8 @@ class HostsScreen(Screen[None]):
     @work(group="open")
     @guarded("Opening the host")
     async def open_host(self, name: str) -> None:
-        from .runs_screen import RunsScreen
-
         client = await self.connect(name)
-        await self.app.push_screen(RunsScreen(client))
+        self.post_message(OpenRuns(client))
 
     def selected(self) -> str | None:
         table = self.query_one(DataTable)
@@ -233,10 +232,8 @@ class HostsScreen(Screen[None]):
         self.check(name)
 
     def action_cluster(self) -> None:
-        from .cluster_screen import ClusterScreen
-
         reachable = [h.name for h in self.hosts if self.status.get(h.name) == "reachable"]
         if not reachable:
             self.notify("no host is reachable yet", severity="warning")
             return
-        self.app.push_screen(ClusterScreen(reachable, self.connect))
+        self.post_message(OpenCluster(reachable, self.connect))

@@ -6,7 +6,7 @@ from __future__ import annotations
 import shlex
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from textual import work
 from textual.app import ComposeResult
@@ -16,14 +16,16 @@ from textual.screen import Screen
 from textual.widgets import Footer, Input, Label, Select, Static
 
 from ...client import AgentClient
-from ...config.profiles import Profile
 from ...core.batch import effective_batch
 from ...core.units import human_duration
 from ..confirm import Confirm
 from ..errors import notify_error
 from ..guard import guarded
+from ..messages import Connect, GroupContext, OpenDashboard
 from ..slurm_view import launch_text
-from .dashboard import DashboardScreen
+
+if TYPE_CHECKING:  # a type only: the app hands the screen its plan
+    from ...config.profiles import Profile
 
 PRECISIONS = ("no", "bf16", "fp16")
 
@@ -93,10 +95,13 @@ class LaunchScreen(Screen[None]):
         ("max_steps", "Max steps"),
     )
 
-    def __init__(self, client: AgentClient, plan: LaunchPlan) -> None:
+    def __init__(
+        self, client: AgentClient, plan: LaunchPlan, connect: Connect | None = None
+    ) -> None:
         super().__init__()
         self.client = client
         self.plan = plan
+        self.connect = connect  # the other hosts of a multi-host profile (None: none reachable)
         self.values = dict(plan.values)
         self.args: dict[str, Any] | None = None
         self.rate: tuple[float, str] | None = None  # (steps/s, run it was measured on)
@@ -284,16 +289,14 @@ class LaunchScreen(Screen[None]):
         except Exception as exc:  # the agent's refusal (GPUs busy, bad cwd) is shown as is
             notify_error(self, exc)
             return
-        # Not awaited: this worker belongs to the screen being replaced.
-        self.app.switch_screen(DashboardScreen(self.client, run["id"]))
+        self.post_message(OpenDashboard(self.client, run["id"], replace=True))
 
     async def launch_group(self) -> None:
         """One rank group per host of the profile, through each host's agent."""
         from ...client.group import launch_group
-        from .dashboard import GroupContext
 
         assert self.plan.profile is not None
-        connect = getattr(self.app, "host_client", None)
+        connect = self.connect
         try:
             if connect is None:
                 raise RuntimeError("this console cannot reach other hosts")
@@ -304,4 +307,4 @@ class LaunchScreen(Screen[None]):
             return
         first = self.plan.hosts[0]
         group = GroupContext(clients, report, self.plan.profile.stop_together)
-        self.app.switch_screen(DashboardScreen(clients[first], report.runs[first], group))
+        self.post_message(OpenDashboard(clients[first], report.runs[first], group, replace=True))

@@ -13,7 +13,7 @@ from textual.widgets import DataTable, Footer, Static
 
 from ...client import AgentClient
 from ..guard import guarded
-from .dashboard import DashboardScreen
+from ..messages import OpenDashboard
 
 
 class QueueScreen(Screen[None]):
@@ -77,7 +77,7 @@ class QueueScreen(Screen[None]):
         if not job or not job.get("run"):
             self.notify("not a run of rdt-tui's: no dashboard", severity="warning")
             return
-        self.app.push_screen(DashboardScreen(self.client, job["run"]))
+        self.post_message(OpenDashboard(self.client, job["run"]))
 
     def action_back(self) -> None:
         self.app.pop_screen()
