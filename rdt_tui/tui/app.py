@@ -41,15 +41,8 @@ OpenRun = Callable[[], Awaitable[tuple[AgentClient, "str | LaunchPlan"]]]
 
 class RdtApp(Navigator):
     TITLE = "rdt-tui"
-    # Small terminals: toasts narrow and short, in the corner over the log, never over the
-    # chart (they stack from the bottom right); the footer's keys without their padding.
-    CSS = """
-    RdtApp.-compact Toast { max-width: 40; padding: 0 1; }
-    RdtApp.-compact ToastRack { max-height: 45%; }
-    RdtApp.-compact FooterKey { margin-right: 1; }
-    RdtApp.-compact FooterKey .footer-key--key { padding: 0 1 0 0; }
-    RdtApp.-compact FooterKey .footer-key--description { padding: 0; }
-    """
+    # Every screen's and dialog's styling, beside this module; widgets keep DEFAULT_CSS.
+    CSS_PATH = "app.tcss"
     BINDINGS = [
         Binding("q", "quit", "Quit", tooltip="the run keeps going", id="app.quit"),
         Binding("question_mark", "toggle_keys", "Keys", id="app.help"),

@@ -20,13 +20,6 @@ from ..guard import guarded
 
 
 class AdoptScreen(ModalScreen["str | None"]):
-    DEFAULT_CSS = """
-    AdoptScreen { align: center middle; }
-    AdoptScreen > Vertical { width: 95%; height: 80%; border: thick $primary;
-                             background: $surface; padding: 0 1; }
-    AdoptScreen DataTable { height: 1fr; }
-    AdoptScreen #adopt-error { color: $error; height: auto; }
-    """
     BINDINGS = [
         Binding("r", "refresh", "Look again", id="adopt.refresh"),
         Binding("escape", "cancel", "Cancel", id="adopt.cancel"),

@@ -56,10 +56,6 @@ def gpu_cells(host: str, sample: dict[str, Any], g: dict[str, Any]) -> tuple[str
 
 
 class ClusterScreen(Screen[None]):
-    DEFAULT_CSS = """
-    ClusterScreen #title { height: 1; background: $panel; padding: 0 1; }
-    ClusterScreen DataTable { height: 1fr; }
-    """
     BINDINGS = [Binding("escape", "back", "Hosts", id="cluster.back")]
 
     def __init__(self, hosts: list[str], connect: Callable[[str], Any]) -> None:

@@ -43,12 +43,6 @@ TIME_UNITS = (("hours", 3600.0), ("minutes", 60.0), ("seconds", 1.0))
 
 
 class CompareScreen(Screen[None]):
-    DEFAULT_CSS = """
-    CompareScreen #compare-title { height: 1; background: $panel; padding: 0 1; }
-    CompareScreen #compare-chart { height: 1fr; }
-    CompareScreen #legend { height: auto; max-height: 12; padding: 0 1;
-                            border-top: solid $panel-lighten-2; }
-    """
     BINDINGS = [
         Binding("m", "metric", "Metric", id="compare.metric"),
         Binding("t", "axis", "Step / time", id="compare.axis"),

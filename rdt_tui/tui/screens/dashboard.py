@@ -52,17 +52,6 @@ SPIKE_QUIET_S = 60.0
 
 
 class DashboardScreen(LiveStatus, Screen[None]):
-    DEFAULT_CSS = """
-    DashboardScreen #top { height: 2fr; }
-    DashboardScreen #bottom { height: 1fr; }
-    DashboardScreen LossChart { width: 2fr; }
-    DashboardScreen GpuPane { width: 1fr; }
-    DashboardScreen #log-pane { width: 2fr; }
-    DashboardScreen CheckpointTable { width: 1fr; border: round $primary; }
-    DashboardScreen.-compact #top { layout: vertical; }
-    DashboardScreen.-compact LossChart { width: 100%; height: 1fr; }
-    DashboardScreen.-compact GpuPane { width: 100%; }
-    """
     BINDINGS = [
         Binding("s", "stop", "Stop", id="dashboard.stop"),
         Binding("d", "detach", "Detach", id="dashboard.detach"),

@@ -51,10 +51,6 @@ class HostActions:
 
 
 class HostsScreen(Screen[None]):
-    DEFAULT_CSS = """
-    HostsScreen #title { height: 1; background: $panel; padding: 0 1; }
-    HostsScreen DataTable { height: 1fr; }
-    """
     BINDINGS = [
         Binding("r", "refresh", "Test again", id="hosts.refresh"),
         Binding("a", "add", "Add host", id="hosts.add"),

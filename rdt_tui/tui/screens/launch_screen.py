@@ -79,12 +79,6 @@ def command_line(args: dict[str, Any]) -> str:
 
 
 class LaunchScreen(Screen[None]):
-    DEFAULT_CSS = """
-    LaunchScreen Grid { grid-size: 2; grid-columns: 24 1fr; grid-rows: 1; grid-gutter: 1 0;
-                        height: auto; padding: 1 2; }
-    LaunchScreen #summary { padding: 0 2; height: auto; }
-    LaunchScreen #command { padding: 1 2; height: auto; border: round $primary; }
-    """
     BINDINGS = [Binding("l", "launch", "Launch", id="launch.launch")]
     # No field focused at first: keys are bindings (`l`) until the user tabs into a field.
     AUTO_FOCUS = ""

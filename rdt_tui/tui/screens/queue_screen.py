@@ -17,10 +17,6 @@ from ..messages import OpenDashboard
 
 
 class QueueScreen(Screen[None]):
-    DEFAULT_CSS = """
-    QueueScreen .title { height: 1; background: $panel; padding: 0 1; }
-    QueueScreen #queue { height: 1fr; }
-    """
     BINDINGS = [
         Binding("r", "refresh", "Refresh", id="queue.refresh"),
         Binding("escape", "back", "Back", id="queue.back"),

@@ -36,18 +36,6 @@ if TYPE_CHECKING:  # types only: the app hands the profiles in
 
 
 class RunsScreen(Screen[None]):
-    DEFAULT_CSS = """
-    RunsScreen .title { height: 1; background: $panel; padding: 0 1; }
-    RunsScreen #profiles { height: auto; max-height: 8; }
-    RunsScreen #checks { height: auto; max-height: 16; }
-    RunsScreen #checks-title, RunsScreen #checks { display: none; }
-    RunsScreen #checks-title.-shown, RunsScreen #checks.-shown { display: block; }
-    RunsScreen #check-detail {
-        display: none; height: auto; max-height: 6; padding: 0 1; background: $panel;
-    }
-    RunsScreen #check-detail.-shown { display: block; }
-    RunsScreen #runs { height: 1fr; }
-    """
     BINDINGS = [
         Binding("r", "refresh", "Refresh", show=False, id="runs.refresh"),
         Binding("p", "preflight", "Preflight", id="runs.preflight"),
