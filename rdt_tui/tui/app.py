@@ -26,7 +26,7 @@ from ..config.themes import ThemeError, load_themes
 from ..core.compare import RunMarks
 from .away import on_attach
 from .errors import error_title
-from .guard import guarded
+from .guard import guarded, run_guarded
 from .navigator import Navigator
 from .screens.dashboard import DashboardScreen
 from .screens.hosts_screen import HostActions, HostRow, HostsScreen
@@ -129,14 +129,14 @@ class RdtApp(Navigator):
             client = self.client_factory(name)
             await client.connect()
             self.clients[name] = client
-            self.run_worker(on_attach(self, client, self.settings), group="away")
+            run_guarded(self, "Reading the alerts", on_attach(self, client, self.settings), "away")
             return client
 
     def forget_host(self, name: str) -> None:
         """Drop a host's connection (its entry or keys changed): the next use reconnects."""
         client = self.clients.pop(name, None)
         if client is not None:
-            self.run_worker(client.close(), group="close")
+            run_guarded(self, f"Closing the link to {name}", client.close(), "close")
 
     def _keys_shown(self) -> bool:
         return bool(self.screen.query("HelpPanel"))
@@ -222,7 +222,7 @@ class RdtApp(Navigator):
             )
             self.exit(return_code=1)
             return
-        self.run_worker(on_attach(self, self.client, self.settings), group="away")
+        run_guarded(self, "Reading the alerts", on_attach(self, self.client, self.settings), "away")
         if isinstance(target, LaunchPlan):
             await self.push_screen(self.launch_screen(self.client, target))
         else:
