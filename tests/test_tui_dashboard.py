@@ -59,6 +59,13 @@ async def settled(app: Any, pilot: Pilot[Any], before: set[Any]) -> None:
             await asyncio.wait_for(worker.wait(), 60)
 
 
+async def workers_done(app: Any, group: str) -> None:
+    """The app's workers of ``group`` (started by now) have all ended."""
+    for worker in [w for w in app.workers if w.group == group]:
+        with contextlib.suppress(WorkerCancelled, WorkerFailed):
+            await asyncio.wait_for(worker.wait(), 60)
+
+
 def on_dashboard(app: Any) -> bool:
     """The dashboard is up with all its widgets mounted."""
     if not isinstance(app.screen, DashboardScreen):
