@@ -7,12 +7,18 @@ from __future__ import annotations
 import ast
 import inspect
 from pathlib import Path
+from typing import Any
 
 from textual.message import Message
 
 import rdt_tui.tui.screens as screens_package
 from rdt_tui.tui import messages
-from rdt_tui.tui.app import RdtApp
+from rdt_tui.tui.app import RdtApp, make_app
+from rdt_tui.tui.screens.dashboard import DashboardScreen
+from rdt_tui.tui.widgets.checkpoint_table import CheckpointTable
+
+from .fakes import FakeClient
+from .test_tui_dashboard import until, workers_done
 
 SCREENS = Path(screens_package.__file__).parent
 FORBIDDEN = ("rdt_tui.config", "rdt_tui.transport")
@@ -86,3 +92,26 @@ def test_the_app_handles_every_open_message() -> None:
     assert len(asked) >= 8
     missing = [cls.__name__ for cls in asked if not hasattr(RdtApp, cls.handler_name)]
     assert not missing, missing
+
+
+class NoProfile(FakeClient):
+    """A run started by a bare command, not from a profile."""
+
+    async def status(self, run: str) -> dict[str, Any]:
+        return {"id": run, "status": "running", "profile": None}
+
+
+async def test_resume_of_a_run_without_a_profile_is_said_and_the_dashboard_stays() -> None:
+    async def open_run() -> tuple[Any, str]:
+        return NoProfile(), "rdt-finetune-1"
+
+    app = make_app(open_run)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await until(lambda: isinstance(app.screen, DashboardScreen))
+        dash = app.screen
+        await until(lambda: dash.query_one(CheckpointTable).row_count == 1)
+        await pilot.press("r")
+        said = "rdt-finetune-1 was not launched from a profile"
+        await until(lambda: any(said in str(n.message) for n in app._notifications))
+        await workers_done(app, "resume")
+        assert app.screen is dash and app.is_running
