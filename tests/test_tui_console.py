@@ -138,7 +138,7 @@ async def test_hosts_are_added_and_edited_in_the_users_file_and_a_refusing_host_
         # Nothing listens there: the row says so and the console keeps going.
         await until(lambda: hosts.status.get("gpu-b", "checking...") != "checking...")
         assert "unreachable" in hosts.status["gpu-b"].lower()
-        # Each host's check ends on its own (a refusal may come first): wait for it, not a race.
+        # The save re-checks every host at once: localhost may answer after gpu-b's refusal.
         await until(lambda: hosts.status.get("localhost", "checking...") != "checking...")
         assert hosts.status.get("localhost") == "reachable"
         # Edit with a bad port: the form shows why, the file is untouched.
