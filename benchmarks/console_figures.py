@@ -268,8 +268,8 @@ async def cluster(
     from textual.widgets import DataTable
 
     from rdt_tui.tui.app import make_console_app
-    from rdt_tui.tui.cluster_screen import ClusterScreen
-    from rdt_tui.tui.hosts_screen import HostRow
+    from rdt_tui.tui.screens.cluster_screen import ClusterScreen
+    from rdt_tui.tui.screens.hosts_screen import HostRow
     from tests.fakes import SAMPLE_GPUS
 
     class Sub:

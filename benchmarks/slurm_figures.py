@@ -68,7 +68,7 @@ async def queue_view(state: str, jobs: int) -> tuple[float, list[float]]:
 
     from rdt_tui.client import AgentClient
     from rdt_tui.transport.local import LocalTransport
-    from rdt_tui.tui.queue_screen import QueueScreen
+    from rdt_tui.tui.screens.queue_screen import QueueScreen
 
     client = AgentClient(LocalTransport(state))
     await client.connect()

@@ -16,7 +16,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from rdt_tui.client import AgentClient
 from rdt_tui.transport.local import LocalTransport
 from rdt_tui.tui.app import make_app
-from rdt_tui.tui.dashboard import DashboardScreen
+from rdt_tui.tui.screens.dashboard import DashboardScreen
 from rdt_tui.tui.widgets.checkpoint_table import CheckpointTable
 from rdt_tui.tui.widgets.gpu_pane import GpuPane
 from rdt_tui.tui.widgets.loss_chart import LossChart

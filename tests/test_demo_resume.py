@@ -21,7 +21,7 @@ from rdt_tui.config.profiles import find_profile, load_profile, profile_dirs
 from rdt_tui.launch.plan import resume_plan
 from rdt_tui.transport.local import LocalTransport
 from rdt_tui.tui.app import make_app
-from rdt_tui.tui.launch_screen import LaunchScreen
+from rdt_tui.tui.screens.launch_screen import LaunchScreen
 from rdt_tui.tui.widgets.checkpoint_table import CheckpointTable
 
 from .test_demo_accelerate import needs_torch

@@ -15,7 +15,7 @@ from rdt_tui.config.profiles import load_profile
 from rdt_tui.launch.plan import plan_of_profile
 from rdt_tui.transport.local import LocalTransport
 from rdt_tui.tui.app import make_app
-from rdt_tui.tui.launch_screen import LaunchScreen
+from rdt_tui.tui.screens.launch_screen import LaunchScreen
 
 from .conftest import Agent, wait_status
 from .test_cli import rdt

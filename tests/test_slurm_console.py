@@ -10,10 +10,10 @@ import pytest
 from textual.widgets import DataTable, Static
 
 from rdt_tui.tui.app import make_console_app
-from rdt_tui.tui.dashboard import DashboardScreen
-from rdt_tui.tui.hosts_screen import HostRow, HostsScreen
-from rdt_tui.tui.launch_screen import LaunchScreen
-from rdt_tui.tui.runs_screen import RunsScreen
+from rdt_tui.tui.screens.dashboard import DashboardScreen
+from rdt_tui.tui.screens.hosts_screen import HostRow, HostsScreen
+from rdt_tui.tui.screens.launch_screen import LaunchScreen
+from rdt_tui.tui.screens.runs_screen import RunsScreen
 from rdt_tui.tui.widgets.gpu_pane import GpuPane
 from rdt_tui.tui.widgets.loss_chart import LossChart
 from rdt_tui.tui.widgets.status_bar import StatusBar
@@ -87,7 +87,7 @@ async def test_queue_screen_lists_the_job_names_our_run_and_enter_opens_it(
 ) -> None:
     from rdt_tui.client import AgentClient
     from rdt_tui.transport.local import LocalTransport
-    from rdt_tui.tui.queue_screen import QueueScreen
+    from rdt_tui.tui.screens.queue_screen import QueueScreen
 
     slurm.run("scontrol", "update", "PartitionName=held", "State=DOWN")
     try:

@@ -456,7 +456,7 @@ async def test_the_console_trusts_each_hop_after_showing_its_fingerprint(
     from rdt_tui.cli import host_actions, host_rows, make_client
     from rdt_tui.tui.app import make_console_app
     from rdt_tui.tui.confirm import Confirm
-    from rdt_tui.tui.hosts_screen import HostsScreen
+    from rdt_tui.tui.screens.hosts_screen import HostsScreen
 
     from .test_tui_dashboard import until
 

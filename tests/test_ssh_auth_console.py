@@ -35,8 +35,8 @@ async def test_the_console_asks_once_in_a_modal_for_every_host_behind_the_jump(
     from textual.widgets import DataTable, Input
 
     from rdt_tui.cli import hosts_console_app
-    from rdt_tui.tui.hosts_screen import HostsScreen
-    from rdt_tui.tui.runs_screen import RunsScreen
+    from rdt_tui.tui.screens.hosts_screen import HostsScreen
+    from rdt_tui.tui.screens.runs_screen import RunsScreen
     from rdt_tui.tui.secret_prompt import SecretPrompt
 
     from .test_tui_dashboard import until
@@ -129,7 +129,7 @@ async def test_a_cancelled_question_fails_every_host_behind_the_jump_without_ask
     from textual.widgets import Input
 
     from rdt_tui.cli import hosts_console_app
-    from rdt_tui.tui.hosts_screen import HostsScreen
+    from rdt_tui.tui.screens.hosts_screen import HostsScreen
     from rdt_tui.tui.secret_prompt import SecretPrompt
 
     from .test_tui_dashboard import until

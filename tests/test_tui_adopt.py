@@ -12,11 +12,11 @@ import sys
 import pytest
 from textual.widgets import DataTable, Input, Static
 
-from rdt_tui.tui.adopt_screen import AdoptScreen
 from rdt_tui.tui.app import make_console_app
-from rdt_tui.tui.dashboard import DashboardScreen
-from rdt_tui.tui.hosts_screen import HostRow, HostsScreen
-from rdt_tui.tui.runs_screen import RunsScreen
+from rdt_tui.tui.screens.adopt_screen import AdoptScreen
+from rdt_tui.tui.screens.dashboard import DashboardScreen
+from rdt_tui.tui.screens.hosts_screen import HostRow, HostsScreen
+from rdt_tui.tui.screens.runs_screen import RunsScreen
 from rdt_tui.tui.widgets.loss_chart import LossChart
 
 from .adopt_jobs import job_env, kill_tree, shell, tree, wait_for

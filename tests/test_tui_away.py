@@ -15,7 +15,7 @@ from rdt_tui.client import AgentClient
 from rdt_tui.transport.local import LocalTransport
 from rdt_tui.tui.app import make_app
 
-from .test_tui_dashboard import on_dashboard, until
+from .test_tui_dashboard import on_dashboard, until, workers_done
 
 pytestmark = pytest.mark.asyncio
 
@@ -53,8 +53,8 @@ async def test_attach_shows_the_alerts_raised_while_away_once(state_dir: str, wo
         assert f"{stamp} {run['id']}: exited with code 3" in text
     # Shown: the next attach has nothing new to say.
     app = make_app(open_run)
-    async with app.run_test(size=(120, 40)) as pilot:
+    async with app.run_test(size=(120, 40)):
         await until(lambda: on_dashboard(app))
         await until(lambda: any("exit code 3" in m for m in messages(app)))  # the dashboard's
-        await pilot.pause(0.5)
+        await workers_done(app, "away")  # the attach has said all it had to say
         assert not any("while you were away" in m for m in messages(app))

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from textual.widgets._toast import Toast
 
-from rdt_tui.tui.dashboard import DashboardScreen
+from rdt_tui.tui.screens.dashboard import DashboardScreen
 from rdt_tui.tui.widgets.gpu_pane import GpuPane
 from rdt_tui.tui.widgets.loss_chart import LossChart
 
@@ -60,7 +60,7 @@ async def test_toasts_at_80x24_leave_the_chart_visible() -> None:
 async def test_a_dashboard_opened_from_the_launch_form_at_120x40_is_not_compact() -> None:
     """A screen switched in from the launch form sizes itself by the terminal."""
     from rdt_tui.launch.plan import LaunchPlan
-    from rdt_tui.tui.launch_screen import LaunchScreen
+    from rdt_tui.tui.screens.launch_screen import LaunchScreen
     from rdt_tui.tui.widgets.gpu_pane import GpuPane
 
     class Launching(QuietClient):

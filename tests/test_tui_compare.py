@@ -19,9 +19,9 @@ from textual.widgets import DataTable, Static
 from rdt_tui.client import AgentClient
 from rdt_tui.transport.local import LocalTransport
 from rdt_tui.tui.app import make_console_app
-from rdt_tui.tui.compare_screen import CompareScreen
-from rdt_tui.tui.hosts_screen import HostRow, HostsScreen
-from rdt_tui.tui.runs_screen import RunsScreen
+from rdt_tui.tui.screens.compare_screen import CompareScreen
+from rdt_tui.tui.screens.hosts_screen import HostRow, HostsScreen
+from rdt_tui.tui.screens.runs_screen import RunsScreen
 from rdt_tui.tui.widgets.compare_chart import CompareChart
 
 from .conftest import _kill_runs_of, _stop_daemon, wait_status

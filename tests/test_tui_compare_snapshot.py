@@ -12,7 +12,7 @@ from typing import Any
 from textual.pilot import Pilot
 
 from rdt_tui.tui.app import make_console_app
-from rdt_tui.tui.compare_screen import CompareScreen
+from rdt_tui.tui.screens.compare_screen import CompareScreen
 from rdt_tui.tui.widgets.compare_chart import CompareChart
 
 BASE = ["accelerate", "launch", "--num_processes", "2", "main.py", "--train_batch_size", "32"]

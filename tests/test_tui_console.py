@@ -18,13 +18,13 @@ from textual.widgets import DataTable, Input, Static
 from rdt_tui.client import AgentClient
 from rdt_tui.transport.local import LocalTransport
 from rdt_tui.tui.app import make_app, make_console_app
-from rdt_tui.tui.cluster_screen import ClusterScreen
 from rdt_tui.tui.confirm import Confirm
-from rdt_tui.tui.dashboard import DashboardScreen
 from rdt_tui.tui.host_form import HostForm
-from rdt_tui.tui.hosts_screen import HostRow, HostsScreen
-from rdt_tui.tui.launch_screen import LaunchScreen
-from rdt_tui.tui.runs_screen import RunsScreen
+from rdt_tui.tui.screens.cluster_screen import ClusterScreen
+from rdt_tui.tui.screens.dashboard import DashboardScreen
+from rdt_tui.tui.screens.hosts_screen import HostRow, HostsScreen
+from rdt_tui.tui.screens.launch_screen import LaunchScreen
+from rdt_tui.tui.screens.runs_screen import RunsScreen
 from rdt_tui.tui.widgets.gpu_pane import GpuPane
 from rdt_tui.tui.widgets.loss_chart import LossChart
 from rdt_tui.tui.widgets.status_bar import StatusBar

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import sys
 import textwrap
@@ -11,11 +12,13 @@ from typing import Any
 
 import pytest
 from textual.css.query import NoMatches
+from textual.pilot import Pilot
+from textual.worker import WorkerCancelled, WorkerFailed
 
 from rdt_tui.client import AgentClient
 from rdt_tui.transport.local import LocalTransport
 from rdt_tui.tui.app import make_app
-from rdt_tui.tui.dashboard import DashboardScreen
+from rdt_tui.tui.screens.dashboard import DashboardScreen
 from rdt_tui.tui.widgets.checkpoint_table import CheckpointTable
 from rdt_tui.tui.widgets.gpu_pane import GpuPane
 from rdt_tui.tui.widgets.log_view import LogView
@@ -44,6 +47,23 @@ async def until(predicate: Callable[[], bool], timeout: float = 30.0) -> None:
             pass  # a screen that is still composing its widgets
         await asyncio.sleep(0.05)
     raise AssertionError("timed out waiting for the dashboard")
+
+
+async def settled(app: Any, pilot: Pilot[Any], before: set[Any]) -> None:
+    """Every message queued so far is handled (an answer's callback included), and every
+    worker started since ``before`` has finished: what a declined question could have set
+    off has run to its end."""
+    await pilot.pause()
+    for worker in [w for w in app.workers if w not in before]:
+        with contextlib.suppress(WorkerCancelled, WorkerFailed):  # ended is what counts
+            await asyncio.wait_for(worker.wait(), 60)
+
+
+async def workers_done(app: Any, group: str) -> None:
+    """The app's workers of ``group`` (started by now) have all ended."""
+    for worker in [w for w in app.workers if w.group == group]:
+        with contextlib.suppress(WorkerCancelled, WorkerFailed):
+            await asyncio.wait_for(worker.wait(), 60)
 
 
 def on_dashboard(app: Any) -> bool:
@@ -107,9 +127,12 @@ async def test_stop_asks_first_and_a_nan_loss_raises_an_alert(state_dir: str, wo
         bar = screen.query_one(StatusBar)
         await until(lambda: bar.alert.startswith("NaN loss"))
         await pilot.press("s")
+        await until(lambda: app.screen is not screen)  # the question
+        before = set(app.workers)
         await pilot.press("n")  # declined: nothing happens
-        await asyncio.sleep(0.5)
+        await settled(app, pilot, before)  # (not a sleep: the status comes once a second)
         assert bar.state == "running"
+        assert not screen.stop_asked  # type: ignore[attr-defined]
         await pilot.press("s")
         await pilot.press("y")
         await until(lambda: bar.state == "stopped", timeout=60)
@@ -122,8 +145,8 @@ async def test_hosts_screen_to_runs_to_dashboard_and_back(state_dir: str, workdi
     from textual.widgets import DataTable
 
     from rdt_tui.tui.app import make_console_app
-    from rdt_tui.tui.hosts_screen import HostRow, HostsScreen
-    from rdt_tui.tui.runs_screen import RunsScreen
+    from rdt_tui.tui.screens.hosts_screen import HostRow, HostsScreen
+    from rdt_tui.tui.screens.runs_screen import RunsScreen
 
     job = os.path.join(workdir, "job.py")
     with open(job, "w") as fh:
@@ -192,7 +215,7 @@ async def test_launch_form_shows_batch_and_command_then_launches(
     from textual.widgets import Input, Static
 
     from rdt_tui.launch.plan import LaunchPlan, form_defaults
-    from rdt_tui.tui.launch_screen import LaunchScreen
+    from rdt_tui.tui.screens.launch_screen import LaunchScreen
 
     job = os.path.join(workdir, "job.py")
     with open(job, "w") as fh:

@@ -16,9 +16,9 @@ from textual.command import CommandList
 from textual.widgets import HelpPanel, Input
 from textual.widgets._footer import FooterKey
 
-from rdt_tui.tui.dashboard import DashboardScreen
-from rdt_tui.tui.hosts_screen import HostsScreen
-from rdt_tui.tui.runs_screen import RunsScreen
+from rdt_tui.tui.screens.dashboard import DashboardScreen
+from rdt_tui.tui.screens.hosts_screen import HostsScreen
+from rdt_tui.tui.screens.runs_screen import RunsScreen
 
 from .test_tui_snapshots import _console, hosts_checked
 from .test_tui_status import QuietClient, app_on, until

@@ -16,7 +16,7 @@ from textual.css.query import NoMatches
 from rdt_tui.client import AgentClient
 from rdt_tui.transport.local import LocalTransport
 from rdt_tui.tui.app import make_app
-from rdt_tui.tui.dashboard import DashboardScreen
+from rdt_tui.tui.screens.dashboard import DashboardScreen
 from rdt_tui.tui.widgets.log_errors import ErrorList
 from rdt_tui.tui.widgets.log_pane import LogPane
 from rdt_tui.tui.widgets.log_view import LogView

@@ -17,7 +17,7 @@ from textual.pilot import Pilot
 from rdt_tui.agent import logsearch
 from rdt_tui.agent.follower import read_chunk
 from rdt_tui.tui.app import make_app
-from rdt_tui.tui.dashboard import DashboardScreen
+from rdt_tui.tui.screens.dashboard import DashboardScreen
 from rdt_tui.tui.widgets.log_errors import ErrorList
 from rdt_tui.tui.widgets.log_pane import LogPane
 from rdt_tui.tui.widgets.log_view import LogView

@@ -17,13 +17,13 @@ from rdt_tui.client import AgentClient
 from rdt_tui.client.group import GroupReport, watch_group
 from rdt_tui.transport.local import LocalTransport
 from rdt_tui.tui.app import make_app
-from rdt_tui.tui.dashboard import DashboardScreen
+from rdt_tui.tui.screens.dashboard import DashboardScreen
 from rdt_tui.tui.widgets.loss_chart import LossChart
 from rdt_tui.tui.widgets.status_bar import StatusBar
 
 from .conftest import wait_status
 from .test_tui_console import drop_nodes, ring_console, to_profiles, user_config  # noqa: F401
-from .test_tui_dashboard import on_dashboard, open_run_factory, until
+from .test_tui_dashboard import on_dashboard, open_run_factory, until, workers_done
 
 pytestmark = pytest.mark.asyncio
 
@@ -103,7 +103,8 @@ async def test_the_users_own_stop_is_said_as_such_not_a_traceback_alert(
         await pilot.press("s")
         await pilot.press("y")
         await until(lambda: bar.state == "stopped", timeout=60)
-        await pilot.pause(0.5)
+        # The run's last event (its complete status) is handled: every log line came before.
+        await until(lambda: app.screen.final is not None)
         # The job printed the KeyboardInterrupt traceback the stop caused: not news.
         assert "Traceback" not in bar.alert, bar.alert
         assert not any("Traceback in the log" in n for n in notifications(app))
@@ -117,12 +118,12 @@ async def test_the_users_own_stop_is_said_as_such_not_a_traceback_alert(
 async def test_a_stop_asked_from_another_console_is_said_as_such_too(
     state_dir: str, workdir: str
 ) -> None:
-    async with training_dashboard(state_dir, workdir) as (app, pilot, ids):
+    async with training_dashboard(state_dir, workdir) as (app, _pilot, ids):
         bar = app.screen.query_one(StatusBar)
         async with AgentClient(LocalTransport(state_dir, simulate_gpus=2)) as other:  # elsewhere
             await other.stop(ids[0], grace=5)
+        # The run's last event (its complete status) is handled: every log line came before.
         await until(lambda: app.screen.final is not None, timeout=60)
-        await pilot.pause(0.5)
         assert "Traceback" not in bar.alert, bar.alert
         assert any("stopped as asked" in n for n in notifications(app))
 
@@ -186,7 +187,7 @@ async def test_stop_on_a_multi_node_dashboard_stops_every_rank_and_says_so(
     workdir: str,
     user_config: str,  # noqa: F811
 ) -> None:
-    from rdt_tui.tui.launch_screen import LaunchScreen
+    from rdt_tui.tui.screens.launch_screen import LaunchScreen
 
     app, dirs = ring_console(workdir)
     try:
@@ -204,7 +205,7 @@ async def test_stop_on_a_multi_node_dashboard_stops_every_rank_and_says_so(
             await pilot.press("y")
             report = dash.group.report
             await until(lambda: len(report.final) == 2, timeout=60)
-            await pilot.pause(1.0)
+            await workers_done(app, "group")  # the group's watcher has said its last
             bar = dash.query_one(StatusBar)
             assert "died" not in bar.alert, bar.alert
             assert not any("died first" in n for n in notifications(app))

@@ -10,7 +10,7 @@ import pytest
 from textual.widgets import DataTable, Static
 
 from rdt_tui.tui.app import make_console_app
-from rdt_tui.tui.hosts_screen import HostRow
+from rdt_tui.tui.screens.hosts_screen import HostRow
 
 from .test_tui_console import local_factory, to_profiles, until, user_config  # noqa: F401 (a fixture)
 

@@ -20,7 +20,7 @@ from rdt_tui.config.hosts import HostBook
 from rdt_tui.config.sshconfig import load_ssh_config
 from rdt_tui.transport.ssh import SshTransport
 from rdt_tui.tui.app import make_app
-from rdt_tui.tui.dashboard import DashboardScreen
+from rdt_tui.tui.screens.dashboard import DashboardScreen
 from rdt_tui.tui.widgets.status_bar import StatusBar
 
 from .conftest import kill_run

@@ -9,7 +9,7 @@ import pytest
 
 from rdt_tui.config.settings import Settings, SettingsError, load_settings
 from rdt_tui.tui.app import make_app
-from rdt_tui.tui.dashboard import DashboardScreen
+from rdt_tui.tui.screens.dashboard import DashboardScreen
 from rdt_tui.tui.terminal_alerts import sequence
 
 from .test_tui_status import QuietClient, bar_text, until

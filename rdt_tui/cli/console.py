@@ -103,7 +103,7 @@ def hosts_console_app() -> Any:
 def host_rows() -> list[Any]:
     """The hosts screen's rows (a file that cannot be read raises config's HostsError)."""
     from ..config.hosts import HostBook
-    from ..tui.hosts_screen import HostRow
+    from ..tui.screens.hosts_screen import HostRow
 
     rows = [HostRow("localhost", "this machine (no SSH)", "")]
     for e in HostBook.load().entries.values():
@@ -117,7 +117,7 @@ def host_actions(session: Any = None) -> Any:
     is logged into through ``session`` (the console's), so trusting asks what it asks once."""
     from ..config.hosts import HostBook, save_host, user_hosts_file
     from ..transport.trust import trust_chain
-    from ..tui.hosts_screen import AskTrust, HostActions
+    from ..tui.screens.hosts_screen import AskTrust, HostActions
 
     def values(name: str) -> dict[str, Any]:
         entry = HostBook.load().get(name)

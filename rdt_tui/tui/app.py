@@ -12,7 +12,7 @@ from typing import Any
 
 from textual import work
 from textual._files import generate_datetime_filename
-from textual.app import App, SystemCommand
+from textual.app import SystemCommand
 from textual.binding import Binding
 from textual.screen import Screen
 from textual.theme import Theme
@@ -20,19 +20,18 @@ from textual.theme import Theme
 from ..client import AgentClient
 from ..config.files import write_text_atomic
 from ..config.paths import data_dir
+from ..config.profiles import list_profiles
 from ..config.settings import Settings, save_theme
 from ..config.themes import ThemeError, load_themes
 from ..core.compare import RunMarks
 from ..launch.plan import LaunchPlan
 from .away import on_attach
-from .compare_screen import CompareScreen
-from .dashboard import DashboardScreen
 from .errors import error_title
-from .guard import guarded
-from .hosts_screen import HostActions, HostRow, HostsScreen
-from .launch_screen import LaunchScreen
-from .live_status import COMPACT_HEIGHT, COMPACT_WIDTH, LiveStatus
-from .runs_screen import RunsScreen
+from .guard import guarded, run_guarded
+from .navigator import Navigator
+from .screens.dashboard import DashboardScreen
+from .screens.hosts_screen import HostActions, HostRow, HostsScreen
+from .screens.live_status import COMPACT_HEIGHT, COMPACT_WIDTH, LiveStatus
 from .secret_prompt import ConsolePrompter
 from .terminal_alerts import TerminalAlerts
 
@@ -40,17 +39,10 @@ from .terminal_alerts import TerminalAlerts
 OpenRun = Callable[[], Awaitable[tuple[AgentClient, "str | LaunchPlan"]]]
 
 
-class RdtApp(App[None]):
+class RdtApp(Navigator):
     TITLE = "rdt-tui"
-    # Small terminals: toasts narrow and short, in the corner over the log, never over the
-    # chart (they stack from the bottom right); the footer's keys without their padding.
-    CSS = """
-    RdtApp.-compact Toast { max-width: 40; padding: 0 1; }
-    RdtApp.-compact ToastRack { max-height: 45%; }
-    RdtApp.-compact FooterKey { margin-right: 1; }
-    RdtApp.-compact FooterKey .footer-key--key { padding: 0 1 0 0; }
-    RdtApp.-compact FooterKey .footer-key--description { padding: 0; }
-    """
+    # Every screen's and dialog's styling, beside this module; widgets keep DEFAULT_CSS.
+    CSS_PATH = "app.tcss"
     BINDINGS = [
         Binding("q", "quit", "Quit", tooltip="the run keeps going", id="app.quit"),
         Binding("question_mark", "toggle_keys", "Keys", id="app.help"),
@@ -79,6 +71,7 @@ class RdtApp(App[None]):
         self.open_run = open_run
         self.hosts = hosts or []
         self.client_factory = client_factory
+        self.list_profiles = list_profiles
         self.client: AgentClient | None = None
         self.clients: dict[str, AgentClient] = {}
         self._connecting: dict[str, asyncio.Lock] = {}
@@ -136,14 +129,14 @@ class RdtApp(App[None]):
             client = self.client_factory(name)
             await client.connect()
             self.clients[name] = client
-            self.run_worker(on_attach(self, client, self.settings), group="away")
+            run_guarded(self, "Reading the alerts", on_attach(self, client, self.settings), "away")
             return client
 
     def forget_host(self, name: str) -> None:
         """Drop a host's connection (its entry or keys changed): the next use reconnects."""
         client = self.clients.pop(name, None)
         if client is not None:
-            self.run_worker(client.close(), group="close")
+            run_guarded(self, f"Closing the link to {name}", client.close(), "close")
 
     def _keys_shown(self) -> bool:
         return bool(self.screen.query("HelpPanel"))
@@ -216,19 +209,6 @@ class RdtApp(App[None]):
     def on_live_status_alerted(self, message: LiveStatus.Alerted) -> None:
         self.terminal_alerts.hear(message.kind, "rdt-tui", message.text)
 
-    def on_runs_screen_compare_marked(self, message: RunsScreen.CompareMarked) -> None:
-        marks = message.marks
-
-        async def page(run: dict[str, Any], since: int) -> dict[str, Any]:
-            client = marks.handle(run["host"], run["id"])
-            if (client is None or client.closed) and self.client_factory is not None:
-                client = await self.host_client(run["host"])  # reconnects a dropped host
-            if client is None:
-                raise ConnectionError(f"{run['host']} is not connected")
-            return dict(await client.metrics(run["id"], since))
-
-        self.push_screen(CompareScreen(marks.runs(), page))
-
     @work(exclusive=True, group="connect")
     @guarded("Opening the run")
     async def connect(self) -> None:
@@ -242,9 +222,9 @@ class RdtApp(App[None]):
             )
             self.exit(return_code=1)
             return
-        self.run_worker(on_attach(self, self.client, self.settings), group="away")
+        run_guarded(self, "Reading the alerts", on_attach(self, self.client, self.settings), "away")
         if isinstance(target, LaunchPlan):
-            await self.push_screen(LaunchScreen(self.client, target))
+            await self.push_screen(self.launch_screen(self.client, target))
         else:
             await self.push_screen(DashboardScreen(self.client, target))
 

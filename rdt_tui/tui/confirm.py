@@ -10,11 +10,6 @@ from textual.widgets import Static
 
 
 class Confirm(ModalScreen[bool]):
-    DEFAULT_CSS = """
-    Confirm { align: center middle; }
-    Confirm > Vertical { width: 60; height: auto; border: thick $warning; background: $surface;
-                         padding: 1 2; }
-    """
     BINDINGS = [
         Binding("y", "answer(True)", "Yes", id="confirm.yes"),
         Binding("n,escape", "answer(False)", "No", id="confirm.no"),

@@ -1,18 +1,21 @@
 """Workers that cannot take the console down.
 
 Textual ends the app with a traceback when a worker raises. Every ``@work`` in the console is
-wrapped in :func:`guarded`: an error becomes a notification that says what failed and what to
-do, the traceback goes to the Textual log, and the console stays.
+wrapped in :func:`guarded`, and every worker started by hand goes through :func:`run_guarded`
+(never ``run_worker`` itself): an error becomes a notification that says what failed and what
+to do, the traceback goes to the Textual log, and the console stays.
 """
 
 from __future__ import annotations
 
 import functools
 import inspect
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 from textual.css.query import NoMatches
+from textual.dom import DOMNode
+from textual.worker import Worker
 
 from .errors import error_text
 
@@ -63,3 +66,21 @@ def guarded(what: str) -> Callable[[F], F]:
         return run  # type: ignore[return-value]
 
     return wrap
+
+
+def run_guarded(
+    owner: DOMNode, what: str, work: Awaitable[Any], group: str, exclusive: bool = False
+) -> Worker[Any]:
+    """Run ``work`` as a worker of ``owner``, guarded as :func:`guarded` guards a method:
+    its error is notified as ``what`` failing, never raised."""
+
+    async def run() -> Any:
+        try:
+            return await work
+        except NoMatches:
+            return None
+        except Exception as exc:
+            report(owner, what, exc)
+            return None
+
+    return owner.run_worker(run(), group=group, exclusive=exclusive)

@@ -28,14 +28,6 @@ FIELDS = (
 
 
 class HostForm(ModalScreen[dict[str, Any] | None]):
-    DEFAULT_CSS = """
-    HostForm { align: center middle; }
-    HostForm > Vertical { width: 90%; max-width: 100; height: auto; max-height: 100%;
-                          border: thick $primary; background: $surface; padding: 0 1; }
-    HostForm Grid { grid-size: 2; grid-columns: 30 1fr; grid-rows: 1; grid-gutter: 1 0;
-                    height: auto; padding: 1 0; }
-    HostForm #error { color: $error; height: auto; }
-    """
     BINDINGS = [
         Binding("ctrl+s", "save", "Save", id="hostform.save"),
         Binding("escape", "cancel", "Cancel", id="hostform.cancel"),

@@ -20,17 +20,17 @@ class KeyRow:
 
 def _owners() -> list[tuple[str, Iterable[Binding | tuple[str, ...]]]]:
     # Imported here: the screens import textual and much of the console.
-    from .adopt_screen import AdoptScreen
     from .app import RdtApp
-    from .cluster_screen import ClusterScreen
-    from .compare_screen import CompareScreen
     from .confirm import Confirm
-    from .dashboard import DashboardScreen
     from .host_form import HostForm
-    from .hosts_screen import HostsScreen
-    from .launch_screen import LaunchScreen
-    from .queue_screen import QueueScreen
-    from .runs_screen import RunsScreen
+    from .screens.adopt_screen import AdoptScreen
+    from .screens.cluster_screen import ClusterScreen
+    from .screens.compare_screen import CompareScreen
+    from .screens.dashboard import DashboardScreen
+    from .screens.hosts_screen import HostsScreen
+    from .screens.launch_screen import LaunchScreen
+    from .screens.queue_screen import QueueScreen
+    from .screens.runs_screen import RunsScreen
     from .secret_prompt import SecretPrompt
     from .widgets.log_view import LogView
 

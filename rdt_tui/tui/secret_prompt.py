@@ -21,13 +21,6 @@ from textual.widgets import Input, Static
 
 
 class SecretPrompt(ModalScreen[str | None]):
-    DEFAULT_CSS = """
-    SecretPrompt { align: center middle; }
-    SecretPrompt > Vertical { width: 70; height: auto; border: thick $warning;
-                              background: $surface; padding: 1 2; }
-    SecretPrompt #question { height: auto; margin-bottom: 1; }
-    SecretPrompt #keys { color: $text-muted; margin-top: 1; }
-    """
     BINDINGS = [Binding("escape", "cancel", "Cancel", id="secret.cancel")]
 
     def __init__(self, question: str, echo: bool) -> None:

@@ -12,26 +12,20 @@ from textual.containers import Grid, Vertical
 from textual.screen import Screen
 from textual.widgets import Footer, Input, Label, Select, Static
 
-from ..client import AgentClient
-from ..core.batch import effective_batch
-from ..core.units import human_duration
-from ..launch.plan import LaunchPlan, command_line
-from .confirm import Confirm
-from .dashboard import DashboardScreen
-from .errors import notify_error
-from .guard import guarded
-from .slurm_view import launch_text
+from ...client import AgentClient
+from ...core.batch import effective_batch
+from ...core.units import human_duration
+from ...launch.plan import LaunchPlan, command_line
+from ..confirm import Confirm
+from ..errors import notify_error
+from ..guard import guarded
+from ..messages import Connect, GroupContext, OpenDashboard
+from ..slurm_view import launch_text
 
 PRECISIONS = ("no", "bf16", "fp16")
 
 
 class LaunchScreen(Screen[None]):
-    DEFAULT_CSS = """
-    LaunchScreen Grid { grid-size: 2; grid-columns: 24 1fr; grid-rows: 1; grid-gutter: 1 0;
-                        height: auto; padding: 1 2; }
-    LaunchScreen #summary { padding: 0 2; height: auto; }
-    LaunchScreen #command { padding: 1 2; height: auto; border: round $primary; }
-    """
     BINDINGS = [Binding("l", "launch", "Launch", id="launch.launch")]
     # No field focused at first: keys are bindings (`l`) until the user tabs into a field.
     AUTO_FOCUS = ""
@@ -42,10 +36,13 @@ class LaunchScreen(Screen[None]):
         ("max_steps", "Max steps"),
     )
 
-    def __init__(self, client: AgentClient, plan: LaunchPlan) -> None:
+    def __init__(
+        self, client: AgentClient, plan: LaunchPlan, connect: Connect | None = None
+    ) -> None:
         super().__init__()
         self.client = client
         self.plan = plan
+        self.connect = connect  # the other hosts of a multi-host profile (None: none reachable)
         self.values = dict(plan.values)
         self.args: dict[str, Any] | None = None
         self.rate: tuple[float, str] | None = None  # (steps/s, run it was measured on)
@@ -233,16 +230,14 @@ class LaunchScreen(Screen[None]):
         except Exception as exc:  # the agent's refusal (GPUs busy, bad cwd) is shown as is
             notify_error(self, exc)
             return
-        # Not awaited: this worker belongs to the screen being replaced.
-        self.app.switch_screen(DashboardScreen(self.client, run["id"]))
+        self.post_message(OpenDashboard(self.client, run["id"], replace=True))
 
     async def launch_group(self) -> None:
         """One rank group per host of the profile, through each host's agent."""
-        from ..client.group import launch_group
-        from .dashboard import GroupContext
+        from ...client.group import launch_group
 
         assert self.plan.profile is not None
-        connect = getattr(self.app, "host_client", None)
+        connect = self.connect
         try:
             if connect is None:
                 raise RuntimeError("this console cannot reach other hosts")
@@ -253,4 +248,4 @@ class LaunchScreen(Screen[None]):
             return
         first = self.plan.hosts[0]
         group = GroupContext(clients, report, self.plan.profile.stop_together)
-        self.app.switch_screen(DashboardScreen(clients[first], report.runs[first], group))
+        self.post_message(OpenDashboard(clients[first], report.runs[first], group, replace=True))

@@ -18,11 +18,12 @@ from textual.binding import Binding
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Static
 
-from ..client import AgentClient
-from .confirm import Confirm
-from .errors import error_title, notify_error
-from .guard import guarded
-from .host_form import HostForm
+from ...client import AgentClient
+from ..confirm import Confirm
+from ..errors import error_title, notify_error
+from ..guard import guarded
+from ..host_form import HostForm
+from ..messages import OpenCluster, OpenRuns
 
 COLUMNS = ("host", "address", "jump", "status", "agent", "gpus", "runs")
 
@@ -50,10 +51,6 @@ class HostActions:
 
 
 class HostsScreen(Screen[None]):
-    DEFAULT_CSS = """
-    HostsScreen #title { height: 1; background: $panel; padding: 0 1; }
-    HostsScreen DataTable { height: 1fr; }
-    """
     BINDINGS = [
         Binding("r", "refresh", "Test again", id="hosts.refresh"),
         Binding("a", "add", "Add host", id="hosts.add"),
@@ -149,10 +146,8 @@ class HostsScreen(Screen[None]):
     @work(group="open")
     @guarded("Opening the host")
     async def open_host(self, name: str) -> None:
-        from .runs_screen import RunsScreen
-
         client = await self.connect(name)
-        await self.app.push_screen(RunsScreen(client))
+        self.post_message(OpenRuns(client))
 
     def selected(self) -> str | None:
         table = self.query_one(DataTable)
@@ -233,10 +228,8 @@ class HostsScreen(Screen[None]):
         self.check(name)
 
     def action_cluster(self) -> None:
-        from .cluster_screen import ClusterScreen
-
         reachable = [h.name for h in self.hosts if self.status.get(h.name) == "reachable"]
         if not reachable:
             self.notify("no host is reachable yet", severity="warning")
             return
-        self.app.push_screen(ClusterScreen(reachable, self.connect))
+        self.post_message(OpenCluster(reachable, self.connect))

@@ -25,11 +25,11 @@ from textual.screen import Screen
 from textual.theme import Theme
 from textual.widgets import Footer, Static
 
-from ..core.compare import STEP, TIME, Column, by_step, by_time, legend_lines, shared_names
-from .errors import error_title
-from .guard import guarded
-from .widgets.compare_chart import CompareChart, Curve
-from .widgets.loss_chart import Series
+from ...core.compare import STEP, TIME, Column, by_step, by_time, legend_lines, shared_names
+from ..errors import error_title
+from ..guard import guarded
+from ..widgets.compare_chart import CompareChart, Curve
+from ..widgets.loss_chart import Series
 
 # (run record, since seq) -> {"points": [...], "last_seq": n}, as AgentClient.metrics answers.
 FetchPage = Callable[[dict[str, Any], int], Awaitable[dict[str, Any]]]
@@ -43,12 +43,6 @@ TIME_UNITS = (("hours", 3600.0), ("minutes", 60.0), ("seconds", 1.0))
 
 
 class CompareScreen(Screen[None]):
-    DEFAULT_CSS = """
-    CompareScreen #compare-title { height: 1; background: $panel; padding: 0 1; }
-    CompareScreen #compare-chart { height: 1fr; }
-    CompareScreen #legend { height: auto; max-height: 12; padding: 0 1;
-                            border-top: solid $panel-lighten-2; }
-    """
     BINDINGS = [
         Binding("m", "metric", "Metric", id="compare.metric"),
         Binding("t", "axis", "Step / time", id="compare.axis"),

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-from dataclasses import dataclass
 from typing import Any
 
 from textual import work
@@ -20,9 +19,9 @@ from textual.css.query import NoMatches
 from textual.screen import Screen
 from textual.widgets import Footer
 
-from ..client import AgentClient
-from ..client.group import GroupReport, watch_group
-from ..core.alerts import (
+from ...client import AgentClient
+from ...client.group import watch_group
+from ...core.alerts import (
     IdleWatch,
     SpikeDetector,
     checkpoint_does_not_fit,
@@ -31,19 +30,20 @@ from ..core.alerts import (
     nonfinite_label,
     seconds_until_full,
 )
-from ..core.metrics import bar_progress
-from ..core.units import human_duration, human_size
-from .confirm import Confirm
-from .errors import error_title
-from .guard import guarded
-from .guard import report as report_error
+from ...core.metrics import bar_progress
+from ...core.units import human_duration, human_size
+from ..confirm import Confirm
+from ..errors import error_title
+from ..guard import guarded
+from ..guard import report as report_error
+from ..messages import Detached, GroupContext, OpenCluster, OpenResume
+from ..slurm_view import gpu_text, waiting_text
+from ..widgets.checkpoint_table import CheckpointTable
+from ..widgets.gpu_pane import GpuPane
+from ..widgets.log_pane import LogPane, log_source
+from ..widgets.loss_chart import LossChart
+from ..widgets.status_bar import StatusBar
 from .live_status import LiveStatus
-from .slurm_view import gpu_text, waiting_text
-from .widgets.checkpoint_table import CheckpointTable
-from .widgets.gpu_pane import GpuPane
-from .widgets.log_pane import LogPane, log_source
-from .widgets.loss_chart import LossChart
-from .widgets.status_bar import StatusBar
 
 ENDED_STATES = ("exited", "stopped", "lost")
 DISK_POLL_S = 30.0
@@ -51,27 +51,7 @@ DISK_RATE_WINDOW_S = 600.0
 SPIKE_QUIET_S = 60.0
 
 
-@dataclass
-class GroupContext:
-    """A multi-node job: every host's client and run, and whether to stop them together."""
-
-    clients: dict[str, AgentClient]
-    report: GroupReport
-    stop_together: bool = True
-
-
 class DashboardScreen(LiveStatus, Screen[None]):
-    DEFAULT_CSS = """
-    DashboardScreen #top { height: 2fr; }
-    DashboardScreen #bottom { height: 1fr; }
-    DashboardScreen LossChart { width: 2fr; }
-    DashboardScreen GpuPane { width: 1fr; }
-    DashboardScreen #log-pane { width: 2fr; }
-    DashboardScreen CheckpointTable { width: 1fr; border: round $primary; }
-    DashboardScreen.-compact #top { layout: vertical; }
-    DashboardScreen.-compact LossChart { width: 100%; height: 1fr; }
-    DashboardScreen.-compact GpuPane { width: 100%; }
-    """
     BINDINGS = [
         Binding("s", "stop", "Stop", id="dashboard.stop"),
         Binding("d", "detach", "Detach", id="dashboard.detach"),
@@ -333,14 +313,12 @@ class DashboardScreen(LiveStatus, Screen[None]):
 
     def action_cluster(self) -> None:
         """Every GPU of the job's hosts (this host alone for a single-node run)."""
-        from .cluster_screen import ClusterScreen
-
         clients = self.group.clients if self.group else {self.client.host: self.client}
 
         async def connect(host: str) -> AgentClient:
             return clients[host]
 
-        self.app.push_screen(ClusterScreen(list(clients), connect))
+        self.post_message(OpenCluster(list(clients), connect))
 
     def action_resume(self) -> None:
         """Relaunch from the highlighted checkpoint with the run's profile: the launch form
@@ -349,43 +327,19 @@ class DashboardScreen(LiveStatus, Screen[None]):
         if not table.row_count:
             self.notify("no checkpoint yet", severity="warning")
             return
-        self.resume_from(str(table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value))
-
-    @work(exclusive=True, group="resume")
-    @guarded("Resuming")
-    async def resume_from(self, path: str) -> None:
-        # Imported here: the launch screen imports this module (it opens dashboards).
-        from ..config.profiles import ProfileError, find_profile, load_profile, profile_dirs
-        from ..launch.plan import resume_plan
-        from .launch_screen import LaunchScreen
-
-        try:
-            status = await self.client.status(self.run_id)
-            name = status.get("profile")
-            if not name:
-                raise ProfileError(f"{self.run_id} was not launched from a profile")
-            profile = load_profile(find_profile(name, profile_dirs()))
-            plan = resume_plan(profile, path, status.get("cwd"))
-            profile.launch_args(plan.values)  # says now when the profile cannot resume
-        except Exception as exc:  # a profile gone or without resume_args: said, not raised
-            self.notify(str(exc), severity="error", timeout=20)
-            return
-        self.app.push_screen(LaunchScreen(self.client, plan))
+        path = str(table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value)
+        self.post_message(OpenResume(self.client, self.run_id, path))
 
     def action_detach(self) -> None:
-        # The run keeps going under the node's agent; the console goes back to the runs
-        # (or leaves, when it was opened on this run alone).
+        # The run keeps going under the node's agent; the app goes back to the runs (or
+        # leaves, when the console was opened on this run alone).
         ended = self.final is not None or self.query_one(StatusBar).state in ENDED_STATES
         said = (
             f"Left {self.run_id} (it has ended)."
             if ended
             else f"Detached from {self.run_id}; it keeps running."
         )
-        if len(self.app.screen_stack) > 2:
-            self.app.pop_screen()
-            self.notify(said)
-        else:
-            self.app.exit(message=said)
+        self.post_message(Detached(said))
 
     def action_stop(self) -> None:
         def answered(yes: bool | None) -> None:

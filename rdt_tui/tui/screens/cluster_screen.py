@@ -16,9 +16,9 @@ from textual.binding import Binding
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Static
 
-from ..client import AgentClient
-from .errors import error_title
-from .guard import guarded
+from ...client import AgentClient
+from ..errors import error_title
+from ..guard import guarded
 
 COLUMNS = ("host", "gpu", "model", "util", "memory", "temp", "power", "runs")
 REPAINT_S = 1.0
@@ -56,10 +56,6 @@ def gpu_cells(host: str, sample: dict[str, Any], g: dict[str, Any]) -> tuple[str
 
 
 class ClusterScreen(Screen[None]):
-    DEFAULT_CSS = """
-    ClusterScreen #title { height: 1; background: $panel; padding: 0 1; }
-    ClusterScreen DataTable { height: 1fr; }
-    """
     BINDINGS = [Binding("escape", "back", "Hosts", id="cluster.back")]
 
     def __init__(self, hosts: list[str], connect: Callable[[str], Any]) -> None:

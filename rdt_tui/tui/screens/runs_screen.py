@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from textual import work
 from textual.app import ComposeResult
@@ -17,37 +17,25 @@ from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Static
 
-from ..client import AgentClient
-from ..client.preflight import apply_fix, run_checks
-from ..config.profiles import Profile, ProfileError, list_profiles
-from ..core.compare import RunMarks
-from ..core.preflight import summary
-from ..core.units import human_duration
-from ..launch.plan import plan_of_profile
-from .adopt_screen import AdoptScreen
-from .check_detail import by_hand, check_text
-from .confirm import Confirm
-from .dashboard import DashboardScreen
-from .errors import notify_error
-from .guard import guarded
-from .launch_screen import LaunchScreen
+from ...client import AgentClient
+from ...client.preflight import apply_fix, run_checks
+from ...core.compare import RunMarks
+from ...core.preflight import summary
+from ...core.units import human_duration
+from ..check_detail import by_hand, check_text
+from ..confirm import Confirm
+from ..errors import notify_error
+from ..guard import guarded
+from ..messages import OpenAdopt, OpenDashboard, OpenLaunch, OpenQueue
 
-ProfileList = Callable[[], list[tuple[str, Profile | ProfileError]]]
+if TYPE_CHECKING:  # types only: the app hands the profiles in
+    from ...config.profiles import Profile, ProfileError
+
+    # Every profile by name, each loaded or with the error that stops it from loading.
+    ProfileList = Callable[[], list[tuple[str, Profile | ProfileError]]]
 
 
 class RunsScreen(Screen[None]):
-    DEFAULT_CSS = """
-    RunsScreen .title { height: 1; background: $panel; padding: 0 1; }
-    RunsScreen #profiles { height: auto; max-height: 8; }
-    RunsScreen #checks { height: auto; max-height: 16; }
-    RunsScreen #checks-title, RunsScreen #checks { display: none; }
-    RunsScreen #checks-title.-shown, RunsScreen #checks.-shown { display: block; }
-    RunsScreen #check-detail {
-        display: none; height: auto; max-height: 6; padding: 0 1; background: $panel;
-    }
-    RunsScreen #check-detail.-shown { display: block; }
-    RunsScreen #runs { height: 1fr; }
-    """
     BINDINGS = [
         Binding("r", "refresh", "Refresh", show=False, id="runs.refresh"),
         Binding("p", "preflight", "Preflight", id="runs.preflight"),
@@ -69,14 +57,14 @@ class RunsScreen(Screen[None]):
     def __init__(
         self,
         client: AgentClient,
-        profiles: ProfileList = list_profiles,
+        profiles: ProfileList,
         marks: RunMarks | None = None,
     ) -> None:
         super().__init__()
         self.client = client
         self.list_profiles = profiles
-        # Marks outlive this screen: by default the app's, so runs of several hosts add up.
-        self.marks = marks
+        # Marks outlive this screen (the app's, so runs of several hosts add up).
+        self.marks = marks if marks is not None else RunMarks()
         self.run_records: dict[str, dict[str, Any]] = {}
         self.profiles: dict[str, Profile | ProfileError] = {}
         self.checks: list[dict[str, Any]] = []
@@ -97,9 +85,6 @@ class RunsScreen(Screen[None]):
     def on_mount(self) -> None:
         self.query_one("#profiles", DataTable).add_columns("profile", "command")
         self.query_one("#checks", DataTable).add_columns("", "check", "detail")
-        if self.marks is None:
-            shared = getattr(self.app, "run_marks", None)
-            self.marks = shared if isinstance(shared, RunMarks) else RunMarks()
         runs = self.query_one("#runs", DataTable)
         runs.add_column(" ", key="mark")
         runs.add_columns("run", "status", "started", "command")
@@ -111,7 +96,7 @@ class RunsScreen(Screen[None]):
         table.clear()
         self.profiles = dict(self.list_profiles())
         for name, p in self.profiles.items():
-            if isinstance(p, ProfileError):
+            if isinstance(p, Exception):  # a ProfileError: the profile does not load
                 table.add_row(name, f"! {p}"[:100], key=name)
             else:
                 table.add_row(name, " ".join(p.command).replace("\n", " ⏎ ")[:100], key=name)
@@ -144,13 +129,13 @@ class RunsScreen(Screen[None]):
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
         key = str(event.row_key.value)
         if event.data_table.id == "runs":
-            self.app.push_screen(DashboardScreen(self.client, key))
+            self.post_message(OpenDashboard(self.client, key))
             return
         profile = self.profiles.get(key)
-        if isinstance(profile, ProfileError):
+        if isinstance(profile, Exception):
             self.notify(f"{profile}", title="This profile does not load", severity="error")
         elif profile is not None:
-            self.app.push_screen(LaunchScreen(self.client, plan_of_profile(profile)))
+            self.post_message(OpenLaunch(self.client, profile))
 
     def _highlighted_profile(self) -> Profile | None:
         table = self.query_one("#profiles", DataTable)
@@ -158,7 +143,7 @@ class RunsScreen(Screen[None]):
             return None
         key = str(table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value)
         profile = self.profiles.get(key)
-        if isinstance(profile, ProfileError):
+        if isinstance(profile, Exception):
             self.notify(str(profile), title="This profile does not load", severity="error")
             return None
         return profile
@@ -249,9 +234,7 @@ class RunsScreen(Screen[None]):
         self.app.pop_screen()
 
     def action_queue(self) -> None:
-        from .queue_screen import QueueScreen
-
-        self.app.push_screen(QueueScreen(self.client))
+        self.post_message(OpenQueue(self.client))
 
     def _mark_of(self, run_id: str) -> str:
         return "●" if self.marks is not None and (self.client.host, run_id) in self.marks else ""
@@ -281,9 +264,9 @@ class RunsScreen(Screen[None]):
         def adopted(run_id: str | None) -> None:
             if run_id:
                 self.action_refresh()
-                self.app.push_screen(DashboardScreen(self.client, run_id))
+                self.post_message(OpenDashboard(self.client, run_id))
 
-        self.app.push_screen(AdoptScreen(self.client), adopted)
+        self.post_message(OpenAdopt(self.client, adopted))
 
     def action_compare(self) -> None:
         if self.marks is None or len(self.marks) < 2:

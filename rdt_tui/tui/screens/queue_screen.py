@@ -11,16 +11,12 @@ from textual.binding import Binding
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Static
 
-from ..client import AgentClient
-from .dashboard import DashboardScreen
-from .guard import guarded
+from ...client import AgentClient
+from ..guard import guarded
+from ..messages import OpenDashboard
 
 
 class QueueScreen(Screen[None]):
-    DEFAULT_CSS = """
-    QueueScreen .title { height: 1; background: $panel; padding: 0 1; }
-    QueueScreen #queue { height: 1fr; }
-    """
     BINDINGS = [
         Binding("r", "refresh", "Refresh", id="queue.refresh"),
         Binding("escape", "back", "Back", id="queue.back"),
@@ -77,7 +73,7 @@ class QueueScreen(Screen[None]):
         if not job or not job.get("run"):
             self.notify("not a run of rdt-tui's: no dashboard", severity="warning")
             return
-        self.app.push_screen(DashboardScreen(self.client, job["run"]))
+        self.post_message(OpenDashboard(self.client, job["run"]))
 
     def action_back(self) -> None:
         self.app.pop_screen()

@@ -10,10 +10,10 @@ from textual import work
 from textual.message import Message
 from textual.screen import Screen
 
-from .guard import guarded
-from .widgets.checkpoint_table import CheckpointTable
-from .widgets.gpu_pane import GpuPane
-from .widgets.status_bar import StatusBar
+from ..guard import guarded
+from ..widgets.checkpoint_table import CheckpointTable
+from ..widgets.gpu_pane import GpuPane
+from ..widgets.status_bar import StatusBar
 
 # The link is pinged when it has been quiet this long, and called stale when nothing came
 # back for STALE_AFTER_S: a frozen link shows within about 4 s (SSH keepalives need ~15).

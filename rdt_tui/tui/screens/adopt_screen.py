@@ -15,18 +15,11 @@ from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import DataTable, Input, Static
 
-from ..client import AgentClient
-from .guard import guarded
+from ...client import AgentClient
+from ..guard import guarded
 
 
 class AdoptScreen(ModalScreen["str | None"]):
-    DEFAULT_CSS = """
-    AdoptScreen { align: center middle; }
-    AdoptScreen > Vertical { width: 95%; height: 80%; border: thick $primary;
-                             background: $surface; padding: 0 1; }
-    AdoptScreen DataTable { height: 1fr; }
-    AdoptScreen #adopt-error { color: $error; height: auto; }
-    """
     BINDINGS = [
         Binding("r", "refresh", "Look again", id="adopt.refresh"),
         Binding("escape", "cancel", "Cancel", id="adopt.cancel"),

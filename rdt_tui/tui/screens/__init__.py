@@ -1,0 +1,1 @@
+"""The console's screens: each a place the app navigates to."""
