@@ -7,7 +7,8 @@ warning printed by a login script) is skipped by :func:`decode_line`, never fata
 """
 
 import json
-from typing import Any, Dict, List, Optional
+import math
+from typing import Any, Dict, Iterable, List, Optional, Sequence, Union
 
 PROTOCOL_VERSION = 1
 
@@ -17,6 +18,35 @@ MAX_LINE = 16 * 1024 * 1024
 
 # Built once: json.dumps with options makes a new encoder on every call.
 _ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+
+
+# A float as the wire carries it: JSON has no spelling for NaN and the infinities, so those
+# travel as the text "nan", "inf", "-inf" (what ``str`` gives them and ``float`` reads back).
+WireFloat = Union[float, str]
+
+
+def encode_float(value: float) -> WireFloat:
+    """``value`` as the wire carries it: a finite float as it is, NaN and the infinities as
+    ``"nan"``, ``"inf"``, ``"-inf"``. :func:`decode_float` reads it back."""
+    return value if math.isfinite(value) else str(value)
+
+
+def decode_float(value: Union[WireFloat, int]) -> float:
+    """A value :func:`encode_float` wrote (or a JSON number) as a float, NaN and Inf included."""
+    return float(value)
+
+
+def encode_floats(values: Sequence[float]) -> List[WireFloat]:
+    """A column of floats as the wire carries it; a column with no NaN or Inf (the usual case)
+    is copied without per-value work."""
+    if math.isfinite(sum(values)):  # false for a NaN or Inf anywhere (or an overflowing sum)
+        return list(values)
+    return [encode_float(v) for v in values]
+
+
+def decode_floats(values: Iterable[Union[WireFloat, int]]) -> List[float]:
+    """A column :func:`encode_floats` wrote, as floats."""
+    return [float(v) for v in values]
 
 
 def encode(message: Dict[str, Any]) -> bytes:
@@ -67,10 +97,14 @@ def expand_points(columns: Dict[str, Any]) -> List[Dict[str, Any]]:
     for name, col in (columns.get("series") or {}).items():
         source = col.get("source", "log")  # "events": read from a TensorBoard event file
         for seq, step, value in zip(col["seq"], col["step"], col["value"]):
-            if isinstance(value, str):
-                value = float(value)  # "nan", "inf": JSON has no spelling for them
             points.append(
-                {"seq": seq, "name": name, "value": value, "step": step, "source": source}
+                {
+                    "seq": seq,
+                    "name": name,
+                    "value": decode_float(value),
+                    "step": step,
+                    "source": source,
+                }
             )
     points.sort(key=lambda p: p["seq"])
     times = columns.get("times") or []

@@ -208,7 +208,7 @@ class DashboardScreen(LiveStatus, Screen[None]):
         for p in points:
             if p["name"] != "loss":
                 continue
-            value = float(p["value"])  # NaN and Inf arrive as text
+            value = float(p["value"])
             label = nonfinite_label(value)
             if label:
                 self._alert(f"{label} loss (at step {p['step']})", "nonfinite")

@@ -104,8 +104,6 @@ class LossChart(PlotextPlot):
     def add(self, points: list[dict[str, Any]]) -> None:
         for p in points:
             value = p["value"]
-            if isinstance(value, str):
-                value = float(value)  # "nan" / "inf" travel as text
             if not isinstance(value, (int, float)) or p["step"] is None:
                 continue
             name = str(p["name"])
