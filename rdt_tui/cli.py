@@ -14,11 +14,13 @@ import shlex
 import shutil
 import sys
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 from .client import AgentCallError, AgentClient
 from .core.units import human_size
+from .protocol.messages import RunSummary
+from .protocol.wire import points_of
 from .transport.base import TransportError
 
 LOCAL_HOSTS = ("localhost", "local", "127.0.0.1")
@@ -101,7 +103,7 @@ def _age(ts: float | None) -> str:
     return f"{secs}s ago"
 
 
-def _status_word(s: dict[str, Any]) -> str:
+def _status_word(s: Mapping[str, Any]) -> str:
     if s.get("exit_code_known") is False and s["status"] != "running":  # an adopted run
         return f"{s['status']} (exit code unknown)"
     if s.get("slurm_job_id"):
@@ -351,7 +353,7 @@ async def cmd_gpus(c: AgentClient, a: argparse.Namespace) -> int:
     return 0
 
 
-async def live_demo_run(c: AgentClient) -> dict[str, Any] | None:
+async def live_demo_run(c: AgentClient) -> RunSummary | None:
     live = [r for r in await c.runs() if r["status"] == "running" and r.get("name") == "demo"]
     return live[0] if live else None
 
@@ -398,7 +400,7 @@ def demo_plan(a: argparse.Namespace) -> Any:
     return plan
 
 
-async def ensure_demo_run(c: AgentClient, a: argparse.Namespace) -> dict[str, Any]:
+async def ensure_demo_run(c: AgentClient, a: argparse.Namespace) -> RunSummary:
     """The demo run already alive on this machine, else a new one (dataset made first)."""
     from .demo.job import demo_launch_args
 
@@ -418,10 +420,10 @@ async def ensure_demo_run(c: AgentClient, a: argparse.Namespace) -> dict[str, An
 async def cmd_demo(c: AgentClient, a: argparse.Namespace) -> int:
     run = await ensure_demo_run(c, a)
     sub = await c.subscribe(run["id"], gpu=False)
-    final: dict[str, Any] = {}
+    final: Mapping[str, Any] = {}
     async for ev in sub:
         if ev["event"] == "metric":
-            for p in ev["data"]["points"]:
+            for p in points_of(ev["data"]):
                 step = "-" if p["step"] is None else p["step"]
                 print(f"step {step:>6}  {p['name']:8} {p['value']}", flush=True)
         elif ev["event"] == "checkpoint" and ev["data"]["kind"] == "added":

@@ -6,7 +6,7 @@ agent builds these payloads as plain dicts (it runs on Python 3.8 with the stand
 only, so ``total=False`` marks the fields a payload may lack: ``typing.TypedDict`` has no
 ``NotRequired`` before 3.11). Two shapes exist for metric points: the columns the agent sends
 (``*Wire``, floats maybe as text, see ``wire.encode_float``) and the decoded ones the client
-hands on (:class:`MetricColumn`, :class:`MetricPoint`).
+hands on (:class:`MetricColumn`, :class:`Point`).
 """
 
 from typing import Any, Dict, List, Literal, Optional, TypedDict, Union
@@ -174,7 +174,7 @@ class MetricBatch(TypedDict):
     count: int
 
 
-class MetricPoint(TypedDict):
+class Point(TypedDict):
     seq: int
     name: str
     value: float
@@ -186,7 +186,7 @@ class MetricPoint(TypedDict):
 class MetricsPage(TypedDict):
     """Op ``metrics`` as AgentClient answers it: the points after ``since`` in seq order."""
 
-    points: List[MetricPoint]
+    points: List[Point]
     last_seq: int
     finished: bool
     problems: List[str]  # what the agent skipped or found wrong in the run's event files

@@ -8,7 +8,9 @@ warning printed by a login script) is skipped by :func:`decode_line`, never fata
 
 import json
 import math
-from typing import Any, Dict, Iterable, List, Optional, Sequence, Union
+from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Union
+
+from .messages import MetricBatch, MetricColumn, Point, WireFloat
 
 PROTOCOL_VERSION = 1
 
@@ -20,9 +22,9 @@ MAX_LINE = 16 * 1024 * 1024
 _ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False)
 
 
-# A float as the wire carries it: JSON has no spelling for NaN and the infinities, so those
-# travel as the text "nan", "inf", "-inf" (what ``str`` gives them and ``float`` reads back).
-WireFloat = Union[float, str]
+# A float as the wire carries it (``WireFloat``): JSON has no spelling for NaN and the
+# infinities, so those travel as the text "nan", "inf", "-inf" (what ``str`` gives them and
+# ``float`` reads back).
 
 
 def encode_float(value: float) -> WireFloat:
@@ -87,30 +89,50 @@ def event(name: str, run: Optional[str], seq: int, data: Any) -> Dict[str, Any]:
     return {"event": name, "run": run, "seq": seq, "data": data}
 
 
-def expand_points(columns: Dict[str, Any]) -> List[Dict[str, Any]]:
-    """Metric points sent as columns per name (``{"series": {name: {"seq": [...], "step":
-    [...], "value": [...]}}, "times": [[first_seq, t], ...]}``) as one list of point dicts in
-    seq order; a point's time is that of the batch it was parsed in. A point with the same name
-    and step as the last earlier point of its name replaces it (a step tqdm painted again: the
-    agent sends the new value under a new seq; ``core.metrics.keep_latest`` applies it)."""
-    points: List[Dict[str, Any]] = []
+def decode_columns(columns: Mapping[str, Any]) -> MetricBatch:
+    """Metric points as the agent sends them (``messages.MetricColumnsWire``: ``{"series":
+    {name: {"seq": [...], "step": [...], "value": [...], "source"}}, "times": [[first_seq, t],
+    ...]}``) decoded, still as
+    columns per name: values as floats (NaN and Inf included) and each point's time, that of
+    the batch it was parsed in (None when the answer carries no times)."""
+    times = columns.get("times") or []
+    series: Dict[str, MetricColumn] = {}
     for name, col in (columns.get("series") or {}).items():
-        source = col.get("source", "log")  # "events": read from a TensorBoard event file
-        for seq, step, value in zip(col["seq"], col["step"], col["value"]):
+        seqs = list(col.get("seq") or [])
+        ts: List[Optional[float]] = []
+        i = 0
+        for seq in seqs:  # seqs ascend: one walk over the batches
+            while i + 1 < len(times) and times[i + 1][0] <= seq:
+                i += 1
+            ts.append(times[i][1] if times else None)
+        series[name] = {
+            "seq": seqs,
+            "step": list(col.get("step") or []),
+            "value": decode_floats(col.get("value") or []),
+            "t": ts,
+            # "events": read from a TensorBoard event file
+            "source": col.get("source") or "log",
+        }
+    return {"series": series, "count": int(columns.get("count") or 0)}
+
+
+def points_of(batch: MetricBatch) -> List[Point]:
+    """The points of decoded columns as one list in seq order (for a reader that goes point by
+    point: the CLI's output, the alert checks). A point with the same name and step as the last
+    earlier point of its name replaces it (a step tqdm painted again: the agent sends the new
+    value under a new seq; ``core.metrics.keep_latest`` applies it)."""
+    points: List[Point] = []
+    for name, col in batch["series"].items():
+        source = col["source"]
+        for seq, step, value, t in zip(col["seq"], col["step"], col["value"], col["t"]):
             points.append(
-                {
-                    "seq": seq,
-                    "name": name,
-                    "value": decode_float(value),
-                    "step": step,
-                    "source": source,
-                }
+                {"seq": seq, "name": name, "value": value, "step": step, "source": source, "t": t}
             )
     points.sort(key=lambda p: p["seq"])
-    times = columns.get("times") or []
-    i = 0
-    for point in points:
-        while i + 1 < len(times) and times[i + 1][0] <= point["seq"]:
-            i += 1
-        point["t"] = times[i][1] if times else None
     return points
+
+
+def expand_points(columns: Mapping[str, Any]) -> List[Point]:
+    """Metric points sent as columns (see :func:`decode_columns`) as one list of point dicts
+    in seq order (:func:`points_of`)."""
+    return points_of(decode_columns(columns))

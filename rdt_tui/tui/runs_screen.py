@@ -23,6 +23,7 @@ from ..config.profiles import Profile, ProfileError, list_profiles
 from ..core.compare import RunMarks
 from ..core.preflight import summary
 from ..core.units import human_duration
+from ..protocol.messages import RunSummary
 from .adopt_screen import AdoptScreen
 from .check_detail import by_hand, check_text
 from .confirm import Confirm
@@ -76,7 +77,7 @@ class RunsScreen(Screen[None]):
         self.list_profiles = profiles
         # Marks outlive this screen: by default the app's, so runs of several hosts add up.
         self.marks = marks
-        self.run_records: dict[str, dict[str, Any]] = {}
+        self.run_records: dict[str, RunSummary] = {}
         self.profiles: dict[str, Profile | ProfileError] = {}
         self.checks: list[dict[str, Any]] = []
         self.checked: Profile | None = None
@@ -133,7 +134,7 @@ class RunsScreen(Screen[None]):
                 self._mark_of(r["id"]),
                 r["id"],
                 status,
-                human_duration(time.time() - r["started_at"] if r.get("started_at") else None),
+                human_duration(time.time() - started if (started := r.get("started_at")) else None),
                 " ".join(r.get("argv") or [])[:80],
                 key=r["id"],
             )
