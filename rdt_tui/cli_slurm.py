@@ -45,7 +45,7 @@ def slurm_lines(s: Mapping[str, Any]) -> list[str]:
 async def cmd_queue(c: AgentClient, a: argparse.Namespace) -> int:
     from .cli import emit_json
 
-    result = dict(await c.call("queue", {}))
+    result = await c.queue()
     if a.json:
         emit_json(result)
         return 0

@@ -34,7 +34,7 @@ from ..core.alerts import (
 )
 from ..core.metrics import bar_progress
 from ..core.units import human_duration, human_size
-from ..protocol.messages import Event, GpuSample, MetricColumn, RunSummary
+from ..protocol.messages import ENDED_STATES, Event, GpuSample, MetricColumn, RunSummary
 from .confirm import Confirm
 from .errors import error_title
 from .guard import guarded
@@ -47,7 +47,6 @@ from .widgets.log_pane import LogPane, log_source
 from .widgets.loss_chart import LossChart
 from .widgets.status_bar import StatusBar
 
-ENDED_STATES = ("exited", "stopped", "lost")
 DISK_POLL_S = 30.0
 DISK_RATE_WINDOW_S = 600.0
 SPIKE_QUIET_S = 60.0
