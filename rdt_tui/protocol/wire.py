@@ -8,7 +8,7 @@ warning printed by a login script) is skipped by :func:`decode_line`, never fata
 
 import json
 import math
-from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Union
+from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple, Union
 
 from .messages import MetricBatch, MetricColumn, Point, WireFloat
 
@@ -130,6 +130,17 @@ def points_of(batch: MetricBatch) -> List[Point]:
             )
     points.sort(key=lambda p: p["seq"])
     return points
+
+
+def last_step(series: Mapping[str, MetricColumn]) -> Optional[Tuple[int, Optional[float]]]:
+    """The step and time of the newest point (by seq) that has a step, across the columns
+    (None when no point has one): where a run's progress stands after a batch."""
+    best: Optional[Tuple[int, int, Optional[float]]] = None
+    for col in series.values():
+        for seq, step, t in zip(col["seq"], col["step"], col["t"]):
+            if step is not None and (best is None or seq > best[0]):
+                best = (seq, step, t)
+    return None if best is None else (best[1], best[2])
 
 
 def expand_points(columns: Mapping[str, Any]) -> List[Point]:

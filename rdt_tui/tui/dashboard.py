@@ -35,6 +35,7 @@ from ..core.alerts import (
 from ..core.metrics import bar_progress
 from ..core.units import human_duration, human_size
 from ..protocol.messages import ENDED_STATES, Event, GpuSample, MetricColumn, RunSummary
+from ..protocol.wire import last_step
 from .confirm import Confirm
 from .errors import error_title
 from .guard import guarded
@@ -50,16 +51,6 @@ from .widgets.status_bar import StatusBar
 DISK_POLL_S = 30.0
 DISK_RATE_WINDOW_S = 600.0
 SPIKE_QUIET_S = 60.0
-
-
-def last_step(series: dict[str, MetricColumn]) -> tuple[int, float | None] | None:
-    """The step and time of the newest point (by seq) that has a step, across the columns."""
-    best: tuple[int, int, float | None] | None = None
-    for col in series.values():
-        for seq, step, t in zip(col["seq"], col["step"], col["t"], strict=True):
-            if step is not None and (best is None or seq > best[0]):
-                best = (seq, step, t)
-    return None if best is None else (best[1], best[2])
 
 
 @dataclass
