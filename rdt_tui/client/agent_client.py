@@ -21,12 +21,16 @@ from ..protocol.messages import (
     LogChunk,
     LogSearch,
     LogTail,
+    Manifest,
+    ManifestProgress,
     MetricColumnsWire,
     MetricsPage,
     NotifyState,
     Point,
+    PreflightFacts,
     Queue,
     RunSummary,
+    StatsResult,
 )
 from ..transport.base import Disconnected
 from .link import (
@@ -188,6 +192,29 @@ class AgentClient(AgentLink):
 
     async def gpus(self, limit: int = 1) -> GpuSamples:
         result: GpuSamples = await self.call("gpus", {"limit": limit})
+        return result
+
+    async def preflight(
+        self, params: dict[str, Any], cwd: str | None, env: dict[str, str], timeout: float
+    ) -> PreflightFacts:
+        """The node's facts for the preflight rules (``core.preflight.evaluate``)."""
+        args = {"params": params, "cwd": cwd, "env": env}
+        result: PreflightFacts = await self.call("preflight", args, timeout=timeout)
+        return result
+
+    async def manifest(self, path: str, glob: str, key: str) -> Manifest:
+        """The MD5 manifest of directory ``path`` (``manifest_progress(key)`` meanwhile)."""
+        args = {"path": path, "glob": glob, "key": key}
+        result: Manifest = await self.call("manifest", args, timeout=LONG_OP_S)
+        return result
+
+    async def manifest_progress(self, key: str) -> ManifestProgress:
+        result: ManifestProgress = await self.call("manifest_progress", {"key": key})
+        return result
+
+    async def stats(self, args: dict[str, Any], timeout: float = LONG_OP_S) -> StatsResult:
+        """A dataset's statistics computed on the node (``write``: saved after its checks)."""
+        result: StatsResult = await self.call("stats", args, timeout=timeout)
         return result
 
     async def queue(self) -> Queue:

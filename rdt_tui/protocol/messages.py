@@ -354,6 +354,46 @@ class Alerts(NotifyState, total=False):
     last_seq: int
 
 
+# ----- preflight, dataset manifests and statistics ---------------------------------------
+# Op ``preflight``: the node's facts, judged by the rules of ``core.preflight`` (a nested
+# document of probes; each rule reads the part it judges).
+PreflightFacts = Dict[str, Any]
+
+
+class ManifestFile(TypedDict, total=False):
+    size: int
+    md5: str
+    error: str  # the file could not be read (then no size nor md5)
+
+
+class Manifest(TypedDict, total=False):
+    """Op ``manifest``: the MD5 of every file of a directory matching a glob."""
+
+    root: str
+    glob: str
+    bytes: int
+    files: Dict[str, ManifestFile]  # by path relative to ``root``
+
+
+class ManifestProgress(TypedDict):
+    done: int  # bytes hashed so far
+    total: int
+
+
+class StatsResult(TypedDict, total=False):
+    """Op ``stats``: a dataset's normalisation statistics, checked and (``written``) saved."""
+
+    path: str
+    method: str  # "script" (the project's own), "rdt", "plain"
+    entry: Dict[str, Any]
+    status: str  # "pass", "warn", "fail"
+    problems: List[str]
+    changes: List[str]
+    computed: Dict[str, Any]
+    written: bool
+    backup: Optional[str]
+
+
 # ----- events ----------------------------------------------------------------------------
 class _EventBase(TypedDict):
     run: Optional[str]

@@ -158,9 +158,7 @@ class LaunchScreen(Screen[None]):
             "hub": False,
         }
         try:
-            facts = await self.client.call(
-                "preflight", {"params": ask, "cwd": args.get("cwd"), "env": {}}, timeout=30
-            )
+            facts = await self.client.preflight(ask, args.get("cwd"), {}, timeout=30)
         except Exception:
             return  # a hint only: the form works without it (preflight says it again)
         out = facts.get("output") or {}
