@@ -4,6 +4,12 @@ Requests are ``{"id", "op", "args"}``; replies ``{"id", "ok": true, "result"}`` 
 ``{"id", "ok": false, "error": {"code", "message", "hint"}}``; pushed events
 ``{"event", "run", "seq", "data"}``. A line that is not protocol (a shell banner, a locale
 warning printed by a login script) is skipped by :func:`decode_line`, never fatal.
+
+JSON has no spelling for NaN and the infinities: a float travels as the text ``"nan"``,
+``"inf"``, ``"-inf"`` (what ``str`` gives them and ``float`` reads back) through the one pair
+:func:`encode_float` / :func:`decode_float` (and their column forms). Metric points travel as
+columns per name; :func:`decode_columns` decodes them, still as columns, for the console.
+What each payload holds is in ``messages.py``.
 """
 
 import json
@@ -20,11 +26,6 @@ MAX_LINE = 16 * 1024 * 1024
 
 # Built once: json.dumps with options makes a new encoder on every call.
 _ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False)
-
-
-# A float as the wire carries it (``WireFloat``): JSON has no spelling for NaN and the
-# infinities, so those travel as the text "nan", "inf", "-inf" (what ``str`` gives them and
-# ``float`` reads back).
 
 
 def encode_float(value: float) -> WireFloat:
