@@ -98,16 +98,12 @@ class RunSummary(_RunSummaryKeys, total=False):
 
 
 # ----- log -------------------------------------------------------------------------------
-class LogTail(TypedDict):
-    """Op ``tail``: the last lines of output.log and the offset to follow from."""
-
+class LogTail(TypedDict):  # op tail: the last lines of output.log and the offset to follow from
     lines: List[str]
     end: int
 
 
-class LogChunk(TypedDict):
-    """Op ``log``: the text of output.log from ``offset`` to ``end`` (whole lines)."""
-
+class LogChunk(TypedDict):  # op log: the text of output.log from offset to end (whole lines)
     offset: int
     end: int
     text: str
@@ -120,18 +116,14 @@ class LogMatch(TypedDict):
     text: str
 
 
-class LogSearch(TypedDict):
-    """Op ``log_search``: call again from ``next`` while ``done`` is false."""
-
+class LogSearch(TypedDict):  # op log_search: call again from next while done is false
     matches: List[LogMatch]
     next: int
     done: bool
     size: int
 
 
-class LogData(TypedDict):
-    """The data of a ``log`` event (its seq is the offset after ``text``)."""
-
+class LogData(TypedDict):  # the data of a log event (its seq is the offset after text)
     offset: int
     text: str
 
@@ -201,9 +193,7 @@ class HistorySeries(TypedDict, total=False):
     source: str
 
 
-class History(TypedDict, total=False):
-    """Op ``history``: each series downsampled, spikes kept."""
-
+class History(TypedDict, total=False):  # op history: each series downsampled, spikes kept
     last_seq: int
     series: Dict[str, HistorySeries]
     finished: bool
@@ -234,9 +224,7 @@ class Checkpoints(TypedDict, total=False):
     disk: Disk
 
 
-class CheckpointEvent(TypedDict):
-    """The data of a ``checkpoint`` event."""
-
+class CheckpointEvent(TypedDict):  # the data of a checkpoint event
     kind: str  # "added", "updated", "removed"
     checkpoint: Checkpoint
 
@@ -248,9 +236,7 @@ class GpuProcess(TypedDict, total=False):
     run: Optional[str]  # the run that owns it, when it is one of ours
 
 
-class Gpu(TypedDict, total=False):
-    """One GPU in a sample; a field the GPU does not report is None."""
-
+class Gpu(TypedDict, total=False):  # one GPU in a sample; a field the GPU does not report is None
     index: int
     name: str
     uuid: str
@@ -274,9 +260,7 @@ class HostSample(TypedDict, total=False):
     disk: Disk
 
 
-class GpuSample(TypedDict, total=False):
-    """The data of a ``gpu`` event, and one of op ``gpus``' samples."""
-
+class GpuSample(TypedDict, total=False):  # the data of a gpu event, and one of op gpus' samples
     seq: int  # op gpus only
     t: float
     simulated: bool
@@ -286,9 +270,7 @@ class GpuSample(TypedDict, total=False):
     host: HostSample
 
 
-class GpuSamples(TypedDict):
-    """Op ``gpus``."""
-
+class GpuSamples(TypedDict):  # op gpus
     samples: List[GpuSample]
     interval: float
 
@@ -322,9 +304,7 @@ class QueueJob(TypedDict, total=False):
     run: Optional[str]  # the run that submitted it
 
 
-class Queue(TypedDict):
-    """Op ``queue``: this user's Slurm jobs (``scheduler`` None: no Slurm on the host)."""
-
+class Queue(TypedDict):  # op queue: this user's Slurm jobs (scheduler None: no Slurm on the host)
     scheduler: Optional[str]
     jobs: List[QueueJob]
 
@@ -339,17 +319,13 @@ class Alert(TypedDict, total=False):
     message: str
 
 
-class NotifyState(TypedDict, total=False):
-    """Op ``notify``, and the settings part of op ``alerts``."""
-
+class NotifyState(TypedDict, total=False):  # op notify, and the settings part of op alerts
     problem: Optional[str]
     rules: Dict[str, Any]
     notify: Optional[Dict[str, Any]]  # the webhook: masked url, counts of deliveries
 
 
-class Alerts(NotifyState, total=False):
-    """Op ``alerts``: alerts kept on the node, oldest first."""
-
+class Alerts(NotifyState, total=False):  # op alerts: alerts kept on the node, oldest first
     alerts: List[Alert]
     last_seq: int
 
