@@ -48,7 +48,7 @@ async def one_window(seconds: int) -> dict[str, float]:
     async def consume() -> None:
         async for ev in sub:
             if ev["event"] == "metric":
-                counts["metric"] += len(ev["data"]["points"])
+                counts["metric"] += sum(len(c["seq"]) for c in ev["data"]["series"].values())
             elif ev["event"] in counts:
                 counts[ev["event"]] += 1
 

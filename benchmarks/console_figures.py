@@ -107,15 +107,17 @@ def _stop_daemon(state: str) -> None:
 async def redraw() -> None:
     import plotext
 
+    from rdt_tui.protocol.messages import MetricColumn
     from rdt_tui.tui.widgets.loss_chart import LossChart
 
     n = 100_000
-    points: list[dict[str, Any]] = [
-        {"name": "loss", "value": 1.0 / (1 + i / 500) + (5.0 if i == 77_777 else 0.0), "step": i}
-        for i in range(n)
-    ]
-    for p in points:
-        p["t"] = float(p["step"])
+    loss: MetricColumn = {
+        "seq": list(range(1, n + 1)),
+        "step": list(range(n)),
+        "value": [1.0 / (1 + i / 500) + (5.0 if i == 77_777 else 0.0) for i in range(n)],
+        "t": [float(i) for i in range(n)],
+        "source": "log",
+    }
     from textual.app import App
 
     class Host(App[None]):
@@ -125,7 +127,7 @@ async def redraw() -> None:
     app = Host()
     async with app.run_test(size=(120, 40)) as pilot:
         chart = app.query_one(LossChart)
-        chart.add(points)
+        chart.add({"loss": loss})
         chart.smoothing = 0.9
         await pilot.pause()
         times = []
@@ -139,7 +141,7 @@ async def redraw() -> None:
     plotext.clear_figure()
     plotext.plotsize(100, 30)
     t0 = time.perf_counter()
-    plotext.plot(list(range(n)), [p["value"] for p in points], marker="braille")
+    plotext.plot(list(range(n)), loss["value"], marker="braille")
     plotext.build()
     ref = time.perf_counter() - t0
     print(

@@ -17,6 +17,7 @@ import pytest
 from rdt_tui.agent.procs import marked_processes
 from rdt_tui.agent.runs import RunStore
 from rdt_tui.client import AgentClient
+from rdt_tui.protocol.messages import RunSummary
 from rdt_tui.transport.local import LocalTransport
 
 
@@ -122,7 +123,7 @@ async def agent(state_dir: str) -> AsyncIterator[Agent]:
 
 async def wait_status(
     client: AgentClient, run: str, want: set[str], timeout: float = 60
-) -> dict[str, Any]:
+) -> RunSummary:
     deadline = time.monotonic() + timeout
     while True:
         s = await client.status(run)

@@ -252,7 +252,7 @@ async def test_refusals_say_why(agent: Agent, workdir: str) -> None:
         ours = await c.launch([sys.executable, "-c", code], cwd=workdir)
         await wait_status(c, ours["id"], {"running"})
         with pytest.raises(AgentCallError, match=f"already part of run {ours['id']}"):
-            await c.adopt(int((await c.status(ours["id"]))["pid"]))
+            await c.adopt(int((await c.status(ours["id"]))["pid"] or 0))
         with pytest.raises(AgentCallError, match="rdt-tui's own agent"):
             await c.adopt(agent.daemon_pid())
         await c.stop(ours["id"], grace=1)

@@ -15,6 +15,7 @@ import pytest
 from rdt_tui.agent.procs import process_table, start_time
 from rdt_tui.client import AgentCallError
 from rdt_tui.core.metrics import parse_text
+from rdt_tui.protocol.messages import Candidate, Point
 
 from .adopt_jobs import (
     alive,
@@ -43,8 +44,8 @@ def points_of(text: str) -> dict[tuple[str, int | None], float]:
     return {(p.name, p.step): float(p.value) for p in parse_text(text)}
 
 
-def got_points(points: list[dict[str, object]]) -> dict[tuple[str, int | None], float]:
-    return {(str(p["name"]), p["step"]): float(str(p["value"])) for p in points}  # type: ignore[misc]
+def got_points(points: list[Point]) -> dict[tuple[str, int | None], float]:
+    return {(p["name"], p["step"]): p["value"] for p in points}
 
 
 def training(log: str) -> bool:
@@ -108,14 +109,14 @@ async def test_tmux_runs_one_to_a_file_one_to_the_pane(agent: Agent, workdir: st
     try:
         c = await agent.client()
 
-        async def listed() -> dict[int, dict[str, object]]:
+        async def listed() -> dict[int, Candidate]:
             return {int(x["pid"]): x for x in await c.candidates()}
 
         wait_for(lambda: training(log), 180, "the tmux run training")
         found = await listed()
         mine = [x for x in found.values() if x["log"] == log]
         assert len(mine) == 1 and mine[0]["cwd"] == workdir and mine[0]["launcher"] == "accelerate"
-        pid = int(mine[0]["pid"])  # type: ignore[call-overload]
+        pid = int(mine[0]["pid"])
         run = await c.adopt(pid)
         assert run["status"] == "running"
         final = await wait_status(c, run["id"], {"ended"}, timeout=300)

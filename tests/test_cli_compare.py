@@ -108,8 +108,9 @@ async def test_by_time_counts_seconds_from_each_runs_start(agent: Agent, workdir
     expected: dict[str, list[tuple[float, float]]] = {}
     for run in (a, b):
         start = (await c.status(run))["started_at"]
+        assert start is not None
         expected[run] = [
-            (round(p["t"] - start, 3), p["value"])
+            (round((p["t"] or 0.0) - start, 3), p["value"])
             for p in await c.all_metrics(run)
             if p["name"] == "loss"
         ]

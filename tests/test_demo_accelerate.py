@@ -8,11 +8,14 @@ import os
 import subprocess
 import sys
 import time
+from collections.abc import Mapping
+from typing import Any
 
 import pytest
 
 from rdt_tui.config.demo import demo_launch_args
 from rdt_tui.demo.job import ensure_dataset
+from rdt_tui.protocol.wire import points_of
 
 from .conftest import Agent
 from .test_cli import rdt
@@ -35,11 +38,14 @@ async def test_two_real_processes_report_loss_and_keep_the_newest_checkpoints(
     args = demo_launch_args(workdir, max_steps=60, step_delay=0.0, checkpoint_every=20, keep=2)
     run = await c.call("launch", args)
     sub = await c.subscribe(run["id"], gpu=False)
-    losses, added = [], []
-    final = {}
+    losses: list[Any] = []
+    added: list[str] = []
+    final: Mapping[str, Any] = {}
     async for ev in sub:
         if ev["event"] == "metric":
-            losses += [(p["step"], p["value"]) for p in ev["data"]["points"] if p["name"] == "loss"]
+            losses += [
+                (p["step"], p["value"]) for p in points_of(ev["data"]) if p["name"] == "loss"
+            ]
         elif ev["event"] == "checkpoint" and ev["data"]["kind"] == "added":
             added.append(ev["data"]["checkpoint"]["name"])
         elif ev["event"] == "status" and ev["data"].get("complete"):

@@ -5,13 +5,14 @@ from __future__ import annotations
 import asyncio
 import importlib.util
 import os
-from typing import Any
 
 import pytest
 
 from rdt_tui.config.demo import demo_launch_args
 from rdt_tui.core.metrics import keep_latest
 from rdt_tui.demo.job import ensure_dataset
+from rdt_tui.protocol.messages import Point
+from rdt_tui.protocol.wire import points_of
 
 from .conftest import Agent
 
@@ -33,11 +34,11 @@ async def test_a_demo_run_gives_one_loss_point_per_step_live_and_on_attach(
     args = demo_launch_args(workdir, max_steps=STEPS, step_delay=0.15, checkpoint_every=STEPS)
     run = await c.call("launch", args)
     sub = await c.subscribe(run["id"], gpu=False)
-    live: list[dict[str, Any]] = []
+    live: list[Point] = []
     while True:
         ev = await sub.next(300)
         if ev["event"] == "metric":
-            live.extend(ev["data"]["points"])
+            live.extend(points_of(ev["data"]))
         elif ev["event"] == "status" and ev["data"].get("complete"):
             assert ev["data"]["exit_code"] == 0
             break

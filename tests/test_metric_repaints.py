@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import pytest
@@ -18,6 +19,7 @@ import pytest
 from rdt_tui.agent.metricstore import MetricStore
 from rdt_tui.core.lines import LineSplitter
 from rdt_tui.core.metrics import MetricParser, keep_latest
+from rdt_tui.protocol.messages import Point
 from rdt_tui.protocol.wire import expand_points
 from rdt_tui.tui.widgets.loss_chart import Series
 
@@ -43,12 +45,12 @@ def run_job(tmp_path: Any, mode: str, steps: int = STEPS) -> bytes:
 
 def through_agent(
     tmp_path: Any, data: bytes, fmt: str = "auto", chunk: int = 97
-) -> tuple[list[dict[str, Any]], list[dict[str, Any]], MetricStore]:
+) -> tuple[list[Point], list[Point], MetricStore]:
     """Feed ``data`` in chunks to a real store, reading it after each chunk as a subscriber
     does. Returns (what the live subscriber ends with, what a later attach gets, the store)."""
     store = MetricStore(os.path.join(str(tmp_path), f"metrics-{fmt}-{chunk}"))
     splitter, parser = LineSplitter(), MetricParser(fmt)
-    live: list[dict[str, Any]] = []
+    live: list[Point] = []
     seq = 0
     for i in range(0, len(data), chunk):
         lines = splitter.feed(data[i : i + chunk])
@@ -64,7 +66,7 @@ def through_agent(
     return keep_latest(live), expand_points(columns), store
 
 
-def by_step(points: list[dict[str, Any]], name: str = "loss") -> dict[int, float]:
+def by_step(points: Sequence[Mapping[str, Any]], name: str = "loss") -> dict[int, float]:
     got = [(p["step"], p["value"]) for p in points if p["name"] == name]
     steps = [s for s, _ in got]
     assert len(steps) == len(set(steps)), f"two points for one step: {got}"
@@ -170,6 +172,7 @@ def test_the_chart_replaces_a_repainted_step_like_the_store(tmp_path: Any) -> No
         columns, seq = store.since(seq)
         for p in expand_points(columns):
             if p["name"] == "loss":
+                assert p["step"] is not None
                 series.add(p["step"], p["value"], 0.0)
                 series.smoothed(0.6)  # a redraw between events: the EMA must follow the fix
     want = by_step(expand_points(store.since(0)[0]))

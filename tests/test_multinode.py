@@ -10,7 +10,6 @@ import shutil
 import sys
 import tempfile
 from collections.abc import AsyncIterator
-from typing import Any
 
 import pytest
 
@@ -18,6 +17,8 @@ from rdt_tui.client import AgentClient
 from rdt_tui.client.group import launch_group, watch_group
 from rdt_tui.config.profiles import load_profile
 from rdt_tui.demo.job import ensure_dataset
+from rdt_tui.protocol.messages import Event
+from rdt_tui.protocol.wire import points_of
 from rdt_tui.transport.local import LocalTransport
 
 from .conftest import _kill_runs_of, _stop_daemon, kill_run
@@ -70,11 +71,11 @@ async def test_two_nodes_train_one_job_and_metrics_arrive(
 ) -> None:
     profile = load_profile(demo_profile(workdir, free_port(), steps=20, delay=0.0))
     report = await launch_group(nodes, profile)
-    losses: list[tuple[str, int]] = []
+    losses: list[tuple[str, int | None]] = []
 
-    def on_event(host: str, ev: dict[str, Any]) -> None:
+    def on_event(host: str, ev: Event) -> None:
         if ev["event"] == "metric":
-            losses.extend((host, p["step"]) for p in ev["data"]["points"] if p["name"] == "loss")
+            losses.extend((host, p["step"]) for p in points_of(ev["data"]) if p["name"] == "loss")
 
     await watch_group(nodes, report, on_event=on_event)
     assert report.ok, report.summary()
@@ -86,8 +87,9 @@ async def test_two_nodes_train_one_job_and_metrics_arrive(
     for host, run in report.runs.items():
         status = await nodes[host].status(run)
         assert status["group"] == report.group
-        assert "--machine_rank" in status["argv"]
-        rank = status["argv"][status["argv"].index("--machine_rank") + 1]
+        argv = status["argv"] or []
+        assert "--machine_rank" in argv
+        rank = argv[argv.index("--machine_rank") + 1]
         assert rank == ("0" if host == "node-a" else "1")
 
 
@@ -97,16 +99,16 @@ async def test_a_dead_node_stops_the_other_and_is_named(
 ) -> None:
     profile = load_profile(demo_profile(workdir, free_port(), steps=100000, delay=0.05))
     report = await launch_group(nodes, profile)
-    seen: list[int] = []
+    seen: list[int | None] = []
 
     async def kill_b_when_training() -> None:
         while len(seen) < 5:
             await asyncio.sleep(0.2)
         kill_run(report.runs["node-b"])  # a death, not a stop someone asked for
 
-    def on_event(host: str, ev: dict[str, Any]) -> None:
+    def on_event(host: str, ev: Event) -> None:
         if ev["event"] == "metric":
-            seen.extend(p["step"] for p in ev["data"]["points"] if p["name"] == "loss")
+            seen.extend(p["step"] for p in points_of(ev["data"]) if p["name"] == "loss")
 
     killer = asyncio.ensure_future(kill_b_when_training())
     await asyncio.wait_for(watch_group(nodes, report, on_event=on_event, grace=5), 180)

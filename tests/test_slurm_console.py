@@ -111,10 +111,10 @@ async def test_queue_screen_lists_the_job_names_our_run_and_enter_opens_it(
             await until(lambda: isinstance(app.screen, QueueScreen))
             table = app.screen.query_one("#queue", DataTable)
             await until(lambda: table.row_count >= 1)
-            row = [str(x) for x in table.get_row(run["slurm_job_id"])]
+            row = [str(x) for x in table.get_row(str(run["slurm_job_id"]))]
             assert row[2] == "PENDING" and row[3] == "PartitionDown" and row[6] == run["id"]
             table.focus()
-            table.move_cursor(row=table.get_row_index(run["slurm_job_id"]))
+            table.move_cursor(row=table.get_row_index(str(run["slurm_job_id"])))
             await pilot.press("enter")
             await until(lambda: on_dashboard(app))
             assert app.screen.run_id == run["id"]  # type: ignore[attr-defined]

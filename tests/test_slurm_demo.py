@@ -7,11 +7,14 @@ import asyncio
 import importlib.util
 import os
 import socket
+from collections.abc import Mapping
+from typing import Any
 
 import pytest
 
 from rdt_tui.config.demo import demo_launch_args
 from rdt_tui.demo.job import ensure_dataset
+from rdt_tui.protocol.wire import points_of
 
 from .conftest import Agent
 from .slurm_lab import SlurmLab, slurm  # noqa: F401 - the session fixture
@@ -54,11 +57,11 @@ async def test_two_nodes_one_process_each_train_over_gloo_and_both_ranks_save(
     run = await c.launch_args(two_node_args(workdir))
     assert run["slurm_job_id"]
     sub = await c.subscribe(run["id"], gpu=False)
-    losses = []
-    final: dict = {}
+    losses: list[Any] = []
+    final: Mapping[str, Any] = {}
     async for ev in sub:
         if ev["event"] == "metric":
-            losses += [p["step"] for p in ev["data"]["points"] if p["name"] == "loss"]
+            losses += [p["step"] for p in points_of(ev["data"]) if p["name"] == "loss"]
         elif ev["event"] == "status" and ev["data"].get("complete"):
             final = ev["data"]
             break

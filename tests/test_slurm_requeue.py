@@ -66,7 +66,7 @@ async def test_requeued_job_is_followed_into_its_next_attempt_and_resumes(
             "checkpoint_globs": ["checkpoint-*"],
         }
     )
-    job = run["slurm_job_id"]
+    job = str(run["slurm_job_id"])
     await status_until(c, run["id"], lambda s: s["status"] == "running")
     deadline = time.monotonic() + 60
     while not os.path.isdir(os.path.join(workdir, "checkpoint-10")):
@@ -93,4 +93,4 @@ async def test_requeued_job_is_followed_into_its_next_attempt_and_resumes(
     assert f"[rdt-tui] attempt 2: resuming from {newest}" in log, log
     assert f"resumed from {newest}" in log
     points = await asyncio.wait_for(c.all_metrics(run["id"]), 60)
-    assert sorted({p["step"] for p in points if p["name"] == "loss"}) == list(range(1, 41))
+    assert sorted({p["step"] or 0 for p in points if p["name"] == "loss"}) == list(range(1, 41))

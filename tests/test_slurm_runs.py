@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 from rdt_tui.client import AgentCallError
+from rdt_tui.protocol.messages import RunSummary
 
 from .conftest import Agent
 from .slurm_lab import SlurmLab, slurm  # noqa: F401 - the session fixture
@@ -30,7 +31,7 @@ def script(workdir: str, name: str, body: str) -> str:
     return path
 
 
-async def wait_for(c: Any, run: str, want: set[str], timeout: float = 60) -> dict[str, Any]:
+async def wait_for(c: Any, run: str, want: set[str], timeout: float = 60) -> RunSummary:
     deadline = time.monotonic() + timeout
     seen: list[str] = []
     while True:
@@ -111,7 +112,7 @@ async def test_pending_with_reason_then_running_then_exited_with_every_point(
     final = await wait_for(c, run["id"], {"exited"})
     assert final["exit_code"] == 3 and final["slurm_state"] in ("FAILED", "COMPLETED")
     points = await asyncio.wait_for(c.all_metrics(run["id"]), 60)
-    losses = sorted(p["step"] for p in points if p["name"] == "loss")
+    losses = sorted(p["step"] or 0 for p in points if p["name"] == "loss")
     assert losses == list(range(1, 41))
     assert len(first["points"]) <= len(points)
     names = {os.path.basename(x["path"]) for x in (await c.checkpoints(run["id"]))["checkpoints"]}
@@ -165,7 +166,7 @@ async def test_stop_sends_sigint_first_then_cancels_and_leaves_nothing(
     assert final["status"] == "stopped", final
     assert read(marker) == "INT"  # the job had its SIGINT before the cancel
     assert not os.path.exists(f"/proc/{pid}")
-    assert slurm.run("squeue", "-h", "-j", run["slurm_job_id"], check=False).strip() == ""
+    assert slurm.run("squeue", "-h", "-j", str(run["slurm_job_id"]), check=False).strip() == ""
     again = await c.stop(run["id"], grace=1)
     assert again.get("already_ended") and again["status"] == "stopped"
 

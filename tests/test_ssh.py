@@ -24,6 +24,8 @@ from rdt_tui.client import AgentClient
 from rdt_tui.config.hosts import Hop, HostBook
 from rdt_tui.config.sshconfig import load_ssh_config
 from rdt_tui.core.metrics import parse_text
+from rdt_tui.protocol.messages import Point, RunSummary
+from rdt_tui.protocol.wire import points_of
 from rdt_tui.transport.errors import (
     AuthRefused,
     HostKeyChanged,
@@ -111,7 +113,7 @@ def cli(lab: SshLab, *args: str, stdin: str = "") -> subprocess.CompletedProcess
     )
 
 
-async def wait_ended(c: AgentClient, run: str) -> dict:
+async def wait_ended(c: AgentClient, run: str) -> RunSummary:
     for _ in range(600):
         s = await c.status(run)
         if s["status"] != "running":
@@ -282,11 +284,11 @@ async def test_a_killed_ssh_session_reconnects_and_the_stream_has_no_gap(
     c.on_state(states.append)
     run = (await c.launch([NODE_PYTHON, "-c", WRITER], cwd="/tmp"))["id"]
     sub = await c.subscribe(run, gpu=False)
-    received: list[dict] = []
+    received: list[Point] = []
     killed = False
     async for ev in sub:
         if ev["event"] == "metric":
-            received.extend(ev["data"]["points"])
+            received.extend(points_of(ev["data"]))
             if not killed and len(received) > 500:
                 for pid in lab.node.session_pids():
                     os.kill(pid, signal.SIGKILL)  # the node's sshd for our session dies

@@ -11,6 +11,8 @@ import sys
 import pytest
 
 from rdt_tui.core.metrics import parse_text
+from rdt_tui.protocol.messages import Point
+from rdt_tui.protocol.wire import points_of
 
 from .conftest import Agent
 
@@ -25,7 +27,7 @@ async def test_fifty_reattaches_see_every_point_exactly_once(agent: Agent, workd
     run = await c.launch([sys.executable, LOG_WRITER, "5", done_flag], cwd=workdir)
     await c.close()
     rng = random.Random(3)
-    received: list[dict] = []
+    received: list[Point] = []
     since: dict[str, int] = {"log": 0, "metric": 0, "checkpoint": 0}
     log_bytes = b""
     complete = False
@@ -47,7 +49,7 @@ async def test_fifty_reattaches_see_every_point_exactly_once(agent: Agent, workd
                 except asyncio.TimeoutError:
                     continue
                 if ev["event"] == "metric":
-                    received.extend(ev["data"]["points"])
+                    received.extend(points_of(ev["data"]))
                 elif ev["event"] == "log":
                     assert ev["data"]["offset"] == len(log_bytes)
                     log_bytes += ev["data"]["text"].encode()

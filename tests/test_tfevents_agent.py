@@ -11,6 +11,8 @@ import signal
 import struct
 import sys
 import time
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import pytest
 
@@ -59,7 +61,7 @@ def _last_per_step(points: list[tuple[int, float]]) -> list[tuple[int, float]]:
     return sorted(dict(points).items())
 
 
-def _latest(points: list[dict]) -> dict[str, list[tuple[int, float]]]:
+def _latest(points: Sequence[Mapping[str, Any]]) -> dict[str, list[tuple[int, float]]]:
     """The later point of each (name, step), in step order: what the chart shows."""
     by_name: dict[str, dict[int, float]] = {}
     for p in sorted(points, key=lambda p: p["seq"]):

@@ -102,7 +102,7 @@ def test_profile_and_launch_keys(tmp_path) -> None:
 
 
 def test_the_wire_and_the_chart_say_where_a_series_comes_from() -> None:
-    from rdt_tui.protocol.wire import expand_points
+    from rdt_tui.protocol.wire import decode_columns, expand_points
     from rdt_tui.tui.widgets.loss_chart import LossChart
 
     page = {
@@ -115,7 +115,7 @@ def test_the_wire_and_the_chart_say_where_a_series_comes_from() -> None:
     points = expand_points(page)
     assert [(p["name"], p["source"]) for p in points] == [("grad", "log"), ("loss", "events")]
     chart = LossChart()
-    chart.add(points)
+    chart.add(decode_columns(page)["series"])
     assert chart.title_text().endswith("from events")  # "loss" is chosen first
     chart.metric = "grad"
     assert "from" not in chart.title_text()

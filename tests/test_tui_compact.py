@@ -3,9 +3,12 @@ temperature and power, and toasts that stay off the chart."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from textual.widgets._toast import Toast
 
+from rdt_tui.protocol.messages import RunSummary
 from rdt_tui.tui.screens.dashboard import DashboardScreen
 from rdt_tui.tui.widgets.gpu_pane import GpuPane
 from rdt_tui.tui.widgets.loss_chart import LossChart
@@ -64,8 +67,8 @@ async def test_a_dashboard_opened_from_the_launch_form_at_120x40_is_not_compact(
     from rdt_tui.tui.widgets.gpu_pane import GpuPane
 
     class Launching(QuietClient):
-        async def launch_args(self, args: dict[str, object]) -> dict[str, object]:
-            return {"id": "rdt-finetune-1"}
+        async def launch_args(self, args: dict[str, Any]) -> RunSummary:
+            return {"id": "rdt-finetune-1", "status": "running"}
 
     async def open_run() -> tuple[object, object]:
         return Launching(), LaunchPlan("a command", lambda v: {"argv": ["true"]})

@@ -60,7 +60,7 @@ async def launch(state: str, name: str, workdir: str, *flags: str) -> dict[str, 
     async with AgentClient(transport(state, name)) as c:
         run = await c.launch([sys.executable, write_job(workdir), *flags], cwd=workdir, name=name)
         assert (await wait_status(c, run["id"], {"exited"}))["exit_code"] == 0
-        status = await c.status(run["id"])
+        status: dict[str, Any] = dict(await c.status(run["id"]))
         status["points"] = await c.all_metrics(run["id"])
         return status
 

@@ -266,7 +266,7 @@ async def test_launch_form_shows_batch_and_command_then_launches(
         await pilot.press("q")
     async with AgentClient(LocalTransport(state_dir)) as c:
         status = await c.status(run_id)
-        assert status["status"] == "running" and status["argv"][-4:] == [
+        assert status["status"] == "running" and (status["argv"] or [])[-4:] == [
             "--batch",
             "16",
             "--accum",

@@ -12,6 +12,8 @@ from textual.app import App, ComposeResult
 from rdt_tui.tui.widgets.compare_chart import CompareChart, Curve
 from rdt_tui.tui.widgets.loss_chart import LossChart
 
+from .fakes import metric_batch
+
 pytestmark = pytest.mark.asyncio
 
 VALUES = [1 / (i + 1) for i in range(50)]  # 1 down to 0.02
@@ -27,9 +29,11 @@ async def test_log_scale_draws_the_same_on_every_render() -> None:
     app = Charts()
     async with app.run_test(size=(100, 40)) as pilot:
         loss = app.query_one(LossChart)
-        loss.add(
-            [{"name": "loss", "value": v, "step": i, "t": float(i)} for i, v in enumerate(VALUES)]
-        )
+        points = [
+            {"seq": i + 1, "name": "loss", "value": v, "step": i, "t": float(i)}
+            for i, v in enumerate(VALUES)
+        ]
+        loss.add(metric_batch(points)["series"])
         loss.toggle_log()
         compare = app.query_one(CompareChart)
         compare.curves = [Curve(list(range(50)), list(VALUES), (200, 100, 50))]

@@ -16,6 +16,7 @@ from textual.pilot import Pilot
 
 from rdt_tui.agent import logsearch
 from rdt_tui.agent.follower import read_chunk
+from rdt_tui.protocol.messages import LogChunk, LogTail
 from rdt_tui.tui.app import make_app
 from rdt_tui.tui.screens.dashboard import DashboardScreen
 from rdt_tui.tui.widgets.log_errors import ErrorList
@@ -52,13 +53,13 @@ class LogClient(FakeClient):
         text, _, end = read_chunk(self.path, 0, 1 << 20, True)
         for ev in events:
             if ev["event"] == "log":
-                ev.update(seq=end, data={"offset": 0, "text": text})
+                ev["seq"], ev["data"] = end, {"offset": 0, "text": text}
         return FakeSubscription(events)
 
-    async def tail(self, run: str, lines: int = 50) -> dict[str, Any]:
+    async def tail(self, run: str, lines: int = 50) -> LogTail:
         return {"lines": [], "end": os.path.getsize(self.path)}
 
-    async def log(self, run: str, since: int = 0, limit: int = 1 << 20) -> dict[str, Any]:
+    async def log(self, run: str, since: int = 0, limit: int = 1 << 20) -> LogChunk:
         text, start, end = read_chunk(self.path, since, limit, True)
         return {"offset": start, "end": end, "text": text}
 

@@ -12,6 +12,7 @@ from typing import Any
 from textual.message import Message
 
 import rdt_tui.tui.screens as screens_package
+from rdt_tui.protocol.messages import RunSummary
 from rdt_tui.tui import messages
 from rdt_tui.tui.app import RdtApp, make_app
 from rdt_tui.tui.screens.dashboard import DashboardScreen
@@ -97,7 +98,7 @@ def test_the_app_handles_every_open_message() -> None:
 class NoProfile(FakeClient):
     """A run started by a bare command, not from a profile."""
 
-    async def status(self, run: str) -> dict[str, Any]:
+    async def status(self, run: str, progress: bool = False) -> RunSummary:
         return {"id": run, "status": "running", "profile": None}
 
 

@@ -90,7 +90,7 @@ def _console() -> Any:
         save=lambda fields, replaces: None,
         trust=trust,
     )
-    return make_console_app(rows, lambda name: FakeClient(name), actions=actions)  # type: ignore[arg-type, return-value]
+    return make_console_app(rows, lambda name: FakeClient(name), actions=actions)
 
 
 def hosts_checked(app: Any) -> bool:

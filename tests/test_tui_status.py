@@ -16,7 +16,7 @@ from rdt_tui.tui.screens.dashboard import DashboardScreen
 from rdt_tui.tui.widgets.checkpoint_table import CheckpointTable
 from rdt_tui.tui.widgets.status_bar import StatusBar
 
-from .fakes import FakeClient, FakeSubscription, scripted_events
+from .fakes import FakeClient, FakeSubscription, metric_batch, scripted_events
 
 pytestmark = pytest.mark.asyncio
 
@@ -143,8 +143,8 @@ def _stopped_run_events(run: str) -> list[dict[str, Any]]:
         {"event": "status", "run": run, "seq": 0, "data": {"status": "running"}},
         {"event": "log", "run": run, "seq": 1, "data": {"offset": 0, "text": log}},
         # two batches: the rate is measured between the last points of each
-        {"event": "metric", "run": run, "seq": 10, "data": {"points": points[:10]}},
-        {"event": "metric", "run": run, "seq": 29, "data": {"points": points[10:]}},
+        {"event": "metric", "run": run, "seq": 10, "data": metric_batch(points[:10])},
+        {"event": "metric", "run": run, "seq": 29, "data": metric_batch(points[10:])},
     ]
 
 

@@ -12,6 +12,7 @@ from rdt_tui.tui.app import make_app
 from rdt_tui.tui.screens.dashboard import DashboardScreen
 from rdt_tui.tui.terminal_alerts import sequence
 
+from .fakes import metric_batch
 from .test_tui_status import QuietClient, bar_text, until
 
 
@@ -19,7 +20,7 @@ def nan_then_end(run: str) -> list[dict[str, Any]]:
     points = [{"seq": 1, "name": "loss", "value": "nan", "step": 7, "t": 1.0}]
     return [
         {"event": "status", "run": run, "seq": 0, "data": {"status": "running"}},
-        {"event": "metric", "run": run, "seq": 1, "data": {"points": points}},
+        {"event": "metric", "run": run, "seq": 1, "data": metric_batch(points)},
     ]
 
 

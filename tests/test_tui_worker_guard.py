@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import rdt_tui.tui
+from rdt_tui.protocol.messages import Alerts
 from rdt_tui.tui.app import make_app, make_console_app
 from rdt_tui.tui.screens.dashboard import DashboardScreen
 from rdt_tui.tui.screens.hosts_screen import HostRow, HostsScreen
@@ -23,10 +24,10 @@ def notes(app: Any) -> list[str]:
 class OddAlerts(FakeClient):
     """A node whose alert log holds a time no clock can show (a corrupt record)."""
 
-    async def call(self, op: str, args: dict[str, Any], timeout: float | None = None) -> Any:
-        if op == "alerts":
-            return {"alerts": [{"t": 1e300, "run": "r", "message": "exited with code 1"}]}
-        return {}
+    async def alerts(
+        self, since_t: float = 0.0, unseen: bool = False, mark_seen: bool = False
+    ) -> Alerts:
+        return {"alerts": [{"t": 1e300, "run": "r", "message": "exited with code 1"}]}
 
 
 class CloseFails(FakeClient):
@@ -61,7 +62,7 @@ async def test_an_error_reading_the_alerts_on_attach_is_a_notification() -> None
 
 async def test_an_error_closing_a_forgotten_host_is_a_notification() -> None:
     rows = [HostRow("gpu-a", "alice@gpu-node:22", "")]
-    app = make_console_app(rows, lambda _: CloseFails())  # type: ignore[arg-type, return-value]
+    app = make_console_app(rows, lambda _: CloseFails())
     async with app.run_test(size=(120, 40)):
         await until(lambda: isinstance(app.screen, HostsScreen))
         hosts = app.screen

@@ -8,7 +8,6 @@ and no duplicate.
 
 import asyncio
 import fcntl
-import math
 import os
 import signal
 import socket
@@ -43,7 +42,7 @@ def peer_uid(sock: socket.socket) -> Optional[int]:
 def json_safe(value: Any) -> Any:
     """``value`` with non-finite floats as "nan", "inf", "-inf" and unknown objects as text."""
     if isinstance(value, float):
-        return value if math.isfinite(value) else str(value)
+        return wire.encode_float(value)
     if isinstance(value, dict):
         return {str(k): json_safe(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):

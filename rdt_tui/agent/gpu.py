@@ -174,7 +174,8 @@ def _num(text: str, scale: float = 1.0) -> Optional[float]:
         value = float(text) * scale
     except ValueError:
         return None  # "[N/A]", "[Not Supported]"
-    return value
+    # "nan", "inf": not a reading either (and the wire's type for a field is a number or None)
+    return value if math.isfinite(value) else None
 
 
 def parse_smi(

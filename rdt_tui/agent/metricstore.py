@@ -21,7 +21,6 @@ not move past what is on disk.
 
 import bisect
 import json
-import math
 import os
 import struct
 from array import array
@@ -29,6 +28,7 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 from ..core.downsample import downsample_minmax
 from ..core.metrics import MAX_STEP, MetricPoint
+from ..protocol.wire import encode_floats
 from .files import CorruptFile, ensure_private_dir, read_json, write_json_atomic
 
 FORMAT = 2
@@ -56,11 +56,8 @@ class _Series:
 
 
 def _finite_list(col: array) -> List[Any]:
-    """A column as a JSON-safe list: NaN/Inf values as strings (JSON has no spelling for them)."""
-    values = col.tolist()
-    if math.isfinite(sum(col)):
-        return values
-    return [v if math.isfinite(v) else str(v) for v in values]
+    """A column as the wire carries it (NaN/Inf as text: ``wire.encode_floats``)."""
+    return encode_floats(col.tolist())
 
 
 def _step_list(col: array) -> List[Any]:

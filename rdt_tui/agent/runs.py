@@ -17,6 +17,7 @@ from typing import Any, Dict, List, Optional
 
 from ..protocol import errors
 from ..protocol.errors import AgentError
+from ..protocol.messages import EXITED, LOST, RUNNING, STOPPED
 from . import adoptproc, cgroups, slurm
 from .files import CorruptFile, ensure_private_dir, read_json, write_json_atomic
 from .procs import clean_env, is_same_process, marked_processes, process_table
@@ -24,7 +25,6 @@ from .runspec import with_run_id
 from .shim import is_sealed
 from .stopper import run_members
 
-RUNNING, EXITED, STOPPED, LOST = "running", "exited", "stopped", "lost"
 _RUN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,120}$")
 
 

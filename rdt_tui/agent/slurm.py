@@ -26,10 +26,9 @@ from ..core.slurm_script import (
 )
 from ..protocol import errors
 from ..protocol.errors import AgentError
+from ..protocol.messages import LIVE_STATES
 from .files import CorruptFile, read_json, write_json_atomic
 
-PENDING, REQUEUED = "pending", "requeued"
-LIVE_STATES = ("pending", "running", "requeued")
 CMD_TIMEOUT_S = 30.0
 # How long one `scontrol show job` answer serves every look at the run (each watcher polls
 # its run's status): slurmctld is shared by the whole cluster, and a queue wait is long.

@@ -8,6 +8,7 @@ import argparse
 from typing import Any
 
 from ..client import AgentClient
+from ..protocol.messages import Candidate
 from .common import AddCommand, emit_json, load_profile
 
 # What an adopted run takes from a profile: where its metrics and checkpoints are, how to stop.
@@ -29,11 +30,11 @@ def profile_options(name: str) -> dict[str, Any]:
     return {k: args[k] for k in PROFILE_KEYS if args.get(k)}
 
 
-def log_word(c: dict[str, Any]) -> str:
+def log_word(c: Candidate) -> str:
     return str(c["log"]) if c.get("log") else f"(no log file: stdout is a {c['stdout']})"
 
 
-def print_candidates(found: list[dict[str, Any]], host: str) -> None:
+def print_candidates(found: list[Candidate], host: str) -> None:
     if not found:
         print(f"no training process of yours on {host} outside rdt-tui's runs")
         return

@@ -11,6 +11,7 @@ import time
 from typing import Any
 
 from ..client import AgentClient
+from ..protocol.messages import Alert
 from .common import AddCommand, CliError, emit_json, load_settings
 
 _AGO = re.compile(r"^(\d+(?:\.\d+)?)\s*([smhd])$")
@@ -39,7 +40,7 @@ def when(t: float) -> str:
     return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(t))
 
 
-def format_alert(a: dict[str, Any]) -> str:
+def format_alert(a: Alert) -> str:
     run = a.get("run") or "-"
     return f"{when(float(a.get('t') or 0))}  {a.get('severity', ''):7} {run:30} {a.get('message')}"
 
@@ -56,14 +57,14 @@ async def cmd_alerts(client: AgentClient, a: argparse.Namespace) -> int:
             args["rules"] = settings.alerts
         if settings.notify:
             args["notify"] = settings.notify
-        result = await client.call("notify", args)
+        result = await client.notify(args)
     else:
         result = None
     if a.test:
-        result = await client.call("notify", {"test": True})
+        result = await client.notify({"test": True})
     since_t = parse_since(a.since) if a.since else 0.0
-    doc = await client.call("alerts", {"since_t": since_t, "unseen": a.unseen})
-    doc = dict(doc, **(result or {}))
+    doc = await client.alerts(since_t, unseen=a.unseen)
+    doc.update(result or {})  # the webhook's state as the push or the test left it
     if a.json:
         emit_json(doc)
         return 0

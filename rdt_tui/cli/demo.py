@@ -6,14 +6,17 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from collections.abc import Mapping
 from typing import Any
 
 from ..client import AgentClient
+from ..protocol.messages import RunSummary
+from ..protocol.wire import points_of
 from .common import CliError
 from .words import status_word
 
 
-async def live_demo_run(c: AgentClient) -> dict[str, Any] | None:
+async def live_demo_run(c: AgentClient) -> RunSummary | None:
     live = [r for r in await c.runs() if r["status"] == "running" and r.get("name") == "demo"]
     return live[0] if live else None
 
@@ -56,7 +59,7 @@ def demo_plan(a: argparse.Namespace) -> Any:
     return plan
 
 
-async def ensure_demo_run(c: AgentClient, a: argparse.Namespace) -> dict[str, Any]:
+async def ensure_demo_run(c: AgentClient, a: argparse.Namespace) -> RunSummary:
     """The demo run already alive on this machine, else a new one (dataset made first)."""
     live = await live_demo_run(c)
     if live is not None:
@@ -71,10 +74,10 @@ async def ensure_demo_run(c: AgentClient, a: argparse.Namespace) -> dict[str, An
 async def cmd_demo(c: AgentClient, a: argparse.Namespace) -> int:
     run = await ensure_demo_run(c, a)
     sub = await c.subscribe(run["id"], gpu=False)
-    final: dict[str, Any] = {}
+    final: Mapping[str, Any] = {}
     async for ev in sub:
         if ev["event"] == "metric":
-            for p in ev["data"]["points"]:
+            for p in points_of(ev["data"]):
                 step = "-" if p["step"] is None else p["step"]
                 print(f"step {step:>6}  {p['name']:8} {p['value']}", flush=True)
         elif ev["event"] == "checkpoint" and ev["data"]["kind"] == "added":

@@ -15,6 +15,8 @@ from .common import LINGER_S, CliError, cli_session, load_profile, make_client, 
 
 def cmd_group(a: argparse.Namespace) -> int:
     from ..client.group import launch_group, watch_group
+    from ..protocol.messages import Event
+    from ..protocol.wire import points_of
 
     profile = load_profile(a.profile)
     if len(profile.hosts) < 2:
@@ -30,9 +32,9 @@ def cmd_group(a: argparse.Namespace) -> int:
             runs = ", ".join(f"{h}={r}" for h, r in report.runs.items())
             print(f"group {report.group}: {runs}", file=sys.stderr, flush=True)
 
-            def on_event(host: str, ev: dict[str, Any]) -> None:
+            def on_event(host: str, ev: Event) -> None:
                 if ev["event"] == "metric" and not a.json:
-                    for p in ev["data"]["points"]:
+                    for p in points_of(ev["data"]):
                         print(
                             f"{host:12} step {p['step']:>6}  {p['name']:10} {p['value']}",
                             flush=True,

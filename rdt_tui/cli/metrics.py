@@ -9,12 +9,12 @@ from __future__ import annotations
 import argparse
 import csv
 import json
-import math
 import sys
 from typing import Any
 
 from ..client import AgentClient
 from ..core.compare import STEP, TIME, align, cell, column
+from ..protocol.wire import encode_float
 from .common import AddCommand, CliError, emit_json
 
 FORMATS = ("csv", "jsonl")
@@ -113,9 +113,7 @@ async def cmd_aligned(c: AgentClient, a: argparse.Namespace) -> int:
 
 def _json(value: float | None) -> Any:
     """JSON has no NaN or Infinity: those travel as text, as on the wire."""
-    if value is not None and not math.isfinite(value):
-        return cell(value)
-    return value
+    return None if value is None else encode_float(value)
 
 
 def _x(x: float) -> float:

@@ -9,6 +9,7 @@ import asyncio
 import json
 import sys
 import time
+from collections.abc import Mapping
 from typing import Any
 
 from ..client import AgentClient
@@ -55,7 +56,7 @@ async def cmd_preflight(c: AgentClient, a: argparse.Namespace) -> int:
     return 1 if any(x["status"] == FAIL for x in checks) else 0
 
 
-def _stats_line(result: dict[str, Any]) -> str:
+def _stats_line(result: Mapping[str, Any]) -> str:
     where = f"wrote {result['path']}" if result.get("written") else "nothing written"
     backup = f" (backup {result['backup']})" if result.get("backup") else ""
     return where + backup
@@ -77,7 +78,7 @@ async def cmd_stats(c: AgentClient, a: argparse.Namespace) -> int:
     try:
         # The agent gives up at the timeout (the job and the wait for the file's lock); the
         # margin is for the answer to come back.
-        result = await c.call("stats", args, timeout=a.timeout + 30)
+        result = await c.stats(args, timeout=a.timeout + 30)
     except asyncio.TimeoutError:
         raise CliError(
             f"no answer from the agent on {a.host} within {a.timeout + 30:.0f} s",

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import argparse
+from collections.abc import Mapping
 from typing import Any
 
 from ..client import AgentClient
 from .common import AddCommand, emit_json
 
 
-def slurm_word(s: dict[str, Any]) -> str:
+def slurm_word(s: Mapping[str, Any]) -> str:
     """A Slurm run's status in a few words: why it waits, where it runs, how it ended."""
     status = str(s["status"])
     restarts = int(s.get("restarts") or 0)
@@ -28,7 +29,7 @@ def slurm_word(s: dict[str, Any]) -> str:
     return status + again
 
 
-def slurm_lines(s: dict[str, Any]) -> list[str]:
+def slurm_lines(s: Mapping[str, Any]) -> list[str]:
     """Extra lines of `rdt-tui status` for a Slurm run."""
     lines = [f"job      {s['slurm_job_id']} ({s.get('slurm_state') or '?'})"]
     if s.get("nodes"):
@@ -43,7 +44,7 @@ def slurm_lines(s: dict[str, Any]) -> list[str]:
 
 
 async def cmd_queue(c: AgentClient, a: argparse.Namespace) -> int:
-    result = dict(await c.call("queue", {}))
+    result = await c.queue()
     if a.json:
         emit_json(result)
         return 0

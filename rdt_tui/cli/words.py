@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 from typing import Any
 
 from .slurm import slurm_word
@@ -18,7 +19,7 @@ def age(ts: float | None) -> str:
     return f"{secs}s ago"
 
 
-def status_word(s: dict[str, Any]) -> str:
+def status_word(s: Mapping[str, Any]) -> str:
     if s.get("exit_code_known") is False and s["status"] != "running":  # an adopted run
         return f"{s['status']} (exit code unknown)"
     if s.get("slurm_job_id"):

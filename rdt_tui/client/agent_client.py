@@ -1,362 +1,73 @@
-"""A typed async API over a transport: requests matched to replies, events to subscriptions."""
+"""AgentClient: the typed async API over a transport (``protocol.messages`` types).
+
+The link (requests, replies, reconnects, subscriptions) is ``link.py``; this module names each
+operation and the type of its answer.
+"""
 
 from __future__ import annotations
 
-import asyncio
-import itertools
-import time
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from typing import Any
 
 from ..core.metrics import keep_latest
 from ..protocol import wire
-from ..transport.base import Disconnected, Transport, TransportError
-
-
-class AgentCallError(Exception):
-    """The agent answered a request with an error: code, message and hint."""
-
-    def __init__(self, code: str, message: str, hint: str = "") -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
-        self.hint = hint
-
-    def __str__(self) -> str:
-        return self.message + (f"\nhint: {self.hint}" if self.hint else "")
-
-
-class AgentTimeout(TransportError, asyncio.TimeoutError):
-    """The agent did not answer a request in time (an asyncio.TimeoutError too)."""
-
-    title = "No answer from the agent"
-
-
-# Operations that only read: safe to send again after a dropped link.
-READ_OPS = frozenset(
-    {
-        "runs",
-        "status",
-        "tail",
-        "log",
-        "log_search",
-        "metrics",
-        "history",
-        "checkpoints",
-        "gpus",
-        "preflight",
-        "candidates",
-    }
+from ..protocol.messages import (
+    Alerts,
+    Candidate,
+    Checkpoints,
+    GpuSamples,
+    History,
+    LogChunk,
+    LogSearch,
+    LogTail,
+    Manifest,
+    ManifestProgress,
+    MetricColumnsWire,
+    MetricsPage,
+    NotifyState,
+    Point,
+    PreflightFacts,
+    Queue,
+    RunSummary,
+    StatsResult,
 )
-# Sent again after a dropped link too: a stop is idempotent (a run that ended answers so),
-# and a stop cut short by a daemon restart must still reach the run.
-RETRY_OPS = READ_OPS | {"stop"}
-# Bounds of the waits that have no natural one.
-DEFAULT_TIMEOUT_S = 60.0
-METRICS_WAIT_S = 600.0  # an ended run's logs parsed to the end
-LONG_OP_S = 3 * 3600.0  # dataset statistics, a dataset's MD5 manifest
-PING_TIMEOUT_S = 3.0  # a link round trip: the console's staleness check
-
-
-class Subscription:
-    """Events of one subscription, and two sets of positions.
-
-    ``since`` covers the events handed to the consumer: keep it to resume later (after a
-    detach) without a gap or a duplicate. ``received`` covers the events read off the link,
-    some perhaps still queued: the client resumes from it after a reconnect.
-    """
-
-    def __init__(
-        self, client: AgentClient, sub_id: str, run: str | None, since: dict[str, int]
-    ) -> None:
-        self.client = client
-        self.id = sub_id
-        self.run = run
-        self.since = dict(since)
-        self.received = dict(since)
-        self.gpu: bool | None = None
-        self.queue: asyncio.Queue[dict[str, Any] | None] = asyncio.Queue()
-
-    def _feed(self, msg: dict[str, Any]) -> None:
-        name = msg.get("event")
-        if name == "metric":
-            # Columns on the wire (cheap for the agent); point dicts for the caller.
-            msg["data"]["points"] = wire.expand_points(msg["data"])
-        if name in _POSITIONED:
-            self.received[str(name)] = int(msg.get("seq") or 0)
-        self.queue.put_nowait(msg)
-
-    async def next(self, timeout: float | None = None) -> dict[str, Any]:
-        """The next event (asyncio.TimeoutError after ``timeout``); ``since`` moves past it."""
-        msg = await asyncio.wait_for(self.queue.get(), timeout)
-        if msg is None:
-            self.queue.put_nowait(None)  # stays closed for later calls too
-            raise Disconnected("the connection to the agent closed")
-        name = msg.get("event")
-        if name in _POSITIONED:
-            self.since[str(name)] = int(msg.get("seq") or 0)
-        return msg
-
-    def __aiter__(self) -> AsyncIterator[dict[str, Any]]:
-        return self._iter()
-
-    async def _iter(self) -> AsyncIterator[dict[str, Any]]:
-        while True:
-            yield await self.next()
-
-    async def close(self) -> None:
-        self.client._subs.pop(self.id, None)
-        try:
-            await self.client.call("unsubscribe", {"sub": self.id}, timeout=5)
-        except (AgentCallError, Disconnected, asyncio.TimeoutError):
-            pass
-
-
-_POSITIONED = ("log", "metric", "checkpoint", "gpu")
-
-CONNECTING, CONNECTED, RECONNECTING, LOST, CLOSED = (
-    "connecting",
-    "connected",
-    "reconnecting",
-    "lost",
-    "closed",
+from ..transport.base import Disconnected
+from .link import (
+    CONNECTED,
+    DEFAULT_TIMEOUT_S,
+    LONG_OP_S,
+    METRICS_WAIT_S,
+    AgentCallError,
+    AgentLink,
+    AgentTimeout,
 )
-BACKOFF_S = (0.05, 0.2, 0.5, 1.0, 2.0, 4.0, 8.0)
+from .subscription import Subscription
+
+__all__ = [
+    "CONNECTED",
+    "LONG_OP_S",
+    "AgentCallError",
+    "AgentClient",
+    "AgentTimeout",
+    "Subscription",
+]
 
 
-class AgentClient:
-    """Requests, replies and subscriptions over one transport.
-
-    With ``reconnect=True`` a dropped link is re-opened with backoff and every subscription
-    resumes from its last positions, so its consumer sees no gap and no duplicate; ``state``
-    (connecting, connected, reconnecting, lost, closed) tells where things stand, and
-    ``on_state`` callbacks hear every change.
-    """
-
-    def __init__(
-        self, transport: Transport, reconnect: bool = False, give_up_after: float = 120.0
-    ) -> None:
-        self.transport = transport
-        self.host = transport.host
-        self.reconnect = reconnect
-        self.give_up_after = give_up_after
-        self.info: dict[str, Any] = {}
-        self.state = CONNECTING
-        self.reconnects = 0
-        self._listeners: list[Callable[[str], None]] = []
-        self._ids = itertools.count(1)
-        self._pending: dict[str, asyncio.Future[Any]] = {}
-        self._subs: dict[str, Subscription] = {}
-        self._reader: asyncio.Task[None] | None = None
-        self._reconnecting: asyncio.Task[None] | None = None
-        self._up = asyncio.Event()
-        self._closing = False
-        self.closed = False
-        # When the last line came off the link (monotonic): a frozen link stops this clock
-        # long before TCP or SSH keepalives notice, so the console can say "stale" at once.
-        self.last_heard = time.monotonic()
-
-    def on_state(self, callback: Callable[[str], None]) -> None:
-        self._listeners.append(callback)
-
-    def off_state(self, callback: Callable[[str], None]) -> None:
-        if callback in self._listeners:
-            self._listeners.remove(callback)
-
-    def _set_state(self, state: str) -> None:
-        self.state = state
-        if state == CONNECTED:
-            self._up.set()
-        else:
-            self._up.clear()
-        for callback in list(self._listeners):
-            callback(state)
-
-    async def connect(self) -> dict[str, Any]:
-        self._set_state(CONNECTING)
-        try:
-            await self._open()
-        except BaseException:
-            self._set_state(LOST)
-            self.closed = True
-            raise
-        self._set_state(CONNECTED)
-        return self.info
-
-    async def _open(self) -> None:
-        await self.transport.open()
-        self._reader = asyncio.get_running_loop().create_task(self._read_loop())
-        self.info = await self._request("hello", None, 30)
-        if self.info.get("protocol") != wire.PROTOCOL_VERSION:
-            await self.transport.close()
-            raise AgentCallError(
-                "protocol_mismatch",
-                f"agent speaks protocol {self.info.get('protocol')}, "
-                f"this console {wire.PROTOCOL_VERSION}",
-                "upgrade rdt-tui so both ends match",
-            )
-
-    async def __aenter__(self) -> AgentClient:
-        await self.connect()
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.close()
-
-    async def _read_loop(self) -> None:
-        try:
-            while True:
-                line = await self.transport.readline()
-                if not line:
-                    break
-                self.last_heard = time.monotonic()
-                msg = wire.decode_line(line)
-                if msg is None:
-                    continue  # a banner or a warning on the channel: not protocol
-                if "event" in msg:
-                    sub = self._subs.get(str(msg.get("sub")))
-                    if sub is not None:
-                        sub._feed(msg)
-                    continue
-                fut = self._pending.pop(str(msg.get("id")), None)
-                if fut is not None and not fut.done():
-                    fut.set_result(msg)
-        finally:
-            for fut in self._pending.values():
-                if not fut.done():
-                    fut.set_exception(Disconnected(f"the connection to {self.host} dropped"))
-            self._pending.clear()
-            if self.reconnect and not self._closing and self.state == CONNECTED:
-                self._reconnecting = asyncio.get_running_loop().create_task(self._recover())
-            elif not self._closing and self.state == CONNECTED:
-                self._give_up()
-
-    def _give_up(self) -> None:
-        self.closed = True
-        self._set_state(LOST)
-        for sub in self._subs.values():
-            sub.queue.put_nowait(None)
-
-    async def _recover(self) -> None:
-        """Re-open the link with backoff, then resume every subscription where it stopped."""
-        self._set_state(RECONNECTING)
-        loop = asyncio.get_running_loop()
-        started = loop.time()
-        attempt = 0
-        while not self._closing:
-            try:
-                await self.transport.close()
-                await self._open()
-                for sub in list(self._subs.values()):
-                    await self._send_subscribe(sub)
-                self.reconnects += 1
-                self._set_state(CONNECTED)
-                return
-            except (TransportError, AgentCallError, OSError, asyncio.TimeoutError):
-                if loop.time() - started > self.give_up_after:
-                    break
-                await asyncio.sleep(BACKOFF_S[min(attempt, len(BACKOFF_S) - 1)])
-                attempt += 1
-        if not self._closing:
-            self._give_up()
-
-    async def wait_connected(self, timeout: float) -> None:
-        if self.state != CONNECTED:
-            if self.closed:
-                raise Disconnected(f"the connection to {self.host} is lost")
-            try:
-                await asyncio.wait_for(self._up.wait(), timeout)
-            except asyncio.TimeoutError:
-                raise AgentTimeout(
-                    f"the connection to {self.host} did not come back within {timeout:.0f}s",
-                    "check the network and that the host is up, then try again",
-                ) from None
-
-    async def _request(
-        self, op: str, args: dict[str, Any] | None, timeout: float, req_id: str | None = None
-    ) -> Any:
-        req_id = req_id or str(next(self._ids))
-        fut: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
-        self._pending[req_id] = fut
-        try:
-            await self.transport.write(wire.encode(wire.request(req_id, op, args)))
-            msg = await asyncio.wait_for(fut, timeout)
-        except asyncio.TimeoutError:
-            raise AgentTimeout(
-                f"the agent on {self.host} did not answer `{op}` within {timeout:.0f}s",
-                "it may be overloaded or stuck: see agent.log in its state directory "
-                "(~/.local/state/rdt-tui on the host), then try again",
-            ) from None
-        finally:
-            self._pending.pop(req_id, None)
-        if msg.get("ok"):
-            return msg.get("result")
-        err = msg.get("error") or {}
-        raise AgentCallError(
-            str(err.get("code")), str(err.get("message")), str(err.get("hint") or "")
-        )
-
-    async def call(
-        self, op: str, args: dict[str, Any] | None = None, timeout: float = DEFAULT_TIMEOUT_S
-    ) -> Any:
-        """The result of ``op``; AgentCallError for the agent's error answer, AgentTimeout when
-        none came within ``timeout`` seconds (every request has a bound)."""
-        if self.closed:
-            raise Disconnected(f"the connection to {self.host} is closed")
-        if self.state == RECONNECTING:
-            await self.wait_connected(self.give_up_after)
-        try:
-            return await self._request(op, args, timeout)
-        except Disconnected:
-            # A read changes nothing on the node: ask again once the link is back (a daemon
-            # replaced by another build drops the first connection, for one).
-            if not self.reconnect or op not in RETRY_OPS:
-                raise
-            for _ in range(100):  # until the read loop has seen the drop
-                if self.state != CONNECTED:
-                    break
-                await asyncio.sleep(0.01)
-            await self.wait_connected(self.give_up_after)
-            return await self._request(op, args, timeout)
-
-    async def close(self) -> None:
-        self._closing = True
-        if self._reconnecting is not None:
-            # Wait for it to end before closing the transport, or a reconnect in the middle of
-            # opening would start a new agent link after the close (and wait on it).
-            self._reconnecting.cancel()
-            await asyncio.wait([self._reconnecting], timeout=5.0)
-        await self.transport.close()
-        if self._reader is not None:
-            try:
-                await asyncio.wait_for(self._reader, 3.0)
-            except (asyncio.TimeoutError, asyncio.CancelledError):
-                self._reader.cancel()
-        self.closed = True
-        if self.state != CLOSED:
-            self._set_state(CLOSED)
-
-    def heard_age(self) -> float:
-        """Seconds since the last line came off the link."""
-        return max(0.0, time.monotonic() - self.last_heard)
-
-    async def ping(self, timeout: float = PING_TIMEOUT_S) -> float:
-        """One round trip (a ``hello``) within ``timeout`` seconds: its time in seconds.
-        The console sends one every second or so, so a frozen link shows as stale within a
-        few seconds, where SSH keepalives take about 15."""
-        if self.state != CONNECTED:
-            raise Disconnected(f"the connection to {self.host} is {self.state}")
-        started = time.monotonic()
-        await self._request("hello", None, timeout)
-        return time.monotonic() - started
+class AgentClient(AgentLink):
+    """The one API the console and the headless CLI use: each operation's answer typed."""
 
     # ----- typed operations --------------------------------------------------------------
-    async def runs(self) -> list[dict[str, Any]]:
+    async def runs(self) -> list[RunSummary]:
         return list(await self.call("runs"))
 
-    async def status(self, run: str) -> dict[str, Any]:
-        return dict(await self.call("status", {"run": run}))
+    async def status(self, run: str, progress: bool = False) -> RunSummary:
+        """The run's summary; with ``progress``, also ``metrics_seq`` (its last metric seq)."""
+        args: dict[str, Any] = {"run": run}
+        if progress:
+            args["progress"] = True
+        result: RunSummary = await self.call("status", args)
+        return result
 
     async def launch(
         self,
@@ -364,38 +75,40 @@ class AgentClient:
         cwd: str | None = None,
         env: dict[str, str] | None = None,
         **options: Any,
-    ) -> dict[str, Any]:
+    ) -> RunSummary:
         """Start a run. A request key makes a retry after a dropped link return the run the
         first attempt started instead of starting a second one."""
         args: dict[str, Any] = {"argv": argv, "cwd": cwd, "env": env or {}}
         args.update({k: v for k, v in options.items() if v is not None})
         return await self.launch_args(args)
 
-    async def launch_args(self, args: dict[str, Any]) -> dict[str, Any]:
+    async def launch_args(self, args: dict[str, Any]) -> RunSummary:
         args = dict(args)
         args.setdefault("request_key", uuid.uuid4().hex)
         for attempt in range(3):
             try:
-                return dict(await self.call("launch", args))
+                result: RunSummary = await self.call("launch", args)
+                return result
             except Disconnected:
                 if not self.reconnect or attempt == 2:
                     raise
                 await self.wait_connected(self.give_up_after)
         raise AssertionError("unreachable")
 
-    async def stop(
-        self, run: str, grace: float = 30.0, signal: str | None = None
-    ) -> dict[str, Any]:
+    async def stop(self, run: str, grace: float = 30.0, signal: str | None = None) -> RunSummary:
         args: dict[str, Any] = {"run": run, "grace": grace}
         if signal:
             args["signal"] = signal
-        return dict(await self.call("stop", args, timeout=grace + 120))
+        result: RunSummary = await self.call("stop", args, timeout=grace + 120)
+        return result
 
-    async def tail(self, run: str, lines: int = 50) -> dict[str, Any]:
-        return dict(await self.call("tail", {"run": run, "lines": lines}))
+    async def tail(self, run: str, lines: int = 50) -> LogTail:
+        result: LogTail = await self.call("tail", {"run": run, "lines": lines})
+        return result
 
-    async def log(self, run: str, since: int = 0, limit: int = 1 << 20) -> dict[str, Any]:
-        return dict(await self.call("log", {"run": run, "since": since, "limit": limit}))
+    async def log(self, run: str, since: int = 0, limit: int = 1 << 20) -> LogChunk:
+        result: LogChunk = await self.call("log", {"run": run, "since": since, "limit": limit})
+        return result
 
     async def log_search(
         self,
@@ -406,10 +119,9 @@ class AgentClient:
         limit: int = 1,
         regex: bool = False,
         budget_s: float = 5.0,
-    ) -> dict[str, Any]:
+    ) -> LogSearch:
         """Lines of the run's log holding ``pattern`` (a list: any of these words), searched
-        on the node from byte ``offset``: ``{"matches": [{"offset", "end", "at", "text"}],
-        "next", "done", "size"}``. One call searches for at most ``budget_s`` seconds; when
+        on the node from byte ``offset``. One call searches for at most ``budget_s`` seconds; when
         ``done`` is false, call again from ``next`` to go on."""
         args: dict[str, Any] = {
             "run": run,
@@ -420,26 +132,32 @@ class AgentClient:
             "budget_s": budget_s,
         }
         args["words" if isinstance(pattern, list) else "pattern"] = pattern
-        return dict(await self.call("log_search", args, timeout=budget_s + DEFAULT_TIMEOUT_S))
+        timeout = budget_s + DEFAULT_TIMEOUT_S
+        result: LogSearch = await self.call("log_search", args, timeout=timeout)
+        return result
 
     async def metrics(
         self, run: str, since: int = 0, limit: int = 100000, wait_ended: bool = False
-    ) -> dict[str, Any]:
-        """Points after ``since`` (``"points"``: dicts in seq order) and ``"last_seq"``.
+    ) -> MetricsPage:
+        """Points after ``since`` (``"points"``, in seq order) and ``"last_seq"``.
 
         With ``wait_ended``, a run that has ended answers once its logs are fully parsed."""
         args: dict[str, Any] = {"run": run, "since": since, "limit": limit}
         if wait_ended:
             args["wait"] = "ended"
         timeout = METRICS_WAIT_S if wait_ended else DEFAULT_TIMEOUT_S
-        page = dict(await self.call("metrics", args, timeout=timeout))
-        page["points"] = wire.expand_points(page)
-        return page
+        page: MetricColumnsWire = await self.call("metrics", args, timeout=timeout)
+        return {
+            "points": wire.expand_points(page),
+            "last_seq": int(page.get("last_seq") or 0),
+            "finished": bool(page.get("finished")),
+            "problems": list(page.get("problems") or []),
+        }
 
-    async def all_metrics(self, run: str, wait_ended: bool = True) -> list[dict[str, Any]]:
+    async def all_metrics(self, run: str, wait_ended: bool = True) -> list[Point]:
         """Every point of a run, paged; a repaint of a step that a later page holds replaces
         the earlier point (``keep_latest``), so the list is one point per name and step."""
-        points: list[dict[str, Any]] = []
+        points: list[Point] = []
         since = 0
         while True:
             page = await self.metrics(run, since, wait_ended=wait_ended)
@@ -448,30 +166,76 @@ class AgentClient:
                 return keep_latest(points)
             since = page["last_seq"]
 
-    async def history(
-        self, run: str, points: int = 500, names: list[str] | None = None
-    ) -> dict[str, Any]:
-        return dict(await self.call("history", {"run": run, "points": points, "names": names}))
+    async def history(self, run: str, points: int = 500, names: list[str] | None = None) -> History:
+        args = {"run": run, "points": points, "names": names}
+        result: History = await self.call("history", args)
+        return result
 
-    async def checkpoints(self, run: str) -> dict[str, Any]:
-        return dict(await self.call("checkpoints", {"run": run}))
+    async def checkpoints(self, run: str) -> Checkpoints:
+        result: Checkpoints = await self.call("checkpoints", {"run": run})
+        return result
 
-    async def candidates(self) -> list[dict[str, Any]]:
+    async def candidates(self) -> list[Candidate]:
         """Training processes of this user on the host that no run of ours holds (started
         by hand in tmux or under nohup): pid, argv, cwd, log (None when stdout is no file)."""
         return list((await self.call("candidates"))["candidates"])
 
-    async def adopt(self, pid: int, log: str | None = None, **options: Any) -> dict[str, Any]:
+    async def adopt(self, pid: int, log: str | None = None, **options: Any) -> RunSummary:
         """Make process ``pid`` (and its tree) a run: its log followed from the start, its
         checkpoints listed, stop over its processes. Options: name, profile, checkpoint_dir,
         checkpoint_globs, log_files, event_files, metric_format, metric_source, stop_signal,
         alerts (a profile's launch arguments fit). Adopting it again returns the same run."""
         args: dict[str, Any] = {"pid": pid, "log": log}
         args.update({k: v for k, v in options.items() if v is not None})
-        return dict(await self.call("adopt", args))
+        result: RunSummary = await self.call("adopt", args)
+        return result
 
-    async def gpus(self, limit: int = 1) -> dict[str, Any]:
-        return dict(await self.call("gpus", {"limit": limit}))
+    async def gpus(self, limit: int = 1) -> GpuSamples:
+        result: GpuSamples = await self.call("gpus", {"limit": limit})
+        return result
+
+    async def preflight(
+        self, params: dict[str, Any], cwd: str | None, env: dict[str, str], timeout: float
+    ) -> PreflightFacts:
+        """The node's facts for the preflight rules (``core.preflight.evaluate``)."""
+        args = {"params": params, "cwd": cwd, "env": env}
+        result: PreflightFacts = await self.call("preflight", args, timeout=timeout)
+        return result
+
+    async def manifest(self, path: str, glob: str, key: str) -> Manifest:
+        """The MD5 manifest of directory ``path`` (``manifest_progress(key)`` meanwhile)."""
+        args = {"path": path, "glob": glob, "key": key}
+        result: Manifest = await self.call("manifest", args, timeout=LONG_OP_S)
+        return result
+
+    async def manifest_progress(self, key: str) -> ManifestProgress:
+        result: ManifestProgress = await self.call("manifest_progress", {"key": key})
+        return result
+
+    async def stats(self, args: dict[str, Any], timeout: float = LONG_OP_S) -> StatsResult:
+        """A dataset's statistics computed on the node (``write``: saved after its checks)."""
+        result: StatsResult = await self.call("stats", args, timeout=timeout)
+        return result
+
+    async def queue(self) -> Queue:
+        """This user's Slurm jobs on the host (``scheduler`` None where it has no Slurm)."""
+        result: Queue = await self.call("queue", {})
+        return result
+
+    async def alerts(
+        self, since_t: float = 0.0, unseen: bool = False, mark_seen: bool = False
+    ) -> Alerts:
+        """Alerts kept on the node, oldest first (``unseen``: only those no console has shown
+        yet; ``mark_seen``: this console shows them, so the next attach does not again)."""
+        args = {"since_t": since_t, "unseen": unseen, "mark_seen": mark_seen}
+        result: Alerts = await self.call("alerts", args)
+        return result
+
+    async def notify(self, settings: dict[str, Any]) -> NotifyState:
+        """Set the node's webhook (``notify``) and alert rules (``rules``); ``test``: post a
+        test alert. Keys left out keep what the node has."""
+        result: NotifyState = await self.call("notify", settings)
+        return result
 
     async def push(
         self,
@@ -492,28 +256,6 @@ class AgentClient:
     ) -> Any:
         """Copy a file or directory from the host (resumable, hash-checked)."""
         return await self.transport.transfer(False, local, remote, force, report or _ignore)
-
-    async def subscribe(
-        self, run: str | None, since: dict[str, int] | None = None, gpu: bool | None = None
-    ) -> Subscription:
-        """Events of a run (log, metric, checkpoint, status) and/or GPU samples, starting
-        after ``since`` positions; resumed from the last positions after a reconnect."""
-        sub = Subscription(self, f"sub-{next(self._ids)}", run, since or {})
-        sub.gpu = gpu
-        self._subs[sub.id] = sub
-        try:
-            await self._send_subscribe(sub)
-        except BaseException:
-            self._subs.pop(sub.id, None)
-            raise
-        return sub
-
-    async def _send_subscribe(self, sub: Subscription) -> None:
-        args: dict[str, Any] = {"run": sub.run, "since": dict(sub.received)}
-        if sub.gpu is not None:
-            args["gpu"] = sub.gpu
-        # The subscription answers, and tags its events, under its own id.
-        await self._request("subscribe", args, 60, req_id=sub.id)
 
 
 def _ignore(_: Any) -> None:

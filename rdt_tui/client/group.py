@@ -7,22 +7,24 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from ..launch.plan import PlanProfile
+from ..protocol.messages import Event, RunSummary
 from .agent_client import AgentClient
 
 COLLATERAL_S = 1.0
-OnEvent = Callable[[str, dict[str, Any]], None]  # (host, event)
+NO_STATUS: Mapping[str, Any] = {}  # a host whose run has not said how it ended
+OnEvent = Callable[[str, Event], None]  # (host, event)
 
 
 @dataclass
 class GroupReport:
     group: str
     runs: dict[str, str]  # host -> run id
-    final: dict[str, dict[str, Any]] = field(default_factory=dict)  # host -> last status
+    final: dict[str, RunSummary] = field(default_factory=dict)  # host -> last status
     first_dead: str | None = None  # the host whose group ended first, badly
     stopped: list[str] = field(default_factory=list)  # hosts the console stopped after that
     # hosts whose run someone asked to stop (the console's s, `rdt-tui stop`): not deaths
@@ -37,10 +39,10 @@ class GroupReport:
     def summary(self) -> str:
         lines = []
         for host, run in self.runs.items():
-            f = self.final.get(host, {})
+            f = self.final.get(host) or NO_STATUS
             lines.append(f"{host}: {run} {f.get('status')} (exit code {f.get('exit_code')})")
         if self.first_dead:
-            f = self.final.get(self.first_dead, {})
+            f = self.final.get(self.first_dead) or NO_STATUS
             lines.append(
                 f"{self.first_dead} died first ({f.get('status')}, exit code "
                 f"{f.get('exit_code')}); stopped: {', '.join(self.stopped) or 'none'}"
@@ -83,7 +85,7 @@ async def watch_group(
     grace: float = 10.0,
 ) -> GroupReport:
     """Follow every rank until all have ended; when one ends badly first, stop the others."""
-    queue: asyncio.Queue[tuple[str, dict[str, Any]]] = asyncio.Queue()
+    queue: asyncio.Queue[tuple[str, Event]] = asyncio.Queue()
 
     async def pump(host: str) -> None:
         sub = await clients[host].subscribe(report.runs[host], gpu=False)

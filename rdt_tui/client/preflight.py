@@ -12,6 +12,7 @@ from typing import Any
 from ..config.profiles import Profile
 from ..core.manifest_diff import diff_manifests
 from ..core.preflight import dataset_identity, evaluate
+from ..protocol.messages import Manifest
 from .agent_client import LONG_OP_S, AgentClient, AgentTimeout
 
 Progress = Callable[[str, int, int], None]  # (which side, bytes done, bytes in all)
@@ -24,23 +25,18 @@ async def run_checks(
 ) -> list[dict[str, Any]]:
     params = profile.preflight_params(values)
     args = profile.launch_args(values)
-    facts = await client.call(
-        "preflight",
-        {"params": params, "cwd": args.get("cwd"), "env": args.get("env") or {}},
-        timeout=300,  # importing torch in the probe can take a while on a cold node
-    )
+    # A long bound: importing torch in the probe can take a while on a cold node.
+    facts = await client.preflight(params, args.get("cwd"), args.get("env") or {}, timeout=300)
     devices = (facts.get("gpus") or {}).get("devices") or []
     return evaluate(facts, dict(params, _nvml_devices=len(devices) if devices else None))
 
 
 async def manifest(
     client: AgentClient, path: str, glob: str = "*", progress: Progress | None = None
-) -> dict[str, Any]:
+) -> Manifest:
     """The MD5 manifest of ``path`` on the client's host, reporting progress while it runs."""
     key = uuid.uuid4().hex
-    task = asyncio.ensure_future(
-        client.call("manifest", {"path": path, "glob": glob, "key": key}, timeout=LONG_OP_S)
-    )
+    task = asyncio.ensure_future(client.manifest(path, glob, key))
     loop = asyncio.get_running_loop()
     last_done, moved_at = -1, loop.time()
     try:
@@ -48,11 +44,11 @@ async def manifest(
             await asyncio.wait([task], timeout=0.5)
             if task.done():
                 break
-            p = await client.call("manifest_progress", {"key": key})
+            p = await client.manifest_progress(key)
             if progress is not None:
-                progress(client.host, int(p["done"]), int(p["total"]))
-            if int(p["done"]) != last_done:
-                last_done, moved_at = int(p["done"]), loop.time()
+                progress(client.host, p["done"], p["total"])
+            if p["done"] != last_done:
+                last_done, moved_at = p["done"], loop.time()
             elif loop.time() - moved_at > MANIFEST_STALL_S:
                 raise AgentTimeout(
                     f"the MD5 manifest of {path} on {client.host} made no progress for "
@@ -62,7 +58,7 @@ async def manifest(
     finally:
         if not task.done():
             task.cancel()
-    return dict(task.result())
+    return task.result()
 
 
 async def diff_dataset(

@@ -8,7 +8,7 @@ import math
 import time
 from collections import deque
 from statistics import median
-from typing import Any, Deque, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Deque, Dict, List, Mapping, Optional, Sequence, Tuple
 
 # Words in a run's log worth an alert while the run trains.
 
@@ -22,7 +22,7 @@ def log_alert(text: str, stopping: bool) -> Optional[str]:
     return fatal_word(text)
 
 
-def ended_text(final: Dict[str, Any]) -> Tuple[str, bool]:
+def ended_text(final: Mapping[str, Any]) -> Tuple[str, bool]:
     """How a run's end is worded, and whether it is bad news. A stop someone asked for is
     said as such, whatever exit code the signal gave."""
     status, code = final.get("status"), final.get("exit_code")
@@ -273,7 +273,7 @@ def merge_rules(base: Dict[str, object], override: object) -> Tuple[Dict[str, ob
     return rules, problems
 
 
-def away_summary(alerts: Sequence[Dict[str, object]], show: int = 5) -> str:
+def away_summary(alerts: Sequence[Mapping[str, Any]], show: int = 5) -> str:
     """ "3 alerts while you were away" and the latest ``show`` with their times, oldest first
     (what attaching shows; `rdt-tui alerts HOST` lists them all)."""
     if not alerts:

@@ -15,10 +15,11 @@ fields reach a run through its argv (placeholders), so they are compared there; 
 was given are compared too.
 """
 
-import math
 import os
 import re
 from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple, Union
+
+from ..protocol.wire import decode_float, encode_float
 
 Number = Union[int, float]
 Column = List[Tuple[Number, float]]  # (x, value) in the order the run reported them
@@ -81,14 +82,10 @@ def column(
     order) aligned ``by`` STEP or TIME. Values sent as text (``"nan"``) become floats."""
     mine = [p for p in points if p.get("name") == name]
     if by == STEP:
-        return by_step((p.get("step"), _float(p["value"])) for p in mine)
+        return by_step((p.get("step"), decode_float(p["value"])) for p in mine)
     if by == TIME:
-        return by_time(((p.get("t"), _float(p["value"])) for p in mine), start)
+        return by_time(((p.get("t"), decode_float(p["value"])) for p in mine), start)
     raise ValueError(f"align by {STEP!r} or {TIME!r}, not {by!r}")
-
-
-def _float(value: Any) -> float:
-    return float(value)
 
 
 def align(columns: Sequence[Sequence[Tuple[Number, float]]]) -> List[Row]:
@@ -193,13 +190,7 @@ def legend_lines(runs: Sequence[Mapping[str, Any]]) -> List[str]:
 
 def cell(value: Optional[float]) -> str:
     """A value as a CSV cell: empty when missing, ``nan``/``inf`` spelled out."""
-    if value is None:
-        return ""
-    if math.isnan(value):
-        return "nan"
-    if math.isinf(value):
-        return "inf" if value > 0 else "-inf"
-    return repr(value)
+    return "" if value is None else str(encode_float(value))
 
 
 class RunMarks:

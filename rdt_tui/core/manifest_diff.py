@@ -1,10 +1,10 @@
 """Compare two dataset manifests (local and remote): which files are missing on the node,
 extra on it, or different (size or MD5)."""
 
-from typing import Any, Dict, List
+from typing import Any, Dict, List, Mapping
 
 
-def diff_manifests(local: Dict[str, Any], remote: Dict[str, Any]) -> Dict[str, List[str]]:
+def diff_manifests(local: Mapping[str, Any], remote: Mapping[str, Any]) -> Dict[str, List[str]]:
     lf, rf = local.get("files") or {}, remote.get("files") or {}
     different = []
     unreadable = []

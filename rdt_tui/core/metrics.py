@@ -27,7 +27,7 @@ lines, LIBERO's ``[info] Epoch:`` lines. Colour codes are removed, and a ``host:
 
 import json
 import re
-from typing import TYPE_CHECKING, Any, Dict, Iterable, List, Optional, Tuple
+from typing import TYPE_CHECKING, Any, Dict, Iterable, List, Mapping, Optional, Tuple, TypeVar
 
 from .formats import metric_format
 
@@ -277,14 +277,17 @@ def bar_progress(text: str) -> Optional[Tuple[int, int]]:
     return (n, total) if total > 0 and n <= total else None
 
 
-def keep_latest(points: Iterable[Dict[str, Any]]) -> List[Dict[str, Any]]:
+_P = TypeVar("_P", bound=Mapping[str, Any])  # a point dict (protocol.messages.Point)
+
+
+def keep_latest(points: Iterable[_P]) -> List[_P]:
     """Points (dicts with ``name`` and ``step``, in seq order) as the agent's store keeps them:
     a point whose step equals the step of the last kept point of its name replaces that point.
 
     The agent sends such a replacement as a new point (same name and step, a new seq); a
     client that gathers points across pages or events applies this so that it ends with what
     a client attaching later gets at once."""
-    kept: List[Optional[Dict[str, Any]]] = []
+    kept: List[Optional[_P]] = []
     last: Dict[str, int] = {}
     for p in points:
         name, step = p["name"], p["step"]

@@ -7,15 +7,13 @@ from typing import Any
 
 from textual.app import App
 
+from ..client import AgentClient
 from ..config.settings import Settings
 from ..core.alerts import away_summary
 
 
-async def on_attach(app: App[Any], client: Any, settings: Settings) -> None:
+async def on_attach(app: App[Any], client: AgentClient, settings: Settings) -> None:
     """Never fails the console: a problem is a notification, the host stays usable."""
-    call = getattr(client, "call", None)
-    if call is None:  # a client without the generic call (a test's fake)
-        return
     try:
         if settings.notify or settings.alerts:
             push: dict[str, Any] = {}  # only what the settings hold: the node keeps the rest
@@ -23,8 +21,8 @@ async def on_attach(app: App[Any], client: Any, settings: Settings) -> None:
                 push["rules"] = settings.alerts
             if settings.notify:
                 push["notify"] = settings.notify
-            await call("notify", push)
-        doc = await call("alerts", {"unseen": True, "mark_seen": True})
+            await client.notify(push)
+        doc = await client.alerts(unseen=True, mark_seen=True)
     except Exception as exc:
         app.notify(f"alerts on {client.host}: {exc}", severity="warning", timeout=15)
         return

@@ -7,6 +7,7 @@ import shlex
 from typing import Any
 
 from ..core.slurm_script import SlurmOptionError, preview
+from ..protocol.messages import RunSummary
 
 
 def launch_text(args: dict[str, Any], command: str) -> str:
@@ -22,7 +23,7 @@ def launch_text(args: dict[str, Any], command: str) -> str:
     return f"{head}\n{script}"
 
 
-def waiting_text(status: dict[str, Any]) -> str:
+def waiting_text(status: RunSummary) -> str:
     """Why a pending Slurm run waits ('' for any other run)."""
     if status.get("status") not in ("pending", "requeued") or not status.get("slurm_job_id"):
         return ""
@@ -36,7 +37,7 @@ def waiting_text(status: dict[str, Any]) -> str:
     return f"Slurm job {status['slurm_job_id']} is waiting{again}: {reason}{when}"
 
 
-def gpu_text(status: dict[str, Any]) -> str:
+def gpu_text(status: RunSummary) -> str:
     """The GPU pane of a Slurm run: the agent on the login node sees none of the job's GPUs."""
     nodes = status.get("nodes") or "its nodes, once it runs"
     return (

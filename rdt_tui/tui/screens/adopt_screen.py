@@ -6,8 +6,6 @@ id (None when cancelled)."""
 
 from __future__ import annotations
 
-from typing import Any
-
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -16,6 +14,7 @@ from textual.screen import ModalScreen
 from textual.widgets import DataTable, Input, Static
 
 from ...client import AgentClient
+from ...protocol.messages import Candidate
 from ..guard import guarded
 
 
@@ -28,7 +27,7 @@ class AdoptScreen(ModalScreen["str | None"]):
     def __init__(self, client: AgentClient) -> None:
         super().__init__()
         self.client = client
-        self.found: dict[str, dict[str, Any]] = {}
+        self.found: dict[str, Candidate] = {}
 
     def compose(self) -> ComposeResult:
         with Vertical():
@@ -71,7 +70,7 @@ class AdoptScreen(ModalScreen["str | None"]):
         )
         table.focus()
 
-    def _highlighted(self) -> dict[str, Any] | None:
+    def _highlighted(self) -> Candidate | None:
         table = self.query_one("#candidates", DataTable)
         if not table.row_count:
             return None

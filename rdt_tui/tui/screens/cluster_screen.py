@@ -17,6 +17,7 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Static
 
 from ...client import AgentClient
+from ...protocol.messages import Gpu, GpuSample
 from ..errors import error_title
 from ..guard import guarded
 
@@ -31,7 +32,7 @@ def util_bar(util: Any, width: int = 10) -> str:
     return "█" * filled + "░" * (width - filled) + f" {util:>3.0f}%"
 
 
-def gpu_cells(host: str, sample: dict[str, Any], g: dict[str, Any]) -> tuple[str, ...]:
+def gpu_cells(host: str, sample: GpuSample, g: Gpu) -> tuple[str, ...]:
     mem_used, mem_total = g.get("mem_used"), g.get("mem_total")
     mem = (
         "-"
@@ -62,7 +63,7 @@ class ClusterScreen(Screen[None]):
         super().__init__()
         self.hosts = hosts
         self.connect = connect
-        self.latest: dict[str, dict[str, Any]] = {}
+        self.latest: dict[str, GpuSample] = {}
         self.errors: dict[str, str] = {}
         self._changed: set[str] = set()
         self._rows: dict[str, int] = {}  # host -> GPU rows it has in the table

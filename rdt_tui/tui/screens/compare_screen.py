@@ -112,8 +112,6 @@ class CompareScreen(Screen[None]):
             page = await self.fetch(run, self.since[i])
             for p in page["points"]:
                 value = p["value"]
-                if isinstance(value, str):
-                    value = float(value)  # "nan" / "inf" travel as text
                 if p.get("step") is None or not isinstance(value, (int, float)):
                     continue
                 series = self.series[i].setdefault(str(p["name"]), Series())

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Mapping
 from typing import Any
 
 from textual import work
@@ -32,6 +33,8 @@ from ...core.alerts import (
 )
 from ...core.metrics import bar_progress
 from ...core.units import human_duration, human_size
+from ...protocol.messages import ENDED_STATES, Event, GpuSample, MetricColumn, RunSummary
+from ...protocol.wire import last_step
 from ..confirm import Confirm
 from ..errors import error_title
 from ..guard import guarded
@@ -45,7 +48,6 @@ from ..widgets.loss_chart import LossChart
 from ..widgets.status_bar import StatusBar
 from .live_status import LiveStatus
 
-ENDED_STATES = ("exited", "stopped", "lost")
 DISK_POLL_S = 30.0
 DISK_RATE_WINDOW_S = 600.0
 SPIKE_QUIET_S = 60.0
@@ -75,7 +77,7 @@ class DashboardScreen(LiveStatus, Screen[None]):
         self.client = client
         self.run_id = run_id
         self.group = group
-        self.final: dict[str, Any] | None = None
+        self.final: RunSummary | None = None
         self.spikes = SpikeDetector()
         self.idle = IdleWatch()
         self._last_spike_alert = 0.0
@@ -139,33 +141,34 @@ class DashboardScreen(LiveStatus, Screen[None]):
         bar = self.query_one(StatusBar)
         chart = self.query_one(LossChart)
         gpus = self.query_one(GpuPane)
-        slurm_job: dict[str, Any] | None = None  # a Slurm run's last status
+        slurm_job: RunSummary | None = None  # a Slurm run's last status
         async for ev in sub:
             bar.heard()
-            kind, data = ev["event"], ev["data"]
-            if kind == "metric":
-                points = data["points"]
-                chart.add(points)
-                stepped = [p for p in points if p["step"] is not None]
-                if stepped:
-                    bar.set_step(stepped[-1]["step"], stepped[-1]["t"])
-                self._check_loss(points)
-            elif kind == "log":
-                log.feed(int(data["offset"]), data["text"])
-                progress = bar_progress(data["text"])
+            if ev["event"] == "metric":
+                series = ev["data"]["series"]  # columns per metric name
+                chart.add(series)
+                last = last_step(series)
+                if last is not None:
+                    bar.set_step(*last)
+                self._check_loss(series.get("loss"))
+            elif ev["event"] == "log":
+                text = ev["data"]["text"]
+                log.feed(ev["data"]["offset"], text)
+                progress = bar_progress(text)
                 if progress:
                     bar.total = progress[1]
-                hit = log_alert(data["text"], self.stop_asked)
+                hit = log_alert(text, self.stop_asked)
                 if hit:
                     self._alert(f"{hit} in the log", f"log:{hit}")
-            elif kind == "gpu" and slurm_job:  # the login node's GPUs are not the job's
+            elif ev["event"] == "gpu" and slurm_job:  # the login node's GPUs are not the job's
                 gpus.update(gpu_text(slurm_job))
-            elif kind == "gpu":
-                gpus.show(data, self.run_id)
-                self._check_idle(data)
-            elif kind == "checkpoint":
-                self.query_one(CheckpointTable).apply(data)
-            elif kind == "status":
+            elif ev["event"] == "gpu":
+                gpus.show(ev["data"], self.run_id)
+                self._check_idle(ev["data"])
+            elif ev["event"] == "checkpoint":
+                self.query_one(CheckpointTable).apply(ev["data"])
+            elif ev["event"] == "status":
+                data = ev["data"]
                 slurm_job = data if data.get("slurm_job_id") else None
                 bar.state = waiting_text(data) or str(data.get("status"))
                 bar.refresh_text()
@@ -184,21 +187,20 @@ class DashboardScreen(LiveStatus, Screen[None]):
                     )
                     self.post_message(self.Alerted("ended", f"run {self.run_id} {text}"))
 
-    def _check_loss(self, points: list[dict[str, Any]]) -> None:
-        for p in points:
-            if p["name"] != "loss":
-                continue
-            value = float(p["value"])  # NaN and Inf arrive as text
+    def _check_loss(self, loss: MetricColumn | None) -> None:
+        if loss is None:
+            return
+        for step, value in zip(loss["step"], loss["value"], strict=True):
             label = nonfinite_label(value)
             if label:
-                self._alert(f"{label} loss (at step {p['step']})", "nonfinite")
+                self._alert(f"{label} loss (at step {step})", "nonfinite")
             elif self.spikes.feed(value) and time.monotonic() - self._last_spike_alert > (
                 SPIKE_QUIET_S
             ):
                 self._last_spike_alert = time.monotonic()
-                self._alert(f"loss spike at step {p['step']}: {value:.4g}", f"spike:{p['step']}")
+                self._alert(f"loss spike at step {step}: {value:.4g}", f"spike:{step}")
 
-    def _check_idle(self, sample: dict[str, Any]) -> None:
+    def _check_idle(self, sample: GpuSample) -> None:
         if self.query_one(StatusBar).state != "running" or not sample.get("gpus"):
             return
         utils = [g.get("util") for g in self.query_one(GpuPane).run_gpus(sample)]
@@ -289,9 +291,9 @@ class DashboardScreen(LiveStatus, Screen[None]):
         assert group is not None
         chart = self.query_one(LossChart)
 
-        def on_event(host: str, ev: dict[str, Any]) -> None:
+        def on_event(host: str, ev: Event) -> None:
             if ev["event"] == "metric" and group.report.runs.get(host) != self.run_id:
-                chart.add(ev["data"]["points"])
+                chart.add(ev["data"]["series"])
 
         try:
             report = await watch_group(group.clients, group.report, group.stop_together, on_event)
@@ -301,7 +303,7 @@ class DashboardScreen(LiveStatus, Screen[None]):
         if report.stopped_by_user and not report.first_dead:
             self.notify(f"group {report.group}: {report.summary().splitlines()[-1]}", timeout=30)
         elif report.first_dead:
-            final = report.final.get(report.first_dead, {})
+            final: Mapping[str, Any] = report.final.get(report.first_dead) or {}
             stopped = ", ".join(report.stopped) or "none"
             self._alert(
                 f"{report.first_dead} died first ({final.get('status')}, exit code "

@@ -104,9 +104,7 @@ class LaunchScreen(Screen[None]):
             "hub": False,
         }
         try:
-            facts = await self.client.call(
-                "preflight", {"params": ask, "cwd": args.get("cwd"), "env": {}}, timeout=30
-            )
+            facts = await self.client.preflight(ask, args.get("cwd"), {}, timeout=30)
         except Exception:
             return  # a hint only: the form works without it (preflight says it again)
         out = facts.get("output") or {}
@@ -130,12 +128,13 @@ class LaunchScreen(Screen[None]):
             for run in sorted(runs, key=lambda r: r.get("started_at") or 0, reverse=True):
                 # Not seq 1 alone: a repainted step's point leaves its seq for a later one.
                 first = (await self.client.metrics(run["id"], 0, 100))["points"][:1]
-                status = await self.client.call("status", {"run": run["id"], "progress": True})
+                status = await self.client.status(run["id"], progress=True)
                 seq = int(status.get("metrics_seq") or 0)
                 last = (await self.client.metrics(run["id"], max(0, seq - 1), 1))["points"]
-                if first and last and last[0]["t"] > first[0]["t"] and last[0]["step"]:
+                t0, t1 = first[0]["t"] if first else None, last[0]["t"] if last else None
+                if t0 is not None and t1 is not None and t1 > t0 and last[0]["step"]:
                     steps = int(last[0]["step"]) - int(first[0]["step"] or 0)
-                    rate = steps / (float(last[0]["t"]) - float(first[0]["t"]))
+                    rate = steps / (t1 - t0)
                     if rate > 0:
                         self.rate = (rate, str(run["id"]))
                         self.refresh_preview()

@@ -10,6 +10,7 @@ from textual import work
 from textual.message import Message
 from textual.screen import Screen
 
+from ...client import AgentClient
 from ..guard import guarded
 from ..widgets.checkpoint_table import CheckpointTable
 from ..widgets.gpu_pane import GpuPane
@@ -25,7 +26,7 @@ COMPACT_WIDTH, COMPACT_HEIGHT = 100, 28
 class LiveStatus(Screen[Any]):
     """Mixed into the dashboard (which has ``client``); ``tick`` runs once a second."""
 
-    client: Any
+    client: AgentClient
 
     class Alerted(Message):
         """An alert raised for the first time (or the run ended): the app may ring."""

@@ -3,8 +3,6 @@ rdt-tui launched named by their run; Enter opens that run's dashboard, ``r`` ref
 
 from __future__ import annotations
 
-from typing import Any
-
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -12,6 +10,7 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Static
 
 from ...client import AgentClient
+from ...protocol.messages import QueueJob
 from ..guard import guarded
 from ..messages import OpenDashboard
 
@@ -25,7 +24,7 @@ class QueueScreen(Screen[None]):
     def __init__(self, client: AgentClient) -> None:
         super().__init__()
         self.client = client
-        self.jobs: dict[str, dict[str, Any]] = {}
+        self.jobs: dict[str, QueueJob] = {}
 
     def compose(self) -> ComposeResult:
         yield Static(
@@ -45,7 +44,7 @@ class QueueScreen(Screen[None]):
     @work(exclusive=True, group="queue")
     @guarded("Reading the Slurm queue")
     async def action_refresh(self) -> None:
-        result = await self.client.call("queue", {})
+        result = await self.client.queue()
         table = self.query_one("#queue", DataTable)
         table.clear()
         self.jobs = {}
@@ -70,10 +69,11 @@ class QueueScreen(Screen[None]):
 
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
         job = self.jobs.get(str(event.row_key.value))
-        if not job or not job.get("run"):
+        run = job.get("run") if job else None
+        if not run:
             self.notify("not a run of rdt-tui's: no dashboard", severity="warning")
             return
-        self.post_message(OpenDashboard(self.client, job["run"]))
+        self.post_message(OpenDashboard(self.client, run))
 
     def action_back(self) -> None:
         self.app.pop_screen()

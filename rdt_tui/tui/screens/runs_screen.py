@@ -22,6 +22,7 @@ from ...client.preflight import apply_fix, run_checks
 from ...core.compare import RunMarks
 from ...core.preflight import summary
 from ...core.units import human_duration
+from ...protocol.messages import RunSummary
 from ..check_detail import by_hand, check_text
 from ..confirm import Confirm
 from ..errors import notify_error
@@ -65,7 +66,7 @@ class RunsScreen(Screen[None]):
         self.list_profiles = profiles
         # Marks outlive this screen (the app's, so runs of several hosts add up).
         self.marks = marks if marks is not None else RunMarks()
-        self.run_records: dict[str, dict[str, Any]] = {}
+        self.run_records: dict[str, RunSummary] = {}
         self.profiles: dict[str, Profile | ProfileError] = {}
         self.checks: list[dict[str, Any]] = []
         self.checked: Profile | None = None
@@ -119,7 +120,7 @@ class RunsScreen(Screen[None]):
                 self._mark_of(r["id"]),
                 r["id"],
                 status,
-                human_duration(time.time() - r["started_at"] if r.get("started_at") else None),
+                human_duration(time.time() - started if (started := r.get("started_at")) else None),
                 " ".join(r.get("argv") or [])[:80],
                 key=r["id"],
             )

@@ -4,18 +4,18 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from typing import Any
 
 from textual.widgets import DataTable
 
 from ...core.units import human_age, human_size
+from ...protocol.messages import Checkpoint, CheckpointEvent
 
 
 class CheckpointTable(DataTable[str]):
     def on_mount(self) -> None:
         self.cursor_type = "row"
         self.add_columns("step", "size", "age", "name", "files")
-        self.checkpoints: dict[str, dict[str, Any]] = {}
+        self.checkpoints: dict[str, Checkpoint] = {}
         # The wall clock ages are read from (checkpoint mtimes are the node's epoch times);
         # tests pass a frozen one.
         self.clock: Callable[[], float] = time.time
@@ -23,7 +23,7 @@ class CheckpointTable(DataTable[str]):
     def _age(self, ts: float | None) -> str:
         return human_age(self.clock() - ts) if ts else "-"
 
-    def apply(self, event: dict[str, Any]) -> None:
+    def apply(self, event: CheckpointEvent) -> None:
         ck = event["checkpoint"]
         if event["kind"] == "removed":
             self.checkpoints.pop(ck["path"], None)

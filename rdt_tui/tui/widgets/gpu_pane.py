@@ -17,6 +17,7 @@ from textual.widgets import Static
 from ...core.alerts import laggards
 from ...core.series import TieredSeries
 from ...core.units import human_duration
+from ...protocol.messages import Gpu, GpuSample
 from .sparkline import spark
 
 WINDOWS = (60.0, 300.0, 900.0, 3600.0, 6 * 3600.0, 24 * 3600.0)
@@ -46,7 +47,7 @@ class GpuPane(Static):
         self.window = WINDOWS[1]
         self.gpu_series: dict[int, TieredSeries] = {}
         self.host_series = TieredSeries()
-        self.last: dict[str, Any] | None = None
+        self.last: GpuSample | None = None
         self.run_id: str | None = None
         self.lagging: list[int] = []
         self._pending = False
@@ -63,7 +64,7 @@ class GpuPane(Static):
         self.window = WINDOWS[(WINDOWS.index(self.window) + 1) % len(WINDOWS)]
         self._render_last()
 
-    def show(self, sample: dict[str, Any], run_id: str | None) -> None:
+    def show(self, sample: GpuSample, run_id: str | None) -> None:
         """Record a sample. Painting waits a tenth of a second, so the hour of samples the
         agent replays on attach costs one paint, not 3600."""
         t = float(sample.get("t") or 0.0)
@@ -93,7 +94,7 @@ class GpuPane(Static):
             self._pending = True
             self.set_timer(0.1, self._render_last)
 
-    def run_gpus(self, sample: dict[str, Any]) -> list[dict[str, Any]]:
+    def run_gpus(self, sample: GpuSample) -> list[Gpu]:
         """The GPUs the run has processes on; all of them when none is tagged (yet)."""
         gpus = sample.get("gpus") or []
         ours = [
@@ -101,7 +102,7 @@ class GpuPane(Static):
         ]
         return ours or list(gpus)
 
-    def _laggards(self, sample: dict[str, Any]) -> list[int]:
+    def _laggards(self, sample: GpuSample) -> list[int]:
         means: dict[int, float] = {}
         for g in self.run_gpus(sample):
             window = self.gpu_series[int(g["index"])].window(LAG_WINDOW_S)
@@ -118,7 +119,7 @@ class GpuPane(Static):
             self.lagging = self._laggards(self.last)
             self.update(self.render_text(self.last))
 
-    def render_text(self, sample: dict[str, Any]) -> str:
+    def render_text(self, sample: GpuSample) -> str:
         if self.summary:
             return self.summary_text(sample, max(20, self.content_size.width or 78))
         width = max(20, self.content_size.width or 60)
@@ -149,7 +150,7 @@ class GpuPane(Static):
             lines.extend(self._card(g, start, half, per_card))
         return "\n".join(lines)
 
-    def summary_text(self, sample: dict[str, Any], width: int) -> str:
+    def summary_text(self, sample: GpuSample, width: int) -> str:
         """Every GPU in a few words, as many to a line as fit: utilisation, memory,
         temperature, power, and whether the run is on it or it lags."""
         gpus = sample.get("gpus") or []
@@ -181,7 +182,7 @@ class GpuPane(Static):
         lines.append(line.rstrip())
         return "\n".join(lines)
 
-    def _card(self, g: dict[str, Any], start: float, half: int, rows: int) -> list[str]:
+    def _card(self, g: Gpu, start: float, half: int, rows: int) -> list[str]:
         index = int(g["index"])
         procs = g.get("processes") or []
         ours = [p for p in procs if p.get("run") == self.run_id and self.run_id]

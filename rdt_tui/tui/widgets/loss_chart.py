@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 from array import array
 from bisect import bisect_left
+from collections.abc import Mapping
 from typing import Any
 
 from textual.app import RenderResult
@@ -19,6 +20,7 @@ from textual_plotext import PlotextPlot
 
 from ...core.downsample import downsample_minmax
 from ...core.units import human_duration
+from ...protocol.messages import MetricColumn
 from .log_scale import log10_all, log_ticks
 
 HISTORY = 200_000
@@ -83,6 +85,11 @@ class Series:
         return out
 
 
+def _first_stepped(col: MetricColumn) -> int:
+    """The seq of the column's first point that has a step (the first the chart keeps)."""
+    return next((q for q, step in zip(col["seq"], col["step"], strict=True) if step is not None), 0)
+
+
 class LossChart(PlotextPlot):
     """Metric points go in with ``add``; a redraw at most once a second draws the chosen one."""
 
@@ -101,19 +108,20 @@ class LossChart(PlotextPlot):
         super().on_mount()
         self.set_interval(1.0, self._redraw_if_dirty)
 
-    def add(self, points: list[dict[str, Any]]) -> None:
-        for p in points:
-            value = p["value"]
-            if isinstance(value, str):
-                value = float(value)  # "nan" / "inf" travel as text
-            if not isinstance(value, (int, float)) or p["step"] is None:
-                continue
-            name = str(p["name"])
-            self.sources[name] = str(p.get("source") or "log")
-            series = self.series.get(name)
-            if series is None:
-                series = self.series[name] = Series()
-            series.add(int(p["step"]), float(value), float(p.get("t") or 0.0))
+    def add(self, series: Mapping[str, MetricColumn]) -> None:
+        """New points, as a subscription hands them: decoded columns per metric name."""
+        # New names in the order their first point came, so the metric shown first (loss, or
+        # the first to report) does not depend on the order of the columns.
+        for name in sorted(series, key=lambda n: _first_stepped(series[n])):
+            col = series[name]
+            kept = self.series.get(name)
+            for step, value, t in zip(col["step"], col["value"], col["t"], strict=True):
+                if step is None:
+                    continue
+                if kept is None:
+                    kept = self.series[name] = Series()
+                self.sources[name] = col["source"]
+                kept.add(step, value, t or 0.0)
         if self.metric is None and self.series:
             self.metric = "loss" if "loss" in self.series else next(iter(self.series))
         self._dirty = True
