@@ -20,6 +20,7 @@ from rdt_tui.tui.screens.dashboard import DashboardScreen
 from rdt_tui.tui.screens.hosts_screen import HostsScreen
 from rdt_tui.tui.screens.runs_screen import RunsScreen
 
+from .fakes import metric_batch
 from .test_tui_snapshots import _console, hosts_checked
 from .test_tui_status import QuietClient, app_on, until
 
@@ -145,7 +146,9 @@ async def test_mouse_switches_the_metric_and_clicks_footer_keys() -> None:
         await until(lambda: isinstance(app.screen, DashboardScreen))
         chart = app.screen.query_one(LossChart)
         await until(lambda: chart.metric == "loss")
-        chart.add([{"name": "lr", "value": 0.1, "step": 1, "t": 1.0}])
+        chart.add(
+            metric_batch([{"seq": 1, "name": "lr", "value": 0.1, "step": 1, "t": 1.0}])["series"]
+        )
         await pilot.click(LossChart)
         assert chart.metric == "lr"
         # The footer's keys are buttons: a click on `?` opens the keys panel.

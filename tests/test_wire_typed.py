@@ -11,7 +11,7 @@ import textwrap
 from pathlib import Path
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-DASHBOARD = os.path.join("rdt_tui", "tui", "dashboard.py")
+DASHBOARD = os.path.join("rdt_tui", "tui", "screens", "dashboard.py")
 
 READER = """
 from rdt_tui.client import AgentClient
