@@ -40,7 +40,8 @@ from operator import add, eq, itemgetter, mul, not_
 from typing import TYPE_CHECKING, Callable, Dict, List, Optional, Sequence, Tuple
 
 from .formats import _NUM, _PAIR
-from .metrics import _ANSI, _POSTFIX, MetricPoint
+from .metrics import _ANSI, _POSTFIX
+from .parsed import BarBlock, ParsedPoints, block_points
 
 if TYPE_CHECKING:
     from .metrics import MetricParser
@@ -91,7 +92,7 @@ def _postfix_keys(text: str) -> Optional[Tuple[str, ...]]:
     return None
 
 
-def parse_lines(parser: "MetricParser", lines: Sequence[str], out: List[MetricPoint]) -> bool:
+def parse_lines(parser: "MetricParser", lines: Sequence[str], out: ParsedPoints) -> bool:
     """Parse ``lines`` into ``out`` as the line-by-line parser would, or return False having
     done nothing (no bar with a postfix in them: the caller parses them line by line)."""
     text = "\n".join(lines)
@@ -121,7 +122,7 @@ def _parse_found(
     keys: Tuple[str, ...],
     lines: Sequence[str],
     found: List[Tuple[str, ...]],
-    out: List[MetricPoint],
+    out: ParsedPoints,
 ) -> None:
     steps_col = list(map(itemgetter(0), found))
     gaps = _gaps(steps_col)  # the lines that are not plain bars, in order
@@ -135,7 +136,7 @@ def _parse_found(
         rows = list(compress(found, steps_col))
         done = _columns(keys, rows, parser._last_bar) if rows else None
         if done is not None or not rows:
-            _interleave(parser, lines, gaps, done, len(keys), out)
+            _interleave(parser, lines, gaps, done, keys, out)
             return
     one = parser._parse_one
     i = 0
@@ -146,7 +147,7 @@ def _parse_found(
                 for line in lines[i:j]:  # the values did not pass: the reference parses them
                     one(line, out)
             else:
-                out.extend(done[0])
+                _block(out, keys, done[0], done[4])
                 parser.last_step, parser._last_bar = done[1][-1], done[3]
         if j < end:
             one(lines[j], out)
@@ -173,48 +174,63 @@ def _gaps(steps_col: List[str]) -> List[int]:
         i += 1
 
 
+def _block(
+    out: ParsedPoints, keys: Tuple[str, ...], steps: List[int], columns: List[List[float]]
+) -> None:
+    """Bars into ``out``: kept as columns, or as points where ``out`` is a plain list."""
+    if isinstance(out, ParsedPoints):
+        out.block(keys, steps, columns)
+    else:
+        out.extend(block_points(BarBlock(keys, steps, columns)))
+
+
 def _interleave(
     parser: "MetricParser",
     lines: Sequence[str],
     gaps: List[int],
     done: "Optional[_Columns]",
-    m: int,
-    out: List[MetricPoint],
+    keys: Tuple[str, ...],
+    out: ParsedPoints,
 ) -> None:
-    """The points of all plain bars (``done``) and of the other lines, in line order."""
+    """The bars of all plain bar lines (``done``) and the points of the other lines, in line
+    order."""
     one = parser._parse_one
     if done is None:
         for j in gaps:
             one(lines[j], out)
         return
-    points, steps, kept, last_bar = done
-    emitted = before = 0  # points out, plain bars behind
+    kept_steps, steps, kept, last_bar, columns = done
+    emitted = before = 0  # bars out, plain bars behind
     for ordinal, j in enumerate(gaps):
         bars = j - ordinal  # plain bars before line j
         if bars > before:
-            upto = (kept[bars] if kept is not None else bars) * m
-            out.extend(points[emitted:upto])
+            upto = kept[bars] if kept is not None else bars
+            if upto > emitted:
+                _block(out, keys, kept_steps[emitted:upto], [c[emitted:upto] for c in columns])
             emitted, before = upto, bars
             parser.last_step = steps[bars - 1]
         one(lines[j], out)
     if len(steps) > before:
-        out.extend(points[emitted:])
+        if emitted:
+            _block(out, keys, kept_steps[emitted:], [c[emitted:] for c in columns])
+        else:
+            _block(out, keys, kept_steps, columns)
         parser.last_step = steps[-1]
     parser._last_bar = last_bar
 
 
 _Bar = Tuple[int, List[Tuple[str, str]]]  # MetricParser._last_bar
-_Columns = Tuple[List[MetricPoint], List[int], Optional[List[int]], Optional[_Bar]]
+# (the steps of the bars kept, the step of every bar, how many bars before each index were
+# kept or None when all were, the last bar as ``_last_bar``, the kept bars' value columns)
+_Columns = Tuple[List[int], List[int], Optional[List[int]], Optional[_Bar], List[List[float]]]
 
 
 def _columns(
     keys: Tuple[str, ...], rows: List[Tuple[str, ...]], last_bar: object
 ) -> Optional[_Columns]:
-    """Points of consecutive plain bars with the line-by-line parser's rules: the step from
-    n, a repaint of the bar before (same step, same values; ``last_bar`` before the first)
-    skipped. Returns (points, the step of each bar, how many bars before each index were
-    kept or None when all were, the last bar as ``_last_bar``), or None when a value is not
-    a number (the reference then parses the lines)."""
+    """The bars of consecutive plain bar lines with the line-by-line parser's rules: the step
+    from n, a repaint of the bar before (same step, same values; ``last_bar`` before the
+    first) skipped. None when a value is not a number (the reference then parses the lines)."""
     m = len(keys)
     values = [list(map(itemgetter(c), rows)) for c in range(1, m + 1)]
     try:
@@ -243,11 +259,7 @@ def _columns(
         kept.extend(accumulate(keep))
         kept_steps = list(compress(steps, keep))
         floats = [list(compress(col, keep)) for col in floats]
-    make = tuple.__new__
-    points: List[MetricPoint] = [None] * (len(kept_steps) * m)  # type: ignore[list-item]
-    for i, (k, col) in enumerate(zip(keys, floats)):
-        points[i::m] = map(make, repeat(MetricPoint), zip(repeat(k), col, kept_steps))
-    return points, steps, kept, last
+    return kept_steps, steps, kept, last, floats
 
 
 # Named formats whose metric line has one shape, read by one regex per chunk like the bars:
@@ -299,7 +311,7 @@ def _gen_shape(text: str) -> "Optional[Tuple[re.Pattern[str], Tuple[Tuple[str, i
     return pat, tuple((k, 3 + i) for i, k in enumerate(keys))
 
 
-def parse_shaped(parser: "MetricParser", lines: Sequence[str], out: List[MetricPoint]) -> bool:
+def parse_shaped(parser: "MetricParser", lines: Sequence[str], out: ParsedPoints) -> bool:
     """``parse_lines`` for a format of ``SHAPED``; False, having done nothing, when the chunk
     holds colour codes, an absurd step, or lines of its shape with and without a field."""
     text = "\n".join(lines)
@@ -345,13 +357,8 @@ def parse_shaped(parser: "MetricParser", lines: Sequence[str], out: List[MetricP
                 continue
             names.append(name)
             columns.append(list(map(float, col)))
-        m = len(names)
-        make = tuple.__new__
-        points: List[MetricPoint] = [None] * (len(steps) * m)  # type: ignore[list-item]
-        for i, (name, col) in enumerate(zip(names, columns)):
-            points[i::m] = map(make, repeat(MetricPoint), zip(repeat(name), col, steps))
-        done = (points, steps, None, parser._last_bar)
-        _interleave(parser, lines, _gaps(steps_col), done, m, out)
+        done = (steps, steps, None, parser._last_bar, columns)
+        _interleave(parser, lines, _gaps(steps_col), done, tuple(names), out)
     finally:
         if collecting:
             gc.enable()
@@ -365,7 +372,7 @@ _JSON_LINE = re.compile(r"(?:(\{[^\n]*\})|[^\n]*)\n")
 _SCAN = json.JSONDecoder().scan_once  # type: ignore[attr-defined]  # json.loads without its frames
 
 
-def parse_json_lines(parser: "MetricParser", lines: Sequence[str], out: List[MetricPoint]) -> bool:
+def parse_json_lines(parser: "MetricParser", lines: Sequence[str], out: ParsedPoints) -> bool:
     """``parse_lines`` for ``dp`` and ``json``; False, having done nothing, when the chunk
     holds a line the decoder refuses (the reference then reads each line)."""
     # No colour-code check: an escape character makes a line that starts with `{` bad JSON
@@ -400,7 +407,7 @@ def parse_json_lines(parser: "MetricParser", lines: Sequence[str], out: List[Met
     return True
 
 
-_Path = Callable[["MetricParser", List[str], List[MetricPoint]], bool]
+_Path = Callable[["MetricParser", List[str], ParsedPoints], bool]
 
 
 def fast_path(fmt: str) -> Optional[_Path]:

@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, Any, Dict, Iterable, List, NamedTuple, Optiona
 
 if TYPE_CHECKING:
     from . import fastscan
+    from .parsed import ParsedPoints
 
 
 class MetricPoint(NamedTuple):
@@ -112,7 +113,20 @@ class MetricParser:
             self._fast = fast_path(fmt)
 
     def parse_lines(self, lines: Iterable[str]) -> List[MetricPoint]:
+        if self._fast is not None:
+            return self.parse_points(lines).to_list()
         out: List[MetricPoint] = []
+        one = self._parse_one
+        for line in lines:
+            one(line, out)
+        return out
+
+    def parse_points(self, lines: Iterable[str]) -> "ParsedPoints":
+        """The points of ``lines`` as ``parse_lines`` gives them, runs of tqdm bars kept as
+        columns (``core/parsed.py``): what the agent's store appends without a tuple per point."""
+        from .parsed import ParsedPoints
+
+        out = ParsedPoints()
         fast = self._fast
         if fast is not None:
             from .fastscan import MIN_LINES
@@ -123,7 +137,7 @@ class MetricParser:
                 return out
         one = self._parse_one
         for line in lines:
-            one(line, out)
+            one(line, out)  # type: ignore[arg-type]  # append/extend, as a list
         return out
 
     def _parse_one(self, line: str, out: List[MetricPoint]) -> None:
