@@ -31,7 +31,7 @@ class ParsedPoints:
     """Points in parse order: lists of ``MetricPoint`` and ``BarBlock`` s. ``append`` and
     ``extend`` take points as a list does, so the line-by-line parser writes into it as is."""
 
-    __slots__ = ("parts", "_tail")
+    __slots__ = ("_tail", "parts")
 
     def __init__(self) -> None:
         self.parts: List[Part] = []
