@@ -25,11 +25,14 @@ import math
 import os
 import struct
 from array import array
-from typing import Any, Dict, List, Optional, Sequence, Tuple
+from itertools import compress
+from operator import eq, not_
+from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple, Union
 
-from ..core.downsample import downsample_minmax
 from ..core.metrics import MAX_STEP, MetricPoint
+from ..core.parsed import BarBlock, ParsedPoints, block_points
 from .files import CorruptFile, ensure_private_dir, read_json, write_json_atomic
+from .metricsummary import Summary, pick
 
 FORMAT = 2
 RECORDS = "points.bin"
@@ -44,12 +47,13 @@ NO_STEP = -(2**63)
 
 
 class _Series:
-    __slots__ = ("seq", "step", "value")
+    __slots__ = ("seq", "step", "summary", "value")
 
     def __init__(self) -> None:
         self.seq = array("q")
         self.step = array("q")  # NO_STEP where the line gave no step
         self.value = array("d")
+        self.summary = Summary()  # per-block min/max/sum, for history (agent/metricsummary.py)
 
     def __len__(self) -> int:
         return len(self.seq)
@@ -88,15 +92,51 @@ class MetricStore:
         self._batch_t = array("d")
 
     # ----- writing -----------------------------------------------------------------------
-    def append(self, points: Sequence[MetricPoint], now: float) -> Tuple[int, int]:
-        """Number and keep ``points``; the first and last seq they were given. Never raises
-        for what a job printed: out-of-range steps are kept without a step, and a disk error
-        is remembered in ``write_error`` and retried with the next batch."""
+    def append(
+        self, points: Union[Sequence[MetricPoint], ParsedPoints], now: float
+    ) -> Tuple[int, int]:
+        """Number and keep ``points`` (a parser's ``ParsedPoints``: runs of bars are appended
+        as whole columns); the first and last seq they were given. Never raises for what a
+        job printed: out-of-range steps are kept without a step, and a disk error is
+        remembered in ``write_error`` and retried with the next batch."""
         first = self.last_seq + 1
         new_names: List[str] = []
         changed: Dict[int, int] = {}  # name -> the first index of its series this batch wrote
-        index, series = self._index, self._series
         seq = self.last_seq
+        parts = points.parts if isinstance(points, ParsedPoints) else [points]
+        for part in parts:
+            if isinstance(part, BarBlock):
+                done = self._append_block(part, seq, changed, new_names)
+                if done is not None:
+                    seq = done
+                    continue
+                part = block_points(part)  # a name the store refuses: point by point
+            seq = self._append_points(part, seq, changed, new_names)
+        if seq < first:
+            return first, self.last_seq
+        self.last_seq = seq
+        self._batch_seq.append(first)
+        self._batch_t.append(now)
+        # The batch's net effect per name: cut the series back to `keep`, then these points. A
+        # point replaced within the batch is never written; a replay is one slice per name.
+        names = json.dumps(new_names).encode("utf-8") if new_names else b""
+        record = [_HEADER.pack(len(changed), len(names), now, first, seq), names]
+        for k, keep in changed.items():
+            s = self._series[k]
+            record.append(_GROUP.pack(k, keep, len(s.seq) - keep))
+            record += (s.seq[keep:].tobytes(), s.step[keep:].tobytes(), s.value[keep:].tobytes())
+        self._pending += b"".join(record)
+        self._flush()
+        return first, self.last_seq
+
+    def _append_points(
+        self,
+        points: Sequence[MetricPoint],
+        seq: int,
+        changed: Dict[int, int],
+        new_names: List[str],
+    ) -> int:
+        index, series = self._index, self._series
         for name, value, step in points:
             k = index.get(name)
             if k is None:
@@ -124,22 +164,48 @@ class MetricStore:
                 s.value.append(value)
             if k not in changed:
                 changed[k] = at
-        if seq < first:
-            return first, self.last_seq
-        self.last_seq = seq
-        self._batch_seq.append(first)
-        self._batch_t.append(now)
-        # The batch's net effect per name: cut the series back to `keep`, then these points. A
-        # point replaced within the batch is never written; a replay is one slice per name.
-        names = json.dumps(new_names).encode("utf-8") if new_names else b""
-        parts = [_HEADER.pack(len(changed), len(names), now, first, seq), names]
-        for k, keep in changed.items():
-            s = series[k]
-            parts.append(_GROUP.pack(k, keep, len(s.seq) - keep))
-            parts += (s.seq[keep:].tobytes(), s.step[keep:].tobytes(), s.value[keep:].tobytes())
-        self._pending += b"".join(parts)
-        self._flush()
-        return first, self.last_seq
+        return seq
+
+    def _append_block(
+        self, block: BarBlock, seq: int, changed: Dict[int, int], new_names: List[str]
+    ) -> Optional[int]:
+        """A run of bars appended column by column (C loops), with the rules of
+        ``_append_points``: bar i's value of key j takes seq ``seq + i*m + j + 1``, and a bar
+        of the same step as the one before it (or as its series' last point) replaces it.
+        None, having done nothing, when a key is a name the store would refuse."""
+        keys, steps, values = block
+        m, n = len(keys), len(steps)
+        unknown = [k for k in keys if k not in self._index]
+        if len(self.names) + len(unknown) > MAX_NAMES or any(
+            len(k) > MAX_NAME_LEN for k in unknown
+        ):
+            return None
+        for name in unknown:
+            self._add_name(name)
+            new_names.append(name)
+        keep = None
+        if n > 1:
+            same = list(map(eq, steps[1:], steps[:-1]))
+            if True in same:  # a bar repainted with new values: the later one is the point
+                keep = list(map(not_, same))
+                keep.append(True)
+                steps = list(compress(steps, keep))
+        for j, name in enumerate(keys):
+            k = self._index[name]
+            s = self._series[k]
+            seqs: Iterable[int] = range(seq + 1 + j, seq + 1 + n * m, m)
+            col: Iterable[float] = values[j]
+            if keep is not None:
+                seqs, col = compress(seqs, keep), compress(col, keep)
+            at = len(s.seq)
+            if at and s.step[-1] == steps[0]:
+                at -= 1  # its series' last point, repainted: replaced
+                del s.seq[at:], s.step[at:], s.value[at:]
+            s.seq.extend(seqs)
+            s.step.extend(steps)
+            s.value.extend(col)
+            changed[k] = min(changed.get(k, at), at)
+        return seq + n * m
 
     def _add_name(self, name: str) -> int:
         k = len(self.names)
@@ -287,13 +353,14 @@ class MetricStore:
         return self._batch_t[i] if i >= 0 else 0.0
 
     def history(self, names: Optional[Sequence[str]], points: int) -> Dict[str, Any]:
-        """Each series downsampled to at most ``points`` points, spikes kept."""
+        """Each series downsampled to at most ``points`` points, spikes kept; a long series
+        from its per-block summaries (agent/metricsummary.py), not from every point."""
         series: Dict[str, Any] = {}
         for k, name in enumerate(self.names):
             if names and name not in names:
                 continue
             s = self._series[k]
-            idx = downsample_minmax(s.value, points)
+            idx = pick(s.value, s.summary, points)
             series[name] = {
                 "count": len(s),
                 "step": _step_list(array("q", (s.step[i] for i in idx))),

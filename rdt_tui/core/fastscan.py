@@ -37,15 +37,17 @@ import json
 import re
 from itertools import accumulate, compress, repeat
 from operator import add, eq, itemgetter, mul, not_
-from typing import TYPE_CHECKING, Callable, Dict, List, Optional, Sequence, Tuple
+from typing import TYPE_CHECKING, Callable, Dict, List, Optional, Sequence, Tuple, Union
 
 from .formats import _NUM, _PAIR
-from .metrics import _ANSI, _POSTFIX
+from .metrics import _ANSI, _POSTFIX, MetricPoint
 from .parsed import BarBlock, ParsedPoints, block_points
 
 if TYPE_CHECKING:
     from .metrics import MetricParser
 
+# Where points go: the agent's ParsedPoints (bars kept as columns), or a list (tests, tools).
+_Out = Union[ParsedPoints, List[MetricPoint]]
 # Fewer lines than this go line by line: the join and the scan would cost more than they save.
 MIN_LINES = 64
 # A bar anywhere in the chunk, to learn the postfix keys the chunk's bars carry.
@@ -92,7 +94,7 @@ def _postfix_keys(text: str) -> Optional[Tuple[str, ...]]:
     return None
 
 
-def parse_lines(parser: "MetricParser", lines: Sequence[str], out: ParsedPoints) -> bool:
+def parse_lines(parser: "MetricParser", lines: Sequence[str], out: "_Out") -> bool:
     """Parse ``lines`` into ``out`` as the line-by-line parser would, or return False having
     done nothing (no bar with a postfix in them: the caller parses them line by line)."""
     text = "\n".join(lines)
@@ -122,7 +124,7 @@ def _parse_found(
     keys: Tuple[str, ...],
     lines: Sequence[str],
     found: List[Tuple[str, ...]],
-    out: ParsedPoints,
+    out: "_Out",
 ) -> None:
     steps_col = list(map(itemgetter(0), found))
     gaps = _gaps(steps_col)  # the lines that are not plain bars, in order
@@ -175,7 +177,7 @@ def _gaps(steps_col: List[str]) -> List[int]:
 
 
 def _block(
-    out: ParsedPoints, keys: Tuple[str, ...], steps: List[int], columns: List[List[float]]
+    out: "_Out", keys: Tuple[str, ...], steps: List[int], columns: List[List[float]]
 ) -> None:
     """Bars into ``out``: kept as columns, or as points where ``out`` is a plain list."""
     if isinstance(out, ParsedPoints):
@@ -190,7 +192,7 @@ def _interleave(
     gaps: List[int],
     done: "Optional[_Columns]",
     keys: Tuple[str, ...],
-    out: ParsedPoints,
+    out: "_Out",
 ) -> None:
     """The bars of all plain bar lines (``done``) and the points of the other lines, in line
     order."""
@@ -311,7 +313,7 @@ def _gen_shape(text: str) -> "Optional[Tuple[re.Pattern[str], Tuple[Tuple[str, i
     return pat, tuple((k, 3 + i) for i, k in enumerate(keys))
 
 
-def parse_shaped(parser: "MetricParser", lines: Sequence[str], out: ParsedPoints) -> bool:
+def parse_shaped(parser: "MetricParser", lines: Sequence[str], out: "_Out") -> bool:
     """``parse_lines`` for a format of ``SHAPED``; False, having done nothing, when the chunk
     holds colour codes, an absurd step, or lines of its shape with and without a field."""
     text = "\n".join(lines)
@@ -372,7 +374,7 @@ _JSON_LINE = re.compile(r"(?:(\{[^\n]*\})|[^\n]*)\n")
 _SCAN = json.JSONDecoder().scan_once  # type: ignore[attr-defined]  # json.loads without its frames
 
 
-def parse_json_lines(parser: "MetricParser", lines: Sequence[str], out: ParsedPoints) -> bool:
+def parse_json_lines(parser: "MetricParser", lines: Sequence[str], out: "_Out") -> bool:
     """``parse_lines`` for ``dp`` and ``json``; False, having done nothing, when the chunk
     holds a line the decoder refuses (the reference then reads each line)."""
     # No colour-code check: an escape character makes a line that starts with `{` bad JSON
@@ -407,7 +409,7 @@ def parse_json_lines(parser: "MetricParser", lines: Sequence[str], out: ParsedPo
     return True
 
 
-_Path = Callable[["MetricParser", List[str], ParsedPoints], bool]
+_Path = Callable[["MetricParser", List[str], _Out], bool]
 
 
 def fast_path(fmt: str) -> Optional[_Path]:

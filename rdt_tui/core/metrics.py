@@ -27,11 +27,14 @@ lines, LIBERO's ``[info] Epoch:`` lines. Colour codes are removed, and a ``host:
 
 import json
 import re
-from typing import TYPE_CHECKING, Any, Dict, Iterable, List, NamedTuple, Optional, Tuple
+from typing import TYPE_CHECKING, Any, Dict, Iterable, List, NamedTuple, Optional, Tuple, Union
 
 if TYPE_CHECKING:
     from . import fastscan
     from .parsed import ParsedPoints
+
+    # Where the parser puts points: a list, or the fast path's ParsedPoints (append, extend).
+    Sink = Union[List["MetricPoint"], ParsedPoints]
 
 
 class MetricPoint(NamedTuple):
@@ -137,10 +140,10 @@ class MetricParser:
                 return out
         one = self._parse_one
         for line in lines:
-            one(line, out)  # type: ignore[arg-type]  # append/extend, as a list
+            one(line, out)
         return out
 
-    def _parse_one(self, line: str, out: List[MetricPoint]) -> None:
+    def _parse_one(self, line: str, out: "Sink") -> None:
         # Cheap screens first: most log lines carry no metric at all.
         if "=" in line or ":" in line:
             try:
@@ -148,7 +151,7 @@ class MetricParser:
             except (ValueError, OverflowError, TypeError, RecursionError, MemoryError):
                 pass  # whatever a job prints, the watcher goes on: the line gives nothing
 
-    def _parse_line(self, line: str, out: List[MetricPoint]) -> None:
+    def _parse_line(self, line: str, out: "Sink") -> None:
         if "\x1b" in line:
             line = _ANSI.sub("", line)
         for needle, match in self._project:
@@ -196,7 +199,7 @@ class MetricParser:
                 line = " " + line[prefix.end() :]
             self._parse_pairs(line, out)
 
-    def _parse_bar(self, bar: "re.Match[str]", out: List[MetricPoint]) -> None:
+    def _parse_bar(self, bar: "re.Match[str]", out: "Sink") -> None:
         n = bar.group(1)
         step = int(n) if len(n) < 16 else as_step(n)  # 15 digits stay under MAX_STEP
         if step is None:
@@ -213,7 +216,7 @@ class MetricParser:
         for name, value in pairs:
             out.append(make(MetricPoint, (name, float(value), step)))
 
-    def _parse_json(self, text: str, out: List[MetricPoint]) -> bool:
+    def _parse_json(self, text: str, out: "Sink") -> bool:
         try:
             obj = json.loads(text)
         except ValueError:
@@ -223,7 +226,7 @@ class MetricParser:
         self._json_object(obj, out)
         return True
 
-    def _json_object(self, obj: Dict[str, Any], out: List[MetricPoint]) -> None:
+    def _json_object(self, obj: Dict[str, Any], out: "Sink") -> None:
         """The points of one JSON line's object (the fast path decodes a chunk's at once)."""
         step = None
         for key in STEP_KEYS:
@@ -247,7 +250,7 @@ class MetricParser:
                 except OverflowError:
                     continue  # an integer too large for a float
 
-    def _parse_pairs(self, line: str, out: List[MetricPoint]) -> None:
+    def _parse_pairs(self, line: str, out: "Sink") -> None:
         pairs = []
         for m in _KV.finditer(line):
             name, value = m.groups()
