@@ -27,7 +27,7 @@ import struct
 from array import array
 from itertools import compress
 from operator import eq, not_
-from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple, Union
+from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
 
 from ..core.metrics import MAX_STEP, MetricPoint
 from ..core.parsed import BarBlock, ParsedPoints, block_points
@@ -183,27 +183,34 @@ class MetricStore:
         for name in unknown:
             self._add_name(name)
             new_names.append(name)
+        kept_steps = steps
         keep = None
         if n > 1:
             same = list(map(eq, steps[1:], steps[:-1]))
             if True in same:  # a bar repainted with new values: the later one is the point
                 keep = list(map(not_, same))
                 keep.append(True)
-                steps = list(compress(steps, keep))
+                kept_steps = list(compress(steps, keep))
+        index, series = self._index, self._series
+        first_step = steps[0]
         for j, name in enumerate(keys):
-            k = self._index[name]
-            s = self._series[k]
-            seqs: Iterable[int] = range(seq + 1 + j, seq + 1 + n * m, m)
-            col: Iterable[float] = values[j]
-            if keep is not None:
-                seqs, col = compress(seqs, keep), compress(col, keep)
+            k = index[name]
+            s = series[k]
+            seqs = range(seq + 1 + j, seq + 1 + n * m, m)
+            col = values[j]
             at = len(s.seq)
-            if at and s.step[-1] == steps[0]:
+            if at and s.step[-1] == first_step:
                 at -= 1  # its series' last point, repainted: replaced
                 del s.seq[at:], s.step[at:], s.value[at:]
-            s.seq.extend(seqs)
-            s.step.extend(steps)
-            s.value.extend(col)
+            # fromlist: a C loop over a list, the quickest way into an array (extend from
+            # an iterator takes twice as long).
+            if keep is None:
+                s.seq.fromlist(list(seqs))
+                s.value.fromlist(col)
+            else:
+                s.seq.fromlist(list(compress(seqs, keep)))
+                s.value.fromlist(list(compress(col, keep)))
+            s.step.fromlist(kept_steps)
             changed[k] = min(changed.get(k, at), at)
         return seq + n * m
 
