@@ -150,3 +150,24 @@ def test_a_summary_never_covers_the_last_point(tmp_path: Any) -> None:
     hist = store.history(None, 100)["series"]["loss"]
     assert 5.0 in hist["value"] and 0.0 not in hist["value"] and hist["count"] == n
     assert os.path.exists(os.path.join(str(tmp_path), "points.bin"))
+
+
+def test_summaries_survive_a_restart_and_never_outgrow_the_records(tmp_path: Any) -> None:
+    """The cursor's save writes summary.bin, so a restarted daemon's first history reads no
+    point twice; a summary covering points that the records lost (a crash) is not used."""
+    n = metricsummary.LONG + 10 * metricsummary.BLOCK
+    block = ParsedPoints()
+    block.block(("loss",), list(range(n)), [[math.cos(i / 999.0) for i in range(n)]])
+    store = MetricStore(str(tmp_path))
+    store.append(block, 1.0)
+    store.save_cursor({})
+    before = store.history(None, 300)
+    store.close()
+    again = MetricStore(str(tmp_path))
+    assert again.load() is not None
+    summary = again._series[0].summary
+    assert len(summary.mins) == (n - 1) // metricsummary.BLOCK  # read back, not computed
+    assert again.history(None, 300) == before
+    # summary.bin from a longer past: more blocks than the points now kept.
+    data = metricsummary.dump([summary])
+    assert metricsummary.load(data, [n]) and not metricsummary.load(data, [metricsummary.BLOCK])

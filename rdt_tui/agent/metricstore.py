@@ -31,11 +31,13 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
 
 from ..core.metrics import MAX_STEP, MetricPoint
 from ..core.parsed import BarBlock, ParsedPoints, block_points
-from .files import CorruptFile, ensure_private_dir, read_json, write_json_atomic
+from . import metricsummary
+from .files import CorruptFile, ensure_private_dir, read_json, write_atomic, write_json_atomic
 from .metricsummary import Summary, pick
 
 FORMAT = 2
 RECORDS = "points.bin"
+SUMMARY = "summary.bin"  # per-block summaries of long series (agent/metricsummary.py)
 # A batch: how many names it touched, bytes of the new names' JSON, when it was parsed, its
 # first and last seq. Then per name: its index, where its series is cut back to (a replaced
 # point), how many points follow (seq, step and value columns).
@@ -248,10 +250,26 @@ class MetricStore:
         # Not fsynced: the cursor is a cache. Lost or torn by a power cut, it only makes the
         # next daemon parse the log again (an older cursor also works: records are cut to it).
         cursor = dict(extra, format=FORMAT, last_seq=self._written_seq, bytes=self._written)
+        self._save_summaries()
         try:
             write_json_atomic(os.path.join(self.directory, "cursor.json"), cursor, durable=False)
         except OSError as exc:
             self.write_error = f"{exc.strerror or exc} ({self.directory})"
+
+    def _save_summaries(self) -> None:
+        """Summaries of the blocks completed since the last cursor, all series in one file
+        (written before the cursor: a summary never covers points the records lack)."""
+        grew = False
+        for s in self._series:
+            before = len(s.summary.mins)
+            s.summary.update(s.value)
+            grew = grew or len(s.summary.mins) > before
+        if grew:
+            data = metricsummary.dump([s.summary for s in self._series])
+            try:
+                write_atomic(os.path.join(self.directory, SUMMARY), data, durable=False)
+            except OSError as exc:
+                self.write_error = f"{exc.strerror or exc} ({self.directory})"
 
     def close(self) -> None:
         if self._fd is not None:
@@ -308,6 +326,13 @@ class MetricStore:
             return False
         with open(path, "ab") as fh:
             fh.truncate(size)  # drop a tail written after the cursor
+        try:
+            with open(os.path.join(self.directory, SUMMARY), "rb") as fh:
+                kept = metricsummary.load(fh.read(), [len(s) for s in self._series])
+        except (OSError, ValueError, struct.error):
+            kept = {}
+        for k, summary in kept.items():
+            self._series[k].summary = summary
         self.last_seq = self._written_seq = seq
         self._written = size
         return True
@@ -323,6 +348,7 @@ class MetricStore:
                 "cursor.json",
                 "batches.f64",
                 RECORDS,
+                SUMMARY,
             ):
                 os.unlink(os.path.join(self.directory, name))
 

@@ -13,8 +13,9 @@ series' last point in place (a tqdm repaint of the same step), never one before 
 """
 
 import math
+import struct
 from array import array
-from typing import List, Optional
+from typing import Dict, List, Optional, Sequence
 
 from ..core.downsample import downsample_minmax
 
@@ -45,6 +46,40 @@ class Summary:
             self.maxs.append(max(seg))
             self.sums.append(sum(seg))
             a += BLOCK
+
+
+_ENTRY = struct.Struct("<II")  # a series' index among the store's names, its blocks summarized
+
+
+def dump(summaries: Sequence[Summary]) -> bytes:
+    """Every series' summaries, for ``summary.bin`` (so a restarted daemon's first history
+    does not read every point again)."""
+    parts: List[bytes] = []
+    for k, s in enumerate(summaries):
+        if s.mins:
+            parts += (_ENTRY.pack(k, len(s.mins)), s.mins.tobytes(), s.maxs.tobytes())
+            parts.append(s.sums.tobytes())
+    return b"".join(parts)
+
+
+def load(data: bytes, lengths: Sequence[int]) -> Dict[int, Summary]:
+    """The summaries in ``data`` of series that still hold more points than they cover (a
+    file from before a crash may cover points the records lost: those are dropped)."""
+    out: Dict[int, Summary] = {}
+    pos = 0
+    while pos + _ENTRY.size <= len(data):
+        k, blocks = _ENTRY.unpack_from(data, pos)
+        pos += _ENTRY.size
+        cols = []
+        for _ in range(3):
+            col = array("d")
+            col.frombytes(data[pos : pos + blocks * 8])
+            cols.append(col)
+            pos += blocks * 8
+        if k < len(lengths) and blocks * BLOCK < lengths[k] and len(cols[2]) == blocks:
+            s = out[k] = Summary()
+            s.mins, s.maxs, s.sums = cols
+    return out
 
 
 def pick(values: "array[float]", summary: Summary, target: int) -> List[int]:
