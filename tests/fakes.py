@@ -139,6 +139,11 @@ class FakeClient:
     async def gpus(self, limit: int = 1) -> dict[str, Any]:
         return {"samples": [SAMPLE_GPUS]}
 
+    async def history(
+        self, run: str, points: int = 500, names: list[str] | None = None
+    ) -> dict[str, Any]:
+        return {"last_seq": 0, "series": {}}  # the scripted metric events bring the points
+
     async def tail(self, run: str, lines: int = 50) -> dict[str, Any]:
         return {"lines": [], "end": 0}  # the scripted log event brings the text
 

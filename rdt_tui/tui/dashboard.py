@@ -45,6 +45,8 @@ from .widgets.log_pane import LogPane, log_source
 from .widgets.loss_chart import LossChart
 from .widgets.status_bar import StatusBar
 
+CHART_SEED_POINTS = 2000  # per series, from the history op when the dashboard opens
+
 ENDED_STATES = ("exited", "stopped", "lost")
 DISK_POLL_S = 30.0
 DISK_RATE_WINDOW_S = 600.0
@@ -155,9 +157,14 @@ class DashboardScreen(LiveStatus, Screen[None]):
         log = self.query_one(LogPane)
         # The live text starts at the log's last page; older pages are read on demand.
         start = await log.open(log_source(self.client, self.run_id))
-        sub = await self.client.subscribe(self.run_id, since={"log": start}, gpu=True)
         bar = self.query_one(StatusBar)
         chart = self.query_one(LossChart)
+        # The chart starts from a downsampled view (the agent's per-block summaries), then
+        # follows from its last seq: a run of 10 million points is never streamed whole.
+        hist = await self.client.history(self.run_id, points=CHART_SEED_POINTS)
+        self._check_loss([p for p in chart.seed(hist) if isinstance(p["value"], str)])
+        since = {"log": start, "metric": int(hist.get("last_seq") or 0)}
+        sub = await self.client.subscribe(self.run_id, since=since, gpu=True)
         gpus = self.query_one(GpuPane)
         slurm_job: dict[str, Any] | None = None  # a Slurm run's last status
         async for ev in sub:

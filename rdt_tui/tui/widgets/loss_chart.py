@@ -101,6 +101,17 @@ class LossChart(PlotextPlot):
         super().on_mount()
         self.set_interval(1.0, self._redraw_if_dirty)
 
+    def seed(self, history: dict[str, Any]) -> list[dict[str, Any]]:
+        """Start from the agent's downsampled history (``history`` op: a few hundred points a
+        series, its spikes and NaNs kept); the points it added, in step order per series."""
+        points = [
+            {"name": name, "step": step, "value": value, "t": t, "source": col.get("source")}
+            for name, col in history.get("series", {}).items()
+            for step, value, t in zip(col["step"], col["value"], col["t"], strict=True)
+        ]
+        self.add(points)
+        return points
+
     def add(self, points: list[dict[str, Any]]) -> None:
         for p in points:
             value = p["value"]
