@@ -171,3 +171,41 @@ def test_summaries_survive_a_restart_and_never_outgrow_the_records(tmp_path: Any
     # summary.bin from a longer past: more blocks than the points now kept.
     data = metricsummary.dump([summary])
     assert metricsummary.load(data, [n]) and not metricsummary.load(data, [metricsummary.BLOCK])
+
+
+def test_a_finished_run_is_sealed_and_mapped_not_loaded(
+    tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A finished run's columns are written once to columns.bin; a restarted daemon maps it
+    (no replay of points.bin) and answers since/history as the loaded store did; a new point
+    takes the columns back into memory, and the store replays as usual afterwards."""
+    from rdt_tui.agent import metricseal
+
+    monkeypatch.setattr(metricseal, "SEAL_MIN", 1000)
+    n = metricsummary.LONG + 3 * metricsummary.BLOCK
+    block = ParsedPoints()
+    block.block(("loss", "lr"), list(range(n)), [[1.0 / (i + 1) for i in range(n)], [0.1] * n])
+    store = MetricStore(str(tmp_path))
+    store.append(block, 1.0)
+    store.append([MetricPoint("val", math.nan, n - 1)], 2.0)
+    store.save_cursor({"finished": True})
+    want = store_state(store), store.history(None, 300), store.since(n - 5, 10)
+    store.close()
+
+    def no_replay(*args: Any) -> bool:
+        raise AssertionError("a sealed store must not replay points.bin")
+
+    again = MetricStore(str(tmp_path))
+    with monkeypatch.context() as m:
+        m.setattr(MetricStore, "_replay", no_replay)
+        assert again.load() is not None
+    assert isinstance(again._series[0].value, memoryview)
+    assert (store_state(again), again.history(None, 300), again.since(n - 5, 10)) == want
+    again.save_cursor({"finished": True})  # the daemon's first poll: not written again
+    again.append([MetricPoint("loss", 0.5, n)], 3.0)
+    assert isinstance(again._series[0].value, array)
+    again.save_cursor({})
+    again.close()
+    third = MetricStore(str(tmp_path))
+    assert third.load() is not None and third.last_seq == 2 * n + 2
+    assert third.since(0, 10**9)[0]["series"]["loss"]["value"][-1] == 0.5

@@ -22,17 +22,17 @@ not move past what is on disk.
 import bisect
 import json
 import math
+import mmap
 import os
 import struct
 from array import array
-from itertools import compress
-from operator import eq, not_
 from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
 
 from ..core.metrics import MAX_STEP, MetricPoint
 from ..core.parsed import BarBlock, ParsedPoints, block_points
-from . import metricsummary
+from . import metricseal, metricsummary
 from .files import CorruptFile, ensure_private_dir, read_json, write_atomic, write_json_atomic
+from .metricblock import append_block
 from .metricsummary import Summary, pick
 
 FORMAT = 2
@@ -52,9 +52,10 @@ class _Series:
     __slots__ = ("seq", "step", "summary", "value")
 
     def __init__(self) -> None:
-        self.seq = array("q")
-        self.step = array("q")  # NO_STEP where the line gave no step
-        self.value = array("d")
+        # Arrays; memoryviews of columns.bin in a sealed store (agent/metricseal.py).
+        self.seq: Any = array("q")
+        self.step: Any = array("q")  # NO_STEP where the line gave no step
+        self.value: Any = array("d")
         self.summary = Summary()  # per-block min/max/sum, for history (agent/metricsummary.py)
 
     def __len__(self) -> int:
@@ -90,8 +91,11 @@ class MetricStore:
         self._written_seq = 0  # the last seq those bytes hold
         self._pending = bytearray()  # records not on disk yet (a failed write)
         # First seq of each appended batch, and when it was parsed.
-        self._batch_seq = array("q")
-        self._batch_t = array("d")
+        self._batch_seq: Any = array("q")
+        self._batch_t: Any = array("d")
+        # A finished run's columns mapped from columns.bin (agent/metricseal.py), not loaded.
+        self._mapped: Optional[mmap.mmap] = None
+        self._sealed: Optional[Dict[str, Any]] = None  # the cursor's "sealed", while it holds
 
     # ----- writing -----------------------------------------------------------------------
     def append(
@@ -101,6 +105,8 @@ class MetricStore:
         as whole columns); the first and last seq they were given. Never raises for what a
         job printed: out-of-range steps are kept without a step, and a disk error is
         remembered in ``write_error`` and retried with the next batch."""
+        if self._mapped is not None:
+            metricseal.unseal(self)  # new points for a finished run: its columns into memory again
         first = self.last_seq + 1
         new_names: List[str] = []
         changed: Dict[int, int] = {}  # name -> the first index of its series this batch wrote
@@ -108,7 +114,7 @@ class MetricStore:
         parts = points.parts if isinstance(points, ParsedPoints) else [points]
         for part in parts:
             if isinstance(part, BarBlock):
-                done = self._append_block(part, seq, changed, new_names)
+                done = append_block(self, part, seq, changed, new_names)
                 if done is not None:
                     seq = done
                     continue
@@ -168,53 +174,11 @@ class MetricStore:
                 changed[k] = at
         return seq
 
-    def _append_block(
-        self, block: BarBlock, seq: int, changed: Dict[int, int], new_names: List[str]
-    ) -> Optional[int]:
-        """A run of bars appended column by column (C loops), with the rules of
-        ``_append_points``: bar i's value of key j takes seq ``seq + i*m + j + 1``, and a bar
-        of the same step as the one before it (or as its series' last point) replaces it.
-        None, having done nothing, when a key is a name the store would refuse."""
-        keys, steps, values = block
-        m, n = len(keys), len(steps)
-        unknown = [k for k in keys if k not in self._index]
-        if len(self.names) + len(unknown) > MAX_NAMES or any(
-            len(k) > MAX_NAME_LEN for k in unknown
-        ):
-            return None
-        for name in unknown:
-            self._add_name(name)
-            new_names.append(name)
-        kept_steps = steps
-        keep = None
-        if n > 1:
-            same = list(map(eq, steps[1:], steps[:-1]))
-            if True in same:  # a bar repainted with new values: the later one is the point
-                keep = list(map(not_, same))
-                keep.append(True)
-                kept_steps = list(compress(steps, keep))
-        index, series = self._index, self._series
-        first_step = steps[0]
-        for j, name in enumerate(keys):
-            k = index[name]
-            s = series[k]
-            seqs = range(seq + 1 + j, seq + 1 + n * m, m)
-            col = values[j]
-            at = len(s.seq)
-            if at and s.step[-1] == first_step:
-                at -= 1  # its series' last point, repainted: replaced
-                del s.seq[at:], s.step[at:], s.value[at:]
-            # fromlist: a C loop over a list, the quickest way into an array (extend from
-            # an iterator takes twice as long).
-            if keep is None:
-                s.seq.fromlist(list(seqs))
-                s.value.fromlist(col)
-            else:
-                s.seq.fromlist(list(compress(seqs, keep)))
-                s.value.fromlist(list(compress(col, keep)))
-            s.step.fromlist(kept_steps)
-            changed[k] = min(changed.get(k, at), at)
-        return seq + n * m
+    def takes(self, names: List[str]) -> bool:
+        """Whether these new names would all be kept (not past MAX_NAMES, none too long)."""
+        return len(self.names) + len(names) <= MAX_NAMES and all(
+            len(k) <= MAX_NAME_LEN for k in names
+        )
 
     def _add_name(self, name: str) -> int:
         k = len(self.names)
@@ -251,6 +215,10 @@ class MetricStore:
         # next daemon parse the log again (an older cursor also works: records are cut to it).
         cursor = dict(extra, format=FORMAT, last_seq=self._written_seq, bytes=self._written)
         self._save_summaries()
+        if extra.get("finished") and self.last_seq >= metricseal.SEAL_MIN:
+            metricseal.seal(self)
+        if self._sealed is not None:
+            cursor["sealed"] = self._sealed
         try:
             write_json_atomic(os.path.join(self.directory, "cursor.json"), cursor, durable=False)
         except OSError as exc:
@@ -271,6 +239,15 @@ class MetricStore:
             except OSError as exc:
                 self.write_error = f"{exc.strerror or exc} ({self.directory})"
 
+    def _load_summaries(self) -> None:
+        try:
+            with open(os.path.join(self.directory, SUMMARY), "rb") as fh:
+                kept = metricsummary.load(fh.read(), [len(s) for s in self._series])
+        except (OSError, ValueError, struct.error):
+            kept = {}
+        for k, summary in kept.items():
+            self._series[k].summary = summary
+
     def close(self) -> None:
         if self._fd is not None:
             os.close(self._fd)
@@ -285,6 +262,11 @@ class MetricStore:
         except CorruptFile:
             cursor = None
         if isinstance(cursor, dict) and cursor.get("format") == FORMAT:
+            try:
+                if metricseal.load_sealed(self, cursor):
+                    return cursor
+            except (OSError, ValueError, TypeError, KeyError, struct.error):
+                self._reset_memory()
             try:
                 if self._replay(int(cursor.get("bytes", -1)), int(cursor.get("last_seq", -1))):
                     return cursor
@@ -326,21 +308,19 @@ class MetricStore:
             return False
         with open(path, "ab") as fh:
             fh.truncate(size)  # drop a tail written after the cursor
-        try:
-            with open(os.path.join(self.directory, SUMMARY), "rb") as fh:
-                kept = metricsummary.load(fh.read(), [len(s) for s in self._series])
-        except (OSError, ValueError, struct.error):
-            kept = {}
-        for k, summary in kept.items():
-            self._series[k].summary = summary
+        self._load_summaries()
         self.last_seq = self._written_seq = seq
         self._written = size
         return True
 
-    def _reset_files(self) -> None:
+    def _reset_memory(self) -> None:
         self.names, self._index, self._series = [], {}, []
         self._batch_seq, self._batch_t = array("q"), array("d")
         self.last_seq = self._written = self._written_seq = 0
+        self._mapped = self._sealed = None
+
+    def _reset_files(self) -> None:
+        self._reset_memory()
         for name in os.listdir(self.directory):
             # Also the per-name column files of the first format (seq, step, value).
             if name.split(".")[-1] in ("seq", "step", "value") or name in (
@@ -349,6 +329,7 @@ class MetricStore:
                 "batches.f64",
                 RECORDS,
                 SUMMARY,
+                metricseal.SEALED,
             ):
                 os.unlink(os.path.join(self.directory, name))
 

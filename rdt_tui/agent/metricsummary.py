@@ -15,7 +15,7 @@ series' last point in place (a tqdm repaint of the same step), never one before 
 import math
 import struct
 from array import array
-from typing import Dict, List, Optional, Sequence
+from typing import Any, Dict, List, Optional, Sequence
 
 from ..core.downsample import downsample_minmax
 
@@ -87,7 +87,7 @@ def pick(values: "array[float]", summary: Summary, target: int) -> List[int]:
     each bucket's minimum and maximum, or its first NaN."""
     n = len(values)
     if n <= LONG or target < 4:
-        return downsample_minmax(values, target)
+        return downsample_minmax(_indexable(values), target)
     summary.update(values)
     blocks = len(summary.mins)
     covered = blocks * BLOCK
@@ -105,7 +105,7 @@ def pick(values: "array[float]", summary: Summary, target: int) -> List[int]:
         low = _where(values, summary.mins, a, b, True)
         high = _where(values, summary.maxs, a, b, False)
         picked.extend((low, high) if low < high else (high, low) if high < low else (low,))
-    rest = values[covered:]
+    rest = _indexable(values[covered:])
     picked.extend(covered + i for i in downsample_minmax(rest, tail) if covered + i > 0)
     picked.append(n - 1)
     return sorted(set(picked))
@@ -116,7 +116,12 @@ def _where(values: "array[float]", extremes: "array[float]", a: int, b: int, low
     seg = extremes[a:b]
     x = min(seg) if low else max(seg)
     start = (a + seg.index(x)) * BLOCK
-    return start + values[start : start + BLOCK].index(x)
+    return start + _indexable(values[start : start + BLOCK]).index(x)
+
+
+def _indexable(values: Any) -> Any:
+    """``values`` with an ``index`` method: a memoryview (a sealed store's column) as a list."""
+    return values.tolist() if isinstance(values, memoryview) else values
 
 
 def _first_nan(values: "array[float]", summary: Summary, a: int, b: int) -> Optional[int]:
