@@ -209,3 +209,22 @@ def test_a_finished_run_is_sealed_and_mapped_not_loaded(
     third = MetricStore(str(tmp_path))
     assert third.load() is not None and third.last_seq == 2 * n + 2
     assert third.since(0, 10**9)[0]["series"]["loss"]["value"][-1] == 0.5
+
+
+@pytest.mark.parametrize("cut", [9973, 65536])
+def test_the_fast_path_on_real_tqdm_output_equals_the_reference_parser(cut: int) -> None:
+    """Real tqdm bars (update(1) then set_postfix per step, logging lines between), fed in
+    pieces: the points as columns (the agent's path) equal the line-by-line reference."""
+    data = rdt_like_log(4000)
+    for fmt in ("rdt", "auto"):
+        fast, slow = MetricParser(fmt), MetricParser(fmt, fast=False)
+        split_fast, split_slow = LineSplitter(), LineSplitter()
+        got: list[MetricPoint] = []
+        want: list[MetricPoint] = []
+        blocks = 0
+        for i in range(0, len(data), cut):
+            parsed = fast.parse_points(split_fast.feed(data[i : i + cut]))
+            blocks += sum(not isinstance(p, list) for p in parsed.parts)
+            got.extend(parsed)
+            want.extend(slow.parse_lines(split_slow.feed(data[i : i + cut])))
+        assert blocks and got == want and len(want) > 8000
