@@ -228,3 +228,17 @@ def test_the_fast_path_on_real_tqdm_output_equals_the_reference_parser(cut: int)
             got.extend(parsed)
             want.extend(slow.parse_lines(split_slow.feed(data[i : i + cut])))
         assert blocks and got == want and len(want) > 8000
+
+
+def test_bars_padded_with_spaces_take_the_fast_path() -> None:
+    """tqdm pads a repaint shorter than the one before with spaces: such bars are still read
+    as columns (they went line by line before), with the reference's points."""
+    lines = [
+        f"Steps:   1%|#   | {i}/100 [00:01<00:10, 1.00it/s, loss={1 / i:.3g}, lr=0.1]"
+        + " " * (i % 3)
+        for i in range(1, 101)
+    ]
+    for fmt in ("rdt", "auto"):
+        parsed = MetricParser(fmt).parse_points(lines)
+        assert [len(p.steps) for p in parsed.parts if not isinstance(p, list)] == [100]
+        assert parsed.to_list() == MetricParser(fmt, fast=False).parse_lines(lines)

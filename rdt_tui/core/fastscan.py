@@ -17,7 +17,8 @@ the bar's postfix and nothing else in it counts. So the regex admits only lines 
   of ``Iter``, ``[``/``]`` of ``][`` and ``[info]``, ``>`` of ``Validation Results >>>>``),
   no colour code (``\\x1b``) and no ``=`` appear before the postfix;
 - the postfix is ``, key=value`` for exactly the keys of the pattern, and the line ends at
-  the closing ``]`` (nothing after the bar to screen, and not a JSON line).
+  the closing ``]`` or in spaces after it (tqdm pads a repaint that is shorter than the one
+  before; spaces after a bar give the reference nothing), and it is not a JSON line.
 
 The values captured are then checked by column: only digits, ``.``, ``e``, ``E``, ``+``,
 ``-`` and accepted by ``float`` (the same language as the parser's number pattern). A run
@@ -68,7 +69,7 @@ def _pattern(keys: Tuple[str, ...]) -> "re.Pattern[str]":
             keys,
             r"(?:[^\n/\x1b\[\]'>I=]*(?<!\d)(\d{1,15})/\d+ \[[^\n\[\]=\x1b'>I]*"
             + postfix
-            + r"\]|[^\n]*)\n",
+            + r"\] *|[^\n]*)\n",  # tqdm pads a repaint shorter than the last with spaces
         )
     return pat
 
