@@ -203,21 +203,29 @@ def _interleave(
             one(lines[j], out)
         return
     kept_steps, steps, kept, last_bar, columns = done
+    if isinstance(out, ParsedPoints):
+
+        def bars_out(a: int, b: int) -> None:
+            out.block(keys, kept_steps[a:b], [c[a:b] for c in columns])
+
+    else:  # a list: every point made at once, then sliced (one map per key, not per run)
+        points, m = block_points(BarBlock(keys, kept_steps, columns)), len(keys)
+
+        def bars_out(a: int, b: int) -> None:
+            out.extend(points[a * m : b * m])
+
     emitted = before = 0  # bars out, plain bars behind
     for ordinal, j in enumerate(gaps):
         bars = j - ordinal  # plain bars before line j
         if bars > before:
             upto = kept[bars] if kept is not None else bars
             if upto > emitted:
-                _block(out, keys, kept_steps[emitted:upto], [c[emitted:upto] for c in columns])
+                bars_out(emitted, upto)
             emitted, before = upto, bars
             parser.last_step = steps[bars - 1]
         one(lines[j], out)
     if len(steps) > before:
-        if emitted:
-            _block(out, keys, kept_steps[emitted:], [c[emitted:] for c in columns])
-        else:
-            _block(out, keys, kept_steps, columns)
+        bars_out(emitted, len(kept_steps))
         parser.last_step = steps[-1]
     parser._last_bar = last_bar
 

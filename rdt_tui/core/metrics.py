@@ -116,12 +116,8 @@ class MetricParser:
             self._fast = fast_path(fmt)
 
     def parse_lines(self, lines: Iterable[str]) -> List[MetricPoint]:
-        if self._fast is not None:
-            return self.parse_points(lines).to_list()
         out: List[MetricPoint] = []
-        one = self._parse_one
-        for line in lines:
-            one(line, out)
+        self._parse_into(lines, out)
         return out
 
     def parse_points(self, lines: Iterable[str]) -> "ParsedPoints":
@@ -130,6 +126,10 @@ class MetricParser:
         from .parsed import ParsedPoints
 
         out = ParsedPoints()
+        self._parse_into(lines, out)
+        return out
+
+    def _parse_into(self, lines: Iterable[str], out: "Sink") -> None:
         fast = self._fast
         if fast is not None:
             from .fastscan import MIN_LINES
@@ -137,11 +137,10 @@ class MetricParser:
             if not isinstance(lines, list):
                 lines = list(lines)
             if len(lines) >= MIN_LINES and fast(self, lines, out):
-                return out
+                return
         one = self._parse_one
         for line in lines:
             one(line, out)
-        return out
 
     def _parse_one(self, line: str, out: "Sink") -> None:
         # Cheap screens first: most log lines carry no metric at all.
