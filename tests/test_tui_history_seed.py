@@ -16,6 +16,7 @@ from rdt_tui.transport.local import LocalTransport
 from rdt_tui.tui.app import make_app
 from rdt_tui.tui.dashboard import CHART_SEED_POINTS
 from rdt_tui.tui.widgets.loss_chart import LossChart
+from rdt_tui.tui.widgets.status_bar import StatusBar
 
 from .test_tui_dashboard import on_dashboard, until
 
@@ -58,4 +59,5 @@ async def test_the_chart_starts_from_history_and_follows_from_its_last_seq(
         assert 100 < len(loss) <= CHART_SEED_POINTS  # the view, not every point
         assert loss.steps[0] == 1 and loss.steps[-1] == POINTS  # from the start to the end
         assert asked[0]["metric"] == POINTS  # nothing of the past streamed after it
+        assert app.screen.query_one(StatusBar).step == POINTS  # where the run got to
         await pilot.press("q")

@@ -162,7 +162,12 @@ class DashboardScreen(LiveStatus, Screen[None]):
         # The chart starts from a downsampled view (the agent's per-block summaries), then
         # follows from its last seq: a run of 10 million points is never streamed whole.
         hist = await self.client.history(self.run_id, points=CHART_SEED_POINTS)
-        self._check_loss([p for p in chart.seed(hist) if isinstance(p["value"], str)])
+        seeded = chart.seed(hist)
+        self._check_loss([p for p in seeded if isinstance(p["value"], str)])
+        stepped = [p for p in seeded if p["step"] is not None]
+        if stepped:  # where the run is, before any new point comes (an ended run sends none)
+            last = max(stepped, key=lambda p: (p["step"], p["t"] or 0.0))
+            bar.set_step(last["step"], last["t"])
         since = {"log": start, "metric": int(hist.get("last_seq") or 0)}
         sub = await self.client.subscribe(self.run_id, since=since, gpu=True)
         gpus = self.query_one(GpuPane)
