@@ -123,6 +123,7 @@ class MetricStore:
         if seq < first:
             return first, self.last_seq
         self.last_seq = seq
+        self._sealed = None  # columns.bin no longer holds every point (sealed again at the end)
         self._batch_seq.append(first)
         self._batch_t.append(now)
         # The batch's net effect per name: cut the series back to `keep`, then these points. A
