@@ -176,6 +176,8 @@ async def many_points(root: str, points: int) -> None:
     again_ms = (time.perf_counter() - t0) * 1000
     await client.close()
     stop_daemon(state)
+    paint_ms = await dashboard_paint_ms(state, run)
+    stop_daemon(state)
     got = hist["series"]["loss"]["count"]
     print(
         f"re-attach to a run with {got:,} stored points ({size:.0f} MiB of columns, written in "
@@ -187,6 +189,33 @@ async def many_points(root: str, points: int) -> None:
         f"run; reference `cat` of the "
         f"columns {cat_ms:.0f} ms  (target < 1 s, memory bounded)"
     )
+    print(
+        f"  the dashboard on that run, daemon restarted again: the loss chart drawn "
+        f"{paint_ms:.0f} ms after the console started connecting (headless Textual, 120x40)"
+    )
+
+
+async def dashboard_paint_ms(state: str, run: str) -> float:
+    """From the console's connect to the loss chart drawn with the run's history."""
+    from rdt_tui.tui.app import make_app
+    from rdt_tui.tui.widgets.loss_chart import LossChart
+
+    async def open_run() -> tuple[AgentClient, str]:
+        client = AgentClient(LocalTransport(state))
+        await client.connect()
+        return client, run
+
+    app = make_app(open_run)
+    async with app.run_test(size=(120, 40)) as pilot:
+        t0 = time.perf_counter()
+        while time.perf_counter() - t0 < 60:
+            charts = app.screen.query(LossChart)
+            if charts and charts.first()._drawn[0]:
+                break
+            await asyncio.sleep(0.01)
+        painted = (time.perf_counter() - t0) * 1000
+        await pilot.press("q")
+    return painted
 
 
 async def idle_daemon_rss(state: str) -> float:

@@ -110,6 +110,7 @@ class LossChart(PlotextPlot):
             for step, value, t in zip(col["step"], col["value"], col["t"], strict=True)
         ]
         self.add(points)
+        self._redraw_if_dirty()  # drawn now, not at the next tick: this is the first paint
         return points
 
     def add(self, points: list[dict[str, Any]]) -> None:
