@@ -23,6 +23,8 @@ def append_block(
     None, having done nothing, when a key is a name the store would refuse."""
     keys, steps, values = block
     m, n = len(keys), len(steps)
+    if not n:
+        return seq
     unknown = [k for k in keys if k not in store._index]
     if not store.takes(unknown):
         return None
