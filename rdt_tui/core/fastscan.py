@@ -38,9 +38,10 @@ import json
 import re
 from itertools import accumulate, compress, repeat
 from operator import add, eq, itemgetter, mul, not_
-from typing import TYPE_CHECKING, Callable, Dict, List, Optional, Sequence, Tuple, Union
+from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional, Sequence, Tuple, Union
 
 from .formats import _NUM, _PAIR
+from .jsoncols import take_objects
 from .metrics import _ANSI, _POSTFIX, MetricPoint
 from .parsed import BarBlock, ParsedPoints, block_points
 
@@ -406,12 +407,18 @@ def parse_json_lines(parser: "MetricParser", lines: Sequence[str], out: "_Out") 
         if list(map(itemgetter(1), scanned)) != list(map(len, objects)):
             return False  # `{} {}`: json.loads refuses what follows the first object
         decoded = iter(list(map(itemgetter(0), scanned)))
-        one, take = parser._parse_one, parser._json_object
+        one = parser._parse_one
+        run: List[Any] = []  # consecutive objects: runs of one shape go in as columns
         for line, obj in zip(lines, found):
             if obj:
-                take(next(decoded), out)
+                run.append(next(decoded))
             else:
+                if run:
+                    take_objects(parser, run, out)
+                    run = []
                 one(line, out)
+        if run:
+            take_objects(parser, run, out)
     finally:
         if collecting:
             gc.enable()
