@@ -34,14 +34,13 @@ per chunk, per line that is not of the format's shape, and per point (making it)
 """
 
 import gc
-import json
 import re
-from itertools import accumulate, compress, repeat
+from itertools import accumulate, compress
 from operator import add, eq, itemgetter, mul, not_
-from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional, Sequence, Tuple, Union
+from typing import TYPE_CHECKING, Callable, Dict, List, Optional, Sequence, Tuple, Union
 
 from .formats import _NUM, _PAIR
-from .jsoncols import take_objects
+from .jsoncols import parse_json_lines
 from .metrics import _ANSI, _POSTFIX, MetricPoint
 from .parsed import BarBlock, ParsedPoints, block_points
 
@@ -371,54 +370,6 @@ def parse_shaped(parser: "MetricParser", lines: Sequence[str], out: "_Out") -> b
             columns.append(list(map(float, col)))
         done = (steps, steps, None, parser._last_bar, columns)
         _interleave(parser, lines, _gaps(steps_col), done, tuple(names), out)
-    finally:
-        if collecting:
-            gc.enable()
-    return True
-
-
-# Diffusion Policy's logs.json.txt: a JSON object per line. The lines that are one object and
-# nothing else (`{` first, `}` last) are decoded by json's C scanner in one C loop; each
-# object then goes through the parser's own rules (MetricParser._json_object).
-_JSON_LINE = re.compile(r"(?:(\{[^\n]*\})|[^\n]*)\n")
-_SCAN = json.JSONDecoder().scan_once  # type: ignore[attr-defined]  # json.loads without its frames
-
-
-def parse_json_lines(parser: "MetricParser", lines: Sequence[str], out: "_Out") -> bool:
-    """``parse_lines`` for ``dp`` and ``json``; False, having done nothing, when the chunk
-    holds a line the decoder refuses (the reference then reads each line)."""
-    # No colour-code check: an escape character makes a line that starts with `{` bad JSON
-    # (the chunk goes line by line), and a line that starts with one is not a candidate.
-    text = "\n".join(lines)
-    if (text.count("\n{") + text.startswith("{")) * 2 < len(lines):
-        return False  # mostly other lines: see _sparse
-    collecting = gc.isenabled()
-    gc.disable()
-    try:
-        try:
-            found = _JSON_LINE.findall(text + "\n")
-            objects = list(filter(None, found))
-            # A StopIteration from the scanner (no value) ends the map early: counted below.
-            scanned = list(map(_SCAN, objects, repeat(0)))
-        except (ValueError, RecursionError, MemoryError):
-            return False
-        if len(found) != len(lines) or not objects or len(scanned) != len(objects):
-            return False
-        if list(map(itemgetter(1), scanned)) != list(map(len, objects)):
-            return False  # `{} {}`: json.loads refuses what follows the first object
-        decoded = iter(list(map(itemgetter(0), scanned)))
-        one = parser._parse_one
-        run: List[Any] = []  # consecutive objects: runs of one shape go in as columns
-        for line, obj in zip(lines, found):
-            if obj:
-                run.append(next(decoded))
-            else:
-                if run:
-                    take_objects(parser, run, out)
-                    run = []
-                one(line, out)
-        if run:
-            take_objects(parser, run, out)
     finally:
         if collecting:
             gc.enable()

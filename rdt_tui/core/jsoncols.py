@@ -1,6 +1,6 @@
 """JSON-line objects (Diffusion Policy's ``logs.json.txt``) into the store as columns.
 
-``fastscan.parse_json_lines`` decodes a chunk's objects in C; making a ``MetricPoint`` per
+``parse_json_lines`` decodes a chunk's objects in C; making a ``MetricPoint`` per
 value and numbering them one by one in the store then cost as much as the parse. A run of
 consecutive objects with the same keys, a numeric step and values that are all numbers (or
 all not) is the same as a run of tqdm bars: a ``BarBlock`` (the keys, the step of each object,
@@ -8,10 +8,13 @@ a column per key). Anything else, and every object where ``out`` is a plain list
 ``MetricParser._json_object``, the reference, object by object.
 """
 
-from itertools import compress
+import gc
+import json
+import re
+from itertools import compress, repeat
 from math import isnan
 from operator import itemgetter, ne
-from typing import TYPE_CHECKING, Any, Dict, List, Tuple, Union
+from typing import TYPE_CHECKING, Any, Dict, List, Sequence, Tuple, Union
 
 from .metrics import _STEP_KEY_SET, MAX_STEP, STEP_KEYS, MetricPoint
 from .parsed import ParsedPoints
@@ -20,6 +23,7 @@ if TYPE_CHECKING:
     from .metrics import MetricParser
 
 MIN_RUN = 8  # shorter runs of one shape go object by object
+_Out = Union[ParsedPoints, List[MetricPoint]]
 _NUMBERS = frozenset([int, float])
 
 
@@ -79,4 +83,52 @@ def _block(
     if keys:
         out.block(tuple(keys), steps, columns)
     parser.last_step = steps[-1]
+    return True
+
+
+# Diffusion Policy's logs.json.txt: a JSON object per line. The lines that are one object and
+# nothing else (`{` first, `}` last) are decoded by json's C scanner in one C loop; each
+# object then goes through the parser's own rules (MetricParser._json_object).
+_JSON_LINE = re.compile(r"(?:(\{[^\n]*\})|[^\n]*)\n")
+_SCAN = json.JSONDecoder().scan_once  # type: ignore[attr-defined]  # json.loads without its frames
+
+
+def parse_json_lines(parser: "MetricParser", lines: Sequence[str], out: _Out) -> bool:
+    """``parse_lines`` for ``dp`` and ``json``; False, having done nothing, when the chunk
+    holds a line the decoder refuses (the reference then reads each line)."""
+    # No colour-code check: an escape character makes a line that starts with `{` bad JSON
+    # (the chunk goes line by line), and a line that starts with one is not a candidate.
+    text = "\n".join(lines)
+    if (text.count("\n{") + text.startswith("{")) * 2 < len(lines):
+        return False  # mostly other lines: see _sparse
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        try:
+            found = _JSON_LINE.findall(text + "\n")
+            objects = list(filter(None, found))
+            # A StopIteration from the scanner (no value) ends the map early: counted below.
+            scanned = list(map(_SCAN, objects, repeat(0)))
+        except (ValueError, RecursionError, MemoryError):
+            return False
+        if len(found) != len(lines) or not objects or len(scanned) != len(objects):
+            return False
+        if list(map(itemgetter(1), scanned)) != list(map(len, objects)):
+            return False  # `{} {}`: json.loads refuses what follows the first object
+        decoded = iter(list(map(itemgetter(0), scanned)))
+        one = parser._parse_one
+        run: List[Any] = []  # consecutive objects: runs of one shape go in as columns
+        for line, obj in zip(lines, found):
+            if obj:
+                run.append(next(decoded))
+            else:
+                if run:
+                    take_objects(parser, run, out)
+                    run = []
+                one(line, out)
+        if run:
+            take_objects(parser, run, out)
+    finally:
+        if collecting:
+            gc.enable()
     return True
