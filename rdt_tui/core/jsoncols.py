@@ -100,7 +100,7 @@ def parse_json_lines(parser: "MetricParser", lines: Sequence[str], out: _Out) ->
     # (the chunk goes line by line), and a line that starts with one is not a candidate.
     text = "\n".join(lines)
     if (text.count("\n{") + text.startswith("{")) * 2 < len(lines):
-        return False  # mostly other lines: see _sparse
+        return False  # mostly other lines: see fastscan._sparse
     collecting = gc.isenabled()
     gc.disable()
     try:
