@@ -17,6 +17,11 @@ one ``frombytes`` per name and batch instead of re-reading a log that may be gig
 the two only drops a tail that will be parsed again from the saved log offsets; a write that
 fails (disk full) is kept in memory and written again with the next batch, and the cursor does
 not move past what is on disk.
+
+Runs of tqdm bars come as columns (``core.parsed``) and go in whole (``metricblock``). Long
+series keep per-block summaries, saved beside the cursor, that a history is served from
+(``metricsummary``). A finished run of a million points or more is also written as contiguous
+columns that a restarted daemon maps instead of loading (``metricseal``): memory stays flat.
 """
 
 import bisect
