@@ -1,6 +1,7 @@
 """Parsing throughput of each project format on a generated log (200 MB by default), with
 `grep -c KEY` over the same file in the same script as the reference, and
-`tr '\\r' '\\n' < LOG | grep -c KEY` (every tqdm repaint a line, as our parser sees them).
+`tr '\\r' '\\n' < LOG | grep -c KEY` (every tqdm repaint a line, as our parser sees them);
+then the agent's whole work per format, parse and store (bars appended as columns).
 
     python benchmarks/format_throughput.py [--mb 200]
 
@@ -14,11 +15,13 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from benchmarks._common import scratch_dir, timed
+from rdt_tui.agent.metricstore import MetricStore
 from rdt_tui.core.lines import LineSplitter
 from rdt_tui.core.metrics import MetricParser
 
@@ -101,6 +104,21 @@ def parse(path: str, fmt: str) -> tuple[int, float]:
     return count, time.perf_counter() - t0
 
 
+def parse_and_store(path: str, fmt: str) -> float:
+    """The agent's watcher's work: parse (bars as columns) and append to a metric store."""
+    with tempfile.TemporaryDirectory(prefix="rdt-bench-fmt-") as work:
+        splitter, parser = LineSplitter(), MetricParser(fmt)
+        store = MetricStore(os.path.join(work, "metrics"))
+        t0 = time.perf_counter()
+        with open(path, "rb") as fh:
+            while chunk := fh.read(1 << 20):
+                store.append(parser.parse_points(splitter.feed(chunk)), 0.0)
+        store.append(parser.parse_points(splitter.flush()), 0.0)
+        store.save_cursor({})
+        store.close()
+        return time.perf_counter() - t0
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--mb", type=int, default=200)
@@ -113,10 +131,12 @@ def main() -> None:
         grep_s = min(timed(["grep", "-c", key, path]) for _ in range(3))
         tr_s = min(timed(["sh", "-c", TR_GREP, "sh", path, key]) for _ in range(3))
         points, ours_s = parse(path, fmt)
+        stored_s = parse_and_store(path, fmt)
         print(
             f"{fmt:15} {mb:5.0f} MiB: ours {mb / ours_s:6.1f} MiB/s ({points} points), "
             f"grep -c {key!r} {mb / grep_s:7.0f} MiB/s -> ratio {grep_s / ours_s:.3f}; "
-            f"tr | grep -c {mb / tr_s:7.0f} MiB/s -> ratio {tr_s / ours_s:.3f}"
+            f"tr | grep -c {mb / tr_s:7.0f} MiB/s -> ratio {tr_s / ours_s:.3f}; "
+            f"parse + store {mb / stored_s:6.1f} MiB/s -> ratio to tr | grep {tr_s / stored_s:.3f}"
         )
         os.unlink(path)
 

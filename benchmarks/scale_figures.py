@@ -6,9 +6,10 @@
    `rdt-tui runs` with one run (the fixed cost) and `cat` of the same run files (the reference
    for reading them). Target: under 0.5 s.
 2. Re-attach to a finished run with 10 million stored points (written with the agent's own
-   MetricStore), after a daemon restart: time to the first history answer (500 points, one
-   series), and the daemon's resident memory then, beside `cat` of the same column files.
-   Target: under 1 s.
+   MetricStore, as bar blocks), after a daemon restart: time to the first history answer
+   (500 points, one series; the dashboard's first paint asks for it), and the daemon's
+   resident memory then, beside an idle daemon's and `cat` of the same files. Target: under
+   1 s, memory bounded.
 3. The agent following N live runs at 100 lines/s each (N = 1, 5, 20) with one client
    subscribed to one of them: the daemon's CPU per run, and how it grows with N.
 
@@ -34,7 +35,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from benchmarks._common import cpu_seconds
 from rdt_tui.agent.metricstore import MetricStore
 from rdt_tui.client import AgentClient
-from rdt_tui.core.metrics import MetricPoint
+from rdt_tui.core.parsed import ParsedPoints
 from rdt_tui.transport.local import LocalTransport
 
 WRITER = (
@@ -68,10 +69,11 @@ def stop_daemon(state: str) -> None:
     time.sleep(0.3)
 
 
-def rss_mib(pid: int) -> float:
+def rss_mib(pid: int, field: str = "VmRSS") -> float:
+    """Resident memory; ``RssAnon`` leaves out pages of mapped files (the kernel's to take)."""
     with open(f"/proc/{pid}/status") as fh:
         for line in fh:
-            if line.startswith("VmRSS:"):
+            if line.startswith(field + ":"):
                 return int(line.split()[1]) / 1024
     return 0.0
 
@@ -143,7 +145,9 @@ async def many_points(root: str, points: int) -> None:
     step = 1
     while store.last_seq < points:
         n = min(batch, points - store.last_seq)
-        store.append([MetricPoint("loss", 1.0 / (step + i), step + i) for i in range(n)], now)
+        block = ParsedPoints()  # as the parser hands a run of tqdm bars to the store
+        block.block(("loss",), list(range(step, step + n)), [[1.0 / (step + i) for i in range(n)]])
+        store.append(block, now)
         step += n
     extra = {k: v for k, v in cursor.items() if k not in ("last_seq", "counts")}
     store.save_cursor(extra)
@@ -165,20 +169,63 @@ async def many_points(root: str, points: int) -> None:
     hist = await client.history(run, points=500, names=["loss"])
     first_ms = (time.perf_counter() - t0) * 1000
     daemon = int(client.info["pid"])
-    rss = rss_mib(daemon)
+    rss, anon = rss_mib(daemon), rss_mib(daemon, "RssAnon")
+    idle_rss = await idle_daemon_rss(os.path.join(root, "idle"))
     t0 = time.perf_counter()
     await client.history(run, points=500, names=["loss"])
     again_ms = (time.perf_counter() - t0) * 1000
     await client.close()
+    stop_daemon(state)
+    paint_ms = await dashboard_paint_ms(state, run)
     stop_daemon(state)
     got = hist["series"]["loss"]["count"]
     print(
         f"re-attach to a run with {got:,} stored points ({size:.0f} MiB of columns, written in "
         f"{write_s:.0f} s), daemon restarted: first history answer {first_ms:.0f} ms (of which "
         f"starting the daemon + hello {hello_ms:.0f} ms), the next "
-        f"{again_ms:.0f} ms; daemon RSS then {rss:.0f} MiB (grows with the points: every "
-        f"column is loaded); reference `cat` of the columns {cat_ms:.0f} ms  (target < 1 s)"
+        f"{again_ms:.0f} ms (from per-block summaries, {len(hist['series']['loss']['step'])} "
+        f"points); daemon RSS then {rss:.0f} MiB, {anon:.0f} MiB of it its own (the finished "
+        f"run's columns are mapped, not loaded), {idle_rss:.0f} MiB for a daemon holding no "
+        f"run; reference `cat` of the "
+        f"columns {cat_ms:.0f} ms  (target < 1 s, memory bounded)"
     )
+    print(
+        f"  the dashboard on that run, daemon restarted again: the loss chart drawn "
+        f"{paint_ms:.0f} ms after the console started connecting (headless Textual, 120x40)"
+    )
+
+
+async def dashboard_paint_ms(state: str, run: str) -> float:
+    """From the console's connect to the loss chart drawn with the run's history."""
+    from rdt_tui.tui.app import make_app
+    from rdt_tui.tui.widgets.loss_chart import LossChart
+
+    async def open_run() -> tuple[AgentClient, str]:
+        client = AgentClient(LocalTransport(state))
+        await client.connect()
+        return client, run
+
+    app = make_app(open_run)
+    async with app.run_test(size=(120, 40)) as pilot:
+        t0 = time.perf_counter()
+        while time.perf_counter() - t0 < 60:
+            charts = app.screen.query(LossChart)
+            if charts and charts.first()._drawn[0]:
+                break
+            await asyncio.sleep(0.01)
+        painted = (time.perf_counter() - t0) * 1000
+        await pilot.press("q")
+    return painted
+
+
+async def idle_daemon_rss(state: str) -> float:
+    """The reference for memory: a daemon of the same code that holds no run."""
+    client = AgentClient(LocalTransport(state))
+    await client.connect()
+    rss = rss_mib(int(client.info["pid"]))
+    await client.close()
+    stop_daemon(state)
+    return rss
 
 
 async def consume(sub: object, got: dict[str, int]) -> None:

@@ -20,6 +20,7 @@ from rdt_tui.protocol.messages import (
     GpuSample,
     GpuSamples,
     Hello,
+    History,
     LogChunk,
     LogSearch,
     LogTail,
@@ -209,6 +210,9 @@ class FakeClient(AgentClient):
 
     async def gpus(self, limit: int = 1) -> GpuSamples:
         return {"samples": [SAMPLE_GPUS], "interval": 1.0}
+
+    async def history(self, run: str, points: int = 500, names: list[str] | None = None) -> History:
+        return {"last_seq": 0, "series": {}}  # the scripted metric events bring the points
 
     async def tail(self, run: str, lines: int = 50) -> LogTail:
         return {"lines": [], "end": 0}  # the scripted log event brings the text

@@ -13,6 +13,7 @@ import os
 import time
 from typing import Any, Dict, List, Optional, Set, Tuple
 
+from ..core.parsed import ParsedPoints
 from .tfevents import Purge, RunScalars, decode_event
 from .tfrecord import RecordReader
 
@@ -181,12 +182,14 @@ class EventSource:
             return True
         return current == source  # the loser, while the winner has not given this name
 
-    def merge(
-        self, log_points: List[Any], make: Any, final: bool = False
-    ) -> Tuple[List[Any], bool]:
+    def merge(self, log_points: Any, make: Any, final: bool = False) -> Tuple[Any, bool]:
         """The points to store this poll: the log's and the event files' (built with
         ``make(name, value, step)``), each name from its source; and whether bytes remain.
         ``final``: the run has ended, look for new files now."""
+        if isinstance(log_points, ParsedPoints):  # bars as columns: judged per name
+            if self.files is None and all(self._accept(n, "log") for n in log_points.names()):
+                return log_points, False
+            log_points = log_points.to_list()
         if self.files is None:
             return [p for p in log_points if self._accept(p[0], "log")], False
         points, purges, more = self.files.poll(final=final)

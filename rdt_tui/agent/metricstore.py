@@ -17,22 +17,32 @@ one ``frombytes`` per name and batch instead of re-reading a log that may be gig
 the two only drops a tail that will be parsed again from the saved log offsets; a write that
 fails (disk full) is kept in memory and written again with the next batch, and the cursor does
 not move past what is on disk.
+
+Runs of tqdm bars come as columns (``core.parsed``) and go in whole (``metricblock``). Long
+series keep per-block summaries, saved beside the cursor, that a history is served from
+(``metricsummary``). A finished run of a million points or more is also written as contiguous
+columns that a restarted daemon maps instead of loading (``metricseal``): memory stays flat.
 """
 
 import bisect
 import json
+import mmap
 import os
 import struct
 from array import array
-from typing import Any, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
 
-from ..core.downsample import downsample_minmax
 from ..core.metrics import MAX_STEP, MetricPoint
+from ..core.parsed import BarBlock, ParsedPoints, block_points
 from ..protocol.wire import encode_floats
-from .files import CorruptFile, ensure_private_dir, read_json, write_json_atomic
+from . import metricseal, metricsummary
+from .files import CorruptFile, ensure_private_dir, read_json, write_atomic, write_json_atomic
+from .metricblock import append_block
+from .metricsummary import Summary, pick
 
 FORMAT = 2
 RECORDS = "points.bin"
+SUMMARY = "summary.bin"  # per-block summaries of long series (agent/metricsummary.py)
 # A batch: how many names it touched, bytes of the new names' JSON, when it was parsed, its
 # first and last seq. Then per name: its index, where its series is cut back to (a replaced
 # point), how many points follow (seq, step and value columns).
@@ -44,12 +54,14 @@ NO_STEP = -(2**63)
 
 
 class _Series:
-    __slots__ = ("seq", "step", "value")
+    __slots__ = ("seq", "step", "summary", "value")
 
     def __init__(self) -> None:
-        self.seq = array("q")
-        self.step = array("q")  # NO_STEP where the line gave no step
-        self.value = array("d")
+        # Arrays; memoryviews of columns.bin in a sealed store (agent/metricseal.py).
+        self.seq: Any = array("q")
+        self.step: Any = array("q")  # NO_STEP where the line gave no step
+        self.value: Any = array("d")
+        self.summary = Summary()  # per-block min/max/sum, for history (agent/metricsummary.py)
 
     def __len__(self) -> int:
         return len(self.seq)
@@ -81,19 +93,61 @@ class MetricStore:
         self._written_seq = 0  # the last seq those bytes hold
         self._pending = bytearray()  # records not on disk yet (a failed write)
         # First seq of each appended batch, and when it was parsed.
-        self._batch_seq = array("q")
-        self._batch_t = array("d")
+        self._batch_seq: Any = array("q")
+        self._batch_t: Any = array("d")
+        # A finished run's columns mapped from columns.bin (agent/metricseal.py), not loaded.
+        self._mapped: Optional[mmap.mmap] = None
+        self._sealed: Optional[Dict[str, Any]] = None  # the cursor's "sealed", while it holds
 
     # ----- writing -----------------------------------------------------------------------
-    def append(self, points: Sequence[MetricPoint], now: float) -> Tuple[int, int]:
-        """Number and keep ``points``; the first and last seq they were given. Never raises
-        for what a job printed: out-of-range steps are kept without a step, and a disk error
-        is remembered in ``write_error`` and retried with the next batch."""
+    def append(
+        self, points: Union[Sequence[MetricPoint], ParsedPoints], now: float
+    ) -> Tuple[int, int]:
+        """Number and keep ``points`` (a parser's ``ParsedPoints``: runs of bars are appended
+        as whole columns); the first and last seq they were given. Never raises for what a
+        job printed: out-of-range steps are kept without a step, and a disk error is
+        remembered in ``write_error`` and retried with the next batch."""
+        if self._mapped is not None:
+            metricseal.unseal(self)  # new points for a finished run: its columns into memory again
         first = self.last_seq + 1
         new_names: List[str] = []
         changed: Dict[int, int] = {}  # name -> the first index of its series this batch wrote
-        index, series = self._index, self._series
         seq = self.last_seq
+        parts = points.parts if isinstance(points, ParsedPoints) else [points]
+        for part in parts:
+            if isinstance(part, BarBlock):
+                done = append_block(self, part, seq, changed, new_names)
+                if done is not None:
+                    seq = done
+                    continue
+                part = block_points(part)  # a name the store refuses: point by point
+            seq = self._append_points(part, seq, changed, new_names)
+        if seq < first:
+            return first, self.last_seq
+        self.last_seq = seq
+        self._sealed = None  # columns.bin no longer holds every point (sealed again at the end)
+        self._batch_seq.append(first)
+        self._batch_t.append(now)
+        # The batch's net effect per name: cut the series back to `keep`, then these points. A
+        # point replaced within the batch is never written; a replay is one slice per name.
+        names = json.dumps(new_names).encode("utf-8") if new_names else b""
+        record = [_HEADER.pack(len(changed), len(names), now, first, seq), names]
+        for k, keep in changed.items():
+            s = self._series[k]
+            record.append(_GROUP.pack(k, keep, len(s.seq) - keep))
+            record += (s.seq[keep:].tobytes(), s.step[keep:].tobytes(), s.value[keep:].tobytes())
+        self._pending += b"".join(record)
+        self._flush()
+        return first, self.last_seq
+
+    def _append_points(
+        self,
+        points: Sequence[MetricPoint],
+        seq: int,
+        changed: Dict[int, int],
+        new_names: List[str],
+    ) -> int:
+        index, series = self._index, self._series
         for name, value, step in points:
             k = index.get(name)
             if k is None:
@@ -121,22 +175,13 @@ class MetricStore:
                 s.value.append(value)
             if k not in changed:
                 changed[k] = at
-        if seq < first:
-            return first, self.last_seq
-        self.last_seq = seq
-        self._batch_seq.append(first)
-        self._batch_t.append(now)
-        # The batch's net effect per name: cut the series back to `keep`, then these points. A
-        # point replaced within the batch is never written; a replay is one slice per name.
-        names = json.dumps(new_names).encode("utf-8") if new_names else b""
-        parts = [_HEADER.pack(len(changed), len(names), now, first, seq), names]
-        for k, keep in changed.items():
-            s = series[k]
-            parts.append(_GROUP.pack(k, keep, len(s.seq) - keep))
-            parts += (s.seq[keep:].tobytes(), s.step[keep:].tobytes(), s.value[keep:].tobytes())
-        self._pending += b"".join(parts)
-        self._flush()
-        return first, self.last_seq
+        return seq
+
+    def takes(self, names: List[str]) -> bool:
+        """Whether these new names would all be kept (not past MAX_NAMES, none too long)."""
+        return len(self.names) + len(names) <= MAX_NAMES and all(
+            len(k) <= MAX_NAME_LEN for k in names
+        )
 
     def _add_name(self, name: str) -> int:
         k = len(self.names)
@@ -172,10 +217,39 @@ class MetricStore:
         # Not fsynced: the cursor is a cache. Lost or torn by a power cut, it only makes the
         # next daemon parse the log again (an older cursor also works: records are cut to it).
         cursor = dict(extra, format=FORMAT, last_seq=self._written_seq, bytes=self._written)
+        self._save_summaries()
+        if extra.get("finished") and self.last_seq >= metricseal.SEAL_MIN:
+            metricseal.seal(self)
+        if self._sealed is not None:
+            cursor["sealed"] = self._sealed
         try:
             write_json_atomic(os.path.join(self.directory, "cursor.json"), cursor, durable=False)
         except OSError as exc:
             self.write_error = f"{exc.strerror or exc} ({self.directory})"
+
+    def _save_summaries(self) -> None:
+        """Summaries of the blocks completed since the last cursor, all series in one file
+        (written before the cursor: a summary never covers points the records lack)."""
+        grew = False
+        for s in self._series:
+            before = len(s.summary.mins)
+            s.summary.update(s.value)
+            grew = grew or len(s.summary.mins) > before
+        if grew:
+            data = metricsummary.dump([s.summary for s in self._series])
+            try:
+                write_atomic(os.path.join(self.directory, SUMMARY), data, durable=False)
+            except OSError as exc:
+                self.write_error = f"{exc.strerror or exc} ({self.directory})"
+
+    def _load_summaries(self) -> None:
+        try:
+            with open(os.path.join(self.directory, SUMMARY), "rb") as fh:
+                kept = metricsummary.load(fh.read(), [len(s) for s in self._series])
+        except (OSError, ValueError, struct.error):
+            kept = {}
+        for k, summary in kept.items():
+            self._series[k].summary = summary
 
     def close(self) -> None:
         if self._fd is not None:
@@ -191,6 +265,11 @@ class MetricStore:
         except CorruptFile:
             cursor = None
         if isinstance(cursor, dict) and cursor.get("format") == FORMAT:
+            try:
+                if metricseal.load_sealed(self, cursor):
+                    return cursor
+            except (OSError, ValueError, TypeError, KeyError, struct.error):
+                self._reset_memory()
             try:
                 if self._replay(int(cursor.get("bytes", -1)), int(cursor.get("last_seq", -1))):
                     return cursor
@@ -232,14 +311,19 @@ class MetricStore:
             return False
         with open(path, "ab") as fh:
             fh.truncate(size)  # drop a tail written after the cursor
+        self._load_summaries()
         self.last_seq = self._written_seq = seq
         self._written = size
         return True
 
-    def _reset_files(self) -> None:
+    def _reset_memory(self) -> None:
         self.names, self._index, self._series = [], {}, []
         self._batch_seq, self._batch_t = array("q"), array("d")
         self.last_seq = self._written = self._written_seq = 0
+        self._mapped = self._sealed = None
+
+    def _reset_files(self) -> None:
+        self._reset_memory()
         for name in os.listdir(self.directory):
             # Also the per-name column files of the first format (seq, step, value).
             if name.split(".")[-1] in ("seq", "step", "value") or name in (
@@ -247,6 +331,8 @@ class MetricStore:
                 "cursor.json",
                 "batches.f64",
                 RECORDS,
+                SUMMARY,
+                metricseal.SEALED,
             ):
                 os.unlink(os.path.join(self.directory, name))
 
@@ -284,13 +370,14 @@ class MetricStore:
         return self._batch_t[i] if i >= 0 else 0.0
 
     def history(self, names: Optional[Sequence[str]], points: int) -> Dict[str, Any]:
-        """Each series downsampled to at most ``points`` points, spikes kept."""
+        """Each series downsampled to at most ``points`` points, spikes kept; a long series
+        from its per-block summaries (agent/metricsummary.py), not from every point."""
         series: Dict[str, Any] = {}
         for k, name in enumerate(self.names):
             if names and name not in names:
                 continue
             s = self._series[k]
-            idx = downsample_minmax(s.value, points)
+            idx = pick(s.value, s.summary, points)
             series[name] = {
                 "count": len(s),
                 "step": _step_list(array("q", (s.step[i] for i in idx))),

@@ -8,10 +8,11 @@ import asyncio
 import glob
 import os
 import time
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Dict, List, Optional, Tuple, Union
 
 from ..core.alerts import fatal_word
 from ..core.metrics import MetricParser, MetricPoint
+from ..core.parsed import ParsedPoints
 from . import ckptscan
 from .eventfiles import EventSource
 from .follower import LogFollower
@@ -20,6 +21,7 @@ from .runs import RunStore
 from .slurm import LIVE_STATES
 from .supervise import AgentLog, supervised
 
+Points = Union[List[MetricPoint], ParsedPoints]
 POLL_S = 1.0
 # Until a run's first metric point (for at most FIRST_WINDOW_S): the first loss on the console
 # should not wait for a whole poll period (a Slurm job starts whenever the scheduler says).
@@ -111,16 +113,16 @@ class RunWatcher:
             if newest is not None and newest not in self.followers:
                 self._add_follower(newest, before.get(newest, (0.0, 0))[1])
 
-    def _read_logs(self, final: bool) -> Tuple[List[MetricPoint], bool]:
+    def _read_logs(self, final: bool) -> Tuple["Points", bool]:
         """Runs in a worker thread: new points from every followed file."""
         self._discover_logs()
-        points: List[MetricPoint] = []
+        points = ParsedPoints()  # runs of tqdm bars as columns, for the store to take whole
         more_any = False
         for path, follower in self.followers.items():
             lines, more = follower.read()
             if final and not more:
                 lines.extend(follower.finish())
-            points.extend(self.parsers[path].parse_lines(lines))
+            points.add(self.parsers[path].parse_points(lines))
             if path == self.output_log and lines:
                 self._note_fatal(lines, follower.offset)
             more_any = more_any or more
@@ -191,7 +193,7 @@ class RunWatcher:
                 early = not self.metrics.last_seq and time.monotonic() < self._first_until
                 await asyncio.sleep(FIRST_POLL_S if early else POLL_S)
 
-    def _poll(self) -> Tuple[List[MetricPoint], bool, bool, List[Dict[str, Any]]]:
+    def _poll(self) -> Tuple["Points", bool, bool, List[Dict[str, Any]]]:
         """Runs in a worker thread: the run's status, new metric points, checkpoint changes."""
         self.summary = self.store.summary(self.run_id)
         ended = self.summary["status"] not in LIVE_STATES

@@ -17,7 +17,8 @@ the bar's postfix and nothing else in it counts. So the regex admits only lines 
   of ``Iter``, ``[``/``]`` of ``][`` and ``[info]``, ``>`` of ``Validation Results >>>>``),
   no colour code (``\\x1b``) and no ``=`` appear before the postfix;
 - the postfix is ``, key=value`` for exactly the keys of the pattern, and the line ends at
-  the closing ``]`` (nothing after the bar to screen, and not a JSON line).
+  the closing ``]`` or in spaces after it (tqdm pads a repaint that is shorter than the one
+  before; spaces after a bar give the reference nothing), and it is not a JSON line.
 
 The values captured are then checked by column: only digits, ``.``, ``e``, ``E``, ``+``,
 ``-`` and accepted by ``float`` (the same language as the parser's number pattern). A run
@@ -33,18 +34,21 @@ per chunk, per line that is not of the format's shape, and per point (making it)
 """
 
 import gc
-import json
 import re
-from itertools import accumulate, compress, repeat
+from itertools import accumulate, compress
 from operator import add, eq, itemgetter, mul, not_
-from typing import TYPE_CHECKING, Callable, Dict, List, Optional, Sequence, Tuple
+from typing import TYPE_CHECKING, Callable, Dict, List, Optional, Sequence, Tuple, Union
 
 from .formats import _NUM, _PAIR
+from .jsoncols import parse_json_lines
 from .metrics import _ANSI, _POSTFIX, MetricPoint
+from .parsed import BarBlock, ParsedPoints, block_points
 
 if TYPE_CHECKING:
     from .metrics import MetricParser
 
+# Where points go: the agent's ParsedPoints (bars kept as columns), or a list (tests, tools).
+_Out = Union[ParsedPoints, List[MetricPoint]]
 # Fewer lines than this go line by line: the join and the scan would cost more than they save.
 MIN_LINES = 64
 # A bar anywhere in the chunk, to learn the postfix keys the chunk's bars carry.
@@ -65,7 +69,7 @@ def _pattern(keys: Tuple[str, ...]) -> "re.Pattern[str]":
             keys,
             r"(?:[^\n/\x1b\[\]'>I=]*(?<!\d)(\d{1,15})/\d+ \[[^\n\[\]=\x1b'>I]*"
             + postfix
-            + r"\]|[^\n]*)\n",
+            + r"\] *|[^\n]*)\n",  # tqdm pads a repaint shorter than the last with spaces
         )
     return pat
 
@@ -91,7 +95,7 @@ def _postfix_keys(text: str) -> Optional[Tuple[str, ...]]:
     return None
 
 
-def parse_lines(parser: "MetricParser", lines: Sequence[str], out: List[MetricPoint]) -> bool:
+def parse_lines(parser: "MetricParser", lines: Sequence[str], out: "_Out") -> bool:
     """Parse ``lines`` into ``out`` as the line-by-line parser would, or return False having
     done nothing (no bar with a postfix in them: the caller parses them line by line)."""
     text = "\n".join(lines)
@@ -121,7 +125,7 @@ def _parse_found(
     keys: Tuple[str, ...],
     lines: Sequence[str],
     found: List[Tuple[str, ...]],
-    out: List[MetricPoint],
+    out: "_Out",
 ) -> None:
     steps_col = list(map(itemgetter(0), found))
     gaps = _gaps(steps_col)  # the lines that are not plain bars, in order
@@ -135,7 +139,7 @@ def _parse_found(
         rows = list(compress(found, steps_col))
         done = _columns(keys, rows, parser._last_bar) if rows else None
         if done is not None or not rows:
-            _interleave(parser, lines, gaps, done, len(keys), out)
+            _interleave(parser, lines, gaps, done, keys, out)
             return
     one = parser._parse_one
     i = 0
@@ -146,7 +150,7 @@ def _parse_found(
                 for line in lines[i:j]:  # the values did not pass: the reference parses them
                     one(line, out)
             else:
-                out.extend(done[0])
+                _block(out, keys, done[0], done[4])
                 parser.last_step, parser._last_bar = done[1][-1], done[3]
         if j < end:
             one(lines[j], out)
@@ -173,48 +177,71 @@ def _gaps(steps_col: List[str]) -> List[int]:
         i += 1
 
 
+def _block(
+    out: "_Out", keys: Tuple[str, ...], steps: List[int], columns: List[List[float]]
+) -> None:
+    """Bars into ``out``: kept as columns, or as points where ``out`` is a plain list."""
+    if isinstance(out, ParsedPoints):
+        out.block(keys, steps, columns)
+    else:
+        out.extend(block_points(BarBlock(keys, steps, columns)))
+
+
 def _interleave(
     parser: "MetricParser",
     lines: Sequence[str],
     gaps: List[int],
     done: "Optional[_Columns]",
-    m: int,
-    out: List[MetricPoint],
+    keys: Tuple[str, ...],
+    out: "_Out",
 ) -> None:
-    """The points of all plain bars (``done``) and of the other lines, in line order."""
+    """The bars of all plain bar lines (``done``) and the points of the other lines, in line
+    order."""
     one = parser._parse_one
     if done is None:
         for j in gaps:
             one(lines[j], out)
         return
-    points, steps, kept, last_bar = done
-    emitted = before = 0  # points out, plain bars behind
+    kept_steps, steps, kept, last_bar, columns = done
+    if isinstance(out, ParsedPoints):
+
+        def bars_out(a: int, b: int) -> None:
+            out.block(keys, kept_steps[a:b], [c[a:b] for c in columns])
+
+    else:  # a list: every point made at once, then sliced (one map per key, not per run)
+        points, m = block_points(BarBlock(keys, kept_steps, columns)), len(keys)
+
+        def bars_out(a: int, b: int) -> None:
+            out.extend(points[a * m : b * m])
+
+    emitted = before = 0  # bars out, plain bars behind
     for ordinal, j in enumerate(gaps):
         bars = j - ordinal  # plain bars before line j
         if bars > before:
-            upto = (kept[bars] if kept is not None else bars) * m
-            out.extend(points[emitted:upto])
+            upto = kept[bars] if kept is not None else bars
+            if upto > emitted:
+                bars_out(emitted, upto)
             emitted, before = upto, bars
             parser.last_step = steps[bars - 1]
         one(lines[j], out)
     if len(steps) > before:
-        out.extend(points[emitted:])
+        bars_out(emitted, len(kept_steps))
         parser.last_step = steps[-1]
     parser._last_bar = last_bar
 
 
 _Bar = Tuple[int, List[Tuple[str, str]]]  # MetricParser._last_bar
-_Columns = Tuple[List[MetricPoint], List[int], Optional[List[int]], Optional[_Bar]]
+# (the steps of the bars kept, the step of every bar, how many bars before each index were
+# kept or None when all were, the last bar as ``_last_bar``, the kept bars' value columns)
+_Columns = Tuple[List[int], List[int], Optional[List[int]], Optional[_Bar], List[List[float]]]
 
 
 def _columns(
     keys: Tuple[str, ...], rows: List[Tuple[str, ...]], last_bar: object
 ) -> Optional[_Columns]:
-    """Points of consecutive plain bars with the line-by-line parser's rules: the step from
-    n, a repaint of the bar before (same step, same values; ``last_bar`` before the first)
-    skipped. Returns (points, the step of each bar, how many bars before each index were
-    kept or None when all were, the last bar as ``_last_bar``), or None when a value is not
-    a number (the reference then parses the lines)."""
+    """The bars of consecutive plain bar lines with the line-by-line parser's rules: the step
+    from n, a repaint of the bar before (same step, same values; ``last_bar`` before the
+    first) skipped. None when a value is not a number (the reference then parses the lines)."""
     m = len(keys)
     values = [list(map(itemgetter(c), rows)) for c in range(1, m + 1)]
     try:
@@ -243,11 +270,7 @@ def _columns(
         kept.extend(accumulate(keep))
         kept_steps = list(compress(steps, keep))
         floats = [list(compress(col, keep)) for col in floats]
-    make = tuple.__new__
-    points: List[MetricPoint] = [None] * (len(kept_steps) * m)  # type: ignore[list-item]
-    for i, (k, col) in enumerate(zip(keys, floats)):
-        points[i::m] = map(make, repeat(MetricPoint), zip(repeat(k), col, kept_steps))
-    return points, steps, kept, last
+    return kept_steps, steps, kept, last, floats
 
 
 # Named formats whose metric line has one shape, read by one regex per chunk like the bars:
@@ -299,7 +322,7 @@ def _gen_shape(text: str) -> "Optional[Tuple[re.Pattern[str], Tuple[Tuple[str, i
     return pat, tuple((k, 3 + i) for i, k in enumerate(keys))
 
 
-def parse_shaped(parser: "MetricParser", lines: Sequence[str], out: List[MetricPoint]) -> bool:
+def parse_shaped(parser: "MetricParser", lines: Sequence[str], out: "_Out") -> bool:
     """``parse_lines`` for a format of ``SHAPED``; False, having done nothing, when the chunk
     holds colour codes, an absurd step, or lines of its shape with and without a field."""
     text = "\n".join(lines)
@@ -345,62 +368,15 @@ def parse_shaped(parser: "MetricParser", lines: Sequence[str], out: List[MetricP
                 continue
             names.append(name)
             columns.append(list(map(float, col)))
-        m = len(names)
-        make = tuple.__new__
-        points: List[MetricPoint] = [None] * (len(steps) * m)  # type: ignore[list-item]
-        for i, (name, col) in enumerate(zip(names, columns)):
-            points[i::m] = map(make, repeat(MetricPoint), zip(repeat(name), col, steps))
-        done = (points, steps, None, parser._last_bar)
-        _interleave(parser, lines, _gaps(steps_col), done, m, out)
+        done = (steps, steps, None, parser._last_bar, columns)
+        _interleave(parser, lines, _gaps(steps_col), done, tuple(names), out)
     finally:
         if collecting:
             gc.enable()
     return True
 
 
-# Diffusion Policy's logs.json.txt: a JSON object per line. The lines that are one object and
-# nothing else (`{` first, `}` last) are decoded by json's C scanner in one C loop; each
-# object then goes through the parser's own rules (MetricParser._json_object).
-_JSON_LINE = re.compile(r"(?:(\{[^\n]*\})|[^\n]*)\n")
-_SCAN = json.JSONDecoder().scan_once  # type: ignore[attr-defined]  # json.loads without its frames
-
-
-def parse_json_lines(parser: "MetricParser", lines: Sequence[str], out: List[MetricPoint]) -> bool:
-    """``parse_lines`` for ``dp`` and ``json``; False, having done nothing, when the chunk
-    holds a line the decoder refuses (the reference then reads each line)."""
-    # No colour-code check: an escape character makes a line that starts with `{` bad JSON
-    # (the chunk goes line by line), and a line that starts with one is not a candidate.
-    text = "\n".join(lines)
-    if (text.count("\n{") + text.startswith("{")) * 2 < len(lines):
-        return False  # mostly other lines: see _sparse
-    collecting = gc.isenabled()
-    gc.disable()
-    try:
-        try:
-            found = _JSON_LINE.findall(text + "\n")
-            objects = list(filter(None, found))
-            # A StopIteration from the scanner (no value) ends the map early: counted below.
-            scanned = list(map(_SCAN, objects, repeat(0)))
-        except (ValueError, RecursionError, MemoryError):
-            return False
-        if len(found) != len(lines) or not objects or len(scanned) != len(objects):
-            return False
-        if list(map(itemgetter(1), scanned)) != list(map(len, objects)):
-            return False  # `{} {}`: json.loads refuses what follows the first object
-        decoded = iter(list(map(itemgetter(0), scanned)))
-        one, take = parser._parse_one, parser._json_object
-        for line, obj in zip(lines, found):
-            if obj:
-                take(next(decoded), out)
-            else:
-                one(line, out)
-    finally:
-        if collecting:
-            gc.enable()
-    return True
-
-
-_Path = Callable[["MetricParser", List[str], List[MetricPoint]], bool]
+_Path = Callable[["MetricParser", List[str], _Out], bool]
 
 
 def fast_path(fmt: str) -> Optional[_Path]:

@@ -27,7 +27,18 @@ lines, LIBERO's ``[info] Epoch:`` lines. Colour codes are removed, and a ``host:
 
 import json
 import re
-from typing import TYPE_CHECKING, Any, Dict, Iterable, List, Mapping, Optional, Tuple, TypeVar
+from typing import (
+    TYPE_CHECKING,
+    Any,
+    Dict,
+    Iterable,
+    List,
+    Mapping,
+    Optional,
+    Tuple,
+    TypeVar,
+    Union,
+)
 
 from .formats import metric_format
 
@@ -36,6 +47,10 @@ from .points import MAX_STEP, MetricPoint, as_step  # noqa: F401
 
 if TYPE_CHECKING:
     from . import fastscan
+    from .parsed import ParsedPoints
+
+    # Where the parser puts points: a list, or the fast path's ParsedPoints (append, extend).
+    Sink = Union[List["MetricPoint"], ParsedPoints]
 
 
 STEP_KEYS = ("global_step", "step", "iteration", "iter", "it")
@@ -96,6 +111,19 @@ class MetricParser:
 
     def parse_lines(self, lines: Iterable[str]) -> List[MetricPoint]:
         out: List[MetricPoint] = []
+        self._parse_into(lines, out)
+        return out
+
+    def parse_points(self, lines: Iterable[str]) -> "ParsedPoints":
+        """The points of ``lines`` as ``parse_lines`` gives them, runs of tqdm bars kept as
+        columns (``core/parsed.py``): what the agent's store appends without a tuple per point."""
+        from .parsed import ParsedPoints
+
+        out = ParsedPoints()
+        self._parse_into(lines, out)
+        return out
+
+    def _parse_into(self, lines: Iterable[str], out: "Sink") -> None:
         fast = self._fast
         if fast is not None:
             from .fastscan import MIN_LINES
@@ -103,13 +131,12 @@ class MetricParser:
             if not isinstance(lines, list):
                 lines = list(lines)
             if len(lines) >= MIN_LINES and fast(self, lines, out):
-                return out
+                return
         one = self._parse_one
         for line in lines:
             one(line, out)
-        return out
 
-    def _parse_one(self, line: str, out: List[MetricPoint]) -> None:
+    def _parse_one(self, line: str, out: "Sink") -> None:
         # Cheap screens first: most log lines carry no metric at all.
         if "=" in line or ":" in line:
             try:
@@ -117,7 +144,7 @@ class MetricParser:
             except (ValueError, OverflowError, TypeError, RecursionError, MemoryError):
                 pass  # whatever a job prints, the watcher goes on: the line gives nothing
 
-    def _parse_line(self, line: str, out: List[MetricPoint]) -> None:
+    def _parse_line(self, line: str, out: "Sink") -> None:
         if "\x1b" in line:
             line = _ANSI.sub("", line)
         for needle, match in self._project:
@@ -166,7 +193,7 @@ class MetricParser:
                 line = " " + line[prefix.end() :]
             self._parse_pairs(line, out)
 
-    def _parse_bar(self, bar: "re.Match[str]", out: List[MetricPoint]) -> None:
+    def _parse_bar(self, bar: "re.Match[str]", out: "Sink") -> None:
         n = bar.group(1)
         step = int(n) if len(n) < 16 else as_step(n)  # 15 digits stay under MAX_STEP
         if step is None:
@@ -183,7 +210,7 @@ class MetricParser:
         for name, value in pairs:
             out.append(make(MetricPoint, (name, float(value), step)))
 
-    def _parse_json(self, text: str, out: List[MetricPoint]) -> bool:
+    def _parse_json(self, text: str, out: "Sink") -> bool:
         try:
             obj = json.loads(text)
         except ValueError:
@@ -193,7 +220,7 @@ class MetricParser:
         self._json_object(obj, out)
         return True
 
-    def _json_object(self, obj: Dict[str, Any], out: List[MetricPoint]) -> None:
+    def _json_object(self, obj: Dict[str, Any], out: "Sink") -> None:
         """The points of one JSON line's object (the fast path decodes a chunk's at once)."""
         step = None
         for key in STEP_KEYS:
@@ -217,7 +244,7 @@ class MetricParser:
                 except OverflowError:
                     continue  # an integer too large for a float
 
-    def _parse_pairs(self, line: str, out: List[MetricPoint]) -> None:
+    def _parse_pairs(self, line: str, out: "Sink") -> None:
         pairs = []
         for m in _KV.finditer(line):
             name, value = m.groups()

@@ -8,6 +8,7 @@ link state.
 from __future__ import annotations
 
 import asyncio
+import math
 import time
 from collections.abc import Mapping
 from typing import Any
@@ -48,6 +49,7 @@ from ..widgets.loss_chart import LossChart
 from ..widgets.status_bar import StatusBar
 from .live_status import LiveStatus
 
+CHART_SEED_POINTS = 2000  # per series, from the history op when the dashboard opens
 DISK_POLL_S = 30.0
 DISK_RATE_WINDOW_S = 600.0
 SPIKE_QUIET_S = 60.0
@@ -137,9 +139,34 @@ class DashboardScreen(LiveStatus, Screen[None]):
         log = self.query_one(LogPane)
         # The live text starts at the log's last page; older pages are read on demand.
         start = await log.open(log_source(self.client, self.run_id))
-        sub = await self.client.subscribe(self.run_id, since={"log": start}, gpu=True)
         bar = self.query_one(StatusBar)
         chart = self.query_one(LossChart)
+        # The chart starts from a downsampled view (the agent's per-block summaries), then
+        # follows from its last seq: a run of 10 million points is never streamed whole.
+        hist = await self.client.history(self.run_id, points=CHART_SEED_POINTS)
+        seeded = chart.seed(hist)
+        loss = seeded.get("loss")
+        if loss is not None:  # a min/max view: only its NaN/Inf are news, not its "spikes"
+            odd = [i for i, v in enumerate(loss["value"]) if not math.isfinite(v)]
+            self._check_loss(
+                {
+                    "seq": [loss["seq"][i] for i in odd],
+                    "step": [loss["step"][i] for i in odd],
+                    "value": [loss["value"][i] for i in odd],
+                    "t": [loss["t"][i] for i in odd],
+                    "source": loss["source"],
+                }
+            )
+        stepped = [
+            (step, t or 0.0)
+            for col in seeded.values()
+            for step, t in zip(col["step"], col["t"], strict=True)
+            if step is not None
+        ]
+        if stepped:  # where the run is, before any new point comes (an ended run sends none)
+            bar.set_step(*max(stepped))
+        since = {"log": start, "metric": int(hist.get("last_seq") or 0)}
+        sub = await self.client.subscribe(self.run_id, since=since, gpu=True)
         gpus = self.query_one(GpuPane)
         slurm_job: RunSummary | None = None  # a Slurm run's last status
         async for ev in sub:

@@ -20,7 +20,8 @@ from textual_plotext import PlotextPlot
 
 from ...core.downsample import downsample_minmax
 from ...core.units import human_duration
-from ...protocol.messages import MetricColumn
+from ...protocol.messages import History, MetricColumn
+from ...protocol.wire import decode_floats
 from .log_scale import log10_all, log_ticks
 
 HISTORY = 200_000
@@ -107,6 +108,23 @@ class LossChart(PlotextPlot):
     def on_mount(self) -> None:
         super().on_mount()
         self.set_interval(1.0, self._redraw_if_dirty)
+
+    def seed(self, history: History) -> dict[str, MetricColumn]:
+        """Start from the agent's downsampled history (``history`` op: a few thousand points a
+        series, its spikes and NaNs kept); the columns it added, drawn now (the first paint)."""
+        series: dict[str, MetricColumn] = {}
+        for name, col in (history.get("series") or {}).items():
+            steps = list(col.get("step") or [])
+            series[name] = {
+                "seq": list(range(len(steps))),  # the view has no seqs; order within a name
+                "step": steps,
+                "value": decode_floats(col.get("value") or []),
+                "t": [t or 0.0 for t in col.get("t") or []],
+                "source": col.get("source") or "log",
+            }
+        self.add(series)
+        self._redraw_if_dirty()  # drawn now, not at the next tick: this is the first paint
+        return series
 
     def add(self, series: Mapping[str, MetricColumn]) -> None:
         """New points, as a subscription hands them: decoded columns per metric name."""
