@@ -10,11 +10,11 @@ import sys
 from typing import Any
 
 import pytest
-from rdt_tui.tui.dashboard import CHART_SEED_POINTS
 
 from rdt_tui.client import AgentClient
 from rdt_tui.transport.local import LocalTransport
 from rdt_tui.tui.app import make_app
+from rdt_tui.tui.screens.dashboard import CHART_SEED_POINTS
 from rdt_tui.tui.widgets.loss_chart import LossChart
 from rdt_tui.tui.widgets.status_bar import StatusBar
 
