@@ -72,6 +72,9 @@ class AgentService(PreflightOps, AlertOps, AdoptOps):
                 adopted.append(summary["id"])
                 if summary.get("stop_requested") and summary.get("slurm_job_id") is None:
                     self._resume_stop(summary["id"])
+                elif summary.get("stop_requested"):  # a Slurm stop cut mid-grace: the cancel
+                    resume = self.supervisors["slurm"].resume_stop(summary["id"])
+                    self._stops[summary["id"]] = asyncio.get_event_loop().create_task(resume)
             else:  # a shim that was killed could not remove its run's (empty) cgroup
                 state = self.store.summary_state(summary["id"])
                 cgroups.remove(cgroups.of_run(state.get("cgroup"), summary["id"]))

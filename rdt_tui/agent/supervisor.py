@@ -16,6 +16,7 @@ from typing import Any, Awaitable, Callable, Dict, List
 from ..protocol import errors
 from ..protocol.errors import AgentError
 from . import slurm
+from .files import CorruptFile, read_json
 from .runs import RunStore
 
 LIVE = slurm.LIVE_STATES  # the statuses of a run that may still write output
@@ -35,6 +36,10 @@ class Supervisor(abc.ABC):
     @abc.abstractmethod
     async def stop(self, run_id: str, sig: int, grace: float) -> Dict[str, Any]:
         """Stop the run the way its scheduler expects; its final summary."""
+
+    async def resume_stop(self, run_id: str) -> Dict[str, Any]:
+        """Carry on a stop an earlier daemon began; its final summary."""
+        return self.store.summary(run_id)
 
 
 class LocalSupervisor(Supervisor):
@@ -90,7 +95,27 @@ class SlurmSupervisor(Supervisor):
         problem = ""
         if not waiting:  # a job still in the queue has no process to save a checkpoint
             problem = await loop.run_in_executor(None, slurm.signal_job, job, name)
-        if waiting or not await self._ended(run_id, grace):
+        return await self._finish(run_id, job, 0.0 if waiting else grace, problem)
+
+    async def resume_stop(self, run_id: str) -> Dict[str, Any]:
+        """Carry on a stop that an earlier daemon began (it was replaced or killed during the
+        grace): the job had its signal; the rest of the grace, then the cancel."""
+        run_dir = self.store.run_dir(run_id)
+        job = slurm.job_of(run_dir)
+        try:
+            info = read_json(os.path.join(run_dir, "stop.json")) or {}
+            left = float(info.get("requested_at", 0)) + float(info.get("grace", 0)) - time.time()
+        except (CorruptFile, TypeError, ValueError):
+            left = 0.0
+        if not job:
+            return self.store.summary(run_id)
+        slurm.forget(job)
+        return await self._finish(run_id, job, max(0.0, left), "")
+
+    async def _finish(self, run_id: str, job: str, grace: float, problem: str) -> Dict[str, Any]:
+        """Wait up to ``grace`` for the job to end, then scancel it; its final summary."""
+        loop = asyncio.get_event_loop()
+        if not await self._ended(run_id, grace):
             problem = await loop.run_in_executor(None, slurm.cancel, job) or problem
             await self._ended(run_id, slurm.KILL_WAIT_S)
         summary = await loop.run_in_executor(None, self.store.summary, run_id)
