@@ -235,6 +235,8 @@ async def cmd_launch(c: AgentClient, a: argparse.Namespace) -> int:
         emit_json(dict(result, run=result["id"]))
     else:
         print(f"launched {result['id']} ({_status_word(result)})")
+    for warning in result.get("warnings") or []:
+        print(f"warning: {warning}", file=sys.stderr)
     return 0
 
 

@@ -202,7 +202,8 @@ class AgentService(PreflightOps, AlertOps, AdoptOps):
                 sup = self.supervisors["slurm"]
                 run_id = await loop.run_in_executor(None, sup.start, spec)
             self.watcher(run_id)
-            return self.store.summary(run_id)
+            warned = {"warnings": spec["warnings"]} if spec.get("warnings") else {}
+            return dict(self.store.summary(run_id), **warned)
         async with self._launch_lock:
             key = spec.get("request_key")
             if key:

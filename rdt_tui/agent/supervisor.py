@@ -75,6 +75,9 @@ class SlurmSupervisor(Supervisor):
         run_id = self.store.create(spec)
         run_dir = self.store.run_dir(run_id)
         try:
+            if spec.get("warnings"):  # the job's shim appends its output below these lines
+                with open(os.path.join(run_dir, "output.log"), "a") as log:
+                    log.writelines(f"[rdt-tui] warning: {w}\n" for w in spec["warnings"])
             slurm.submit(run_dir, dict(spec, id=run_id), self.shim_cmd)
         except BaseException:
             _remove_run(run_dir)  # no half-made run record

@@ -284,6 +284,8 @@ class LaunchScreen(Screen[None]):
         except Exception as exc:  # the agent's refusal (GPUs busy, bad cwd) is shown as is
             notify_error(self, exc)
             return
+        for warning in run.get("warnings") or []:  # a Slurm job's program not on the login node
+            self.app.notify(warning, severity="warning", timeout=20)
         # Not awaited: this worker belongs to the screen being replaced.
         self.app.switch_screen(DashboardScreen(self.client, run["id"]))
 
