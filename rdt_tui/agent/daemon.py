@@ -241,7 +241,7 @@ class Connection:
                 try:
                     sent = False
                     if gpu:
-                        for seq, sample in list(service.gpu_samples):
+                        for seq, sample in list(service.gpu_feed(run_id)):
                             if seq > gpu_seq:
                                 await self.send(self._event(sub_id, "gpu", run_id, seq, sample))
                                 gpu_seq = seq

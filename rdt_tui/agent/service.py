@@ -8,7 +8,7 @@ import signal
 import socket
 import sys
 import time
-from typing import Any, Deque, Dict, List, Optional, Tuple
+from typing import Any, Deque, Dict, List, Optional, Sequence, Tuple
 
 from ..protocol import errors
 from ..protocol.errors import AgentError
@@ -25,6 +25,7 @@ from .logsearch import log_search
 from .preflight_ops import PreflightOps
 from .procs import read_proc, signal_all, signal_number
 from .runs import RUNNING, RunStore, gpus_overlap, validate_launch
+from .slurm_gpus import JobGpusTable
 from .supervise import AgentLog
 from .supervisor import LIVE, supervisors
 from .watch import RunWatcher
@@ -61,6 +62,8 @@ class AgentService(PreflightOps, AlertOps, AdoptOps):
         self.started_at = time.time()
         self._manifests: Dict[str, Tuple[int, int]] = {}
         self.supervisors = supervisors(self.store, shim_cmd, self._escalate)
+        # GPUs of Slurm jobs' nodes, from a sampler step inside each allocation
+        self.job_gpus = JobGpusTable(shim_cmd, simulate_gpus, self.gpu_interval, self._wake_gpu)
 
     # ----- lifecycle ---------------------------------------------------------------------
     def adopt(self) -> List[str]:
@@ -110,6 +113,30 @@ class AgentService(PreflightOps, AlertOps, AdoptOps):
         return w
 
     async def gpu_loop(self) -> None:
+        try:
+            await self._gpu_loop()
+        finally:  # the daemon stops: the sampler steps inside Slurm jobs end with it
+            self.job_gpus.close()
+
+    def _wake_gpu(self) -> None:
+        waiters, self._gpu_waiters = self._gpu_waiters, []
+        for fut in waiters:
+            if not fut.done():
+                fut.set_result(None)
+
+    def gpu_feed(self, run_id: Optional[str]) -> Sequence[Tuple[int, Dict[str, Any]]]:
+        """The GPU samples a subscription streams: this host's, or for a Slurm run its job's
+        nodes' (agent/slurm_gpus.py)."""
+        w = self.watchers.get(run_id) if run_id else None
+        if w is None or not w.summary.get("slurm_job_id"):
+            return self.gpu_samples
+        spec = self.store.spec
+        run = w.run_id
+        return self.job_gpus.feed(
+            w.summary, lambda: int(spec(run).get("slurm", {}).get("nodes", 1))
+        )
+
+    async def _gpu_loop(self) -> None:
         loop = asyncio.get_event_loop()
         self.gpu_backend, self.gpu_reason = await loop.run_in_executor(
             None, open_backend, self.simulate_gpus
@@ -119,10 +146,7 @@ class AgentService(PreflightOps, AlertOps, AdoptOps):
             sample = await loop.run_in_executor(None, self._sample_gpus)
             self.gpu_seq += 1
             self.gpu_samples.append((self.gpu_seq, sample))
-            waiters, self._gpu_waiters = self._gpu_waiters, []
-            for fut in waiters:
-                if not fut.done():
-                    fut.set_result(None)
+            self._wake_gpu()
             self.store.reap()
             # The next sample is scheduled after this one finished: polls never overlap.
             await asyncio.sleep(max(0.0, self.gpu_interval - (time.monotonic() - started)))

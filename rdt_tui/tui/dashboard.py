@@ -178,8 +178,8 @@ class DashboardScreen(LiveStatus, Screen[None]):
                 hit = log_alert(data["text"], self.stop_asked)
                 if hit:
                     self._alert(f"{hit} in the log", f"log:{hit}")
-            elif kind == "gpu" and slurm_job:  # the login node's GPUs are not the job's
-                gpus.update(gpu_text(slurm_job))
+            elif kind == "gpu" and slurm_job and not data.get("job"):
+                gpus.update(gpu_text(slurm_job))  # the login node's GPUs are not the job's
             elif kind == "gpu":
                 gpus.show(data, self.run_id)
                 self._check_idle(data)
@@ -187,6 +187,8 @@ class DashboardScreen(LiveStatus, Screen[None]):
                 self.query_one(CheckpointTable).apply(data)
             elif kind == "status":
                 slurm_job = data if data.get("slurm_job_id") else None
+                if slurm_job and not (gpus.last or {}).get("job"):  # no sample of its nodes yet
+                    gpus.update(gpu_text(slurm_job))
                 bar.state = waiting_text(data) or str(data.get("status"))
                 bar.refresh_text()
                 if data.get("complete"):

@@ -1,0 +1,92 @@
+"""GPU telemetry of a Slurm job's nodes: our sampler started inside the allocation (``srun
+--overlap --jobid=J``), one task per node, streamed to the run's subscription labelled by node.
+The lab has no GPU: the agent's SIMULATED backend (``--simulate-gpus``) stands in on each node,
+so n1 and n2 each report their own two GPUs. A step Slurm refuses is said, not hidden."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+import time
+from typing import Any
+
+import pytest
+
+from rdt_tui.agent.slurm_gpus import JobGpusTable, merge
+
+from .conftest import Agent
+from .slurm_lab import SlurmLab, slurm  # noqa: F401 - the session fixture
+from .test_slurm_runs import slurm_launch, wait_for
+
+
+@pytest.mark.asyncio
+async def test_a_two_node_jobs_gpus_stream_labelled_by_node(
+    slurm: SlurmLab,  # noqa: F811
+    agent: Agent,
+    workdir: str,
+) -> None:
+    c = await agent.client(simulate_gpus=2)
+    argv = [sys.executable, "-c", "import time; time.sleep(120)"]
+    run = await c.launch_args(slurm_launch(argv, workdir, nodes=2))
+    await wait_for(c, run["id"], {"running"})
+    sub = await c.subscribe(run["id"], gpu=True)
+    sample: dict[str, Any] = {}
+    deadline = time.monotonic() + 60
+    async for ev in sub:
+        assert time.monotonic() < deadline, f"no sample of both nodes; last: {sample}"
+        if ev["event"] != "gpu":
+            continue
+        sample = ev["data"]
+        if sample.get("nodes") == ["n1", "n2"]:
+            break
+    await sub.close()
+    assert sample["job"] == run["slurm_job_id"] and sample["simulated"]
+    labels = [(g["node"], g["node_index"], g["index"]) for g in sample["gpus"]]
+    assert labels == [("n1", 0, 0), ("n1", 1, 1), ("n2", 0, 2), ("n2", 1, 3)]
+    assert all(g["name"] == "SIMULATED GPU" for g in sample["gpus"])
+    # The sampler is a step of the job beside the job's own, not a job of its own.
+    steps = slurm.run("squeue", "-h", "-s", "-j", run["slurm_job_id"], "-o", "%j")
+    assert f"rdt-gpus-{run['slurm_job_id']}" in steps.split()
+    assert (await c.stop(run["id"], grace=1))["status"] == "stopped"
+    # The login node's own (simulated) GPUs were never passed off as the job's.
+    assert all(g.get("node") for g in sample["gpus"])
+
+
+@pytest.mark.asyncio
+async def test_a_step_slurm_refuses_is_said_in_the_sample(
+    slurm: SlurmLab,  # noqa: F811
+    workdir: str,
+) -> None:
+    """srun --overlap into a job slurmctld does not have: the real srun's refusal, in words."""
+    woken: list[float] = []
+    agent_cmd = [sys.executable, "-m", "rdt_tui.agent"]
+    table = JobGpusTable(agent_cmd, 1, 1.0, lambda: woken.append(time.monotonic()))
+    summary = {"slurm_job_id": "999999", "status": "running"}
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            samples = list(table.feed(summary, lambda: 1))
+            if samples:
+                break
+            assert time.monotonic() < deadline
+            await asyncio.sleep(0.1)
+        reason = samples[-1][1]["reason"]
+        assert reason.startswith("GPUs of Slurm job 999999 not shown: Slurm refused the sampler")
+        assert "Invalid job id" in reason, reason
+        assert samples[-1][1]["gpus"] == [] and woken
+        await asyncio.sleep(0.2)
+        assert len(table.feed(summary, lambda: 1)) == 1  # not asked again at once
+    finally:
+        table.close()
+
+
+def test_merge_numbers_gpus_in_node_order_and_says_why_a_node_has_none() -> None:
+    gpu = {"index": 0, "name": "G", "util": 5}
+    latest = {
+        "n2": {"node": "n2", "t": 2.0, "gpus": [gpu], "simulated": False, "host": {"cpus": 8}},
+        "n1": {"node": "n1", "t": 1.0, "gpus": [], "reason": "no NVIDIA driver found"},
+    }
+    merged = merge(latest, "7")
+    assert merged["nodes"] == ["n1", "n2"] and merged["t"] == 2.0
+    assert merged["gpus"] == [dict(gpu, index=0, node="n2", node_index=0)]
+    assert merged["reason"] == "n1: no NVIDIA driver found"
