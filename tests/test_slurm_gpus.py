@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from rdt_tui.agent.slurm_gpus import JobGpusTable, merge
+from rdt_tui.agent.slurm_gpus import JobGpusTable, merge, srun_argv
 
 from .conftest import Agent
 from .slurm_lab import SlurmLab, slurm  # noqa: F401 - the session fixture
@@ -65,7 +65,7 @@ async def test_a_step_slurm_refuses_is_said_in_the_sample(
     try:
         deadline = time.monotonic() + 30
         while True:
-            samples = list(table.feed(summary, lambda: 1))
+            samples = list(table.feed(summary, dict))
             if samples:
                 break
             assert time.monotonic() < deadline
@@ -75,7 +75,7 @@ async def test_a_step_slurm_refuses_is_said_in_the_sample(
         assert "Invalid job id" in reason, reason
         assert samples[-1][1]["gpus"] == [] and woken
         await asyncio.sleep(0.2)
-        assert len(table.feed(summary, lambda: 1)) == 1  # not asked again at once
+        assert len(table.feed(summary, dict)) == 1  # not asked again at once
     finally:
         table.close()
 
@@ -90,3 +90,15 @@ def test_merge_numbers_gpus_in_node_order_and_says_why_a_node_has_none() -> None
     assert merged["nodes"] == ["n1", "n2"] and merged["t"] == 2.0
     assert merged["gpus"] == [dict(gpu, index=0, node="n2", node_index=0)]
     assert merged["reason"] == "n1: no NVIDIA driver found"
+
+
+def test_the_sampler_step_asks_for_the_jobs_gpus_on_every_node() -> None:
+    agent = ["/usr/bin/python3", "/home/u/.rdt/agent.pyz"]
+    argv = srun_argv("77", {"nodes": 2, "gpus_per_node": 4}, agent, 1.0, 0)
+    assert argv == [
+        *("srun", "--overlap", "--jobid=77", "--nodes=2", "--ntasks=2", "--ntasks-per-node=1"),
+        *("--gpus-per-node=4", "--quiet", "--job-name=rdt-gpus-77", *agent, "slurm-gpus"),
+        *("--interval", "1", "--simulate", "0"),
+    ]
+    assert "--gres=gpu:a100:2" in srun_argv("77", {"gres": "gpu:a100:2"}, agent, 1.0, 0)
+    assert not [a for a in srun_argv("77", {}, agent, 1.0, 0) if a.startswith("--gpus")]

@@ -130,11 +130,8 @@ class AgentService(PreflightOps, AlertOps, AdoptOps):
         w = self.watchers.get(run_id) if run_id else None
         if w is None or not w.summary.get("slurm_job_id"):
             return self.gpu_samples
-        spec = self.store.spec
-        run = w.run_id
-        return self.job_gpus.feed(
-            w.summary, lambda: int(spec(run).get("slurm", {}).get("nodes", 1))
-        )
+        run, spec = w.run_id, self.store.spec
+        return self.job_gpus.feed(w.summary, lambda: spec(run).get("slurm") or {})
 
     async def _gpu_loop(self) -> None:
         loop = asyncio.get_event_loop()

@@ -76,9 +76,17 @@ def sampler_main(argv: List[str]) -> int:
 
 # ----- on the login node -----------------------------------------------------------------
 def srun_argv(
-    job_id: str, nodes: int, agent_cmd: List[str], interval: float, simulate: int
+    job_id: str, table: Dict[str, Any], agent_cmd: List[str], interval: float, simulate: int
 ) -> List[str]:
-    """The sampler step: one task per node of the job, sharing the job's resources."""
+    """The sampler step: one task per node of the job (``table``: the run's [slurm] table),
+    sharing the job's resources. It asks for the job's GPUs, so that on a cluster confining
+    each step to its devices the sampler sees them (``--overlap`` lets it share them)."""
+    nodes = max(1, int(table.get("nodes") or 1))
+    gpus = []
+    if table.get("gpus_per_node"):
+        gpus = [f"--gpus-per-node={int(table['gpus_per_node'])}"]
+    elif table.get("gres"):
+        gpus = [f"--gres={table['gres']}"]
     return [
         "srun",
         "--overlap",
@@ -86,6 +94,7 @@ def srun_argv(
         f"--nodes={nodes}",
         f"--ntasks={nodes}",
         "--ntasks-per-node=1",
+        *gpus,
         "--quiet",
         f"--job-name=rdt-gpus-{job_id}",
         *agent_cmd,
@@ -266,17 +275,18 @@ class JobGpusTable:
         self.jobs: Dict[str, JobGpus] = {}
 
     def feed(
-        self, summary: Dict[str, Any], nodes_of: Callable[[], int]
+        self, summary: Dict[str, Any], table_of: Callable[[], Dict[str, Any]]
     ) -> Sequence[Tuple[int, Sample]]:
         """The samples of the run's job, its step started while the job runs, ended after
-        (``nodes_of``: the job's node count, read once)."""
+        (``table_of``: the run's [slurm] table, read once)."""
         job_id = str(summary.get("slurm_job_id") or "")
         running = summary.get("status") == "running"
         job = self.jobs.get(job_id)
         if job is None and running:
-            nodes = nodes_of()
-            argv = srun_argv(job_id, nodes, self.agent_cmd, self.interval, self.simulate)
-            job = self.jobs[job_id] = JobGpus(job_id, argv, nodes, self.wake)
+            table = table_of()
+            argv = srun_argv(job_id, table, self.agent_cmd, self.interval, self.simulate)
+            job = JobGpus(job_id, argv, int(table.get("nodes") or 1), self.wake)
+            self.jobs[job_id] = job
         if job is None:
             return ()
         if running:
