@@ -102,3 +102,40 @@ def test_the_sampler_step_asks_for_the_jobs_gpus_on_every_node() -> None:
     ]
     assert "--gres=gpu:a100:2" in srun_argv("77", {"gres": "gpu:a100:2"}, agent, 1.0, 0)
     assert not [a for a in srun_argv("77", {}, agent, 1.0, 0) if a.startswith("--gpus")]
+
+
+@pytest.mark.asyncio
+async def test_a_step_no_one_asks_for_is_ended_and_forgotten(
+    slurm: SlurmLab,  # noqa: F811
+    workdir: str,
+) -> None:
+    """The sampler must not run for the days a job runs while no console looks."""
+    from rdt_tui.agent import slurm_gpus
+
+    out = slurm.run("sbatch", "--parsable", "--nodes=2", "-o", "/dev/null", "--wrap", "sleep 120")
+    job_id = out.strip().split(";")[0]
+    table = JobGpusTable([sys.executable, "-m", "rdt_tui.agent"], 1, 1.0, lambda: None)
+    summary = {"slurm_job_id": job_id, "status": "running"}
+    try:
+        deadline = time.monotonic() + 60
+        while True:  # the job starts, then the step: a sample of both nodes
+            samples = list(table.feed(summary, lambda: {"nodes": 2}))
+            if samples and samples[-1][1].get("nodes") == ["n1", "n2"]:
+                break
+            assert time.monotonic() < deadline, samples[-1:]
+            await asyncio.sleep(0.2)
+        steps = slurm.run("squeue", "-h", "-s", "-j", job_id, "-o", "%j").split()
+        assert f"rdt-gpus-{job_id}" in steps
+        table.reap()
+        assert job_id in table.jobs  # asked for just now
+        table.jobs[job_id].fed_at -= slurm_gpus.IDLE_S + 1
+        table.reap()
+        assert table.jobs == {}
+        deadline = time.monotonic() + 20
+        while f"rdt-gpus-{job_id}" in slurm.run("squeue", "-h", "-s", "-j", job_id, "-o", "%j"):
+            assert time.monotonic() < deadline, "the sampler step outlived its reaping"
+            await asyncio.sleep(0.2)
+        assert slurm.run("squeue", "-h", "-j", job_id, "-o", "%T").strip() == "RUNNING"
+    finally:
+        table.close()
+        slurm.run("scancel", job_id, check=False)

@@ -145,6 +145,7 @@ class AgentService(PreflightOps, AlertOps, AdoptOps):
             self.gpu_samples.append((self.gpu_seq, sample))
             self._wake_gpu()
             self.store.reap()
+            self.job_gpus.reap()
             # The next sample is scheduled after this one finished: polls never overlap.
             await asyncio.sleep(max(0.0, self.gpu_interval - (time.monotonic() - started)))
 

@@ -15,18 +15,20 @@ library only.
 
 import asyncio
 import collections
+import itertools
 import json
 import os
 import signal
 import socket
 import sys
 import time
-from typing import Any, Callable, Deque, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Callable, Deque, Dict, Iterator, List, Optional, Sequence, Tuple
 
 SAMPLER = "slurm-gpus"  # the agent's subcommand that samples inside the allocation
 HISTORY = 3600
 WAITING_S = 5.0  # no sample yet after this long: say that Slurm has not started the step
 RETRY_S = 30.0  # after a refusal or a sampler that ended while the job runs
+IDLE_S = 60.0  # no subscription has asked for the job's GPUs this long: the step ends
 ERR_LINES = 8
 
 Sample = Dict[str, Any]
@@ -134,13 +136,21 @@ def merge(latest: Dict[str, Sample], job_id: str) -> Sample:
 class JobGpus:
     """The sampler step of one job and what its tasks said (bounded history)."""
 
-    def __init__(self, job_id: str, argv: List[str], nodes: int, wake: Callable[[], None]):
+    def __init__(
+        self,
+        job_id: str,
+        argv: List[str],
+        nodes: int,
+        wake: Callable[[], None],
+        seqs: Iterator[int],
+    ) -> None:
         self.job_id = job_id
         self.argv = argv
         self.nodes = max(1, nodes)
         self.wake = wake
         self.samples: Deque[Tuple[int, Sample]] = collections.deque(maxlen=HISTORY)
-        self.seq = 0
+        self.seqs = seqs  # the table's: a job's step started again never numbers backwards
+        self.fed_at = time.monotonic()
         self.latest: Dict[str, Sample] = {}
         self._round: set = set()
         self._task: Optional[asyncio.Task[None]] = None
@@ -165,8 +175,7 @@ class JobGpus:
             self._task.cancel()
 
     def _publish(self, sample: Sample) -> None:
-        self.seq += 1
-        self.samples.append((self.seq, sample))
+        self.samples.append((next(self.seqs), sample))
         self.wake()
 
     def _say(self, why: str) -> None:
@@ -273,6 +282,7 @@ class JobGpusTable:
         self.interval = interval
         self.wake = wake
         self.jobs: Dict[str, JobGpus] = {}
+        self._seqs = itertools.count(1)
 
     def feed(
         self, summary: Dict[str, Any], table_of: Callable[[], Dict[str, Any]]
@@ -285,15 +295,25 @@ class JobGpusTable:
         if job is None and running:
             table = table_of()
             argv = srun_argv(job_id, table, self.agent_cmd, self.interval, self.simulate)
-            job = JobGpus(job_id, argv, int(table.get("nodes") or 1), self.wake)
+            job = JobGpus(job_id, argv, int(table.get("nodes") or 1), self.wake, self._seqs)
             self.jobs[job_id] = job
         if job is None:
             return ()
+        job.fed_at = time.monotonic()
         if running:
             job.ensure()
         elif summary.get("status") not in ("pending", "requeued"):
             job.close()  # the job ended: so did its step; the history stays for the charts
         return job.samples
+
+    def reap(self) -> None:
+        """End the steps (and drop the history) of jobs no subscription has asked for in
+        IDLE_S: a sampler must not run for the days a job runs while no one looks."""
+        now = time.monotonic()
+        for job_id, job in list(self.jobs.items()):
+            if now - job.fed_at > IDLE_S:
+                job.close()
+                del self.jobs[job_id]
 
     def close(self) -> None:
         for job in self.jobs.values():
