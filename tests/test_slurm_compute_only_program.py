@@ -15,9 +15,8 @@ from .conftest import Agent
 from .slurm_lab import SlurmLab, slurm  # noqa: F401 - the session fixture
 from .test_slurm_runs import read, slurm_launch, wait_for
 
-pytestmark = pytest.mark.asyncio
 
-
+@pytest.mark.asyncio
 async def test_a_program_missing_on_the_login_node_is_a_warning_under_slurm(
     slurm: SlurmLab,  # noqa: F811
     agent: Agent,
@@ -49,6 +48,7 @@ async def test_a_program_missing_on_the_login_node_is_a_warning_under_slurm(
     assert "trained on n" in log and "with --epochs 1" in log
 
 
+@pytest.mark.asyncio
 async def test_a_program_missing_on_every_node_says_so_in_the_log(
     slurm: SlurmLab,  # noqa: F811
     agent: Agent,
@@ -64,6 +64,7 @@ async def test_a_program_missing_on_every_node_says_so_in_the_log(
     assert "Traceback" not in log
 
 
+@pytest.mark.asyncio
 async def test_a_local_run_of_a_missing_program_is_still_refused(
     agent: Agent, workdir: str
 ) -> None:
