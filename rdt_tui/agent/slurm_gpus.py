@@ -30,6 +30,7 @@ WAITING_S = 5.0  # no sample yet after this long: say that Slurm has not started
 RETRY_S = 30.0  # after a refusal or a sampler that ended while the job runs
 IDLE_S = 60.0  # no subscription has asked for the job's GPUs this long: the step ends
 ERR_LINES = 8
+LINE_MAX = 4 << 20
 
 Sample = Dict[str, Any]
 
@@ -218,6 +219,7 @@ class JobGpus:
                 stdout=asyncio.subprocess.PIPE,
                 stderr=asyncio.subprocess.PIPE,
                 start_new_session=True,  # its own group: close() ends srun, not us
+                limit=LINE_MAX,  # a node with many GPUs and processes writes long lines
             )
         except OSError as exc:
             self._retry_at = time.monotonic() + RETRY_S
@@ -234,6 +236,8 @@ class JobGpus:
                 bound = None if got or said_waiting else max(0.1, waiting_until - time.monotonic())
                 try:
                     line = await asyncio.wait_for(proc.stdout.readline(), bound)
+                except ValueError:  # a line past LINE_MAX: not a sample of ours
+                    continue
                 except asyncio.TimeoutError:
                     said_waiting = True
                     words = " ".join(errors) or "no word from srun yet"
