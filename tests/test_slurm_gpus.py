@@ -139,3 +139,32 @@ async def test_a_step_no_one_asks_for_is_ended_and_forgotten(
     finally:
         table.close()
         slurm.run("scancel", job_id, check=False)
+
+
+@pytest.mark.asyncio
+async def test_a_step_slurm_holds_back_is_said_while_it_waits(
+    slurm: SlurmLab,  # noqa: F811
+    workdir: str,
+) -> None:
+    """A suspended job: Slurm takes no new step and srun waits without a word."""
+    out = slurm.run("sbatch", "--parsable", "-o", "/dev/null", "--wrap", "sleep 120")
+    job_id = out.strip().split(";")[0]
+    table = JobGpusTable([sys.executable, "-m", "rdt_tui.agent"], 1, 1.0, lambda: None)
+    try:
+        deadline = time.monotonic() + 30
+        while slurm.run("squeue", "-h", "-j", job_id, "-o", "%T").strip() != "RUNNING":
+            assert time.monotonic() < deadline
+            await asyncio.sleep(0.2)
+        slurm.run("scontrol", "suspend", job_id)
+        summary = {"slurm_job_id": job_id, "status": "running"}
+        deadline = time.monotonic() + 30
+        while not table.feed(summary, dict):
+            assert time.monotonic() < deadline, "nothing said while srun waits"
+            await asyncio.sleep(0.2)
+        sample = table.feed(summary, dict)[-1][1]
+        assert sample["gpus"] == [] and sample["job"] == job_id
+        assert "waiting for Slurm to start the sampler (srun --overlap)" in sample["reason"]
+    finally:
+        table.close()
+        slurm.run("scontrol", "resume", job_id, check=False)
+        slurm.run("scancel", job_id, check=False)
