@@ -64,3 +64,53 @@ async def test_a_stop_mid_grace_is_resumed_after_a_daemon_restart(
         assert time.monotonic() < deadline, "the job's process outlived the cancel"
         await asyncio.sleep(0.2)
     assert slurm.run("squeue", "-h", "-j", run["slurm_job_id"], check=False).strip() == ""
+
+
+async def test_a_stop_cut_before_its_signal_went_out_signals_then_cancels(
+    slurm: SlurmLab,  # noqa: F811
+    agent: Agent,
+    workdir: str,
+) -> None:
+    """The daemon died between noting the stop and `scancel --signal=INT`: the next one sends
+    the signal (the job saves its state) before the cancel, not a bare cancel."""
+    import json
+
+    from rdt_tui.agent.runs import RunStore
+
+    marker = os.path.join(workdir, "got-sigint")
+    ready = os.path.join(workdir, "ready")
+    job = script(
+        workdir,
+        "stubborn.py",
+        f"""
+        import os, signal, time
+        def on_int(signum, frame):
+            open({marker!r}, "w").write("INT")
+        signal.signal(signal.SIGINT, on_int)
+        open({ready!r}, "w").write("1")
+        while True:
+            time.sleep(0.1)
+        """,
+    )
+    c = await agent.client()
+    run = await c.launch_args(slurm_launch([sys.executable, "-u", job], workdir))
+    await wait_for(c, run["id"], {"running"})
+    deadline = time.monotonic() + 30
+    while not os.path.exists(ready):
+        assert time.monotonic() < deadline
+        await asyncio.sleep(0.1)
+    os.kill(agent.daemon_pid(), signal.SIGKILL)
+    await agent.close_all()
+    # What the dead daemon left: the stop noted, the signal about to go out
+    store = RunStore(agent.state_dir)
+    store.mark_stop(run["id"], int(signal.SIGINT), 4.0)
+    path = os.path.join(store.run_dir(run["id"]), "stop.json")
+    with open(path) as fh:
+        info = json.load(fh)
+    with open(path, "w") as fh:
+        json.dump(dict(info, signalling=True), fh)
+    c2 = await agent.client()
+    final = await wait_for(c2, run["id"], {"stopped", "exited", "failed", "lost"}, timeout=60)
+    assert final["status"] == "stopped", final
+    assert os.path.exists(marker), "cancelled without the SIGINT"
+    assert slurm.run("squeue", "-h", "-j", run["slurm_job_id"], check=False).strip() == ""
