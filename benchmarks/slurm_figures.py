@@ -4,8 +4,9 @@ packages slurmctld slurmd slurm-client munge):
 1. Submit -> first metric point: `launch_args` of a Slurm run through the agent, then its
    first metric event on a subscription; against the reference in the same script: `sbatch`
    of the same job by hand and polling its output file every 50 ms for the first loss line.
-2. The queue screen with 500 held jobs (`sbatch --hold`): time to the first full table, and
-   keypresses (down) answered, p95.
+2. The queue screen with 500 held jobs (`sbatch --hold`): time to its first paint with rows
+   (and the console's CPU time to it, which the machine's load does not stretch), to the first
+   full table, and keypresses (down) answered, p95.
 
     python benchmarks/slurm_figures.py [--rounds 5] [--jobs 500]
 """
@@ -62,7 +63,9 @@ def by_hand(lab: SlurmLab, workdir: str, job: str, n: int) -> float:
         time.sleep(0.05)
 
 
-async def queue_view(state: str, jobs: int) -> tuple[float, list[float]]:
+async def queue_view(state: str, jobs: int) -> tuple[float, float, float, list[float]]:
+    """The queue screen pushed: (first paint with rows, its CPU time in this process, first
+    full table, keypresses). The first paint is the refresh after the first rows arrived."""
     from textual.app import App
     from textual.widgets import DataTable
 
@@ -78,9 +81,15 @@ async def queue_view(state: str, jobs: int) -> tuple[float, list[float]]:
 
     app = Bench()
     async with app.run_test(size=(120, 40)) as pilot:
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         await app.push_screen(QueueScreen(client))
         table = app.screen.query_one("#queue", DataTable)
+        while table.row_count == 0:
+            await asyncio.sleep(0.002)
+        painted: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        app.call_after_refresh(painted.set_result, None)
+        await painted
+        paint, paint_cpu = time.perf_counter() - t0, time.process_time() - c0
         while table.row_count < jobs:
             await asyncio.sleep(0.005)
         await pilot.pause()
@@ -92,7 +101,7 @@ async def queue_view(state: str, jobs: int) -> tuple[float, list[float]]:
             await pilot.press("down")
             keys.append(time.perf_counter() - t)
     await client.close()
-    return first, keys
+    return paint, paint_cpu, first, keys
 
 
 def p95(xs: list[float]) -> float:
@@ -137,9 +146,17 @@ def main() -> int:
         t = time.perf_counter()
         lab.run("squeue", "-h", "--user=root", "-o", "%i|%j|%T|%r|%M|%D|%N|%S")
         squeue_ms = (time.perf_counter() - t) * 1000
-        first, keys = asyncio.run(queue_view(state, a.jobs))
+        views = [asyncio.run(queue_view(state, a.jobs)) for _ in range(a.rounds)]
+        paint = statistics.median(v[0] for v in views)
+        paint_cpu = statistics.median(v[1] for v in views)
+        first = statistics.median(v[2] for v in views)
+        keys = [k for v in views for k in v[3]]
         print(f"reference: squeue of {a.jobs} jobs by hand {squeue_ms:.0f} ms")
-        print(f"queue screen, {a.jobs} jobs: first full table {first * 1000:.0f} ms")
+        print(
+            f"queue screen, {a.jobs} jobs, median of {a.rounds}: first paint {paint * 1000:.0f} ms "
+            f"(console CPU {paint_cpu * 1000:.0f} ms; target < 100 ms), "
+            f"first full table {first * 1000:.0f} ms"
+        )
         print(
             f"  keypress (down): p50 {statistics.median(keys) * 1000:.1f} ms, "
             f"p95 {p95(keys) * 1000:.1f} ms  (target p95 < 100 ms)"

@@ -30,7 +30,8 @@ def test_scontrol_is_asked_once_per_cache_time_and_again_after_forget(
     agent_slurm.forget(job)
     answers = [agent_slurm.job_info(job) for _ in range(3)]
     assert answers == [None, None, None]
-    assert [c[:3] for c in calls] == [["scontrol", "show", "job"]]  # one call, three looks
+    # one call, three looks (then sacct once: slurmctld forgot the job, accounting may know)
+    assert [c[:3] for c in calls] == [["scontrol", "show", "job"], ["sacct", "-j", job]]
     agent_slurm.forget(job)
     agent_slurm.job_info(job)
-    assert len(calls) == 2
+    assert len(calls) == 4

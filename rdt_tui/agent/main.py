@@ -16,6 +16,10 @@ def main(argv: Optional[List[str]] = None) -> int:
         from .slurm_task import task_main
 
         return task_main(raw[1:])
+    if raw[:1] == ["slurm-gpus"]:  # one node's GPU sampler inside a Slurm job's allocation
+        from .slurm_gpus import sampler_main
+
+        return sampler_main(raw[1:])
     parser = argparse.ArgumentParser(
         prog="rdt-tui-agent", description="rdt-tui node agent (stdlib only)"
     )

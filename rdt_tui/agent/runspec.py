@@ -48,10 +48,11 @@ def validate_launch(args: Dict[str, Any]) -> Dict[str, Any]:
     ):
         raise AgentError(errors.BAD_REQUEST, "env must map names to strings")
     program = argv[0]
+    missing: Optional[AgentError] = None
     if "/" in program:
         full = program if os.path.isabs(program) else os.path.join(cwd, program)
         if not (os.path.isfile(full) and os.access(full, os.X_OK)):
-            raise AgentError(
+            missing = AgentError(
                 errors.BAD_COMMAND,
                 f"{full} is not an executable file",
                 "check the path, or `chmod +x` it",
@@ -59,11 +60,16 @@ def validate_launch(args: Dict[str, Any]) -> Dict[str, Any]:
     else:
         search = env.get("PATH") or os.environ.get("PATH", os.defpath)
         if shutil.which(program, path=search) is None:
-            raise AgentError(
+            missing = AgentError(
                 errors.BAD_COMMAND,
                 f"command not found: {program}",
                 "use the full path of the program, or set PATH in the profile's env",
             )
+    warnings: List[str] = []
+    if missing is not None and args.get("scheduler") != "slurm":
+        raise missing
+    if missing is not None:  # a compute node may have it (modules); the job's log will say
+        warnings.append(f"{missing.message} on the login node; the job looks on its node")
     gpus = args.get("gpus")
     if gpus is None and env.get("CUDA_VISIBLE_DEVICES"):
         gpus = [g for g in env["CUDA_VISIBLE_DEVICES"].split(",") if g.strip()]
@@ -90,6 +96,8 @@ def validate_launch(args: Dict[str, Any]) -> Dict[str, Any]:
         "stop_signal": str(args.get("stop_signal") or "SIGINT"),
         "alerts": args["alerts"] if isinstance(args.get("alerts"), dict) else None,  # [alerts]
     }
+    if warnings:
+        spec["warnings"] = warnings
     return spec
 
 

@@ -9,7 +9,7 @@ import signal
 import socket
 import sys
 import time
-from typing import Any, Deque, Dict, List, Optional, Tuple
+from typing import Any, Deque, Dict, List, Optional, Sequence, Tuple
 
 from ..protocol import errors
 from ..protocol.errors import AgentError
@@ -27,6 +27,7 @@ from .preflight_ops import PreflightOps
 from .procs import read_proc, signal_all, signal_number
 from .runs import RUNNING, RunStore
 from .runspec import gpus_overlap, validate_launch
+from .slurm_gpus import JobGpusTable
 from .supervise import AgentLog
 from .supervisor import LIVE, supervisors
 from .watch import RunWatcher
@@ -63,6 +64,8 @@ class AgentService(PreflightOps, AlertOps, AdoptOps):
         self.started_at = time.time()
         self._manifests: Dict[str, Tuple[int, int]] = {}
         self.supervisors = supervisors(self.store, shim_cmd, self._escalate)
+        # GPUs of Slurm jobs' nodes, from a sampler step inside each allocation
+        self.job_gpus = JobGpusTable(shim_cmd, simulate_gpus, self.gpu_interval, self._wake_gpu)
 
     # ----- lifecycle ---------------------------------------------------------------------
     def adopt(self) -> List[str]:
@@ -74,6 +77,9 @@ class AgentService(PreflightOps, AlertOps, AdoptOps):
                 adopted.append(summary["id"])
                 if summary.get("stop_requested") and summary.get("slurm_job_id") is None:
                     self._resume_stop(summary["id"])
+                elif summary.get("stop_requested"):  # a Slurm stop cut mid-grace: the cancel
+                    resume = self.supervisors["slurm"].resume_stop(summary["id"])
+                    self._stops[summary["id"]] = asyncio.get_event_loop().create_task(resume)
             else:  # a shim that was killed could not remove its run's (empty) cgroup
                 state = self.store.summary_state(summary["id"])
                 cgroups.remove(cgroups.of_run(state.get("cgroup"), summary["id"]))
@@ -109,6 +115,27 @@ class AgentService(PreflightOps, AlertOps, AdoptOps):
         return w
 
     async def gpu_loop(self) -> None:
+        try:
+            await self._gpu_loop()
+        finally:  # the daemon stops: the sampler steps inside Slurm jobs end with it
+            self.job_gpus.close()
+
+    def _wake_gpu(self) -> None:
+        waiters, self._gpu_waiters = self._gpu_waiters, []
+        for fut in waiters:
+            if not fut.done():
+                fut.set_result(None)
+
+    def gpu_feed(self, run_id: Optional[str]) -> Sequence[Tuple[int, Dict[str, Any]]]:
+        """The GPU samples a subscription streams: this host's, or for a Slurm run its job's
+        nodes' (agent/slurm_gpus.py)."""
+        w = self.watchers.get(run_id) if run_id else None
+        if w is None or not w.summary.get("slurm_job_id"):
+            return self.gpu_samples
+        run, spec = w.run_id, self.store.spec
+        return self.job_gpus.feed(w.summary, lambda: spec(run).get("slurm") or {})
+
+    async def _gpu_loop(self) -> None:
         loop = asyncio.get_event_loop()
         self.gpu_backend, self.gpu_reason = await loop.run_in_executor(
             None, open_backend, self.simulate_gpus
@@ -118,11 +145,9 @@ class AgentService(PreflightOps, AlertOps, AdoptOps):
             sample = await loop.run_in_executor(None, self._sample_gpus)
             self.gpu_seq += 1
             self.gpu_samples.append((self.gpu_seq, sample))
-            waiters, self._gpu_waiters = self._gpu_waiters, []
-            for fut in waiters:
-                if not fut.done():
-                    fut.set_result(None)
+            self._wake_gpu()
             self.store.reap()
+            self.job_gpus.reap()
             # The next sample is scheduled after this one finished: polls never overlap.
             await asyncio.sleep(max(0.0, self.gpu_interval - (time.monotonic() - started)))
 
@@ -201,7 +226,8 @@ class AgentService(PreflightOps, AlertOps, AdoptOps):
                 sup = self.supervisors["slurm"]
                 run_id = await loop.run_in_executor(None, sup.start, spec)
             self.watcher(run_id)
-            return self.store.summary(run_id)
+            warned = {"warnings": spec["warnings"]} if spec.get("warnings") else {}
+            return dict(self.store.summary(run_id), **warned)
         async with self._launch_lock:
             key = spec.get("request_key")
             if key:

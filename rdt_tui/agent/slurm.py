@@ -4,9 +4,9 @@ The job never depends on us: its batch script execs our shim (on the shared file
 runs the command from spec.json and writes output.log, state.json and a sealed exit.json into
 the run's directory as for a local run, so logs, metrics and checkpoints stream as usual. The
 scheduler is the truth while it knows the job (``scontrol show job``); once the job has aged
-out of slurmctld (no accounting), the shim's exit record and the last state we saw
-(``slurm.json``) say how it ended. Standard library only; every command is an argv list with a
-bound on its time.
+out of slurmctld, ``sacct`` where the cluster keeps accounting (slurm_acct.py), else the shim's
+exit record and the last state we saw (``slurm.json``) say how it ended.
+Standard library only; every command is an argv list with a bound on its time.
 """
 
 import os
@@ -27,6 +27,7 @@ from ..core.slurm_script import (
 from ..protocol import errors
 from ..protocol.errors import AgentError
 from ..protocol.messages import LIVE_STATES
+from . import slurm_acct
 from .files import CorruptFile, read_json, write_json_atomic
 
 CMD_TIMEOUT_S = 30.0
@@ -170,6 +171,11 @@ def job_info(job_id: str) -> Optional[Dict[str, str]]:
         info = parse_show_job(out.splitlines()[0])
     elif "Invalid job id" not in err:
         info = {"JobState": "UNKNOWN", "Reason": err or "scontrol failed"}
+    else:  # slurmctld forgot it: accounting, where the cluster keeps it, knows how it ended
+        acct = slurm_acct.job_info(job_id, _run)
+        # A live state there (slurmdbd lags) is no end: the shim's record will say it
+        if acct is not None and STATES.get(acct["JobState"], "lost") not in LIVE_STATES:
+            info = acct
     _cache[job_id] = (now, info)
     return info
 

@@ -66,7 +66,12 @@ def task_main(argv: List[str]) -> int:
     filled = [_fill(a, values) for a in argv]
     if lines:
         return relay(filled)
-    os.execvp(filled[0], filled)
+    try:
+        os.execvp(filled[0], filled)
+    except OSError as exc:  # not on this node either (a module not loaded, a typo)
+        node = os.environ.get("SLURMD_NODENAME") or "this node"
+        print(f"[rdt-tui] cannot start {filled[0]!r} on {node}: {exc.strerror or exc}")
+        return 127
     return 127  # pragma: no cover - exec does not return
 
 

@@ -47,7 +47,7 @@ async def pump(
             try:
                 sent = False
                 if gpu:
-                    for seq, sample in list(service.gpu_samples):
+                    for seq, sample in list(service.gpu_feed(run_id)):
                         if seq > gpu_seq:
                             await conn.send(event(sub_id, "gpu", run_id, seq, sample))
                             gpu_seq = seq

@@ -16,6 +16,7 @@ from typing import Any, Awaitable, Callable, Dict, List
 from ..protocol import errors
 from ..protocol.errors import AgentError
 from . import slurm
+from .files import CorruptFile, read_json, write_json_atomic
 from .runs import RunStore
 
 LIVE = slurm.LIVE_STATES  # the statuses of a run that may still write output
@@ -35,6 +36,10 @@ class Supervisor(abc.ABC):
     @abc.abstractmethod
     async def stop(self, run_id: str, sig: int, grace: float) -> Dict[str, Any]:
         """Stop the run the way its scheduler expects; its final summary."""
+
+    async def resume_stop(self, run_id: str) -> Dict[str, Any]:
+        """Carry on a stop an earlier daemon began; its final summary."""
+        return self.store.summary(run_id)
 
 
 class LocalSupervisor(Supervisor):
@@ -70,6 +75,9 @@ class SlurmSupervisor(Supervisor):
         run_id = self.store.create(spec)
         run_dir = self.store.run_dir(run_id)
         try:
+            if spec.get("warnings"):  # the job's shim appends its output below these lines
+                with open(os.path.join(run_dir, "output.log"), "a") as log:
+                    log.writelines(f"[rdt-tui] warning: {w}\n" for w in spec["warnings"])
             slurm.submit(run_dir, dict(spec, id=run_id), self.shim_cmd)
         except BaseException:
             _remove_run(run_dir)  # no half-made run record
@@ -86,11 +94,48 @@ class SlurmSupervisor(Supervisor):
         now = await loop.run_in_executor(None, self.store.summary, run_id)
         waiting = now["status"] in ("pending", "requeued")
         self.store.mark_stop(run_id, sig, grace)
-        name = slurm.stop_signal_name(self.store.spec(run_id))
         problem = ""
         if not waiting:  # a job still in the queue has no process to save a checkpoint
-            problem = await loop.run_in_executor(None, slurm.signal_job, job, name)
-        if waiting or not await self._ended(run_id, grace):
+            problem = await self._signal(run_id, job)
+        return await self._finish(run_id, job, 0.0 if waiting else grace, problem)
+
+    async def _signal(self, run_id: str, job: str) -> str:
+        """The stop signal to the job, noted in stop.json before and after it is sent, so a
+        daemon that takes over knows whether the job had it."""
+        path = os.path.join(self.store.run_dir(run_id), "stop.json")
+        _note(path, signalling=True)
+        name = slurm.stop_signal_name(self.store.spec(run_id))
+        problem = await asyncio.get_event_loop().run_in_executor(None, slurm.signal_job, job, name)
+        _note(path, signalled_at=time.time())
+        return problem
+
+    async def resume_stop(self, run_id: str) -> Dict[str, Any]:
+        """Carry on a stop that an earlier daemon began (it was replaced or killed during the
+        grace): the rest of the grace, then the cancel; the signal first if it never went out."""
+        run_dir = self.store.run_dir(run_id)
+        job = slurm.job_of(run_dir)
+        info: Dict[str, Any] = {}
+        try:
+            info = read_json(os.path.join(run_dir, "stop.json")) or {}
+            left = float(info.get("requested_at", 0)) + float(info.get("grace", 0)) - time.time()
+        except (CorruptFile, TypeError, ValueError, AttributeError):
+            left = 0.0
+        if not job:
+            return self.store.summary(run_id)
+        slurm.forget(job)
+        problem = ""
+        if self.store.summary(run_id)["status"] in ("pending", "requeued"):
+            left = 0.0  # nothing runs to save a checkpoint: the cancel at once
+        elif info.get("signalling") and not info.get("signalled_at"):
+            # The earlier daemon died before the signal went out: the job has its full grace
+            problem = await self._signal(run_id, job)
+            left = float(info.get("grace") or 0.0)
+        return await self._finish(run_id, job, max(0.0, left), problem)
+
+    async def _finish(self, run_id: str, job: str, grace: float, problem: str) -> Dict[str, Any]:
+        """Wait up to ``grace`` for the job to end, then scancel it; its final summary."""
+        loop = asyncio.get_event_loop()
+        if not await self._ended(run_id, grace):
             problem = await loop.run_in_executor(None, slurm.cancel, job) or problem
             await self._ended(run_id, slurm.KILL_WAIT_S)
         summary = await loop.run_in_executor(None, self.store.summary, run_id)
@@ -111,6 +156,16 @@ class SlurmSupervisor(Supervisor):
             if time.monotonic() >= deadline:
                 return False
             await asyncio.sleep(0.5)
+
+
+def _note(path: str, **fields: Any) -> None:
+    """Add fields to stop.json (written by RunStore.mark_stop just before)."""
+    try:
+        info = read_json(path)
+        if isinstance(info, dict):
+            write_json_atomic(path, dict(info, **fields))
+    except (CorruptFile, OSError):
+        pass  # a stop goes on without its note; a resumed one then does not signal again
 
 
 def _remove_run(run_dir: str) -> None:

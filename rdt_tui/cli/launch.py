@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
 from typing import Any
 
 from ..client import AgentClient
@@ -62,6 +63,8 @@ async def cmd_launch(c: AgentClient, a: argparse.Namespace) -> int:
         emit_json(dict(result, run=result["id"]))
     else:
         print(f"launched {result['id']} ({status_word(result)})")
+    for warning in result.get("warnings") or []:
+        print(f"warning: {warning}", file=sys.stderr)
     return 0
 
 

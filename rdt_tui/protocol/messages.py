@@ -93,6 +93,8 @@ class RunSummary(_RunSummaryKeys, total=False):
     # op stop
     already_ended: bool
     stop_incomplete: List[Dict[str, Any]]  # processes a stop could not end (stopper.report)
+    # op launch: what the node could not check (a Slurm job's program not on the login node)
+    warnings: List[str]
     # a status event: the run has ended and its output is read to the end
     complete: bool
 
@@ -249,6 +251,8 @@ class Gpu(TypedDict, total=False):  # one GPU in a sample; a field the GPU does 
     sm_clock: Optional[int]
     persistence: Optional[Any]
     processes: List[GpuProcess]
+    node: str  # a Slurm job's GPU: the node it is on, and its index there
+    node_index: int
 
 
 class HostSample(TypedDict, total=False):
@@ -268,6 +272,8 @@ class GpuSample(TypedDict, total=False):  # the data of a gpu event, and one of 
     gpus: List[Gpu]
     reason: str  # why there are no GPUs, or why the last query failed
     host: HostSample
+    job: str  # a Slurm job's GPUs, sampled inside its allocation, and its nodes
+    nodes: List[str]
 
 
 class GpuSamples(TypedDict):  # op gpus

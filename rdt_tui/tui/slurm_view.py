@@ -38,9 +38,12 @@ def waiting_text(status: RunSummary) -> str:
 
 
 def gpu_text(status: RunSummary) -> str:
-    """The GPU pane of a Slurm run: the agent on the login node sees none of the job's GPUs."""
-    nodes = status.get("nodes") or "its nodes, once it runs"
-    return (
-        f"GPUs of Slurm job {status.get('slurm_job_id')} on {nodes}: not shown yet "
-        "(the agent runs on the login node; telemetry from inside the allocation is to come)"
-    )
+    """The GPU pane of a Slurm run before its nodes' first sample: the agent on the login node
+    sees none of the job's GPUs; a sampler started inside the allocation reports them."""
+    job = status.get("slurm_job_id")
+    if status.get("status") == "running":
+        return (
+            f"GPUs of Slurm job {job} on {status.get('nodes') or '?'}: waiting for the first "
+            "sample from inside the allocation (srun --overlap)"
+        )
+    return f"GPUs of Slurm job {job}: shown once it runs, from inside the allocation"

@@ -187,8 +187,8 @@ class DashboardScreen(LiveStatus, Screen[None]):
                 hit = log_alert(text, self.stop_asked)
                 if hit:
                     self._alert(f"{hit} in the log", f"log:{hit}")
-            elif ev["event"] == "gpu" and slurm_job:  # the login node's GPUs are not the job's
-                gpus.update(gpu_text(slurm_job))
+            elif ev["event"] == "gpu" and slurm_job and not ev["data"].get("job"):
+                gpus.update(gpu_text(slurm_job))  # the login node's GPUs are not the job's
             elif ev["event"] == "gpu":
                 gpus.show(ev["data"], self.run_id)
                 self._check_idle(ev["data"])
@@ -197,6 +197,8 @@ class DashboardScreen(LiveStatus, Screen[None]):
             elif ev["event"] == "status":
                 data = ev["data"]
                 slurm_job = data if data.get("slurm_job_id") else None
+                if slurm_job and not (gpus.last or {}).get("job"):  # no sample of its nodes yet
+                    gpus.update(gpu_text(slurm_job))
                 bar.state = waiting_text(data) or str(data.get("status"))
                 bar.refresh_text()
                 if data.get("complete"):

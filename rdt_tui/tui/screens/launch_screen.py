@@ -229,6 +229,8 @@ class LaunchScreen(Screen[None]):
         except Exception as exc:  # the agent's refusal (GPUs busy, bad cwd) is shown as is
             notify_error(self, exc)
             return
+        for warning in run.get("warnings") or []:  # a Slurm job's program not on the login node
+            self.app.notify(warning, severity="warning", timeout=20)
         self.post_message(OpenDashboard(self.client, run["id"], replace=True))
 
     async def launch_group(self) -> None:

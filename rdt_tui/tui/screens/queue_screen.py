@@ -3,6 +3,9 @@ rdt-tui launched named by their run; Enter opens that run's dashboard, ``r`` ref
 
 from __future__ import annotations
 
+import asyncio
+
+from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -13,6 +16,8 @@ from ...client import AgentClient
 from ...protocol.messages import QueueJob
 from ..guard import guarded
 from ..messages import OpenDashboard
+
+FIRST_ROWS = 20  # the first paint's rows: at least as many as the table shows
 
 
 class QueueScreen(Screen[None]):
@@ -53,10 +58,11 @@ class QueueScreen(Screen[None]):
                 f"No Slurm on {self.client.host} (sbatch not found)"
             )
             return
+        rows = []
         for job in result.get("jobs") or []:
             key = str(job["job_id"])
             self.jobs[key] = job
-            table.add_row(
+            values = (
                 key,
                 job["name"][:24],
                 job["state"],
@@ -64,8 +70,24 @@ class QueueScreen(Screen[None]):
                 job["time"],
                 str(job["nodes"]),
                 job.get("run") or "-",
-                key=key,
             )
+            # Text, not str: a job's name is the user's words, never markup
+            rows.append((key, [Text(str(c), no_wrap=True) for c in values]))
+        # A screenful first, painted, then the rest: the table measures every cell it is
+        # given before it paints, and 500 jobs took a quarter of a second to show.
+        first = max(FIRST_ROWS, self.app.size.height)  # the table is laid out later
+        for key, cells in rows[:first]:
+            table.add_row(*cells, key=key)
+        if len(rows) > first:
+            await self._painted()
+            for key, cells in rows[first:]:
+                table.add_row(*cells, key=key)
+
+    async def _painted(self) -> None:
+        """Once the screen has been drawn with what it holds now."""
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self.call_after_refresh(_resolve, done)
+        await done
 
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
         job = self.jobs.get(str(event.row_key.value))
@@ -77,3 +99,8 @@ class QueueScreen(Screen[None]):
 
     def action_back(self) -> None:
         self.app.pop_screen()
+
+
+def _resolve(done: asyncio.Future[None]) -> None:
+    if not done.done():  # the screen went away meanwhile: the worker is cancelled
+        done.set_result(None)

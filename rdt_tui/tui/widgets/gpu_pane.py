@@ -33,6 +33,11 @@ def _num(n: Any, unit: str) -> str:
     return "-" if n is None else f"{n:.0f}{unit}"
 
 
+def _label(g: Gpu) -> str:
+    """A GPU's name on the pane: its index, or under Slurm its node and its index there."""
+    return f"{g['node']}:{g.get('node_index')}" if g.get("node") else str(g["index"])
+
+
 class GpuPane(Static):
     DEFAULT_CSS = """
     GpuPane {
@@ -132,12 +137,18 @@ class GpuPane(Static):
         hs = self.host_series.window(self.window, now)
         names = sorted({str(g.get("name")) for g in gpus})
         model = f"{len(gpus)} x {names[0]}" if len(names) == 1 else f"{len(gpus)} GPUs"
+        nodes = sample.get("nodes") or []  # a Slurm job's nodes (the first one's host stats)
+        where = f" on {escape(','.join(nodes))}" if nodes else ""
         lines = [
-            f"[b]{escape(model) if gpus else 'host'}[/b]  "
+            f"[b]{escape(model) if gpus else 'host'}[/b]{where}  "
             f"window {human_duration(self.window)} [dim]\\[t][/dim]",
+            f"{escape(nodes[0]) + ' ' if nodes else ''}"
             f"CPU {_num(host.get('cpu_percent'), '%')} of {host.get('cpus')}  "
             f"mem {_gib(host.get('mem_used'))}/{_gib(host.get('mem_total'))}G",
         ]
+        if not gpus and not host:  # a Slurm job's nodes that did not answer: say why, only
+            lines[1] = f"[$warning]No GPUs: {escape(str(sample.get('reason') or 'none'))}[/]"
+            return "\n".join(lines)
         if not gpus:
             lines.append(f"[$warning]No GPUs: {escape(str(sample.get('reason') or 'none'))}[/]")
             lines.append(f"cpu {spark(hs, 0, start, self.window, width - 4, 100.0)}")
@@ -165,7 +176,7 @@ class GpuPane(Static):
         for g in gpus:
             index = int(g["index"])
             text = (
-                f"{index}:{_num(g.get('util'), '%')} {_gib(g.get('mem_used'))}G "
+                f"{_label(g)}:{_num(g.get('util'), '%')} {_gib(g.get('mem_used'))}G "
                 f"{_num(g.get('temp'), 'C')} {_num(g.get('power'), 'W')}"
             )
             ours = any(p.get("run") == self.run_id for p in g.get("processes") or [])
@@ -189,7 +200,7 @@ class GpuPane(Static):
         others = [p for p in procs if p not in ours]
         lag = index in self.lagging
         head = (
-            f"[b]{index}[/b] {_num(g.get('util'), '%'):>4} "
+            f"[b]{_label(g)}[/b] {_num(g.get('util'), '%'):>4} "
             f"{_gib(g.get('mem_used'))}/{_gib(g.get('mem_total'))}G "
             f"{_num(g.get('temp'), 'C')} {_num(g.get('power'), 'W')}"
         )
