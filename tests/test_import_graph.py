@@ -27,14 +27,6 @@ PACKAGE = "rdt_tui"
 # so does a listed set that no longer holds a cycle (take it out).
 KNOWN_CYCLES: set[frozenset[str]] = {
     frozenset(
-        {
-            "rdt_tui.core.fastscan",
-            "rdt_tui.core.jsoncols",
-            "rdt_tui.core.metrics",
-            "rdt_tui.core.parsed",
-        }
-    ),
-    frozenset(
         {"rdt_tui.agent.metricblock", "rdt_tui.agent.metricseal", "rdt_tui.agent.metricstore"}
     ),
 }

@@ -37,15 +37,13 @@ import gc
 import re
 from itertools import accumulate, compress
 from operator import add, eq, itemgetter, mul, not_
-from typing import TYPE_CHECKING, Callable, Dict, List, Optional, Sequence, Tuple, Union
+from typing import Callable, Dict, List, Optional, Sequence, Tuple, Union
 
 from .formats import _NUM, _PAIR
 from .jsoncols import parse_json_lines
-from .metrics import _ANSI, _POSTFIX, MetricPoint
+from .metricsyntax import _ANSI, _POSTFIX, LineParser
 from .parsed import BarBlock, ParsedPoints, block_points
-
-if TYPE_CHECKING:
-    from .metrics import MetricParser
+from .points import MetricPoint
 
 # Where points go: the agent's ParsedPoints (bars kept as columns), or a list (tests, tools).
 _Out = Union[ParsedPoints, List[MetricPoint]]
@@ -95,7 +93,7 @@ def _postfix_keys(text: str) -> Optional[Tuple[str, ...]]:
     return None
 
 
-def parse_lines(parser: "MetricParser", lines: Sequence[str], out: "_Out") -> bool:
+def parse_lines(parser: LineParser, lines: Sequence[str], out: "_Out") -> bool:
     """Parse ``lines`` into ``out`` as the line-by-line parser would, or return False having
     done nothing (no bar with a postfix in them: the caller parses them line by line)."""
     text = "\n".join(lines)
@@ -121,7 +119,7 @@ def parse_lines(parser: "MetricParser", lines: Sequence[str], out: "_Out") -> bo
 
 
 def _parse_found(
-    parser: "MetricParser",
+    parser: LineParser,
     keys: Tuple[str, ...],
     lines: Sequence[str],
     found: List[Tuple[str, ...]],
@@ -188,7 +186,7 @@ def _block(
 
 
 def _interleave(
-    parser: "MetricParser",
+    parser: LineParser,
     lines: Sequence[str],
     gaps: List[int],
     done: "Optional[_Columns]",
@@ -322,7 +320,7 @@ def _gen_shape(text: str) -> "Optional[Tuple[re.Pattern[str], Tuple[Tuple[str, i
     return pat, tuple((k, 3 + i) for i, k in enumerate(keys))
 
 
-def parse_shaped(parser: "MetricParser", lines: Sequence[str], out: "_Out") -> bool:
+def parse_shaped(parser: LineParser, lines: Sequence[str], out: "_Out") -> bool:
     """``parse_lines`` for a format of ``SHAPED``; False, having done nothing, when the chunk
     holds colour codes, an absurd step, or lines of its shape with and without a field."""
     text = "\n".join(lines)
@@ -376,7 +374,7 @@ def parse_shaped(parser: "MetricParser", lines: Sequence[str], out: "_Out") -> b
     return True
 
 
-_Path = Callable[["MetricParser", List[str], _Out], bool]
+_Path = Callable[[LineParser, List[str], _Out], bool]
 
 
 def fast_path(fmt: str) -> Optional[_Path]:
