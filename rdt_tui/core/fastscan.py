@@ -39,7 +39,7 @@ from itertools import accumulate, compress
 from operator import add, eq, itemgetter, mul, not_
 from typing import Callable, Dict, List, Optional, Sequence, Tuple, Union
 
-from .formats import _NUM, _PAIR
+from .formats import _NUM, _PAIR, metric_format
 from .jsoncols import parse_json_lines
 from .metricsyntax import _ANSI, _POSTFIX, LineParser
 from .parsed import BarBlock, ParsedPoints, block_points
@@ -378,12 +378,14 @@ _Path = Callable[[LineParser, List[str], _Out], bool]
 
 
 def fast_path(fmt: str) -> Optional[_Path]:
-    """The fast path of a format (``MetricParser`` fixes it once): tqdm bars, the lines of a
-    format of ``SHAPED``, JSON lines, or None (line by line only)."""
-    if fmt in ("auto", "rdt"):  # the formats that read tqdm bars
+    """The fast path of a format (``MetricParser`` fixes it once), from what the format
+    declares it takes (``core/formats.py``): tqdm bars, JSON lines, the lines of a format of
+    ``SHAPED``, or None (line by line only)."""
+    takes = metric_format(fmt)
+    if takes.tqdm:  # bars first: a chunk without one goes line by line, JSON lines and all
         return parse_lines
+    if takes.json:
+        return parse_json_lines
     if fmt in SHAPED:
         return parse_shaped
-    if fmt in ("dp", "json"):
-        return parse_json_lines
     return None
