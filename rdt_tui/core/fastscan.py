@@ -28,7 +28,7 @@ as right as the reference, and tests/test_fastscan_differential.py holds it to t
 The named formats get the same treatment (``parse_shaped``: LIBERO's epoch lines, GestureLSM's
 RVQ-VAE and generative lines, each its matcher made a whole-line regex; ``parse_json_lines``:
 Diffusion Policy's JSON lines through json's C scanner). Which path a parser takes is fixed by
-its format (``MetricParser._fast_*``); a chunk of fewer than ``MIN_LINES`` lines, or one a fast
+its format (``fast_path``); a chunk of fewer than ``MIN_LINES`` lines, or one a fast
 path declines, is parsed line by line. Where it goes is C loops; what is left in Python is
 per chunk, per line that is not of the format's shape, and per point (making it).
 """
