@@ -18,6 +18,8 @@ NEW = [
     "rdt_tui.agent.subscription",
     "rdt_tui.agent.runspec",
     "rdt_tui.core.points",
+    "rdt_tui.core.metricsyntax",
+    "rdt_tui.agent.metricstate",
     "rdt_tui.core.checks",
     "rdt_tui.core.preflight_data",
 ]

@@ -6,16 +6,14 @@ The point-by-point append costs about 400 ns a point in Python; a block goes in 
 
 from itertools import compress
 from operator import eq, not_
-from typing import TYPE_CHECKING, Dict, List, Optional
+from typing import Dict, List, Optional
 
 from ..core.parsed import BarBlock
-
-if TYPE_CHECKING:
-    from .metricstore import MetricStore
+from .metricstate import StoreState
 
 
 def append_block(
-    store: "MetricStore", block: BarBlock, seq: int, changed: Dict[int, int], new_names: List[str]
+    store: StoreState, block: BarBlock, seq: int, changed: Dict[int, int], new_names: List[str]
 ) -> Optional[int]:
     """A run of bars appended column by column (C loops), with the rules of
     ``_append_points``: bar i's value of key j takes seq ``seq + i*m + j + 1``, and a bar

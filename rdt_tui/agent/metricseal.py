@@ -17,10 +17,9 @@ again (a finished run whose logs grew) goes back to arrays in memory and to repl
 import mmap
 import os
 from array import array
-from typing import TYPE_CHECKING, Any, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
-if TYPE_CHECKING:
-    from .metricstore import MetricStore
+from .metricstate import StoreState
 
 SEALED = "columns.bin"
 SEAL_MIN = 1_000_000
@@ -77,7 +76,7 @@ def info(names: List[str], counts: List[int], batches: int, size: int) -> Dict[s
     return {"names": names, "counts": counts, "batches": batches, "bytes": size}
 
 
-def seal(store: "MetricStore") -> None:
+def seal(store: StoreState) -> None:
     """Write columns.bin once for a finished run (not again at each daemon start)."""
     if store._sealed is not None and store._sealed.get("last_seq") == store.last_seq:
         return
@@ -92,7 +91,7 @@ def seal(store: "MetricStore") -> None:
     store._sealed["last_seq"] = store.last_seq
 
 
-def unseal(store: "MetricStore") -> None:
+def unseal(store: StoreState) -> None:
     def back(kind: str, col: Any) -> array:
         out = array(kind)
         out.frombytes(col.cast("B") if isinstance(col, memoryview) else col)
@@ -104,7 +103,7 @@ def unseal(store: "MetricStore") -> None:
     store._mapped = store._sealed = None  # the map closes with its last view
 
 
-def load_sealed(store: "MetricStore", cursor: Dict[str, Any]) -> bool:
+def load_sealed(store: StoreState, cursor: Dict[str, Any]) -> bool:
     sealed = cursor.get("sealed")
     if not isinstance(sealed, dict) or sealed.get("last_seq") != cursor.get("last_seq"):
         return False

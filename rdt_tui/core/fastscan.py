@@ -28,7 +28,7 @@ as right as the reference, and tests/test_fastscan_differential.py holds it to t
 The named formats get the same treatment (``parse_shaped``: LIBERO's epoch lines, GestureLSM's
 RVQ-VAE and generative lines, each its matcher made a whole-line regex; ``parse_json_lines``:
 Diffusion Policy's JSON lines through json's C scanner). Which path a parser takes is fixed by
-its format (``MetricParser._fast_*``); a chunk of fewer than ``MIN_LINES`` lines, or one a fast
+its format (``fast_path``); a chunk of fewer than ``MIN_LINES`` lines, or one a fast
 path declines, is parsed line by line. Where it goes is C loops; what is left in Python is
 per chunk, per line that is not of the format's shape, and per point (making it).
 """
@@ -37,15 +37,13 @@ import gc
 import re
 from itertools import accumulate, compress
 from operator import add, eq, itemgetter, mul, not_
-from typing import TYPE_CHECKING, Callable, Dict, List, Optional, Sequence, Tuple, Union
+from typing import Callable, Dict, List, Optional, Sequence, Tuple, Union
 
-from .formats import _NUM, _PAIR
+from .formats import _NUM, _PAIR, metric_format
 from .jsoncols import parse_json_lines
-from .metrics import _ANSI, _POSTFIX, MetricPoint
+from .metricsyntax import _ANSI, _POSTFIX, LineParser
 from .parsed import BarBlock, ParsedPoints, block_points
-
-if TYPE_CHECKING:
-    from .metrics import MetricParser
+from .points import MetricPoint
 
 # Where points go: the agent's ParsedPoints (bars kept as columns), or a list (tests, tools).
 _Out = Union[ParsedPoints, List[MetricPoint]]
@@ -95,7 +93,7 @@ def _postfix_keys(text: str) -> Optional[Tuple[str, ...]]:
     return None
 
 
-def parse_lines(parser: "MetricParser", lines: Sequence[str], out: "_Out") -> bool:
+def parse_lines(parser: LineParser, lines: Sequence[str], out: "_Out") -> bool:
     """Parse ``lines`` into ``out`` as the line-by-line parser would, or return False having
     done nothing (no bar with a postfix in them: the caller parses them line by line)."""
     text = "\n".join(lines)
@@ -121,7 +119,7 @@ def parse_lines(parser: "MetricParser", lines: Sequence[str], out: "_Out") -> bo
 
 
 def _parse_found(
-    parser: "MetricParser",
+    parser: LineParser,
     keys: Tuple[str, ...],
     lines: Sequence[str],
     found: List[Tuple[str, ...]],
@@ -188,7 +186,7 @@ def _block(
 
 
 def _interleave(
-    parser: "MetricParser",
+    parser: LineParser,
     lines: Sequence[str],
     gaps: List[int],
     done: "Optional[_Columns]",
@@ -322,7 +320,7 @@ def _gen_shape(text: str) -> "Optional[Tuple[re.Pattern[str], Tuple[Tuple[str, i
     return pat, tuple((k, 3 + i) for i, k in enumerate(keys))
 
 
-def parse_shaped(parser: "MetricParser", lines: Sequence[str], out: "_Out") -> bool:
+def parse_shaped(parser: LineParser, lines: Sequence[str], out: "_Out") -> bool:
     """``parse_lines`` for a format of ``SHAPED``; False, having done nothing, when the chunk
     holds colour codes, an absurd step, or lines of its shape with and without a field."""
     text = "\n".join(lines)
@@ -376,16 +374,18 @@ def parse_shaped(parser: "MetricParser", lines: Sequence[str], out: "_Out") -> b
     return True
 
 
-_Path = Callable[["MetricParser", List[str], _Out], bool]
+_Path = Callable[[LineParser, List[str], _Out], bool]
 
 
 def fast_path(fmt: str) -> Optional[_Path]:
-    """The fast path of a format (``MetricParser`` fixes it once): tqdm bars, the lines of a
-    format of ``SHAPED``, JSON lines, or None (line by line only)."""
-    if fmt in ("auto", "rdt"):  # the formats that read tqdm bars
+    """The fast path of a format (``MetricParser`` fixes it once), from what the format
+    declares it takes (``core/formats.py``): tqdm bars, JSON lines, the lines of a format of
+    ``SHAPED``, or None (line by line only)."""
+    takes = metric_format(fmt)
+    if takes.tqdm:  # bars first: a chunk without one goes line by line, JSON lines and all
         return parse_lines
+    if takes.json:
+        return parse_json_lines
     if fmt in SHAPED:
         return parse_shaped
-    if fmt in ("dp", "json"):
-        return parse_json_lines
     return None

@@ -14,13 +14,11 @@ import re
 from itertools import compress, repeat
 from math import isnan
 from operator import itemgetter, ne
-from typing import TYPE_CHECKING, Any, Dict, List, Sequence, Tuple, Union
+from typing import Any, Dict, List, Sequence, Tuple, Union
 
-from .metrics import _STEP_KEY_SET, MAX_STEP, STEP_KEYS, MetricPoint
+from .metricsyntax import _STEP_KEY_SET, STEP_KEYS, LineParser
 from .parsed import ParsedPoints
-
-if TYPE_CHECKING:
-    from .metrics import MetricParser
+from .points import MAX_STEP, MetricPoint
 
 MIN_RUN = 8  # shorter runs of one shape go object by object
 _Out = Union[ParsedPoints, List[MetricPoint]]
@@ -28,7 +26,7 @@ _NUMBERS = frozenset([int, float])
 
 
 def take_objects(
-    parser: "MetricParser",
+    parser: LineParser,
     objects: List[Dict[str, Any]],
     out: Union[ParsedPoints, List[MetricPoint]],
 ) -> None:
@@ -48,7 +46,7 @@ def take_objects(
 
 
 def _block(
-    parser: "MetricParser", shape: Tuple[str, ...], objects: List[Dict[str, Any]], out: ParsedPoints
+    parser: LineParser, shape: Tuple[str, ...], objects: List[Dict[str, Any]], out: ParsedPoints
 ) -> bool:
     """A run of one shape as a block; False, having done nothing, when an object of it may
     not follow the block's rules (the reference then reads each)."""
@@ -93,7 +91,7 @@ _JSON_LINE = re.compile(r"(?:(\{[^\n]*\})|[^\n]*)\n")
 _SCAN = json.JSONDecoder().scan_once  # type: ignore[attr-defined]  # json.loads without its frames
 
 
-def parse_json_lines(parser: "MetricParser", lines: Sequence[str], out: _Out) -> bool:
+def parse_json_lines(parser: LineParser, lines: Sequence[str], out: _Out) -> bool:
     """``parse_lines`` for ``dp`` and ``json``; False, having done nothing, when the chunk
     holds a line the decoder refuses (the reference then reads each line)."""
     # No colour-code check: an escape character makes a line that starts with `{` bad JSON

@@ -37,10 +37,12 @@ from typing import (
     Optional,
     Tuple,
     TypeVar,
-    Union,
 )
 
 from .formats import metric_format
+
+# The patterns, step keys and Sink that the fast paths share: core/metricsyntax.py.
+from .metricsyntax import _ANSI, _NUMBER, _POSTFIX, _STEP_KEY_SET, STEP_KEYS, Sink
 
 # MetricPoint, MAX_STEP and as_step live in core/points.py; importers of this module keep them.
 from .points import MAX_STEP, MetricPoint, as_step  # noqa: F401
@@ -49,12 +51,6 @@ if TYPE_CHECKING:
     from . import fastscan
     from .parsed import ParsedPoints
 
-    # Where the parser puts points: a list, or the fast path's ParsedPoints (append, extend).
-    Sink = Union[List["MetricPoint"], ParsedPoints]
-
-
-STEP_KEYS = ("global_step", "step", "iteration", "iter", "it")
-_STEP_KEY_SET = frozenset(STEP_KEYS)
 # Names that processes print beside integers and that are never a training metric.
 _NOT_METRICS = frozenset(
     [
@@ -74,9 +70,7 @@ _GLOG_WEF = re.compile(r"^(?:\[[\w-]+\]:)?\[?[WEF]\d{4} \d\d:\d\d:\d\d\.\d+ +\d+
 _LEADER = re.compile(r"\w \.{3,} ")
 _PY_LOG_PREFIX = re.compile(r"^(?:DEBUG|INFO|WARNING|ERROR|CRITICAL):[\w.]+:")
 
-_NUMBER = r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?|[-+]?(?:nan|NaN|NAN|inf|Inf|INF)"
 _TQDM = re.compile(r"(\d+)/(\d+) \[([^\]]*)\]")
-_POSTFIX = re.compile(r"([A-Za-z_][\w./-]*)=(" + _NUMBER + r")(?=,|$)")
 # ``key=value``, ``key = value`` (print's spacing), ``key: value``, or ``key:value`` when the
 # value is no integer (an integer after a bare colon is a line number, a port or a clock).
 _KV = re.compile(
@@ -85,8 +79,6 @@ _KV = re.compile(
     r"(" + _NUMBER + r")(?=$|[\s,|;)\]])"
 )
 
-
-_ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 _HOST_PREFIX = re.compile(r"^[\w.-]+: (?=\S)")
 
 

@@ -12,7 +12,7 @@ iterating gives exactly the list that ``MetricParser.parse_lines`` returns.
 from itertools import repeat
 from typing import Iterator, List, NamedTuple, Optional, Set, Tuple, Union
 
-from .metrics import MetricPoint
+from .points import MetricPoint
 
 
 class BarBlock(NamedTuple):
