@@ -21,8 +21,7 @@ NAMES = {"1000": "[b]bold[/b]", "1001": "held[/x]"}
 class QueueClient:
     host = "cluster"
 
-    async def call(self, op: str, args: dict[str, Any]) -> dict[str, Any]:
-        assert op == "queue"
+    async def queue(self) -> dict[str, Any]:
         jobs = []
         for i in range(500):
             key = str(1000 + i)
