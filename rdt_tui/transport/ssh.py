@@ -304,8 +304,9 @@ class SshTransport(Transport):
         self, push: bool, local: str, remote: str, force: bool, report: Callable[[Any], None]
     ) -> Any:
         from .exec_side import ExecSide
+        from .local_side import LocalSide
         from .sftp_side import open_sftp_side
-        from .transfer import LocalSide, Progress, Side, TransferError, copy_tree
+        from .transfer import Progress, Side, TransferError, copy_tree
 
         conn = await self.connector.connect()
         sftp: Any = None
