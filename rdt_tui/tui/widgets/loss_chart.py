@@ -15,6 +15,7 @@ from bisect import bisect_left
 from typing import Any
 
 from textual.app import RenderResult
+from textual.screen import ModalScreen
 from textual_plotext import PlotextPlot
 
 from ...core.downsample import downsample_minmax
@@ -23,6 +24,9 @@ from .log_scale import log10_all, log_ticks
 
 HISTORY = 200_000
 DRAWN = 400
+# A draw (plotext's canvas, then Textual's strips) costs ~13 ms; at most one per this many
+# seconds while points stream in: half the console's chart CPU of a draw a second.
+REDRAW_S = 2.0
 SMOOTHING = (0.0, 0.6, 0.9, 0.99)
 WINDOWS: tuple[float | None, ...] = (None, 3600.0, 900.0, 300.0)
 
@@ -84,7 +88,8 @@ class Series:
 
 
 class LossChart(PlotextPlot):
-    """Metric points go in with ``add``; a redraw at most once a second draws the chosen one."""
+    """Metric points go in with ``add``; a redraw at most every ``REDRAW_S`` draws the chosen
+    one, and only when its points (or the list of metrics in the title) changed."""
 
     def __init__(self, **kwargs: object) -> None:
         super().__init__(**kwargs)  # type: ignore[arg-type]
@@ -99,9 +104,10 @@ class LossChart(PlotextPlot):
 
     def on_mount(self) -> None:
         super().on_mount()
-        self.set_interval(1.0, self._redraw_if_dirty)
+        self.set_interval(REDRAW_S, self._redraw_if_dirty)
 
     def add(self, points: list[dict[str, Any]]) -> None:
+        shown, names = self.metric, len(self.series)
         for p in points:
             value = p["value"]
             if isinstance(value, str):
@@ -114,9 +120,12 @@ class LossChart(PlotextPlot):
             if series is None:
                 series = self.series[name] = Series()
             series.add(int(p["step"]), float(value), float(p.get("t") or 0.0))
+            if name == shown:
+                self._dirty = True
         if self.metric is None and self.series:
             self.metric = "loss" if "loss" in self.series else next(iter(self.series))
-        self._dirty = True
+        if self.metric != shown or len(self.series) != names:
+            self._dirty = True  # a new metric shown, or one more in the title's count
 
     def cycle_metric(self) -> None:
         names = sorted(self.series)
@@ -142,7 +151,9 @@ class LossChart(PlotextPlot):
         self.redraw()
 
     def _redraw_if_dirty(self) -> None:
-        if self._dirty:
+        top = self.app.screen
+        covered = top is not self.screen and not isinstance(top, ModalScreen)
+        if self._dirty and not covered:  # under another screen it waits, still dirty
             self.redraw()
 
     def drawn_points(self) -> tuple[list[tuple[int, float]], list[tuple[int, float]]]:
