@@ -84,3 +84,32 @@ async def test_rows_unwrapped_and_wrapped_are_as_before() -> None:
         assert all(log_view.cell_len(lines[r.line][r.start : r.end]) <= width for r in wrapped)
         assert "".join(lines[2][r.start : r.end] for r in wrapped if r.line == 2) == lines[2]
         assert view.row_of(view.offsets[4]) == len(wrapped) - 1
+
+
+def slow_display_lines(offset: int, text: str) -> list[tuple[int, str]]:
+    """display_lines as it was, every line through both regexes (the reference)."""
+    out = []
+    for raw in text.split("\n")[:-1] if text.endswith("\n") else text.split("\n"):
+        shown = raw.rstrip("\r").rsplit("\r", 1)[-1]
+        clean = log_view._CONTROL.sub("", log_view._ANSI.sub("", shown).expandtabs(8))
+        out.append((offset, clean))
+        offset += len(raw.encode("utf-8")) + 1
+    return out
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "step=1 loss=0.5\nstep=2 loss=0.4\n",
+        "bar 1%\rbar 2%\r\nnext",
+        "a\tb\nc\n",
+        "\x1b[31mred\x1b[0m\nplain\n",
+        "bell\x07 and \x7fdel\n\n",
+        "r\u00e9sum\u00e9 \u640d\u5931\nascii\n",
+        "\u00e9\x1b[1mbold\x1b[0m\t\r\n",
+        "",
+        "no newline at all",
+    ],
+)
+async def test_the_plain_text_fast_path_shows_what_the_regexes_showed(text: str) -> None:
+    assert log_view.display_lines(7, text) == slow_display_lines(7, text)

@@ -37,10 +37,16 @@ _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")  # would move the cursor or d
 def display_lines(offset: int, text: str) -> list[tuple[int, str]]:
     """``(byte offset, shown text)`` of each complete line of ``text`` read at ``offset``."""
     out = []
+    # Most text has no escape, control byte or tab: then a line is shown as it is (the
+    # check runs once over the whole text, at C speed, not per line).
+    plain = "\t" not in text and not _CONTROL.search(text.replace("\r", ""))
+    ascii_text = text.isascii()
     for raw in text.split("\n")[:-1] if text.endswith("\n") else text.split("\n"):
         shown = raw.rstrip("\r").rsplit("\r", 1)[-1]
-        out.append((offset, _CONTROL.sub("", _ANSI.sub("", shown).expandtabs(8))))
-        offset += len(raw.encode("utf-8")) + 1
+        out.append(
+            (offset, shown if plain else _CONTROL.sub("", _ANSI.sub("", shown).expandtabs(8)))
+        )
+        offset += (len(raw) if ascii_text else len(raw.encode("utf-8"))) + 1
     return out
 
 
