@@ -7,9 +7,9 @@ float type, chunks spanning whole rows, the default ``sec2`` driver, no user blo
 therefore not read through h5py: HDF5 says where each chunk lies, adjacent chunks are taken
 as one extent, and a float64 extent is mapped read-only and reduced in place (one map per
 block, gone with the block, so memory stays flat); anything else of such a dataset is read
-with ``os.preadv``. The first raw row of each file is checked against h5py's. Other datasets, and any chunk
-HDF5 has not allocated (its fill value), go through h5py. The values are the same bytes
-either way, so the statistics are identical.
+with ``os.preadv``. The first raw row of each file is checked against h5py's. Other
+datasets, and any chunk HDF5 has not allocated (its fill value), go through h5py. The
+values are the same bytes either way, so the statistics are identical.
 """
 
 import mmap
