@@ -1,7 +1,6 @@
 """Channels that carry bulk bytes take a wide window and large packets, against a real OpenSSH
 sshd through the jump: the next hop's connection forwarded by the jump, and the reader that
-streams a pulled file. asyncssh's 2 MiB and 32 KiB cost a Python packet per 32 KiB on both
-layers (benchmarks/ssh_figures.py --pull-only: about half the packets with these)."""
+streams a pulled file (a window caps a stream at window / round trip; see transfer.py)."""
 
 from __future__ import annotations
 

@@ -37,10 +37,12 @@ IN_FLIGHT = 2 * 1024 * 1024
 
 
 # Channels that carry bulk bytes (the next hop's connection through a jump, a file read) take
-# a wider window and larger packets than asyncssh's 2 MiB and 32 KiB: the cost per packet is
-# Python's, so fewer packets cost less (benchmarks/ssh_figures.py --pull-only).
+# a wider window than asyncssh's 2 MiB: a window caps a stream at window / round trip (2 MiB
+# over a 50 ms link: 40 MiB/s), and a jump adds a round trip. Packets of 64 KiB halve the
+# Python work per packet of its 32 KiB; 256 KiB cost more CPU on a loopback pull, asyncssh
+# joining a packet's pieces by copying (benchmarks/ssh_figures.py --pull-only).
 BULK_WINDOW = 8 * 1024 * 1024
-BULK_PKTSIZE = 256 * 1024
+BULK_PKTSIZE = 64 * 1024
 
 
 def requests_for(block: int) -> int:
