@@ -156,3 +156,21 @@ def test_a_file_that_shrinks_while_read_is_an_error_not_a_crash(tmp_path: Any) -
     done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr  # a SIGBUS would end it with -7
     assert "refused:" in done.stdout and "shrank" in done.stdout
+
+
+def test_a_job_killed_by_a_signal_is_reported_as_such(tmp_path: Any) -> None:
+    """A map of a file cut short ends the job with SIGBUS and nothing on stderr: the agent says
+    it was killed by a signal and what to do, not an empty "failed: "."""
+    import signal
+    import stat
+
+    from rdt_tui.agent.preflight_ops import run_stats_job
+    from rdt_tui.protocol.errors import AgentError
+
+    python = tmp_path / "python"
+    python.write_text("#!/bin/sh\nkill -BUS $$\n")
+    python.chmod(python.stat().st_mode | stat.S_IXUSR)
+    with pytest.raises(AgentError) as caught:
+        run_stats_job(str(python), {"directory": str(tmp_path), "keys": [KEY]}, timeout=30)
+    assert f"killed by signal {int(signal.SIGBUS)}" in caught.value.message
+    assert "run it again" in caught.value.hint
