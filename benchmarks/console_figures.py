@@ -170,7 +170,9 @@ def console_cpu(seconds: int) -> None:
 
     run_id = json.loads(run.stdout)["id"]
     log = os.path.join(state, "runs", run_id, "output.log")
-    tenv = {"RDT_TUI_STATE_DIR": state, "TERM": "xterm-256color"}
+    # The checkout this script is in, whatever environment the tmux server was started with.
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    tenv = {"RDT_TUI_STATE_DIR": state, "TERM": "xterm-256color", "PYTHONPATH": root}
     cmd = f"exec {PY} -m rdt_tui.cli watch localhost {run_id} --simulate-gpus 8"
     time_to_text_keep("bench-console", cmd, "steps/s", tenv)
     subprocess.run(

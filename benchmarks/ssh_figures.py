@@ -191,17 +191,35 @@ async def reconnect_figure(lab: SshLab, state: str) -> list[float]:
     return figures
 
 
+async def print_pull(lab: SshLab, state: str, size_mb: int, rounds: int) -> None:
+    pull_s, scp_s, sha_s = await pull_figure(lab, state, size_mb, rounds)
+    mb = float(size_mb)
+    print(
+        f"pull {size_mb} MiB through jump, connection setup included on both sides, "
+        f"median of {rounds}: ours {mb / pull_s:7.1f} MiB/s, scp {mb / scp_s:7.1f} "
+        f"MiB/s; ratio {scp_s / pull_s:.2f}x  (target >= 0.8x)"
+    )
+    print(
+        f"  ours also checks SHA-256 at both ends (scp checks nothing); `sha256sum` of the "
+        f"file alone takes {sha_s:.1f} s here, and on loopback both ends share these cores"
+    )
+
+
 async def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--pull-mb", type=int, default=1024)
     ap.add_argument("--rounds", type=int, default=3, help="pulls of each side (median)")
     ap.add_argument("--connect-only", action="store_true", help="only the first figure")
+    ap.add_argument("--pull-only", action="store_true", help="only the pull figure")
     args = ap.parse_args()
     lab = start_lab()
     state = f"/tmp/rdt-bench-node-{uuid.uuid4().hex[:6]}"
     hosts_entry(lab, state)
     try:
         await connect_hello(lab, state)  # deploys the agent and starts its daemon
+        if args.pull_only:
+            await print_pull(lab, state, args.pull_mb, args.rounds)
+            return
         rows = []
         for kex in ("", "curve25519-sha256"):
             KEX[:] = [kex] if kex else []
@@ -234,17 +252,7 @@ async def main() -> None:
         print(f"  of which resolving the route from the ssh config: {r * 1000:.2f} ms")
         if args.connect_only:
             return
-        pull_s, scp_s, sha_s = await pull_figure(lab, state, args.pull_mb, args.rounds)
-        mb = float(args.pull_mb)
-        print(
-            f"pull {args.pull_mb} MiB through jump, connection setup included on both sides, "
-            f"median of {args.rounds}: ours {mb / pull_s:7.1f} MiB/s, scp {mb / scp_s:7.1f} "
-            f"MiB/s; ratio {scp_s / pull_s:.2f}x  (target >= 0.8x)"
-        )
-        print(
-            f"  ours also checks SHA-256 at both ends (scp checks nothing); `sha256sum` of the "
-            f"file alone takes {sha_s:.1f} s here, and on loopback both ends share these cores"
-        )
+        await print_pull(lab, state, args.pull_mb, args.rounds)
         figures = await reconnect_figure(lab, state)
         print(
             f"reconnect until the stream flows again: median "

@@ -28,8 +28,9 @@ import pytest
 from rdt_tui.config.hosts import Hop
 from rdt_tui.transport import trust
 from rdt_tui.transport.exec_side import ExecSide
+from rdt_tui.transport.local_side import LocalSide
 from rdt_tui.transport.sftp_side import SftpSide
-from rdt_tui.transport.transfer import PART, LocalSide, Progress, TransferError, copy_tree
+from rdt_tui.transport.transfer import PART, Progress, TransferError, copy_tree
 from rdt_tui.transport.trust import KnownHostsError, append_known_host
 
 from .sshd import ensure_user
@@ -109,7 +110,7 @@ class HostileConn:
         out = {p: self.claims.get(p) or sha(self.sftp.files[p]) for p in paths}
         return SimpleNamespace(exit_status=0, stdout=json.dumps(out), stderr="")
 
-    async def create_process(self, cmd: str, encoding: Any = None) -> Any:
+    async def create_process(self, cmd: str, encoding: Any = None, **_channel: Any) -> Any:
         path, offset = shlex.split(cmd)[3:5]
         stdout = asyncio.StreamReader()
         stdout.feed_data(self.sftp.files[path][int(offset) :])

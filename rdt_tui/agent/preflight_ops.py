@@ -87,14 +87,16 @@ def run_stats_job(
 ) -> Dict[str, Any]:
     """The built-in computation (statsjob.py) under the training interpreter."""
     boot = [python, "-c", STATS_BOOT, CODE_ROOT]
-    _, out, err = _run_bounded(boot, json.dumps(request).encode(), None, env or {}, timeout)
+    code, out, err = _run_bounded(boot, json.dumps(request).encode(), None, env or {}, timeout)
     lines = out.decode("utf-8", "replace").strip().splitlines()
     try:
         result = json.loads(lines[-1])
     except (ValueError, IndexError):
-        raise AgentError(
-            errors.STATS_FAILED, "the statistics job failed: " + _tail(err), ""
-        ) from None
+        why, hint = _tail(err), ""
+        if code < 0:  # a signal says nothing on stderr (SIGBUS: a mapped file cut short)
+            why = f"killed by signal {-code} {why}".strip()
+            hint = "run it again; if a dataset file was being rewritten, wait for that first"
+        raise AgentError(errors.STATS_FAILED, "the statistics job failed: " + why, hint) from None
     if "error" in result:
         raise AgentError(errors.STATS_FAILED, str(result["error"]), "fix the dataset or the keys")
     return dict(result)

@@ -24,31 +24,17 @@ that holds one (with the first file and row), and computes nothing.
 import json
 import os
 import sys
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from itertools import repeat
 from typing import Any, Dict, List, Optional, Tuple
 
 from .files import safe_glob
+from .statsread import StatsError, blocks, reuse
 
 EPS = 1e-8
 CHUNK_ROWS = 65536
 FOLD = 256  # rows laid side by side in the fused reductions
-
-
-class StatsError(Exception):
-    pass
-
-
-def _matches(group: Any, parts: List[str], prefix: str = "") -> List[str]:
-    if not parts:
-        return [prefix]
-    head, rest = parts[0], parts[1:]
-    names = sorted(group.keys()) if head == "*" else [head]
-    out: List[str] = []
-    for name in names:
-        if name not in group:
-            continue
-        path = prefix + "/" + name if prefix else name
-        out.extend(_matches(group[name], rest, path) if rest else [path])
-    return out
 
 
 def _columns(keys: List[str], datasets: List[Any]) -> List[Tuple[str, int]]:
@@ -109,7 +95,7 @@ def compute(
     chunk_rows: int = CHUNK_ROWS,
     scale: Optional[Dict[Any, float]] = None,
 ) -> Dict[str, Any]:
-    import h5py  # the training interpreter's, imported only here
+    import h5py  # noqa: F401  (the training interpreter's: missing, it fails here, clearly)
     import numpy as np
 
     files = sorted(f for f in safe_glob(directory, "**/" + pattern) if os.path.isfile(f))
@@ -118,55 +104,47 @@ def compute(
     if not keys:
         raise StatsError("no dataset keys given (preflight.stats_keys)")
     acc: Optional[Dict[str, Any]] = None
-    episodes = 0
+    counts = {"episodes": 0}
     bad: Dict[Tuple[str, int], List[Any]] = {}  # (key, dim) -> [count, first file and row]
     divide: Any = None
-    buffers: Dict[Any, Any] = {}
-    for path in files:
-        try:
-            fh = h5py.File(path, "r")
-        except OSError as exc:
-            raise StatsError(f"{path} is not a readable HDF5 file: {exc}") from None
-        with fh:
-            per_key = [_matches(fh, k.strip("/").split("/")) for k in keys]
-            for k, found in zip(keys, per_key):
-                if not found:
-                    raise StatsError(f"{path} has no dataset {k}")
-            if len({len(f) for f in per_key}) != 1:
-                raise StatsError(f"{path}: the keys match different numbers of episodes")
-            for parts in zip(*per_key):
-                datasets = [fh[p] for p in parts]
-                rows = datasets[0].shape[0]
-                if any(d.shape[0] != rows for d in datasets):
-                    raise StatsError("{}: {} differ in length".format(path, ", ".join(parts)))
-                episodes += 1
-                step = _aligned_step(datasets[0], chunk_rows)
-                for r0 in range(0, rows, step):
-                    r1 = min(rows, r0 + step)
-                    try:
-                        x = _read_rows(datasets, r0, r1, np, step, buffers)
-                    except (OSError, ValueError, TypeError) as exc:
-                        raise StatsError(f"{path}: cannot read {parts}: {exc}") from None
-                    if divide is None and scale:
-                        divide = _scale_vector(scale, x.shape[1], np)
-                    scaled = divide is not None and divide.shape[0] == x.shape[1]
-                    # Fused passes over ~4 MiB blocks; a block they cannot vouch for takes
-                    # the exact path, which finds NaN/Inf and masks entries near zero.
-                    size = _block_rows(x.shape[1])
-                    for b0 in range(0, r1 - r0, size):
-                        block = x[b0 : b0 + size]
-                        scratch = buffers[("scratch", x.shape[1])][: block.shape[0]]
-                        part = _fused_part(block, divide if scaled else None, np, scratch)
-                        if part is None:
-                            finite = np.isfinite(block)
-                            if not finite.all():
-                                where = os.path.relpath(path, directory)
-                                found_in = dict(zip(keys, parts))
-                                columns = _columns(keys, datasets)
-                                _note_not_finite(bad, finite, r0 + b0, columns, where, found_in, np)
-                                continue
-                            part = _exact_part(block / divide if scaled else block, np)
-                        acc = _merge(acc, part, np)
+    local = threading.local()
+
+    def fused(block: Any, divide: Any) -> Optional[Dict[str, Any]]:
+        if not hasattr(local, "buffers"):  # each thread its own scratch
+            local.buffers = {}
+        scratch = reuse(local.buffers, "scratch", block.shape[0], block.shape[1], np)
+        return _fused_part(block, divide, np, scratch)
+
+    # Two threads reduce the blocks of a read (numpy's loops release the GIL); the parts are
+    # merged in order, so the result is the one a single thread gets.
+    pool = ThreadPoolExecutor(max_workers=min(2, os.cpu_count() or 1))
+    try:
+        for ep, r0, x in blocks(files, keys, chunk_rows, np, counts):
+            if divide is None and scale:
+                divide = _scale_vector(scale, x.shape[1], np)
+            use = divide if divide is not None and divide.shape[0] == x.shape[1] else None
+            # Fused passes over ~1 MiB blocks; a block they cannot vouch for takes the exact
+            # path, which finds NaN/Inf and masks entries near zero.
+            size = _block_rows(x.shape[1])
+            starts = range(0, x.shape[0], size)
+            if len(starts) > 1:
+                parts = list(pool.map(fused, [x[b0 : b0 + size] for b0 in starts], repeat(use)))
+            else:
+                parts = [fused(x, use)]
+            for b0, part in zip(starts, parts):
+                block = x[b0 : b0 + size]
+                if part is None:
+                    finite = np.isfinite(block)
+                    if not finite.all():
+                        where = os.path.relpath(ep.path, directory)
+                        found_in = dict(zip(keys, ep.parts))
+                        columns = _columns(keys, ep.datasets)
+                        _note_not_finite(bad, finite, r0 + b0, columns, where, found_in, np)
+                        continue
+                    part = _exact_part(block / use if use is not None else block, np)
+                acc = _merge(acc, part, np)
+    finally:
+        pool.shutdown()
     if bad:
         raise _not_finite_error(bad)
     if acc is None:
@@ -177,7 +155,7 @@ def compute(
     rdt_var = acc["sumsq_z"] / nz - (acc["sum_z"] / n) ** 2 * (n / nz)
     return {
         "files": len(files),
-        "episodes": episodes,
+        "episodes": counts["episodes"],
         "rows": int(n),
         "dims": int(mean.shape[0]),
         "mean": mean.tolist(),
@@ -189,42 +167,10 @@ def compute(
     }
 
 
-def _aligned_step(d: Any, chunk_rows: int) -> int:
-    """Rows per read: whole HDF5 chunks (a partial chunk of a compressed dataset would be
-    decompressed again for every read), about ``chunk_rows`` of them."""
-    along = (getattr(d, "chunks", None) or (0,))[0]
-    if not along or chunk_rows < along:
-        return max(1, chunk_rows)
-    return chunk_rows // along * along
-
-
 def _block_rows(width: int) -> int:
     """Rows of one fused block: about 4 MiB (a 7-dim HDF5 chunk of 65536 rows in one block;
     1 MiB blocks, L2-sized, measured no faster: the calls per block cost what the cache saves)."""
-    return max(FOLD, (4 << 20) // (8 * max(1, width)) // FOLD * FOLD)
-
-
-def _read_rows(
-    datasets: List[Any], r0: int, r1: int, np: Any, step: int, buffers: Dict[Any, Any]
-) -> Any:
-    """Rows r0..r1 of the concatenated datasets as float64 (rows x dims), in a buffer reused
-    from chunk to chunk (``buffers``, one per shape): no fresh pages to fault in per chunk."""
-    widths = [int(np.prod(d.shape[1:], dtype=np.int64)) for d in datasets]
-    shape = (step, sum(widths))
-    if shape not in buffers:
-        buffers.clear()
-        buffers[shape] = np.empty(shape)
-        buffers[("scratch", shape[1])] = np.empty(shape)  # for |x|: no fresh pages either
-    buf = buffers[shape][: r1 - r0]
-    d = datasets[0]
-    if len(datasets) == 1 and d.dtype.kind == "f":
-        d.read_direct(buf.reshape((r1 - r0, *d.shape[1:])), np.s_[r0:r1])
-        return buf
-    col = 0
-    for d, width in zip(datasets, widths):
-        buf[:, col : col + width] = np.asarray(d[r0:r1], dtype=np.float64).reshape(r1 - r0, -1)
-        col += width
-    return buf
+    return max(FOLD, (1 << 20) // (8 * max(1, width)) // FOLD * FOLD)
 
 
 def _fused_part(x: Any, divide: Any, np: Any, scratch: Any) -> Optional[Dict[str, Any]]:
@@ -251,11 +197,14 @@ def _fused_part(x: Any, divide: Any, np: Any, scratch: Any) -> Optional[Dict[str
     near = EPS * (1 + 1e-9) * (np.ones(width) if divide is None else np.abs(divide))
     sure = (lo > near) | (hi < -near)  # no entry near zero in that dimension
     if not sure.all():
-        size = np.abs(x, out=scratch)  # one flat minimum clears the block, else per dimension
-        if size.min() > near.max():
-            sure[:] = True
-        else:
-            sure |= size.min(axis=0) > near
+        # The entries nearest zero, from the bits, with no |x| array written: as uint64 the
+        # smallest is the smallest positive (negatives all lie above 2**63); as int64 the
+        # smallest is the negative nearest zero (bits of |x| minus 2**63). |x| <= near is
+        # bits(|x|) <= bits(near) for finite floats.
+        bits = near.view(np.int64)
+        pos = per_dim(np.min, w.view(np.uint64), tail.view(np.uint64))
+        neg = per_dim(np.min, w.view(np.int64), tail.view(np.int64))
+        sure |= (pos > bits.astype(np.uint64)) & (neg > np.iinfo(np.int64).min + bits)
     mean = s / n
     m2 = q - s * mean
     if not (m2 >= q * 1e-4).all():  # |mean| >> std: the difference lost digits; centre

@@ -16,6 +16,8 @@ from typing import Any
 import asyncssh
 
 from .transfer import (
+    BULK_PKTSIZE,
+    BULK_WINDOW,
     CHUNK,
     PART,
     Side,
@@ -165,7 +167,9 @@ class ExecSide(Side):
 
     async def read(self, path: str, offset: int) -> AsyncIterator[bytes]:
         cmd = shlex.join([self.python, "-c", READ, path, str(offset)])
-        proc = await self.conn.create_process(cmd, encoding=None)
+        proc = await self.conn.create_process(
+            cmd, encoding=None, window=BULK_WINDOW, max_pktsize=BULK_PKTSIZE
+        )
         try:
             while data := await proc.stdout.read(CHUNK):
                 yield bytes(data)

@@ -63,7 +63,8 @@ class LocalTransport(Transport):
     async def transfer(
         self, push: bool, local: str, remote: str, force: bool, report: Callable[[Any], None]
     ) -> Any:
-        from .transfer import LocalSide, Progress, copy_tree
+        from .local_side import LocalSide
+        from .transfer import Progress, copy_tree
 
         src, dst = (local, remote) if push else (remote, local)
         return await copy_tree(LocalSide(), src, LocalSide(), dst, force, Progress(), report)

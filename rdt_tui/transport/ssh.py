@@ -31,7 +31,7 @@ from .errors import (
 from .hop import Hop
 from .session import RouteKey, SshSession, route_key
 from .sshauth import AuthClient, refusal
-from .transfer import remote_path
+from .transfer import BULK_PKTSIZE, BULK_WINDOW, remote_path
 
 CONNECT_TIMEOUT_S = 15.0
 KEEPALIVE_S = 5.0  # with 3 missed answers: a dead link is seen within about 15 s
@@ -45,6 +45,20 @@ CIPHERS = [
     for alg in _GCM
     + [a for a in asyncssh.encryption.get_default_encryption_algs() if a not in _GCM]
 ]
+
+
+class WideTunnel:
+    """A jump connection as asyncssh's ``tunnel``: the forwarded channel to the next hop is
+    opened with the bulk window and packet size."""
+
+    def __init__(self, conn: asyncssh.SSHClientConnection) -> None:
+        self.conn = conn
+        self.logger = conn.logger
+
+    async def create_connection(self, session_factory: Any, host: str, port: int) -> Any:
+        return await self.conn.create_connection(
+            session_factory, host, port, window=BULK_WINDOW, max_pktsize=BULK_PKTSIZE
+        )
 
 
 def default_known_hosts() -> str:
@@ -152,7 +166,11 @@ class SshConnector:
             opts.update(client_keys=keys.keys, connect_timeout=None)
             made = client
             return await self.session.bounded(
-                asyncssh.connect(tunnel=tunnel, client_factory=lambda: made, **opts),
+                asyncssh.connect(
+                    tunnel=WideTunnel(tunnel) if tunnel else None,
+                    client_factory=lambda: made,
+                    **opts,
+                ),
                 self.connect_timeout,
             )
         except asyncssh.HostKeyNotVerifiable:
@@ -286,8 +304,9 @@ class SshTransport(Transport):
         self, push: bool, local: str, remote: str, force: bool, report: Callable[[Any], None]
     ) -> Any:
         from .exec_side import ExecSide
+        from .local_side import LocalSide
         from .sftp_side import open_sftp_side
-        from .transfer import LocalSide, Progress, Side, TransferError, copy_tree
+        from .transfer import Progress, Side, TransferError, copy_tree
 
         conn = await self.connector.connect()
         sftp: Any = None

@@ -122,7 +122,9 @@ class GpuPane(Static):
             # Judged at paint time, once per paint: not for each of the hour of samples the
             # agent replays on attach.
             self.lagging = self._laggards(self.last)
-            self.update(self.render_text(self.last))
+            # Its size is the layout's (height 100%), except as a summary (height auto): only
+            # then can a new sample change the screen's layout.
+            self.update(self.render_text(self.last), layout=self.summary)
 
     def render_text(self, sample: GpuSample) -> str:
         if self.summary:

@@ -12,7 +12,8 @@ A ``\\r``-joined run of progress repaints shows as its newest repaint, as a term
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from collections.abc import Sequence
+from typing import NamedTuple, overload
 
 from rich.cells import cell_len, get_character_cell_size
 from rich.text import Text
@@ -36,17 +37,23 @@ _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")  # would move the cursor or d
 def display_lines(offset: int, text: str) -> list[tuple[int, str]]:
     """``(byte offset, shown text)`` of each complete line of ``text`` read at ``offset``."""
     out = []
+    # Most text has no escape, control byte or tab: then a line is shown as it is (the
+    # check runs once over the whole text, at C speed, not per line).
+    plain = "\t" not in text and not _CONTROL.search(text.replace("\r", ""))
+    ascii_text = text.isascii()
     for raw in text.split("\n")[:-1] if text.endswith("\n") else text.split("\n"):
         shown = raw.rstrip("\r").rsplit("\r", 1)[-1]
-        out.append((offset, _CONTROL.sub("", _ANSI.sub("", shown).expandtabs(8))))
-        offset += len(raw.encode("utf-8")) + 1
+        out.append(
+            (offset, shown if plain else _CONTROL.sub("", _ANSI.sub("", shown).expandtabs(8)))
+        )
+        offset += (len(raw) if ascii_text else len(raw.encode("utf-8"))) + 1
     return out
 
 
 def _wrap_cuts(line: str, width: int) -> list[tuple[int, int]]:
     """Character ranges of ``line`` that each fill at most ``width`` cells (a wide character,
     CJK say, takes two)."""
-    if cell_len(line) == len(line):
+    if _cells(line) == len(line):
         return [(a, min(a + width, len(line))) for a in range(0, len(line), width)]
     cuts, start, used = [], 0, 0
     for i, ch in enumerate(line):
@@ -59,11 +66,42 @@ def _wrap_cuts(line: str, width: int) -> list[tuple[int, int]]:
     return cuts
 
 
-@dataclass
-class Row:
+class Row(NamedTuple):
     line: int  # index into the window's lines
     start: int  # characters of that line drawn on this row
     end: int
+
+
+class _LineRows(Sequence[Row]):
+    """The rows of an unwrapped window, one per line, made when asked for: a relayout at each
+    append of live lines costs nothing however many lines the window holds."""
+
+    def __init__(self, lines: list[str]) -> None:
+        self._lines = lines
+
+    def __len__(self) -> int:
+        return len(self._lines)
+
+    @overload
+    def __getitem__(self, i: int) -> Row: ...
+
+    @overload
+    def __getitem__(self, i: slice) -> list[Row]: ...
+
+    def __getitem__(self, i: int | slice) -> Row | list[Row]:
+        if isinstance(i, slice):
+            return [self[j] for j in range(*i.indices(len(self._lines)))]
+        if i < 0:
+            i += len(self._lines)
+        if not 0 <= i < len(self._lines):
+            raise IndexError(i)
+        return Row(i, 0, min(len(self._lines[i]), MAX_WIDTH))
+
+
+def _cells(line: str) -> int:
+    """Terminal cells of a shown line: its length when it is ASCII (control bytes are gone
+    by then), a check CPython answers without reading the string."""
+    return len(line) if line.isascii() else cell_len(line)
 
 
 class LogView(ScrollView, can_focus=True):
@@ -112,7 +150,7 @@ class LogView(ScrollView, can_focus=True):
         self.current: int | None = None  # offset of the line of the current match
         self.lines_seen = 0  # lines fed live, for the dashboard's tests and counters
         self._regex: re.Pattern[str] | None = None
-        self._rows: list[Row] = []
+        self._rows: Sequence[Row] = []
         self._width = 0
         self._streamed = 0  # where the live text has reached
         self._open = False  # the last line held ends in a \r repaint, not a newline
@@ -172,7 +210,7 @@ class LogView(ScrollView, can_focus=True):
         dropped_rows = 0
         if len(self.lines) > MAX_LINES:
             cut = len(self.lines) - MAX_LINES
-            dropped_rows = sum(1 for r in self._rows if r.line < cut)
+            dropped_rows = cut if not self.wrap else sum(1 for r in self._rows if r.line < cut)
             del self.offsets[:cut], self.lines[:cut]
             self.start = self.offsets[0]
         self._relayout()
@@ -228,16 +266,21 @@ class LogView(ScrollView, can_focus=True):
     def _relayout(self) -> None:
         width = max(10, self.scrollable_content_region.width or self.size.width or 80)
         self._width = width
-        rows: list[Row] = []
-        for i, line in enumerate(self.lines):
-            n = len(line)
-            if self.wrap and cell_len(line) > width:
-                rows.extend(Row(i, a, b) for a, b in _wrap_cuts(line, width))
-            else:
-                rows.append(Row(i, 0, min(n, MAX_WIDTH)))
-        self._rows = rows
-        longest = 0 if self.wrap else max((cell_len(x[:MAX_WIDTH]) for x in self.lines), default=0)
-        self.virtual_size = Size(max(longest, width) if not self.wrap else width, len(rows))
+        # At each append of live lines (1000 lines/s of log): unwrapped, no row is made
+        # and no character is looked at in an ASCII line.
+        if self.wrap:
+            rows: list[Row] = []
+            for i, line in enumerate(self.lines):
+                if _cells(line) > width:
+                    rows.extend(Row(i, a, b) for a, b in _wrap_cuts(line, width))
+                else:
+                    rows.append(Row(i, 0, min(len(line), MAX_WIDTH)))
+            self._rows = rows
+            longest = 0
+        else:
+            self._rows = _LineRows(self.lines)
+            longest = max((_cells(x[:MAX_WIDTH]) for x in self.lines), default=0)
+        self.virtual_size = Size(max(longest, width) if not self.wrap else width, len(self._rows))
         self._retitle()
         self.refresh()
 
@@ -287,6 +330,8 @@ class LogView(ScrollView, can_focus=True):
             if o > offset:
                 break
             line = i
+        if not self.wrap:
+            return line if line < len(self._rows) else 0
         return next((r for r, row in enumerate(self._rows) if row.line == line), 0)
 
     def show_line(self, offset: int, above: int) -> None:

@@ -16,6 +16,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from textual.app import RenderResult
+from textual.screen import ModalScreen
 from textual_plotext import PlotextPlot
 
 from ...core.downsample import downsample_minmax
@@ -26,6 +27,9 @@ from .log_scale import log10_all, log_ticks
 
 HISTORY = 200_000
 DRAWN = 400
+# A draw (plotext's canvas, then Textual's strips) costs ~13 ms; at most one per this many
+# seconds while points stream in: half the console's chart CPU of a draw a second.
+REDRAW_S = 2.0
 SMOOTHING = (0.0, 0.6, 0.9, 0.99)
 WINDOWS: tuple[float | None, ...] = (None, 3600.0, 900.0, 300.0)
 
@@ -92,7 +96,8 @@ def _first_stepped(col: MetricColumn) -> int:
 
 
 class LossChart(PlotextPlot):
-    """Metric points go in with ``add``; a redraw at most once a second draws the chosen one."""
+    """Metric points go in with ``add``; a redraw at most every ``REDRAW_S`` draws the chosen
+    one, and only when its points (or the list of metrics in the title) changed."""
 
     def __init__(self, **kwargs: object) -> None:
         super().__init__(**kwargs)  # type: ignore[arg-type]
@@ -107,7 +112,7 @@ class LossChart(PlotextPlot):
 
     def on_mount(self) -> None:
         super().on_mount()
-        self.set_interval(1.0, self._redraw_if_dirty)
+        self.set_interval(REDRAW_S, self._redraw_if_dirty)
 
     def seed(self, history: History) -> dict[str, MetricColumn]:
         """Start from the agent's downsampled history (``history`` op: a few thousand points a
@@ -128,6 +133,7 @@ class LossChart(PlotextPlot):
 
     def add(self, series: Mapping[str, MetricColumn]) -> None:
         """New points, as a subscription hands them: decoded columns per metric name."""
+        shown, names = self.metric, len(self.series)
         # New names in the order their first point came, so the metric shown first (loss, or
         # the first to report) does not depend on the order of the columns.
         for name in sorted(series, key=lambda n: _first_stepped(series[n])):
@@ -140,9 +146,12 @@ class LossChart(PlotextPlot):
                     kept = self.series[name] = Series()
                 self.sources[name] = col["source"]
                 kept.add(step, value, t or 0.0)
+                if name == shown:
+                    self._dirty = True
         if self.metric is None and self.series:
             self.metric = "loss" if "loss" in self.series else next(iter(self.series))
-        self._dirty = True
+        if self.metric != shown or len(self.series) != names:
+            self._dirty = True  # a new metric shown, or one more in the title's count
 
     def cycle_metric(self) -> None:
         names = sorted(self.series)
@@ -168,7 +177,9 @@ class LossChart(PlotextPlot):
         self.redraw()
 
     def _redraw_if_dirty(self) -> None:
-        if self._dirty:
+        top = self.app.screen
+        covered = top is not self.screen and not isinstance(top, ModalScreen)
+        if self._dirty and not covered:  # under another screen it waits, still dirty
             self.redraw()
 
     def drawn_points(self) -> tuple[list[tuple[int, float]], list[tuple[int, float]]]:

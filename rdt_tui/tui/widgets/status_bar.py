@@ -94,7 +94,9 @@ class StatusBar(Static):
                 full = short
                 if len(full) <= width:
                     break
-        self.update(full + alert)
+        # One row by its CSS whatever it says: no layout of the whole screen (a second's
+        # tick would cost the console more than the rest of its work).
+        self.update(full + alert, layout=False)
 
     def on_resize(self) -> None:
         self.refresh_text()
