@@ -14,7 +14,7 @@ import time
 from typing import Any
 
 from rdt_tui.agent.procs import process_table, start_time
-from rdt_tui.demo.job import ensure_dataset
+from rdt_tui.config.demo import ensure_dataset
 
 ACCELERATE = os.path.join(os.path.dirname(sys.executable), "accelerate")
 

@@ -13,8 +13,7 @@ from typing import Any
 
 import pytest
 
-from rdt_tui.config.demo import demo_launch_args
-from rdt_tui.demo.job import ensure_dataset
+from rdt_tui.config.demo import demo_launch_args, ensure_dataset
 from rdt_tui.protocol.wire import points_of
 
 from .conftest import Agent

@@ -8,9 +8,8 @@ import os
 
 import pytest
 
-from rdt_tui.config.demo import demo_launch_args
+from rdt_tui.config.demo import demo_launch_args, ensure_dataset
 from rdt_tui.core.metrics import keep_latest
-from rdt_tui.demo.job import ensure_dataset
 from rdt_tui.protocol.messages import Point
 from rdt_tui.protocol.wire import points_of
 

@@ -15,8 +15,8 @@ import pytest
 
 from rdt_tui.client import AgentClient
 from rdt_tui.client.group import launch_group, watch_group
+from rdt_tui.config.demo import ensure_dataset
 from rdt_tui.config.profiles import load_profile
-from rdt_tui.demo.job import ensure_dataset
 from rdt_tui.protocol.messages import Event
 from rdt_tui.protocol.wire import points_of
 from rdt_tui.transport.local import LocalTransport

@@ -664,7 +664,7 @@ def test_the_demo_trainer_as_two_machines_this_one_and_the_node_behind_the_jump(
     shared = f"/tmp/rdt-mn-{uuid.uuid4().hex[:8]}"
     os.makedirs(shared)
     os.chmod(shared, 0o777)
-    from rdt_tui.demo.job import ensure_dataset
+    from rdt_tui.config.demo import ensure_dataset
 
     ensure_dataset(shared)
     os.chmod(os.path.join(shared, "libero_demo.hdf5"), 0o644)

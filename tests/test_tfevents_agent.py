@@ -16,8 +16,7 @@ from typing import Any
 
 import pytest
 
-from rdt_tui.config.demo import demo_launch_args
-from rdt_tui.demo.job import ensure_dataset
+from rdt_tui.config.demo import demo_launch_args, ensure_dataset
 
 from .conftest import Agent, wait_status
 from .test_cli import rdt, rdt_json

@@ -23,8 +23,8 @@ async def live_demo_run(c: AgentClient) -> RunSummary | None:
 
 def demo_workdir(a: argparse.Namespace) -> str:
     """The demo's directory, with its dataset made and the training extra checked."""
+    from ..config.demo import DemoUnavailable, check_training_extra, ensure_dataset
     from ..config.paths import demo_dir
-    from ..demo.job import DemoUnavailable, check_training_extra, ensure_dataset
 
     workdir = os.path.abspath(a.workdir or demo_dir())
     try:
