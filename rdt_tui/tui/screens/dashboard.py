@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import math
-import time
 from collections.abc import Mapping
 from typing import Any
 
@@ -26,15 +25,11 @@ from ...client.group import watch_group
 from ...core.alerts import (
     IdleWatch,
     SpikeDetector,
-    checkpoint_does_not_fit,
     ended_text,
     log_alert,
-    nonfinite_label,
-    seconds_until_full,
 )
 from ...core.metrics import bar_progress
-from ...core.units import human_duration, human_size
-from ...protocol.messages import ENDED_STATES, Event, GpuSample, MetricColumn, RunSummary
+from ...protocol.messages import ENDED_STATES, Event, RunSummary
 from ...protocol.wire import last_step
 from ..confirm import Confirm
 from ..errors import error_title
@@ -47,15 +42,13 @@ from ..widgets.gpu_pane import GpuPane
 from ..widgets.log_pane import LogPane, log_source
 from ..widgets.loss_chart import LossChart
 from ..widgets.status_bar import StatusBar
-from .live_status import LiveStatus
+from .run_alerts import RunAlerts
 
 CHART_SEED_POINTS = 2000  # per series, from the history op when the dashboard opens
 DISK_POLL_S = 30.0
-DISK_RATE_WINDOW_S = 600.0
-SPIKE_QUIET_S = 60.0
 
 
-class DashboardScreen(LiveStatus, Screen[None]):
+class DashboardScreen(RunAlerts, Screen[None]):
     BINDINGS = [
         Binding("s", "stop", "Stop", id="dashboard.stop"),
         Binding("d", "detach", "Detach", id="dashboard.detach"),
@@ -215,68 +208,6 @@ class DashboardScreen(LiveStatus, Screen[None]):
                         timeout=30,
                     )
                     self.post_message(self.Alerted("ended", f"run {self.run_id} {text}"))
-
-    def _check_loss(self, loss: MetricColumn | None) -> None:
-        if loss is None:
-            return
-        for step, value in zip(loss["step"], loss["value"], strict=True):
-            label = nonfinite_label(value)
-            if label:
-                self._alert(f"{label} loss (at step {step})", "nonfinite")
-            elif self.spikes.feed(value) and time.monotonic() - self._last_spike_alert > (
-                SPIKE_QUIET_S
-            ):
-                self._last_spike_alert = time.monotonic()
-                self._alert(f"loss spike at step {step}: {value:.4g}", f"spike:{step}")
-
-    def _check_idle(self, sample: GpuSample) -> None:
-        if self.query_one(StatusBar).state != "running" or not sample.get("gpus"):
-            return
-        utils = [g.get("util") for g in self.query_one(GpuPane).run_gpus(sample)]
-        if self.idle.feed(float(sample.get("t") or 0.0), utils):
-            self._alert(
-                f"all GPUs idle for {self.idle.after_s:.0f} s while the run is alive", "idle"
-            )
-        else:
-            self._raised.discard("idle")
-
-    @work(exclusive=True, group="disk")
-    @guarded("Checking the disk")
-    async def poll_disk(self) -> None:
-        """Free disk where the checkpoints go, how fast it shrinks, and whether the next
-        checkpoint fits."""
-        try:
-            found = await self.client.checkpoints(self.run_id)
-        except Exception:
-            return  # the link state and the follow worker already tell the user
-        free = (found.get("disk") or {}).get("free")
-        if free is None:
-            return
-        now = time.time()
-        self.disk_samples.append((now, float(free)))
-        self.disk_samples = [s for s in self.disk_samples if now - s[0] <= DISK_RATE_WINDOW_S]
-        full_in = seconds_until_full(self.disk_samples)
-        table = self.query_one(CheckpointTable)
-        table.border_subtitle = f"free {human_size(free, compact=True)}" + (
-            f", full in {human_duration(full_in)}" if full_in is not None else ""
-        )
-        sizes = [c["size"] for c in found.get("checkpoints") or [] if c.get("size")]
-        if checkpoint_does_not_fit(sizes, free):
-            self._alert(
-                f"disk filling: the next checkpoint (~{human_size(sizes[-1], compact=True)}) "
-                f"does not fit in {human_size(free, compact=True)} free",
-                "disk",
-            )
-
-    def _alert(self, what: str, kind: str) -> None:
-        """Show ``what`` in the status bar; notify once per kind of alert."""
-        bar = self.query_one(StatusBar)
-        bar.alert = what
-        bar.refresh_text()
-        if kind not in self._raised:
-            self._raised.add(kind)
-            self.notify(what, severity="error", timeout=15)
-            self.post_message(self.Alerted(kind, f"{self.run_id}: {what}"))
 
     def action_search(self) -> None:
         self.query_one(LogPane).start_search()
