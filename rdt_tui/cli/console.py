@@ -115,7 +115,8 @@ def host_rows() -> list[Any]:
 def host_actions(session: Any = None) -> Any:
     """The hosts screen's add/edit/trust, on the user's hosts file and known_hosts; a jump
     is logged into through ``session`` (the console's), so trusting asks what it asks once."""
-    from ..config.hosts import HostBook, save_host, user_hosts_file
+    from ..config.hosts import HostBook
+    from ..config.hostsave import save_host, user_hosts_file
     from ..transport.trust import trust_chain
     from ..tui.screens.hosts_screen import AskTrust, HostActions
 

@@ -122,7 +122,8 @@ def verify_hosts(book: Any) -> int:
 
 def cmd_add_host(a: argparse.Namespace) -> int:
     """What the hosts screen's add/edit form does, headless."""
-    from ..config.hosts import HostsError, save_host, user_hosts_file
+    from ..config.hosts import HostsError
+    from ..config.hostsave import save_host, user_hosts_file
 
     fields = {
         "name": a.name,

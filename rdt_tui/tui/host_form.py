@@ -1,6 +1,6 @@
 """Add or edit a host: the fields of a ``[[hosts]]`` entry. ctrl+s saves, Esc cancels.
 
-The screen only collects text; the caller saves it (``config.hosts.save_host``), and a value
+The screen only collects text; the caller saves it (``config.hostsave.save_host``), and a value
 the file would refuse is shown here with the form kept open, so nothing typed is lost.
 """
 
