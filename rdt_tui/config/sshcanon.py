@@ -8,7 +8,8 @@ from __future__ import annotations
 import socket
 
 from .sshlex import SshHostError, match_pattern_list, valid_domain
-from .sshpass import CANON_ALWAYS, CANON_NO, Options
+from .sshlines import Options
+from .sshpass import CANON_ALWAYS, CANON_NO
 
 
 def canonicalize(host: str, opts: Options, mode: int) -> tuple[str, bool]:

@@ -30,18 +30,15 @@ from .sshlex import (
     percent_expand,
     strdelim,
 )
-from .sshpass import (
-    CANON_ALWAYS,
-    CANON_NO,
-    MAX_DEPTH,
+from .sshlines import (
     Line,
     Options,
-    Pass,
     expand_hostname,
     include_paths,
     parse_jump,
     parse_lines,
 )
+from .sshpass import CANON_ALWAYS, CANON_NO, MAX_DEPTH, Pass
 
 SYSTEM_CONFIG = "/etc/ssh/ssh_config"
 DEFAULT_IDENTITIES = [
