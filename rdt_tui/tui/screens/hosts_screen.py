@@ -41,8 +41,8 @@ AskTrust = Callable[[str, str], Awaitable[bool]]
 
 @dataclass
 class HostActions:
-    """What the screen may do to the host list; ``cli.py`` wires them to the config files and
-    the SSH transport, tests to whatever they check."""
+    """What the screen may do to the host list; ``cli/console.py`` wires them to the config
+    files and the SSH transport, tests to whatever they check."""
 
     rows: Callable[[], list[HostRow]]
     values: Callable[[str], dict[str, Any]]
