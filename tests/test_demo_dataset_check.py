@@ -21,7 +21,7 @@ def _script(workdir: str, body: str) -> str:
 
 def test_a_wedged_dataset_maker_is_stopped_with_a_message(workdir: str) -> None:
     python = _script(workdir, "exec sleep 30")
-    with pytest.raises(DemoUnavailable, match="took over 0.5 s and was stopped"):
+    with pytest.raises(DemoUnavailable, match=r"took over 0\.5 s and was stopped"):
         ensure_dataset(os.path.join(workdir, "demo"), python=python, timeout=0.5)
     assert not os.path.exists(os.path.join(workdir, "demo", DATASET_NAME))
 
@@ -33,7 +33,7 @@ def test_a_failing_dataset_maker_shows_its_error(workdir: str) -> None:
 
 
 def test_a_missing_interpreter_is_a_message_not_a_traceback(workdir: str) -> None:
-    with pytest.raises(DemoUnavailable, match="failed: .*No such file"):
+    with pytest.raises(DemoUnavailable, match=r"failed: .*No such file"):
         ensure_dataset(os.path.join(workdir, "demo"), python=os.path.join(workdir, "nope"))
 
 
