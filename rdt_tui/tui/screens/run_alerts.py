@@ -1,6 +1,6 @@
 """The alerts the dashboard raises from what it sees: a non-finite or spiking loss, GPUs idle
 while the run is alive, a disk that the next checkpoint will not fit. Each kind notifies once
-(the status bar shows the latest); the rules are ``core.alerts``'."""
+(the status bar shows the latest); the rules themselves live in ``core/alerts.py``."""
 
 from __future__ import annotations
 
