@@ -29,6 +29,7 @@ HISTORY = 3600
 WAITING_S = 5.0  # no sample yet after this long: say that Slurm has not started the step
 RETRY_S = 30.0  # after a refusal or a sampler that ended while the job runs
 IDLE_S = 60.0  # no subscription has asked for the job's GPUs this long: the step ends
+STOP_S = 10.0  # srun's time to have slurmd end the step's tasks before it is KILLed
 ERR_LINES = 8
 LINE_MAX = 4 << 20
 
@@ -164,16 +165,21 @@ class JobGpus:
             self._task = asyncio.get_event_loop().create_task(self._run())
 
     def close(self) -> None:
-        """End the step (its srun forwards the TERM to the tasks)."""
+        """End the step: its srun forwards the TERM to the tasks and ends; KILLed (the task
+        cancelled) only after STOP_S. A srun KILLed at once cannot ask slurmd to end the
+        step, and the sampler tasks would run on beside the job."""
         self._retry_at = float("inf")
-        proc = self._proc
+        proc, task = self._proc, self._task
         if proc is not None and proc.returncode is None:
             try:
                 os.killpg(proc.pid, signal.SIGTERM)
             except OSError:
                 pass
-        if self._task is not None:
-            self._task.cancel()
+            if task is not None and not task.done():
+                asyncio.get_event_loop().call_later(STOP_S, task.cancel)
+                return
+        if task is not None:
+            task.cancel()
 
     def _publish(self, sample: Sample) -> None:
         self.samples.append((next(self.seqs), sample))
@@ -259,6 +265,8 @@ class JobGpus:
                 except OSError:
                     pass
             err_task.cancel()
+        if self._retry_at == float("inf"):
+            return  # ended by close(): not a refusal
         self._retry_at = time.monotonic() + RETRY_S
         if not got:
             words = " ".join(errors) or f"exit status {code}"

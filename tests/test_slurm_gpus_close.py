@@ -1,0 +1,92 @@
+"""Ending the Slurm GPU sampler step (agent/slurm_gpus.py): srun is sent TERM and given the time
+to forward it to the step's tasks on the nodes, KILLed only when it does not end within
+``STOP_S``. A srun killed at once cannot tell slurmd to end the step: the sampler tasks keep
+running on the nodes beside the job. A stand-in srun (a unit test of this layer: the lab's real
+srun answers TERM at once, so the difference shows only in a srun that takes its time) prints
+samples like the sampler's step, and on TERM takes a moment "forwarding" before it exits."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import os
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+
+from rdt_tui.agent import slurm_gpus
+from rdt_tui.agent.slurm_gpus import JobGpus
+
+SRUN = """\
+import json, signal, sys, time
+marker, on_term = sys.argv[1], sys.argv[2]
+
+def term(_s, _f):
+    if on_term == "ignore":
+        return
+    time.sleep(0.5)  # srun asks slurmd to signal the step's tasks and waits for them
+    open(marker, "w").write("forwarded")
+    sys.exit(0)
+
+signal.signal(signal.SIGTERM, term)
+while True:
+    print(json.dumps({"node": "n1", "t": time.time(), "gpus": [], "reason": "x"}), flush=True)
+    time.sleep(0.1)
+"""
+
+
+def stand_in_srun(tmp_path: Path) -> Path:
+    path = tmp_path / "srun"
+    path.write_text(f"#!{sys.executable}\n" + textwrap.dedent(SRUN))
+    path.chmod(0o755)
+    return path
+
+
+async def until(what: str, check: object, bound: float = 10.0) -> None:
+    deadline = time.monotonic() + bound
+    while not check():  # type: ignore[operator]
+        assert time.monotonic() < deadline, what
+        await asyncio.sleep(0.05)
+
+
+def alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+async def test_close_gives_srun_the_time_to_forward_the_term(tmp_path: Path) -> None:
+    marker = tmp_path / "forwarded"
+    argv = [str(stand_in_srun(tmp_path)), str(marker), "forward"]
+    job = JobGpus("5", argv, 1, lambda: None, itertools.count(1))
+    job.ensure()
+    await until("no sample from the stand-in srun", lambda: len(job.samples) > 0)
+    job.close()
+    await until("srun was killed before it could forward the TERM", marker.exists)
+    assert job._task is not None
+    await until("the step's task outlived its srun", job._task.done)
+    assert job._proc is not None and job._proc.returncode == 0
+    # Ended on purpose: no "Slurm refused the sampler" said after the last sample.
+    assert all("refused" not in s["reason"] for _, s in job.samples)
+
+
+async def test_a_srun_that_ignores_the_term_is_killed_after_the_bound(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(slurm_gpus, "STOP_S", 0.5)
+    argv = [str(stand_in_srun(tmp_path)), str(tmp_path / "unused"), "ignore"]
+    job = JobGpus("6", argv, 1, lambda: None, itertools.count(1))
+    job.ensure()
+    await until("no sample from the stand-in srun", lambda: len(job.samples) > 0)
+    assert job._proc is not None
+    pid = job._proc.pid
+    job.close()
+    await until("a srun that ignores TERM was never killed", lambda: not alive(pid))
+    assert job._task is not None
+    await until("the step's task outlived its srun", job._task.done)
+    assert job._proc.returncode == -9
