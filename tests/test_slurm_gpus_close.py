@@ -90,3 +90,27 @@ async def test_a_srun_that_ignores_the_term_is_killed_after_the_bound(
     assert job._task is not None
     await until("the step's task outlived its srun", job._task.done)
     assert job._proc.returncode == -9
+
+
+async def test_a_srun_whose_stderr_outlives_it_still_ends_its_task_cleanly(
+    tmp_path: Path,
+) -> None:
+    """srun ends, but a process it left behind holds its stderr open: the step's task must
+    still end within its bound, say why, and wait RETRY_S before asking again (no
+    exception lost in a task no one awaits)."""
+    path = tmp_path / "srun"
+    path.write_text(
+        "#!/bin/sh\necho 'srun: error: Unable to create step' >&2\n"
+        "sleep 30 </dev/null >/dev/null &\nexit 1\n"
+    )
+    path.chmod(0o755)
+    job = JobGpus("7", [str(path)], 1, lambda: None, itertools.count(1))
+    job.ensure()
+    assert job._task is not None
+    task = job._task
+    await until("the step's task never ended", task.done, bound=15.0)
+    assert task.exception() is None
+    reason = job.samples[-1][1]["reason"]
+    assert "Slurm refused the sampler step" in reason and "Unable to create step" in reason
+    job.ensure()
+    assert job._task is task  # not started again at once

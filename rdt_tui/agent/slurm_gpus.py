@@ -257,7 +257,13 @@ class JobGpus:
             except asyncio.TimeoutError:
                 os.killpg(proc.pid, signal.SIGKILL)
                 code = await proc.wait()
-            await asyncio.wait_for(err_task, 5)
+            try:
+                await asyncio.wait_for(err_task, 5)
+            except asyncio.TimeoutError:  # what srun left behind holds its stderr: end it
+                try:
+                    os.killpg(proc.pid, signal.SIGKILL)  # the group exists: it holds the pipe
+                except OSError:
+                    pass
         finally:
             if proc.returncode is None:
                 try:
