@@ -75,3 +75,20 @@ async def test_a_stop_json_that_is_not_an_object_is_a_stop_without_notes(
 def test_the_stand_in_store_has_the_calls_it_stands_for() -> None:
     for name in ("run_dir", "spec", "summary"):
         assert callable(getattr(RunStore, name))
+
+
+@pytest.mark.parametrize("text", ["[1, 2]", '"stop"', "7"])
+async def test_a_local_runs_stop_json_that_is_not_an_object_does_not_stop_the_adopt(
+    tmp_path: Path, text: str
+) -> None:
+    """The local twin (AgentService._resume_stop, called from adopt() as the daemon starts):
+    an exception there would end every daemon start."""
+    from rdt_tui.agent.service import AgentService
+
+    svc = AgentService(str(tmp_path), [])
+    run_dir = Path(svc.store.root) / "r1"
+    run_dir.mkdir()
+    (run_dir / "stop.json").write_text(text)
+    svc._resume_stop("r1")
+    task = svc._stops.pop("r1")
+    task.cancel()
