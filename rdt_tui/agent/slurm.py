@@ -361,7 +361,8 @@ def queue(user: str) -> List[Dict[str, Any]]:
         raise AgentError(errors.BAD_REQUEST, "squeue failed: " + err, "check Slurm on this host")
     jobs = []
     for line in out.splitlines():
-        parts = line.split("|")
+        job_id, _, rest = line.partition("|")
+        parts = [job_id, *rest.rsplit("|", 6)]  # the name (the user's words) may hold a "|"
         if len(parts) != 8:
             continue
         jobs.append(
