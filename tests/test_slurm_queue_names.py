@@ -32,3 +32,20 @@ def test_a_job_name_with_a_bar_is_still_listed(
         ("102", "a|b||c", "PENDING", 1),
     ]
     assert jobs[1]["reason"] == "Priority" and jobs[1]["nodelist"] == ""
+
+
+def test_a_job_name_that_is_not_utf8_is_listed_not_an_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A name typed in a Latin-1 terminal (``sbatch -J caf\\xe9``): Slurm keeps the bytes. The
+    answer of every Slurm command (squeue, scontrol, sacct) was decoded strictly, so one such
+    byte made the whole queue an error ("bad arguments for queue: 'utf-8' codec ...")."""
+    (tmp_path / "queue.txt").write_bytes(
+        b"103|caf\xe9|RUNNING|None|0:05|1|n1|2026-12-01T19:00:00\n"
+    )
+    squeue = tmp_path / "squeue"
+    squeue.write_text(f"#!/bin/sh\nexec cat {tmp_path / 'queue.txt'}\n")
+    squeue.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{tmp_path}{os.pathsep}{os.environ['PATH']}")
+    jobs = slurm.queue("someone")
+    assert [(j["job_id"], j["name"][:3], j["state"]) for j in jobs] == [("103", "caf", "RUNNING")]

@@ -75,6 +75,7 @@ def _run(argv: List[str], timeout: float = CMD_TIMEOUT_S) -> Tuple[int, str, str
             stdin=subprocess.DEVNULL,
             capture_output=True,
             text=True,
+            errors="replace",  # a job's name or path in bytes of another encoding
             timeout=timeout,
         )
     except FileNotFoundError:
