@@ -8,6 +8,7 @@ samples like the sampler's step, and on TERM takes a moment "forwarding" before 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import os
 import sys
@@ -114,3 +115,39 @@ async def test_a_srun_whose_stderr_outlives_it_still_ends_its_task_cleanly(
     assert "Slurm refused the sampler step" in reason and "Unable to create step" in reason
     job.ensure()
     assert job._task is task  # not started again at once
+
+
+SILENT_SRUN = """\
+import json, time
+print(json.dumps({"node": "n1", "t": time.time(), "gpus": [{"index": 0}], "reason": ""}))
+print(flush=True)
+time.sleep(60)  # a node that hangs: srun waits for it and says nothing
+"""
+
+
+async def test_a_step_that_goes_quiet_is_said_not_shown_as_live(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """After its first samples the step's output used to be awaited without a bound: a node
+    that hung left its last readings on the pane as if live, for ever."""
+    monkeypatch.setattr(slurm_gpus, "QUIET_S", 0.5, raising=False)
+    path = tmp_path / "srun"
+    path.write_text(f"#!{sys.executable}\n" + SILENT_SRUN)
+    path.chmod(0o755)
+    job = JobGpus("8", [str(path)], 1, lambda: None, itertools.count(1))
+    job.ensure()
+    try:
+        await until("no sample", lambda: len(job.samples) > 0)
+        assert job.samples[0][1]["gpus"]
+        await until("the quiet step was never said", lambda: len(job.samples) > 1)
+        last = job.samples[-1][1]
+        assert last["gpus"] == [] and "no sample from the job's nodes" in last["reason"]
+        await asyncio.sleep(1.2)
+        assert len(job.samples) == 2  # said once, not at every bound
+    finally:
+        job.close()
+        if job._proc is not None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(job._proc.pid, 9)
+        if job._task is not None:
+            await until("the step's task outlived its srun", job._task.done)

@@ -27,6 +27,7 @@ from typing import Any, Callable, Deque, Dict, Iterator, List, Optional, Sequenc
 SAMPLER = "slurm-gpus"  # the agent's subcommand that samples inside the allocation
 HISTORY = 3600
 WAITING_S = 5.0  # no sample yet after this long: say that Slurm has not started the step
+QUIET_S = 15.0  # no line after this long (at least 3 intervals): the pane must not look live
 RETRY_S = 30.0  # after a refusal or a sampler that ended while the job runs
 IDLE_S = 60.0  # no subscription has asked for the job's GPUs this long: the step ends
 STOP_S = 10.0  # srun's time to have slurmd end the step's tasks before it is KILLed
@@ -158,6 +159,7 @@ class JobGpus:
         self._task: Optional[asyncio.Task[None]] = None
         self._proc: Optional[asyncio.subprocess.Process] = None
         self._retry_at = 0.0
+        self.quiet_s: Optional[float] = None  # QUIET_S, or 3 sample intervals when longer
 
     def ensure(self) -> None:
         """Start the step unless it runs, or a refusal is too recent to ask again."""
@@ -235,23 +237,32 @@ class JobGpus:
         assert proc.stdout is not None and proc.stderr is not None
         errors: Deque[str] = collections.deque(maxlen=ERR_LINES)
         err_task = asyncio.ensure_future(_lines(proc.stderr, errors))
-        got, said_waiting = False, False
+        got, said_waiting, said_quiet = False, False, False
         waiting_until = time.monotonic() + WAITING_S
+        quiet = self.quiet_s or QUIET_S
         try:
             while True:
-                bound = None if got or said_waiting else max(0.1, waiting_until - time.monotonic())
+                if got:
+                    bound = None if said_quiet else quiet
+                else:
+                    bound = None if said_waiting else max(0.1, waiting_until - time.monotonic())
                 try:
                     line = await asyncio.wait_for(proc.stdout.readline(), bound)
                 except ValueError:  # a line past LINE_MAX: not a sample of ours
                     continue
                 except asyncio.TimeoutError:
+                    if got:  # a node hangs (srun waits for it): its last readings are old
+                        said_quiet = True
+                        self._say(f"no sample from the job's nodes in {quiet:.0f} s")
+                        continue
                     said_waiting = True
                     words = " ".join(errors) or "no word from srun yet"
                     self._say(f"waiting for Slurm to start the sampler (srun --overlap): {words}")
                     continue
                 if not line:
                     break
-                got = self._take(line) or got
+                if self._take(line):
+                    got, said_quiet = True, False
             try:
                 code = await asyncio.wait_for(proc.wait(), 10)
             except asyncio.TimeoutError:
@@ -314,6 +325,7 @@ class JobGpusTable:
             table = table_of()
             argv = srun_argv(job_id, table, self.agent_cmd, self.interval, self.simulate)
             job = JobGpus(job_id, argv, int(table.get("nodes") or 1), self.wake, self._seqs)
+            job.quiet_s = max(QUIET_S, 3 * self.interval)
             self.jobs[job_id] = job
         if job is None:
             return ()
