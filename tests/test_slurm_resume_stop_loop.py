@@ -43,7 +43,12 @@ def no_slurm(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     cancelled: list[str] = []
     monkeypatch.setattr(slurm, "job_of", lambda run_dir: "42")
     monkeypatch.setattr(slurm, "forget", lambda job: None)
-    monkeypatch.setattr(slurm, "cancel", lambda job: cancelled.append(job) or "")
+
+    def cancel(job: str) -> str:
+        cancelled.append(job)
+        return ""
+
+    monkeypatch.setattr(slurm, "cancel", cancel)
     monkeypatch.setattr(slurm, "signal_job", lambda job, name: "")
     return cancelled
 
