@@ -151,3 +151,38 @@ async def test_a_step_that_goes_quiet_is_said_not_shown_as_live(
                 os.killpg(job._proc.pid, 9)
         if job._task is not None:
             await until("the step's task outlived its srun", job._task.done)
+
+
+ODD_SRUN = """\
+import json, time
+print(json.dumps({"node": "n1", "t": "soon", "gpus": [{"index": 0}]}))
+print(json.dumps({"node": "n1", "t": time.time(), "gpus": ["not a gpu"]}))
+print(json.dumps({"node": "n1", "t": time.time(), "gpus": [{"index": 0}], "reason": ""}))
+print(json.dumps({"node": "n1", "t": time.time(), "gpus": [{"index": 1}], "reason": ""}))
+print(flush=True)
+time.sleep(60)
+"""
+
+
+async def test_a_line_that_is_not_a_sample_of_ours_does_not_end_the_telemetry(
+    tmp_path: Path,
+) -> None:
+    """The step's task is a background task no one awaits: a line that looks like a sample
+    but is not one (a time that is not a number, a GPU that is not an object) used to raise
+    out of it, killing srun and leaving the exception unretrieved. It is skipped."""
+    path = tmp_path / "srun"
+    path.write_text(f"#!{sys.executable}\n" + ODD_SRUN)
+    path.chmod(0o755)
+    job = JobGpus("9", [str(path)], 1, lambda: None, itertools.count(1))
+    job.ensure()
+    try:
+        await until("the good samples never came", lambda: len(job.samples) >= 2)
+        assert [s["gpus"][0]["node_index"] for _, s in job.samples][-2:] == [0, 1]
+        assert job._task is not None and not job._task.done()
+    finally:
+        job.close()
+        if job._proc is not None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(job._proc.pid, 9)
+        if job._task is not None:
+            await until("the step's task outlived its srun", job._task.done)

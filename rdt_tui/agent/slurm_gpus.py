@@ -209,6 +209,10 @@ class JobGpus:
         if not isinstance(part, dict) or not isinstance(part.get("node"), str):
             return False
         node = part["node"]
+        try:  # one merge cannot take would raise out of every later round: not ours
+            merge({node: part}, self.job_id)
+        except (TypeError, ValueError, AttributeError):
+            return False
         if node in self._round:  # a node's second sample before the others' first: a round
             self._publish(merge(self.latest, self.job_id))
             self._round = set()
