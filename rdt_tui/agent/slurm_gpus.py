@@ -33,6 +33,7 @@ IDLE_S = 60.0  # no subscription has asked for the job's GPUs this long: the ste
 STOP_S = 10.0  # srun's time to have slurmd end the step's tasks before it is KILLed
 ERR_LINES = 8
 LINE_MAX = 4 << 20
+PR_SET_PDEATHSIG = 1
 
 Sample = Dict[str, Any]
 
@@ -231,6 +232,7 @@ class JobGpus:
                 stdout=asyncio.subprocess.PIPE,
                 stderr=asyncio.subprocess.PIPE,
                 start_new_session=True,  # its own group: close() ends srun, not us
+                preexec_fn=_term_when_parent_dies(),
                 limit=LINE_MAX,  # a node with many GPUs and processes writes long lines
             )
         except OSError as exc:
@@ -292,6 +294,27 @@ class JobGpus:
         if not got:
             words = " ".join(errors) or f"exit status {code}"
             self._say(f"Slurm refused the sampler step inside the job (srun --overlap): {words}")
+
+
+def _term_when_parent_dies() -> Optional[Callable[[], None]]:
+    """srun runs in a session of its own, so a daemon killed outright (SIGKILL, the OOM
+    killer) would leave it, and the sampler step on the nodes, for the job's whole life (and
+    the next daemon starts another): the kernel sends srun TERM when the daemon goes (Linux's
+    PR_SET_PDEATHSIG, set between fork and exec). None where ctypes is missing."""
+    try:
+        import ctypes  # resolved here, before the fork: the child only makes the call
+
+        prctl = ctypes.CDLL(None, use_errno=True).prctl
+    except (ImportError, OSError, AttributeError):
+        return None
+    parent = os.getpid()
+
+    def arm() -> None:
+        prctl(PR_SET_PDEATHSIG, int(signal.SIGTERM), 0, 0, 0)
+        if os.getppid() != parent:  # the daemon went before the line above
+            os._exit(0)
+
+    return arm
 
 
 async def _lines(stream: asyncio.StreamReader, keep: Deque[str]) -> None:
