@@ -71,6 +71,16 @@ def open_mapped(
     return mapped, columns, take(batches), take(batches, True)
 
 
+def cut_short(store: StoreState) -> bool:
+    """Whether the mapped columns.bin is now shorter than what the store maps (one fstat of
+    the map's own descriptor): a page past its end would fault (SIGBUS) when read."""
+    try:
+        sealed = store._sealed or {}
+        return store._mapped is not None and store._mapped.size() < int(sealed["bytes"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return True
+
+
 def info(names: List[str], counts: List[int], batches: int, size: int) -> Dict[str, Any]:
     """What the cursor keeps of the sealed file."""
     return {"names": names, "counts": counts, "batches": batches, "bytes": size}

@@ -107,6 +107,7 @@ class MetricStore:
         as whole columns); the first and last seq they were given. Never raises for what a
         job printed: out-of-range steps are kept without a step, and a disk error is
         remembered in ``write_error`` and retried with the next batch."""
+        self._intact()
         if self._mapped is not None:
             metricseal.unseal(self)  # new points for a finished run: its columns into memory again
         first = self.last_seq + 1
@@ -316,6 +317,15 @@ class MetricStore:
         self._written = size
         return True
 
+    def _intact(self) -> None:
+        """Before a read of mapped columns: a columns.bin cut short under us (by hand) would
+        fault (SIGBUS, the whole daemon); the points come back from points.bin instead."""
+        if self._mapped is not None and metricseal.cut_short(self):
+            size, last = self._written, self._written_seq
+            self._reset_memory()
+            if not self._replay(size, last):
+                raise CorruptFile(f"{self.directory}: columns.bin cut short, points.bin differs")
+
     def _reset_memory(self) -> None:
         self.names, self._index, self._series = [], {}, []
         self._batch_seq, self._batch_t = array("q"), array("d")
@@ -344,6 +354,7 @@ class MetricStore:
         is not sent again, so fewer points may come. Each series gives its slice between two
         bisections, copied out by C-level ``tolist``.
         """
+        self._intact()
         last = min(self.last_seq, seq + max(limit, 0))
         series: Dict[str, Any] = {}
         if last <= seq:
@@ -372,6 +383,7 @@ class MetricStore:
     def history(self, names: Optional[Sequence[str]], points: int) -> Dict[str, Any]:
         """Each series downsampled to at most ``points`` points, spikes kept; a long series
         from its per-block summaries (agent/metricsummary.py), not from every point."""
+        self._intact()
         series: Dict[str, Any] = {}
         for k, name in enumerate(self.names):
             if names and name not in names:

@@ -89,6 +89,16 @@ def pick(values: "array[float]", summary: Summary, target: int) -> List[int]:
     if n <= LONG or target < 4:
         return downsample_minmax(_indexable(values), target)
     summary.update(values)
+    try:
+        return _picks(values, summary, target)
+    except ValueError:  # an extreme not in its block: a summary.bin that lost its points
+        summary.reset()  # (written without fsync: torn by a power cut), built again
+        summary.update(values)
+        return _picks(values, summary, target)
+
+
+def _picks(values: "array[float]", summary: Summary, target: int) -> List[int]:
+    n = len(values)
     blocks = len(summary.mins)
     covered = blocks * BLOCK
     tail = min(TAIL_POINTS, target - 4)

@@ -90,6 +90,8 @@ class AgentService(PreflightOps, AlertOps, AdoptOps):
         middle): the rest of its grace period, then the escalation, as if never cut."""
         try:
             info = read_json(os.path.join(self.store.run_dir(run_id), "stop.json")) or {}
+            if not isinstance(info, dict):
+                raise TypeError("stop.json is not an object")
             sig = int(info.get("signal") or signal.SIGINT)
             left = float(info.get("requested_at", 0)) + float(info.get("grace", 0)) - time.time()
         except (CorruptFile, TypeError, ValueError):

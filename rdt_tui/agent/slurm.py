@@ -75,6 +75,7 @@ def _run(argv: List[str], timeout: float = CMD_TIMEOUT_S) -> Tuple[int, str, str
             stdin=subprocess.DEVNULL,
             capture_output=True,
             text=True,
+            errors="replace",  # a job's name or path in bytes of another encoding
             timeout=timeout,
         )
     except FileNotFoundError:
@@ -361,7 +362,8 @@ def queue(user: str) -> List[Dict[str, Any]]:
         raise AgentError(errors.BAD_REQUEST, "squeue failed: " + err, "check Slurm on this host")
     jobs = []
     for line in out.splitlines():
-        parts = line.split("|")
+        job_id, _, rest = line.partition("|")
+        parts = [job_id, *rest.rsplit("|", 6)]  # the name (the user's words) may hold a "|"
         if len(parts) != 8:
             continue
         jobs.append(

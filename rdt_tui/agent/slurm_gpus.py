@@ -27,10 +27,13 @@ from typing import Any, Callable, Deque, Dict, Iterator, List, Optional, Sequenc
 SAMPLER = "slurm-gpus"  # the agent's subcommand that samples inside the allocation
 HISTORY = 3600
 WAITING_S = 5.0  # no sample yet after this long: say that Slurm has not started the step
+QUIET_S = 15.0  # no line after this long (at least 3 intervals): the pane must not look live
 RETRY_S = 30.0  # after a refusal or a sampler that ended while the job runs
 IDLE_S = 60.0  # no subscription has asked for the job's GPUs this long: the step ends
+STOP_S = 10.0  # srun's time to have slurmd end the step's tasks before it is KILLed
 ERR_LINES = 8
 LINE_MAX = 4 << 20
+PR_SET_PDEATHSIG = 1
 
 Sample = Dict[str, Any]
 
@@ -157,6 +160,7 @@ class JobGpus:
         self._task: Optional[asyncio.Task[None]] = None
         self._proc: Optional[asyncio.subprocess.Process] = None
         self._retry_at = 0.0
+        self.quiet_s: Optional[float] = None  # QUIET_S, or 3 sample intervals when longer
 
     def ensure(self) -> None:
         """Start the step unless it runs, or a refusal is too recent to ask again."""
@@ -164,16 +168,21 @@ class JobGpus:
             self._task = asyncio.get_event_loop().create_task(self._run())
 
     def close(self) -> None:
-        """End the step (its srun forwards the TERM to the tasks)."""
+        """End the step: its srun forwards the TERM to the tasks and ends; KILLed (the task
+        cancelled) only after STOP_S. A srun KILLed at once cannot ask slurmd to end the
+        step, and the sampler tasks would run on beside the job."""
         self._retry_at = float("inf")
-        proc = self._proc
+        proc, task = self._proc, self._task
         if proc is not None and proc.returncode is None:
             try:
                 os.killpg(proc.pid, signal.SIGTERM)
             except OSError:
                 pass
-        if self._task is not None:
-            self._task.cancel()
+            if task is not None and not task.done():
+                asyncio.get_event_loop().call_later(STOP_S, task.cancel)
+                return
+        if task is not None:
+            task.cancel()
 
     def _publish(self, sample: Sample) -> None:
         self.samples.append((next(self.seqs), sample))
@@ -201,6 +210,10 @@ class JobGpus:
         if not isinstance(part, dict) or not isinstance(part.get("node"), str):
             return False
         node = part["node"]
+        try:  # one merge cannot take would raise out of every later round: not ours
+            merge({node: part}, self.job_id)
+        except (TypeError, ValueError, AttributeError):
+            return False
         if node in self._round:  # a node's second sample before the others' first: a round
             self._publish(merge(self.latest, self.job_id))
             self._round = set()
@@ -219,6 +232,7 @@ class JobGpus:
                 stdout=asyncio.subprocess.PIPE,
                 stderr=asyncio.subprocess.PIPE,
                 start_new_session=True,  # its own group: close() ends srun, not us
+                preexec_fn=_term_when_parent_dies(),
                 limit=LINE_MAX,  # a node with many GPUs and processes writes long lines
             )
         except OSError as exc:
@@ -229,29 +243,44 @@ class JobGpus:
         assert proc.stdout is not None and proc.stderr is not None
         errors: Deque[str] = collections.deque(maxlen=ERR_LINES)
         err_task = asyncio.ensure_future(_lines(proc.stderr, errors))
-        got, said_waiting = False, False
+        got, said_waiting, said_quiet = False, False, False
         waiting_until = time.monotonic() + WAITING_S
+        quiet = self.quiet_s or QUIET_S
         try:
             while True:
-                bound = None if got or said_waiting else max(0.1, waiting_until - time.monotonic())
+                if got:
+                    bound = None if said_quiet else quiet
+                else:
+                    bound = None if said_waiting else max(0.1, waiting_until - time.monotonic())
                 try:
                     line = await asyncio.wait_for(proc.stdout.readline(), bound)
                 except ValueError:  # a line past LINE_MAX: not a sample of ours
                     continue
                 except asyncio.TimeoutError:
+                    if got:  # a node hangs (srun waits for it): its last readings are old
+                        said_quiet = True
+                        self._say(f"no sample from the job's nodes in {quiet:.0f} s")
+                        continue
                     said_waiting = True
                     words = " ".join(errors) or "no word from srun yet"
                     self._say(f"waiting for Slurm to start the sampler (srun --overlap): {words}")
                     continue
                 if not line:
                     break
-                got = self._take(line) or got
+                if self._take(line):
+                    got, said_quiet = True, False
             try:
                 code = await asyncio.wait_for(proc.wait(), 10)
             except asyncio.TimeoutError:
                 os.killpg(proc.pid, signal.SIGKILL)
                 code = await proc.wait()
-            await asyncio.wait_for(err_task, 5)
+            try:
+                await asyncio.wait_for(err_task, 5)
+            except asyncio.TimeoutError:  # what srun left behind holds its stderr: end it
+                try:
+                    os.killpg(proc.pid, signal.SIGKILL)  # the group exists: it holds the pipe
+                except OSError:
+                    pass
         finally:
             if proc.returncode is None:
                 try:
@@ -259,10 +288,33 @@ class JobGpus:
                 except OSError:
                     pass
             err_task.cancel()
+        if self._retry_at == float("inf"):
+            return  # ended by close(): not a refusal
         self._retry_at = time.monotonic() + RETRY_S
         if not got:
             words = " ".join(errors) or f"exit status {code}"
             self._say(f"Slurm refused the sampler step inside the job (srun --overlap): {words}")
+
+
+def _term_when_parent_dies() -> Optional[Callable[[], None]]:
+    """srun runs in a session of its own, so a daemon killed outright (SIGKILL, the OOM
+    killer) would leave it, and the sampler step on the nodes, for the job's whole life (and
+    the next daemon starts another): the kernel sends srun TERM when the daemon goes (Linux's
+    PR_SET_PDEATHSIG, set between fork and exec). None where ctypes is missing."""
+    try:
+        import ctypes  # resolved here, before the fork: the child only makes the call
+
+        prctl = ctypes.CDLL(None, use_errno=True).prctl
+    except (ImportError, OSError, AttributeError):
+        return None
+    parent = os.getpid()
+
+    def arm() -> None:
+        prctl(PR_SET_PDEATHSIG, int(signal.SIGTERM), 0, 0, 0)
+        if os.getppid() != parent:  # the daemon went before the line above
+            os._exit(0)
+
+    return arm
 
 
 async def _lines(stream: asyncio.StreamReader, keep: Deque[str]) -> None:
@@ -300,6 +352,7 @@ class JobGpusTable:
             table = table_of()
             argv = srun_argv(job_id, table, self.agent_cmd, self.interval, self.simulate)
             job = JobGpus(job_id, argv, int(table.get("nodes") or 1), self.wake, self._seqs)
+            job.quiet_s = max(QUIET_S, 3 * self.interval)
             self.jobs[job_id] = job
         if job is None:
             return ()

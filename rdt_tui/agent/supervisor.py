@@ -112,24 +112,28 @@ class SlurmSupervisor(Supervisor):
     async def resume_stop(self, run_id: str) -> Dict[str, Any]:
         """Carry on a stop that an earlier daemon began (it was replaced or killed during the
         grace): the rest of the grace, then the cancel; the signal first if it never went out."""
+        loop = asyncio.get_event_loop()
         run_dir = self.store.run_dir(run_id)
         job = slurm.job_of(run_dir)
         info: Dict[str, Any] = {}
         try:
-            info = read_json(os.path.join(run_dir, "stop.json")) or {}
-            left = float(info.get("requested_at", 0)) + float(info.get("grace", 0)) - time.time()
-        except (CorruptFile, TypeError, ValueError, AttributeError):
-            left = 0.0
+            kept = read_json(os.path.join(run_dir, "stop.json"))
+            info = kept if isinstance(kept, dict) else {}
+            grace = float(info.get("grace") or 0.0)
+            left = float(info.get("requested_at", 0)) + grace - time.time()
+        except (CorruptFile, TypeError, ValueError):
+            grace, left = 0.0, 0.0
         if not job:
-            return self.store.summary(run_id)
-        slurm.forget(job)
+            return await loop.run_in_executor(None, self.store.summary, run_id)
+        slurm.forget(job)  # scontrol asked again below: off the loop, which serves clients
         problem = ""
-        if self.store.summary(run_id)["status"] in ("pending", "requeued"):
+        now = await loop.run_in_executor(None, self.store.summary, run_id)
+        if now["status"] in ("pending", "requeued"):
             left = 0.0  # nothing runs to save a checkpoint: the cancel at once
         elif info.get("signalling") and not info.get("signalled_at"):
             # The earlier daemon died before the signal went out: the job has its full grace
             problem = await self._signal(run_id, job)
-            left = float(info.get("grace") or 0.0)
+            left = grace
         return await self._finish(run_id, job, max(0.0, left), problem)
 
     async def _finish(self, run_id: str, job: str, grace: float, problem: str) -> Dict[str, Any]:
