@@ -29,8 +29,8 @@ def write(path: Path, obj: Any, age_s: float = 60.0) -> None:
 def ended_run(store: RunStore, run_id: str, code: int = 0, age_s: float = 60.0) -> Path:
     d = Path(store.root) / run_id
     d.mkdir()
-    spec = {"id": run_id, "argv": ["python", "train.py"], "cwd": "/tmp", "shim_key": KEY}
-    spec["created_at"] = time.time() - 100
+    spec: dict[str, Any] = {"id": run_id, "argv": ["python", "train.py"], "cwd": "/tmp"}
+    spec.update(shim_key=KEY, created_at=time.time() - 100)
     write(d / "spec.json", spec, age_s)
     # pid 1 with a start time it never had: a job that is gone
     write(d / "state.json", {"pid": 1, "start_time": -5, "started_at": time.time() - 90}, age_s)
