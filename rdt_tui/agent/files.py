@@ -97,7 +97,7 @@ def safe_glob(
     parts = [p for p in pattern.split("/") if p not in ("", ".")]
     found: List[str] = []
     seen: Set[str] = set()
-    listed: Dict[str, List[os.DirEntry[str]]] = {} if listings is None else listings
+    listed: Dict[str, List[Any]] = {} if listings is None else listings
 
     def entries(path: str) -> List["os.DirEntry[str]"]:
         got = listed.get(path)
