@@ -180,7 +180,7 @@ class RunStore:
         scan = _LazyScan(self)  # the process table is read only if a run needs it
         ids = self.run_ids()
         for gone in set(self._ended).difference(ids):  # removed from disk: forget it
-            del self._ended[gone]
+            self._ended.pop(gone, None)  # (worker threads share the store)
         return [self.summary(run_id, scan) for run_id in ids]
 
     def live_runs(self) -> List[Dict[str, Any]]:
