@@ -109,3 +109,16 @@ def test_a_live_run_is_never_kept(tmp_path: Path, counted: dict[str, int]) -> No
     write(d / "state.json", {"pid": os.getpid(), "start_time": start_time(os.getpid())})
     assert store.summary("run-live")["status"] == "running"
     assert "run-live" not in store._ended
+
+
+def test_a_removed_run_is_forgotten(tmp_path: Path, counted: dict[str, int]) -> None:
+    import shutil
+
+    store = RunStore(str(tmp_path))
+    d = ended_run(store, "run-gone")
+    ended_run(store, "run-stays")
+    assert {s["id"] for s in store.summaries()} == {"run-gone", "run-stays"}
+    assert set(store._ended) == {"run-gone", "run-stays"}
+    shutil.rmtree(d)
+    assert [s["id"] for s in store.summaries()] == ["run-stays"]
+    assert set(store._ended) == {"run-stays"}
