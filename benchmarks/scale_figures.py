@@ -230,8 +230,8 @@ async def idle_daemon_rss(state: str) -> float:
 
 async def consume(sub: object, got: dict[str, int]) -> None:
     async for ev in sub:  # type: ignore[attr-defined]
-        if ev["event"] == "metric":
-            got["points"] += len(ev["data"]["points"])
+        if ev["event"] == "metric":  # columns per name (protocol.messages.MetricColumnsWire)
+            got["points"] += sum(len(c["seq"]) for c in ev["data"]["series"].values())
 
 
 async def parsed(client: AgentClient, ids: list[str]) -> int:

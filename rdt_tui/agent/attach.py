@@ -22,8 +22,8 @@ from typing import List, Optional, Tuple
 
 from ..protocol import wire
 from .build import build_hash
-from .daemon import peer_uid, socket_path
 from .files import ensure_private_dir
+from .peer import peer_uid, socket_path
 from .procs import clean_env
 
 START_TIMEOUT_S = 15.0

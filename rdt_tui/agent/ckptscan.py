@@ -41,8 +41,9 @@ def tree_size(path: str) -> Tuple[int, float]:
 def scan(directory: str, globs: Sequence[str] = ()) -> List[Checkpoint]:
     """Checkpoints under ``directory`` matching ``globs`` (defaults when empty), oldest first."""
     found: Dict[str, Checkpoint] = {}
+    listings: Dict[str, Any] = {}  # each directory listed once for all the patterns
     for pattern in globs or DEFAULT_GLOBS:
-        for path in safe_glob(directory, pattern):
+        for path in safe_glob(directory, pattern, listings=listings):
             if path in found or os.path.basename(path).startswith("."):
                 continue
             size, mtime = tree_size(path)

@@ -10,8 +10,6 @@ import asyncio
 import fcntl
 import os
 import signal
-import socket
-import struct
 from typing import Any, Dict, Optional, Set
 
 from ..protocol import errors, wire
@@ -19,24 +17,13 @@ from ..protocol.errors import AgentError
 from . import cgroups, subscription
 from .files import CorruptFile, ensure_private_dir, write_atomic
 from .ops import Op, op_table, unknown_op
+from .peer import peer_uid, socket_path
 from .procs import PRIVATE_ENV
 from .service import AgentService
 from .supervise import AgentLog, supervised
 
 # Requests a connection may have in flight; beyond it the connection is cut.
 MAX_UNANSWERED = 256
-
-
-def socket_path(root: str) -> str:
-    return os.path.join(root, "agent.sock")
-
-
-def peer_uid(sock: socket.socket) -> Optional[int]:
-    try:
-        creds = sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i"))
-    except (OSError, AttributeError):
-        return None
-    return struct.unpack("3i", creds)[1]
 
 
 def json_safe(value: Any) -> Any:

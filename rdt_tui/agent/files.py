@@ -1,11 +1,13 @@
 """Where the agent keeps its state, and how it writes files so none is ever half-written."""
 
 import fnmatch
+import functools
 import glob
 import json
 import os
+import re
 import tempfile
-from typing import Any, List, Optional, Set
+from typing import Any, Callable, Dict, List, Optional, Set
 
 STATE_ENV = "RDT_TUI_STATE_DIR"
 # How deep ``**`` goes below the directory it starts from.
@@ -73,7 +75,12 @@ def read_json(path: str) -> Optional[Any]:
         raise CorruptFile(f"{path} is not valid JSON ({exc})") from None
 
 
-def safe_glob(directory: str, pattern: str, max_depth: int = MAX_DEPTH) -> List[str]:
+def safe_glob(
+    directory: str,
+    pattern: str,
+    max_depth: int = MAX_DEPTH,
+    listings: Optional[Dict[str, List["os.DirEntry[str]"]]] = None,
+) -> List[str]:
     """``glob.glob(directory/pattern, recursive=True)``, minus its hazards.
 
     ``**`` never enters a symlinked directory and stops ``max_depth`` levels down: two
@@ -81,12 +88,22 @@ def safe_glob(directory: str, pattern: str, max_depth: int = MAX_DEPTH) -> List[
     A symlinked directory named by an explicit part of the pattern (``data/*.hdf5`` where
     ``data`` is a link) is still entered: the pattern's length bounds that. Hidden names
     match only a part that starts with a dot, as in ``glob``. Unreadable directories are
-    skipped. The order is the directory's, as with ``glob``."""
+    skipped. The order is the directory's, as with ``glob``.
+
+    ``listings``: directory listings by path, shared by the calls given the same dict (the
+    patterns of one look at a directory list it once, not once each)."""
     if os.path.isabs(pattern):
         directory, pattern = "/", pattern
     parts = [p for p in pattern.split("/") if p not in ("", ".")]
     found: List[str] = []
     seen: Set[str] = set()
+    listed: Dict[str, List[Any]] = {} if listings is None else listings
+
+    def entries(path: str) -> List["os.DirEntry[str]"]:
+        got = listed.get(path)
+        if got is None:
+            got = listed[path] = _entries(path)
+        return got
 
     def add(path: str) -> None:
         if path not in seen:
@@ -100,7 +117,7 @@ def safe_glob(directory: str, pattern: str, max_depth: int = MAX_DEPTH) -> List[
                 visit(path, i + 1, depth)  # ** matches no directory at all, too
             if depth >= max_depth:
                 return
-            for entry in _entries(path):
+            for entry in entries(path):
                 if entry.name.startswith("."):
                     continue
                 if last:
@@ -116,10 +133,11 @@ def safe_glob(directory: str, pattern: str, max_depth: int = MAX_DEPTH) -> List[
             elif os.path.isdir(child):
                 visit(child, i + 1, depth + 1)
             return
-        for entry in _entries(path):
+        match = _name_matcher(part)
+        for entry in entries(path):
             if entry.name.startswith(".") and not part.startswith("."):
                 continue
-            if not fnmatch.fnmatchcase(entry.name, part):
+            if not match(entry.name):
                 continue
             if last:
                 add(entry.path)
@@ -129,6 +147,12 @@ def safe_glob(directory: str, pattern: str, max_depth: int = MAX_DEPTH) -> List[
     if parts:
         visit(directory, 0, 0)
     return found
+
+
+@functools.lru_cache(maxsize=256)
+def _name_matcher(part: str) -> Callable[[str], Any]:
+    """``fnmatch.fnmatchcase(name, part)`` as one compiled match (no call per name to it)."""
+    return re.compile(fnmatch.translate(part)).match
 
 
 def _entries(path: str) -> List["os.DirEntry[str]"]:

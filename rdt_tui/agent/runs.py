@@ -13,7 +13,7 @@ import re
 import secrets
 import subprocess
 import time
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List, Optional, Tuple
 
 from ..protocol import errors
 from ..protocol.errors import AgentError
@@ -32,6 +32,8 @@ class RunStore:
     def __init__(self, root: str) -> None:
         self.root = ensure_private_dir(os.path.join(root, "runs"))
         self._shims: Dict[str, subprocess.Popen[bytes]] = {}
+        # Summaries of ended runs, by the stat of the files they were read from (summary()).
+        self._ended: Dict[str, Tuple[_Key, Dict[str, Any]]] = {}
 
     # ----- paths and lookups -------------------------------------------------------------
     def run_dir(self, run_id: str) -> str:
@@ -86,8 +88,30 @@ class RunStore:
         return state if isinstance(state, dict) else {}
 
     def summary(self, run_id: str, scan: Optional["Scan"] = None) -> Dict[str, Any]:
-        """The run's status, read from its files and /proc; never raises for a corrupt file."""
+        """The run's status, read from its files and /proc; never raises for a corrupt file.
+
+        A run that ended (exit.json sealed, its job and shim gone, none of its processes
+        left) changes only if its files do: its summary is kept, keyed by their stat, so
+        listing a thousand finished runs reads five stats each, not five files."""
         path = self.run_dir(run_id)
+        key = _files_key(path)
+        kept = self._ended.get(run_id)
+        if kept is not None and kept[0] == key:
+            return _copy(kept[1])
+        settled: List[bool] = []
+        out = self._summary(run_id, path, scan, settled)
+        if settled and time.time() - max((k[0] for k in key if k), default=time.time()) > SETTLED_S:
+            self._ended[run_id] = (key, _copy(out))
+        else:
+            self._ended.pop(run_id, None)
+        return out
+
+    def _summary(
+        self, run_id: str, path: str, scan: Optional["Scan"], settled: List[bool]
+    ) -> Dict[str, Any]:
+        """The summary from the files and /proc; ``settled`` gets True when only a change of
+        the files can change it (the run ended here: no scheduler, no adopted tree, no job,
+        shim or process of it alive, which no later look can find alive again)."""
         out: Dict[str, Any] = {"id": run_id, "status": LOST, "exit_code": None, "signal": None}
         problems: List[str] = []
 
@@ -148,11 +172,16 @@ class RunStore:
             out["status"] = RUNNING  # the shim is still starting the job
         if problems:
             out["error"] = "; ".join(problems)
+        if exit_info is not None and not (pids or job_alive or shim_alive):
+            settled.append(True)
         return out
 
     def summaries(self) -> List[Dict[str, Any]]:
-        scan = self.scan()
-        return [self.summary(run_id, scan) for run_id in self.run_ids()]
+        scan = _LazyScan(self)  # the process table is read only if a run needs it
+        ids = self.run_ids()
+        for gone in set(self._ended).difference(ids):  # removed from disk: forget it
+            self._ended.pop(gone, None)  # (worker threads share the store)
+        return [self.summary(run_id, scan) for run_id in ids]
 
     def live_runs(self) -> List[Dict[str, Any]]:
         return [s for s in self.summaries() if s["status"] == RUNNING]
@@ -270,6 +299,43 @@ def _slurm_summary(
     if problems:
         out["error"] = "; ".join(problems + ([out["error"]] if out.get("error") else []))
     return out
+
+
+class _LazyScan(Scan):
+    """A :class:`Scan` that reads the process table at its first use, not before."""
+
+    def __init__(self, store: RunStore) -> None:  # Scan.__init__ runs at the first use
+        self._store = store
+
+    def __getattr__(self, name: str) -> Any:
+        if name == "_store":
+            raise AttributeError(name)
+        Scan.__init__(self, self._store)
+        return getattr(self, name)
+
+
+# What a run's summary is read from, and the stat that says it is unchanged.
+SUMMARY_FILES = ("spec.json", "state.json", "exit.json", "stop.json", "shim.json")
+# A file changed this recently may change again within the same tick of the file clock.
+SETTLED_S = 2.0
+_Key = Tuple[Optional[Tuple[float, int, int, int, int]], ...]
+
+
+def _files_key(path: str) -> _Key:
+    key: List[Optional[Tuple[float, int, int, int, int]]] = []
+    for name in SUMMARY_FILES:
+        try:
+            st = os.stat(os.path.join(path, name))
+        except OSError:
+            key.append(None)
+            continue
+        key.append((st.st_mtime, st.st_mtime_ns, st.st_ctime_ns, st.st_size, st.st_ino))
+    return tuple(key)
+
+
+def _copy(summary: Dict[str, Any]) -> Dict[str, Any]:
+    """A copy a caller may change without changing the kept one (lists copied too)."""
+    return {k: list(v) if isinstance(v, list) else v for k, v in summary.items()}
 
 
 def _log_health(run_dir: str, problems: List[str]) -> Dict[str, Any]:

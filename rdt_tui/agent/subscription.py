@@ -7,7 +7,7 @@ output.log only when the watcher's view of it changed, and off the event loop.
 """
 
 import asyncio
-from typing import Any, Dict, Optional
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 from ..protocol import wire
 from ..protocol.errors import AgentError
@@ -47,10 +47,9 @@ async def pump(
             try:
                 sent = False
                 if gpu:
-                    for seq, sample in list(service.gpu_feed(run_id)):
-                        if seq > gpu_seq:
-                            await conn.send(event(sub_id, "gpu", run_id, seq, sample))
-                            gpu_seq = seq
+                    for seq, sample in _after(service.gpu_feed(run_id), gpu_seq):
+                        await conn.send(event(sub_id, "gpu", run_id, seq, sample))
+                        gpu_seq = seq
                 if run_id is None:
                     await service.wait_gpu(5.0)
                     continue
@@ -59,7 +58,11 @@ async def pump(
                 # The watcher polls the log: while its view is the one our last empty read
                 # saw, there is nothing new to read (a GPU sample or a timeout woke us).
                 f = w.followers.get(w.output_log)
-                view = f and (f.inode, f.read_to, f.truncations, f.rotations, finished)
+                view = (
+                    None
+                    if f is None
+                    else (f.inode, f.read_to, f.truncations, f.rotations, finished)
+                )
                 if view is None or view != quiet:
                     # Off the loop: a slow disk must not hold every other client up.
                     text, start, end = await loop.run_in_executor(
@@ -70,6 +73,10 @@ async def pump(
                         data = {"offset": start, "text": text}
                         await conn.send(event(sub_id, "log", run_id, end, data))
                         log_pos, sent = end, True
+                        if view is not None and end >= view[1]:
+                            # All the watcher had seen is sent: a read again under this view
+                            # would find nothing (a trip to a worker thread a poll, saved).
+                            quiet = view
                     else:
                         quiet = view
                 columns, last = w.metric_columns(metric_seq, SUB_BATCH)
@@ -110,6 +117,20 @@ async def pump(
                 failures = await _failed(conn, sub_id, exc, failures)
     finally:
         conn.subs.pop(sub_id, None)
+
+
+def _after(
+    samples: Sequence[Tuple[int, Dict[str, Any]]], seq: int
+) -> List[Tuple[int, Dict[str, Any]]]:
+    """The samples after ``seq`` (seqs ascend), found from the end: an hour of history is
+    kept, and a subscriber wakes for each new sample."""
+    new: List[Tuple[int, Dict[str, Any]]] = []
+    for i in range(len(samples) - 1, -1, -1):
+        if samples[i][0] <= seq:
+            break
+        new.append(samples[i])
+    new.reverse()
+    return new
 
 
 async def _failed(conn: Any, sub_id: str, exc: BaseException, failures: int) -> int:

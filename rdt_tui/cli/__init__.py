@@ -31,7 +31,7 @@ from . import (
     slurm,
     ssh,
 )
-from .common import LINGER_S, CliError, cli_session, make_client
+from .common import LINGER_S, LOCAL_HOSTS, CliError, cli_session, make_client
 from .console import host_actions, host_rows, hosts_console_app
 
 __all__ = [
@@ -103,7 +103,8 @@ def build_parser() -> argparse.ArgumentParser:
 async def _run(a: argparse.Namespace) -> int:
     # Kept across a reconnect (`logs -f`): a dropped node channel does not ask for the jump's
     # code again while the jump's connection lives.
-    session = cli_session(LINGER_S)
+    # None for this machine: no SSH, and no import of it (a fifth of `runs`' start-up).
+    session = None if a.host in LOCAL_HOSTS else cli_session(LINGER_S)
     try:
         client = make_client(a.host, a.simulate_gpus, reconnect=True, session=session)
         try:
@@ -124,7 +125,8 @@ async def _run(a: argparse.Namespace) -> int:
         finally:
             await client.close()
     finally:
-        session.close()
+        if session is not None:
+            session.close()
 
 
 def main(argv: list[str] | None = None) -> int:

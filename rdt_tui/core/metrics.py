@@ -254,12 +254,12 @@ class MetricParser:
                 # The last word of a label and a count: `Num processes: 2`, `got signal: 2`,
                 # `Num examples = 50` (but `loss = 0.3` and `train loss: 0.3` are metrics).
                 continue
-            pairs.append((name, value))
+            pairs.append((name, value, low in _STEP_KEY_SET))
         if not pairs:
             return
         step = None
-        for name, value in pairs:
-            if name.lower() in _STEP_KEY_SET:
+        for _name, value, is_step in pairs:
+            if is_step:
                 step = as_step(value)
                 if step is None:
                     return  # step=1e20: nowhere to put this line's points
@@ -268,9 +268,10 @@ class MetricParser:
             step = self.last_step
         else:
             self.last_step = step
-        for name, value in pairs:
-            if name.lower() not in _STEP_KEY_SET:
-                out.append(MetricPoint(name, float(value), step))
+        make = tuple.__new__  # the point without NamedTuple's Python-level __new__
+        for name, value, is_step in pairs:
+            if not is_step:
+                out.append(make(MetricPoint, (name, float(value), step)))
 
 
 def parse_text(text: str) -> List[MetricPoint]:
