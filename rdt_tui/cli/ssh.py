@@ -93,6 +93,8 @@ def verify_hosts(book: Any) -> int:
     if not ssh_available():
         raise CliError("--verify needs OpenSSH's `ssh` on PATH", "install openssh-client")
     bad = 0
+    if not book.entries:  # say so: a silent exit 0 reads as "all checked"
+        print("no hosts to verify: none in ~/.ssh/config, /etc/ssh/ssh_config or a hosts file")
     for name in book.entries:
         if name in book.file_entries:
             print(f"{name}: skipped (a hosts file entry; ssh does not know it as such)")
