@@ -193,7 +193,10 @@ async def cmd_check_host(c: AgentClient, a: argparse.Namespace) -> int:
 
 
 # Like `launch --cwd`: the node's home over SSH, the current directory on this machine.
-REMOTE_HELP = "path on the host (relative to its home; on localhost, to the current directory)"
+REMOTE_HELP = (
+    "path on the host, relative to its home (~/ is the home too; on localhost a relative"
+    " path is the current directory's)"
+)
 
 
 def _route_of(host: str) -> list[dict[str, Any]] | None:
