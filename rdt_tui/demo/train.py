@@ -197,5 +197,5 @@ if __name__ == "__main__":
         raise SystemExit(main())
     except KeyboardInterrupt:  # `s` or `rdt-tui stop`: SIGINT first, a stop and not a crash
         signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second one (the launcher's) too
-        print("training stopped (SIGINT)", flush=True)
+        print("\ntraining stopped (SIGINT)", flush=True)  # on a line of its own, after the bar
         raise SystemExit(130) from None
