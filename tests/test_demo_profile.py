@@ -12,6 +12,7 @@ import sys
 import pytest
 
 from rdt_tui.config.demo import demo_launch_args, ensure_dataset
+from rdt_tui.config.paths import demo_dir
 
 from .conftest import Agent, wait_status
 
@@ -26,10 +27,10 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def test_demo_preflight_passes_with_the_consoles_interpreter(state_dir: str, workdir: str) -> None:
-    # The profile's cwd is ~/.local/share/rdt-tui/demo: a home of the test's own, with the
-    # dataset `rdt-tui demo` makes.
+    # The profile's cwd is {demo_dir}: the test's own data dir's demo/ (RDT_TUI_DATA_DIR, set
+    # for every test), with the dataset `rdt-tui demo` makes.
     home = os.path.join(workdir, "home")
-    demo = os.path.join(home, ".local", "share", "rdt-tui", "demo")
+    demo = demo_dir()
     os.makedirs(demo)
     ensure_dataset(demo)
     # PATH without the console's environment: the daemon's `python` would be another one.

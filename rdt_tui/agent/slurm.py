@@ -354,10 +354,21 @@ def stop_signal_name(spec: Dict[str, Any]) -> str:
 
 # ----- the queue -------------------------------------------------------------------------
 QUEUE_FORMAT = "%i|%j|%T|%r|%M|%D|%N|%S"
+NO_CLUSTER_HINT = (
+    "this host is not in a Slurm cluster: ask the cluster's login node (rdt-tui queue LOGIN)"
+)
 
 
 def queue(user: str) -> List[Dict[str, Any]]:
     code, out, err = _run(["squeue", "-h", f"--user={user}", "-o", QUEUE_FORMAT])
+    if code == 127:  # no Slurm here at all
+        raise AgentError(errors.BAD_REQUEST, err, NO_CLUSTER_HINT)
+    if code != 0 and "configuration source" in err:  # its commands, but no slurm.conf
+        raise AgentError(
+            errors.BAD_REQUEST,
+            "squeue is here but finds no Slurm configuration (slurm.conf, SLURM_CONF)",
+            NO_CLUSTER_HINT,
+        )
     if code != 0:
         raise AgentError(errors.BAD_REQUEST, "squeue failed: " + err, "check Slurm on this host")
     jobs = []

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import sys
 from typing import Any
 
 from ..client import AgentClient
@@ -33,10 +34,24 @@ def console_session() -> tuple[Any, Any]:
     return prompter, SshSession(prompter, linger_s=LINGER_S)
 
 
+def need_terminal(instead: str) -> None:
+    """CliError unless stdin and stdout are a terminal: without one the console would paint
+    escape codes into a pipe or a file and wait for keys that never come."""
+    if not (sys.stdin.isatty() and sys.stdout.isatty()):
+        raise CliError(
+            "the console needs a terminal (stdin and stdout here are not one)",
+            f"run it in a terminal (ssh -t, tmux), or {instead}",
+        )
+
+
 def run_console(a: argparse.Namespace) -> int:
     """The console on one run: the demo's (launched if none is alive) or ``watch HOST RUN``."""
     from ..tui.app import make_app
 
+    if a.cmd == "watch":
+        need_terminal(f"follow it headless: rdt-tui logs {a.host} {a.run} -f")
+    else:
+        need_terminal("run the demo headless: rdt-tui demo --headless")
     prompter, session = console_session()
 
     async def open_run() -> tuple[AgentClient, Any]:
@@ -75,6 +90,7 @@ def cmd_keys(a: argparse.Namespace) -> int:
 
 def run_hosts_console() -> int:
     """Plain ``rdt-tui``: the console on the hosts screen."""
+    need_terminal("use the headless commands: rdt-tui --help")
     hosts_console_app().run()
     return 0
 

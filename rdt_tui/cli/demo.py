@@ -107,6 +107,8 @@ def add_parsers(sub: Any) -> None:
         default=0.25,
         help="seconds per step added so the run can be watched (default 0.25)",
     )
-    sp.add_argument("--checkpoint-every", type=int, default=100)
+    sp.add_argument(
+        "--checkpoint-every", type=int, default=100, help="steps between checkpoints (default 100)"
+    )
     sp.add_argument("--simulate-gpus", type=int, default=0, help=argparse.SUPPRESS)
     sp.set_defaults(fn=cmd_demo, host="localhost")

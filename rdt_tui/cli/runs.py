@@ -15,6 +15,13 @@ from .slurm import slurm_lines
 from .words import age, status_word
 
 
+def command_text(argv: list[str]) -> str:
+    """A run's argv as one line a shell would take back (quoted as needed): a newline or a
+    control character in an argument is escaped, so it never breaks a listing."""
+    cmd = " ".join(shlex.quote(arg) for arg in argv)
+    return "".join(ch if ch.isprintable() else repr(ch)[1:-1] for ch in cmd)
+
+
 async def cmd_runs(c: AgentClient, a: argparse.Namespace) -> int:
     runs = await c.runs()
     if a.json:
@@ -29,9 +36,7 @@ async def cmd_runs(c: AgentClient, a: argparse.Namespace) -> int:
     room = shutil.get_terminal_size().columns - 72 if sys.stdout.isatty() else None
     # Oldest first, newest last (like `ls -tr`): the run just launched is by the prompt.
     for r in sorted(runs, key=lambda r: (r.get("started_at") or 0, r["id"])):
-        cmd = " ".join(shlex.quote(arg) for arg in r.get("argv") or [])
-        # A newline or a control character in an argument must not break the listing.
-        cmd = "".join(ch if ch.isprintable() else repr(ch)[1:-1] for ch in cmd)
+        cmd = command_text(r.get("argv") or [])
         if room is not None and len(cmd) > max(room, 20):
             cmd = cmd[: max(room, 20) - 1] + "…"
         print(f"{r['id']:40} {status_word(r):18} {age(r.get('started_at')):10} {cmd}")
@@ -44,7 +49,7 @@ async def cmd_status(c: AgentClient, a: argparse.Namespace) -> int:
         emit_json(s)
         return 0
     print(f"run      {s['id']}\nstatus   {status_word(s)}\nstarted  {age(s.get('started_at'))}")
-    print(f"command  {' '.join(s.get('argv') or [])}\ncwd      {s.get('cwd')}")
+    print(f"command  {command_text(s.get('argv') or [])}\ncwd      {s.get('cwd')}")
     if s.get("kind") == "adopted":  # started by hand: its own log, read where it is
         print(f"log      {s.get('log')} (adopted: exit code unknown once it ends)")
     if s.get("slurm_job_id"):

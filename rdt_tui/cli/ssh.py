@@ -93,6 +93,8 @@ def verify_hosts(book: Any) -> int:
     if not ssh_available():
         raise CliError("--verify needs OpenSSH's `ssh` on PATH", "install openssh-client")
     bad = 0
+    if not book.entries:  # say so: a silent exit 0 reads as "all checked"
+        print("no hosts to verify: none in ~/.ssh/config, /etc/ssh/ssh_config or a hosts file")
     for name in book.entries:
         if name in book.file_entries:
             print(f"{name}: skipped (a hosts file entry; ssh does not know it as such)")
@@ -190,6 +192,13 @@ async def cmd_check_host(c: AgentClient, a: argparse.Namespace) -> int:
     return 0
 
 
+# Like `launch --cwd`: the node's home over SSH, the current directory on this machine.
+REMOTE_HELP = (
+    "path on the host, relative to its home (~/ is the home too; on localhost a relative"
+    " path is the current directory's)"
+)
+
+
 def _route_of(host: str) -> list[dict[str, Any]] | None:
     """The route ``make_client`` took to ``host`` (None for this machine)."""
     from ..config.hosts import HostBook
@@ -203,6 +212,11 @@ def cmd_trust(a: argparse.Namespace) -> int:
     from ..config.hosts import Hop, HostsError
     from ..transport.trust import trust_chain
 
+    if a.host in LOCAL_HOSTS:  # reached without SSH: no connection, no key to check
+        raise CliError(
+            f"{a.host} is this machine, reached without SSH: it has no host key to trust",
+            "trust a host of ~/.ssh/config or the hosts file (rdt-tui hosts), or user@host",
+        )
     book = host_book()
     try:
         hops = book.chain(a.host)
@@ -263,7 +277,12 @@ def add_parsers(sub: Any, add: AddCommand) -> None:
     sp.add_argument("--identity-file")
     sp.add_argument("--replace", action="store_true", help="replace the entry named NAME")
     sp.set_defaults(sync_fn=cmd_add_host)
-    sp = sub.add_parser("trust", help="show each hop's host key and add it after you confirm")
+    sp = sub.add_parser(
+        "trust",
+        help="show each hop's host key and add it after you confirm",
+        description="Show each hop's host key fingerprint (SHA256) and add the keys to "
+        "known_hosts once you confirm.",
+    )
     sp.add_argument("host", metavar="HOST")
     sp.add_argument(
         "--yes",
@@ -352,7 +371,7 @@ def add_transfer_parsers(add: AddCommand) -> None:
         run=False,
     )
     sp.add_argument("local", metavar="LOCAL")
-    sp.add_argument("remote", metavar="REMOTE", help="path on the host (relative to its home)")
+    sp.add_argument("remote", metavar="REMOTE", help=REMOTE_HELP)
     sp.add_argument("--force", action="store_true", help="overwrite files that differ")
     sp = add(
         "pull",
@@ -360,6 +379,6 @@ def add_transfer_parsers(add: AddCommand) -> None:
         "copy a file or directory from the host (resumable, hash-checked)",
         run=False,
     )
-    sp.add_argument("remote", metavar="REMOTE", help="path on the host (relative to its home)")
+    sp.add_argument("remote", metavar="REMOTE", help=REMOTE_HELP)
     sp.add_argument("local", metavar="LOCAL")
     sp.add_argument("--force", action="store_true", help="overwrite files that differ")

@@ -30,7 +30,8 @@ Placeholders: ``{processes}``, ``{per_gpu_batch}``, ``{grad_accum}``, ``{max_ste
 form's values; the form shows only the fields a profile uses (and GPUs always).
 ``{console_python}`` (command, env, ``preflight.python``) is the console's own interpreter,
 for profiles run on the console's machine; ``{run_id}`` (command, env, ``checkpoint_dir``) is
-filled by the agent with the new run's id. Braces that are not one of these names are left
+filled by the agent with the new run's id; ``{demo_dir}`` in ``cwd`` is the console's demo
+folder (where ``rdt-tui demo`` makes its dataset). Braces that are not one of these names are left
 alone, so ``python -c`` code keeps its f-strings.
 """
 
@@ -54,9 +55,11 @@ from ..launch.plan import (
     fill_placeholders,
 )
 from .event_keys import event_keys
-from .paths import config_dir
+from .paths import config_dir, demo_dir
 from .resume import resume_index
 from .slurm_keys import slurm_keys, slurm_nodes
+
+DEMO_DIR = "{demo_dir}"
 
 # [preflight] keys and their types (see docs/profiles.md for what each one checks).
 PREFLIGHT_KEYS: dict[str, type | tuple[type, ...]] = {
@@ -281,7 +284,8 @@ def load_profile(path: str) -> Profile:
         **events,
         name=str(data.get("name") or os.path.splitext(os.path.basename(path))[0]),
         command=command,
-        cwd=str(data["cwd"]) if data.get("cwd") else None,
+        # {demo_dir}: the console's demo folder (the user data dir's, RDT_TUI_DATA_DIR's).
+        cwd=str(data["cwd"]).replace(DEMO_DIR, demo_dir()) if data.get("cwd") else None,
         env={str(k): str(v) for k, v in env.items()},
         gpus=None if gpus is None else _list_of_str(path, data, "gpus"),
         log_files=_list_of_str(path, data, "log_files"),

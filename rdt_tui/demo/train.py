@@ -15,6 +15,7 @@ import copy
 import math
 import os
 import shutil
+import signal
 import time
 
 import h5py
@@ -192,4 +193,9 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    try:
+        raise SystemExit(main())
+    except KeyboardInterrupt:  # `s` or `rdt-tui stop`: SIGINT first, a stop and not a crash
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second one (the launcher's) too
+        print("\ntraining stopped (SIGINT)", flush=True)  # on a line of its own, after the bar
+        raise SystemExit(130) from None

@@ -66,6 +66,9 @@ class LocalTransport(Transport):
         from .local_side import LocalSide
         from .transfer import Progress, copy_tree
 
+        # `~/x` is the home's x, as over SSH (never a folder named `~` here); a relative
+        # path is this directory's, as `launch --cwd` on this machine.
+        remote = os.path.expanduser(remote)
         src, dst = (local, remote) if push else (remote, local)
         return await copy_tree(LocalSide(), src, LocalSide(), dst, force, Progress(), report)
 

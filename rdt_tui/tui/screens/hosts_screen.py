@@ -111,7 +111,7 @@ class HostsScreen(Screen[None]):
     def _set(self, name: str, **cells: str) -> None:
         table = self.query_one(DataTable)
         for col, value in cells.items():
-            table.update_cell(name, col, value)
+            table.update_cell(name, col, value, update_width=True)  # a reason, a build: whole
         if "status" in cells:
             self.status[name] = cells["status"]
 

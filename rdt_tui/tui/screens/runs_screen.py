@@ -121,7 +121,7 @@ class RunsScreen(Screen[None]):
                 r["id"],
                 status,
                 human_duration(time.time() - started if (started := r.get("started_at")) else None),
-                " ".join(r.get("argv") or [])[:80],
+                " ".join(r.get("argv") or []).replace("\n", " ⏎ ")[:80],  # as the profiles
                 key=r["id"],
             )
         if any(r["status"] == "running" for r in runs) or not self.profiles:
