@@ -80,3 +80,36 @@ def test_the_jobs_samples_are_judged_and_the_alert_names_its_nodes(tmp_path: Any
     engine._running_rules(st, RUNNING, Watcher({"gpus_per_node": 1}), None, 30.0)
     [alert] = engine.log.read()
     assert alert["message"] == "all GPUs on a,b idle for 10 s while the run is alive"
+
+
+@pytest.mark.asyncio
+async def test_the_jobs_samples_count_only_while_its_sampler_step_runs() -> None:
+    """``sampled``: a stand-in sampler step (a Python that prints a node's sample every 0.1 s)
+    gives samples while it runs; ended (the job ended, or reaped), none, though its history
+    stays for the charts."""
+    import asyncio
+    import itertools
+    import sys
+    import time
+
+    from rdt_tui.agent.slurm_gpus import JobGpus, JobGpusTable
+
+    line = '{"node": "n1", "t": 1.0, "gpus": [{"index": 0, "util": 0.0}]}'
+    step = f"import time\nwhile True:\n    print({line!r}, flush=True)\n    time.sleep(0.1)"
+    table = JobGpusTable([], 0, 1.0, lambda: None)
+    job = JobGpus("7", [sys.executable, "-c", step], 1, lambda: None, itertools.count(1))
+    table.jobs["7"] = job
+    assert table.sampled("7") == () and table.sampled("8") == ()
+    job.ensure()
+    try:
+        deadline = time.monotonic() + 20
+        while not table.sampled("7"):
+            assert time.monotonic() < deadline, "the stand-in step sent no sample"
+            await asyncio.sleep(0.05)
+        assert table.sampled("7")[-1][1]["nodes"] == ["n1"]
+    finally:
+        job.close()
+        assert table.sampled("7") == ()  # at once: the step is being ended
+        if job._task is not None:
+            await asyncio.wait_for(asyncio.shield(job._task), 15)  # TERM: the step ends
+    assert table.sampled("7") == () and job.samples
