@@ -14,7 +14,7 @@ import os
 import socket
 import time
 import traceback
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 from ..core.alerts import (
     DEFAULT_RULES,
@@ -296,7 +296,7 @@ class AlertEngine:
                 "(a hung collective, such as NCCL, looks like this)"
             )
             self.raise_alert(st, "stalled", "error", msg, now)
-        for seq, sample in list(self.service.gpu_samples):
+        for seq, sample in list(self._gpu_samples(st, summary, w)):
             if seq <= st.gpu_seq:
                 continue
             st.gpu_seq = seq
@@ -308,7 +308,8 @@ class AlertEngine:
             t = sample.get("t")
             if st.idle.feed(now if t is None else float(t), utils):
                 if rules["idle"] and st.once("idle", now):
-                    msg = f"all GPUs idle for {st.idle.after_s:.0f} s while the run is alive"
+                    where = " on " + ",".join(sample["nodes"]) if sample.get("nodes") else ""
+                    msg = f"all GPUs{where} idle for {st.idle.after_s:.0f} s while the run is alive"
                     self.raise_alert(st, "idle", "warning", msg, now)
             else:
                 st.raised.pop("idle", None)
@@ -319,6 +320,23 @@ class AlertEngine:
         if rules["time_limit"] and near_time_limit(left, warn_s) and st.once("time_limit", now):
             msg = f"{float(left or 0) / 60:.0f} min left of the job's time limit"
             self.raise_alert(st, "time_limit", "warning", msg, now)
+
+    def _gpu_samples(
+        self, st: RunAlerts, summary: Dict[str, Any], w: Any
+    ) -> Sequence[Tuple[int, Dict[str, Any]]]:
+        """What the idle rule judges: this host's GPU samples, or for a Slurm run its job's
+        nodes' (agent/slurm_gpus.py), and those only while the job's sampler step runs: the
+        login node's GPUs are not the job's. With the idle rule on and GPUs asked for in the
+        run's [slurm] table, the engine keeps that step running itself (one per job, ended
+        with the job, reaped a minute after the engine stops asking); otherwise there are job
+        samples only while a console watches, and the rule says nothing in between."""
+        job_id = summary.get("slurm_job_id")
+        if not job_id:
+            return self.service.gpu_samples
+        table = w.spec.get("slurm") or {}
+        if st.rules["idle"] and (table.get("gpus_per_node") or "gpu" in str(table.get("gres"))):
+            self.service.gpu_feed(st.run_id)  # starts the step, or keeps it from being reaped
+        return self.service.job_gpus.sampled(str(job_id))
 
     def _disk(self, st: RunAlerts, w: Any, free: float, now: float) -> None:
         st.disk_samples.append((now, free))

@@ -191,8 +191,10 @@ class Connection:
         """A stream: the run's news pushed by agent/subscription.py from now on."""
         run_id = args.get("run")
         since = args.get("since") or {}
-        if run_id is not None:
-            self.daemon.service.watcher(str(run_id))  # raises for an unknown run
+        gpu_of = args.get("gpu_of")  # GPUs only, those of this run (a Slurm job's nodes)
+        for run in (run_id, gpu_of):
+            if run is not None:
+                self.daemon.service.watcher(str(run))  # raises for an unknown run
         task = asyncio.get_event_loop().create_task(
             subscription.pump(
                 self,
@@ -200,6 +202,7 @@ class Connection:
                 None if run_id is None else str(run_id),
                 since,
                 bool(args.get("gpu", run_id is None)),
+                None if gpu_of is None or run_id is not None else str(gpu_of),
             )
         )
         self.subs[sub_id] = task

@@ -184,6 +184,12 @@ class JobGpus:
         if task is not None:
             task.cancel()
 
+    @property
+    def sampling(self) -> bool:
+        """The step is up (or being started), not ended nor waiting out a refusal."""
+        task = self._task
+        return task is not None and not task.done() and self._retry_at != float("inf")
+
     def _publish(self, sample: Sample) -> None:
         self.samples.append((next(self.seqs), sample))
         self.wake()
@@ -362,6 +368,12 @@ class JobGpusTable:
         elif summary.get("status") not in ("pending", "requeued"):
             job.close()  # the job ended: so did its step; the history stays for the charts
         return job.samples
+
+    def sampled(self, job_id: str) -> Sequence[Tuple[int, Sample]]:
+        """The job's samples while its sampler step runs, else none (the alert engine's view:
+        it starts no step of its own unless asked through ``feed``)."""
+        job = self.jobs.get(job_id)
+        return job.samples if job is not None and job.sampling else ()
 
     def reap(self) -> None:
         """End the steps (and drop the history) of jobs no subscription has asked for in

@@ -26,18 +26,26 @@ def event(sub_id: str, name: str, run: Optional[str], seq: int, data: Any) -> Di
 
 
 async def pump(
-    conn: Any, sub_id: str, run_id: Optional[str], since: Dict[str, Any], gpu: bool
+    conn: Any,
+    sub_id: str,
+    run_id: Optional[str],
+    since: Dict[str, Any],
+    gpu: bool,
+    gpu_of: Optional[str] = None,
 ) -> None:
-    """Push run ``run_id``'s news (every GPU sample alone when None) on ``conn``, the daemon's
-    Connection, until the run's last status or a cancel; the pump leaves ``conn.subs``."""
+    """Push run ``run_id``'s news (every GPU sample alone when None: this host's, or with
+    ``gpu_of`` those of that run's Slurm job) on ``conn``, the daemon's Connection, until the
+    run's last status or a cancel; the pump leaves ``conn.subs``."""
     service = conn.daemon.service
     log_pos = int(since.get("log", 0))
     metric_seq = int(since.get("metric", 0))
     ckpt_seq = int(since.get("checkpoint", 0))
     gpu_seq = int(since.get("gpu", 0))
+    feed_of = run_id or gpu_of
     if gpu_seq < 0:
         # "latest only" (the cluster view): skip the hour of history kept for charts.
-        gpu_seq = max(0, service.gpu_seq - 1)
+        feed = service.gpu_feed(feed_of)
+        gpu_seq = max(0, feed[-1][0] - 1) if feed else 0
     last_status: Optional[str] = None  # with a Slurm run's reason: "pending Priority"
     loop = asyncio.get_event_loop()
     failures = 0
@@ -47,7 +55,7 @@ async def pump(
             try:
                 sent = False
                 if gpu:
-                    for seq, sample in _after(service.gpu_feed(run_id), gpu_seq):
+                    for seq, sample in _after(service.gpu_feed(feed_of), gpu_seq):
                         await conn.send(event(sub_id, "gpu", run_id, seq, sample))
                         gpu_seq = seq
                 if run_id is None:

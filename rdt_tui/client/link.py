@@ -312,10 +312,25 @@ class AgentLink:
             raise
         return sub
 
+    async def subscribe_gpus_of(self, run: str) -> Subscription:
+        """GPU samples only, latest first, of run ``run``'s Slurm job's nodes (an agent older
+        than this sends its own host's: samples without ``job``)."""
+        sub = Subscription(f"sub-{next(self._ids)}", None, {"gpu": -1}, self._unsubscribe)
+        sub.gpu, sub.gpu_of = True, run
+        self._subs[sub.id] = sub
+        try:
+            await self._send_subscribe(sub)
+        except BaseException:
+            self._subs.pop(sub.id, None)
+            raise
+        return sub
+
     async def _send_subscribe(self, sub: Subscription) -> None:
         args: dict[str, Any] = {"run": sub.run, "since": dict(sub.received)}
         if sub.gpu is not None:
             args["gpu"] = sub.gpu
+        if sub.gpu_of is not None:
+            args["gpu_of"] = sub.gpu_of
         # The subscription answers, and tags its events, under its own id.
         await self._request("subscribe", args, 60, req_id=sub.id)
 

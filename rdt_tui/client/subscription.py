@@ -38,6 +38,7 @@ class Subscription:
         self.since = dict(since)
         self.received = dict(since)
         self.gpu: bool | None = None
+        self.gpu_of: str | None = None  # a run whose GPUs (a Slurm job's nodes') to stream
         self.queue: asyncio.Queue[Event | None] = asyncio.Queue()
         self._unsubscribe = unsubscribe
 

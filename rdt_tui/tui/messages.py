@@ -81,12 +81,16 @@ class OpenResume(Message):
 
 
 class OpenCluster(Message):
-    """Open every GPU of ``hosts``, each reached through ``connect``."""
+    """Open every GPU of ``hosts``, each reached through ``connect``; ``runs``: host -> the
+    Slurm run whose job's nodes' GPUs to show there instead of the host's own."""
 
-    def __init__(self, hosts: list[str], connect: Callable[[str], Any]) -> None:
+    def __init__(
+        self, hosts: list[str], connect: Callable[[str], Any], runs: dict[str, str] | None = None
+    ) -> None:
         super().__init__()
         self.hosts = hosts
         self.connect = connect
+        self.runs = runs or {}
 
 
 class OpenQueue(Message):

@@ -68,7 +68,7 @@ class Navigator(App[None]):
         self.push_screen(self.launch_screen(message.client, plan_of_profile(message.profile)))
 
     def on_open_cluster(self, message: OpenCluster) -> None:
-        self.push_screen(ClusterScreen(message.hosts, message.connect))
+        self.push_screen(ClusterScreen(message.hosts, message.connect, message.runs))
 
     def on_open_queue(self, message: OpenQueue) -> None:
         self.push_screen(QueueScreen(message.client))

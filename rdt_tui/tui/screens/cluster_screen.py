@@ -33,6 +33,7 @@ def util_bar(util: Any, width: int = 10) -> str:
 
 
 def gpu_cells(host: str, sample: GpuSample, g: Gpu) -> tuple[str, ...]:
+    index = g["index"] if g.get("node_index") is None else g["node_index"]  # on its node
     mem_used, mem_total = g.get("mem_used"), g.get("mem_total")
     mem = (
         "-"
@@ -46,7 +47,7 @@ def gpu_cells(host: str, sample: GpuSample, g: Gpu) -> tuple[str, ...]:
         name = "SIMULATED " + name
     return (
         host,
-        str(g["index"]),
+        str(index),
         name[:22],
         util_bar(g.get("util")),
         mem,
@@ -59,10 +60,13 @@ def gpu_cells(host: str, sample: GpuSample, g: Gpu) -> tuple[str, ...]:
 class ClusterScreen(Screen[None]):
     BINDINGS = [Binding("escape", "back", "Hosts", id="cluster.back")]
 
-    def __init__(self, hosts: list[str], connect: Callable[[str], Any]) -> None:
+    def __init__(
+        self, hosts: list[str], connect: Callable[[str], Any], runs: dict[str, str] | None = None
+    ) -> None:
         super().__init__()
         self.hosts = hosts
         self.connect = connect
+        self.runs = runs or {}  # host -> a Slurm run: its job's nodes' GPUs, not the host's
         self.latest: dict[str, GpuSample] = {}
         self.errors: dict[str, str] = {}
         self._changed: set[str] = set()
@@ -86,7 +90,11 @@ class ClusterScreen(Screen[None]):
     async def follow(self, host: str) -> None:
         try:
             client: AgentClient = await self.connect(host)
-            sub = await client.subscribe(None, since={"gpu": -1}, gpu=True)
+            run = self.runs.get(host)
+            if run is None:
+                sub = await client.subscribe(None, since={"gpu": -1}, gpu=True)
+            else:
+                sub = await client.subscribe_gpus_of(run)
             async for ev in sub:
                 if ev["event"] == "gpu":
                     self.latest[host] = ev["data"]
@@ -104,19 +112,31 @@ class ClusterScreen(Screen[None]):
             if host not in changed:
                 continue
             sample = self.latest.get(host)
+            label = self._label(host, sample)
             if host in self.errors or not sample or not sample.get("gpus"):
                 why = self.errors.get(host) or (sample or {}).get("reason") or "no GPUs"
                 rows: list[tuple[str, tuple[str, ...]]] = [
-                    (f"{host}/-", (host, "-", str(why)[:60], "", "", "", "", ""))
+                    (f"{host}/-", (label, "-", str(why)[:60], "", "", "", "", ""))
                 ]
             else:
                 rows = [
-                    (f"{host}/{g['index']}", gpu_cells(host, sample, g)) for g in sample["gpus"]
+                    (f"{host}/{g['index']}", gpu_cells(self._label(host, sample, g), sample, g))
+                    for g in sample["gpus"]
                 ]
             self._place(table, host, rows)
         self.query_one("#title", Static).update(
             f"GPUs of {len(self.hosts)} hosts, {sum(self._rows.values())} rows: Esc goes back"
         )
+
+    def _label(self, host: str, sample: GpuSample | None, g: Gpu | None = None) -> str:
+        """The host column: ``host:node`` for a GPU of a Slurm job's node (its ``gpu`` cell is
+        its index on that node); a host shown for a Slurm run by an agent that cannot reach the
+        job's nodes says that these GPUs are the login node's."""
+        if host not in self.runs or sample is None:
+            return host
+        if not sample.get("job"):
+            return f"{host} (login node)"
+        return f"{host}:{g['node']}" if g is not None and g.get("node") else host
 
     def _place(
         self, table: DataTable[str], host: str, rows: list[tuple[str, tuple[str, ...]]]

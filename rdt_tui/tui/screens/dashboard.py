@@ -78,6 +78,7 @@ class DashboardScreen(RunAlerts, Screen[None]):
         self._last_spike_alert = 0.0
         self._raised: set[str] = set()  # alert kinds already notified (the bar shows the last)
         self.stop_asked = False  # the user asked this console to stop the run
+        self.slurm = False  # a Slurm run: `c` shows its job's nodes' GPUs
         self.disk_samples: list[tuple[float, float]] = []
 
     def compose(self) -> ComposeResult:
@@ -190,6 +191,7 @@ class DashboardScreen(RunAlerts, Screen[None]):
             elif ev["event"] == "status":
                 data = ev["data"]
                 slurm_job = data if data.get("slurm_job_id") else None
+                self.slurm = slurm_job is not None
                 if slurm_job and not (gpus.last or {}).get("job"):  # no sample of its nodes yet
                     gpus.update(gpu_text(slurm_job))
                 bar.state = waiting_text(data) or str(data.get("status"))
@@ -274,13 +276,15 @@ class DashboardScreen(RunAlerts, Screen[None]):
             self.notify(f"group {report.group}: every node's run ended", timeout=30)
 
     def action_cluster(self) -> None:
-        """Every GPU of the job's hosts (this host alone for a single-node run)."""
+        """Every GPU of the job's hosts (this host alone for a single-node run; for a Slurm
+        run, the GPUs of its job's nodes, not the login node's)."""
         clients = self.group.clients if self.group else {self.client.host: self.client}
 
         async def connect(host: str) -> AgentClient:
             return clients[host]
 
-        self.post_message(OpenCluster(list(clients), connect))
+        runs = {self.client.host: self.run_id} if self.slurm and not self.group else None
+        self.post_message(OpenCluster(list(clients), connect, runs))
 
     def action_resume(self) -> None:
         """Relaunch from the highlighted checkpoint with the run's profile: the launch form
