@@ -10,7 +10,7 @@ import asyncio
 import fcntl
 import os
 import signal
-from typing import Any, Dict, Optional, Set
+from typing import Any, Dict, Optional, Set, Tuple
 
 from ..protocol import errors, wire
 from ..protocol.errors import AgentError
@@ -209,11 +209,27 @@ class Connection:
         return {"sub": sub_id}
 
 
+# How often the daemon checks that its socket and lock are still the files clients find.
+SOCKET_CHECK_S = 2.0
+
+
+def _file_id(path: str) -> Optional[Tuple[int, int]]:
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return (st.st_dev, st.st_ino)
+
+
 class Daemon:
-    def __init__(self, root: str, service: AgentService) -> None:
+    def __init__(self, root: str, service: AgentService, lock_fd: Optional[int] = None) -> None:
         self.root = root
         self.service = service
         self.agent_log: AgentLog = service.log
+        self._lock_id = (
+            None if lock_fd is None else (os.fstat(lock_fd).st_dev, os.fstat(lock_fd).st_ino)
+        )
+        self._sock_id: Optional[Tuple[int, int]] = None
         self._server: Optional[asyncio.AbstractServer] = None
         self._stopped: Optional[asyncio.Future[None]] = None
         self._background: Set[asyncio.Task[None]] = set()
@@ -256,16 +272,7 @@ class Daemon:
         loop.set_exception_handler(self._loop_error)
         self._stopped = loop.create_future()
         path = socket_path(self.root)
-        if os.path.exists(path):
-            os.unlink(path)  # stale: we hold the lock, so no live daemon owns it
-        old_umask = os.umask(0o177)
-        try:
-            self._server = await asyncio.start_unix_server(
-                self._client, path=path, limit=wire.MAX_LINE
-            )
-        finally:
-            os.umask(old_umask)
-        os.chmod(path, 0o600)
+        await self._listen(path)
         write_atomic(os.path.join(self.root, "agent.pid"), str(os.getpid()).encode())
         for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
             loop.add_signal_handler(sig, self.stop)
@@ -280,14 +287,50 @@ class Daemon:
         # The alert rules run whether or not a console is attached.
         alerts = supervised("alert engine", self.service.alert_loop, self.agent_log)
         self._background.add(loop.create_task(alerts))
+        keep = supervised("socket keeper", lambda: self._keep_socket(path), self.agent_log)
+        self._background.add(loop.create_task(keep))
         await self._stopped
-        self._server.close()
+        if self._server is not None:
+            self._server.close()
         for t in self._background:
             t.cancel()
         try:
             os.unlink(path)
         except OSError:
             pass
+
+    async def _listen(self, path: str) -> None:
+        if os.path.exists(path):
+            os.unlink(path)  # stale: we hold the lock, so no live daemon owns it
+        old_umask = os.umask(0o177)
+        try:
+            self._server = await asyncio.start_unix_server(
+                self._client, path=path, limit=wire.MAX_LINE
+            )
+        finally:
+            os.umask(old_umask)
+        os.chmod(path, 0o600)
+        self._sock_id = _file_id(path)
+
+    async def _keep_socket(self, path: str) -> None:
+        """A socket file removed (a cleanup, an `rm` of the wrong file) would leave this daemon
+        unreachable for good: the next attach finds no socket, and the daemon it starts finds
+        the lock held. So: listen again. A state directory removed or made anew (its lock no
+        longer ours) means this daemon is an orphan: it ends."""
+        while True:
+            await asyncio.sleep(SOCKET_CHECK_S)
+            if _file_id(path) == self._sock_id:
+                continue
+            lock = os.path.join(self.root, "agent.lock")
+            if self._lock_id is not None and _file_id(lock) != self._lock_id:
+                self.agent_log.info(f"{self.root} is gone or not ours any more: the daemon ends")
+                self.stop()
+                return
+            self.agent_log.info(f"socket {path} was removed: listening again")
+            old = self._server
+            await self._listen(path)
+            if old is not None:
+                old.close()
 
     def stop(self) -> None:
         if self._stopped is not None and not self._stopped.done():
@@ -311,7 +354,7 @@ def run_daemon(root: str, shim_cmd: list, simulate_gpus: int = 0, gpu_interval: 
     asyncio.set_event_loop(loop)
     service = AgentService(root, shim_cmd, simulate_gpus, gpu_interval, agent_log)
     try:
-        loop.run_until_complete(Daemon(root, service).run())
+        loop.run_until_complete(Daemon(root, service, lock_fd).run())
     finally:
         loop.close()
         os.close(lock_fd)
