@@ -23,12 +23,12 @@ def test_no_squeue_on_the_host(tmp_path: object, monkeypatch: pytest.MonkeyPatch
 
 
 @pytest.mark.skipif(
-    shutil.which("squeue") is None
-    or os.path.exists("/etc/slurm/slurm.conf")
-    or bool(os.environ.get("SLURM_CONF")),
+    shutil.which("squeue") is None or os.path.exists("/etc/slurm/slurm.conf"),
     reason="needs the Slurm client without a cluster configured",
 )
-def test_squeue_without_a_configuration() -> None:
+def test_squeue_without_a_configuration(monkeypatch: pytest.MonkeyPatch) -> None:
+    # The Slurm lab of other tests (a session fixture) sets SLURM_CONF for the whole process.
+    monkeypatch.delenv("SLURM_CONF", raising=False)
     with pytest.raises(AgentError) as got:
         slurm.queue("me")
     assert got.value.message.startswith("squeue is here but finds no Slurm configuration")
