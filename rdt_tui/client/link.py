@@ -304,19 +304,17 @@ class AgentLink:
         after ``since`` positions; resumed from the last positions after a reconnect."""
         sub = Subscription(f"sub-{next(self._ids)}", run, since or {}, self._unsubscribe)
         sub.gpu = gpu
-        self._subs[sub.id] = sub
-        try:
-            await self._send_subscribe(sub)
-        except BaseException:
-            self._subs.pop(sub.id, None)
-            raise
-        return sub
+        return await self._register(sub)
 
     async def subscribe_gpus_of(self, run: str) -> Subscription:
         """GPU samples only, latest first, of run ``run``'s Slurm job's nodes (an agent older
         than this sends its own host's: samples without ``job``)."""
         sub = Subscription(f"sub-{next(self._ids)}", None, {"gpu": -1}, self._unsubscribe)
         sub.gpu, sub.gpu_of = True, run
+        return await self._register(sub)
+
+    async def _register(self, sub: Subscription) -> Subscription:
+        """Register ``sub`` (so a reconnect sends it again) and ask the agent for it."""
         self._subs[sub.id] = sub
         try:
             await self._send_subscribe(sub)
