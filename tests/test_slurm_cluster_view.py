@@ -5,18 +5,15 @@ The real console, the real agent, the real Slurm."""
 
 from __future__ import annotations
 
-import sys
-
 import pytest
 from textual.widgets import DataTable
 
 from rdt_tui.tui.app import make_console_app
 from rdt_tui.tui.screens.cluster_screen import ClusterScreen
-from rdt_tui.tui.screens.hosts_screen import HostRow, HostsScreen
-from rdt_tui.tui.screens.runs_screen import RunsScreen
-from rdt_tui.tui.widgets.gpu_pane import GpuPane
+from rdt_tui.tui.screens.hosts_screen import HostRow
 
 from .slurm_lab import SlurmLab, slurm  # noqa: F401 - the session fixture
+from .test_slurm_gpu_console import open_job_dashboard, two_node_sleeper
 from .test_tui_console import local_factory, user_config  # noqa: F401 - fixture
 from .test_tui_dashboard import on_dashboard, until
 
@@ -28,38 +25,12 @@ async def test_the_cluster_view_of_a_slurm_run_shows_the_jobs_nodes_gpus(
     workdir: str,
     user_config: str,  # noqa: F811
 ) -> None:
-    from rdt_tui.client import AgentClient
-    from rdt_tui.transport.local import LocalTransport
-    from rdt_tui.tui.screens.queue_screen import QueueScreen
-
-    async with AgentClient(LocalTransport(state_dir, simulate_gpus=2)) as c:
-        run = await c.launch_args(
-            {
-                "argv": [sys.executable, "-c", "import time; time.sleep(120)"],
-                "cwd": workdir,
-                "name": "two-nodes",
-                "scheduler": "slurm",
-                "slurm": {"nodes": 2},
-            }
-        )
+    job_id = await two_node_sleeper(state_dir, workdir)
     factory = local_factory(state_dir, simulate_gpus=2)
     app = make_console_app([HostRow("localhost", "this machine", "")], factory)
     try:
         async with app.run_test(size=(140, 40)) as pilot:
-            await until(lambda: isinstance(app.screen, HostsScreen))
-            await until(lambda: app.screen.status.get("localhost") == "reachable")  # type: ignore[attr-defined]
-            await pilot.press("enter")
-            await until(lambda: isinstance(app.screen, RunsScreen))
-            await pilot.press("j")
-            await until(lambda: isinstance(app.screen, QueueScreen))
-            table = app.screen.query_one("#queue", DataTable)
-            await until(lambda: table.row_count >= 1)
-            table.focus()
-            table.move_cursor(row=table.get_row_index(str(run["slurm_job_id"])))
-            await pilot.press("enter")
-            await until(lambda: on_dashboard(app))
-            pane = app.screen.query_one(GpuPane)  # the dashboard knows it is a Slurm run
-            await until(lambda: "on n1,n2" in str(pane.render()), timeout=60)
+            await open_job_dashboard(app, pilot, job_id)
             await pilot.press("c")
             await until(lambda: isinstance(app.screen, ClusterScreen))
             gpus = app.screen.query_one(DataTable)
@@ -79,4 +50,4 @@ async def test_the_cluster_view_of_a_slurm_run_shows_the_jobs_nodes_gpus(
             await until(lambda: on_dashboard(app))
             await pilot.press("q")
     finally:
-        slurm.run("scancel", str(run["slurm_job_id"]), check=False)
+        slurm.run("scancel", job_id, check=False)

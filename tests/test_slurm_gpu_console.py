@@ -4,6 +4,7 @@ the SIMULATED backend on n1 and n2), and says why when there are none to show.""
 from __future__ import annotations
 
 import sys
+from typing import Any
 
 import pytest
 from textual.widgets import DataTable
@@ -19,16 +20,11 @@ from .test_tui_console import local_factory, user_config  # noqa: F401 - fixture
 from .test_tui_dashboard import on_dashboard, until
 
 
-@pytest.mark.asyncio
-async def test_the_gpu_pane_of_a_two_node_job_labels_each_gpu_by_node(
-    slurm: SlurmLab,  # noqa: F811
-    state_dir: str,
-    workdir: str,
-    user_config: str,  # noqa: F811
-) -> None:
+async def two_node_sleeper(state_dir: str, workdir: str) -> str:
+    """A 2-node Slurm job that sleeps, launched through an agent with 2 SIMULATED GPUs a
+    node; its Slurm job id."""
     from rdt_tui.client import AgentClient
     from rdt_tui.transport.local import LocalTransport
-    from rdt_tui.tui.screens.queue_screen import QueueScreen
 
     async with AgentClient(LocalTransport(state_dir, simulate_gpus=2)) as c:
         run = await c.launch_args(
@@ -40,31 +36,51 @@ async def test_the_gpu_pane_of_a_two_node_job_labels_each_gpu_by_node(
                 "slurm": {"nodes": 2},
             }
         )
+    return str(run["slurm_job_id"])
+
+
+async def open_job_dashboard(app: Any, pilot: Any, job_id: str) -> GpuPane:
+    """From the hosts screen: localhost's runs, `j` (the queue), Enter on the job; the
+    dashboard's GPU pane once it shows the job's two nodes."""
+    from rdt_tui.tui.screens.queue_screen import QueueScreen
+
+    await until(lambda: isinstance(app.screen, HostsScreen))
+    await until(lambda: app.screen.status.get("localhost") == "reachable")
+    await pilot.press("enter")
+    await until(lambda: isinstance(app.screen, RunsScreen))
+    await pilot.press("j")
+    await until(lambda: isinstance(app.screen, QueueScreen))
+    table = app.screen.query_one("#queue", DataTable)
+    await until(lambda: table.row_count >= 1)
+    table.focus()
+    table.move_cursor(row=table.get_row_index(job_id))
+    await pilot.press("enter")
+    await until(lambda: on_dashboard(app))
+    pane: GpuPane = app.screen.query_one(GpuPane)  # the dashboard knows it is a Slurm run
+    await until(lambda: "on n1,n2" in str(pane.render()), timeout=60)
+    return pane
+
+
+@pytest.mark.asyncio
+async def test_the_gpu_pane_of_a_two_node_job_labels_each_gpu_by_node(
+    slurm: SlurmLab,  # noqa: F811
+    state_dir: str,
+    workdir: str,
+    user_config: str,  # noqa: F811
+) -> None:
+    job_id = await two_node_sleeper(state_dir, workdir)
     factory = local_factory(state_dir, simulate_gpus=2)
     app = make_console_app([HostRow("localhost", "this machine", "")], factory)
     try:
         async with app.run_test(size=(120, 40)) as pilot:
-            await until(lambda: isinstance(app.screen, HostsScreen))
-            await until(lambda: app.screen.status.get("localhost") == "reachable")  # type: ignore[attr-defined]
-            await pilot.press("enter")
-            await until(lambda: isinstance(app.screen, RunsScreen))
-            await pilot.press("j")
-            await until(lambda: isinstance(app.screen, QueueScreen))
-            table = app.screen.query_one("#queue", DataTable)
-            await until(lambda: table.row_count >= 1)
-            table.focus()
-            table.move_cursor(row=table.get_row_index(str(run["slurm_job_id"])))
-            await pilot.press("enter")
-            await until(lambda: on_dashboard(app))
-            pane = app.screen.query_one(GpuPane)
-            await until(lambda: "on n1,n2" in str(pane.render()), timeout=60)
+            pane = await open_job_dashboard(app, pilot, job_id)
             shown = str(pane.render())
             assert "4 x SIMULATED GPU" in shown, shown
             for label in ("n1:0", "n1:1", "n2:0", "n2:1"):
                 assert f"{label} " in shown, shown
             await pilot.press("q")
     finally:
-        slurm.run("scancel", str(run["slurm_job_id"]), check=False)
+        slurm.run("scancel", job_id, check=False)
 
 
 def test_a_refused_sampler_is_said_on_the_pane() -> None:
