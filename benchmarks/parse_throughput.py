@@ -20,6 +20,7 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from benchmarks._common import scratch_dir, timed, write_training_log
+from rdt_tui.agent.follower import MAX_LINE
 from rdt_tui.agent.metricstore import MetricStore
 from rdt_tui.core.lines import LineSplitter
 from rdt_tui.core.metrics import MetricParser
@@ -36,15 +37,16 @@ def parse_file(path: str, fast: bool = True) -> tuple[int, float]:
 
 
 def parse_and_store(path: str) -> tuple[int, float]:
-    """What the agent's watcher does with a log: read, cut lines, parse (bars as columns) and
-    append to the run's metric store (records written to disk)."""
+    """What the agent's watcher does with a log: read, keep its complete lines as bytes
+    (``LogText``), parse (bars found in the bytes, kept as columns) and append to the run's
+    metric store (records written to disk)."""
     with tempfile.TemporaryDirectory(prefix="rdt-bench-parse-") as work:
         t0 = time.perf_counter()
-        splitter, parser = LineSplitter(), MetricParser()
+        splitter, parser = LineSplitter(0, MAX_LINE), MetricParser()
         store = MetricStore(os.path.join(work, "metrics"))
         with open(path, "rb") as fh:
             while chunk := fh.read(4 << 20):
-                store.append(parser.parse_points(splitter.feed(chunk)), time.time())
+                store.append(parser.parse_points(splitter.feed_text(chunk)), time.time())
         store.append(parser.parse_points(splitter.flush()), time.time())
         store.save_cursor({})
         store.close()

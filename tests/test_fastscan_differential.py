@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from rdt_tui.core import fastscan
+from rdt_tui.core import barscan, fastscan
 from rdt_tui.core.formats import FORMATS
 from rdt_tui.core.lines import LineSplitter
 from rdt_tui.core.metrics import MetricParser
@@ -33,33 +33,43 @@ def spy(monkeypatch: pytest.MonkeyPatch) -> dict[str, int]:
     """Counts the bars the fast path really turned into points, and lets it run on every
     call however few lines (the differential test must not pass by never taking it)."""
     seen = {"bars": 0, "dicts": 0}
-    columns = fastscan._columns
+    convert = barscan._convert
 
-    def counting(keys: Any, rows: Any, last_bar: Any) -> Any:
-        done = columns(keys, rows, last_bar)
+    def counting(steps: Any, values: Any) -> Any:
+        done = convert(steps, values)
         if done is not None:
-            seen["bars"] += len(done[1])
+            seen["bars"] += len(done[0])
         return done
 
-    monkeypatch.setattr(fastscan, "_columns", counting)
+    monkeypatch.setattr(barscan, "_convert", counting)
     monkeypatch.setattr(fastscan, "MIN_LINES", 1)
     return seen
 
 
 def both(data: bytes, fmt: str, cuts: list[int]) -> tuple[list[Any], list[Any]]:
-    """(fast points, reference points) of ``data`` fed in pieces cut at ``cuts``; the two
-    parsers' states must agree after every piece."""
-    splitter = LineSplitter(0, 4096)
+    """(fast points, reference points) of ``data`` fed in pieces cut at ``cuts``; the
+    parsers' states must agree after every piece. The fast side is taken twice, and both
+    must agree: from the splitter's ``str`` lines, and from its undecoded bytes (``LogText``,
+    as the agent's watcher reads) into columns and runs (``ParsedPoints``)."""
+    splitter, raw = LineSplitter(0, 4096), LineSplitter(0, 4096)
     fast, slow = MetricParser(fmt), MetricParser(fmt, fast=False)
+    agent = MetricParser(fmt)
     got: list[Any] = []
     want: list[Any] = []
+    from_bytes: list[Any] = []
     for a, b in itertools.pairwise([0, *sorted(cuts), len(data)]):
         lines = splitter.feed(data[a:b])
+        text = raw.feed_text(data[a:b])
         if b == len(data):
             lines.extend(splitter.flush())
+            text.add_lines(raw.flush())
+        assert text.lines() == lines
         got.extend(fast.parse_lines(lines))
         want.extend(slow.parse_lines(list(lines)))
+        from_bytes.extend(agent.parse_points(text).to_list())
         assert (fast.last_step, fast._last_bar) == (slow.last_step, slow._last_bar)
+        assert (agent.last_step, agent._last_bar) == (slow.last_step, slow._last_bar)
+    same(from_bytes, want)
     return got, want
 
 
@@ -113,6 +123,7 @@ def generated_line(rng: random.Random, step: int, keys: tuple[str, ...]) -> str:
         lambda: " Validation Results >>>> " + bar(rng, step, keys, ["0.5"] * len(keys)),
         lambda: bar(rng, int("1" * rng.randint(14, 18)), keys, ["0.5"] * len(keys)),
         lambda: bar(rng, step, keys, ["0.5"] * len(keys)).replace(f"{step}/", "٣/"),
+        lambda: bar(rng, step, keys, ["0.5"] * len(keys)).replace(f"{step}/", f"٣{step}/"),
         lambda: "a/b " + bar(rng, step, keys, ["0.5"] * len(keys)),
         lambda: bar(rng, step, keys, ["0.5"] * len(keys)).replace(f"{step}/", f"0{step}/"),
         lambda: bar(rng, step - 1, (), []).replace("/", "\x1b[0m/", 1),  # a bar once uncoloured

@@ -20,6 +20,7 @@ import os
 from typing import Any, Dict, List, Optional, Tuple
 
 from ..core.lines import CUT_MARK, LineSplitter, whole_lines_end
+from ..core.logtext import LogText
 
 CHUNK = 4 * 1024 * 1024
 MAX_LINE = 256 * 1024
@@ -70,10 +71,16 @@ class LogFollower:
 
     def read(self, max_bytes: int = CHUNK) -> Tuple[List[str], bool]:
         """New complete lines, and whether more bytes are waiting beyond ``max_bytes``."""
+        text, more = self.read_text(max_bytes)
+        return text.lines(), more
+
+    def read_text(self, max_bytes: int = CHUNK) -> Tuple[LogText, bool]:
+        """``read`` as a :class:`LogText`: the lines left as the bytes they came in (the
+        watcher's parser finds bars in them undecoded)."""
+        lines = LogText(MAX_LINE)
         if self._fd is None and not self._open_current():
-            return [], False
+            return lines, False
         assert self._fd is not None
-        lines: List[str] = []
         try:
             st = os.stat(self.path)
         except OSError:
@@ -81,7 +88,7 @@ class LogFollower:
         if st is not None and st.st_ino != self.inode:
             # Rotated: drain the old file through our descriptor, then move to the new one.
             lines.extend(self._drain(max_bytes))
-            lines.extend(self._splitter.flush())
+            lines.add_lines(self._splitter.flush())
             self.close()
             self.rotations += 1
             self._splitter = LineSplitter(0, MAX_LINE)
@@ -93,29 +100,29 @@ class LogFollower:
         size = os.fstat(self._fd).st_size
         read_from = self.read_to
         if size < read_from or self._rewritten(read_from):
-            lines.extend(self._splitter.flush())
+            lines.add_lines(self._splitter.flush())
             self._splitter = LineSplitter(0, MAX_LINE)
             self._print = b""
             self.truncations += 1
             read_from = 0
-        budget = max_bytes - sum(len(x) for x in lines)
+        budget = max_bytes - lines.size()
         lines.extend(self._read_range(read_from, size, budget))
         more = self.read_to < size
         return lines, more
 
-    def _drain(self, max_bytes: int) -> List[str]:
+    def _drain(self, max_bytes: int) -> LogText:
         assert self._fd is not None
         size = os.fstat(self._fd).st_size
         return self._read_range(self.read_to, size, max(max_bytes, size))
 
-    def _read_range(self, start: int, size: int, budget: int) -> List[str]:
+    def _read_range(self, start: int, size: int, budget: int) -> LogText:
         assert self._fd is not None
         want = min(size - start, max(budget, 0))
         if want <= 0:
-            return []
+            return LogText(MAX_LINE)
         data = os.pread(self._fd, want, start)
         self._print = (self._print + data[-FINGERPRINT:])[-FINGERPRINT:]
-        return self._splitter.feed(data)
+        return self._splitter.feed_text(data)
 
     def _rewritten(self, read_from: int) -> bool:
         """Whether the bytes before ``read_from`` are no longer those we read there."""

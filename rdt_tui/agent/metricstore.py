@@ -33,11 +33,11 @@ from array import array
 from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
 
 from ..core.metrics import MAX_STEP, MetricPoint
-from ..core.parsed import BarBlock, ParsedPoints, block_points
+from ..core.parsed import BarBlock, BarRun, ParsedPoints, block_points, split_run
 from ..protocol.wire import encode_floats
 from . import metricseal, metricsummary
 from .files import CorruptFile, ensure_private_dir, read_json, write_atomic, write_json_atomic
-from .metricblock import append_block
+from .metricblock import append_block, append_run
 from .metricsummary import Summary, pick
 
 FORMAT = 2
@@ -115,7 +115,16 @@ class MetricStore:
         changed: Dict[int, int] = {}  # name -> the first index of its series this batch wrote
         seq = self.last_seq
         parts = points.parts if isinstance(points, ParsedPoints) else [points]
-        for part in parts:
+        todo = list(reversed(parts))
+        while todo:
+            part = todo.pop()
+            if isinstance(part, BarRun):
+                done = append_run(self, part, seq, changed, new_names)
+                if done is None:  # not the same as in line order: its blocks one by one
+                    todo.extend(reversed(split_run(part)))
+                else:
+                    seq = done
+                continue
             if isinstance(part, BarBlock):
                 done = append_block(self, part, seq, changed, new_names)
                 if done is not None:

@@ -10,7 +10,8 @@ import os
 import time
 from typing import Any, Dict, List, Optional, Tuple, Union
 
-from ..core.alerts import fatal_word
+from ..core.alerts import ALERT_WORDS
+from ..core.logtext import LogText
 from ..core.metrics import MetricParser, MetricPoint
 from ..core.parsed import ParsedPoints
 from . import ckptscan
@@ -119,9 +120,9 @@ class RunWatcher:
         points = ParsedPoints()  # runs of tqdm bars as columns, for the store to take whole
         more_any = False
         for path, follower in self.followers.items():
-            lines, more = follower.read()
+            lines, more = follower.read_text()
             if final and not more:
-                lines.extend(follower.finish())
+                lines.add_lines(follower.finish())
             points.add(self.parsers[path].parse_points(lines))
             if path == self.output_log and lines:
                 self._note_fatal(lines, follower.offset)
@@ -129,10 +130,10 @@ class RunWatcher:
         points, more_events = self.events.merge(points, MetricPoint, final)
         return points, more_any or more_events
 
-    def _note_fatal(self, lines: List[str], end: int) -> None:
-        word = fatal_word("\n".join(lines))
-        if word:
-            line = next(ln for ln in lines if word in ln)
+    def _note_fatal(self, lines: LogText, end: int) -> None:
+        found = lines.first_with(ALERT_WORDS)
+        if found is not None:
+            word, line = found
             self.fatal.append((end, word, line))
             del self.fatal[:-FATAL_KEEP]
 

@@ -1,47 +1,32 @@
-"""The fast path of :meth:`MetricParser.parse_lines`: tqdm bars found in a whole chunk at once.
+"""The fast paths of :meth:`MetricParser.parse_lines`: a chunk's metric lines found at once.
 
-A multi-GB training log is mostly one tqdm bar repainted on ``\\r``, ``Steps: 12%|#2 | 24/200
-[00:48<05:52, 2.0s/it, loss=0.0152, lr=0.0001]``, and parsing it line by line in Python costs
-about 2 us a line. Here one compiled regex classifies every line of the chunk in C
-(``findall``): a line is either a *plain bar* with the postfix keys of the chunk's first bar,
-its step and values captured, or anything else (all groups empty). Plain bars become points
-through ``map``/``zip`` (C loops, no Python code per line); every other line goes, in order,
-through the line-by-line parser, which stays the reference (``fast=False``).
+Parsing a multi-GB log line by line in Python costs about 2 us a line. Each fast path reads a
+whole chunk with compiled code and leaves to Python only what is per chunk, per line that is
+not of the format's shape, and per point:
 
-A plain bar is a line whose line-by-line parse is known in advance: its points are exactly
-the bar's postfix and nothing else in it counts. So the regex admits only lines where
+- tqdm bars (``parse_lines``, for every format that takes bars): ``core/barscan.py`` cuts the
+  chunk's bytes at its plain bars with one ``re.split``;
+- the named formats whose metric line has one shape (``parse_shaped``: LIBERO's epoch lines,
+  GestureLSM's RVQ-VAE and generative lines), each its matcher made a whole-line regex read by
+  ``findall``, every line classified in C (a line of the shape, or all groups empty);
+- Diffusion Policy's JSON lines (``parse_json_lines`` in ``core/jsoncols.py``), through
+  json's C scanner.
 
-- the text before ``n/total`` holds no ``/`` (the first ``/`` is the bar's, so the bar the
-  line-by-line parser finds first is this one) and ``n`` has at most 15 digits;
-- no character that could start a project format's needle (``'`` of ``_sample_mse'``, ``I``
-  of ``Iter``, ``[``/``]`` of ``][`` and ``[info]``, ``>`` of ``Validation Results >>>>``),
-  no colour code (``\\x1b``) and no ``=`` appear before the postfix;
-- the postfix is ``, key=value`` for exactly the keys of the pattern, and the line ends at
-  the closing ``]`` or in spaces after it (tqdm pads a repaint that is shorter than the one
-  before; spaces after a bar give the reference nothing), and it is not a JSON line.
-
-The values captured are then checked by column: only digits, ``.``, ``e``, ``E``, ``+``,
-``-`` and accepted by ``float`` (the same language as the parser's number pattern). A run
-that fails any check goes through the line-by-line parser instead: the fast path can only be
-as right as the reference, and tests/test_fastscan_differential.py holds it to that.
-
-The named formats get the same treatment (``parse_shaped``: LIBERO's epoch lines, GestureLSM's
-RVQ-VAE and generative lines, each its matcher made a whole-line regex; ``parse_json_lines``:
-Diffusion Policy's JSON lines through json's C scanner). Which path a parser takes is fixed by
-its format (``fast_path``); a chunk of fewer than ``MIN_LINES`` lines, or one a fast
-path declines, is parsed line by line. Where it goes is C loops; what is left in Python is
-per chunk, per line that is not of the format's shape, and per point (making it).
+Which path a parser takes is fixed by its format (``fast_path``); a chunk of fewer than
+``MIN_LINES`` lines, or one a fast path declines, is parsed line by line, by the reference
+(``fast=False``) that tests/test_fastscan_differential.py holds every path to.
 """
 
 import gc
 import re
-from itertools import accumulate, compress
-from operator import add, eq, itemgetter, mul, not_
+from itertools import compress
+from operator import add, itemgetter, mul
 from typing import Callable, Dict, List, Optional, Sequence, Tuple, Union
 
+from .barscan import parse_bytes
 from .formats import _NUM, _PAIR, metric_format
 from .jsoncols import parse_json_lines
-from .metricsyntax import _ANSI, _POSTFIX, LineParser
+from .metricsyntax import LineParser
 from .parsed import BarBlock, ParsedPoints, block_points
 from .points import MetricPoint
 
@@ -49,27 +34,9 @@ from .points import MetricPoint
 _Out = Union[ParsedPoints, List[MetricPoint]]
 # Fewer lines than this go line by line: the join and the scan would cost more than they save.
 MIN_LINES = 64
-# A bar anywhere in the chunk, to learn the postfix keys the chunk's bars carry.
-_ANY_BAR = re.compile(r"\d/\d+ \[([^\]\n]*)\]")
 # What a line needs to be read as a tqdm bar by the line-by-line parser (its _TQDM).
 _MAYBE_BAR = re.compile(r"\d/\d+ \[")
 _PATTERNS: "Dict[Tuple[str, ...], re.Pattern[str]]" = {}
-_NUMBER_CHARS = b".eE+-"
-
-
-def _pattern(keys: Tuple[str, ...]) -> "re.Pattern[str]":
-    """One regex for every line of a chunk: a plain bar with ``keys`` (groups: n, then the
-    values) or any other line (every group empty)."""
-    pat = _PATTERNS.get(keys)
-    if pat is None:
-        postfix = "".join(", " + re.escape(k) + r"=([^\n\],]*)" for k in keys)
-        pat = _remember(
-            keys,
-            r"(?:[^\n/\x1b\[\]'>I=]*(?<!\d)(\d{1,15})/\d+ \[[^\n\[\]=\x1b'>I]*"
-            + postfix
-            + r"\] *|[^\n]*)\n",  # tqdm pads a repaint shorter than the last with spaces
-        )
-    return pat
 
 
 def _remember(key: Tuple[str, ...], pattern: str) -> "re.Pattern[str]":
@@ -81,78 +48,15 @@ def _remember(key: Tuple[str, ...], pattern: str) -> "re.Pattern[str]":
     return pat
 
 
-def _postfix_keys(text: str) -> Optional[Tuple[str, ...]]:
-    """The postfix keys of the first bars of ``text`` that have one (a bar without a postfix,
-    an epoch bar around the step bar, gives no keys), or None."""
-    for i, bar in enumerate(_ANY_BAR.finditer(text)):
-        keys = tuple(k for k, _ in _POSTFIX.findall(bar.group(1)))
-        if keys:
-            return keys
-        if i >= 16:
-            break
-    return None
-
-
 def parse_lines(parser: LineParser, lines: Sequence[str], out: "_Out") -> bool:
     """Parse ``lines`` into ``out`` as the line-by-line parser would, or return False having
-    done nothing (no bar with a postfix in them: the caller parses them line by line)."""
-    text = "\n".join(lines)
-    keys = _postfix_keys(text)
-    if keys is None or _sparse(text, ", " + keys[0] + "=", len(lines)):
+    done nothing (no bar with a postfix in them: the caller parses them line by line). The
+    bars are found by ``core/barscan.py`` in the lines' bytes (each line as it is: a line
+    holding a ``\\n`` is not one the splitter gives, and sends the chunk line by line)."""
+    data = "\n".join(lines).encode("utf-8", "surrogatepass") + b"\n"
+    if data.count(b"\n") != len(lines):
         return False
-    # Millions of small objects are made here and few survive long: the collector, run every
-    # 700 allocations, would cost more than the parse (and there are no cycles to find).
-    collecting = gc.isenabled()
-    gc.disable()
-    try:
-        try:
-            found = _pattern(keys).findall(text + "\n")
-        except MemoryError:
-            return False  # nothing done yet: line by line, each line gives what it can
-        if len(found) != len(lines):
-            return False  # a "line" holding a \n: not from the splitter; the slow path copes
-        _parse_found(parser, keys, lines, found, out)
-    finally:
-        if collecting:
-            gc.enable()
-    return True
-
-
-def _parse_found(
-    parser: LineParser,
-    keys: Tuple[str, ...],
-    lines: Sequence[str],
-    found: List[Tuple[str, ...]],
-    out: "_Out",
-) -> None:
-    steps_col = list(map(itemgetter(0), found))
-    gaps = _gaps(steps_col)  # the lines that are not plain bars, in order
-    end = len(found)
-    # All the chunk's plain bars at once, when no other line can be a bar: then the lines
-    # between them only read last_step (set here before each) and never touch _last_bar.
-    others = "\n".join([lines[j] for j in gaps])
-    if "\x1b" in others:
-        others = _ANSI.sub("", others)  # `5\x1b[0m/9 [` is a bar once its colours are gone
-    if not _MAYBE_BAR.search(others):
-        rows = list(compress(found, steps_col))
-        done = _columns(keys, rows, parser._last_bar) if rows else None
-        if done is not None or not rows:
-            _interleave(parser, lines, gaps, done, keys, out)
-            return
-    one = parser._parse_one
-    i = 0
-    for j in [*gaps, end]:
-        if j > i:
-            done = _columns(keys, found[i:j], parser._last_bar)
-            if done is None:
-                for line in lines[i:j]:  # the values did not pass: the reference parses them
-                    one(line, out)
-            else:
-                _block(out, keys, done[0], done[4])
-                parser.last_step, parser._last_bar = done[1][-1], done[3]
-        if j < end:
-            one(lines[j], out)
-        i = j + 1
+    return parse_bytes(parser, data, out, None, "surrogatepass")
 
 
 def _sparse(text: str, needle: str, lines: int) -> bool:
@@ -173,16 +77,6 @@ def _gaps(steps_col: List[str]) -> List[int]:
             return gaps
         gaps.append(i)
         i += 1
-
-
-def _block(
-    out: "_Out", keys: Tuple[str, ...], steps: List[int], columns: List[List[float]]
-) -> None:
-    """Bars into ``out``: kept as columns, or as points where ``out`` is a plain list."""
-    if isinstance(out, ParsedPoints):
-        out.block(keys, steps, columns)
-    else:
-        out.extend(block_points(BarBlock(keys, steps, columns)))
 
 
 def _interleave(
@@ -232,43 +126,6 @@ _Bar = Tuple[int, List[Tuple[str, str]]]  # MetricParser._last_bar
 # (the steps of the bars kept, the step of every bar, how many bars before each index were
 # kept or None when all were, the last bar as ``_last_bar``, the kept bars' value columns)
 _Columns = Tuple[List[int], List[int], Optional[List[int]], Optional[_Bar], List[List[float]]]
-
-
-def _columns(
-    keys: Tuple[str, ...], rows: List[Tuple[str, ...]], last_bar: object
-) -> Optional[_Columns]:
-    """The bars of consecutive plain bar lines with the line-by-line parser's rules: the step
-    from n, a repaint of the bar before (same step, same values; ``last_bar`` before the
-    first) skipped. None when a value is not a number (the reference then parses the lines)."""
-    m = len(keys)
-    values = [list(map(itemgetter(c), rows)) for c in range(1, m + 1)]
-    try:
-        for col in values:
-            joined = "".join(col).encode("utf-8", "replace")
-            if not joined.translate(None, _NUMBER_CHARS).isdigit():
-                return None  # nan, inf, a word: the reference knows what to do
-        floats = [list(map(float, col)) for col in values]
-    except ValueError:
-        return None  # `1e`, `1.2.3`, an empty value
-    steps = list(map(int, map(itemgetter(0), rows)))
-    dup = [(steps[0], [(k, col[0]) for k, col in zip(keys, values)]) == last_bar]
-    if len(rows) > 1:
-        same_step = list(map(eq, steps[1:], steps[:-1]))
-        if True in same_step:  # only then can a bar repaint the one before
-            row_keys = list(zip(steps, *values))  # the step as a number: 024 is 24
-            dup.extend(map(eq, row_keys[1:], row_keys[:-1]))
-        else:
-            dup.extend(same_step)
-    last = (steps[-1], [(k, col[-1]) for k, col in zip(keys, values)])
-    kept = None
-    kept_steps = steps
-    if True in dup:
-        keep = list(map(not_, dup))
-        kept = [0]
-        kept.extend(accumulate(keep))
-        kept_steps = list(compress(steps, keep))
-        floats = [list(compress(col, keep)) for col in floats]
-    return kept_steps, steps, kept, last, floats
 
 
 # Named formats whose metric line has one shape, read by one regex per chunk like the bars:

@@ -9,7 +9,8 @@ and the rest, up to its terminator, is skipped, so memory stays flat whatever a 
 
 from typing import List, Optional
 
-CUT_MARK = " [rdt-tui: line cut here, too long]"
+from .logtext import CUT_MARK, LogText, normalize
+
 # What str.splitlines also ends a line at, and a terminal does not.
 _OTHER_BREAKS = "\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029"
 
@@ -36,8 +37,29 @@ class LineSplitter:
         return len(self._partial)
 
     def feed(self, data: bytes) -> List[str]:
+        complete = self._take(data)
+        if complete is None:
+            return self._cut_partial([])
+        lines = split_complete(complete)
+        if self.max_line is not None:
+            limit = self.max_line
+            lines = [x if len(x) <= limit else x[:limit] + CUT_MARK for x in lines]
+        return self._cut_partial(lines)
+
+    def feed_text(self, data: bytes) -> LogText:
+        """What ``feed`` gives, as a :class:`LogText`: the complete lines left as bytes."""
+        text = LogText(self.max_line)
+        complete = self._take(data)
+        if complete is not None:
+            text.add_bytes(normalize(complete))
+        text.add_lines(self._cut_partial([]))
+        return text
+
+    def _take(self, data: bytes) -> Optional[bytes]:
+        """The complete lines that ``data`` ends (from the partial line before it on), or
+        None; the bytes after the last terminator are held back."""
         if not data:
-            return []
+            return None
         self._fed += len(data)
         start = 0
         if self._after_cr and data[:1] == b"\n":
@@ -47,20 +69,16 @@ class LineSplitter:
         if self._skipping:
             start = self._skip(data, start)
             if start < 0:
-                return []
+                return None
         buf = self._partial + data[start:] if self._partial else data[start:]
         cut = whole_lines_end(buf) - 1
         if cut < 0:
             self._partial = buf
-            return self._cut_partial([])
+            return None
         complete = buf[: cut + 1]
         self._partial = buf[cut + 1 :]
         self._after_cr = not self._partial and complete.endswith(b"\r")
-        lines = split_complete(complete)
-        if self.max_line is not None:
-            limit = self.max_line
-            lines = [x if len(x) <= limit else x[:limit] + CUT_MARK for x in lines]
-        return self._cut_partial(lines)
+        return complete
 
     def _skip(self, data: bytes, start: int) -> int:
         """Where the cut line ends in ``data`` (after its terminator), or -1: all skipped."""

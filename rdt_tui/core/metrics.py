@@ -37,9 +37,11 @@ from typing import (
     Optional,
     Tuple,
     TypeVar,
+    Union,
 )
 
 from .formats import metric_format
+from .logtext import decode_lines
 
 # The patterns, step keys and Sink that the fast paths share: core/metricsyntax.py.
 from .metricsyntax import _ANSI, _NUMBER, _POSTFIX, _STEP_KEY_SET, STEP_KEYS, Sink
@@ -49,6 +51,7 @@ from .points import MAX_STEP, MetricPoint, as_step  # noqa: F401
 
 if TYPE_CHECKING:
     from . import fastscan
+    from .logtext import LogText
     from .parsed import ParsedPoints
 
 # Names that processes print beside integers and that are never a training metric.
@@ -106,14 +109,34 @@ class MetricParser:
         self._parse_into(lines, out)
         return out
 
-    def parse_points(self, lines: Iterable[str]) -> "ParsedPoints":
+    def parse_points(self, lines: "Union[Iterable[str], LogText]") -> "ParsedPoints":
         """The points of ``lines`` as ``parse_lines`` gives them, runs of tqdm bars kept as
-        columns (``core/parsed.py``): what the agent's store appends without a tuple per point."""
+        columns (``core/parsed.py``): what the agent's store appends without a tuple per point.
+        A ``LogText`` (the agent's reads) has its bars found in its bytes, undecoded."""
+        from .logtext import LogText
         from .parsed import ParsedPoints
 
         out = ParsedPoints()
-        self._parse_into(lines, out)
+        if isinstance(lines, LogText):
+            self._parse_text(lines, out)
+        else:
+            self._parse_into(lines, out)
         return out
+
+    def _parse_text(self, text: "LogText", out: "ParsedPoints") -> None:
+        from .fastscan import MIN_LINES, parse_lines
+
+        bars = self._fast is parse_lines
+        for piece in text.pieces:
+            if isinstance(piece, list):
+                self._parse_into(piece, out)
+                continue
+            if bars and piece.count(b"\n") >= MIN_LINES:
+                from .barscan import parse_bytes
+
+                if parse_bytes(self, piece, out, text.max_line, "replace"):
+                    continue
+            self._parse_into(decode_lines(piece, text.max_line), out)
 
     def _parse_into(self, lines: Iterable[str], out: "Sink") -> None:
         fast = self._fast

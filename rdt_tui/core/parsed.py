@@ -24,7 +24,18 @@ class BarBlock(NamedTuple):
     values: List[List[float]]
 
 
-Part = Union[List[MetricPoint], BarBlock]
+class BarRun(NamedTuple):
+    """A chunk's bars as one ``BarBlock`` (``keys``, ``steps``, ``values``) and the points of
+    the other lines between them: ``others[i] = (bar, points)``, points that come before bar
+    number ``bar`` (``len(steps)``: after the last), in order."""
+
+    keys: Tuple[str, ...]
+    steps: List[int]
+    values: List[List[float]]
+    others: List[Tuple[int, List[MetricPoint]]]
+
+
+Part = Union[List[MetricPoint], BarBlock, BarRun]
 
 
 class ParsedPoints:
@@ -55,15 +66,24 @@ class ParsedPoints:
             self.parts.append(BarBlock(keys, steps, values))
             self._tail = None
 
+    def run(
+        self,
+        keys: Tuple[str, ...],
+        steps: List[int],
+        values: List[List[float]],
+        others: List[Tuple[int, List[MetricPoint]]],
+    ) -> None:
+        if steps or others:
+            self.parts.append(BarRun(keys, steps, values, others))
+            self._tail = None
+
     def add(self, other: "ParsedPoints") -> None:
         """Another chunk's points after these (one poll reads several files)."""
         self.parts.extend(other.parts)
         self._tail = None
 
     def __len__(self) -> int:
-        return sum(
-            len(p.steps) * len(p.keys) if isinstance(p, BarBlock) else len(p) for p in self.parts
-        )
+        return sum(map(_count, self.parts))
 
     def __bool__(self) -> bool:
         return bool(self.parts)
@@ -71,7 +91,14 @@ class ParsedPoints:
     def names(self) -> Set[str]:
         out: Set[str] = set()
         for p in self.parts:
-            out.update(p.keys if isinstance(p, BarBlock) else (q[0] for q in p))
+            if isinstance(p, list):
+                out.update(q[0] for q in p)
+                continue
+            if p.steps:
+                out.update(p.keys)
+            if isinstance(p, BarRun):
+                for _, points in p.others:
+                    out.update(q[0] for q in points)
         return out
 
     def __iter__(self) -> Iterator[MetricPoint]:
@@ -83,6 +110,8 @@ class ParsedPoints:
         for p in self.parts:
             if isinstance(p, BarBlock):
                 out.extend(block_points(p))
+            elif isinstance(p, BarRun):
+                out.extend(run_points(p))
             else:
                 out.extend(p)
         return out
@@ -97,3 +126,41 @@ def block_points(block: BarBlock) -> List[MetricPoint]:
     for i, (k, col) in enumerate(zip(keys, values)):
         points[i::m] = map(make, repeat(MetricPoint), zip(repeat(k), col, steps))
     return points
+
+
+def run_points(run: BarRun) -> List[MetricPoint]:
+    """A run's points in line order: its bars, the other lines' points where they came."""
+    keys, steps, values, others = run
+    made, m, at = block_points(BarBlock(keys, steps, values)), len(keys), 0
+    out: List[MetricPoint] = []
+    for bar, points in others:
+        out.extend(made[at * m : bar * m])
+        out.extend(points)
+        at = bar
+    out.extend(made[at * m :])
+    return out
+
+
+def split_run(run: BarRun) -> List[Part]:
+    """A run as the blocks and point lists it is made of, in order (what the store appends
+    one by one when it cannot take the run whole)."""
+    keys, steps, values, others = run
+    parts: List[Part] = []
+    at = 0
+    for bar, points in others:
+        if bar > at:
+            parts.append(BarBlock(keys, steps[at:bar], [c[at:bar] for c in values]))
+        parts.append(points)
+        at = bar
+    if len(steps) > at:
+        parts.append(BarBlock(keys, steps[at:], [c[at:] for c in values]))
+    return parts
+
+
+def _count(part: Part) -> int:
+    if isinstance(part, list):
+        return len(part)
+    n = len(part.steps) * len(part.keys)
+    if isinstance(part, BarRun):
+        n += sum(len(points) for _, points in part.others)
+    return n

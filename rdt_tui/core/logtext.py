@@ -1,0 +1,132 @@
+"""The complete lines of one read of a log, kept as the bytes they came in until someone needs
+``str`` lines.
+
+A multi-GB log is mostly tqdm repaints. Decoding it, cutting it into a ``str`` per line and
+joining the lines again for the parser's whole-chunk regex cost more than the regex itself; the
+bar scanner (``core/barscan.py``) reads the bytes as they are and decodes only the lines that
+are not plain bars. ``LogText`` holds a read as *pieces*: bytes where every line ends in one
+``\\n`` (a ``\\r\\n`` or a lone ``\\r`` made ``\\n``, so a tqdm repaint is a line), undecoded,
+and ``str`` lines already made (a partial line cut at ``max_line``, the last line at the end of
+a stream). :meth:`lines` gives exactly what :class:`core.lines.LineSplitter.feed` would have.
+"""
+
+from typing import Iterator, List, Optional, Sequence, Tuple, Union
+
+CUT_MARK = " [rdt-tui: line cut here, too long]"
+_CR_TO_LF = bytes.maketrans(b"\r", b"\n")
+
+Piece = Union[bytes, List[str]]
+
+
+def normalize(complete: bytes) -> bytes:
+    """``complete`` (whole lines, ending in a terminator) with every line ended by ``\\n``."""
+    if b"\r" not in complete:
+        return complete
+    if b"\r\n" in complete:
+        complete = complete.replace(b"\r\n", b"\n")
+    return complete.translate(_CR_TO_LF)
+
+
+def decode_lines(data: bytes, max_line: Optional[int], errors: str = "replace") -> List[str]:
+    """The ``str`` lines of ``data`` (lines each ended by ``\\n``, or the last one not), decoded
+    as the splitter decodes them, a line longer than ``max_line`` characters cut."""
+    if not data:
+        return []
+    lines = data.decode("utf-8", errors).split("\n")
+    if data.endswith(b"\n"):
+        lines.pop()  # the empty string after the final terminator
+    return cut_lines(lines, max_line)
+
+
+def cut_lines(lines: List[str], max_line: Optional[int]) -> List[str]:
+    """``lines``, each longer than ``max_line`` characters cut with ``CUT_MARK``."""
+    if max_line is None:
+        return lines
+    return [x if len(x) <= max_line else x[:max_line] + CUT_MARK for x in lines]
+
+
+class LogText:
+    """One read's complete lines, in order, as pieces (see the module's docstring)."""
+
+    __slots__ = ("_lines", "max_line", "pieces")
+
+    def __init__(self, max_line: Optional[int] = None) -> None:
+        self.max_line = max_line
+        self.pieces: List[Piece] = []
+        self._lines: Optional[List[str]] = None
+
+    @classmethod
+    def of_lines(cls, lines: List[str]) -> "LogText":
+        text = cls()
+        text.add_lines(lines)
+        return text
+
+    def add_bytes(self, data: bytes) -> None:
+        """Lines each ended by ``\\n`` (``normalize``), decoded only when asked."""
+        if data:
+            self.pieces.append(data)
+            self._lines = None
+
+    def add_lines(self, lines: List[str]) -> None:
+        if lines:
+            self.pieces.append(lines)
+            self._lines = None
+
+    def extend(self, other: "LogText") -> None:
+        for piece in other.pieces:
+            if isinstance(piece, bytes):
+                self.add_bytes(piece)
+            else:
+                self.add_lines(piece)
+
+    def lines(self) -> List[str]:
+        """Every line as ``str``, made once."""
+        if self._lines is None:
+            out: List[str] = []
+            for piece in self.pieces:
+                out.extend(
+                    decode_lines(piece, self.max_line) if isinstance(piece, bytes) else piece
+                )
+            self._lines = out
+        return self._lines
+
+    def __bool__(self) -> bool:
+        return bool(self.pieces)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.lines())
+
+    def size(self) -> int:
+        """Bytes (or characters) held: what a read budget counts."""
+        return sum(len(p) if isinstance(p, bytes) else sum(map(len, p)) for p in self.pieces)
+
+    def first_with(self, words: Sequence[str]) -> Optional[Tuple[str, str]]:
+        """``(word, line)``: the first of ``words`` found anywhere in these lines, and the
+        first line holding it (as ``"\\n".join(lines())`` would be searched), or None. The
+        bytes are searched as they are; only the line found is decoded."""
+        for word in words:
+            needle = word.encode("utf-8")
+            for piece in self.pieces:
+                if isinstance(piece, list):
+                    line = next((x for x in piece if word in x), None)
+                    if line is not None:
+                        return word, line
+                    continue
+                at = piece.find(needle)
+                if at < 0:
+                    continue
+                start = piece.rfind(b"\n", 0, at) + 1
+                end = piece.find(b"\n", at)
+                line = decode_lines(piece[start : len(piece) if end < 0 else end], None)[0]
+                if self.max_line is not None and len(line) > self.max_line:
+                    return _slow_first_with(self.lines(), words)  # cut lines: their rule
+                return word, line
+        return None
+
+
+def _slow_first_with(lines: List[str], words: Sequence[str]) -> Optional[Tuple[str, str]]:
+    text = "\n".join(lines)
+    word = next((w for w in words if w in text), None)
+    if word is None:
+        return None
+    return word, next(x for x in lines if word in x)
