@@ -21,6 +21,7 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from benchmarks._common import scratch_dir, timed
+from rdt_tui.agent.follower import CHUNK, MAX_LINE
 from rdt_tui.agent.metricstore import MetricStore
 from rdt_tui.core.lines import LineSplitter
 from rdt_tui.core.metrics import MetricParser
@@ -107,12 +108,12 @@ def parse(path: str, fmt: str) -> tuple[int, float]:
 def parse_and_store(path: str, fmt: str) -> float:
     """The agent's watcher's work: parse (bars as columns) and append to a metric store."""
     with tempfile.TemporaryDirectory(prefix="rdt-bench-fmt-") as work:
-        splitter, parser = LineSplitter(), MetricParser(fmt)
+        splitter, parser = LineSplitter(0, MAX_LINE), MetricParser(fmt)
         store = MetricStore(os.path.join(work, "metrics"))
         t0 = time.perf_counter()
         with open(path, "rb") as fh:
-            while chunk := fh.read(1 << 20):
-                store.append(parser.parse_points(splitter.feed(chunk)), 0.0)
+            while chunk := fh.read(CHUNK):  # as the watcher reads: bytes kept (LogText)
+                store.append(parser.parse_points(splitter.feed_text(chunk)), 0.0)
         store.append(parser.parse_points(splitter.flush()), 0.0)
         store.save_cursor({})
         store.close()

@@ -68,12 +68,13 @@ def feed(data: bytes, text: bool, directory: str, cut: int) -> MetricStore:
 
 
 def test_runs_from_the_bytes_store_what_points_store(tmp_path: Any, monkeypatch: Any) -> None:
-    taken = {"whole": 0, "split": 0}
+    taken = {"whole": 0, "cut": 0, "refused": 0}
     append_run = metricblock.append_run
 
-    def counting(*args: Any) -> Any:
-        done = append_run(*args)
-        taken["whole" if done is not None else "split"] += 1
+    def counting(store: Any, run: BarRun, *args: Any) -> Any:
+        done = append_run(store, run, *args)
+        shared = any(q[0] in run.keys for _, points in run.others for q in points)
+        taken["refused" if done is None else "cut" if shared else "whole"] += 1
         return done
 
     monkeypatch.setattr("rdt_tui.agent.metricstore.append_run", counting)
@@ -90,8 +91,8 @@ def test_runs_from_the_bytes_store_what_points_store(tmp_path: Any, monkeypatch:
             assert store_state(again) == store_state(by_points)  # the records replay the same
             by_points.close()
             again.close()
-    # Both ways were taken: whole runs, and runs given back as blocks (a bar's name elsewhere).
-    assert taken["whole"] > 20 and taken["split"] > 0, taken
+    # Both ways were taken: whole runs, and runs cut where another line gives a bar's name.
+    assert taken["whole"] > 20 and taken["cut"] > 20, taken
 
 
 def test_a_run_is_what_the_parser_gives_for_a_chunk_of_bars_and_other_lines() -> None:

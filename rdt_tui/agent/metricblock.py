@@ -6,7 +6,7 @@ The point-by-point append costs about 400 ns a point in Python; a block goes in 
 
 from itertools import chain, compress
 from operator import eq, not_
-from typing import Dict, List, Optional, Tuple
+from typing import Any, Dict, List, Optional, Tuple
 
 from ..core.parsed import BarBlock, BarRun
 from .metricstate import StoreState
@@ -82,31 +82,45 @@ def append_run(
 ) -> Optional[int]:
     """A chunk's bars and the points between them (``core.parsed.BarRun``) with the seqs and
     the series a point-by-point append in line order would give: the bars column by column,
-    the other points by ``_append_points`` at their own seqs. None, having done nothing, when
-    that would not be the same: an other line gives a point of a bar's name (one series in
-    two places) or of a name not yet known (which the store might refuse, or number first)."""
+    the other points by ``_append_points`` at their own seqs. An other line's points that
+    share a series with the bars, or bring a name not yet known (which the store might refuse
+    or must number in order), cut the run there: the bars before them go in first. None,
+    having done nothing, when the store would refuse a new name (the run then goes in as the
+    blocks and points it is made of, each refused where it must be)."""
     keys, steps, values, others = run
-    names = {q[0] for _, points in others for q in points}
-    if not names.isdisjoint(keys) or not all(k in store._index for k in names):
+    new = {q[0] for _, points in others for q in points if q[0] not in store._index}
+    new.update(k for k in keys if k not in store._index)
+    if not store.takes(sorted(new)):
         return None
-    m = len(keys)
+    m, index = len(keys), store._index
     spans: List[Tuple[int, int]] = []
-    starts: List[int] = []  # where each entry of others starts: the seq before its first point
-    at, cursor = 0, seq
+    waiting: List[Tuple[int, List[Any]]] = []  # (the seq before its first point, points)
+    at = start = 0  # bars placed; the first bar not yet appended
+    cursor = seq
+
+    def flush() -> None:
+        if at > start:
+            cols = values if start == 0 and at == len(steps) else [c[start:at] for c in values]
+            block = BarBlock(keys, steps[start:at] if cols is not values else steps, cols)
+            append_block(store, block, spans[0][0] - 1, changed, new_names, spans)
+        for before, points in waiting:
+            store._append_points(points, before, changed, new_names)
+
     for bar, points in others:
         if bar > at:
             spans.append((cursor + 1, cursor + 1 + (bar - at) * m))
             cursor += (bar - at) * m
             at = bar
-        starts.append(cursor)
-        cursor += len(points)
+        if all(q[0] in index and q[0] not in keys for q in points):
+            waiting.append((cursor, points))
+            cursor += len(points)
+            continue
+        flush()  # the run before, then these points in line order
+        cursor = store._append_points(points, cursor, changed, new_names)
+        spans, waiting, start = [], [], at
     if len(steps) > at:
         spans.append((cursor + 1, cursor + 1 + (len(steps) - at) * m))
         cursor += (len(steps) - at) * m
-    block = BarBlock(keys, steps, values)
-    if spans and append_block(store, block, seq, changed, new_names, spans) is None:
-        return None  # a key the store refuses
-    add = store._append_points
-    for start, (_, points) in zip(starts, others):
-        add(points, start, changed, new_names)
+        at = len(steps)
+    flush()
     return cursor

@@ -37,7 +37,7 @@ from itertools import accumulate, compress
 from operator import eq, not_
 from typing import Dict, List, Optional, Set, Tuple, Union
 
-from .logtext import cut_lines
+from .logtext import count_lines, cut_lines, normalize
 from .metricsyntax import _ANSI, _POSTFIX, LineParser
 from .parsed import BarBlock, BarRun, ParsedPoints, block_points, run_points
 from .points import MetricPoint
@@ -67,10 +67,10 @@ def _pattern(keys: Tuple[str, ...], max_line: Optional[int]) -> "re.Pattern[byte
     else:
         free = max(max_line - 20 - sum(map(len, literal)), 0) // 5
         each, vals = b"{0,%d}" % free, b"{0,%d}" % (free // len(keys))
-    postfix = b"".join(lit + rb"([^\n\],]" + vals + b")" for lit in literal)
+    postfix = b"".join(lit + rb"([^\r\n\],]" + vals + b")" for lit in literal)
     pat = _PATTERNS[(keys, max_line)] = re.compile(
-        rb"\n[^\n/\x1b\[\]'>I=]" + each + rb"(?<![\d\x80-\xff])(\d{1,15})/\d" + each
-        + rb" \[[^\n\[\]=\x1b'>I]" + each + postfix + rb"\] " + each + rb"(?=\n|\Z)"
+        rb"(?:\r\n?|\n)[^\r\n/\x1b\[\]'>I=]" + each + rb"(?<![\d\x80-\xff])(\d{1,15})/\d" + each
+        + rb" \[[^\r\n\[\]=\x1b'>I]" + each + postfix + rb"\] " + each + rb"(?=[\r\n]|\Z)"
     )  # fmt: skip
     return pat
 
@@ -96,14 +96,15 @@ def parse_bytes(
     keys = _postfix_keys(data)
     if keys is None:
         return False
-    lines = data.count(b"\n")
+    lines = count_lines(data)
     if data.count(b", " + keys[0].encode("utf-8") + b"=") * 2 < lines:
         return False  # NCCL chatter with a bar every few lines: the regex would not pay
     collecting = gc.isenabled()
     gc.disable()  # millions of short-lived objects and no cycles: the collector only costs
     try:
         try:
-            parts = _pattern(keys, max_line).split(b"\n" + data[:-1])
+            end = -2 if data.endswith(b"\r\n") else -1  # the last terminator: no line after
+            parts = _pattern(keys, max_line).split(b"\n" + data[:end])
         except MemoryError:
             return False  # nothing done yet: line by line, each line gives what it can
         stride = len(keys) + 2
@@ -139,8 +140,11 @@ class _Chunk:
         self.gaps = list(compress(range(len(segs)), segs))
 
     def other_lines(self, i: int) -> List[str]:
-        """The lines of ``segs[i]`` (each after a ``\\n``; an empty line is ``b"\\n"``)."""
-        return cut_lines(self.segs[i][1:].decode("utf-8", self.errors).split("\n"), self.max_line)
+        """The lines of ``segs[i]``: each after its terminator (the first, after the bar
+        before or the chunk's start; the terminator of the last is the next bar's start), so
+        an empty line is one terminator."""
+        text = normalize(self.segs[i])[1:].decode("utf-8", self.errors)
+        return cut_lines(text.split("\n"), self.max_line)
 
     def all_at_once(self, steps: List[bytes], cols: List[List[bytes]], out: "_Out") -> None:
         """Every bar of the chunk in one set of columns. The other lines read ``last_step``

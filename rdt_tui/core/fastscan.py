@@ -52,10 +52,10 @@ def parse_lines(parser: LineParser, lines: Sequence[str], out: "_Out") -> bool:
     """Parse ``lines`` into ``out`` as the line-by-line parser would, or return False having
     done nothing (no bar with a postfix in them: the caller parses them line by line). The
     bars are found by ``core/barscan.py`` in the lines' bytes (each line as it is: a line
-    holding a ``\\n`` is not one the splitter gives, and sends the chunk line by line)."""
+    holding a ``\\n`` or ``\\r`` is not one the splitter gives: the chunk goes line by line)."""
     data = "\n".join(lines).encode("utf-8", "surrogatepass") + b"\n"
-    if data.count(b"\n") != len(lines):
-        return False
+    if data.count(b"\n") != len(lines) or b"\r" in data:
+        return False  # a line holding a line end: not one the splitter gives
     return parse_bytes(parser, data, out, None, "surrogatepass")
 
 

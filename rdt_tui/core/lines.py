@@ -9,7 +9,7 @@ and the rest, up to its terminator, is skipped, so memory stays flat whatever a 
 
 from typing import List, Optional
 
-from .logtext import CUT_MARK, LogText, normalize
+from .logtext import CUT_MARK, LogText
 
 # What str.splitlines also ends a line at, and a terminal does not.
 _OTHER_BREAKS = "\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029"
@@ -51,7 +51,7 @@ class LineSplitter:
         text = LogText(self.max_line)
         complete = self._take(data)
         if complete is not None:
-            text.add_bytes(normalize(complete))
+            text.add_bytes(complete)
         text.add_lines(self._cut_partial([]))
         return text
 

@@ -4,9 +4,9 @@
 A multi-GB log is mostly tqdm repaints. Decoding it, cutting it into a ``str`` per line and
 joining the lines again for the parser's whole-chunk regex cost more than the regex itself; the
 bar scanner (``core/barscan.py``) reads the bytes as they are and decodes only the lines that
-are not plain bars. ``LogText`` holds a read as *pieces*: bytes where every line ends in one
-``\\n`` (a ``\\r\\n`` or a lone ``\\r`` made ``\\n``, so a tqdm repaint is a line), undecoded,
-and ``str`` lines already made (a partial line cut at ``max_line``, the last line at the end of
+are not plain bars. ``LogText`` holds a read as *pieces*: bytes of whole lines as they came
+(each ended by ``\\n``, ``\\r\\n`` or a lone ``\\r``, a tqdm repaint), undecoded, and ``str``
+lines already made (a partial line cut at ``max_line``, the last line at the end of
 a stream). :meth:`lines` gives exactly what :class:`core.lines.LineSplitter.feed` would have.
 """
 
@@ -19,7 +19,7 @@ Piece = Union[bytes, List[str]]
 
 
 def normalize(complete: bytes) -> bytes:
-    """``complete`` (whole lines, ending in a terminator) with every line ended by ``\\n``."""
+    """``complete`` with every line ended by ``\\n`` (a ``\\r\\n`` or a lone ``\\r`` made one)."""
     if b"\r" not in complete:
         return complete
     if b"\r\n" in complete:
@@ -28,10 +28,11 @@ def normalize(complete: bytes) -> bytes:
 
 
 def decode_lines(data: bytes, max_line: Optional[int], errors: str = "replace") -> List[str]:
-    """The ``str`` lines of ``data`` (lines each ended by ``\\n``, or the last one not), decoded
-    as the splitter decodes them, a line longer than ``max_line`` characters cut."""
+    """The ``str`` lines of ``data`` (whole lines, or the last one without its terminator),
+    decoded as the splitter decodes them, a line longer than ``max_line`` characters cut."""
     if not data:
         return []
+    data = normalize(data)
     lines = data.decode("utf-8", errors).split("\n")
     if data.endswith(b"\n"):
         lines.pop()  # the empty string after the final terminator
@@ -62,7 +63,7 @@ class LogText:
         return text
 
     def add_bytes(self, data: bytes) -> None:
-        """Lines each ended by ``\\n`` (``normalize``), decoded only when asked."""
+        """Whole lines as they came, decoded only when asked."""
         if data:
             self.pieces.append(data)
             self._lines = None
@@ -115,9 +116,9 @@ class LogText:
                 at = piece.find(needle)
                 if at < 0:
                     continue
-                start = piece.rfind(b"\n", 0, at) + 1
-                end = piece.find(b"\n", at)
-                line = decode_lines(piece[start : len(piece) if end < 0 else end], None)[0]
+                start = max(piece.rfind(b"\n", 0, at), piece.rfind(b"\r", 0, at)) + 1
+                ends = [i for i in (piece.find(b"\n", at), piece.find(b"\r", at)) if i >= 0]
+                line = decode_lines(piece[start : min(ends, default=len(piece))], None)[0]
                 if self.max_line is not None and len(line) > self.max_line:
                     return _slow_first_with(self.lines(), words)  # cut lines: their rule
                 return word, line
@@ -130,3 +131,8 @@ def _slow_first_with(lines: List[str], words: Sequence[str]) -> Optional[Tuple[s
     if word is None:
         return None
     return word, next(x for x in lines if word in x)
+
+
+def count_lines(data: bytes) -> int:
+    """How many lines end in ``data`` (``\\n``, ``\\r\\n`` and a lone ``\\r`` each end one)."""
+    return data.count(b"\n") + data.count(b"\r") - data.count(b"\r\n")

@@ -41,7 +41,7 @@ from typing import (
 )
 
 from .formats import metric_format
-from .logtext import decode_lines
+from .logtext import count_lines, decode_lines
 
 # The patterns, step keys and Sink that the fast paths share: core/metricsyntax.py.
 from .metricsyntax import _ANSI, _NUMBER, _POSTFIX, _STEP_KEY_SET, STEP_KEYS, Sink
@@ -131,7 +131,7 @@ class MetricParser:
             if isinstance(piece, list):
                 self._parse_into(piece, out)
                 continue
-            if bars and piece.count(b"\n") >= MIN_LINES:
+            if bars and count_lines(piece) >= MIN_LINES:
                 from .barscan import parse_bytes
 
                 if parse_bytes(self, piece, out, text.max_line, "replace"):
