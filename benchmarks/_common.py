@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import resource
 import signal
 import subprocess
 import time
@@ -48,6 +49,15 @@ def timed(argv: list[str]) -> float:
     t0 = time.perf_counter()
     subprocess.run(argv, check=False, stdout=subprocess.PIPE)
     return time.perf_counter() - t0
+
+
+def timed_cpu(argv: list[str]) -> tuple[float, float]:
+    """(wall, CPU) seconds of a command and its children (a pipeline's processes summed):
+    the CPU figure is steadier than wall time on a machine others share."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    wall = timed(argv)
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return wall, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
 
 
 def scratch_dir() -> str:

@@ -1,8 +1,10 @@
 """Metric parsing of a 1 GB training log: our throughput as a ratio to `grep -c loss`.
 
 Our side: read 4 MB chunks, cut lines (\\n and \\r), parse every line into metric points (the
-bars of a chunk through core/fastscan.py); then the same again with the store's append, as the
-agent's watcher does (bars kept as columns end to end, records written to disk). The fair reference
+bars of a chunk through core/barscan.py); then the same again as the agent's watcher does: the
+reads kept as bytes (LogText), bars and the points between them kept as columns (BarRun) end
+to end into the store's append, records written to disk. CPU seconds are printed beside wall
+time (the reference's two processes summed), steadier on a shared machine. The fair reference
 is `tr '\\r' '\\n' | grep -c loss`, which also sees every repaint as a line; target: >= 0.25 of
 it. ``--reference`` also times the line-by-line parser (what the fast path replaced).
 
@@ -19,7 +21,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from benchmarks._common import scratch_dir, timed, write_training_log
+from benchmarks._common import scratch_dir, timed, timed_cpu, write_training_log
 from rdt_tui.agent.follower import MAX_LINE
 from rdt_tui.agent.metricstore import MetricStore
 from rdt_tui.core.lines import LineSplitter
@@ -36,12 +38,12 @@ def parse_file(path: str, fast: bool = True) -> tuple[int, float]:
     return points, time.perf_counter() - t0
 
 
-def parse_and_store(path: str) -> tuple[int, float]:
+def parse_and_store(path: str) -> tuple[int, float, float]:
     """What the agent's watcher does with a log: read, keep its complete lines as bytes
     (``LogText``), parse (bars found in the bytes, kept as columns) and append to the run's
     metric store (records written to disk)."""
     with tempfile.TemporaryDirectory(prefix="rdt-bench-parse-") as work:
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         splitter, parser = LineSplitter(0, MAX_LINE), MetricParser()
         store = MetricStore(os.path.join(work, "metrics"))
         with open(path, "rb") as fh:
@@ -50,7 +52,7 @@ def parse_and_store(path: str) -> tuple[int, float]:
         store.append(parser.parse_points(splitter.flush()), time.time())
         store.save_cursor({})
         store.close()
-        return store.last_seq, time.perf_counter() - t0
+        return store.last_seq, time.perf_counter() - t0, time.process_time() - c0
 
 
 def main() -> None:
@@ -72,7 +74,7 @@ def main() -> None:
     # \n-line, so it skips them. The same work per update as ours: cut on \r first.
     # The path is an argument of the shell, never spliced into its text.
     tr_grep = ["sh", "-c", "tr '\\r' '\\n' < \"$1\" | grep -c loss", "sh", path]
-    tr_grep_s = min(timed(tr_grep) for _ in range(3))
+    tr_grep_s, tr_grep_cpu = min(timed_cpu(tr_grep) for _ in range(3))
     points, ours_s = parse_file(path)
     mb = size / (1 << 20)
     print(f"log: {mb:.0f} MiB, {points} metric points")
@@ -81,11 +83,15 @@ def main() -> None:
     print(f"tr '\\r' '\\n' | grep -c loss: {tr_grep_s:7.2f} s  ({mb / tr_grep_s:8.1f} MiB/s)")
     print(f"ratio (ours/grep throughput): {grep_s / ours_s:.4f}  (target >= 0.5)")
     print(f"ratio (ours/tr+grep throughput): {tr_grep_s / ours_s:.3f}  (target >= 0.25)")
-    seqs, stored_s = parse_and_store(path)
+    seqs, stored_s, stored_cpu = parse_and_store(path)
     assert seqs == points, (seqs, points)
     print(
         f"parse + store (the watcher's work, records on disk): {stored_s:7.2f} s  "
         f"({mb / stored_s:8.1f} MiB/s) -> ratio to tr+grep {tr_grep_s / stored_s:.3f}"
+    )
+    print(
+        f"CPU seconds: parse + store {stored_cpu:.2f}, tr+grep {tr_grep_cpu:.2f} (both "
+        f"processes) -> ratio {tr_grep_cpu / stored_cpu:.3f}; one process of ours, two of theirs"
     )
     if args.reference:
         ref_points, ref_s = parse_file(path, fast=False)

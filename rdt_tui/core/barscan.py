@@ -46,6 +46,7 @@ _Out = Union[ParsedPoints, List[MetricPoint]]
 # A bar anywhere in the chunk's first bytes, to learn the postfix keys its bars carry.
 _ANY_BAR = re.compile(rb"\d/\d+ \[([^\]\n]*)\]")
 _KEYS_LOOK = 1 << 16
+_SPARSE_LOOK = 1 << 18
 # What a line needs to be read as a tqdm bar by the line-by-line parser (its _TQDM).
 _MAYBE_BAR = re.compile(r"\d/\d+ \[")
 _NUMBER_CHARS = b".eE+-"
@@ -96,22 +97,23 @@ def parse_bytes(
     keys = _postfix_keys(data)
     if keys is None:
         return False
-    lines = count_lines(data)
-    if data.count(b", " + keys[0].encode("utf-8") + b"=") * 2 < lines:
+    head = data[:_SPARSE_LOOK]  # counting over the whole chunk would cost 5 % of the parse
+    if head.count(b", " + keys[0].encode("utf-8") + b"=") * 2 < count_lines(head):
         return False  # NCCL chatter with a bar every few lines: the regex would not pay
     collecting = gc.isenabled()
     gc.disable()  # millions of short-lived objects and no cycles: the collector only costs
     try:
         try:
-            end = -2 if data.endswith(b"\r\n") else -1  # the last terminator: no line after
-            parts = _pattern(keys, max_line).split(b"\n" + data[:end])
+            parts = _pattern(keys, max_line).split(b"\n" + data)
         except MemoryError:
             return False  # nothing done yet: line by line, each line gives what it can
         stride = len(keys) + 2
         segs = parts[0::stride]
-        bars = len(segs) - 1
-        if bars * 2 < lines:
-            return False
+        if len(segs) == 1:
+            return False  # no plain bar after all
+        # The chunk's last terminator ends its last line and opens none.
+        last = segs[-1]
+        segs[-1] = last[: -2 if last.endswith(b"\r\n") else -1]
         steps = parts[1::stride]
         cols = [parts[2 + j :: stride] for j in range(len(keys))]
         del parts
@@ -327,8 +329,9 @@ def _keep(
 
 def _floats(col: List[bytes]) -> List[float]:
     """``float`` of every value; a column of few distinct values (a learning rate printed the
-    same for thousands of steps) converts each distinct value once."""
-    if len(col) >= 64:
+    same for thousands of steps) converts each distinct value once. Its first values say
+    which (a loss column of all-new values would pay the dict for nothing)."""
+    if len(col) >= 256 and len(set(col[:256])) <= 64:
         distinct = dict.fromkeys(col)
         if len(distinct) * 4 <= len(col):
             for v in distinct:

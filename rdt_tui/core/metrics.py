@@ -131,7 +131,7 @@ class MetricParser:
             if isinstance(piece, list):
                 self._parse_into(piece, out)
                 continue
-            if bars and count_lines(piece) >= MIN_LINES:
+            if bars and (len(piece) >= 1 << 16 or count_lines(piece) >= MIN_LINES):
                 from .barscan import parse_bytes
 
                 if parse_bytes(self, piece, out, text.max_line, "replace"):
