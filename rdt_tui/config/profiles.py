@@ -195,6 +195,7 @@ class Profile:
             "stop_signal": self.stop_signal,
             "metric_format": self.metric_format,
             "alerts": self.alerts or None,
+            **({"resume": str(resume)} if resume else {}),  # the agent checks it is there
             **(self._slurm_args(bool(resume)) if self.scheduler == "slurm" else {}),
         }
 
