@@ -68,6 +68,7 @@ PREFLIGHT_KEYS: dict[str, type | tuple[type, ...]] = {
     "cpu": bool,
     "dataset_dir": str,
     "dataset_glob": str,
+    "dataset_hint": str,
     "local_dataset_dir": str,
     "stats_file": str,
     "dataset_name": str,
