@@ -1,0 +1,94 @@
+"""The hosts screen at 80 columns shows every column: the widest texts (an unreachable host's
+reason, a long address) are cut with an ellipsis instead of pushing the last columns (`gpus`,
+`runs`) off to the right, where they were reached only by scrolling. The whole text is kept:
+Enter on the unreachable host still says it in full, and a wide terminal shows it whole.
+Real console, real local agent, a closed port for the unreachable host."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import pytest
+from textual.widgets import DataTable
+
+from rdt_tui.tui.app import make_console_app
+from rdt_tui.tui.screens.hosts_screen import COLUMNS, HostsScreen, cut, fit
+
+from .test_tui_console import closed_port, local_factory
+from .test_tui_dashboard import until
+
+
+def hosts_config(workdir: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    cfg = os.path.join(workdir, "cfg")
+    os.makedirs(cfg)
+    with open(os.path.join(cfg, "hosts.toml"), "w") as fh:
+        fh.write(
+            f'[[hosts]]\nname = "gone"\nhostname = "127.0.0.1"\nport = {closed_port()}\n'
+            "user = 'a-rather-long-user-name'\n"
+        )
+    ssh_config = os.path.join(workdir, "ssh_config")
+    open(ssh_config, "w").close()
+    monkeypatch.setenv("RDT_TUI_CONFIG_DIR", cfg)
+    monkeypatch.setenv("RDT_TUI_SSH_CONFIG", ssh_config)
+    monkeypatch.chdir(workdir)
+
+
+def drawn(table: DataTable[Any], row: int) -> str:
+    """A table line as drawn (row -1: the header)."""
+    return table.render_line(row + 1).text
+
+
+@pytest.mark.asyncio
+async def test_every_column_is_on_screen_at_80_and_whole_texts_when_wide(
+    state_dir: str, workdir: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from rdt_tui.cli import host_rows
+
+    hosts_config(workdir, monkeypatch)
+    app = make_console_app(host_rows(), local_factory(state_dir))
+    notes: list[str] = []
+    async with app.run_test(size=(200, 30)) as pilot:
+        await until(lambda: isinstance(app.screen, HostsScreen))
+        screen = app.screen
+        assert isinstance(screen, HostsScreen)
+        await until(lambda: screen.status.get("localhost") == "reachable", timeout=60)
+        await until(lambda: screen.status.get("gone", "checking...") != "checking...", timeout=60)
+        await pilot.pause()
+        table = screen.query_one(DataTable)
+        gone = table.get_row_index("gone")
+        reason = screen.status["gone"]
+        assert table.get_cell("gone", "status") == reason and reason in drawn(table, gone)
+
+        # Narrowed to 80 columns (a terminal resized, or one that starts there).
+        await pilot.resize_terminal(80, 24)
+        await pilot.pause()
+        await until(lambda: drawn(table, -1).split() == list(COLUMNS))  # every header drawn
+        assert table.max_scroll_x == 0, (table.virtual_size, table.size)  # nothing off-screen
+        shown = str(table.get_cell("gone", "status"))
+        assert shown.endswith("…") and reason.startswith(shown[:-1]), shown
+        assert shown in drawn(table, gone)
+        row: Any = table.get_row("localhost")
+        assert [str(c) for c in row[-2:]] == ["none", "0"]  # gpus, runs: whole
+        assert drawn(table, table.get_row_index("localhost")).split()[-2:] == ["none", "0"]
+
+        # Enter on it still says the whole reason.
+        app.notify = lambda message, **kw: notes.append(str(message))  # type: ignore[method-assign]
+        table.move_cursor(row=gone)
+        await pilot.press("enter")
+        await until(lambda: bool(notes))
+        assert notes == [f"gone: {reason}"]
+
+        # Wide again: whole again.
+        await pilot.resize_terminal(200, 30)
+        await until(lambda: table.get_cell("gone", "status") == reason)
+        await pilot.pause()
+        assert reason in drawn(table, gone)
+
+
+def test_fit_cuts_the_widest_first_and_never_below_a_header() -> None:
+    assert fit([9, 26, 4], [4, 7, 4], 60) == [9, 26, 4]  # fits: as it is
+    assert fit([9, 26, 40], [4, 7, 6], 40) == [9, 16, 15]  # the two widest cut, all the room used
+    assert fit([9, 26, 4], [4, 7, 4], 10) == [4, 7, 4]  # no room: the headers still show
+    assert cut("Connection refused", 8) == "Connect…" and cut("ok", 8) == "ok"
+    assert len(COLUMNS) == 7
