@@ -13,7 +13,8 @@ import pytest
 from textual.widgets import DataTable
 
 from rdt_tui.tui.app import make_console_app
-from rdt_tui.tui.screens.hosts_screen import COLUMNS, HostsScreen, cut, fit
+from rdt_tui.tui.screens.hosts_screen import COLUMNS, HostsScreen
+from rdt_tui.tui.widgets.fit_table import cut, fit
 
 from .test_tui_console import closed_port, local_factory
 from .test_tui_dashboard import until
@@ -37,6 +38,13 @@ def hosts_config(workdir: str, monkeypatch: pytest.MonkeyPatch) -> None:
 def drawn(table: DataTable[Any], row: int) -> str:
     """A table line as drawn (row -1: the header)."""
     return table.render_line(row + 1).text
+
+
+async def all_headers_drawn(table: DataTable[Any]) -> None:
+    try:
+        await until(lambda: drawn(table, -1).split() == list(COLUMNS), timeout=10)
+    except AssertionError:
+        raise AssertionError(f"headers drawn: {drawn(table, -1)!r}") from None
 
 
 @pytest.mark.asyncio
@@ -63,7 +71,7 @@ async def test_every_column_is_on_screen_at_80_and_whole_texts_when_wide(
         # Narrowed to 80 columns (a terminal resized, or one that starts there).
         await pilot.resize_terminal(80, 24)
         await pilot.pause()
-        await until(lambda: drawn(table, -1).split() == list(COLUMNS))  # every header drawn
+        await all_headers_drawn(table)
         assert table.max_scroll_x == 0, (table.virtual_size, table.size)  # nothing off-screen
         shown = str(table.get_cell("gone", "status"))
         assert shown.endswith("…") and reason.startswith(shown[:-1]), shown
@@ -71,6 +79,14 @@ async def test_every_column_is_on_screen_at_80_and_whole_texts_when_wide(
         row: Any = table.get_row("localhost")
         assert [str(c) for c in row[-2:]] == ["none", "0"]  # gpus, runs: whole
         assert drawn(table, table.get_row_index("localhost")).split()[-2:] == ["none", "0"]
+
+        # The keys panel opened beside it: the table narrows, the terminal does not.
+        await pilot.press("question_mark")
+        await until(lambda: table.size.width < 70)
+        await all_headers_drawn(table)
+        assert table.max_scroll_x == 0, (table.virtual_size, table.size)
+        await pilot.press("question_mark")
+        await until(lambda: table.size.width == 80)
 
         # Enter on it still says the whole reason.
         app.notify = lambda message, **kw: notes.append(str(message))  # type: ignore[method-assign]

@@ -12,7 +12,6 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
-from rich.cells import cell_len, set_cell_size
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -25,31 +24,9 @@ from ..errors import error_title, notify_error
 from ..guard import guarded
 from ..host_form import HostForm
 from ..messages import OpenCluster, OpenRuns
+from ..widgets.fit_table import FitTable
 
 COLUMNS = ("host", "address", "jump", "status", "agent", "gpus", "runs")
-
-
-def fit(widths: list[int], floors: list[int], room: int) -> list[int]:
-    """Column widths that fit in ``room`` cells: as they are when they fit, else the widest
-    cut first, down to one cap for all, none below its floor (its header). A column cut
-    keeps its place, so at 80 columns every column is still on screen."""
-    cap = max(widths, default=0)
-    while cap > 0 and sum(max(min(w, cap), f) for w, f in zip(widths, floors, strict=True)) > room:
-        cap -= 1
-    out = [max(min(w, cap), f) for w, f in zip(widths, floors, strict=True)]
-    spare = room - sum(out)  # fewer than the columns cut (one more each did not fit)
-    for i, w in enumerate(widths):
-        if spare > 0 and out[i] < w:
-            out[i] += 1
-            spare -= 1
-    return out
-
-
-def cut(text: str, width: int) -> str:
-    """``text`` in ``width`` cells, its end replaced by an ellipsis when it does not fit."""
-    if cell_len(text) <= width:
-        return text
-    return set_cell_size(text, max(0, width - 1)) + "…"
 
 
 @dataclass
@@ -96,66 +73,28 @@ class HostsScreen(Screen[None]):
         self.actions = actions
         self.forget = forget  # drops a host's cached connection after an edit or a trust
         self.status: dict[str, str] = {}
-        self.full: dict[str, dict[str, str]] = {}  # host -> column -> its whole text
-        self._widths: list[int] = []  # the columns' widths as last set
 
     def compose(self) -> ComposeResult:
         yield Static(
             "Hosts: Enter opens a host's runs, a adds, e edits, t trusts, c shows all GPUs",
             id="title",
         )
-        yield DataTable(cursor_type="row", zebra_stripes=True)
+        # At 80 columns every column stays on screen: the widest texts are cut (Enter on an
+        # unreachable host still says why in full).
+        yield FitTable(COLUMNS, cursor_type="row", zebra_stripes=True)
         yield Footer()
 
     def on_mount(self) -> None:
         self._fill()
 
     def _fill(self) -> None:
-        self.full = {}
-        for host in self.hosts:
-            cells = (host.name, host.address, host.jump or "-", "checking...", "-", "-", "-")
-            self.full[host.name] = dict(zip(COLUMNS, cells, strict=True))
-        self._widths = []
-        self._fit()
-        self.action_refresh()
-
-    def on_resize(self) -> None:
-        self.call_after_refresh(self._fit)
-
-    def _fit(self) -> None:
-        """Every column on screen: the widest texts cut (with an ellipsis) to the table's
-        width; each whole text is kept (Enter on an unreachable host shows its status)."""
-        table = self.query_one(DataTable)
-        room = table.scrollable_content_region.width - 2 * table.cell_padding * len(COLUMNS)
-        if room <= 0:  # not laid out yet: whole texts until the first resize fits them
-            room = sum(cell_len(t) for r in self.full.values() for t in r.values())
-        rows = list(self.full.values())
-        widths = fit(
-            [max([len(c), *(cell_len(r[c]) for r in rows)]) for c in COLUMNS],
-            [len(c) for c in COLUMNS],
-            room,
+        self.query_one(FitTable).set_rows(
+            {
+                host.name: (host.name, host.address, host.jump or "-", "checking...", "-", "-", "-")
+                for host in self.hosts
+            }
         )
-        if widths != self._widths or [k.value for k in table.rows] != list(self.full):
-            self._rebuild(table, widths)
-            return
-        for name, row in self.full.items():
-            for col, width in zip(COLUMNS, widths, strict=True):
-                text = cut(row[col], width)
-                if table.get_cell(name, col) != text:
-                    table.update_cell(name, col, text)
-
-    def _rebuild(self, table: DataTable[str], widths: list[int]) -> None:
-        """The table again with columns of these widths. Set, not measured: a column that
-        Textual narrows after a cell shrinks keeps being drawn at its old width."""
-        selected = self.selected()
-        table.clear(columns=True)
-        for col, width in zip(COLUMNS, widths, strict=True):
-            table.add_column(col, width=width, key=col)
-        for name, row in self.full.items():
-            table.add_row(*(cut(row[c], w) for c, w in zip(COLUMNS, widths, strict=True)), key=name)
-        self._widths = widths
-        if selected in self.full:
-            table.move_cursor(row=table.get_row_index(selected))
+        self.action_refresh()
 
     def action_refresh(self) -> None:
         for host in self.hosts:
@@ -163,12 +102,10 @@ class HostsScreen(Screen[None]):
             self.check(host.name)
 
     def _set(self, name: str, **cells: str) -> None:
-        if name not in self.full:
-            return  # a host the list no longer has (edited away while it was checked)
-        self.full[name].update(cells)
-        if "status" in cells:
+        # A reason, a build: whole where the width allows. A host the list no longer has
+        # (edited away while it was checked) has no row.
+        if self.query_one(FitTable).set_cells(name, **cells) and "status" in cells:
             self.status[name] = cells["status"]
-        self._fit()  # a reason, a build: whole where the width allows
 
     @work(group="check")
     @guarded("Checking the host")
@@ -205,10 +142,7 @@ class HostsScreen(Screen[None]):
         self.post_message(OpenRuns(client))
 
     def selected(self) -> str | None:
-        table = self.query_one(DataTable)
-        if not table.row_count:
-            return None
-        return str(table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value)
+        return self.query_one(FitTable).selected()
 
     def action_add(self) -> None:
         self._form("Add a host", {}, None)
