@@ -13,9 +13,10 @@ import pytest
 from textual.widgets import DataTable
 
 from rdt_tui.tui.app import make_console_app
-from rdt_tui.tui.screens.hosts_screen import COLUMNS, HostsScreen
+from rdt_tui.tui.screens.hosts_screen import COLUMNS, HostRow, HostsScreen
 from rdt_tui.tui.widgets.fit_table import cut, fit
 
+from .fakes import FakeClient
 from .test_tui_console import closed_port, local_factory
 from .test_tui_dashboard import until
 
@@ -100,6 +101,28 @@ async def test_every_column_is_on_screen_at_80_and_whole_texts_when_wide(
         await until(lambda: table.get_cell("gone", "status") == reason)
         await pilot.pause()
         assert reason in drawn(table, gone)
+
+
+@pytest.mark.asyncio
+async def test_many_hosts_fit_beside_the_scrollbar() -> None:
+    """More hosts than lines: the vertical scrollbar takes two columns, and still nothing
+    is off to the right. The hosts screen alone, on fake clients."""
+    rows = [
+        HostRow(f"gpu-{i}", f"alice@gpu-node-{i}.cluster.internal:22", "jump") for i in range(30)
+    ]
+    app = make_console_app(rows, lambda name: FakeClient(name))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await until(lambda: isinstance(app.screen, HostsScreen))
+        screen = app.screen
+        assert isinstance(screen, HostsScreen)
+        await until(
+            lambda: set(screen.status.values()) == {"reachable"} and len(screen.status) == 30
+        )
+        await pilot.pause()
+        table = screen.query_one(DataTable)
+        await all_headers_drawn(table)
+        assert table.scrollable_content_region.width == 78  # the scrollbar is there
+        assert table.max_scroll_x == 0, (table.virtual_size, table.size)
 
 
 def test_fit_cuts_the_widest_first_and_never_below_a_header() -> None:
