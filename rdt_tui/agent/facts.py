@@ -17,8 +17,9 @@ import subprocess
 import time
 import urllib.error
 import urllib.request
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List, Optional, Tuple
 
+from ..core.checkpoints import DEFAULT_GLOBS
 from .files import safe_glob, state_dir
 from .hoststats import disk
 
@@ -195,7 +196,25 @@ def encoder(name: str, cwd: Optional[str], env: Dict[str, str]) -> Dict[str, Any
     }
 
 
+RUN_ID = "{run_id}"
+
+
+def each_run(path: str, checkpoint_globs: List[str]) -> Tuple[str, List[str]]:
+    """An output folder of each run's own (``{run_id}`` in it: the demo's
+    ``checkpoints/{run_id}``) as the folder above the runs' and the globs that reach every
+    earlier run's checkpoints from there, so their sizes measure the next run's. That folder
+    is also the one that must exist or be made, and be writable: the run makes its own."""
+    parts = path.split("/")
+    at = next((i for i, part in enumerate(parts) if RUN_ID in part), None)
+    if at is None:
+        return path, checkpoint_globs
+    below = "/".join(part.replace(RUN_ID, "*") for part in parts[at:])
+    globs = [below + "/" + g for g in checkpoint_globs or DEFAULT_GLOBS]
+    return "/".join(parts[:at]) or "/", globs
+
+
 def output(path: str, checkpoint_globs: List[str]) -> Dict[str, Any]:
+    path, checkpoint_globs = each_run(path, checkpoint_globs)
     parent = path
     while not os.path.exists(parent) and parent != os.path.dirname(parent):
         parent = os.path.dirname(parent)

@@ -96,9 +96,41 @@ def validate_launch(args: Dict[str, Any]) -> Dict[str, Any]:
         "stop_signal": str(args.get("stop_signal") or "SIGINT"),
         "alerts": args["alerts"] if isinstance(args.get("alerts"), dict) else None,  # [alerts]
     }
+    unseen = resume_missing(args.get("resume"), spec["cwd"], spec["checkpoint_dir"])
+    if unseen is not None and args.get("scheduler") != "slurm":
+        raise unseen
+    if unseen is not None:  # the compute node may see a disk the login node does not
+        warnings.append(f"{unseen.message} on the login node; the job looks on its node")
     if warnings:
         spec["warnings"] = warnings
     return spec
+
+
+# RDT's trainer (and the demo's) takes this word for "the newest checkpoint, if any".
+RESUME_WORDS = ("latest",)
+
+
+def resume_missing(resume: Any, cwd: str, checkpoint_dir: str) -> Optional[AgentError]:
+    """Why the checkpoint a launch resumes from cannot be found on this node, or None.
+    Looked for where trainers look: the path as given (``~`` this node's home; a relative
+    one under the run's cwd), and under the checkpoint directory by the path or by its last
+    name (RDT joins the name with its ``--output_dir``). Refused here, a missing checkpoint
+    would otherwise launch and fail only once the trainer gets to it, seconds later."""
+    if not isinstance(resume, str) or not resume or resume in RESUME_WORDS:
+        return None
+    places = [node_path(cwd, resume)]
+    if not os.path.isabs(os.path.expanduser(resume)):
+        name = os.path.basename(resume.rstrip("/"))
+        places += [node_path(checkpoint_dir, resume), node_path(checkpoint_dir, name)]
+    places = list(dict.fromkeys(places))
+    if any(os.path.exists(p) for p in places):
+        return None
+    return AgentError(
+        errors.BAD_REQUEST,
+        f"checkpoint {resume} does not exist"
+        + ("" if places == [resume] else " (looked for " + ", ".join(places) + ")"),
+        "give a checkpoint that is on the host: `rdt-tui checkpoints HOST RUN` lists a run's",
+    )
 
 
 RUN_ID_PLACEHOLDER = "{run_id}"

@@ -80,7 +80,8 @@ def add_parsers(add: AddCommand) -> None:
     sp.add_argument(
         "--resume",
         metavar="CHECKPOINT",
-        help="continue from this checkpoint with the profile's resume_args",
+        help="continue from this checkpoint (on the host: checked before launch) with the "
+        "profile's resume_args",
     )
     sp.add_argument("--cwd", help="working directory on the host")
     sp.add_argument("--name", help="a name for the run (used in its id)")

@@ -68,6 +68,7 @@ PREFLIGHT_KEYS: dict[str, type | tuple[type, ...]] = {
     "cpu": bool,
     "dataset_dir": str,
     "dataset_glob": str,
+    "dataset_hint": str,
     "local_dataset_dir": str,
     "stats_file": str,
     "dataset_name": str,
@@ -195,6 +196,7 @@ class Profile:
             "stop_signal": self.stop_signal,
             "metric_format": self.metric_format,
             "alerts": self.alerts or None,
+            **({"resume": str(resume)} if resume else {}),  # the agent checks it is there
             **(self._slurm_args(bool(resume)) if self.scheduler == "slurm" else {}),
         }
 

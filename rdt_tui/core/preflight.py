@@ -36,7 +36,7 @@ def evaluate(facts: Dict[str, Any], params: Dict[str, Any]) -> List[Dict[str, An
     else:
         out.append(_gpus(facts.get("gpus") or {}, params))
     if "dataset" in facts:
-        out.append(dataset_check(facts["dataset"]))
+        out.append(dataset_check(facts["dataset"], params.get("dataset_hint")))
     if "stats_file" in facts:
         out.append(stats_check(facts["stats_file"], params))
     out.extend(config_check(c) for c in facts.get("configs") or [])

@@ -19,14 +19,16 @@ DISK_MARGIN = 0.10
 WEIGHTS_TO_CHECKPOINT = 4.0  # weights + Adam moments + master copy, a rough floor
 
 
-def dataset_check(f: Dict[str, Any]) -> Dict[str, Any]:
+def dataset_check(f: Dict[str, Any], hint: Optional[str] = None) -> Dict[str, Any]:
+    """``hint``: the profile's own way to get the dataset (``preflight.dataset_hint``: the
+    demo's is made by ``rdt-tui demo``, not pushed), said instead of ours when it is missing."""
     if not f.get("is_dir"):
         return check(
             "dataset",
             "Dataset",
             FAIL,
             "{} is not a directory".format(f.get("path")),
-            "push it: rdt-tui push HOST LOCAL_DIR " + str(f.get("path")),
+            hint or "push it: rdt-tui push HOST LOCAL_DIR " + str(f.get("path")),
         )
     if not f.get("count"):
         return check(
@@ -34,7 +36,7 @@ def dataset_check(f: Dict[str, Any]) -> Dict[str, Any]:
             "Dataset",
             FAIL,
             "no file matches {} in {}".format(f.get("glob"), f.get("path")),
-            "check preflight.dataset_glob",
+            hint or "check preflight.dataset_glob",
         )
     return check(
         "dataset",

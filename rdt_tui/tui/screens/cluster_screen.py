@@ -7,6 +7,7 @@ hosts x 8 GPUs cost one table update per second, not 256 repaints.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -23,6 +24,15 @@ from ..guard import guarded
 
 COLUMNS = ("host", "gpu", "model", "util", "memory", "temp", "power", "runs")
 REPAINT_S = 1.0
+
+
+def natural(cells: tuple[str, ...]) -> tuple[tuple[str | int, ...], ...]:
+    """Cells as they read: digits as numbers, so GPU 10 comes after GPU 2 and node n10
+    after n2 (text order puts "10" first)."""
+    return tuple(
+        tuple(int(p) if i % 2 else p for i, p in enumerate(re.split(r"(\d+)", str(c))))
+        for c in cells
+    )
 
 
 def util_bar(util: Any, width: int = 10) -> str:
@@ -154,7 +164,7 @@ class ClusterScreen(Screen[None]):
                 table.add_row(*cells, key=key)
                 added = True
         if added:
-            table.sort("host", "gpu")  # hosts answer in any order; rows stay in host order
+            table.sort("host", "gpu", key=natural)  # hosts answer in any order
         self._rows[host] = len(rows)
 
     def action_back(self) -> None:

@@ -24,6 +24,7 @@ from ..errors import error_title, notify_error
 from ..guard import guarded
 from ..host_form import HostForm
 from ..messages import OpenCluster, OpenRuns
+from ..widgets.fit_table import FitTable
 
 COLUMNS = ("host", "address", "jump", "status", "agent", "gpus", "runs")
 
@@ -78,29 +79,21 @@ class HostsScreen(Screen[None]):
             "Hosts: Enter opens a host's runs, a adds, e edits, t trusts, c shows all GPUs",
             id="title",
         )
-        yield DataTable(cursor_type="row", zebra_stripes=True)
+        # At 80 columns every column stays on screen: the widest texts are cut (Enter on an
+        # unreachable host still says why in full).
+        yield FitTable(COLUMNS, cursor_type="row", zebra_stripes=True)
         yield Footer()
 
     def on_mount(self) -> None:
-        table = self.query_one(DataTable)
-        for col in COLUMNS:
-            table.add_column(col, key=col)
         self._fill()
 
     def _fill(self) -> None:
-        table = self.query_one(DataTable)
-        table.clear()
-        for host in self.hosts:
-            table.add_row(
-                host.name,
-                host.address,
-                host.jump or "-",
-                "checking...",
-                "-",
-                "-",
-                "-",
-                key=host.name,
-            )
+        self.query_one(FitTable).set_rows(
+            {
+                host.name: (host.name, host.address, host.jump or "-", "checking...", "-", "-", "-")
+                for host in self.hosts
+            }
+        )
         self.action_refresh()
 
     def action_refresh(self) -> None:
@@ -109,10 +102,9 @@ class HostsScreen(Screen[None]):
             self.check(host.name)
 
     def _set(self, name: str, **cells: str) -> None:
-        table = self.query_one(DataTable)
-        for col, value in cells.items():
-            table.update_cell(name, col, value, update_width=True)  # a reason, a build: whole
-        if "status" in cells:
+        # A reason, a build: whole where the width allows. A host the list no longer has
+        # (edited away while it was checked) has no row.
+        if self.query_one(FitTable).set_cells(name, **cells) and "status" in cells:
             self.status[name] = cells["status"]
 
     @work(group="check")
@@ -150,10 +142,7 @@ class HostsScreen(Screen[None]):
         self.post_message(OpenRuns(client))
 
     def selected(self) -> str | None:
-        table = self.query_one(DataTable)
-        if not table.row_count:
-            return None
-        return str(table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value)
+        return self.query_one(FitTable).selected()
 
     def action_add(self) -> None:
         self._form("Add a host", {}, None)

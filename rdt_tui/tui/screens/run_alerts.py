@@ -18,6 +18,7 @@ from ...core.alerts import (
 from ...core.units import human_duration, human_size
 from ...protocol.messages import GpuSample, MetricColumn
 from ..guard import guarded
+from ..messages import GroupContext
 from ..widgets.checkpoint_table import CheckpointTable
 from ..widgets.gpu_pane import GpuPane
 from ..widgets.status_bar import StatusBar
@@ -33,6 +34,7 @@ class RunAlerts(LiveStatus):
     run_id: str
     spikes: SpikeDetector
     idle: IdleWatch
+    group: GroupContext | None
     _last_spike_alert: float
     _raised: set[str]
     disk_samples: list[tuple[float, float]]
@@ -55,11 +57,22 @@ class RunAlerts(LiveStatus):
             return
         utils = [g.get("util") for g in self.query_one(GpuPane).run_gpus(sample)]
         if self.idle.feed(float(sample.get("t") or 0.0), utils):
+            nodes = self._idle_nodes(sample)
+            where = " on " + ",".join(nodes) if nodes else ""
             self._alert(
-                f"all GPUs idle for {self.idle.after_s:.0f} s while the run is alive", "idle"
+                f"all GPUs{where} idle for {self.idle.after_s:.0f} s while the run is alive",
+                "idle",
             )
         else:
             self._raised.discard("idle")
+
+    def _idle_nodes(self, sample: GpuSample) -> list[str]:
+        """Whose GPUs the idle rule judged, as the agent's own alert names them: a Slurm
+        job's nodes (its sampler step's sample says them); for a job over several hosts,
+        this host (the dashboard sees its GPUs alone); none for a single-host run."""
+        if sample.get("nodes"):
+            return [str(n) for n in sample.get("nodes") or []]
+        return [self.client.host] if self.group is not None else []
 
     @work(exclusive=True, group="disk")
     @guarded("Checking the disk")
