@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from rdt_tui.core import barscan, fastscan
+from rdt_tui.core import barscan, fastscan, jsonscan
 from rdt_tui.core.formats import FORMATS
 from rdt_tui.core.lines import LineSplitter
 from rdt_tui.core.metrics import MetricParser
@@ -334,6 +334,18 @@ def json_line(rng: random.Random, step: int) -> str:
         '{"step": NaN, "loss": 0.5}',
         '{"global_step": Infinity, "loss": 0.5}',
         '{"step": 3, "loss": ' + "9" * 400 + "}",
+        '{"step": 3, "loss": ' + "9" * 300 + "}",
+        '{"train_loss": -0, "global_step": 5, "epoch": 0, "lr": 0.0001}',
+        '{"train_loss": -0.0, "global_step": 5, "epoch": 0, "lr": -0e5}',
+        '{"train_loss": NaN, "global_step": 5, "epoch": 0, "lr": -Infinity}',
+        '{"train_loss": 1e400, "global_step": 5, "epoch": 0, "lr": 1E-3}',
+        '{"train_loss": 0.5, "global_step": 5.0, "epoch": 0, "lr": 0.1}',
+        '{"train_loss": 0.5, "global_step": -5, "epoch": 0, "lr": 0.1}',
+        '{"train_loss": 0.5, "global_step": 5, "epoch": 0, "lr": "x"}',
+        '{"train_loss": 0.5, "global_step": 5, "epoch": 0, "lr": true}',
+        '{"train_loss": 0.5, "global_step": 5, "epoch": 0, "train_loss": 0.25}',
+        '{"train_loss": 0.5,"global_step": 5, "epoch": 0, "lr": 0.1}',
+        '{"train_loss": 0.5, "global_step": 5, "epoch": 0, "lr": 0.1} ',
         '{"step": 1e300, "loss": 0.5}',
         "{} {}",
         "{}",
@@ -366,6 +378,15 @@ def test_json_lines_give_the_reference_points(
         return done
 
     monkeypatch.setattr(fastscan, "parse_json_lines", counting)
+    from_bytes = []
+    scan_bytes = jsonscan.parse_json_bytes
+
+    def counting_bytes(parser: Any, data: bytes, out: Any, *rest: Any) -> bool:
+        done = scan_bytes(parser, data, out, *rest)
+        from_bytes.append(done)
+        return done
+
+    monkeypatch.setattr(jsonscan, "parse_json_bytes", counting_bytes)
     rng = random.Random(seed)
     data = "".join(json_line(rng, i) + rng.choice(["\n", "\r\n"]) for i in range(300)).encode()
     for pieces in (0, 3, 40):
@@ -374,6 +395,7 @@ def test_json_lines_give_the_reference_points(
         same(got, want)
     if fmt != "auto":
         assert sum(n > 0 for n in taken) >= 3
+        assert sum(from_bytes) >= 3  # the watcher's way (LogText bytes) took JSON lines too
 
 
 def test_a_log_of_mostly_chatter_stays_line_by_line() -> None:

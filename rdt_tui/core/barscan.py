@@ -37,7 +37,7 @@ from itertools import accumulate, compress
 from operator import eq, not_
 from typing import Dict, List, Optional, Set, Tuple, Union
 
-from .logtext import count_lines, cut_lines, normalize
+from .logtext import count_lines, segment_lines
 from .metricsyntax import _ANSI, _POSTFIX, LineParser
 from .parsed import BarBlock, BarRun, ParsedPoints, block_points, run_points
 from .points import MetricPoint
@@ -142,11 +142,7 @@ class _Chunk:
         self.gaps = list(compress(range(len(segs)), segs))
 
     def other_lines(self, i: int) -> List[str]:
-        """The lines of ``segs[i]``: each after its terminator (the first, after the bar
-        before or the chunk's start; the terminator of the last is the next bar's start), so
-        an empty line is one terminator."""
-        text = normalize(self.segs[i])[1:].decode("utf-8", self.errors)
-        return cut_lines(text.split("\n"), self.max_line)
+        return segment_lines(self.segs[i], self.max_line, self.errors)
 
     def all_at_once(self, steps: List[bytes], cols: List[List[bytes]], out: "_Out") -> None:
         """Every bar of the chunk in one set of columns. The other lines read ``last_step``

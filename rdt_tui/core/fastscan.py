@@ -232,6 +232,9 @@ def parse_shaped(parser: LineParser, lines: Sequence[str], out: "_Out") -> bool:
 
 
 _Path = Callable[[LineParser, List[str], _Out], bool]
+# A fast path over a read's undecoded bytes (core/logtext.py): (parser, data, out, max_line,
+# errors) -> bool, False having done nothing.
+_BytesPath = Callable[[LineParser, bytes, _Out, Optional[int], str], bool]
 
 
 def fast_path(fmt: str) -> Optional[_Path]:
@@ -245,4 +248,17 @@ def fast_path(fmt: str) -> Optional[_Path]:
         return parse_json_lines
     if fmt in SHAPED:
         return parse_shaped
+    return None
+
+
+def fast_bytes_path(fmt: str) -> Optional[_BytesPath]:
+    """The fast path of a format over a read's bytes, undecoded: tqdm bars
+    (``core/barscan.py``), JSON lines (``core/jsonscan.py``), or None (its ``str`` lines)."""
+    takes = metric_format(fmt)
+    if takes.tqdm:
+        return parse_bytes
+    if takes.json:
+        from .jsonscan import parse_json_bytes
+
+        return parse_json_bytes
     return None

@@ -39,6 +39,15 @@ def decode_lines(data: bytes, max_line: Optional[int], errors: str = "replace") 
     return cut_lines(lines, max_line)
 
 
+def segment_lines(seg: bytes, max_line: Optional[int], errors: str) -> List[str]:
+    """The lines of the text between two matches of a whole-line pattern that starts at the
+    line end before its line (``core/barscan.py``): each line after its terminator (the
+    first, the previous match's line end or the chunk's start; the terminator of the last is
+    the next match's start), so an empty line is one terminator."""
+    text = normalize(seg)[1:].decode("utf-8", errors)
+    return cut_lines(text.split("\n"), max_line)
+
+
 def cut_lines(lines: List[str], max_line: Optional[int]) -> List[str]:
     """``lines``, each longer than ``max_line`` characters cut with ``CUT_MARK``."""
     if max_line is None:

@@ -99,10 +99,12 @@ class MetricParser:
         self.fast = fast
         # The fast path of the format, fixed here: tqdm bars, a shaped format, or JSON lines.
         self._fast: Optional[fastscan._Path] = None
+        self._fast_bytes: Optional[fastscan._BytesPath] = None
         if fast:
-            from .fastscan import fast_path
+            from .fastscan import fast_bytes_path, fast_path
 
             self._fast = fast_path(fmt)
+            self._fast_bytes = fast_bytes_path(fmt)
 
     def parse_lines(self, lines: Iterable[str]) -> List[MetricPoint]:
         out: List[MetricPoint] = []
@@ -124,18 +126,19 @@ class MetricParser:
         return out
 
     def _parse_text(self, text: "LogText", out: "ParsedPoints") -> None:
-        from .fastscan import MIN_LINES, parse_lines
+        from .fastscan import MIN_LINES
 
-        bars = self._fast is parse_lines
+        fast = self._fast_bytes
         for piece in text.pieces:
             if isinstance(piece, list):
                 self._parse_into(piece, out)
                 continue
-            if bars and (len(piece) >= 1 << 16 or count_lines(piece) >= MIN_LINES):
-                from .barscan import parse_bytes
-
-                if parse_bytes(self, piece, out, text.max_line, "replace"):
-                    continue
+            if (
+                fast is not None
+                and (len(piece) >= 1 << 16 or count_lines(piece) >= MIN_LINES)
+                and fast(self, piece, out, text.max_line, "replace")
+            ):
+                continue
             self._parse_into(decode_lines(piece, text.max_line), out)
 
     def _parse_into(self, lines: Iterable[str], out: "Sink") -> None:
