@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from rdt_tui.core import barscan, fastscan, jsonscan
+from rdt_tui.core import barscan, fastscan, jsonscan, shapescan
 from rdt_tui.core.formats import FORMATS
 from rdt_tui.core.lines import LineSplitter
 from rdt_tui.core.metrics import MetricParser
@@ -294,6 +294,15 @@ def test_shaped_formats_give_the_reference_points(
         return done
 
     monkeypatch.setattr(fastscan, "parse_shaped", counting)
+    from_bytes = []
+    shaped_bytes = shapescan.parse_shaped_bytes
+
+    def counting_bytes(parser: Any, data: bytes, out: Any, *rest: Any) -> bool:
+        done = shaped_bytes(parser, data, out, *rest)
+        from_bytes.append(done)
+        return done
+
+    monkeypatch.setattr(shapescan, "parse_shaped_bytes", counting_bytes)
     rng = random.Random(seed)
     # Mostly the format's own clean lines, some near misses, as a real log has them.
     clean = {
@@ -312,6 +321,7 @@ def test_shaped_formats_give_the_reference_points(
             got, want = both(data, each, cuts)
             same(got, want)
     assert sum(n > 0 for n in taken) >= 3  # the fast path gave points, chunk after chunk
+    assert sum(from_bytes) >= 3  # and so did the watcher's way, over the bytes
 
 
 def test_colour_codes_inside_a_shaped_line_are_read_as_the_reference_reads_them(

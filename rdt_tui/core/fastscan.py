@@ -253,7 +253,8 @@ def fast_path(fmt: str) -> Optional[_Path]:
 
 def fast_bytes_path(fmt: str) -> Optional[_BytesPath]:
     """The fast path of a format over a read's bytes, undecoded: tqdm bars
-    (``core/barscan.py``), JSON lines (``core/jsonscan.py``), or None (its ``str`` lines)."""
+    (``core/barscan.py``), JSON lines (``core/jsonscan.py``), the lines of a format of
+    ``SHAPED`` (``core/shapescan.py``), or None (its ``str`` lines)."""
     takes = metric_format(fmt)
     if takes.tqdm:
         return parse_bytes
@@ -261,4 +262,8 @@ def fast_bytes_path(fmt: str) -> Optional[_BytesPath]:
         from .jsonscan import parse_json_bytes
 
         return parse_json_bytes
+    if fmt in SHAPED:
+        from .shapescan import parse_shaped_bytes
+
+        return parse_shaped_bytes
     return None

@@ -30,8 +30,10 @@ _Out = Union[ParsedPoints, List[MetricPoint]]
 _FIRST = re.compile(rb"(?:\A|[\r\n])(\{[^\r\n]*\})(?=[\r\n]|\Z)")
 _KEY = re.compile(r"[A-Za-z_][\w./-]*\Z")
 _LOOK = 1 << 16
-# A JSON number but a bare -0, and NaN / Infinity / -Infinity.
-_NUM = rb"((?!-0[,}])-?(?:0|[1-9]\d{0,299})(?:\.\d+)?(?:[eE][-+]?\d+)?|NaN|-?Infinity)"
+# A JSON number but a bare -0, and NaN / Infinity / -Infinity; at most _NUM_LEN bytes, so a
+# line the pattern takes is never one the splitter would cut (its max_line).
+_NUM = rb"((?!-0[,}])-?(?:0|[1-9]\d{0,299})(?:\.\d{1,400})?(?:[eE][-+]?\d{1,5})?|NaN|-?Infinity)"
+_NUM_LEN = 1 + 300 + 401 + 7
 _PATTERNS: "Dict[Tuple[str, ...], re.Pattern[bytes]]" = {}
 
 
@@ -85,6 +87,9 @@ def parse_json_bytes(
     if shape is None:
         return False
     keys, step_at = shape
+    longest = 2 + sum(len(k.encode()) + 6 + _NUM_LEN for k in keys)
+    if max_line is not None and longest > max_line:
+        return False  # so many keys that a line could be cut: the reference's lines
     head = data[: 1 << 18]
     if (head.count(b"\n{") + head.startswith(b"{")) * 2 < count_lines(head):
         return False  # mostly other lines: the split would not pay
@@ -109,7 +114,7 @@ def parse_json_bytes(
             if k not in _STEP_KEY_SET
         ]
         del parts
-        others = _others(parser, segs, steps, max_line, errors)
+        others = other_points(parser, segs, steps, max_line, errors)
         if isinstance(out, ParsedPoints):
             out.run(tuple(names), steps, columns, others)
         else:
@@ -120,15 +125,16 @@ def parse_json_bytes(
     return True
 
 
-def _others(
+def other_points(
     parser: LineParser,
     segs: List[bytes],
     steps: List[int],
     max_line: Optional[int],
     errors: str,
 ) -> List[Tuple[int, List[MetricPoint]]]:
-    """The other lines' points, each list with the object it comes before; ``last_step``
-    as the reference leaves it (an object sets it, an other line may)."""
+    """The other lines' points, each list with the matched line it comes before (``segs[i]``
+    is the text before match ``i``); ``last_step`` as the reference leaves it (each matched
+    line set it to its step, an other line may set it again)."""
     one = parser._parse_one
     entries: List[Tuple[int, List[MetricPoint]]] = []
     before = 0
