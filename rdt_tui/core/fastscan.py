@@ -21,14 +21,15 @@ import gc
 import re
 from itertools import compress
 from operator import add, itemgetter, mul
-from typing import Callable, Dict, List, Optional, Sequence, Tuple, Union
+from typing import Callable, List, Optional, Sequence, Tuple, Union
 
 from .barscan import parse_bytes
-from .formats import _NUM, _PAIR, metric_format
+from .formats import metric_format
 from .jsoncols import parse_json_lines
 from .metricsyntax import LineParser
 from .parsed import BarBlock, ParsedPoints, block_points
 from .points import MetricPoint
+from .shapes import _NEEDLES, _SHAPES, SHAPED, _gen_shape
 
 # Where points go: the agent's ParsedPoints (bars kept as columns), or a list (tests, tools).
 _Out = Union[ParsedPoints, List[MetricPoint]]
@@ -36,16 +37,6 @@ _Out = Union[ParsedPoints, List[MetricPoint]]
 MIN_LINES = 64
 # What a line needs to be read as a tqdm bar by the line-by-line parser (its _TQDM).
 _MAYBE_BAR = re.compile(r"\d/\d+ \[")
-_PATTERNS: "Dict[Tuple[str, ...], re.Pattern[str]]" = {}
-
-
-def _remember(key: Tuple[str, ...], pattern: str) -> "re.Pattern[str]":
-    """``pattern`` compiled and kept under ``key``, the cache bounded (a job that changes its
-    keys every chunk)."""
-    if len(_PATTERNS) > 32:
-        _PATTERNS.clear()
-    pat = _PATTERNS[key] = re.compile(pattern)
-    return pat
 
 
 def parse_lines(parser: LineParser, lines: Sequence[str], out: "_Out") -> bool:
@@ -126,55 +117,6 @@ _Bar = Tuple[int, List[Tuple[str, str]]]  # MetricParser._last_bar
 # (the steps of the bars kept, the step of every bar, how many bars before each index were
 # kept or None when all were, the last bar as ``_last_bar``, the kept bars' value columns)
 _Columns = Tuple[List[int], List[int], Optional[List[int]], Optional[_Bar], List[List[float]]]
-
-
-# Named formats whose metric line has one shape, read by one regex per chunk like the bars:
-# (the pattern, (name, group) of each value); group 1 is the step. Each pattern is its
-# matcher in core/formats.py made to take a whole line: ``\s`` that cannot pass a line end,
-# the text before the match unable to hold an earlier one (the matcher searches).
-_SHAPES = {
-    "libero": (
-        re.compile(
-            r"(?:[^\n]*?\[info\] Epoch:[^\S\n]*(\d+) \| train loss:[^\S\n]*(" + _NUM + r")"
-            r"(?: \| time:[^\S\n]*(" + _NUM + r"))?[^\n]*|[^\n]*)\n"
-        ),
-        (("train_loss", 1), ("epoch_minutes", 2)),
-    ),
-    "gesturelsm-rvq": (
-        # The whole rest of the line is the fields: the matcher finds them anywhere in it.
-        re.compile(
-            r"(?:[^\n.]*(?:Warmup|Train)\. Iter (\d+) :[ \t]*(?:lr[ \t]+(" + _NUM + r")[ \t]+)?"
-            r"Commit\.[ \t]+(" + _NUM + r")[ \t]+PPL\.[ \t]+(" + _NUM + r")[ \t]+"
-            r"Recons\.[ \t]+(" + _NUM + r")[ \t]*|[^\n]*)\n"
-        ),
-        (("lr", 1), ("commit", 2), ("perplexity", 3), ("recons", 4)),
-    ),
-}
-SHAPED = frozenset([*_SHAPES, "gesturelsm"])
-_NEEDLES = {"libero": "[info] Epoch", "gesturelsm-rvq": "Iter ", "gesturelsm": "]["}
-# GestureLSM's generative `[epoch][it/len]  name: value ...`: a pattern per list of names.
-_GEN_ANY = re.compile(r"\[\d{3,}\]\[\d+/\d+\]\s+(.*)")
-
-
-def _gen_shape(text: str) -> "Optional[Tuple[re.Pattern[str], Tuple[Tuple[str, int], ...]]]":
-    """The pattern of the chunk's first ``[epoch][it/len]`` line's names: groups epoch, it,
-    len, then the values; the text before it holds no ``[`` (the matcher's first match) and
-    no ``>`` (a `Validation Results >>>>` line is read otherwise); the rest is the pairs."""
-    found = _GEN_ANY.search(text)
-    if found is None:
-        return None
-    keys = tuple(k for k, _ in _PAIR.findall(found.group(1)))
-    if not keys:
-        return None
-    cache_key = ("[gen]",) + keys  # noqa: RUF005 (a star in a subscript is 3.11 syntax)
-    pat = _PATTERNS.get(cache_key)
-    if pat is None:
-        pairs = r"[ \t]+".join(re.escape(k) + r":[ \t]+(" + _NUM + ")" for k in keys)
-        pat = _remember(
-            cache_key,
-            r"(?:[^\n\[>\x1b]*\[(\d{3,})\]\[(\d+)/(\d+)\][ \t]+" + pairs + r"[ \t]*|[^\n]*)\n",
-        )
-    return pat, tuple((k, 3 + i) for i, k in enumerate(keys))
 
 
 def parse_shaped(parser: LineParser, lines: Sequence[str], out: "_Out") -> bool:

@@ -2,7 +2,7 @@
 generative lines) cut from a read's *bytes* in one C call, as ``core/barscan.py`` cuts bars.
 
 Each format's whole-line pattern is the one ``core/fastscan.py`` reads ``str`` lines with
-(``_SHAPES``, ``_gen_shape``), made to start at the line end before its line and to end at the
+(``core/shapes.py``), made to start at the line end before its line and to end at the
 next: ``re.split`` then hands back the lines of the shape as columns and the text of every
 other line between them, decoded and read by the line-by-line parser (the reference). Over
 bytes ``\\d`` and ``\\s`` are ASCII only: a line that holds other digits or spaces is not taken
@@ -14,12 +14,12 @@ import re
 from operator import add, mul
 from typing import Dict, List, Optional, Tuple, Union
 
-from .fastscan import _NEEDLES, _SHAPES, _gen_shape
 from .jsonscan import other_points
 from .logtext import count_lines
 from .metricsyntax import LineParser
 from .parsed import BarRun, ParsedPoints, run_points
 from .points import MetricPoint
+from .shapes import _NEEDLES, _SHAPES, _gen_shape
 
 _Out = Union[ParsedPoints, List[MetricPoint]]
 _ANY_LINE = "|[^\\n]*)\\n"
