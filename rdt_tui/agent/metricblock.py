@@ -6,7 +6,7 @@ The point-by-point append costs about 400 ns a point in Python; a block goes in 
 
 from itertools import chain, compress
 from operator import eq, not_
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 from ..core.parsed import BarBlock, BarRun
 from .metricstate import StoreState
@@ -31,42 +31,68 @@ def append_block(
         return seq
     if spans is None:
         spans = [(seq + 1, seq + 1 + n * m)]
+    if not _add_keys(store, keys, new_names):
+        return None
+    keep = _repaints(steps)
+    for j, name in enumerate(keys):
+        _append_series(store, name, steps, values[j], _seqs(spans, j, m), keep, changed)
+    return spans[-1][1] - 1
+
+
+def _add_keys(store: StoreState, keys: Sequence[str], new_names: List[str]) -> bool:
+    """The keys the store does not know yet, numbered in order; False (none added) when it
+    would refuse one."""
     unknown = [k for k in keys if k not in store._index]
     if not store.takes(unknown):
-        return None
+        return False
     for name in unknown:
         store._add_name(name)
         new_names.append(name)
-    kept_steps = steps
-    keep = None
-    if n > 1:
+    return True
+
+
+def _repaints(steps: List[int]) -> Optional[List[bool]]:
+    """Which bars to keep, when one has the step of the bar after it (a repaint with new
+    values: the later one is the point); None when every bar is kept."""
+    if len(steps) > 1:
         same = list(map(eq, steps[1:], steps[:-1]))
-        if True in same:  # a bar repainted with new values: the later one is the point
+        if True in same:
             keep = list(map(not_, same))
             keep.append(True)
-            kept_steps = list(compress(steps, keep))
-    index, series = store._index, store._series
-    first_step = steps[0]
-    for j, name in enumerate(keys):
-        k = index[name]
-        s = series[k]
-        seqs = _seqs(spans, j, m)
-        col = values[j]
-        at = len(s.seq)
-        if at and s.step[-1] == first_step:
-            at -= 1  # its series' last point, repainted: replaced
-            del s.seq[at:], s.step[at:], s.value[at:]
-        # fromlist: a C loop over a list, the quickest way into an array (extend from
-        # an iterator takes twice as long).
-        if keep is None:
-            s.seq.fromlist(seqs)
-            s.value.fromlist(col)
-        else:
-            s.seq.fromlist(list(compress(seqs, keep)))
-            s.value.fromlist(list(compress(col, keep)))
-        s.step.fromlist(kept_steps)
-        changed[k] = min(changed.get(k, at), at)
-    return spans[-1][1] - 1
+            return keep
+    return None
+
+
+def _append_series(
+    store: StoreState,
+    name: str,
+    steps: List[int],
+    col: List[float],
+    seqs: List[int],
+    keep: Optional[List[bool]],
+    changed: Dict[int, int],
+) -> None:
+    """One key's values of consecutive bars onto its series; the first replaces the series'
+    last point when it has its step."""
+    if not steps:
+        return
+    k = store._index[name]
+    s = store._series[k]
+    at = len(s.seq)
+    if at and s.step[-1] == steps[0]:
+        at -= 1  # its series' last point, repainted: replaced
+        del s.seq[at:], s.step[at:], s.value[at:]
+    # fromlist: a C loop over a list, the quickest way into an array (extend from an
+    # iterator takes twice as long).
+    if keep is None:
+        s.seq.fromlist(seqs)
+        s.value.fromlist(col)
+        s.step.fromlist(steps)
+    else:
+        s.seq.fromlist(list(compress(seqs, keep)))
+        s.value.fromlist(list(compress(col, keep)))
+        s.step.fromlist(list(compress(steps, keep)))
+    changed[k] = min(changed.get(k, at), at)
 
 
 def _seqs(spans: List[Tuple[int, int]], j: int, m: int) -> List[int]:
@@ -82,16 +108,64 @@ def append_run(
 ) -> Optional[int]:
     """A chunk's bars and the points between them (``core.parsed.BarRun``) with the seqs and
     the series a point-by-point append in line order would give: the bars column by column,
-    the other points by ``_append_points`` at their own seqs. An other line's points that
-    share a series with the bars, or bring a name not yet known (which the store might refuse
-    or must number in order), cut the run there: the bars before them go in first. None,
-    having done nothing, when the store would refuse a new name (the run then goes in as the
-    blocks and points it is made of, each refused where it must be)."""
+    the other points by ``_append_points`` at their own seqs. A key that other lines also
+    give (a JSON line's ``lr`` beside the bar's) is appended in pieces, each before the other
+    points that follow it. None, having done nothing, when the store would refuse a new name
+    (the run then goes in as the blocks and points it is made of, each refused where it
+    must be)."""
     keys, steps, values, others = run
-    new = {q[0] for _, points in others for q in points if q[0] not in store._index}
-    new.update(k for k in keys if k not in store._index)
+    index = store._index
+    new_others = {q[0] for _, points in others for q in points if q[0] not in index}
+    new = new_others | {k for k in keys if k not in index}
     if not store.takes(sorted(new)):
         return None
+    if new_others:  # names numbered in the order lines bring them: line order throughout
+        return _append_in_order(store, run, seq, changed, new_names)
+    m, n = len(keys), len(steps)
+    spans: List[Tuple[int, int]] = []
+    starts: List[int] = []  # the seq before each entry of others' first point
+    at, cursor = 0, seq
+    for bar, points in others:
+        if bar > at:
+            spans.append((cursor + 1, cursor + 1 + (bar - at) * m))
+            cursor += (bar - at) * m
+            at = bar
+        starts.append(cursor)
+        cursor += len(points)
+    if n > at:
+        spans.append((cursor + 1, cursor + 1 + (n - at) * m))
+        cursor += (n - at) * m
+    _add_keys(store, keys, new_names)
+    keep = _repaints(steps)
+    shared = {q[0] for _, points in others for q in points} & set(keys)
+    pieces: List[Tuple[str, List[float], List[int]]] = []
+    for j, name in enumerate(keys):
+        if name in shared:
+            pieces.append((name, values[j], _seqs(spans, j, m)))
+        elif n:
+            _append_series(store, name, steps, values[j], _seqs(spans, j, m), keep, changed)
+    done = 0  # the shared keys' bars appended
+    for (bar, points), before in zip(others, starts):
+        if shared and bar > done and not shared.isdisjoint(q[0] for q in points):
+            for name, col, seqs in pieces:
+                part = keep[done:bar] if keep is not None else None
+                _append_series(
+                    store, name, steps[done:bar], col[done:bar], seqs[done:bar], part, changed
+                )
+            done = bar
+        store._append_points(points, before, changed, new_names)
+    for name, col, seqs in pieces:
+        part = keep[done:] if keep is not None else None
+        _append_series(store, name, steps[done:], col[done:], seqs[done:], part, changed)
+    return cursor
+
+
+def _append_in_order(
+    store: StoreState, run: BarRun, seq: int, changed: Dict[int, int], new_names: List[str]
+) -> int:
+    """``append_run`` cut at every other line that brings a new name: the bars before it,
+    then its points, in line order (the first read of a log)."""
+    keys, steps, values, others = run
     m, index = len(keys), store._index
     spans: List[Tuple[int, int]] = []
     waiting: List[Tuple[int, List[Any]]] = []  # (the seq before its first point, points)
@@ -100,8 +174,7 @@ def append_run(
 
     def flush() -> None:
         if at > start:
-            cols = values if start == 0 and at == len(steps) else [c[start:at] for c in values]
-            block = BarBlock(keys, steps[start:at] if cols is not values else steps, cols)
+            block = BarBlock(keys, steps[start:at], [c[start:at] for c in values])
             append_block(store, block, spans[0][0] - 1, changed, new_names, spans)
         for before, points in waiting:
             store._append_points(points, before, changed, new_names)
