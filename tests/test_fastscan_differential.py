@@ -73,6 +73,20 @@ def both(data: bytes, fmt: str, cuts: list[int]) -> tuple[list[Any], list[Any]]:
     return got, want
 
 
+def taken_over_bytes(monkeypatch: pytest.MonkeyPatch, module: Any, name: str) -> list[bool]:
+    """Whether each call of a bytes fast path (``module.name``) took its chunk, in order."""
+    taken: list[bool] = []
+    path = getattr(module, name)
+
+    def counting(*args: Any) -> bool:
+        done = bool(path(*args))
+        taken.append(done)
+        return done
+
+    monkeypatch.setattr(module, name, counting)
+    return taken
+
+
 def same(got: list[Any], want: list[Any]) -> None:
     # NaN is never equal to itself: compare reprs, which also tell -0.0 from 0.0.
     assert [repr(tuple(p)) for p in got] == [repr(tuple(p)) for p in want]
@@ -294,15 +308,7 @@ def test_shaped_formats_give_the_reference_points(
         return done
 
     monkeypatch.setattr(fastscan, "parse_shaped", counting)
-    from_bytes = []
-    shaped_bytes = shapescan.parse_shaped_bytes
-
-    def counting_bytes(parser: Any, data: bytes, out: Any, *rest: Any) -> bool:
-        done = shaped_bytes(parser, data, out, *rest)
-        from_bytes.append(done)
-        return done
-
-    monkeypatch.setattr(shapescan, "parse_shaped_bytes", counting_bytes)
+    from_bytes = taken_over_bytes(monkeypatch, shapescan, "parse_shaped_bytes")
     rng = random.Random(seed)
     # Mostly the format's own clean lines, some near misses, as a real log has them.
     clean = {
@@ -388,15 +394,7 @@ def test_json_lines_give_the_reference_points(
         return done
 
     monkeypatch.setattr(fastscan, "parse_json_lines", counting)
-    from_bytes = []
-    scan_bytes = jsonscan.parse_json_bytes
-
-    def counting_bytes(parser: Any, data: bytes, out: Any, *rest: Any) -> bool:
-        done = scan_bytes(parser, data, out, *rest)
-        from_bytes.append(done)
-        return done
-
-    monkeypatch.setattr(jsonscan, "parse_json_bytes", counting_bytes)
+    from_bytes = taken_over_bytes(monkeypatch, jsonscan, "parse_json_bytes")
     rng = random.Random(seed)
     data = "".join(json_line(rng, i) + rng.choice(["\n", "\r\n"]) for i in range(300)).encode()
     for pieces in (0, 3, 40):
