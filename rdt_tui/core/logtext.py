@@ -116,12 +116,15 @@ class LogText:
         bytes are searched as they are; only the line found is decoded."""
         for word in words:
             needle = word.encode("utf-8")
+            probe = _probe(needle)
             for piece in self.pieces:
                 if isinstance(piece, list):
                     line = next((x for x in piece if word in x), None)
                     if line is not None:
                         return word, line
                     continue
+                if probe not in piece:
+                    continue  # one byte looked for by memchr: far cheaper than the word
                 at = piece.find(needle)
                 if at < 0:
                     continue
@@ -132,6 +135,17 @@ class LogText:
                     return _slow_first_with(self.lines(), words)  # cut lines: their rule
                 return word, line
         return None
+
+
+# Capital letters, the rarest in log text first: the probe of a word is its rarest capital.
+_RARE = b"QZXJKVYUGBHWMPFDCLNORETAIS"
+
+
+def _probe(needle: bytes) -> bytes:
+    """A byte of ``needle`` that log text holds seldom (its rarest capital, else its first
+    byte): where that byte is absent, so is the word, and a one-byte search is a memchr."""
+    capitals = [c for c in _RARE if c in needle]
+    return bytes(capitals[:1]) or needle[:1]
 
 
 def _slow_first_with(lines: List[str], words: Sequence[str]) -> Optional[Tuple[str, str]]:
