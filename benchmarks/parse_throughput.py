@@ -24,6 +24,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from benchmarks._common import scratch_dir, timed, timed_cpu, write_training_log
 from rdt_tui.agent.follower import MAX_LINE
 from rdt_tui.agent.metricstore import MetricStore
+from rdt_tui.core.alerts import ALERT_WORDS
 from rdt_tui.core.lines import LineSplitter
 from rdt_tui.core.metrics import MetricParser
 
@@ -40,15 +41,17 @@ def parse_file(path: str, fast: bool = True) -> tuple[int, float]:
 
 def parse_and_store(path: str) -> tuple[int, float, float]:
     """What the agent's watcher does with a log: read, keep its complete lines as bytes
-    (``LogText``), parse (bars found in the bytes, kept as columns) and append to the run's
-    metric store (records written to disk)."""
+    (``LogText``), parse (bars found in the bytes, kept as columns), append to the run's
+    metric store (records written to disk) and look for fatal lines."""
     with tempfile.TemporaryDirectory(prefix="rdt-bench-parse-") as work:
         t0, c0 = time.perf_counter(), time.process_time()
         splitter, parser = LineSplitter(0, MAX_LINE), MetricParser()
         store = MetricStore(os.path.join(work, "metrics"))
         with open(path, "rb") as fh:
             while chunk := fh.read(4 << 20):
-                store.append(parser.parse_points(splitter.feed_text(chunk)), time.time())
+                text = splitter.feed_text(chunk)
+                store.append(parser.parse_points(text), time.time())
+                text.first_with(ALERT_WORDS)  # the watcher's look for fatal lines
         store.append(parser.parse_points(splitter.flush()), time.time())
         store.save_cursor({})
         store.close()
