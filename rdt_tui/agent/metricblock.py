@@ -29,6 +29,8 @@ def append_block(
     m, n = len(keys), len(steps)
     if not n:
         return seq
+    if len(set(keys)) < m:
+        return None  # a key twice in a bar (`loss=1, loss=2`): the second replaces the first
     if spans is None:
         spans = [(seq + 1, seq + 1 + n * m)]
     unknown = [k for k in keys if k not in store._index]
@@ -88,6 +90,8 @@ def append_run(
     having done nothing, when the store would refuse a new name (the run then goes in as the
     blocks and points it is made of, each refused where it must be)."""
     keys, steps, values, others = run
+    if len(set(keys)) < len(keys):
+        return None  # a key twice in a bar: point by point (append_block refuses it)
     new = {q[0] for _, points in others for q in points if q[0] not in store._index}
     new.update(k for k in keys if k not in store._index)
     if not store.takes(sorted(new)):
