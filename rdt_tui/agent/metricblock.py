@@ -23,7 +23,8 @@ def append_block(
     """A run of bars appended column by column (C loops), with the rules of
     ``_append_points``: bar i's value of key j takes seq ``seq + i*m + j + 1``, and a bar
     of the same step as the one before it (or as its series' last point) replaces it.
-    None, having done nothing, when a key is a name the store would refuse. ``spans``: the
+    None, having done nothing, when a key is a name the store would refuse or is in the
+    bar twice (the second value replaces the first, point by point). ``spans``: the
     bars' first seqs as ``range(a, b, m)`` pieces, where other points sit between them."""
     keys, steps, values = block
     m, n = len(keys), len(steps)

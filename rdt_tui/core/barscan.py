@@ -13,7 +13,8 @@ the bar's postfix and nothing else in it counts. So the pattern admits only line
 
 - the text before ``n/total`` holds no ``/`` (the first ``/`` is the bar's, so the bar the
   line-by-line parser finds first is this one), ``n`` has at most 15 ASCII digits and no digit
-  or non-ASCII byte before it (``٣12/`` is step 312 to the reference);
+  or non-ASCII byte before it (``٣12/`` is step 312 to the reference), ``total`` at least one
+  (``5/ [`` is no bar);
 - no character that could start a project format's needle (``'`` of ``_sample_mse'``, ``I``
   of ``Iter``, ``[``/``]`` of ``][`` and ``[info]``, ``>`` of ``Validation Results >>>>``),
   no colour code (``\\x1b``) and no ``=`` appear before the postfix;

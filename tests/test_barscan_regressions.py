@@ -1,0 +1,67 @@
+"""Defects the review of the bytes parse (core/barscan.py, agent/metricblock.py) found, each the
+smallest case, held to the old line path (the splitter's lines, ``MetricParser(fast=False)``,
+the store fed the point list). tests/test_barscan_fuzz.py found them."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from rdt_tui.agent.metricstore import MetricStore
+from rdt_tui.core.lines import LineSplitter
+from rdt_tui.core.metrics import MetricParser
+
+BARS = b"".join(b"Steps: %d/90 [00:01, loss=0.%d]\r" % (i, i) for i in range(1, 80))
+
+
+def parse_both(data: bytes, fmt: str, max_line: int | None) -> tuple[Any, Any]:
+    """(the bytes path's points and state, the line path's), as the agent's watcher reads."""
+    old = MetricParser(fmt, fast=False)
+    want = old.parse_lines(LineSplitter(0, max_line).feed(data))
+    new = MetricParser(fmt)
+    got = new.parse_points(LineSplitter(0, max_line).feed_text(data)).to_list()
+    return (got, new.last_step, new._last_bar), (want, old.last_step, old._last_bar)
+
+
+def test_a_bar_without_a_total_is_no_bar() -> None:
+    # `5/ [` is no tqdm bar to the line path (n/total needs a digit after the slash); the
+    # bar pattern took it as one, its loss at step 5 (auto: at the step before, 79).
+    data = BARS + b"Steps: 5/ [00:01, loss=0.5]\n" + BARS
+    for fmt in ("auto", "rdt"):
+        got, want = parse_both(data, fmt, None)
+        assert got == want
+    got, _ = parse_both(BARS + b"Steps: 5/ [00:01, loss=0.5]\n", "auto", None)
+    assert got[0][-1] == ("loss", 0.5, 79) and got[1] == 79
+
+
+def test_no_plain_bar_where_max_line_cannot_hold_one() -> None:
+    # Keys longer than max_line leaves room for: the pattern's bound went to 0, not below,
+    # and took a 46-byte line as a bar where the splitter cuts it at 12 (no bar left).
+    key = b"a_very_long_key_name_x"
+    data = b"1/1 [, " + key + b"=1]\n"
+    data += b"".join(b"%d/1 [, %s=]\r" % (10**14 + i, key) for i in range(100))
+    got, want = parse_both(data, "auto", 12)
+    assert got == want
+    assert want[1] == 1  # the cut lines are no bars: the last step is the first line's
+
+
+def store_of(points: Any, directory: str) -> tuple[list[str], str]:
+    store = MetricStore(directory)
+    store.append(points, 1.0)
+    page, _ = store.since(0, 10**9)
+    store.close()
+    return list(store.names), json.dumps(page["series"])
+
+
+def test_a_key_twice_in_a_bar_is_stored_as_its_points_are(tmp_path: Any) -> None:
+    # `loss=0.1, loss=0.2`: two points of one name and step, the second replaces the first.
+    # The block append made the name twice and put both columns in one series.
+    data = b"".join(b"Steps: %d/100 [00:01, loss=0.%d, loss=0.%d]\r" % (i, i, i) for i in range(99))
+    lines = LineSplitter().feed(data)
+    want = store_of(MetricParser(fast=False).parse_lines(lines), str(tmp_path / "points"))
+    text = LineSplitter().feed_text(data)
+    got = store_of(MetricParser().parse_points(text), str(tmp_path / "run"))
+    assert got == want
+    assert got[0] == ["loss"]
+    str_path = store_of(MetricParser().parse_points(lines), str(tmp_path / "blocks"))
+    assert str_path == want  # a BarBlock of the str lines' fast path, too
