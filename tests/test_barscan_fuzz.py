@@ -27,7 +27,6 @@ import pytest
 from tqdm import tqdm
 
 from rdt_tui.agent import metricstore
-from rdt_tui.agent.follower import MAX_LINE
 from rdt_tui.agent.metricstore import MetricStore
 from rdt_tui.core import barscan, fastscan
 from rdt_tui.core.alerts import ALERT_WORDS, fatal_word
@@ -376,42 +375,3 @@ def test_real_tqdm_output_gives_what_the_line_path_gives(
         cuts = cuts_of(rng, data)
         check(data, "auto", cuts, rng.choice([None, 256 * 1024, 80]), tmp_path / str(n), rng)
     assert taken["bars"] > 1000, taken
-
-
-def bar_of_length(length: int, step: int, keys: tuple[str, ...], rng: random.Random) -> bytes:
-    """A plain bar ``length`` bytes long, the room spread over its five free stretches (the
-    text before n, the total, the text before the postfix, the values, the spaces after)."""
-    fixed = len(f"{step}/1 [") + sum(len(f", {k}=0.") for k in keys) + 1
-    room = max(length - fixed, 0)
-    roll = rng.random()
-    if roll < 0.3:  # all five about as long: the line is as long as the pattern allows
-        cuts = [room * i // 5 + rng.randint(-1, 1) for i in range(1, 5)]
-    elif roll < 0.6:  # and no spaces after: a cut line loses its postfix
-        cuts = [room * i // 4 + rng.randint(-1, 1) for i in range(1, 4)] + [room]
-    else:
-        cuts = sorted(rng.randrange(room + 1) for _ in range(4))
-    cuts = [min(max(x, 0), room) for x in cuts]
-    a, b, c, d, e = (max(y - x, 0) for x, y in zip([0, *cuts], [*cuts, room], strict=True))
-    values = [d // len(keys)] * len(keys)
-    values[0] += d - sum(values)
-    postfix = "".join(f", {k}=0.{'5' * v}" for k, v in zip(keys, values, strict=True))
-    line = f"{'S' * a}{step}/1{'0' * b} [{': ' * (c // 2)}{':' * (c % 2)}{postfix}]{' ' * e}"
-    return line.encode()[:length] if len(line) > length else line.encode()
-
-
-@pytest.mark.parametrize("max_line", [24, 40, 64, 100, 257, MAX_LINE])
-def test_bars_around_max_line_are_cut_as_the_splitter_cuts_them(
-    max_line: int, taken: dict[str, int], tmp_path: Any
-) -> None:
-    # A bar the splitter cuts (longer than max_line) is no plain bar: cut, its postfix is gone.
-    rng = random.Random(max_line)
-    count = 400 if max_line < 1000 else 40  # the agent's MAX_LINE: 256 KiB a line
-    for keys in [("loss",), ("loss", "lr"), ("a.b", "c", "d")]:
-        lines = [bar_of_length(min(max_line - 8, 200), 1, keys, rng)]  # the keys, learned here
-        for step in range(10**14, 10**14 + count):  # n as long as a plain bar's may be
-            length = max_line + rng.randint(-6, 6)
-            lines.append(bar_of_length(length, step, keys, rng))
-        data = b"\r".join(lines) + b"\n"
-        check(data, "auto", cuts_of(rng, data), max_line, tmp_path / "-".join(keys), rng)
-    if max_line >= 40:  # at 24 no bar fits beside its keys: every one is read line by line
-        assert taken["bars"] > count // 2, taken
