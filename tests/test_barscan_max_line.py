@@ -31,6 +31,8 @@ def bar_of_length(length: int, step: int, keys: tuple[str, ...], rng: random.Ran
     values = [d // len(keys)] * len(keys)
     values[0] += d - sum(values)
     postfix = "".join(f", {k}=0.{'5' * v}" for k, v in zip(keys, values, strict=True))
+    # `: ` before the postfix, not a letter: a long run of word characters in a bar's brackets
+    # costs the line-by-line parser's _POSTFIX quadratic time (minutes at 256 KiB).
     line = f"{'S' * a}{step}/1{'0' * b} [{': ' * (c // 2)}{':' * (c % 2)}{postfix}]{' ' * e}"
     return line.encode()[:length] if len(line) > length else line.encode()
 
