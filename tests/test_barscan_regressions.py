@@ -65,3 +65,16 @@ def test_a_key_twice_in_a_bar_is_stored_as_its_points_are(tmp_path: Any) -> None
     assert got[0] == ["loss"]
     str_path = store_of(MetricParser().parse_points(lines), str(tmp_path / "blocks"))
     assert str_path == want  # a BarBlock of the str lines' fast path, too
+
+
+def test_a_name_twice_in_a_gesturelsm_line_is_stored_as_its_points_are(tmp_path: Any) -> None:
+    # The generative format's fast path (core/fastscan.py) gives a BarBlock of the line's
+    # names: `loss` twice made the same two series as a tqdm bar's key twice.
+    data = b"".join(b" 09-09 | [001][%03d/311]  loss: 0.%d loss: 0.5\n" % (i, i) for i in range(99))
+    lines = LineSplitter().feed(data)
+    old = MetricParser("gesturelsm", fast=False).parse_lines(lines)
+    want = store_of(old, str(tmp_path / "points"))
+    text = LineSplitter().feed_text(data)
+    got = store_of(MetricParser("gesturelsm").parse_points(text), str(tmp_path / "blocks"))
+    assert got == want
+    assert got[0] == ["loss", "epoch"]
