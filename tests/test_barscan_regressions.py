@@ -78,3 +78,38 @@ def test_a_name_twice_in_a_gesturelsm_line_is_stored_as_its_points_are(tmp_path:
     got = store_of(MetricParser("gesturelsm").parse_points(text), str(tmp_path / "blocks"))
     assert got == want
     assert got[0] == ["loss", "epoch"]
+
+
+def test_a_bar_repainted_after_another_lines_point_of_its_name_is_a_new_point(
+    tmp_path: Any,
+) -> None:
+    # Bar 140, then an evaluation's loss at step 900, then bar 140 again with a new value: in
+    # line order the second bar 140 follows the step-900 point, so it replaces nothing; both
+    # bar 140 points stay (a repaint is judged between consecutive points of a series). The
+    # store already knows `loss` from the read before (the second read is the case).
+    reads = [[f"Steps: {i}/900 [00:01, loss=0.{i}]" for i in range(1, 71)]]
+    reads.append([f"Steps: {i}/900 [00:01, loss=0.{i}]" for i in range(71, 140)])
+    reads[1] += ["Steps: 140/900 [00:01, loss=0.5]", '{"loss": 0.3, "step": 900}']
+    reads[1] += ["Steps: 140/900 [00:01, loss=0.6]", "Steps: 141/900 [00:01, loss=0.7]"]
+    old, new = MetricParser(fast=False), MetricParser()
+    old_store, new_store = MetricStore(str(tmp_path / "old")), MetricStore(str(tmp_path / "new"))
+    for lines in reads:
+        data = "\r".join(lines).encode() + b"\n"
+        old_store.append(old.parse_lines(LineSplitter().feed(data)), 1.0)
+        new_store.append(new.parse_points(LineSplitter().feed_text(data)), 1.0)
+    got, want = new_store.since(0, 10**9)[0]["series"], old_store.since(0, 10**9)[0]["series"]
+    assert got == want
+    assert got["loss"]["step"][-4:] == [140, 900, 140, 141]
+
+
+def test_a_libero_line_read_at_its_first_epoch_whatever_its_digits() -> None:
+    # `١٢` is epoch 12 to the line-by-line parser (str's \d), which reads the line's first
+    # `[info] Epoch`. A bytes pattern (\d ASCII only) whose lead may pass that first one reads
+    # the second, epoch 9, instead. (On main: core/shapescan.py's LIBERO pattern.)
+    lines = [f"[info] Epoch: {i} | train loss: 0.5" for i in range(1, 80)]
+    lines[40] = "[info] Epoch: ١٢ | train loss: 0.5 | time: 1 [info] Epoch: 9 | train loss: 1"
+    data = "\n".join(lines).encode() + b"\n"
+    want = MetricParser("libero", fast=False).parse_lines(LineSplitter().feed(data))
+    got = MetricParser("libero").parse_points(LineSplitter().feed_text(data)).to_list()
+    assert [repr(tuple(p)) for p in got] == [repr(tuple(p)) for p in want]
+    assert ("train_loss", 0.5, 12) in want
