@@ -29,6 +29,8 @@ def append_block(
     m, n = len(keys), len(steps)
     if not n:
         return seq
+    if len(set(keys)) < m:
+        return None  # a key twice in a bar (`loss=1, loss=2`): the second replaces the first
     if spans is None:
         spans = [(seq + 1, seq + 1 + n * m)]
     if not _add_keys(store, keys, new_names):
@@ -114,6 +116,8 @@ def append_run(
     (the run then goes in as the blocks and points it is made of, each refused where it
     must be)."""
     keys, steps, values, others = run
+    if len(set(keys)) < len(keys):
+        return None  # a key twice in a bar: point by point (append_block refuses it)
     index = store._index
     new_others = {q[0] for _, points in others for q in points if q[0] not in index}
     new = new_others | {k for k in keys if k not in index}
@@ -147,15 +151,15 @@ def append_run(
     done = 0  # the shared keys' bars appended
     for (bar, points), before in zip(others, starts):
         if shared and bar > done and not shared.isdisjoint(q[0] for q in points):
+            part = _repaints(steps[done:bar])  # a repaint only within the piece
             for name, col, seqs in pieces:
-                part = keep[done:bar] if keep is not None else None
                 _append_series(
                     store, name, steps[done:bar], col[done:bar], seqs[done:bar], part, changed
                 )
             done = bar
         store._append_points(points, before, changed, new_names)
+    part = _repaints(steps[done:])
     for name, col, seqs in pieces:
-        part = keep[done:] if keep is not None else None
         _append_series(store, name, steps[done:], col[done:], seqs[done:], part, changed)
     return cursor
 

@@ -13,7 +13,8 @@ the bar's postfix and nothing else in it counts. So the pattern admits only line
 
 - the text before ``n/total`` holds no ``/`` (the first ``/`` is the bar's, so the bar the
   line-by-line parser finds first is this one), ``n`` has at most 15 ASCII digits and no digit
-  or non-ASCII byte before it (``٣12/`` is step 312 to the reference);
+  or non-ASCII byte before it (``٣12/`` is step 312 to the reference), ``total`` at least one
+  (``5/ [`` is no bar);
 - no character that could start a project format's needle (``'`` of ``_sample_mse'``, ``I``
   of ``Iter``, ``[``/``]`` of ``][`` and ``[info]``, ``>`` of ``Validation Results >>>>``),
   no colour code (``\\x1b``) and no ``=`` appear before the postfix;
@@ -54,9 +55,10 @@ _WORDS = frozenset([b"nan", b"NaN", b"NAN", b"inf", b"Inf", b"INF"])
 _PATTERNS: "Dict[Tuple[Tuple[str, ...], Optional[int]], re.Pattern[bytes]]" = {}
 
 
-def _pattern(keys: Tuple[str, ...], max_line: Optional[int]) -> "re.Pattern[bytes]":
+def _pattern(keys: Tuple[str, ...], max_line: Optional[int]) -> "Optional[re.Pattern[bytes]]":
     """The splitting pattern of a chunk whose bars carry ``keys``. Its five free stretches
-    are bounded so that no line longer than ``max_line`` bytes is taken as a plain bar."""
+    are bounded so that no line longer than ``max_line`` bytes is taken as a plain bar; None
+    when even the fixed part of such a bar (20 bytes and the keys) is longer: each is cut."""
     pat = _PATTERNS.get((keys, max_line))
     if pat is not None:
         return pat
@@ -66,11 +68,14 @@ def _pattern(keys: Tuple[str, ...], max_line: Optional[int]) -> "re.Pattern[byte
     if max_line is None:
         each = vals = b"*"
     else:
-        free = max(max_line - 20 - sum(map(len, literal)), 0) // 5
+        room = max_line - 20 - sum(map(len, literal))
+        if room < 0:
+            return None
+        free = room // 5
         each, vals = b"{0,%d}" % free, b"{0,%d}" % (free // len(keys))
     postfix = b"".join(lit + rb"([^\r\n\],]" + vals + b")" for lit in literal)
     pat = _PATTERNS[(keys, max_line)] = re.compile(
-        rb"(?:\r\n?|\n)[^\r\n/\x1b\[\]'>I=]" + each + rb"(?<![\d\x80-\xff])(\d{1,15})/\d" + each
+        rb"(?:\r\n?|\n)[^\r\n/\x1b\[\]'>I=]" + each + rb"(?<![\d\x80-\xff])(\d{1,15})/\d\d" + each
         + rb" \[[^\r\n\[\]=\x1b'>I]" + each + postfix + rb"\] " + each + rb"(?=[\r\n]|\Z)"
     )  # fmt: skip
     return pat
@@ -103,8 +108,11 @@ def parse_bytes(
     collecting = gc.isenabled()
     gc.disable()  # millions of short-lived objects and no cycles: the collector only costs
     try:
+        pattern = _pattern(keys, max_line)
+        if pattern is None:
+            return False  # no bar with these keys fits in a line: every one is cut
         try:
-            parts = _pattern(keys, max_line).split(b"\n" + data)
+            parts = pattern.split(b"\n" + data)
         except MemoryError:
             return False  # nothing done yet: line by line, each line gives what it can
         stride = len(keys) + 2

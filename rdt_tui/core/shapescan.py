@@ -35,6 +35,8 @@ def _split_pattern(pattern: "re.Pattern[str]") -> "re.Pattern[bytes]":
         if not (src.startswith("(?:") and src.endswith(_ANY_LINE)):
             raise ValueError(f"not a whole-line shape: {src!r}")
         body = src[3 : -len(_ANY_LINE)]
+        # A lazy lead (LIBERO's) must not pass an earlier match that str's \d or \s takes.
+        body = body.replace("[^\\n]*?", "[^\\n\\x80-\\xff]*?")
         body = body.replace("[^\\S\\n]", "[^\\S\\r\\n]").replace("[^\\n", "[^\\r\\n")
         if len(_BYTES) > 32:
             _BYTES.clear()
