@@ -33,7 +33,7 @@ class ParseState(Protocol):
 
 Matcher = Callable[[str, ParseState], Optional[List[MetricPoint]]]
 
-_NUM = r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?|nan|inf|-inf"
+_NUM = r"[-+]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?|nan|inf|-inf"  # see _NUMBER
 _RVQ = re.compile(r"(Warmup|Train)\. Iter (\d+) :(.*)")
 _RVQ_FIELDS = re.compile(r"(lr|Commit\.|PPL\.|Recons\.)\s+(" + _NUM + r")")
 _GEN = re.compile(r"\[(\d{3,})\]\[(\d+)/(\d+)\]\s+(.*)")

@@ -12,8 +12,15 @@ from .points import MetricPoint
 STEP_KEYS = ("global_step", "step", "iteration", "iter", "it")
 _STEP_KEY_SET = frozenset(STEP_KEYS)
 
-_NUMBER = r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?|[-+]?(?:nan|NaN|NAN|inf|Inf|INF)"
-_POSTFIX = re.compile(r"([A-Za-z_][\w./-]*)=(" + _NUMBER + r")(?=,|$)")
+# `\d+(?:\.\d*)?` is the language of `\d+\.?\d*` without its two ways of splitting a run of
+# digits, which a long run made quadratic (a 16 KiB number before a failing lookahead: 8 s).
+_NUMBER = r"[-+]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?|[-+]?(?:nan|NaN|NAN|inf|Inf|INF)"
+# A key starts only where a run of name characters does (the first letter or `_` of the run:
+# where the search used to start it), so a long run is scanned once, not once per character
+# (64 KiB of letters in a bar's brackets took 19 s).
+_POSTFIX = re.compile(
+    r"(?<![\w./-])(?:[^\W_A-Za-z]|[./-])*([A-Za-z_][\w./-]*)=(" + _NUMBER + r")(?=,|$)"
+)
 _ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 
 # Where the parser puts points: a list, or the fast path's ParsedPoints (append, extend).
