@@ -36,7 +36,7 @@ import gc
 import re
 from itertools import accumulate, compress
 from operator import eq, not_
-from typing import Dict, List, Optional, Set, Tuple, Union
+from typing import Any, Callable, Dict, List, Optional, Set, Tuple, TypeVar, Union
 
 from .logtext import count_lines, segment_lines
 from .metricsyntax import _ANSI, _POSTFIX, LineParser
@@ -53,6 +53,7 @@ _MAYBE_BAR = re.compile(r"\d/\d+ \[")
 _NUMBER_CHARS = b".eE+-"
 _WORDS = frozenset([b"nan", b"NaN", b"NAN", b"inf", b"Inf", b"INF"])
 _PATTERNS: "Dict[Tuple[Tuple[str, ...], Optional[int]], re.Pattern[bytes]]" = {}
+_N = TypeVar("_N", int, float)
 
 
 def _pattern(keys: Tuple[str, ...], max_line: Optional[int]) -> "Optional[re.Pattern[bytes]]":
@@ -332,13 +333,18 @@ def _keep(
 
 
 def _floats(col: List[bytes]) -> List[float]:
-    """``float`` of every value; a column of few distinct values (a learning rate printed the
-    same for thousands of steps) converts each distinct value once. Its first values say
-    which (a loss column of all-new values would pay the dict for nothing)."""
+    return numbers(col, float)
+
+
+def numbers(col: "List[Any]", make: "Callable[[Any], _N]") -> "List[_N]":
+    """``make`` (``int`` or ``float``) of every value; a column of few distinct values (a
+    learning rate printed the same for thousands of steps, an epoch) converts each distinct
+    value once. Its first values say which (a loss column of all-new values would pay the
+    dict for nothing)."""
     if len(col) >= 256 and len(set(col[:256])) <= 64:
-        distinct = dict.fromkeys(col)
+        distinct: "Dict[Any, Any]" = dict.fromkeys(col)
         if len(distinct) * 4 <= len(col):
             for v in distinct:
-                distinct[v] = float(v)
-            return list(map(distinct.__getitem__, col))  # type: ignore[arg-type]
-    return list(map(float, col))
+                distinct[v] = make(v)
+            return list(map(distinct.__getitem__, col))
+    return list(map(make, col))

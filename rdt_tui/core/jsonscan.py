@@ -21,6 +21,7 @@ import re
 from itertools import compress
 from typing import Dict, List, Optional, Tuple, Union
 
+from .barscan import numbers
 from .logtext import count_lines, segment_lines
 from .metricsyntax import _STEP_KEY_SET, STEP_KEYS, LineParser
 from .parsed import BarRun, ParsedPoints, run_points
@@ -106,10 +107,10 @@ def parse_json_bytes(
             return False
         last = segs[-1]  # the chunk's last terminator ends its last line and opens none
         segs[-1] = last[: -2 if last.endswith(b"\r\n") else -1]
-        steps = list(map(int, parts[1 + step_at :: stride]))
+        steps = list(map(int, parts[1 + step_at :: stride]))  # a step a line: no repeats
         names = [k for k in keys if k not in _STEP_KEY_SET]
         columns = [
-            list(map(float, parts[1 + i :: stride]))
+            numbers(parts[1 + i :: stride], float)
             for i, k in enumerate(keys)
             if k not in _STEP_KEY_SET
         ]

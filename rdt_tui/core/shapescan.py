@@ -14,6 +14,7 @@ import re
 from operator import add, mul
 from typing import Dict, List, Optional, Tuple, Union
 
+from .barscan import numbers
 from .jsonscan import other_points
 from .logtext import count_lines
 from .metricsyntax import LineParser
@@ -105,7 +106,7 @@ def _columns(
     firsts: List[bytes] = parts[1::stride]  # type: ignore[assignment]
     if max(map(len, firsts)) > 15:
         return None  # a step as_step must judge
-    steps = list(map(int, firsts))
+    steps = numbers(firsts, int)
     epochs: List[int] = []
     if gen:  # the step is epoch * len + it: iterations since the start
         its: List[bytes] = parts[2::stride]  # type: ignore[assignment]
@@ -114,14 +115,14 @@ def _columns(
         if max(map(len, lens)) > 15 - widest or max(map(len, its)) > 15:
             return None  # a step beyond 2 * 10**15
         epochs = steps
-        steps = list(map(add, map(mul, epochs, map(int, lens)), map(int, its)))
+        steps = list(map(add, map(mul, epochs, numbers(lens, int)), numbers(its, int)))
         fields = (*fields, ("epoch", -1))
     names: List[str] = []
     columns: List[List[float]] = []
     for name, group in fields:
         if group < 0:  # the epoch, as the matcher gives it: float(str(int(epoch)))
             names.append(name)
-            columns.append(list(map(float, epochs)))
+            columns.append(numbers(epochs, float))
             continue
         col = parts[1 + group :: stride]  # a field names its findall index: group - 1
         if None in col:  # an optional field
@@ -129,5 +130,5 @@ def _columns(
                 return None  # in some lines only: line by line
             continue
         names.append(name)
-        columns.append(list(map(float, col)))  # type: ignore[arg-type]
+        columns.append(numbers(col, float))
     return steps, tuple(names), columns
