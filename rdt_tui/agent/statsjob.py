@@ -26,7 +26,6 @@ import os
 import sys
 import threading
 from concurrent.futures import ThreadPoolExecutor
-from itertools import repeat
 from typing import Any, Dict, List, Optional, Tuple
 
 from .files import safe_glob
@@ -114,9 +113,9 @@ def compute(
             local.work = Work(np)
         return fused_part(x, divide, np, local.work)
 
-    # With two workers, each block's two halves are reduced at once (numpy's loops release
-    # the GIL); the parts are merged in order. One worker reads and reduces in this thread.
-    pool = ThreadPoolExecutor(max_workers=workers) if workers > 1 else None
+    # With two workers, a second thread reduces the first half of each block while this one
+    # reduces the second (numpy's loops release the GIL); the parts are merged in order.
+    pool = ThreadPoolExecutor(max_workers=1) if workers > 1 else None
     try:
         for ep, r0, x in blocks(files, keys, chunk_rows, np, counts):
             if divide is None and scale:
@@ -125,7 +124,9 @@ def compute(
             half = x.shape[0] // 2 // FOLD * FOLD
             if pool is not None and half >= 4 * FOLD:
                 starts: List[int] = [0, half]
-                parts = list(pool.map(fused, [x[:half], x[half:]], repeat(use)))
+                first = pool.submit(fused, x[:half], use)
+                second = fused(x[half:], use)
+                parts = [first.result(), second]
             else:
                 starts, parts = [0], [fused(x, use)]
             for b0, b1, part in zip(starts, [*starts[1:], x.shape[0]], parts):

@@ -1,0 +1,144 @@
+"""The statistics job's fused pass (``agent/statsfused.py``) against a straightforward numpy
+computation: the minimum and maximum come from integer reductions of the float bits, and the
+entries within EPS of zero are found from the smallest value on each side of zero, so every
+sign pattern is checked: all positive, all negative, mixed, signed zeros, entries near zero on
+one side only, exactly at EPS, subnormals; at every size (no fold, a fold with rows left over,
+several sub-blocks), with and without a scale (a negative factor too); NaN, Inf and overflow
+leave the fused pass; and the whole job gives the same with one worker and with two."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from rdt_tui.agent import statsfused, statsread
+from rdt_tui.agent.statsjob import compute
+
+np = pytest.importorskip("numpy")
+h5py = pytest.importorskip("h5py")
+
+EPS = 1e-8
+
+
+def signs(rows: int, seed: int) -> Any:
+    """Columns, one per case the bits must get right."""
+    rng = np.random.default_rng(seed)
+    x = np.empty((rows, 16))
+    away = rng.uniform(1e-3, 2.0, rows) * rng.choice([-1.0, 1.0], rows)  # nothing near zero
+    x[:, 0] = rng.normal(0, 0.5, rows)
+    x[:, 1] = 1.0 + np.abs(rng.normal(0, 0.5, rows))  # all positive
+    x[:, 2] = -1.0 - np.abs(rng.normal(0, 0.5, rows))  # all negative
+    x[:, 3] = rng.choice([0.0, -0.0], rows)  # signed zeros only
+    x[:, 4] = np.abs(away)
+    x[rows // 2, 4] = 0.0  # positive, one +0
+    x[:, 5] = -np.abs(away)
+    x[rows // 3, 5] = -0.0  # negative, one -0
+    x[:, 6] = away
+    x[rows // 5 :: 97, 6] = -5e-9  # near zero below only
+    x[:, 7] = away
+    x[rows // 7 :: 89, 7] = 5e-9  # near zero above only
+    x[:, 8] = away
+    x[::13, 8] = EPS  # exactly EPS: counted as zero
+    x[1::13, 8] = -EPS
+    x[2::13, 8] = EPS * (1 + 1e-12)  # just above: not zero, though within the margin
+    x[:, 9] = away
+    x[::11, 9] = 5e-324  # subnormals
+    x[1::11, 9] = -5e-324
+    x[:, 10] = -np.abs(away)
+    x[::3, 10] = -5e-9  # all negative, its largest near zero
+    x[:, 11] = rng.uniform(1e-9, 9e-9, rows)  # all positive, all below EPS: nz 0
+    x[:, 12] = 3.25  # constant
+    x[:, 13] = 1000.0 + rng.normal(0, 1e-2, rows)  # |mean| >> std: centred
+    x[:, 14] = away * 1e-7  # mixed, near zero on both sides somewhere
+    x[:, 15] = -np.abs(away)
+    x[rows // 4, 15] = 0.0  # negative, its maximum +0
+    return x
+
+
+def reference(x: Any) -> dict[str, Any]:
+    mask = np.abs(x) > EPS
+    z = np.where(mask, x, 0.0)
+    mean = x.mean(0)
+    return {
+        "n": x.shape[0],
+        "mean": mean,
+        "m2": ((x - mean) ** 2).sum(0),
+        "sum": x.sum(0),
+        "sum_z": z.sum(0),
+        "sumsq_z": (z**2).sum(0),
+        "nz": mask.sum(0),
+        "min": x.min(0),
+        "max": x.max(0),
+    }
+
+
+def same(got: dict[str, Any], ref: dict[str, Any]) -> None:
+    assert got["n"] == ref["n"]
+    np.testing.assert_array_equal(got["nz"], ref["nz"])
+    np.testing.assert_array_equal(got["min"], ref["min"])
+    np.testing.assert_array_equal(got["max"], ref["max"])
+    for key in ("mean", "sum", "sum_z", "sumsq_z"):
+        np.testing.assert_allclose(got[key], ref[key], rtol=1e-11, atol=1e-300, err_msg=key)
+    np.testing.assert_allclose(got["m2"], ref["m2"], rtol=1e-7, atol=1e-20, err_msg="m2")
+
+
+@pytest.mark.parametrize("rows", [7, 1_023, 1_024, 5_000, 40_003])
+def test_every_sign_pattern_equals_numpy(rows: int) -> None:
+    x = signs(rows, rows)
+    got = statsfused.fused_part(x, None, np, statsfused.Work(np))
+    assert got is not None
+    same(got, reference(x))
+
+
+@pytest.mark.parametrize("rows", [900, 40_003])
+def test_a_scale_with_a_negative_factor_equals_numpy(rows: int) -> None:
+    x = signs(rows, 3)
+    divide = np.ones(x.shape[1])
+    divide[[0, 2, 6, 8]] = [-2.0, 4.7908, -0.5, 3.0]
+    got = statsfused.fused_part(x, divide, np, statsfused.Work(np))
+    assert got is not None
+    same(got, reference(x / divide))
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf, 1e300])
+def test_nan_inf_and_overflow_leave_the_fused_pass(bad: float) -> None:
+    x = signs(5_000, 4)
+    x[4_321, 0] = bad
+    x[4_322, 0] = bad
+    assert statsfused.fused_part(x, None, np, statsfused.Work(np)) is None
+
+
+def test_one_work_serves_blocks_of_every_size_in_turn() -> None:
+    work = statsfused.Work(np)
+    for rows in (40_003, 7, 5_000, 1_024, 40_003):
+        x = signs(rows, rows + 1)
+        got = statsfused.fused_part(x, None, np, work)
+        assert got is not None
+        same(got, reference(x))
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_the_job_equals_numpy_with_one_worker_and_with_two(
+    tmp_path: Any, monkeypatch: Any, workers: int
+) -> None:
+    monkeypatch.setattr(statsread, "BLOCK_BYTES", 1 << 20)  # several mapped blocks a file
+    parts = [signs(30_000, 5), signs(17_000, 6)]
+    for i, x in enumerate(parts):
+        with h5py.File(str(tmp_path / f"ep{i}.hdf5"), "w") as f:
+            f.create_dataset("observations/qpos", data=x, chunks=(2_048, 16))
+    got = compute(str(tmp_path), "*.hdf5", ["observations/qpos"], workers=workers)
+    x = np.concatenate(parts)
+    ref = reference(x)
+    assert got["rows"] == x.shape[0]
+    np.testing.assert_array_equal(got["min"], ref["min"])
+    np.testing.assert_array_equal(got["max"], ref["max"])
+    np.testing.assert_allclose(got["mean"], ref["mean"], rtol=1e-11, atol=1e-300)
+    np.testing.assert_allclose(got["std_plain"], x.std(0), rtol=1e-9, atol=1e-300)
+    nz = np.maximum(ref["nz"], 1)
+    rdt = ref["sumsq_z"] / nz - (ref["sum_z"] / x.shape[0]) ** 2 * (x.shape[0] / nz)
+    want = np.sqrt(np.maximum(rdt, 0))
+    rtol = np.full(x.shape[1], 1e-9)
+    rtol[13] = 1e-3  # RDT's own formula cancels there (mean 1000, std 0.01)
+    for got_i, want_i, r in zip(got["std_rdt"], want, rtol, strict=True):
+        assert got_i == pytest.approx(want_i, rel=r, abs=1e-300)
