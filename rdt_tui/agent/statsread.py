@@ -33,17 +33,26 @@ class Episode:
 
 
 def matches(group: Any, parts: List[str], prefix: str = "") -> List[str]:
-    """Paths in ``group`` matching ``parts`` (``*`` matches every member at that level)."""
+    """Paths in ``group`` matching ``parts`` (``*`` matches every member at that level). The
+    names up to the next ``*`` are looked up as one path (each level costs h5py ~40 us)."""
     if not parts:
         return [prefix]
-    head, rest = parts[0], parts[1:]
-    names = sorted(group.keys()) if head == "*" else [head]
-    out: List[str] = []
-    for name in names:
+    if parts[0] != "*":
+        n = parts.index("*") if "*" in parts else len(parts)
+        name = "/".join(parts[:n])
         if name not in group:
-            continue
+            return []
         path = prefix + "/" + name if prefix else name
-        out.extend(matches(group[name], rest, path) if rest else [path])
+        return matches(group[name], parts[n:], path) if n < len(parts) else [path]
+    out: List[str] = []
+    for name in sorted(group.keys()):
+        path = prefix + "/" + name if prefix else name
+        if len(parts) == 1:
+            out.append(path)
+            continue
+        member = group[name]
+        if hasattr(member, "keys"):  # a group: a dataset holds no path below it
+            out.extend(matches(member, parts[1:], path))
     return out
 
 
@@ -84,13 +93,22 @@ class _Raw:
         return out
 
 
-def _raw(fh: Any, d: Any, size: int, np: Any) -> Optional[_Raw]:
-    """The raw reader of ``d``, or None when its bytes are not plain rows in the file."""
+def _plain_file(fh: Any) -> bool:
+    """Whether the file's bytes are where HDF5 says: the default driver, no user block."""
+    try:
+        return bool(fh.driver == "sec2" and not fh.userblock_size)
+    except (AttributeError, TypeError, ValueError, OSError):
+        return False
+
+
+def _raw(d: Any, size: int, np: Any) -> Optional[_Raw]:
+    """The raw reader of ``d`` (in a plain file, see ``_plain_file``), or None when its bytes
+    are not plain rows in the file."""
     import h5py
 
     try:
         dtype = d.dtype  # h5py builds it anew at every access
-        if fh.driver != "sec2" or fh.userblock_size or dtype.kind not in "fiu":
+        if dtype.kind not in "fiu":
             return None
         if not dtype.isnative or d.size * dtype.itemsize < RAW_MIN_BYTES:
             return None
@@ -193,6 +211,7 @@ def blocks(
             raise StatsError(f"{path} is not a readable HDF5 file: {exc}") from None
         fd: Optional[int] = None
         try:
+            plain, size = _plain_file(fh), os.path.getsize(path)
             per_key = [matches(fh, k.strip("/").split("/")) for k in keys]
             for k, found in zip(keys, per_key):
                 if not found:
@@ -209,8 +228,8 @@ def blocks(
                 width = sum(int(np.prod(d.shape[1:], dtype=np.int64)) for d in datasets)
                 step = aligned_step(datasets[0], chunk_rows or BLOCK_BYTES // (8 * max(1, width)))
                 raw = None
-                if len(datasets) == 1:
-                    raw = _raw(fh, datasets[0], os.path.getsize(path), np)
+                if len(datasets) == 1 and plain:
+                    raw = _raw(datasets[0], size, np)
                 for r0 in range(0, rows, step):
                     r1 = min(rows, r0 + step)
                     extents = raw.extents(r0, r1) if raw is not None else None

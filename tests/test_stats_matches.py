@@ -1,0 +1,44 @@
+"""The statistics job's key patterns (``statsread.matches``): names between wildcards are
+looked up as one path, and ``*`` lists a level; a missing name matches nothing, and a dataset
+at a ``*`` level with names below it is passed over (it holds no path below it)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from rdt_tui.agent.statsread import matches
+
+h5py = pytest.importorskip("h5py")
+
+
+def test_wildcards_and_literal_runs(tmp_path: Any) -> None:
+    with h5py.File(str(tmp_path / "a.hdf5"), "w") as f:
+        for demo in ("demo_1", "demo_0", "demo_10"):
+            f[f"data/{demo}/obs/joint_states"] = [[0.0]]
+            f[f"data/{demo}/obs/arm/0/q"] = [[0.0]]
+            f[f"data/{demo}/obs/arm/1/q"] = [[0.0]]
+        f["data/demo_2/actions"] = [[0.0]]  # no obs below it
+        f["data/mask"] = [1, 2, 3]  # a dataset at the * level
+        f["observations/qpos"] = [[0.0]]
+    with h5py.File(str(tmp_path / "a.hdf5"), "r") as f:
+        assert matches(f, ["observations", "qpos"]) == ["observations/qpos"]
+        assert matches(f, ["observations", "nothing"]) == []
+        assert matches(f, ["nothing", "qpos"]) == []
+        assert matches(f, ["data", "*", "obs", "joint_states"]) == [
+            "data/demo_0/obs/joint_states",
+            "data/demo_1/obs/joint_states",
+            "data/demo_10/obs/joint_states",
+        ]
+        assert matches(f, ["data", "*", "obs", "arm", "*", "q"]) == [
+            f"data/{demo}/obs/arm/{i}/q" for demo in ("demo_0", "demo_1", "demo_10") for i in "01"
+        ]
+        assert matches(f, ["data", "*"]) == [
+            "data/demo_0",
+            "data/demo_1",
+            "data/demo_10",
+            "data/demo_2",
+            "data/mask",
+        ]
+        assert matches(f, ["*", "qpos"]) == ["observations/qpos"]
