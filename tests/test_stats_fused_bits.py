@@ -8,6 +8,8 @@ leave the fused pass; and the whole job gives the same with one worker and with 
 
 from __future__ import annotations
 
+import json
+import threading
 from typing import Any
 
 import pytest
@@ -142,3 +144,37 @@ def test_the_job_equals_numpy_with_one_worker_and_with_two(
     rtol[13] = 1e-3  # RDT's own formula cancels there (mean 1000, std 0.01)
     for got_i, want_i, r in zip(got["std_rdt"], want, rtol, strict=True):
         assert got_i == pytest.approx(want_i, rel=r, abs=1e-300)
+
+
+def test_one_worker_and_two_give_the_same_bits(tmp_path: Any, monkeypatch: Any) -> None:
+    monkeypatch.setattr(statsread, "BLOCK_BYTES", 1 << 20)
+    for i, x in enumerate([signs(30_000, 7), signs(17_000, 8)]):
+        with h5py.File(str(tmp_path / f"ep{i}.hdf5"), "w") as f:
+            f.create_dataset("observations/qpos", data=x, chunks=(2_048, 16))
+    one = compute(str(tmp_path), "*.hdf5", ["observations/qpos"], workers=1)
+    two = compute(str(tmp_path), "*.hdf5", ["observations/qpos"], workers=2)
+    assert json.dumps(one) == json.dumps(two)
+
+
+def test_the_helper_does_each_sub_block_once_and_raises_what_it_raised() -> None:
+    helper = statsfused.Helper()
+    try:
+        for count in (0, 1, 2, 500):
+            done: list[int] = []
+            helper.run(count, done.append)
+            assert sorted(done) == list(range(count))
+        main, tried = threading.get_ident(), threading.Event()
+
+        def fails_in_the_helper(j: int) -> None:
+            if threading.get_ident() != main:
+                tried.set()
+                raise ValueError(f"sub-block {j}")
+            tried.wait(10)  # until the helper has taken one
+
+        with pytest.raises(ValueError, match="sub-block"):
+            helper.run(200, fails_in_the_helper)
+        done = []
+        helper.run(50, done.append)  # and it serves the next block as before
+        assert sorted(done) == list(range(50))
+    finally:
+        helper.close()

@@ -21,7 +21,10 @@ No NaN reaches those: a NaN or Inf makes the sums non-finite, and the block then
 exact path (``statsjob._exact_part``), which also masks the entries near zero, as here.
 """
 
-from typing import Any, Dict, Optional, Tuple
+import itertools
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, Callable, Dict, Optional, Tuple
 
 EPS = 1e-8
 FOLD = 256  # rows laid side by side
@@ -62,18 +65,72 @@ class Work:
         return self.scratch[:n]
 
 
-def _reduced(x: Any, np: Any, work: Work) -> Tuple[Any, Any, Any, Any, Any, Any]:
+class Helper:
+    """A second thread that reduces sub-blocks beside this one (numpy's reductions release the
+    GIL). Whichever thread is free takes the next sub-block, so a core busy with other work
+    costs at most the one sub-block it holds; each result has its own slot, so the statistics
+    are the same bit for bit whoever reduced what."""
+
+    def __init__(self) -> None:
+        self.pool = ThreadPoolExecutor(max_workers=1)
+        self.cond = threading.Condition()
+        self.busy = 0  # sub-blocks the helper holds
+        self.error: Optional[BaseException] = None
+
+    def run(self, count: int, one: Callable[[int], None]) -> None:
+        """``one(0)`` .. ``one(count - 1)``, each once, shared with the helper; returns when
+        all are done (raising what the helper raised)."""
+        claims = itertools.count()
+
+        def take(helper: bool) -> None:
+            while True:
+                with self.cond:
+                    j = next(claims)
+                    if j >= count or (helper and self.error is not None):
+                        return
+                    self.busy += helper
+                try:
+                    one(j)
+                except BaseException as exc:
+                    if not helper:
+                        raise
+                    with self.cond:
+                        self.error = exc  # raised in this thread once the rest is done
+                    return
+                finally:
+                    if helper:
+                        with self.cond:
+                            self.busy -= 1
+                            self.cond.notify_all()
+
+        self.pool.submit(take, True)  # a late start finds the claims used up and returns
+        take(False)
+        with self.cond:
+            while self.busy:
+                self.cond.wait()
+            error, self.error = self.error, None
+        if error is not None:
+            raise error
+
+    def close(self) -> None:
+        self.pool.shutdown()
+
+
+def _reduced(
+    x: Any, np: Any, work: Work, helper: Optional[Helper] = None
+) -> Tuple[Any, Any, Any, Any, Any, Any]:
     """Per dimension of ``x``: sum, sum of squares, and the int64 min and max and uint64 min
-    and max of its bytes."""
+    and max of its bytes; the sub-blocks shared with ``helper`` when given."""
     n, width = x.shape
     fold = FOLD if n >= 4 * FOLD else 1  # a short block is not worth the fold
     head = n - n % fold
     k = fold * width
     w = x[:head].reshape(head // fold, k)
-    step = max(1, SUB_BYTES // (8 * k))
+    step = max(1, SUB_BYTES // (8 * max(1, k)))
     nsub = -(-w.shape[0] // step)
     f, i, u, ones = work.arrays(nsub, step, k)
-    for j in range(nsub):
+
+    def one(j: int) -> None:
         b = w[j * step : (j + 1) * step]
         np.dot(ones[: b.shape[0]], b, out=f[0, j])
         np.einsum("ij,ij->j", b, b, out=f[1, j])
@@ -82,6 +139,12 @@ def _reduced(x: Any, np: Any, work: Work) -> Tuple[Any, Any, Any, Any, Any, Any]
         np.maximum.reduce(bi, axis=0, out=i[1, j])
         np.minimum.reduce(bu, axis=0, out=u[0, j])
         np.maximum.reduce(bu, axis=0, out=u[1, j])
+
+    if helper is not None and nsub > 1:
+        helper.run(nsub, one)
+    else:
+        for j in range(nsub):
+            one(j)
     if nsub > 1:  # the sub-blocks, then the FOLD rows side by side, each folded once
         fk = np.add.reduce(f[:, :nsub], axis=1)
         lo_i, hi_i = np.minimum.reduce(i[0, :nsub]), np.maximum.reduce(i[1, :nsub])
@@ -118,13 +181,15 @@ def _min_max(lo_i: Any, hi_i: Any, lo_u: Any, hi_u: Any, np: Any) -> Tuple[Any, 
     return lo, hi
 
 
-def fused_part(x: Any, divide: Any, np: Any, work: Work) -> Optional[Dict[str, Any]]:
+def fused_part(
+    x: Any, divide: Any, np: Any, work: Work, helper: Optional[Helper] = None
+) -> Optional[Dict[str, Any]]:
     """The summary ``statsjob._merge`` takes of one block of rows, or None when its sums
     are not finite (NaN, Inf or an overflow): the exact path then names or handles them.
     ``divide`` (or None) divides each dimension (the job's scale), applied to the results.
     Only dimensions that hold an entry within EPS of zero are masked, on a narrow copy."""
     n, width = x.shape
-    s, q, lo_i, hi_i, lo_u, hi_u = _reduced(x, np, work)
+    s, q, lo_i, hi_i, lo_u, hi_u = _reduced(x, np, work, helper)
     if not (np.isfinite(s).all() and np.isfinite(q).all()):
         return None
     lo, hi = _min_max(lo_i, hi_i, lo_u, hi_u, np)

@@ -24,12 +24,10 @@ that holds one (with the first file and row), and computes nothing.
 import json
 import os
 import sys
-import threading
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Dict, List, Optional, Tuple
 
 from .files import safe_glob
-from .statsfused import EPS, FOLD, Work, fused_part, piece_rows
+from .statsfused import EPS, Helper, Work, fused_part, piece_rows
 from .statsread import StatsError, blocks
 
 WORKERS = min(2, os.cpu_count() or 1)
@@ -106,49 +104,34 @@ def compute(
     counts = {"episodes": 0}
     bad: Dict[Tuple[str, int], List[Any]] = {}  # (key, dim) -> [count, first file and row]
     divide: Any = None
-    local = threading.local()
-
-    def fused(x: Any, divide: Any) -> Optional[Dict[str, Any]]:
-        if not hasattr(local, "work"):  # each thread its own scratch
-            local.work = Work(np)
-        return fused_part(x, divide, np, local.work)
-
-    # With two workers, a second thread reduces the first half of each block while this one
-    # reduces the second (numpy's loops release the GIL); the parts are merged in order.
-    pool = ThreadPoolExecutor(max_workers=1) if workers > 1 else None
+    work = Work(np)
+    # With two workers, a second thread takes sub-blocks of each block beside this one.
+    helper = Helper() if workers > 1 else None
     try:
         for ep, r0, x in blocks(files, keys, chunk_rows, np, counts):
             if divide is None and scale:
                 divide = _scale_vector(scale, x.shape[1], np)
             use = divide if divide is not None and divide.shape[0] == x.shape[1] else None
-            half = x.shape[0] // 2 // FOLD * FOLD
-            if pool is not None and half >= 4 * FOLD:
-                starts: List[int] = [0, half]
-                first = pool.submit(fused, x[:half], use)
-                second = fused(x[half:], use)
-                parts = [first.result(), second]
-            else:
-                starts, parts = [0], [fused(x, use)]
-            for b0, b1, part in zip(starts, [*starts[1:], x.shape[0]], parts):
-                if part is not None:
-                    acc = _merge(acc, part, np)
+            part = fused_part(x, use, np, work, helper)
+            if part is not None:
+                acc = _merge(acc, part, np)
+                continue
+            # The exact path, piece by piece: it finds NaN/Inf and takes overflows.
+            step = piece_rows(x.shape[1])
+            for p0 in range(0, x.shape[0], step):
+                block = x[p0 : p0 + step]
+                finite = np.isfinite(block)
+                if not finite.all():
+                    where = os.path.relpath(ep.path, directory)
+                    found_in = dict(zip(keys, ep.parts))
+                    columns = _columns(keys, ep.datasets)
+                    _note_not_finite(bad, finite, r0 + p0, columns, where, found_in, np)
                     continue
-                # The exact path, piece by piece: it finds NaN/Inf and takes overflows.
-                step = piece_rows(x.shape[1])
-                for p0 in range(b0, b1, step):
-                    block = x[p0 : min(b1, p0 + step)]
-                    finite = np.isfinite(block)
-                    if not finite.all():
-                        where = os.path.relpath(ep.path, directory)
-                        found_in = dict(zip(keys, ep.parts))
-                        columns = _columns(keys, ep.datasets)
-                        _note_not_finite(bad, finite, r0 + p0, columns, where, found_in, np)
-                        continue
-                    part = _exact_part(block / use if use is not None else block, np)
-                    acc = _merge(acc, part, np)
+                part = _exact_part(block / use if use is not None else block, np)
+                acc = _merge(acc, part, np)
     finally:
-        if pool is not None:
-            pool.shutdown()
+        if helper is not None:
+            helper.close()
     if bad:
         raise _not_finite_error(bad)
     if acc is None:
