@@ -156,25 +156,84 @@ def test_one_worker_and_two_give_the_same_bits(tmp_path: Any, monkeypatch: Any) 
     assert json.dumps(one) == json.dumps(two)
 
 
-def test_the_helper_does_each_sub_block_once_and_raises_what_it_raised() -> None:
+class Slots:
+    """Results of ``count`` sub-blocks, one slot each, as ``_reduced`` keeps them; ``one``
+    writes ``j + base`` (and may be told to stall in the helper thread)."""
+
+    def __init__(self, count: int) -> None:
+        self.arrays = tuple(np.zeros((2, count, 3), t) for t in (np.float64, np.int64, np.uint64))
+        self.spare = tuple(np.zeros((2, 3), t) for t in (np.float64, np.int64, np.uint64))
+        self.base, self.main = 0, threading.get_ident()
+        self.taken, self.release = threading.Event(), threading.Event()
+        self.stall, self.calls = False, 0
+
+    def slot(self, j: int) -> Any:
+        return tuple(a[:, j] for a in self.arrays)
+
+    def one(self, j: int, out: Any) -> None:
+        base = self.base
+        if threading.get_ident() != self.main:
+            self.taken.set()
+            if self.stall:
+                self.release.wait(10)  # a helper whose core is busy elsewhere
+        else:
+            self.calls += 1
+            if self.stall:
+                self.taken.wait(10)  # until the helper holds one
+        for a in out:
+            a[...] = j + base
+
+    def values(self) -> list[int]:
+        got = {tuple(a[:, j].ravel().tolist()) for a in self.arrays for j in range(a.shape[1])}
+        return sorted({int(v) for row in got for v in row})
+
+
+def test_the_helper_fills_each_slot_once() -> None:
     helper = statsfused.Helper()
     try:
-        for count in (0, 1, 2, 500):
-            done: list[int] = []
-            helper.run(count, done.append)
-            assert sorted(done) == list(range(count))
-        main, tried = threading.get_ident(), threading.Event()
+        for count in (1, 2, 500):
+            slots = Slots(count)
+            helper.run(count, slots.one, slots.slot, slots.spare)
+            for j in range(count):
+                for a in slots.slot(j):
+                    assert (a == j).all()
+    finally:
+        helper.close()
 
-        def fails_in_the_helper(j: int) -> None:
-            if threading.get_ident() != main:
-                tried.set()
-                raise ValueError(f"sub-block {j}")
-            tried.wait(10)  # until the helper has taken one
 
+def test_a_stalled_helper_is_not_waited_for_and_its_late_result_is_dropped() -> None:
+    helper = statsfused.Helper()
+    slots = Slots(40)
+    slots.stall = True
+    try:
+        helper.run(40, slots.one, slots.slot, slots.spare)  # returns, the helper still stalled
+        assert not slots.release.is_set()
+        assert slots.values() == list(range(40)) and slots.calls == 40  # this thread did all
+        slots.base, slots.stall = 1000, False
+        helper.run(40, slots.one, slots.slot, slots.spare)  # the next block, same slots
+    finally:
+        slots.release.set()
+        helper.close()  # the stalled result arrives now, and must land nowhere
+    assert slots.values() == list(range(1000, 1040))
+
+
+def test_what_the_helper_raised_is_raised() -> None:
+    helper = statsfused.Helper()
+    slots = Slots(200)
+
+    def fails_in_the_helper(j: int, out: Any) -> None:
+        if threading.get_ident() != slots.main:
+            slots.taken.set()
+            raise ValueError(f"sub-block {j}")
+        slots.taken.wait(10)  # until the helper has taken one
+        slots.one(j, out)
+
+    try:
         with pytest.raises(ValueError, match="sub-block"):
-            helper.run(200, fails_in_the_helper)
-        done = []
-        helper.run(50, done.append)  # and it serves the next block as before
-        assert sorted(done) == list(range(50))
+            helper.run(200, fails_in_the_helper, slots.slot, slots.spare)
+        assert slots.values() == list(range(200))  # its sub-block redone here
+        slots = Slots(50)
+        helper.run(50, slots.one, slots.slot, slots.spare)  # and the next block as before
+        assert slots.values() == list(range(50))
     finally:
         helper.close()

@@ -24,7 +24,7 @@ exact path (``statsjob._exact_part``), which also masks the entries near zero, a
 import itertools
 import threading
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, Callable, Dict, Optional, Tuple
+from typing import Any, Callable, Dict, List, Optional, Tuple
 
 EPS = 1e-8
 FOLD = 256  # rows laid side by side
@@ -44,6 +44,7 @@ class Work:
         self.np = np
         self.shape: Tuple[int, int, int] = (0, 0, 0)
         self.scratch: Any = None
+        self.spares: Any = None
 
     def arrays(self, nsub: int, step: int, k: int) -> Tuple[Any, Any, Any, Any]:
         """Per sub-block results: sums and sums of squares; int64 min and max; uint64 min
@@ -58,6 +59,13 @@ class Work:
             self.shape = (nsub, step, k)
         return self.f, self.i, self.u, self.ones
 
+    def spare(self, k: int) -> Tuple[Any, Any, Any]:
+        """The helper thread's own results of one sub-block (see ``Helper``)."""
+        np = self.np
+        if self.spares is None or self.spares[0].shape[1] != k:
+            self.spares = tuple(np.empty((2, k), t) for t in (np.float64, np.int64, np.uint64))
+        return self.spares
+
     def rows(self, n: int, width: int) -> Any:
         """``n`` x ``width`` float64 scratch (for the centred sum of squares)."""
         if self.scratch is None or self.scratch.shape[1] != width or len(self.scratch) < n:
@@ -65,49 +73,66 @@ class Work:
         return self.scratch[:n]
 
 
+Out = Tuple[Any, Any, Any]  # one sub-block's results: (2, k) float64, int64 and uint64
+
+
 class Helper:
     """A second thread that reduces sub-blocks beside this one (numpy's reductions release the
-    GIL). Whichever thread is free takes the next sub-block, so a core busy with other work
-    costs at most the one sub-block it holds; each result has its own slot, so the statistics
-    are the same bit for bit whoever reduced what."""
+    GIL): each thread takes the next sub-block nobody has claimed. Once none is left, this
+    thread redoes what the helper still holds instead of waiting for it: a helper whose core
+    is busy with other work may hold one for milliseconds, and must not make this thread
+    wait. So the helper computes into ``spare`` and copies a result into its slot only if
+    this thread has not taken that slot back; a late result is dropped. Each result has its
+    own slot, so the statistics are the same bit for bit whoever reduced what."""
 
     def __init__(self) -> None:
         self.pool = ThreadPoolExecutor(max_workers=1)
-        self.cond = threading.Condition()
-        self.busy = 0  # sub-blocks the helper holds
+        self.lock = threading.Lock()
         self.error: Optional[BaseException] = None
 
-    def run(self, count: int, one: Callable[[int], None]) -> None:
-        """``one(0)`` .. ``one(count - 1)``, each once, shared with the helper; returns when
-        all are done (raising what the helper raised)."""
+    def run(
+        self, count: int, one: Callable[[int, Out], None], slot: Callable[[int], Out], spare: Out
+    ) -> None:
+        """Fill ``slot(0)`` .. ``slot(count - 1)``, ``one(j, out)`` computing sub-block ``j``
+        into ``out``; raise what the helper raised."""
         claims = itertools.count()
+        done = [False] * count  # the slot's result is in, or this thread is writing it
+        held: List[int] = []  # what the helper is computing
 
-        def take(helper: bool) -> None:
+        def helper_takes() -> None:
             while True:
-                with self.cond:
+                with self.lock:
                     j = next(claims)
-                    if j >= count or (helper and self.error is not None):
+                    if j >= count or self.error is not None:
                         return
-                    self.busy += helper
+                    held.append(j)
                 try:
-                    one(j)
+                    one(j, spare)
                 except BaseException as exc:
-                    if not helper:
-                        raise
-                    with self.cond:
-                        self.error = exc  # raised in this thread once the rest is done
+                    with self.lock:
+                        self.error = exc  # this thread redoes j, then raises it
                     return
-                finally:
-                    if helper:
-                        with self.cond:
-                            self.busy -= 1
-                            self.cond.notify_all()
+                with self.lock:
+                    held.remove(j)
+                    if not done[j]:
+                        done[j] = True
+                        for into, result in zip(slot(j), spare):
+                            into[...] = result
 
-        self.pool.submit(take, True)  # a late start finds the claims used up and returns
-        take(False)
-        with self.cond:
-            while self.busy:
-                self.cond.wait()
+        self.pool.submit(helper_takes)  # a late start finds nothing left to claim
+        while True:
+            with self.lock:
+                j = next(claims)
+                if j >= count:
+                    back = [h for h in held if not done[h]]
+                    for h in back:
+                        done[h] = True
+                    break
+                done[j] = True
+            one(j, slot(j))
+        for j in back:
+            one(j, slot(j))
+        with self.lock:
             error, self.error = self.error, None
         if error is not None:
             raise error
@@ -130,21 +155,25 @@ def _reduced(
     nsub = -(-w.shape[0] // step)
     f, i, u, ones = work.arrays(nsub, step, k)
 
-    def one(j: int) -> None:
+    def one(j: int, out: Out) -> None:
         b = w[j * step : (j + 1) * step]
-        np.dot(ones[: b.shape[0]], b, out=f[0, j])
-        np.einsum("ij,ij->j", b, b, out=f[1, j])
         bi, bu = b.view(np.int64), b.view(np.uint64)
-        np.minimum.reduce(bi, axis=0, out=i[0, j])
-        np.maximum.reduce(bi, axis=0, out=i[1, j])
-        np.minimum.reduce(bu, axis=0, out=u[0, j])
-        np.maximum.reduce(bu, axis=0, out=u[1, j])
+        fo, io, uo = out
+        np.dot(ones[: b.shape[0]], b, out=fo[0])
+        np.einsum("ij,ij->j", b, b, out=fo[1])
+        np.minimum.reduce(bi, axis=0, out=io[0])
+        np.maximum.reduce(bi, axis=0, out=io[1])
+        np.minimum.reduce(bu, axis=0, out=uo[0])
+        np.maximum.reduce(bu, axis=0, out=uo[1])
+
+    def slot(j: int) -> Out:
+        return f[:, j], i[:, j], u[:, j]
 
     if helper is not None and nsub > 1:
-        helper.run(nsub, one)
+        helper.run(nsub, one, slot, work.spare(k))
     else:
         for j in range(nsub):
-            one(j)
+            one(j, slot(j))
     if nsub > 1:  # the sub-blocks, then the FOLD rows side by side, each folded once
         fk = np.add.reduce(f[:, :nsub], axis=1)
         lo_i, hi_i = np.minimum.reduce(i[0, :nsub]), np.maximum.reduce(i[1, :nsub])
