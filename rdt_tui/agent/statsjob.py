@@ -2,7 +2,10 @@
 
 Run by the agent as a child process with the *training* interpreter (which has numpy and
 h5py; the agent itself has neither): it reads the request as JSON on stdin and prints one
-JSON object. Rows are read in chunks, so memory does not grow with the dataset.
+JSON object. Rows are read in blocks of about 16 MiB (whole HDF5 chunks, ``statsread.py``),
+so memory does not grow with the dataset; each block is summarised by six numpy reductions
+per cache-sized sub-block (``statsfused.py``), shared with a second thread where there are
+two cores, and the summaries are merged in order.
 
 Two standard deviations are computed in the same pass:
 
