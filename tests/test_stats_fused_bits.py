@@ -124,7 +124,7 @@ def test_one_work_serves_blocks_of_every_size_in_turn() -> None:
 def test_the_job_equals_numpy_with_one_worker_and_with_two(
     tmp_path: Any, monkeypatch: Any, workers: int
 ) -> None:
-    monkeypatch.setattr(statsread, "BLOCK_BYTES", 1 << 20)  # several mapped blocks a file
+    monkeypatch.setattr(statsread, "MAP_BYTES", 1 << 20)  # several mapped blocks a file
     parts = [signs(30_000, 5), signs(17_000, 6)]
     for i, x in enumerate(parts):
         with h5py.File(str(tmp_path / f"ep{i}.hdf5"), "w") as f:
@@ -147,7 +147,7 @@ def test_the_job_equals_numpy_with_one_worker_and_with_two(
 
 
 def test_one_worker_and_two_give_the_same_bits(tmp_path: Any, monkeypatch: Any) -> None:
-    monkeypatch.setattr(statsread, "BLOCK_BYTES", 1 << 20)
+    monkeypatch.setattr(statsread, "MAP_BYTES", 1 << 20)
     for i, x in enumerate([signs(30_000, 7), signs(17_000, 8)]):
         with h5py.File(str(tmp_path / f"ep{i}.hdf5"), "w") as f:
             f.create_dataset("observations/qpos", data=x, chunks=(2_048, 16))

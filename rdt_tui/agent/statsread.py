@@ -6,7 +6,7 @@ are plain rows in the file (no filter, no external or virtual storage, a native 
 float type, chunks spanning whole rows, the default ``sec2`` driver, no user block) is
 therefore not read through h5py: HDF5 says where each chunk lies, adjacent chunks are taken
 as one extent, and a float64 extent is mapped read-only and reduced in place (one map per
-block of about ``BLOCK_BYTES``, gone with the block, so memory stays flat); anything else
+block of about ``MAP_BYTES``, gone with the block, so memory stays flat); anything else
 of such a dataset is read with ``os.preadv``. The first raw row of each file is checked
 against h5py's. Other datasets, and any chunk HDF5 has not allocated (its fill value), go
 through h5py. The values are the same bytes either way, so the statistics are identical.
@@ -17,9 +17,13 @@ import os
 from typing import Any, Dict, Iterator, List, Optional, Tuple
 
 RAW_MIN_BYTES = 1 << 20  # a smaller dataset is one h5py read: the raw path would not pay
-# Rows per block, as float64, unless told: each block has its own map, summary and merge to
-# pay for (1.2 GiB of 7-dim rows in one thread: 3.5 MiB blocks 469 ms, 8 MiB 433, 16 MiB 409).
-BLOCK_BYTES = 16 << 20
+# Rows per block, as float64, unless told. One float64 dataset's blocks are mapped where the
+# file allows, so a big block costs no buffer, and each block has its own map, summary and
+# merge to pay for (1.2 GiB of 7-dim rows in one thread: 3.5 MiB blocks 469 ms, 8 MiB 433,
+# 16 MiB 409). Anything else is read into a buffer of READ_BYTES (and temporaries as big):
+# 16 MiB there would take 106 MiB of memory instead of 73 for two keys.
+MAP_BYTES = 16 << 20
+READ_BYTES = 4 << 20
 
 
 class StatsError(Exception):
@@ -199,8 +203,10 @@ def blocks(
 ) -> Iterator[Tuple[Episode, int, Any]]:
     """(episode, first row, rows as float64) for every block of every episode, in order.
     ``counts["episodes"]`` counts the episodes, empty ones included. A block is valid until
-    the next one is asked for. Blocks are ``chunk_rows`` rows, or (0) about ``BLOCK_BYTES``
-    of float64 rows, in whole HDF5 chunks either way."""
+    the next one is asked for. Blocks are ``chunk_rows`` rows, or (0) about ``MAP_BYTES`` of
+    float64 rows for one float64 dataset and ``READ_BYTES`` for anything else (the same
+    whether the rows are mapped or read through h5py, so both sum alike), in whole HDF5
+    chunks either way."""
     import h5py
 
     buffers: Dict[Any, Any] = {}
@@ -227,7 +233,9 @@ def blocks(
                 counts["episodes"] += 1
                 ep = Episode(path, parts, datasets)
                 width = sum(int(np.prod(d.shape[1:], dtype=np.int64)) for d in datasets)
-                step = aligned_step(datasets[0], chunk_rows or BLOCK_BYTES // (8 * max(1, width)))
+                one_f8 = len(datasets) == 1 and datasets[0].dtype == np.float64
+                budget = MAP_BYTES if one_f8 else READ_BYTES
+                step = aligned_step(datasets[0], chunk_rows or budget // (8 * max(1, width)))
                 raw = None
                 if len(datasets) == 1 and plain:
                     raw = _raw(datasets[0], size, np)
