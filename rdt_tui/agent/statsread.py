@@ -186,6 +186,21 @@ def _mapped(fd: int, at: int, rows: int, width: int, np: Any) -> Any:
     return np.frombuffer(m, np.float64, rows * width, at - base).reshape(rows, width)
 
 
+def _release(x: Any) -> None:
+    """A mapped block's pages out of this process's memory once the block is done (they stay
+    in the page cache). A view that another thread still holds maps them again as it reads,
+    correctly; without this, such a view would keep the whole block counted until it goes."""
+    base = x
+    while getattr(base, "base", None) is not None:
+        base = base.base
+    m = getattr(base, "obj", None)  # the exporter of the memoryview under np.frombuffer
+    if isinstance(m, mmap.mmap) and hasattr(m, "madvise") and hasattr(mmap, "MADV_DONTNEED"):
+        try:
+            m.madvise(mmap.MADV_DONTNEED)
+        except (OSError, ValueError):
+            pass  # closed already: gone from memory anyway
+
+
 def _merged(extents: List[Tuple[int, int, int]]) -> List[Tuple[int, int, int]]:
     """Adjacent extents as one (chunks written in order lie end to end)."""
     out = [extents[0]]
@@ -255,6 +270,7 @@ def blocks(
                     except (OSError, ValueError, TypeError) as exc:
                         raise StatsError(f"{path}: cannot read {parts}: {exc}") from None
                     yield ep, r0, x
+                    _release(x)
                     x = None  # the map goes with its last view
         finally:
             if fd is not None:
