@@ -42,4 +42,4 @@ def test_a_held_blocks_pages_are_released(tmp_path: Any) -> None:
     assert mapped_kib(path) < 1_000  # the held block's pages gone, the new one's not yet read
     assert float(held.sum()) == total  # and the held view still reads the same rows
     assert second.shape == (65_536, 9)
-    it.close()
+    assert len(list(it)) == 1  # the third block, and the file closed
