@@ -7,8 +7,9 @@ five find that sub-block in the L2 cache (2 MiB), where numpy reduces at 25-55 G
 
 - ``FOLD`` rows are laid side by side (a 7-column array reduced along axis 0 runs at 3.5 GB/s;
   1,792 columns at 35-55 GB/s), and folded back per dimension once per block;
-- the sum is BLAS's ``gemv`` with a row of ones (one thread, 55 GB/s against 40 for
-  ``np.add.reduce``), the sum of squares ``einsum('ij,ij->j')`` (no squared copy);
+- the sum is BLAS's ``gemv`` with a row of ones (55 GB/s in L2 against 40 for
+  ``np.add.reduce``), the sum of squares ``einsum('ij,ij->j')`` (no squared copy: numpy has
+  no routine that does several of these reductions in one pass);
 - the minimum, the maximum and the entries nearest zero on each side come from four integer
   reductions of the same bytes: as int64, a float's order is kept for values whose sign bit is
   clear and reversed for the others (``-2**63 + bits(|x|)``), all of which lie below; as uint64
