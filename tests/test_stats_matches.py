@@ -1,6 +1,7 @@
 """The statistics job's key patterns (``statsread.matches``): names between wildcards are
 looked up as one path, and ``*`` lists a level; a missing name matches nothing, and a dataset
-at a ``*`` level with names below it is passed over (it holds no path below it)."""
+at a ``*`` level with names below it is passed over (it holds no path below it: asked for a
+name in it, h5py iterated its rows, and a 2-D one failed the whole job with a ValueError)."""
 
 from __future__ import annotations
 
@@ -8,8 +9,10 @@ from typing import Any
 
 import pytest
 
+from rdt_tui.agent.statsjob import compute
 from rdt_tui.agent.statsread import matches
 
+np = pytest.importorskip("numpy")
 h5py = pytest.importorskip("h5py")
 
 
@@ -20,7 +23,7 @@ def test_wildcards_and_literal_runs(tmp_path: Any) -> None:
             f[f"data/{demo}/obs/arm/0/q"] = [[0.0]]
             f[f"data/{demo}/obs/arm/1/q"] = [[0.0]]
         f["data/demo_2/actions"] = [[0.0]]  # no obs below it
-        f["data/mask"] = [1, 2, 3]  # a dataset at the * level
+        f["data/mask"] = np.zeros((4, 2))  # a dataset at the * level
         f["observations/qpos"] = [[0.0]]
     with h5py.File(str(tmp_path / "a.hdf5"), "r") as f:
         assert matches(f, ["observations", "qpos"]) == ["observations/qpos"]
@@ -42,3 +45,14 @@ def test_wildcards_and_literal_runs(tmp_path: Any) -> None:
             "data/mask",
         ]
         assert matches(f, ["*", "qpos"]) == ["observations/qpos"]
+
+
+def test_a_dataset_beside_the_episodes_is_passed_over_by_the_job(tmp_path: Any) -> None:
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(50, 7))
+    with h5py.File(str(tmp_path / "a.hdf5"), "w") as f:
+        f["data/demo_0/obs/joint_states"] = x
+        f["data/mask"] = np.zeros((6, 3))  # robomimic-style filter keys live beside demos
+    got = compute(str(tmp_path), "*.hdf5", ["data/*/obs/joint_states"])
+    assert got["episodes"] == 1 and got["rows"] == 50
+    np.testing.assert_allclose(got["mean"], x.mean(0), rtol=1e-12)
