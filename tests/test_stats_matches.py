@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from rdt_tui.agent.statsjob import compute
+from rdt_tui.agent.statsjob import StatsError, compute
 from rdt_tui.agent.statsread import matches
 
 np = pytest.importorskip("numpy")
@@ -56,3 +56,10 @@ def test_a_dataset_beside_the_episodes_is_passed_over_by_the_job(tmp_path: Any) 
     got = compute(str(tmp_path), "*.hdf5", ["data/*/obs/joint_states"])
     assert got["episodes"] == 1 and got["rows"] == 50
     np.testing.assert_allclose(got["mean"], x.mean(0), rtol=1e-12)
+
+
+def test_a_key_naming_a_group_is_a_clear_error(tmp_path: Any) -> None:
+    with h5py.File(str(tmp_path / "a.hdf5"), "w") as f:
+        f["data/demo_0/obs/joint_states"] = np.zeros((5, 7))
+    with pytest.raises(StatsError, match="data/demo_0/obs is a group, not a dataset"):
+        compute(str(tmp_path), "*.hdf5", ["data/*/obs"])

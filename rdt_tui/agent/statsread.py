@@ -242,6 +242,9 @@ def blocks(
                 raise StatsError(f"{path}: the keys match different numbers of episodes")
             for parts in zip(*per_key):
                 datasets = [fh[p] for p in parts]
+                for p, d in zip(parts, datasets):
+                    if not hasattr(d, "shape"):
+                        raise StatsError(f"{path}: {p} is a group, not a dataset")
                 rows = datasets[0].shape[0]
                 if any(d.shape[0] != rows for d in datasets):
                     raise StatsError("{}: {} differ in length".format(path, ", ".join(parts)))
