@@ -63,3 +63,24 @@ def test_a_key_naming_a_group_is_a_clear_error(tmp_path: Any) -> None:
         f["data/demo_0/obs/joint_states"] = np.zeros((5, 7))
     with pytest.raises(StatsError, match="data/demo_0/obs is a group, not a dataset"):
         compute(str(tmp_path), "*.hdf5", ["data/*/obs"])
+
+
+def test_keys_that_match_no_episode_or_fewer_are_named(tmp_path: Any) -> None:
+    with h5py.File(str(tmp_path / "a.hdf5"), "w") as f:
+        for demo in ("demo_0", "demo_1"):
+            f[f"data/{demo}/obs/joint_states"] = np.zeros((5, 7))
+        f["data/demo_0/obs/gripper_states"] = np.zeros((5, 2))  # demo_1 has none
+    keys = ["data/*/obs/joint_states", "data/*/obs/eef_pos"]
+    with pytest.raises(StatsError, match=r"a.hdf5 has no dataset data/\*/obs/eef_pos"):
+        compute(str(tmp_path), "*.hdf5", keys)
+    keys = ["data/*/obs/joint_states", "data/*/obs/gripper_states"]
+    with pytest.raises(StatsError, match="the keys match different numbers of episodes"):
+        compute(str(tmp_path), "*.hdf5", keys)
+
+
+def test_a_dangling_link_is_no_dataset_not_a_crash(tmp_path: Any) -> None:
+    with h5py.File(str(tmp_path / "a.hdf5"), "w") as f:
+        f["data/demo_0/obs/joint_states"] = np.ones((5, 7))
+        f["data/demo_1/obs/joint_states"] = h5py.SoftLink("/nowhere")  # a name, no object
+    got = compute(str(tmp_path), "*.hdf5", ["data/*/obs/joint_states"])
+    assert got["episodes"] == 1 and got["rows"] == 5  # as if demo_1 had no such dataset
