@@ -84,3 +84,11 @@ def test_a_dangling_link_is_no_dataset_not_a_crash(tmp_path: Any) -> None:
         f["data/demo_1/obs/joint_states"] = h5py.SoftLink("/nowhere")  # a name, no object
     got = compute(str(tmp_path), "*.hdf5", ["data/*/obs/joint_states"])
     assert got["episodes"] == 1 and got["rows"] == 5  # as if demo_1 had no such dataset
+
+
+def test_a_key_naming_a_single_value_is_a_clear_error(tmp_path: Any) -> None:
+    with h5py.File(str(tmp_path / "a.hdf5"), "w") as f:
+        f["data/demo_0/obs/joint_states"] = np.zeros((5, 7))
+        f["data/demo_0/num_samples"] = 5  # a scalar dataset: no rows
+    with pytest.raises(StatsError, match="data/demo_0/num_samples is a single value, not rows"):
+        compute(str(tmp_path), "*.hdf5", ["data/*/num_samples"])

@@ -136,11 +136,10 @@ def _raw(d: Any, size: int, np: Any) -> Optional[_Raw]:
 
 
 def read_rows(
-    datasets: List[Any], r0: int, r1: int, np: Any, step: int, buffers: Dict[Any, Any]
+    datasets: List[Any], widths: List[int], r0: int, r1: int, np: Any, buffers: Dict[Any, Any]
 ) -> Any:
-    """Rows r0..r1 of the concatenated datasets as float64 (rows x dims) through h5py, in a
-    buffer reused from block to block."""
-    widths = [int(np.prod(d.shape[1:], dtype=np.int64)) for d in datasets]
+    """Rows r0..r1 of the concatenated datasets (each ``widths`` wide) as float64 (rows x
+    dims) through h5py, in a buffer reused from block to block."""
     buf = reuse(buffers, 0, r1 - r0, sum(widths), np)
     d = datasets[0]
     if len(datasets) == 1 and d.dtype.kind == "f":
@@ -246,15 +245,21 @@ def blocks(
                     raise StatsError(f"{path}: the keys match different numbers of episodes")
                 parts = tuple(p for p, _ in found)
                 datasets = [d for _, d in found]
+                shapes: List[Tuple[int, ...]] = []  # h5py builds a shape anew at each access
                 for p, d in zip(parts, datasets):
-                    if not hasattr(d, "shape"):
+                    shape = getattr(d, "shape", None)
+                    if shape is None:
                         raise StatsError(f"{path}: {p} is a group, not a dataset")
-                rows = datasets[0].shape[0]
-                if any(d.shape[0] != rows for d in datasets):
+                    if not shape:
+                        raise StatsError(f"{path}: {p} is a single value, not rows")
+                    shapes.append(shape)
+                rows = shapes[0][0]
+                if any(shape[0] != rows for shape in shapes):
                     raise StatsError("{}: {} differ in length".format(path, ", ".join(parts)))
                 counts["episodes"] += 1
                 ep = Episode(path, parts, datasets)
-                width = sum(int(np.prod(d.shape[1:], dtype=np.int64)) for d in datasets)
+                widths = [int(np.prod(shape[1:], dtype=np.int64)) for shape in shapes]
+                width = sum(widths)
                 one_f8 = len(datasets) == 1 and datasets[0].dtype == np.float64
                 budget = MAP_BYTES if one_f8 else READ_BYTES
                 step = aligned_step(datasets[0], chunk_rows or budget // (8 * max(1, width)))
@@ -266,7 +271,7 @@ def blocks(
                     extents = raw.extents(r0, r1) if raw is not None else None
                     try:
                         if raw is None or extents is None:
-                            x = read_rows(datasets, r0, r1, np, step, buffers)
+                            x = read_rows(datasets, widths, r0, r1, np, buffers)
                         else:
                             if fd is None:
                                 fd = os.open(path, os.O_RDONLY)
