@@ -103,6 +103,21 @@ def test_a_scale_with_a_negative_factor_equals_numpy(rows: int) -> None:
     same(got, reference(x / divide))
 
 
+def test_wide_rows_fold_fewer_and_equal_numpy() -> None:
+    x = np.hstack([signs(5_003, 9 + i) for i in range(20)])  # 320 dims: 6 rows side by side
+    got = statsfused.fused_part(x, None, np, statsfused.Work(np))
+    assert got is not None
+    same(got, reference(x))
+
+
+def test_the_results_of_a_block_of_wide_rows_stay_small() -> None:
+    work = statsfused.Work(np)
+    x = np.random.default_rng(0).normal(size=(2_048, 1_024))  # 16 MiB of 1,024 dims
+    assert statsfused.fused_part(x, None, np, work) is not None
+    held = sum(a.nbytes for a in (work.f, work.i, work.u))
+    assert held < 4 << 20, held  # 256 rows side by side held 96 MiB of results
+
+
 @pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf, 1e300])
 def test_nan_inf_and_overflow_leave_the_fused_pass(bad: float) -> None:
     x = signs(5_000, 4)

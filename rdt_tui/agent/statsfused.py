@@ -6,7 +6,9 @@ the rows come from memory once, in the first reduction over a sub-block of ~1 Mi
 five find that sub-block in the L2 cache (2 MiB), where numpy reduces at 25-55 GB/s. So:
 
 - ``FOLD`` rows are laid side by side (a 7-column array reduced along axis 0 runs at 3.5 GB/s;
-  1,792 columns at 35-55 GB/s), and folded back per dimension once per block;
+  1,792 columns at 35-55 GB/s), fewer for wide rows (``FOLD_COLUMNS``: 256 rows of 128 dims
+  made 24 MiB of per-sub-block results a block, and were 2x slower), and folded back per
+  dimension once per block;
 - the sum is BLAS's ``gemv`` with a row of ones (55 GB/s in L2 against 40 for
   ``np.add.reduce``), the sum of squares ``einsum('ij,ij->j')`` (no squared copy: numpy has
   no routine that does several of these reductions in one pass);
@@ -28,7 +30,8 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
 EPS = 1e-8
-FOLD = 256  # rows laid side by side
+FOLD = 256  # rows laid side by side, at most
+FOLD_COLUMNS = 2048  # ... and no more than needed for this many columns (wide rows: fewer)
 SUB_BYTES = 1 << 20  # a sub-block, reduced six times while it stays in the L2 cache
 
 
@@ -151,7 +154,9 @@ def _reduced(
     """Per dimension of ``x``: sum, sum of squares, and the int64 min and max and uint64 min
     and max of its bytes; the sub-blocks shared with ``helper`` when given."""
     n, width = x.shape
-    fold = FOLD if n >= 4 * FOLD else 1  # a short block is not worth the fold
+    fold = max(1, min(FOLD, FOLD_COLUMNS // max(1, width)))
+    if n < 4 * fold:
+        fold = 1  # a short block is not worth the fold
     head = n - n % fold
     k = fold * width
     w = x[:head].reshape(head // fold, k)
