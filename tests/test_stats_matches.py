@@ -78,12 +78,12 @@ def test_keys_that_match_no_episode_or_fewer_are_named(tmp_path: Any) -> None:
         compute(str(tmp_path), "*.hdf5", keys)
 
 
-def test_a_dangling_link_is_no_dataset_not_a_crash(tmp_path: Any) -> None:
+def test_a_dangling_link_is_a_clear_error_not_a_crash(tmp_path: Any) -> None:
     with h5py.File(str(tmp_path / "a.hdf5"), "w") as f:
         f["data/demo_0/obs/joint_states"] = np.ones((5, 7))
         f["data/demo_1/obs/joint_states"] = h5py.SoftLink("/nowhere")  # a name, no object
-    got = compute(str(tmp_path), "*.hdf5", ["data/*/obs/joint_states"])
-    assert got["episodes"] == 1 and got["rows"] == 5  # as if demo_1 had no such dataset
+    with pytest.raises(StatsError, match=r"a\.hdf5: cannot open data/demo_1/obs/joint_states"):
+        compute(str(tmp_path), "*.hdf5", ["data/*/obs/joint_states"])
 
 
 def test_a_key_naming_a_single_value_is_a_clear_error(tmp_path: Any) -> None:

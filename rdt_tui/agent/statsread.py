@@ -38,30 +38,33 @@ class Episode:
         self.path, self.parts, self.datasets = path, parts, datasets
 
 
-def walk(group: Any, parts: List[str], prefix: str = "") -> Iterator[Tuple[str, Any]]:
-    """(path, object) of each member of ``group`` matching ``parts`` (``*`` matches every
-    member at that level), in order, one at a time: a file's episodes are not all held open
-    at once. The names up to the next ``*`` are one lookup (h5py costs ~30 us a lookup, and
-    ``in`` ~50 us more); a dataset at a ``*`` level with names below it holds no match."""
+def walk(group: Any, parts: List[str], prefix: str = "") -> Iterator[str]:
+    """The path of each member of ``group`` matching ``parts`` (``*`` matches every member
+    at that level), in order, one at a time. The names up to the next ``*`` are one lookup,
+    and a group is looked up once, not asked for first (h5py: ~30 us each, a first time); a
+    dataset at a ``*`` level with names below it holds no match. Paths, not objects: a
+    dataset opened here and read kept 14 MiB more memory for two keys than one opened again
+    from the file (measured, not explained)."""
     if not parts:
-        yield prefix, group
+        yield prefix
         return
-    if parts[0] != "*":
-        n = parts.index("*") if "*" in parts else len(parts)
-        name = "/".join(parts[:n])
-        member = group.get(name)  # None when missing, also through a dataset or dead link
-        if member is not None and (n == len(parts) or hasattr(member, "keys")):
-            yield from walk(member, parts[n:], prefix + "/" + name if prefix else name)
-        return
-    for name in sorted(group.keys()):
-        member = group.get(name)
-        if member is not None and (len(parts) == 1 or hasattr(member, "keys")):
-            yield from walk(member, parts[1:], prefix + "/" + name if prefix else name)
+    head = parts.index("*") if "*" in parts else len(parts)
+    names = ["/".join(parts[:head])] if head else sorted(group.keys())
+    rest = parts[head:] if head else parts[1:]
+    for name in names:
+        path = prefix + "/" + name if prefix else name
+        if not rest:
+            if name in group:  # cheaper than opening it (a dangling link: see ``blocks``)
+                yield path
+            continue
+        member = group.get(name)  # None when missing or through a dataset
+        if member is not None and hasattr(member, "keys"):
+            yield from walk(member, rest, path)
 
 
 def matches(group: Any, parts: List[str]) -> List[str]:
     """The paths ``walk`` finds."""
-    return [path for path, _ in walk(group, parts)]
+    return list(walk(group, parts))
 
 
 def aligned_step(d: Any, chunk_rows: int) -> int:
@@ -243,8 +246,11 @@ def blocks(
                         if f is None and not matched:
                             raise StatsError(f"{path} has no dataset {k}")
                     raise StatsError(f"{path}: the keys match different numbers of episodes")
-                parts = tuple(p for p, _ in found)
-                datasets = [d for _, d in found]
+                parts = tuple(found)
+                try:
+                    datasets = [fh[p] for p in parts]
+                except KeyError as exc:  # named, but nothing there: a dangling link
+                    raise StatsError(f"{path}: cannot open {', '.join(parts)}: {exc}") from None
                 shapes: List[Tuple[int, ...]] = []  # h5py builds a shape anew at each access
                 for p, d in zip(parts, datasets):
                     shape = getattr(d, "shape", None)
