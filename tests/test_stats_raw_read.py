@@ -95,6 +95,7 @@ def test_layouts_it_cannot_read_plainly_go_through_h5py(tmp_path: Any, monkeypat
 
 
 def test_chunks_never_written_read_as_the_fill_value(tmp_path: Any, monkeypatch: Any) -> None:
+    monkeypatch.setattr(statsread, "MAP_BYTES", 65_536 * 9 * 8)  # blocks of 60,000 rows
     x = data(60_000, 5)
     with h5py.File(str(tmp_path / "sparse.hdf5"), "w") as f:
         d = f.create_dataset(

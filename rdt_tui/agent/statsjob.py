@@ -2,7 +2,10 @@
 
 Run by the agent as a child process with the *training* interpreter (which has numpy and
 h5py; the agent itself has neither): it reads the request as JSON on stdin and prints one
-JSON object. Rows are read in chunks, so memory does not grow with the dataset.
+JSON object. Rows are read in blocks of about 16 MiB (whole HDF5 chunks, ``statsread.py``),
+so memory does not grow with the dataset; each block is summarised by six numpy reductions
+per cache-sized sub-block (``statsfused.py``), shared with a second thread where there are
+two cores, and the summaries are merged in order.
 
 Two standard deviations are computed in the same pass:
 
@@ -24,17 +27,13 @@ that holds one (with the first file and row), and computes nothing.
 import json
 import os
 import sys
-import threading
-from concurrent.futures import ThreadPoolExecutor
-from itertools import repeat
 from typing import Any, Dict, List, Optional, Tuple
 
 from .files import safe_glob
-from .statsread import StatsError, blocks, reuse
+from .statsfused import EPS, Helper, Work, fused_part, piece_rows
+from .statsread import StatsError, blocks
 
-EPS = 1e-8
-CHUNK_ROWS = 65536
-FOLD = 256  # rows laid side by side in the fused reductions
+WORKERS = min(2, os.cpu_count() or 1)
 
 
 def _columns(keys: List[str], datasets: List[Any]) -> List[Tuple[str, int]]:
@@ -92,8 +91,9 @@ def compute(
     directory: str,
     pattern: str,
     keys: List[str],
-    chunk_rows: int = CHUNK_ROWS,
+    chunk_rows: int = 0,
     scale: Optional[Dict[Any, float]] = None,
+    workers: int = WORKERS,
 ) -> Dict[str, Any]:
     import h5py  # noqa: F401  (the training interpreter's: missing, it fails here, clearly)
     import numpy as np
@@ -107,44 +107,34 @@ def compute(
     counts = {"episodes": 0}
     bad: Dict[Tuple[str, int], List[Any]] = {}  # (key, dim) -> [count, first file and row]
     divide: Any = None
-    local = threading.local()
-
-    def fused(block: Any, divide: Any) -> Optional[Dict[str, Any]]:
-        if not hasattr(local, "buffers"):  # each thread its own scratch
-            local.buffers = {}
-        scratch = reuse(local.buffers, "scratch", block.shape[0], block.shape[1], np)
-        return _fused_part(block, divide, np, scratch)
-
-    # Two threads reduce the blocks of a read (numpy's loops release the GIL); the parts are
-    # merged in order, so the result is the one a single thread gets.
-    pool = ThreadPoolExecutor(max_workers=min(2, os.cpu_count() or 1))
+    work = Work(np)
+    # With two workers, a second thread takes sub-blocks of each block beside this one.
+    helper = Helper() if workers > 1 else None
     try:
         for ep, r0, x in blocks(files, keys, chunk_rows, np, counts):
             if divide is None and scale:
                 divide = _scale_vector(scale, x.shape[1], np)
             use = divide if divide is not None and divide.shape[0] == x.shape[1] else None
-            # Fused passes over ~1 MiB blocks; a block they cannot vouch for takes the exact
-            # path, which finds NaN/Inf and masks entries near zero.
-            size = _block_rows(x.shape[1])
-            starts = range(0, x.shape[0], size)
-            if len(starts) > 1:
-                parts = list(pool.map(fused, [x[b0 : b0 + size] for b0 in starts], repeat(use)))
-            else:
-                parts = [fused(x, use)]
-            for b0, part in zip(starts, parts):
-                block = x[b0 : b0 + size]
-                if part is None:
-                    finite = np.isfinite(block)
-                    if not finite.all():
-                        where = os.path.relpath(ep.path, directory)
-                        found_in = dict(zip(keys, ep.parts))
-                        columns = _columns(keys, ep.datasets)
-                        _note_not_finite(bad, finite, r0 + b0, columns, where, found_in, np)
-                        continue
-                    part = _exact_part(block / use if use is not None else block, np)
+            part = fused_part(x, use, np, work, helper)
+            if part is not None:
+                acc = _merge(acc, part, np)
+                continue
+            # The exact path, piece by piece: it finds NaN/Inf and takes overflows.
+            step = piece_rows(x.shape[1])
+            for p0 in range(0, x.shape[0], step):
+                block = x[p0 : p0 + step]
+                finite = np.isfinite(block)
+                if not finite.all():
+                    where = os.path.relpath(ep.path, directory)
+                    found_in = dict(zip(keys, ep.parts))
+                    columns = _columns(keys, ep.datasets)
+                    _note_not_finite(bad, finite, r0 + p0, columns, where, found_in, np)
+                    continue
+                part = _exact_part(block / use if use is not None else block, np)
                 acc = _merge(acc, part, np)
     finally:
-        pool.shutdown()
+        if helper is not None:
+            helper.close()
     if bad:
         raise _not_finite_error(bad)
     if acc is None:
@@ -164,76 +154,6 @@ def compute(
         "min": acc["min"].tolist(),
         "max": acc["max"].tolist(),
         "finite": True,  # a NaN or Inf in the data fails the job instead
-    }
-
-
-def _block_rows(width: int) -> int:
-    """Rows of one fused block: about 4 MiB (a 7-dim HDF5 chunk of 65536 rows in one block;
-    1 MiB blocks, L2-sized, measured no faster: the calls per block cost what the cache saves)."""
-    return max(FOLD, (1 << 20) // (8 * max(1, width)) // FOLD * FOLD)
-
-
-def _fused_part(x: Any, divide: Any, np: Any, scratch: Any) -> Optional[Dict[str, Any]]:
-    """Sum, sum of squares, min and max of one block in one pass each over a wide view (FOLD
-    rows side by side: reductions along axis 0 of a 7-column array are 5x slower), folded
-    back per dimension; scale applied to the results. Only the dimensions that hold an entry
-    within EPS of zero are masked, on a narrow copy. None when the sums are not finite (NaN,
-    Inf or an overflow): the exact path then names or handles them."""
-    n, width = x.shape
-    fold = FOLD if n >= 4 * FOLD else 1  # a short block is not worth the fold
-    head = n - n % fold
-    w = x[:head].reshape(head // fold, fold * width)
-    tail = x[head:]
-
-    def per_dim(reduce: Any, wide: Any, narrow: Any) -> Any:
-        out = reduce(wide, axis=0).reshape(fold, width)
-        return reduce(np.concatenate([out, narrow]) if head < n else out, axis=0)
-
-    s = per_dim(np.sum, w, tail)
-    q = per_dim(np.sum, np.einsum("ij,ij->j", w, w)[None], np.einsum("ij,ij->j", tail, tail)[None])
-    if not (np.isfinite(s).all() and np.isfinite(q).all()):
-        return None
-    lo, hi = per_dim(np.min, w, tail), per_dim(np.max, w, tail)
-    near = EPS * (1 + 1e-9) * (np.ones(width) if divide is None else np.abs(divide))
-    sure = (lo > near) | (hi < -near)  # no entry near zero in that dimension
-    if not sure.all():
-        # The entries nearest zero, from the bits, with no |x| array written: as uint64 the
-        # smallest is the smallest positive (negatives all lie above 2**63); as int64 the
-        # smallest is the negative nearest zero (bits of |x| minus 2**63). |x| <= near is
-        # bits(|x|) <= bits(near) for finite floats.
-        bits = near.view(np.int64)
-        pos = per_dim(np.min, w.view(np.uint64), tail.view(np.uint64))
-        neg = per_dim(np.min, w.view(np.int64), tail.view(np.int64))
-        sure |= (pos > bits.astype(np.uint64)) & (neg > np.iinfo(np.int64).min + bits)
-    mean = s / n
-    m2 = q - s * mean
-    if not (m2 >= q * 1e-4).all():  # |mean| >> std: the difference lost digits; centre
-        c = np.subtract(x, mean, out=scratch)
-        m2 = np.einsum("ij,ij->j", c, c)
-    if divide is not None:
-        s, q, m2, mean = s / divide, q / divide**2, m2 / divide**2, mean / divide
-        lo, hi = lo / divide, hi / divide
-        lo, hi = np.where(divide < 0, hi, lo), np.where(divide < 0, lo, hi)
-    nz, sum_z, sumsq_z = np.full(width, n, dtype=np.int64), s, q
-    if not sure.all():
-        unsure = np.flatnonzero(~sure)
-        sub = x[:, unsure] if divide is None else x[:, unsure] / divide[unsure]
-        mask = np.abs(sub) > EPS
-        z = np.where(mask, sub, 0.0)
-        nz, sum_z, sumsq_z = nz.copy(), s.copy(), q.copy()
-        nz[unsure] = np.count_nonzero(mask, axis=0)
-        sum_z[unsure] = z.sum(axis=0)
-        sumsq_z[unsure] = np.einsum("ij,ij->j", z, z)
-    return {
-        "n": n,
-        "mean": mean,
-        "m2": m2,
-        "sum": s,
-        "sum_z": sum_z,
-        "sumsq_z": sumsq_z,
-        "nz": nz,
-        "min": lo,
-        "max": hi,
     }
 
 
