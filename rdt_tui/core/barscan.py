@@ -342,7 +342,7 @@ def numbers(col: "List[Any]", make: "Callable[[Any], _N]") -> "List[_N]":
     value once. Its first values say which (a loss column of all-new values would pay the
     dict for nothing)."""
     if len(col) >= 256 and len(set(col[:256])) <= 64:
-        distinct: "Dict[Any, Any]" = dict.fromkeys(col)
+        distinct: Dict[Any, Any] = dict.fromkeys(col)
         if len(distinct) * 4 <= len(col):
             for v in distinct:
                 distinct[v] = make(v)
