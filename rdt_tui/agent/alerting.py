@@ -7,6 +7,11 @@ output.log after the engine's offset (only a gap the watcher skipped, after a re
 here).
 Where it got to in each run is kept in ``runs/<id>/alerts-state.json``, so a daemon restart
 neither repeats an alert nor forgets a run that ended while it was down.
+
+A run is judged right after each poll of its watcher (``polled``), which is when anything the
+rules read can have changed: no timer of its own, and no wait between the poll that saw a fatal
+line or the run's end and the alert. Every run is also judged at least every ``SWEEP_S``
+(a watcher held up by a slow disk still has its run judged for a stall).
 """
 
 import asyncio
@@ -14,7 +19,7 @@ import os
 import socket
 import time
 import traceback
-from typing import Any, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Dict, List, Optional, Sequence, Set, Tuple
 
 from ..core.alerts import (
     DEFAULT_RULES,
@@ -27,14 +32,14 @@ from ..core.alerts import (
     seconds_until_full,
 )
 from .alertlog import AlertLog
-from .alertstate import RunAlerts, log
+from .alertstate import PollNews, RunAlerts, log
 from .files import CorruptFile, read_json
 from .follower import read_chunk
 from .hoststats import disk
 from .runs import RUNNING, STOPPED
 from .slurm import LIVE_STATES
 
-POLL_S = 0.5
+SWEEP_S = 5.0  # every run judged at least this often, its watcher's polls or not
 CONFIG_EVERY_S = 2.0
 LOG_CHUNK = 256 * 1024
 RECENT_END_S = 60.0  # a run first seen ended this long ago is reported; older ones are history
@@ -56,6 +61,7 @@ class AlertEngine:
         self._config_mtime: Optional[float] = -1.0
         self._config_checked = 0.0
         self._logged_at: Dict[str, float] = {}  # fault site -> when it was last written
+        self.news = PollNews()  # the runs whose watcher polled since the last tick
 
     # ----- configuration -----------------------------------------------------------------
     def reload(self, force: bool = False) -> None:
@@ -104,12 +110,15 @@ class AlertEngine:
         self._resume_unfinished()
         while True:
             try:
-                await self.tick()
+                await self.tick(await self.news.next(SWEEP_S))
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # one bad tick must not end alerting for good
                 self._log_error(exc)
-            await asyncio.sleep(POLL_S)
+
+    def polled(self, run_id: str) -> None:
+        """A run's watcher has polled (agent/watch.py): that run is judged next."""
+        self.news.polled(run_id)
 
     def _log_error(self, exc: BaseException) -> None:
         """The same fault is logged once per ERROR_REPEAT_S, not at every tick.
@@ -144,11 +153,14 @@ class AlertEngine:
                 except Exception:
                     continue
 
-    async def tick(self) -> None:
+    async def tick(self, only: Optional[Set[str]] = None) -> None:
+        """Judge the runs in ``only`` (those whose watcher polled), or every watched run."""
         self.reload()
         now = time.time()
         todo = []
-        for run_id in list(self.service.watchers):
+        for run_id in list(self.service.watchers) if only is None else sorted(only):
+            if run_id not in self.service.watchers:
+                continue
             st = self.runs.get(run_id)
             if st is None:
                 try:

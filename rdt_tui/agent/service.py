@@ -113,6 +113,7 @@ class AgentService(PreflightOps, AlertOps, AdoptOps):
                     "the run's files are damaged; its output.log is kept as it was",
                 ) from None
             self.watchers[run_id] = w
+            w.on_poll = self.alert_engine().polled
             w.start()
         return w
 

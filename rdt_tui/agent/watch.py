@@ -8,7 +8,7 @@ import asyncio
 import glob
 import os
 import time
-from typing import Any, Dict, List, Optional, Tuple, Union
+from typing import Any, Callable, Dict, List, Optional, Tuple, Union
 
 from ..core.alerts import fatal_word
 from ..core.metrics import MetricParser, MetricPoint
@@ -53,6 +53,8 @@ class RunWatcher:
         self.checkpoints: Dict[str, Dict[str, Any]] = {}
         self.ckpt_events: List[Tuple[int, Dict[str, Any]]] = []
         self._waiters: List[asyncio.Future[None]] = []
+        # Called with the run's id after each poll (the alert engine judges the run then).
+        self.on_poll: Optional[Callable[[str], None]] = None
         self._task: Optional[asyncio.Task[None]] = None
         self._first_until = 0.0
         self._last_cursor = 0.0
@@ -184,6 +186,8 @@ class RunWatcher:
                 self.metrics.save_cursor(self._cursor())
                 self._last_cursor = now
             self.notify()
+            if self.on_poll is not None:
+                self.on_poll(self.run_id)
             if self.finished:
                 self.metrics.close()
                 for follower in self.followers.values():

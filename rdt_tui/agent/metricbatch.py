@@ -1,0 +1,131 @@
+"""One poll's points appended to the store once per series, not once per part.
+
+A log that mixes tqdm bars with key=value and JSON lines parses into hundreds of small parts
+a second (a run of one or two bars, then a line's points, then bars again). Appended part by
+part, each costs its own trip through the series' columns, about 3 us, more than the points
+themselves. Here every part's seqs, steps and values are first gathered per series (a bar
+block's by C loops: ``extend`` of a ``range`` and of its columns), then each series takes its
+points in one ``fromlist`` per column. The rules, and so the seqs and the columns, are those
+of appending point by point: points are numbered in parse order, a point with the step of its
+series' previous point replaces it (a bar repainted; it keeps its new seq), a point without a
+step never replaces, a name the store refuses is dropped and takes no seq.
+"""
+
+from itertools import compress
+from operator import eq, ne
+from typing import Dict, List, Sequence, Tuple
+
+from ..core.metrics import MAX_STEP, MetricPoint
+from ..core.parsed import BarBlock, Part, block_points
+from .metricstate import Series, StoreState
+
+NO_STEP = -(2**63)  # the step column's "no step" (metricstore.NO_STEP)
+
+_Gathered = Dict[int, Tuple[List[int], List[int], List[float]]]
+
+
+def append_parts(
+    store: StoreState,
+    parts: Sequence[Part],
+    seq: int,
+    changed: Dict[int, int],
+    new_names: List[str],
+) -> int:
+    """Append ``parts`` after ``seq``; the last seq given. ``changed`` gets each touched
+    series' first index this batch wrote, ``new_names`` the names it added."""
+    gathered: _Gathered = {}
+    for part in parts:
+        if isinstance(part, BarBlock):
+            seq = _gather_block(store, part, seq, gathered, new_names)
+        else:
+            seq = _gather_points(store, part, seq, gathered, new_names)
+    series = store._series
+    for k, (seqs, steps, values) in gathered.items():
+        changed[k] = _extend(series[k], seqs, steps, values)
+    return seq
+
+
+def _gather_block(
+    store: StoreState, block: BarBlock, seq: int, gathered: _Gathered, new_names: List[str]
+) -> int:
+    """Bar i's value of key j takes seq ``seq + i*m + j + 1`` (a block's points in line order)."""
+    keys, steps, values = block
+    m, n = len(keys), len(steps)
+    if not n:
+        return seq
+    index = store._index
+    unknown = [k for k in keys if k not in index]
+    if unknown:
+        if not store.takes(unknown):  # a name the store refuses: point by point
+            return _gather_points(store, block_points(block), seq, gathered, new_names)
+        for name in unknown:
+            if name not in index:
+                store._add_name(name)
+                new_names.append(name)
+    end = seq + 1 + n * m
+    for j, name in enumerate(keys):
+        k = index[name]
+        got = gathered.get(k)
+        if got is None:
+            got = gathered[k] = ([], [], [])
+        got[0].extend(range(seq + 1 + j, end, m))
+        got[1].extend(steps)
+        got[2].extend(values[j])
+    return seq + n * m
+
+
+def _gather_points(
+    store: StoreState,
+    points: Sequence[MetricPoint],
+    seq: int,
+    gathered: _Gathered,
+    new_names: List[str],
+) -> int:
+    index = store._index
+    for name, value, step in points:
+        k = index.get(name)
+        if k is None:
+            if not store.takes([name]):
+                store.dropped += 1
+                continue
+            k = store._add_name(name)
+            new_names.append(name)
+        if step is None or not -MAX_STEP <= step <= MAX_STEP:  # False for NaN too
+            step = NO_STEP
+        elif type(step) is not int:
+            step = int(step)  # 5.0 from a project format: an int64 column takes no float
+        seq += 1
+        got = gathered.get(k)
+        if got is None:
+            got = gathered[k] = ([], [], [])
+        got[0].append(seq)
+        got[1].append(step)
+        got[2].append(value)
+    return seq
+
+
+def _extend(s: Series, seqs: List[int], steps: List[int], values: List[float]) -> int:
+    """A series' points of this batch appended; the first index written (one less than its
+    length before when its last point was replaced)."""
+    if len(steps) > 1:
+        # A point followed by one of the same step is replaced by it (a repaint): only the
+        # last of such a run is kept. Steps of NO_STEP are equal but are no repaint.
+        later = steps[1:]
+        if True in map(eq, later, steps[:-1]):
+            keep = list(map(ne, later, steps[:-1]))
+            if NO_STEP in later:
+                keep = [d or x == NO_STEP for d, x in zip(keep, later)]
+            keep.append(True)
+            seqs = list(compress(seqs, keep))
+            steps = list(compress(steps, keep))
+            values = list(compress(values, keep))
+    at = len(s.seq)
+    if at and steps[0] != NO_STEP and s.step[-1] == steps[0]:
+        at -= 1  # its last point, repainted: replaced
+        del s.seq[at:], s.step[at:], s.value[at:]
+    # fromlist: a C loop over a list, the quickest way into an array. The values first: a
+    # value that is no number fails there and leaves the three columns as long as before.
+    s.value.fromlist(values)
+    s.seq.fromlist(seqs)
+    s.step.fromlist(steps)
+    return at
