@@ -28,10 +28,10 @@ from ..core.alerts import (
     log_alert,
     merge_rules,
     near_time_limit,
-    nonfinite_label,
     seconds_until_full,
 )
 from .alertlog import AlertLog
+from .alertmetrics import judge_metrics
 from .alertstate import PollNews, RunAlerts, log
 from .files import CorruptFile, read_json
 from .follower import read_chunk
@@ -265,37 +265,7 @@ class AlertEngine:
             st.done = True
 
     def _metrics(self, st: RunAlerts, w: Any, now: float) -> None:
-        columns, last = w.metrics.since(st.metric_seq, 50000)
-        if last == st.metric_seq:
-            return
-        st.metric_seq, st.dirty = last, True
-        rules = st.rules
-        stepped = False
-        for name, series in columns["series"].items():
-            steps = [s for s in series["step"] if s is not None]
-            if not steps or st.last_step is None or max(steps) > st.last_step:
-                stepped = True
-                if steps:
-                    st.last_step = max(steps)
-            if name not in rules["loss_names"]:
-                continue
-            values, steps_of = series["value"], series["step"]
-            # NaN and Inf arrive as text ("nan", "inf"): no per-point float() needed to see them.
-            bad = [i for i, v in enumerate(values) if isinstance(v, str)]
-            if bad and rules["nonfinite"] and st.once("nonfinite", now):
-                label = nonfinite_label(float(values[bad[0]]))
-                at = "" if steps_of[bad[0]] is None else f" at step {steps_of[bad[0]]}"
-                self.raise_alert(st, "nonfinite", "error", f"{label} {name}{at}", now)
-            finite = [float(v) for v in values if not isinstance(v, str)]
-            spikes = st.spikes.feed_many(finite) if rules["spike"] else []
-            if spikes and st.once("spike", now, float(rules["spike_quiet_s"])):
-                steps_ok = [s for v, s in zip(values, steps_of) if not isinstance(v, str)]
-                at = "" if steps_ok[spikes[0]] is None else f" at step {steps_ok[spikes[0]]}"
-                msg = f"{name} spike{at}: {finite[spikes[0]]:.4g}"
-                self.raise_alert(st, "spike", "warning", msg, now)
-        if stepped:
-            st.stall.feed(now)
-            st.raised.pop("stalled", None)  # steps again: a later stall is news
+        judge_metrics(st, w.metrics, now, self.raise_alert)
 
     def _running_rules(
         self, st: RunAlerts, summary: Dict[str, Any], w: Any, free: Any, now: float

@@ -327,6 +327,22 @@ class MetricStore:
                 }
         return {"series": series, "count": last - seq, "times": self._times(seq, last)}, last
 
+    def raw_since(self, seq: int, limit: int) -> Tuple[List[Tuple[str, Any, Any]], int]:
+        """Points with seq in (seq, seq + limit] as ``(name, steps, values)`` array slices
+        (steps NO_STEP where none, values NaN and Inf as they are), and the last seq: for a
+        reader on the daemon (the alert rules), with no list or wire form built."""
+        self._intact()
+        last = min(self.last_seq, seq + max(limit, 0))
+        out: List[Tuple[str, Any, Any]] = []
+        if last <= seq:
+            return out, seq
+        for k, s in enumerate(self._series):
+            lo = bisect.bisect_right(s.seq, seq)
+            hi = bisect.bisect_right(s.seq, last, lo)
+            if hi > lo:
+                out.append((self.names[k], s.step[lo:hi], s.value[lo:hi]))
+        return out, last
+
     def _times(self, seq: int, last: int) -> List[List[float]]:
         """``[[first_seq, t], ...]``: when the batches holding points seq+1..last were parsed."""
         lo = max(0, bisect.bisect_right(self._batch_seq, seq + 1) - 1)
