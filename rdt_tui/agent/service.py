@@ -173,6 +173,10 @@ class AgentService(PreflightOps, AlertOps, AdoptOps):
         sample["host"] = host_sample(self._cpu, self.root)
         return sample
 
+    def listen_gpu(self, fut: "asyncio.Future[None]") -> None:
+        """``fut`` gets a result at the next GPU sample (unless it is done by then)."""
+        self._gpu_waiters.append(fut)
+
     async def wait_gpu(self, timeout: float) -> None:
         fut: asyncio.Future[None] = asyncio.get_event_loop().create_future()
         self._gpu_waiters.append(fut)

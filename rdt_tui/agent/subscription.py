@@ -7,7 +7,7 @@ output.log only when the watcher's view of it changed, and off the event loop.
 """
 
 import asyncio
-from typing import Any, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 from ..protocol import wire
 from ..protocol.errors import AgentError
@@ -106,13 +106,7 @@ async def pump(
                     if finished:
                         return
                 if gpu and status == RUNNING:
-                    waits = [
-                        asyncio.ensure_future(w.wait(1.0)),
-                        asyncio.ensure_future(service.wait_gpu(1.0)),
-                    ]
-                    _, pending = await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
-                    for p in pending:
-                        p.cancel()
+                    await _news(1.0, w.listen, service.listen_gpu)
                 else:
                     await w.wait(1.0)
             except (ConnectionError, OSError) as exc:
@@ -125,6 +119,26 @@ async def pump(
                 failures = await _failed(conn, sub_id, exc, failures)
     finally:
         conn.subs.pop(sub_id, None)
+
+
+async def _news(timeout: float, *sources: Callable[["asyncio.Future[None]"], None]) -> None:
+    """Until the first of ``sources`` has news (the watcher's poll, a GPU sample) or
+    ``timeout``: one future that every source is given, no task per source, so a wake-up
+    is one turn of the loop."""
+    loop = asyncio.get_event_loop()
+    fut: asyncio.Future[None] = loop.create_future()
+    for listen in sources:
+        listen(fut)
+    timer = loop.call_later(timeout, _wake, fut)
+    try:
+        await fut
+    finally:
+        timer.cancel()
+
+
+def _wake(fut: "asyncio.Future[None]") -> None:
+    if not fut.done():
+        fut.set_result(None)
 
 
 def _after(

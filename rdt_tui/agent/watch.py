@@ -223,6 +223,10 @@ class RunWatcher:
             if not fut.done():
                 fut.set_result(None)
 
+    def listen(self, fut: "asyncio.Future[None]") -> None:
+        """``fut`` gets a result at the end of the next poll (unless it is done by then)."""
+        self._waiters.append(fut)
+
     async def wait(self, timeout: float) -> None:
         fut: asyncio.Future[None] = asyncio.get_event_loop().create_future()
         self._waiters.append(fut)
