@@ -24,7 +24,9 @@ class Watcher:
         self.summary = {"status": "running"}
         self._waiters: list[Any] = []
 
-    def metric_columns(self, seq: int, limit: int) -> tuple[dict[str, Any], int]:
+    def metric_columns(
+        self, seq: int, limit: int, packed: bool = False
+    ) -> tuple[dict[str, Any], int]:
         return {"series": {}, "count": 0}, seq
 
     def listen(self, fut: Any) -> None:

@@ -54,7 +54,7 @@ def random_batch(rng: random.Random, names: list[str], step: int) -> tuple[Parse
             pts = []
             for name in rng.sample(names, rng.randint(1, 3)):
                 s = rng.choice((step, step, None, float(step), MAX_STEP * 2))
-                pts.append(MetricPoint(name, rng.random(), s))
+                pts.append(MetricPoint(name, rng.random(), s))  # type: ignore[arg-type]
             parsed.extend(pts)
     return parsed, step
 

@@ -203,6 +203,7 @@ class Connection:
                 since,
                 bool(args.get("gpu", run_id is None)),
                 None if gpu_of is None or run_id is not None else str(gpu_of),
+                bool(args.get("packed")),
             )
         )
         self.subs[sub_id] = task

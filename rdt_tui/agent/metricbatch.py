@@ -13,7 +13,7 @@ step never replaces, a name the store refuses is dropped and takes no seq.
 
 from itertools import compress
 from operator import eq, ne
-from typing import Dict, List, Sequence, Tuple
+from typing import Dict, List, Sequence, Tuple, Union
 
 from ..core.metrics import MAX_STEP, MetricPoint
 from ..core.parsed import BarBlock, Part, block_points
@@ -26,7 +26,7 @@ _Gathered = Dict[int, Tuple[List[int], List[int], List[float]]]
 
 def append_parts(
     store: StoreState,
-    parts: Sequence[Part],
+    parts: Sequence[Union[Part, Sequence[MetricPoint]]],
     seq: int,
     changed: Dict[int, int],
     new_names: List[str],

@@ -366,7 +366,8 @@ class AgentService(PreflightOps, AlertOps, AdoptOps):
         if args.get("wait") == "ended" and self.store.summary(w.run_id)["status"] not in LIVE:
             # A run that has ended: answer once its logs are parsed to the end.
             await w.until_finished()
-        columns, last = w.metric_columns(int(args.get("since", 0)), int(args.get("limit", 100000)))
+        since, limit = int(args.get("since", 0)), int(args.get("limit", 100000))
+        columns, last = w.metric_columns(since, limit, bool(args.get("packed")))
         return dict(columns, last_seq=last, finished=w.finished, problems=w.events.problems)
 
     async def op_history(self, args: Dict[str, Any]) -> Dict[str, Any]:

@@ -32,10 +32,12 @@ async def pump(
     since: Dict[str, Any],
     gpu: bool,
     gpu_of: Optional[str] = None,
+    packed: bool = False,
 ) -> None:
     """Push run ``run_id``'s news (every GPU sample alone when None: this host's, or with
     ``gpu_of`` those of that run's Slurm job) on ``conn``, the daemon's Connection, until the
-    run's last status or a cancel; the pump leaves ``conn.subs``."""
+    run's last status or a cancel; the pump leaves ``conn.subs``. ``packed``: metric columns
+    as ``wire.pack_column`` packs them (the client asked for that)."""
     service = conn.daemon.service
     log_pos = int(since.get("log", 0))
     metric_seq = int(since.get("metric", 0))
@@ -87,7 +89,7 @@ async def pump(
                             quiet = view
                     else:
                         quiet = view
-                columns, last = w.metric_columns(metric_seq, SUB_BATCH)
+                columns, last = w.metric_columns(metric_seq, SUB_BATCH, packed)
                 if columns["count"]:
                     await conn.send(event(sub_id, "metric", run_id, last, columns))
                     metric_seq, sent = last, True

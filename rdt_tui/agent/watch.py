@@ -151,9 +151,12 @@ class RunWatcher:
             }
         return {"files": files, "finished": self.finished, "events": self.events.cursor()}
 
-    def metric_columns(self, seq: int, limit: int) -> Tuple[Dict[str, Any], int]:
-        """The store's points after ``seq``, each series saying its source (log or events)."""
-        columns, last = self.metrics.since(seq, limit)
+    def metric_columns(
+        self, seq: int, limit: int, packed: bool = False
+    ) -> Tuple[Dict[str, Any], int]:
+        """The store's points after ``seq``, each series saying its source (log or events);
+        ``packed``: as ``wire.pack_column`` packs them (a client that asked for that)."""
+        columns, last = (self.metrics.packed_since if packed else self.metrics.since)(seq, limit)
         for name, col in columns["series"].items():
             col["source"] = self.events.source(name)
         return columns, last
