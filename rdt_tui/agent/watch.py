@@ -25,8 +25,12 @@ Points = Union[List[MetricPoint], ParsedPoints]
 POLL_S = 1.0
 # Until a run's first metric point (for at most FIRST_WINDOW_S): the first loss on the console
 # should not wait for a whole poll period (a Slurm job starts whenever the scheduler says).
+# Only while its logs move: one quiet for FIRST_QUIET_S (loading a dataset, waiting for GPUs)
+# is polled every POLL_S, so a new line still shows within a second, and the next bytes bring
+# the quick polls back.
 FIRST_POLL_S = 0.2
 FIRST_WINDOW_S = 120.0
+FIRST_QUIET_S = 5.0
 CURSOR_EVERY_S = 2.0
 CKPT_EVERY_S = 5.0
 MTIME_SLACK_S = 0.05
@@ -57,6 +61,10 @@ class RunWatcher:
         self.on_poll: Optional[Callable[[str], None]] = None
         self._task: Optional[asyncio.Task[None]] = None
         self._first_until = 0.0
+        self._moved = False  # the last poll found the logs grown
+        self._moved_at = 0.0  # when a poll last did (time.monotonic)
+        self._read_to = -1  # the bytes taken from all its logs, at the last poll
+        self._judged_at = 0.0  # when on_poll was last called (time.monotonic)
         self._last_cursor = 0.0
         self._last_ckpt = 0.0
         self._add_follower(self.output_log)
@@ -164,7 +172,8 @@ class RunWatcher:
     # ----- the loop ----------------------------------------------------------------------
     def start(self) -> None:
         if self._task is None:
-            self._first_until = time.monotonic() + FIRST_WINDOW_S
+            self._moved_at = time.monotonic()
+            self._first_until = self._moved_at + FIRST_WINDOW_S
             # Supervised: a failed poll (out of descriptors, disk full, a bug) is logged and
             # the loop starts again from where the watcher's state says, never ends silently.
             name = f"watcher of {self.run_id}"
@@ -189,7 +198,12 @@ class RunWatcher:
                 self.metrics.save_cursor(self._cursor())
                 self._last_cursor = now
             self.notify()
-            if self.on_poll is not None:
+            tick = time.monotonic()
+            news = points or ckpt_events or self.finished or self._moved
+            if self.on_poll is not None and (news or tick - self._judged_at >= POLL_S):
+                # At most once a POLL_S when nothing moved: quick early polls of a quiet run
+                # do not each run the alert rules.
+                self._judged_at = tick
                 self.on_poll(self.run_id)
             if self.finished:
                 self.metrics.close()
@@ -197,8 +211,14 @@ class RunWatcher:
                     follower.close()
                 return
             if not more:
-                early = not self.metrics.last_seq and time.monotonic() < self._first_until
-                await asyncio.sleep(FIRST_POLL_S if early else POLL_S)
+                await asyncio.sleep(self.interval(tick))
+
+    def interval(self, now: float) -> float:
+        """The wait before the next poll (``now``: time.monotonic): FIRST_POLL_S before the
+        run's first point, within FIRST_WINDOW_S of the start, while its logs moved within
+        FIRST_QUIET_S; POLL_S otherwise."""
+        early = not self.metrics.last_seq and now < self._first_until
+        return FIRST_POLL_S if early and now - self._moved_at < FIRST_QUIET_S else POLL_S
 
     def _poll(self) -> Tuple["Points", bool, bool, List[Dict[str, Any]]]:
         """Runs in a worker thread: the run's status, new metric points, checkpoint changes."""
@@ -206,6 +226,10 @@ class RunWatcher:
         ended = self.summary["status"] not in LIVE_STATES
         points, more = self._read_logs(ended)
         done = ended and not more
+        read_to = sum(f.read_to for f in self.followers.values())
+        self._moved, self._read_to = read_to != self._read_to, read_to
+        if self._moved:
+            self._moved_at = time.monotonic()
         events: List[Dict[str, Any]] = []
         now = time.time()
         if now - self._last_ckpt >= CKPT_EVERY_S or done:
