@@ -94,3 +94,35 @@ def test_tick_judges_only_the_runs_that_polled(tmp_path: Any, monkeypatch: Any) 
     asyncio.run(engine.tick({"b", "gone"}))  # "gone": its watcher was dropped meanwhile
     asyncio.run(engine.tick(None))
     assert judged == [["b"], ["a", "b", "c"]]
+
+
+class CountingSamples(collections.deque):
+    """The sampler's hour of samples; counts the samples a reader touched."""
+
+    read = 0
+
+    def __getitem__(self, i: Any) -> Any:
+        CountingSamples.read += 1
+        return super().__getitem__(i)
+
+    def __iter__(self) -> Any:
+        for item in super().__iter__():
+            CountingSamples.read += 1
+            yield item
+
+
+def test_the_idle_rule_reads_only_the_new_gpu_samples(tmp_path: Any) -> None:
+    """After an hour the sampler keeps 3,600 samples: a tick judges the new one, it does not
+    walk the hour each time."""
+    service = Service(str(tmp_path))
+    engine = AlertEngine(service)
+    service.gpu_samples = CountingSamples(
+        (seq, {"t": float(seq), "gpus": [{"util": 90.0, "processes": []}]})
+        for seq in range(1, 3601)
+    )
+    st = alerting.RunAlerts("r1", str(tmp_path), engine.user_rules)
+    st.gpu_seq = 3599
+    CountingSamples.read = 0
+    engine._running_rules(st, {"status": "running"}, object(), None, 3600.0)
+    assert st.gpu_seq == 3600
+    assert CountingSamples.read <= 3

@@ -6,7 +6,6 @@ alert rules. Driven on a simulated clock: the test counts polls, not seconds."""
 from __future__ import annotations
 
 import asyncio
-import time
 import types
 from pathlib import Path
 from typing import Any
@@ -27,7 +26,7 @@ class Clock:
         self.log: Path | None = None
 
     def module(self) -> Any:
-        return types.SimpleNamespace(monotonic=lambda: self.t, time=time.time)
+        return types.SimpleNamespace(monotonic=lambda: self.t, time=lambda: 1.7e9 + self.t)
 
     async def sleep(self, seconds: float) -> None:
         for at in [at for at in self.writes if self.t < at <= self.t + seconds]:
@@ -47,14 +46,19 @@ def run_for(tmp_path: Path, monkeypatch: Any, seconds: float, writes: dict[float
     monkeypatch.setattr(watch, "asyncio", types.SimpleNamespace(
         sleep=clock.sleep, get_event_loop=asyncio.get_event_loop))  # fmt: skip
     w = RunWatcher(Store(tmp_path), "r1")  # type: ignore[arg-type]
-    counts = {"polls": 0, "judged": 0}
-    poll = w._poll
+    counts = {"polls": 0, "judged": 0, "cursors": 0}
+    poll, save = w._poll, w.metrics.save_cursor
 
     def counted_poll() -> Any:
         counts["polls"] += 1
         return poll()
 
+    def counted_save(extra: Any) -> None:
+        counts["cursors"] += 1
+        save(extra)
+
     w._poll = counted_poll  # type: ignore[method-assign]
+    w.metrics.save_cursor = counted_save  # type: ignore[method-assign]
     w.on_poll = lambda run_id: counts.__setitem__("judged", counts["judged"] + 1)
     start = clock.t
 
@@ -92,3 +96,10 @@ def test_new_lines_bring_the_quick_polls_back(tmp_path: Path, monkeypatch: Any) 
 def test_the_first_point_ends_the_quick_polls(tmp_path: Path, monkeypatch: Any) -> None:
     counts = run_for(tmp_path, monkeypatch, 30.0, {1.0: "step=1 loss=0.5\n"})
     assert counts["polls"] <= 1 / FIRST_POLL_S + 30 / POLL_S + 2
+
+
+def test_a_quiet_runs_cursor_is_written_once(tmp_path: Path, monkeypatch: Any) -> None:
+    """The log offsets and parser state do not move: cursor.json (and the summaries saved
+    with it) is not written again every CURSOR_EVERY_S."""
+    counts = run_for(tmp_path, monkeypatch, 60.0, {30.0: "loading shard 1\n"})
+    assert counts["cursors"] == 2  # after the first line, and after the one at 30 s

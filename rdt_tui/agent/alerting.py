@@ -65,11 +65,11 @@ class AlertEngine:
 
     # ----- configuration -----------------------------------------------------------------
     def reload(self, force: bool = False) -> None:
-        from .notify import Notifier, check_notify, load_node_config, notify_path
-
         now = time.monotonic()
         if not force and now - self._config_checked < CONFIG_EVERY_S:
             return
+        from .notify import Notifier, check_notify, load_node_config, notify_path
+
         self._config_checked = now
         try:
             mtime: Optional[float] = os.stat(notify_path(self.root)).st_mtime
@@ -278,9 +278,13 @@ class AlertEngine:
                 "(a hung collective, such as NCCL, looks like this)"
             )
             self.raise_alert(st, "stalled", "error", msg, now)
-        for seq, sample in list(self._gpu_samples(st, summary, w)):
-            if seq <= st.gpu_seq:
-                continue
+        samples = self._gpu_samples(st, summary, w)
+        new = []
+        for i in range(len(samples) - 1, -1, -1):  # from the end: an hour of them is kept
+            if samples[i][0] <= st.gpu_seq:
+                break
+            new.append(samples[i])
+        for seq, sample in reversed(new):
             st.gpu_seq = seq
             gpus = sample.get("gpus") or []
             ours = [

@@ -6,6 +6,7 @@ loop keeps answering; the points are numbered and stored back on the loop.
 
 import asyncio
 import glob
+import json
 import os
 import time
 from typing import Any, Callable, Dict, List, Optional, Tuple, Union
@@ -66,6 +67,7 @@ class RunWatcher:
         self._read_to = -1  # the bytes taken from all its logs, at the last poll
         self._judged_at = 0.0  # when on_poll was last called (time.monotonic)
         self._last_cursor = 0.0
+        self._cursor_said = ""  # the cursor last saved, as JSON
         self._last_ckpt = 0.0
         self._add_follower(self.output_log)
         # The alert engine's view of output.log (agent/alerting.py), so it need not read the
@@ -195,7 +197,12 @@ class RunWatcher:
             # must find everything already in the store.
             self.finished = done
             if self.finished or now - self._last_cursor >= CURSOR_EVERY_S:
-                self.metrics.save_cursor(self._cursor())
+                cursor = self._cursor()
+                # Unchanged (a quiet run): not written again, unless records wait on a disk.
+                said = json.dumps(cursor, sort_keys=True, default=str)
+                if said != self._cursor_said or self.finished or self.metrics.write_error:
+                    self.metrics.save_cursor(cursor)
+                    self._cursor_said = said
                 self._last_cursor = now
             self.notify()
             tick = time.monotonic()
