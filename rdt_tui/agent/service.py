@@ -28,7 +28,7 @@ from .procs import read_proc, signal_all, signal_number
 from .runs import RUNNING, RunStore
 from .runspec import gpus_overlap, validate_launch
 from .slurm_gpus import JobGpusTable
-from .supervise import AgentLog
+from .supervise import AgentLog, on_the_tick
 from .supervisor import LIVE, supervisors
 from .watch import RunWatcher
 
@@ -144,15 +144,15 @@ class AgentService(PreflightOps, AlertOps, AdoptOps):
             None, open_backend, self.simulate_gpus
         )
         while True:
-            started = time.monotonic()
             sample = await loop.run_in_executor(None, self._sample_gpus)
             self.gpu_seq += 1
             self.gpu_samples.append((self.gpu_seq, sample))
             self._wake_gpu()
             self.store.reap()
             self.job_gpus.reap()
-            # The next sample is scheduled after this one finished: polls never overlap.
-            await asyncio.sleep(max(0.0, self.gpu_interval - (time.monotonic() - started)))
+            # The next sample is scheduled after this one finished: polls never overlap. On
+            # the tick the watchers poll on: one wake-up of the loop for all of them.
+            await asyncio.sleep(on_the_tick(self.gpu_interval, time.monotonic()))
 
     def _sample_gpus(self) -> Dict[str, Any]:
         sample: Dict[str, Any] = {

@@ -20,7 +20,7 @@ from .follower import LogFollower
 from .metricstore import MetricStore
 from .runs import RunStore
 from .slurm import LIVE_STATES
-from .supervise import AgentLog, supervised
+from .supervise import AgentLog, on_the_tick, supervised
 
 Points = Union[List[MetricPoint], ParsedPoints]
 POLL_S = 1.0
@@ -218,7 +218,7 @@ class RunWatcher:
                     follower.close()
                 return
             if not more:
-                await asyncio.sleep(self.interval(tick))
+                await asyncio.sleep(on_the_tick(self.interval(tick), tick))
 
     def interval(self, now: float) -> float:
         """The wait before the next poll (``now``: time.monotonic): FIRST_POLL_S before the
