@@ -21,7 +21,7 @@ from .metricstate import Series, StoreState
 
 NO_STEP = -(2**63)  # the step column's "no step" (metricstore.NO_STEP)
 
-_Gathered = Dict[int, Tuple[List[int], List[int], List[float]]]
+_Columns = Tuple[List[int], List[int], List[float]]  # a series' seqs, steps, values
 
 
 def append_parts(
@@ -33,71 +33,79 @@ def append_parts(
 ) -> int:
     """Append ``parts`` after ``seq``; the last seq given. ``changed`` gets each touched
     series' first index this batch wrote, ``new_names`` the names it added."""
-    gathered: _Gathered = {}
+    by_name: Dict[str, _Columns] = {}  # this batch's points per name, in first-touch order
+    by_keys: Dict[Tuple[str, ...], List[_Columns]] = {}  # a bar's keys: their columns
     for part in parts:
         if isinstance(part, BarBlock):
-            seq = _gather_block(store, part, seq, gathered, new_names)
+            keys, steps, values = part
+            n = len(steps)
+            if not n:
+                continue
+            targets = by_keys.get(keys)
+            if targets is None:
+                if not _take_block(store, keys, new_names):  # a name refused: point by point
+                    seq = _gather_points(store, block_points(part), seq, by_name, new_names)
+                    continue
+                targets = by_keys[keys] = [_columns(by_name, k) for k in keys]
+            m = len(keys)
+            end = seq + 1 + n * m
+            for j, got in enumerate(targets):  # bar i's key j: seq + i*m + j + 1
+                got[0].extend(range(seq + 1 + j, end, m))
+                got[1].extend(steps)
+                got[2].extend(values[j])
+            seq = end - 1
         else:
-            seq = _gather_points(store, part, seq, gathered, new_names)
-    series = store._series
-    for k, (seqs, steps, values) in gathered.items():
+            seq = _gather_points(store, part, seq, by_name, new_names)
+    index, series = store._index, store._series
+    for name, (seqs, steps, values) in by_name.items():
+        k = index[name]
         changed[k] = _extend(series[k], seqs, steps, values)
     return seq
 
 
-def _gather_block(
-    store: StoreState, block: BarBlock, seq: int, gathered: _Gathered, new_names: List[str]
-) -> int:
-    """Bar i's value of key j takes seq ``seq + i*m + j + 1`` (a block's points in line order)."""
-    keys, steps, values = block
-    m, n = len(keys), len(steps)
-    if not n:
-        return seq
+def _take_block(store: StoreState, keys: Tuple[str, ...], new_names: List[str]) -> bool:
+    """Whether the store keeps all of a bar's keys (adding the new ones), or refuses one."""
     index = store._index
     unknown = [k for k in keys if k not in index]
     if unknown:
-        if not store.takes(unknown):  # a name the store refuses: point by point
-            return _gather_points(store, block_points(block), seq, gathered, new_names)
+        if not store.takes(unknown):
+            return False
         for name in unknown:
             if name not in index:
                 store._add_name(name)
                 new_names.append(name)
-    end = seq + 1 + n * m
-    for j, name in enumerate(keys):
-        k = index[name]
-        got = gathered.get(k)
-        if got is None:
-            got = gathered[k] = ([], [], [])
-        got[0].extend(range(seq + 1 + j, end, m))
-        got[1].extend(steps)
-        got[2].extend(values[j])
-    return seq + n * m
+    return True
+
+
+def _columns(by_name: Dict[str, _Columns], name: str) -> _Columns:
+    got = by_name.get(name)
+    if got is None:
+        got = by_name[name] = ([], [], [])
+    return got
 
 
 def _gather_points(
     store: StoreState,
     points: Sequence[MetricPoint],
     seq: int,
-    gathered: _Gathered,
+    by_name: Dict[str, _Columns],
     new_names: List[str],
 ) -> int:
-    index = store._index
     for name, value, step in points:
-        k = index.get(name)
-        if k is None:
-            if not store.takes([name]):
-                store.dropped += 1
-                continue
-            k = store._add_name(name)
-            new_names.append(name)
+        got = by_name.get(name)
+        if got is None:
+            if name not in store._index:
+                if not store.takes([name]):
+                    store.dropped += 1
+                    continue
+                store._add_name(name)
+                new_names.append(name)
+            got = by_name[name] = ([], [], [])
         if step is None or not -MAX_STEP <= step <= MAX_STEP:  # False for NaN too
             step = NO_STEP
         elif type(step) is not int:
             step = int(step)  # 5.0 from a project format: an int64 column takes no float
         seq += 1
-        got = gathered.get(k)
-        if got is None:
-            got = gathered[k] = ([], [], [])
         got[0].append(seq)
         got[1].append(step)
         got[2].append(value)
