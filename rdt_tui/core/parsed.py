@@ -10,6 +10,7 @@ iterating gives exactly the list that ``MetricParser.parse_lines`` returns.
 """
 
 from itertools import repeat
+from operator import itemgetter
 from typing import Iterator, List, NamedTuple, Optional, Set, Tuple, Union
 
 from .points import MetricPoint
@@ -25,6 +26,7 @@ class BarBlock(NamedTuple):
 
 
 Part = Union[List[MetricPoint], BarBlock]
+_name = itemgetter(0)
 
 
 class ParsedPoints:
@@ -71,7 +73,7 @@ class ParsedPoints:
     def names(self) -> Set[str]:
         out: Set[str] = set()
         for p in self.parts:
-            out.update(p.keys if isinstance(p, BarBlock) else (q[0] for q in p))
+            out.update(p.keys if isinstance(p, BarBlock) else map(_name, p))  # C loops
         return out
 
     def __iter__(self) -> Iterator[MetricPoint]:
