@@ -120,10 +120,6 @@ class Metrics:
         assert seq == 500, "the history before the engine came must not be judged"
         return {"series": {}, "count": 0}, seq
 
-    def raw_since(self, seq: int, limit: int) -> tuple[list[Any], int]:
-        assert seq == 500, "the history before the engine came must not be judged"
-        return [], seq
-
 
 def test_a_live_run_older_than_the_engine_is_judged_from_now_on(tmp_path: Any) -> None:
     """An agent upgrade meets a run that has been training for an hour: its old Traceback

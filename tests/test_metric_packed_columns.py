@@ -11,6 +11,7 @@ import sys
 from typing import Any
 
 from rdt_tui.agent import metricstore
+from rdt_tui.agent.metricread import packed_since
 from rdt_tui.agent.metricstore import MetricStore
 from rdt_tui.client import AgentClient
 from rdt_tui.core.metrics import MetricPoint
@@ -42,7 +43,7 @@ def test_packed_columns_decode_as_the_lists_do(tmp_path: Any) -> None:
     store = filled(str(tmp_path / "m"))
     for since in (0, 1, 3, 5, 7):
         lists, last = store.since(since, 100)
-        packed, last_p = store.packed_since(since, 100)
+        packed, last_p = packed_since(store, since, 100)
         assert last == last_p and packed["count"] == lists["count"]
         assert packed.get("packed", wire.PACKED) == wire.PACKED
         # Through JSON as the link carries them.
@@ -62,7 +63,7 @@ def test_a_packed_event_carries_no_number_text(tmp_path: Any, monkeypatch: Any) 
     monkeypatch.setattr(metricstore, "_finite_list", refuse)
     monkeypatch.setattr(metricstore, "_step_list", refuse)
     store = filled(str(tmp_path / "m"))
-    packed, _ = store.packed_since(0, 100)
+    packed, _ = packed_since(store, 0, 100)
     line = wire.encode({"event": "metric", "data": packed})
     for col in wire.decode_line(line)["data"]["series"].values():  # type: ignore[index]
         assert all(isinstance(col[k], str) for k in ("seq", "step", "value"))

@@ -12,13 +12,16 @@ from typing import Any, Callable
 
 from ..core.alerts import nonfinite_label
 from .alertstate import RunAlerts
+from .metricread import raw_since
 from .metricstore import NO_STEP
 
 
 def judge_metrics(st: RunAlerts, store: Any, now: float, raise_alert: Callable[..., Any]) -> None:
     """Feed the points after ``st.metric_seq`` to the run's rules; ``raise_alert(st, kind,
     severity, message, now)`` for each alert."""
-    columns, last = store.raw_since(st.metric_seq, 50000)
+    if store.last_seq == st.metric_seq:
+        return  # nothing new (most ticks of a quiet run)
+    columns, last = raw_since(store, st.metric_seq, 50000)
     if last == st.metric_seq:
         return
     st.metric_seq, st.dirty = last, True

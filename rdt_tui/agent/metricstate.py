@@ -1,5 +1,5 @@
-"""The ``MetricStore`` state that its helpers work on (``metricbatch`` appends a batch's points
-to its columns, ``metricseal`` seals them into ``columns.bin`` and maps them back), as a protocol.
+"""The ``MetricStore`` state that its helpers work on (``metricblock`` appends a bar block to
+its columns, ``metricseal`` seals them into ``columns.bin`` and maps them back), as a protocol.
 The store calls them, so they hold it by this and never import ``metricstore``."""
 
 import mmap
@@ -20,7 +20,6 @@ class StoreState(Protocol):
     directory: str
     names: List[str]
     last_seq: int
-    dropped: int
     write_error: Optional[str]
     _index: Dict[str, int]
     _batch_seq: Any

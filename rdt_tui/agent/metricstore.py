@@ -18,11 +18,10 @@ the two only drops a tail that will be parsed again from the saved log offsets; 
 fails (disk full) is kept in memory and written again with the next batch, and the cursor does
 not move past what is on disk.
 
-Runs of tqdm bars come as columns (``core.parsed``); a batch goes in once per name
-(``metricbatch``). Long series keep per-block summaries, saved beside the cursor, that a
-history is served from (``metricsummary``). A finished run of a million points or more is
-also written as contiguous columns that a restarted daemon maps instead of loading
-(``metricseal``): memory stays flat.
+Runs of tqdm bars come as columns (``core.parsed``) and go in whole (``metricblock``). Long
+series keep per-block summaries, saved beside the cursor, that a history is served from
+(``metricsummary``). A finished run of a million points or more is also written as contiguous
+columns that a restarted daemon maps instead of loading (``metricseal``): memory stays flat.
 """
 
 import bisect
@@ -33,12 +32,12 @@ import struct
 from array import array
 from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
 
-from ..core.metrics import MetricPoint
-from ..core.parsed import ParsedPoints
-from ..protocol.wire import PACKED, encode_floats, pack_column
+from ..core.metrics import MAX_STEP, MetricPoint
+from ..core.parsed import BarBlock, ParsedPoints, block_points
+from ..protocol.wire import encode_floats
 from . import metricseal, metricsummary
 from .files import CorruptFile, ensure_private_dir, read_json, write_atomic, write_json_atomic
-from .metricbatch import append_parts
+from .metricblock import append_block
 from .metricsummary import Summary, pick
 
 FORMAT = 2
@@ -116,7 +115,14 @@ class MetricStore:
         changed: Dict[int, int] = {}  # name -> the first index of its series this batch wrote
         seq = self.last_seq
         parts = points.parts if isinstance(points, ParsedPoints) else [points]
-        seq = append_parts(self, parts, seq, changed, new_names)  # once per series, not per part
+        for part in parts:
+            if isinstance(part, BarBlock):
+                done = append_block(self, part, seq, changed, new_names)
+                if done is not None:
+                    seq = done
+                    continue
+                part = block_points(part)  # a name the store refuses: point by point
+            seq = self._append_points(part, seq, changed, new_names)
         if seq < first:
             return first, self.last_seq
         self.last_seq = seq
@@ -134,6 +140,43 @@ class MetricStore:
         self._pending += b"".join(record)
         self._flush()
         return first, self.last_seq
+
+    def _append_points(
+        self,
+        points: Sequence[MetricPoint],
+        seq: int,
+        changed: Dict[int, int],
+        new_names: List[str],
+    ) -> int:
+        index, series = self._index, self._series
+        for name, value, step in points:
+            k = index.get(name)
+            if k is None:
+                if len(self.names) >= MAX_NAMES or len(name) > MAX_NAME_LEN:
+                    self.dropped += 1
+                    continue
+                k = self._add_name(name)
+                new_names.append(name)
+            if step is None or not -MAX_STEP <= step <= MAX_STEP:  # False for NaN too
+                step = NO_STEP
+            elif type(step) is not int:
+                step = int(step)  # 5.0 from a project format: an int64 column takes no float
+            seq += 1
+            s = series[k]
+            at = len(s.seq)
+            if step != NO_STEP and at and s.step[-1] == step:
+                # A repaint of the same step: the new value replaces the old, under a new seq
+                # (still the largest of the series, so seq stays sorted for since()).
+                at -= 1
+                s.seq[at] = seq
+                s.value[at] = value
+            else:
+                s.seq.append(seq)
+                s.step.append(step)
+                s.value.append(value)
+            if k not in changed:
+                changed[k] = at
+        return seq
 
     def takes(self, names: List[str]) -> bool:
         """Whether these new names would all be kept (not past MAX_NAMES, none too long)."""
@@ -326,42 +369,6 @@ class MetricStore:
                     "value": _finite_list(s.value[lo:hi]),
                 }
         return {"series": series, "count": last - seq, "times": self._times(seq, last)}, last
-
-    def packed_since(self, seq: int, limit: int = 100000) -> Tuple[Dict[str, Any], int]:
-        """:meth:`since` with each column packed (``wire.pack_column``): a copy of the arrays'
-        bytes, with no list and no number's text made (a client that asked for them)."""
-        self._intact()
-        last = min(self.last_seq, seq + max(limit, 0))
-        series: Dict[str, Any] = {}
-        if last <= seq:
-            return {"series": series, "count": 0, "packed": PACKED}, seq
-        for k, s in enumerate(self._series):
-            lo = bisect.bisect_right(s.seq, seq)
-            hi = bisect.bisect_right(s.seq, last, lo)
-            if hi > lo:
-                series[self.names[k]] = {
-                    "seq": pack_column(s.seq[lo:hi]),
-                    "step": pack_column(s.step[lo:hi]),
-                    "value": pack_column(s.value[lo:hi]),
-                }
-        times = self._times(seq, last)
-        return {"series": series, "count": last - seq, "times": times, "packed": PACKED}, last
-
-    def raw_since(self, seq: int, limit: int) -> Tuple[List[Tuple[str, Any, Any]], int]:
-        """Points with seq in (seq, seq + limit] as ``(name, steps, values)`` array slices
-        (steps NO_STEP where none, values NaN and Inf as they are), and the last seq: for a
-        reader on the daemon (the alert rules), with no list or wire form built."""
-        self._intact()
-        last = min(self.last_seq, seq + max(limit, 0))
-        out: List[Tuple[str, Any, Any]] = []
-        if last <= seq:
-            return out, seq
-        for k, s in enumerate(self._series):
-            lo = bisect.bisect_right(s.seq, seq)
-            hi = bisect.bisect_right(s.seq, last, lo)
-            if hi > lo:
-                out.append((self.names[k], s.step[lo:hi], s.value[lo:hi]))
-        return out, last
 
     def _times(self, seq: int, last: int) -> List[List[float]]:
         """``[[first_seq, t], ...]``: when the batches holding points seq+1..last were parsed."""

@@ -17,6 +17,7 @@ from ..core.parsed import ParsedPoints
 from . import ckptscan
 from .eventfiles import EventSource
 from .follower import LogFollower
+from .metricread import packed_since
 from .metricstore import MetricStore
 from .runs import RunStore
 from .slurm import LIVE_STATES
@@ -166,7 +167,10 @@ class RunWatcher:
     ) -> Tuple[Dict[str, Any], int]:
         """The store's points after ``seq``, each series saying its source (log or events);
         ``packed``: as ``wire.pack_column`` packs them (a client that asked for that)."""
-        columns, last = (self.metrics.packed_since if packed else self.metrics.since)(seq, limit)
+        if packed:
+            columns, last = packed_since(self.metrics, seq, limit)
+        else:
+            columns, last = self.metrics.since(seq, limit)
         for name, col in columns["series"].items():
             col["source"] = self.events.source(name)
         return columns, last

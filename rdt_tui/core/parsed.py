@@ -10,7 +10,6 @@ iterating gives exactly the list that ``MetricParser.parse_lines`` returns.
 """
 
 from itertools import repeat
-from operator import itemgetter
 from typing import Iterator, List, NamedTuple, Optional, Set, Tuple, Union
 
 from .points import MetricPoint
@@ -26,7 +25,6 @@ class BarBlock(NamedTuple):
 
 
 Part = Union[List[MetricPoint], BarBlock]
-_name = itemgetter(0)
 
 
 class ParsedPoints:
@@ -73,7 +71,7 @@ class ParsedPoints:
     def names(self) -> Set[str]:
         out: Set[str] = set()
         for p in self.parts:
-            out.update(p.keys if isinstance(p, BarBlock) else map(_name, p))  # C loops
+            out.update(p.keys if isinstance(p, BarBlock) else (q[0] for q in p))
         return out
 
     def __iter__(self) -> Iterator[MetricPoint]:

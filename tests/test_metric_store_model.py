@@ -1,10 +1,10 @@
-"""One poll's points go into the store once per series (agent/metricbatch.py), with the seqs
-and columns that appending them point by point gives."""
+"""A poll's parts (bar blocks, key=value and JSON points, points without a step, names the
+store refuses) give the seqs and columns that the store's rules give point by point, checked
+against a model of those rules on random batches, and replay from points.bin the same."""
 
 from __future__ import annotations
 
 import random
-from array import array
 from typing import Any
 
 import pytest
@@ -89,35 +89,3 @@ def test_batches_give_the_columns_of_point_by_point(
     again = MetricStore(str(tmp_path / "m"))
     again.load()
     assert columns(again) == series and again.last_seq == last
-
-
-class CountingArray(array):
-    calls = 0
-
-    def fromlist(self, values: list[Any]) -> None:
-        CountingArray.calls += 1
-        super().fromlist(values)
-
-    def append(self, value: Any) -> None:
-        CountingArray.calls += 1
-        super().append(value)
-
-
-def test_a_mixed_poll_extends_each_series_once(tmp_path: Any) -> None:
-    """A second of log_writer's lines: bars cut by key=value and JSON lines into ~340 small
-    parts. Each series' columns are written once for the whole poll, not once per part."""
-    store = MetricStore(str(tmp_path / "m"))
-    store.append([MetricPoint(n, 0.0, 0) for n in ("loss", "lr", "grad_norm", "val_loss")], 0.0)
-    for s in store._series:
-        s.seq, s.step, s.value = (CountingArray(c.typecode, c) for c in (s.seq, s.step, s.value))
-    parsed, step = ParsedPoints(), 0
-    for _ in range(340):
-        step += 1
-        parsed.block(("loss", "lr"), [step, step + 1], [[0.5, 0.4], [1e-4, 1e-4]])
-        step += 1
-        parsed.extend([MetricPoint("loss", 0.3, step), MetricPoint("grad_norm", 1.0, step)])
-    parsed.extend([MetricPoint("val_loss", 0.2, step)])
-    CountingArray.calls = 0
-    store.append(parsed, 1.0)
-    assert len(parsed.parts) == 680
-    assert CountingArray.calls == 4 * 3  # four series, three columns each
