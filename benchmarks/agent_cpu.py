@@ -6,7 +6,10 @@ the same log beside them as the reference. The figure is the median of ``--runs`
 ``--seconds`` each (one sample is noise on a shared machine). Target: agent under 1% of one
 core.
 
-    python benchmarks/agent_cpu.py [--seconds 10] [--runs 3]
+``--idle``: instead, a run that prints one line and never a metric (loading a dataset, say),
+in its first minutes, when the watcher polls quickly for a first loss.
+
+    python benchmarks/agent_cpu.py [--seconds 10] [--runs 3] [--idle]
 """
 
 from __future__ import annotations
@@ -29,15 +32,20 @@ from benchmarks._common import LOG_WRITER, cpu_seconds
 from rdt_tui.client import AgentClient
 from rdt_tui.transport.local import LocalTransport
 
+IDLE_JOB = (
+    "import sys, time; print('loading the dataset', flush=True); time.sleep(float(sys.argv[1]))"
+)
 
-async def one_window(seconds: int) -> dict[str, float]:
+
+async def one_window(seconds: int, idle: bool = False) -> dict[str, float]:
     """One fresh agent, run and `tail -F`; their CPU in % of one core over ``seconds``."""
     state = tempfile.mkdtemp(prefix="rdt-bench-", dir="/tmp")
     transport = LocalTransport(state, simulate_gpus=8)
     client = AgentClient(transport)
     await client.connect()
     daemon = int(client.info["pid"])
-    run = (await client.launch([sys.executable, LOG_WRITER, str(seconds + 5)], cwd=state))["id"]
+    job = ["-c", IDLE_JOB] if idle else [LOG_WRITER]
+    run = (await client.launch([sys.executable, *job, str(seconds + 5)], cwd=state))["id"]
     log = os.path.join(state, "runs", run, "output.log")
     tail = subprocess.Popen(
         ["tail", "-F", log], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
@@ -86,9 +94,11 @@ async def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--seconds", type=int, default=10)
     ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--idle", action="store_true", help="a run that never prints a metric")
     args = ap.parse_args()
-    print(f"{args.runs} windows of {args.seconds} s, each with a fresh agent:")
-    windows = [await one_window(args.seconds) for _ in range(args.runs)]
+    what = "an idle run without metrics" if args.idle else "1,000 lines/s"
+    print(f"{args.runs} windows of {args.seconds} s, each with a fresh agent, {what}:")
+    windows = [await one_window(args.seconds, args.idle) for _ in range(args.runs)]
     median = {k: statistics.median(w[k] for w in windows) for k in windows[0]}
     for k in ("daemon", "attach", "tail -F"):
         print(f"{k:8}: median {median[k]:6.2f} % of one core")

@@ -3,8 +3,9 @@ webhook POST arriving at a real HTTP server on 127.0.0.1. Goal: under 2 s.
 
 The agent's daemon runs detached (the client that started it is closed before each job); the
 job writes the time just before its fatal line or its exit. Reference, in the same script: a
-bare loop that polls output.log at the alert engine's interval and greps for the line (what a
-cron-style `tail | grep | curl` would do at best), and the intervals themselves.
+bare loop that polls output.log at the run watcher's interval (the alert engine judges a run
+right after each of its watcher's polls) and greps for the line (what a cron-style
+`tail | grep | curl` would do at best), and the intervals themselves.
 
     python benchmarks/alert_latency.py [--trials 5]
 """
@@ -81,7 +82,7 @@ def raw_poll(work: str, trials: int) -> list[float]:
 
         def write(
             # spread over one poll interval, as a job's line falls anywhere between two polls
-            delay: float = 0.05 + (i + 0.5) / trials * alerting.POLL_S,
+            delay: float = 0.05 + (i + 0.5) / trials * watch.POLL_S,
             written: list[float] = written,
         ) -> None:
             time.sleep(delay)
@@ -101,7 +102,7 @@ def raw_poll(work: str, trials: int) -> list[float]:
                 writer.join()
                 out.append(time.time() - written[0])
                 break
-            time.sleep(alerting.POLL_S)
+            time.sleep(watch.POLL_S)
     return out
 
 
@@ -136,10 +137,10 @@ async def main() -> None:
     print("alert latency, no console attached (goal: under 2 s)")
     row("fatal line -> webhook POST", fatal)
     row("job exit -> webhook POST", exits)
-    row(f"reference: bare {alerting.POLL_S} s poll of the log, no POST", raw)
+    row(f"reference: bare {watch.POLL_S} s poll of the log, no POST", raw)
     print(
-        f"poll intervals: alert engine {alerting.POLL_S} s, run watcher {watch.POLL_S} s "
-        "(the engine reads the log itself; a run's end comes from its watcher's status)"
+        f"poll interval: run watcher {watch.POLL_S} s; the alert engine judges a run after each "
+        f"of its polls (and every run each {alerting.SWEEP_S} s)"
     )
 
 

@@ -28,7 +28,9 @@ class Watcher:
         self.ckpt_events: list[Any] = []
         self.wakes = 0
 
-    def metric_columns(self, seq: int, limit: int) -> tuple[dict[str, Any], int]:
+    def metric_columns(
+        self, seq: int, limit: int, packed: bool = False
+    ) -> tuple[dict[str, Any], int]:
         return {"count": 0}, seq
 
     async def wait(self, timeout: float) -> None:

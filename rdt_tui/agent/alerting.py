@@ -7,6 +7,11 @@ output.log after the engine's offset (only a gap the watcher skipped, after a re
 here).
 Where it got to in each run is kept in ``runs/<id>/alerts-state.json``, so a daemon restart
 neither repeats an alert nor forgets a run that ended while it was down.
+
+A run is judged right after each poll of its watcher (``polled``), which is when anything the
+rules read can have changed: no timer of its own, and no wait between the poll that saw a fatal
+line or the run's end and the alert. Every run is also judged at least every ``SWEEP_S``
+(a watcher held up by a slow disk still has its run judged for a stall).
 """
 
 import asyncio
@@ -14,7 +19,7 @@ import os
 import socket
 import time
 import traceback
-from typing import Any, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Dict, List, Optional, Sequence, Set, Tuple
 
 from ..core.alerts import (
     DEFAULT_RULES,
@@ -23,18 +28,18 @@ from ..core.alerts import (
     log_alert,
     merge_rules,
     near_time_limit,
-    nonfinite_label,
     seconds_until_full,
 )
 from .alertlog import AlertLog
-from .alertstate import RunAlerts, log
+from .alertmetrics import judge_metrics
+from .alertstate import PollNews, RunAlerts, log
 from .files import CorruptFile, read_json
 from .follower import read_chunk
 from .hoststats import disk
 from .runs import RUNNING, STOPPED
 from .slurm import LIVE_STATES
 
-POLL_S = 0.5
+SWEEP_S = 5.0  # every run judged at least this often, its watcher's polls or not
 CONFIG_EVERY_S = 2.0
 LOG_CHUNK = 256 * 1024
 RECENT_END_S = 60.0  # a run first seen ended this long ago is reported; older ones are history
@@ -56,14 +61,15 @@ class AlertEngine:
         self._config_mtime: Optional[float] = -1.0
         self._config_checked = 0.0
         self._logged_at: Dict[str, float] = {}  # fault site -> when it was last written
+        self.news = PollNews()  # the runs whose watcher polled since the last tick
 
     # ----- configuration -----------------------------------------------------------------
     def reload(self, force: bool = False) -> None:
-        from .notify import Notifier, check_notify, load_node_config, notify_path
-
         now = time.monotonic()
         if not force and now - self._config_checked < CONFIG_EVERY_S:
             return
+        from .notify import Notifier, check_notify, load_node_config, notify_path
+
         self._config_checked = now
         try:
             mtime: Optional[float] = os.stat(notify_path(self.root)).st_mtime
@@ -104,12 +110,15 @@ class AlertEngine:
         self._resume_unfinished()
         while True:
             try:
-                await self.tick()
+                await self.tick(await self.news.next(SWEEP_S))
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # one bad tick must not end alerting for good
                 self._log_error(exc)
-            await asyncio.sleep(POLL_S)
+
+    def polled(self, run_id: str) -> None:
+        """A run's watcher has polled (agent/watch.py): that run is judged next."""
+        self.news.polled(run_id)
 
     def _log_error(self, exc: BaseException) -> None:
         """The same fault is logged once per ERROR_REPEAT_S, not at every tick.
@@ -144,11 +153,14 @@ class AlertEngine:
                 except Exception:
                     continue
 
-    async def tick(self) -> None:
+    async def tick(self, only: Optional[Set[str]] = None) -> None:
+        """Judge the runs in ``only`` (those whose watcher polled), or every watched run."""
         self.reload()
         now = time.time()
         todo = []
-        for run_id in list(self.service.watchers):
+        for run_id in list(self.service.watchers) if only is None else sorted(only):
+            if run_id not in self.service.watchers:
+                continue
             st = self.runs.get(run_id)
             if st is None:
                 try:
@@ -253,37 +265,7 @@ class AlertEngine:
             st.done = True
 
     def _metrics(self, st: RunAlerts, w: Any, now: float) -> None:
-        columns, last = w.metrics.since(st.metric_seq, 50000)
-        if last == st.metric_seq:
-            return
-        st.metric_seq, st.dirty = last, True
-        rules = st.rules
-        stepped = False
-        for name, series in columns["series"].items():
-            steps = [s for s in series["step"] if s is not None]
-            if not steps or st.last_step is None or max(steps) > st.last_step:
-                stepped = True
-                if steps:
-                    st.last_step = max(steps)
-            if name not in rules["loss_names"]:
-                continue
-            values, steps_of = series["value"], series["step"]
-            # NaN and Inf arrive as text ("nan", "inf"): no per-point float() needed to see them.
-            bad = [i for i, v in enumerate(values) if isinstance(v, str)]
-            if bad and rules["nonfinite"] and st.once("nonfinite", now):
-                label = nonfinite_label(float(values[bad[0]]))
-                at = "" if steps_of[bad[0]] is None else f" at step {steps_of[bad[0]]}"
-                self.raise_alert(st, "nonfinite", "error", f"{label} {name}{at}", now)
-            finite = [float(v) for v in values if not isinstance(v, str)]
-            spikes = st.spikes.feed_many(finite) if rules["spike"] else []
-            if spikes and st.once("spike", now, float(rules["spike_quiet_s"])):
-                steps_ok = [s for v, s in zip(values, steps_of) if not isinstance(v, str)]
-                at = "" if steps_ok[spikes[0]] is None else f" at step {steps_ok[spikes[0]]}"
-                msg = f"{name} spike{at}: {finite[spikes[0]]:.4g}"
-                self.raise_alert(st, "spike", "warning", msg, now)
-        if stepped:
-            st.stall.feed(now)
-            st.raised.pop("stalled", None)  # steps again: a later stall is news
+        judge_metrics(st, w.metrics, now, self.raise_alert)
 
     def _running_rules(
         self, st: RunAlerts, summary: Dict[str, Any], w: Any, free: Any, now: float
@@ -296,9 +278,13 @@ class AlertEngine:
                 "(a hung collective, such as NCCL, looks like this)"
             )
             self.raise_alert(st, "stalled", "error", msg, now)
-        for seq, sample in list(self._gpu_samples(st, summary, w)):
-            if seq <= st.gpu_seq:
-                continue
+        samples = self._gpu_samples(st, summary, w)
+        new = []
+        for i in range(len(samples) - 1, -1, -1):  # from the end: an hour of them is kept
+            if samples[i][0] <= st.gpu_seq:
+                break
+            new.append(samples[i])
+        for seq, sample in reversed(new):
             st.gpu_seq = seq
             gpus = sample.get("gpus") or []
             ours = [

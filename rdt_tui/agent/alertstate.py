@@ -2,12 +2,13 @@
 rule. Kept in ``runs/<id>/alerts-state.json``, so a restarted daemon neither repeats an alert
 nor forgets a run."""
 
+import asyncio
 import collections
 import json
 import os
 import sys
 import time
-from typing import Any, Deque, Dict, Optional, Tuple
+from typing import Any, Deque, Dict, Optional, Set, Tuple
 
 from ..core.alerts import IdleWatch, SpikeDetector, StallWatch
 from .files import CorruptFile, read_json, write_json_atomic
@@ -97,3 +98,41 @@ class RunAlerts:
             return False
         self.raised[kind] = now
         return True
+
+
+class PollNews:
+    """Which runs' watchers polled since the engine last looked (agent/alerting.py)."""
+
+    def __init__(self) -> None:
+        self._news: Set[str] = set()
+        self._wake: Optional[asyncio.Future[None]] = None
+        self._swept = 0.0  # when every run was last judged (time.monotonic)
+
+    def polled(self, run_id: str) -> None:
+        self._news.add(run_id)
+        if self._wake is not None and not self._wake.done():
+            self._wake.set_result(None)
+
+    async def next(self, sweep_s: float) -> Optional[Set[str]]:
+        """The runs polled since the last call (waiting for one), or None (every run) once
+        ``sweep_s`` has passed since the last None."""
+        left = self._swept + sweep_s - time.monotonic()
+        if not self._news and left > 0:
+            loop = asyncio.get_event_loop()
+            wake = self._wake = loop.create_future()
+            timer = loop.call_later(left, _wake_up, wake)
+            try:
+                await wake
+            finally:
+                timer.cancel()
+                self._wake = None
+        news, self._news = self._news, set()
+        if time.monotonic() - self._swept >= sweep_s:
+            self._swept = time.monotonic()
+            return None
+        return news
+
+
+def _wake_up(fut: "asyncio.Future[None]") -> None:
+    if not fut.done():
+        fut.set_result(None)

@@ -10,6 +10,7 @@ import asyncio
 import fcntl
 import os
 import signal
+import time
 from typing import Any, Dict, Optional, Set, Tuple
 
 from ..protocol import errors, wire
@@ -20,7 +21,7 @@ from .ops import Op, op_table, unknown_op
 from .peer import peer_uid, socket_path
 from .procs import PRIVATE_ENV
 from .service import AgentService
-from .supervise import AgentLog, supervised
+from .supervise import AgentLog, on_the_tick, supervised
 
 # Requests a connection may have in flight; beyond it the connection is cut.
 MAX_UNANSWERED = 256
@@ -203,6 +204,7 @@ class Connection:
                 since,
                 bool(args.get("gpu", run_id is None)),
                 None if gpu_of is None or run_id is not None else str(gpu_of),
+                bool(args.get("packed")),
             )
         )
         self.subs[sub_id] = task
@@ -318,7 +320,7 @@ class Daemon:
         the lock held. So: listen again. A state directory removed or made anew (its lock no
         longer ours) means this daemon is an orphan: it ends."""
         while True:
-            await asyncio.sleep(SOCKET_CHECK_S)
+            await asyncio.sleep(on_the_tick(SOCKET_CHECK_S, time.monotonic()))
             if _file_id(path) == self._sock_id:
                 continue
             lock = os.path.join(self.root, "agent.lock")

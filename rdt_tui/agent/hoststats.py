@@ -33,6 +33,8 @@ def memory() -> Dict[str, Optional[int]]:
                 parts = rest.split()
                 if parts:
                     values[key.decode()] = int(parts[0]) * 1024
+                if "MemAvailable" in values and "MemTotal" in values:
+                    break  # the first lines: not the fifty after them, every second
     except OSError:
         return {"mem_total": None, "mem_used": None}
     total = values.get("MemTotal")

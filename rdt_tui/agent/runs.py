@@ -34,6 +34,9 @@ class RunStore:
         self._shims: Dict[str, subprocess.Popen[bytes]] = {}
         # Summaries of ended runs, by the stat of the files they were read from (summary()).
         self._ended: Dict[str, Tuple[_Key, Dict[str, Any]]] = {}
+        # Summaries of runs running because their job lives: the same, and the job's (pid,
+        # start time), checked at each use.
+        self._live: Dict[str, Tuple[_Key, Tuple[int, int], Dict[str, Any]]] = {}
 
     # ----- paths and lookups -------------------------------------------------------------
     def run_dir(self, run_id: str) -> str:
@@ -98,20 +101,36 @@ class RunStore:
         kept = self._ended.get(run_id)
         if kept is not None and kept[0] == key:
             return _copy(kept[1])
+        live = self._live.get(run_id)
+        if live is not None and live[0] == key and is_same_process(*live[1]):
+            return _copy(live[2])  # the watcher's poll, every second: one /proc read
         settled: List[bool] = []
-        out = self._summary(run_id, path, scan, settled)
-        if settled and time.time() - max((k[0] for k in key if k), default=time.time()) > SETTLED_S:
+        job: List[Tuple[int, int]] = []
+        out = self._summary(run_id, path, scan, settled, job)
+        quiet = time.time() - max((k[0] for k in key if k), default=time.time()) > SETTLED_S
+        if settled and quiet:
             self._ended[run_id] = (key, _copy(out))
         else:
             self._ended.pop(run_id, None)
+        if job and quiet:
+            self._live[run_id] = (key, job[0], _copy(out))
+        else:
+            self._live.pop(run_id, None)
         return out
 
     def _summary(
-        self, run_id: str, path: str, scan: Optional["Scan"], settled: List[bool]
+        self,
+        run_id: str,
+        path: str,
+        scan: Optional["Scan"],
+        settled: List[bool],
+        job: List[Tuple[int, int]],
     ) -> Dict[str, Any]:
         """The summary from the files and /proc; ``settled`` gets True when only a change of
         the files can change it (the run ended here: no scheduler, no adopted tree, no job,
-        shim or process of it alive, which no later look can find alive again)."""
+        shim or process of it alive, which no later look can find alive again); ``job`` gets
+        the job's (pid, start time) when only a change of the files or the job's end can (it
+        runs here, no exit record: the shim and the process table are not looked at)."""
         out: Dict[str, Any] = {"id": run_id, "status": LOST, "exit_code": None, "signal": None}
         problems: List[str] = []
 
@@ -168,6 +187,8 @@ class RunStore:
                 )
         elif pids or job_alive or shim_alive:
             out["status"] = RUNNING
+            if job_alive and not problems:
+                job.append((state["pid"], state["start_time"]))
         elif not state and not problems and time.time() - (spec.get("created_at") or 0) < 10:
             out["status"] = RUNNING  # the shim is still starting the job
         if problems:
@@ -181,6 +202,8 @@ class RunStore:
         ids = self.run_ids()
         for gone in set(self._ended).difference(ids):  # removed from disk: forget it
             self._ended.pop(gone, None)  # (worker threads share the store)
+        for gone in set(self._live).difference(ids):
+            self._live.pop(gone, None)
         return [self.summary(run_id, scan) for run_id in ids]
 
     def live_runs(self) -> List[Dict[str, Any]]:

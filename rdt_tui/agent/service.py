@@ -28,7 +28,7 @@ from .procs import read_proc, signal_all, signal_number
 from .runs import RUNNING, RunStore
 from .runspec import gpus_overlap, validate_launch
 from .slurm_gpus import JobGpusTable
-from .supervise import AgentLog
+from .supervise import AgentLog, on_the_tick
 from .supervisor import LIVE, supervisors
 from .watch import RunWatcher
 
@@ -113,6 +113,7 @@ class AgentService(PreflightOps, AlertOps, AdoptOps):
                     "the run's files are damaged; its output.log is kept as it was",
                 ) from None
             self.watchers[run_id] = w
+            w.on_poll = self.alert_engine().polled
             w.start()
         return w
 
@@ -143,15 +144,15 @@ class AgentService(PreflightOps, AlertOps, AdoptOps):
             None, open_backend, self.simulate_gpus
         )
         while True:
-            started = time.monotonic()
             sample = await loop.run_in_executor(None, self._sample_gpus)
             self.gpu_seq += 1
             self.gpu_samples.append((self.gpu_seq, sample))
             self._wake_gpu()
             self.store.reap()
             self.job_gpus.reap()
-            # The next sample is scheduled after this one finished: polls never overlap.
-            await asyncio.sleep(max(0.0, self.gpu_interval - (time.monotonic() - started)))
+            # The next sample is scheduled after this one finished: polls never overlap. On
+            # the tick the watchers poll on: one wake-up of the loop for all of them.
+            await asyncio.sleep(on_the_tick(self.gpu_interval, time.monotonic()))
 
     def _sample_gpus(self) -> Dict[str, Any]:
         sample: Dict[str, Any] = {
@@ -171,6 +172,10 @@ class AgentService(PreflightOps, AlertOps, AdoptOps):
                 sample["reason"] = f"GPU query failed: {exc}"
         sample["host"] = host_sample(self._cpu, self.root)
         return sample
+
+    def listen_gpu(self, fut: "asyncio.Future[None]") -> None:
+        """``fut`` gets a result at the next GPU sample (unless it is done by then)."""
+        self._gpu_waiters.append(fut)
 
     async def wait_gpu(self, timeout: float) -> None:
         fut: asyncio.Future[None] = asyncio.get_event_loop().create_future()
@@ -361,7 +366,8 @@ class AgentService(PreflightOps, AlertOps, AdoptOps):
         if args.get("wait") == "ended" and self.store.summary(w.run_id)["status"] not in LIVE:
             # A run that has ended: answer once its logs are parsed to the end.
             await w.until_finished()
-        columns, last = w.metric_columns(int(args.get("since", 0)), int(args.get("limit", 100000)))
+        since, limit = int(args.get("since", 0)), int(args.get("limit", 100000))
+        columns, last = w.metric_columns(since, limit, bool(args.get("packed")))
         return dict(columns, last_seq=last, finished=w.finished, problems=w.events.problems)
 
     async def op_history(self, args: Dict[str, Any]) -> Dict[str, Any]:

@@ -7,7 +7,7 @@ output.log only when the watcher's view of it changed, and off the event loop.
 """
 
 import asyncio
-from typing import Any, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 from ..protocol import wire
 from ..protocol.errors import AgentError
@@ -32,10 +32,12 @@ async def pump(
     since: Dict[str, Any],
     gpu: bool,
     gpu_of: Optional[str] = None,
+    packed: bool = False,
 ) -> None:
     """Push run ``run_id``'s news (every GPU sample alone when None: this host's, or with
     ``gpu_of`` those of that run's Slurm job) on ``conn``, the daemon's Connection, until the
-    run's last status or a cancel; the pump leaves ``conn.subs``."""
+    run's last status or a cancel; the pump leaves ``conn.subs``. ``packed``: metric columns
+    as ``wire.pack_column`` packs them (the client asked for that)."""
     service = conn.daemon.service
     log_pos = int(since.get("log", 0))
     metric_seq = int(since.get("metric", 0))
@@ -87,7 +89,7 @@ async def pump(
                             quiet = view
                     else:
                         quiet = view
-                columns, last = w.metric_columns(metric_seq, SUB_BATCH)
+                columns, last = w.metric_columns(metric_seq, SUB_BATCH, packed)
                 if columns["count"]:
                     await conn.send(event(sub_id, "metric", run_id, last, columns))
                     metric_seq, sent = last, True
@@ -106,13 +108,7 @@ async def pump(
                     if finished:
                         return
                 if gpu and status == RUNNING:
-                    waits = [
-                        asyncio.ensure_future(w.wait(1.0)),
-                        asyncio.ensure_future(service.wait_gpu(1.0)),
-                    ]
-                    _, pending = await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
-                    for p in pending:
-                        p.cancel()
+                    await _news(1.0, w.listen, service.listen_gpu)
                 else:
                     await w.wait(1.0)
             except (ConnectionError, OSError) as exc:
@@ -125,6 +121,26 @@ async def pump(
                 failures = await _failed(conn, sub_id, exc, failures)
     finally:
         conn.subs.pop(sub_id, None)
+
+
+async def _news(timeout: float, *sources: Callable[["asyncio.Future[None]"], None]) -> None:
+    """Until the first of ``sources`` has news (the watcher's poll, a GPU sample) or
+    ``timeout``: one future that every source is given, no task per source, so a wake-up
+    is one turn of the loop."""
+    loop = asyncio.get_event_loop()
+    fut: asyncio.Future[None] = loop.create_future()
+    for listen in sources:
+        listen(fut)
+    timer = loop.call_later(timeout, _wake, fut)
+    try:
+        await fut
+    finally:
+        timer.cancel()
+
+
+def _wake(fut: "asyncio.Future[None]") -> None:
+    if not fut.done():
+        fut.set_result(None)
 
 
 def _after(

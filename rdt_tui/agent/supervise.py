@@ -98,6 +98,15 @@ def backoff(attempt: int) -> float:
     return BACKOFF_S[min(attempt, len(BACKOFF_S) - 1)]
 
 
+def on_the_tick(period: float, now: float) -> float:
+    """Seconds from ``now`` (time.monotonic, the event loop's clock) to the next multiple of
+    ``period``, at least a quarter period away. The daemon's periodic tasks (each run's
+    watcher, the GPU sampler, the socket check) wait with it, so those due in the same second
+    wake the loop once together, not once each."""
+    wait = period - now % period
+    return wait + period if wait < period / 4 else wait
+
+
 async def supervised(name: str, body: Callable[[], Awaitable[None]], log: AgentLog) -> None:
     """Run ``body`` until it returns; after an exception, log it and run it again later."""
     attempt = 0

@@ -6,9 +6,10 @@ loop keeps answering; the points are numbered and stored back on the loop.
 
 import asyncio
 import glob
+import json
 import os
 import time
-from typing import Any, Dict, List, Optional, Tuple, Union
+from typing import Any, Callable, Dict, List, Optional, Tuple, Union
 
 from ..core.alerts import ALERT_WORDS
 from ..core.logtext import LogText
@@ -17,17 +18,22 @@ from ..core.parsed import ParsedPoints
 from . import ckptscan
 from .eventfiles import EventSource
 from .follower import LogFollower
+from .metricread import packed_since
 from .metricstore import MetricStore
 from .runs import RunStore
 from .slurm import LIVE_STATES
-from .supervise import AgentLog, supervised
+from .supervise import AgentLog, on_the_tick, supervised
 
 Points = Union[List[MetricPoint], ParsedPoints]
 POLL_S = 1.0
 # Until a run's first metric point (for at most FIRST_WINDOW_S): the first loss on the console
 # should not wait for a whole poll period (a Slurm job starts whenever the scheduler says).
+# Only while its logs move: one quiet for FIRST_QUIET_S (loading a dataset, waiting for GPUs)
+# is polled every POLL_S, so a new line still shows within a second, and the next bytes bring
+# the quick polls back.
 FIRST_POLL_S = 0.2
 FIRST_WINDOW_S = 120.0
+FIRST_QUIET_S = 5.0
 CURSOR_EVERY_S = 2.0
 CKPT_EVERY_S = 5.0
 MTIME_SLACK_S = 0.05
@@ -54,9 +60,16 @@ class RunWatcher:
         self.checkpoints: Dict[str, Dict[str, Any]] = {}
         self.ckpt_events: List[Tuple[int, Dict[str, Any]]] = []
         self._waiters: List[asyncio.Future[None]] = []
+        # Called with the run's id after each poll (the alert engine judges the run then).
+        self.on_poll: Optional[Callable[[str], None]] = None
         self._task: Optional[asyncio.Task[None]] = None
         self._first_until = 0.0
+        self._moved = False  # the last poll found the logs grown
+        self._moved_at = 0.0  # when a poll last did (time.monotonic)
+        self._read_to = -1  # the bytes taken from all its logs, at the last poll
+        self._judged_at = 0.0  # when on_poll was last called (time.monotonic)
         self._last_cursor = 0.0
+        self._cursor_said = ""  # the cursor last saved, as JSON
         self._last_ckpt = 0.0
         self._add_follower(self.output_log)
         # The alert engine's view of output.log (agent/alerting.py), so it need not read the
@@ -150,9 +163,15 @@ class RunWatcher:
             }
         return {"files": files, "finished": self.finished, "events": self.events.cursor()}
 
-    def metric_columns(self, seq: int, limit: int) -> Tuple[Dict[str, Any], int]:
-        """The store's points after ``seq``, each series saying its source (log or events)."""
-        columns, last = self.metrics.since(seq, limit)
+    def metric_columns(
+        self, seq: int, limit: int, packed: bool = False
+    ) -> Tuple[Dict[str, Any], int]:
+        """The store's points after ``seq``, each series saying its source (log or events);
+        ``packed``: as ``wire.pack_column`` packs them (a client that asked for that)."""
+        if packed:
+            columns, last = packed_since(self.metrics, seq, limit)
+        else:
+            columns, last = self.metrics.since(seq, limit)
         for name, col in columns["series"].items():
             col["source"] = self.events.source(name)
         return columns, last
@@ -160,7 +179,8 @@ class RunWatcher:
     # ----- the loop ----------------------------------------------------------------------
     def start(self) -> None:
         if self._task is None:
-            self._first_until = time.monotonic() + FIRST_WINDOW_S
+            self._moved_at = time.monotonic()
+            self._first_until = self._moved_at + FIRST_WINDOW_S
             # Supervised: a failed poll (out of descriptors, disk full, a bug) is logged and
             # the loop starts again from where the watcher's state says, never ends silently.
             name = f"watcher of {self.run_id}"
@@ -182,17 +202,35 @@ class RunWatcher:
             # must find everything already in the store.
             self.finished = done
             if self.finished or now - self._last_cursor >= CURSOR_EVERY_S:
-                self.metrics.save_cursor(self._cursor())
+                cursor = self._cursor()
+                # Unchanged (a quiet run): not written again, unless records wait on a disk.
+                said = json.dumps(cursor, sort_keys=True, default=str)
+                if said != self._cursor_said or self.finished or self.metrics.write_error:
+                    self.metrics.save_cursor(cursor)
+                    self._cursor_said = said
                 self._last_cursor = now
             self.notify()
+            tick = time.monotonic()
+            news = points or ckpt_events or self.finished or self._moved
+            if self.on_poll is not None and (news or tick - self._judged_at >= POLL_S):
+                # At most once a POLL_S when nothing moved: quick early polls of a quiet run
+                # do not each run the alert rules.
+                self._judged_at = tick
+                self.on_poll(self.run_id)
             if self.finished:
                 self.metrics.close()
                 for follower in self.followers.values():
                     follower.close()
                 return
             if not more:
-                early = not self.metrics.last_seq and time.monotonic() < self._first_until
-                await asyncio.sleep(FIRST_POLL_S if early else POLL_S)
+                await asyncio.sleep(on_the_tick(self.interval(tick), tick))
+
+    def interval(self, now: float) -> float:
+        """The wait before the next poll (``now``: time.monotonic): FIRST_POLL_S before the
+        run's first point, within FIRST_WINDOW_S of the start, while its logs moved within
+        FIRST_QUIET_S; POLL_S otherwise."""
+        early = not self.metrics.last_seq and now < self._first_until
+        return FIRST_POLL_S if early and now - self._moved_at < FIRST_QUIET_S else POLL_S
 
     def _poll(self) -> Tuple["Points", bool, bool, List[Dict[str, Any]]]:
         """Runs in a worker thread: the run's status, new metric points, checkpoint changes."""
@@ -200,6 +238,10 @@ class RunWatcher:
         ended = self.summary["status"] not in LIVE_STATES
         points, more = self._read_logs(ended)
         done = ended and not more
+        read_to = sum(f.read_to for f in self.followers.values())
+        self._moved, self._read_to = read_to != self._read_to, read_to
+        if self._moved:
+            self._moved_at = time.monotonic()
         events: List[Dict[str, Any]] = []
         now = time.time()
         if now - self._last_ckpt >= CKPT_EVERY_S or done:
@@ -219,6 +261,10 @@ class RunWatcher:
         for fut in waiters:
             if not fut.done():
                 fut.set_result(None)
+
+    def listen(self, fut: "asyncio.Future[None]") -> None:
+        """``fut`` gets a result at the end of the next poll (unless it is done by then)."""
+        self._waiters.append(fut)
 
     async def wait(self, timeout: float) -> None:
         fut: asyncio.Future[None] = asyncio.get_event_loop().create_future()

@@ -142,7 +142,7 @@ class AgentClient(AgentLink):
         """Points after ``since`` (``"points"``, in seq order) and ``"last_seq"``.
 
         With ``wait_ended``, a run that has ended answers once its logs are fully parsed."""
-        args: dict[str, Any] = {"run": run, "since": since, "limit": limit}
+        args: dict[str, Any] = {"run": run, "since": since, "limit": limit, "packed": True}
         if wait_ended:
             args["wait"] = "ended"
         timeout = METRICS_WAIT_S if wait_ended else DEFAULT_TIMEOUT_S

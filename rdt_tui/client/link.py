@@ -324,7 +324,9 @@ class AgentLink:
         return sub
 
     async def _send_subscribe(self, sub: Subscription) -> None:
-        args: dict[str, Any] = {"run": sub.run, "since": dict(sub.received)}
+        # packed: metric columns as base64 arrays (wire.pack_column), cheap at both ends;
+        # an agent older than this ignores it and sends lists, which decode the same.
+        args: dict[str, Any] = {"run": sub.run, "since": dict(sub.received), "packed": True}
         if sub.gpu is not None:
             args["gpu"] = sub.gpu
         if sub.gpu_of is not None:

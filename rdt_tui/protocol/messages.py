@@ -147,9 +147,10 @@ class LogData(TypedDict):  # the data of a log event (its seq is the offset afte
 
 # ----- metrics ---------------------------------------------------------------------------
 class MetricColumnWire(TypedDict, total=False):
-    seq: List[int]
-    step: List[Optional[int]]  # None: the line gave no step
-    value: List[WireFloat]
+    # Packed (the columns' ``packed`` field): each a str, base64 of the little-endian array
+    seq: Union[List[int], str]
+    step: Union[List[Optional[int]], str]  # None (packed: the least int64): no step
+    value: Union[List[WireFloat], str]
     source: str  # "log", or "events" (a TensorBoard event file)
 
 
@@ -160,6 +161,7 @@ class MetricColumnsWire(TypedDict, total=False):
 
     series: Dict[str, MetricColumnWire]
     count: int  # how many seqs the answer covers
+    packed: str  # "b64le" when the client asked for packed columns (wire.pack_column)
     times: List[List[float]]
     last_seq: int
     finished: bool

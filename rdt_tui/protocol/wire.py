@@ -9,11 +9,17 @@ JSON has no spelling for NaN and the infinities: a float travels as the text ``"
 ``"inf"``, ``"-inf"`` (what ``str`` gives them and ``float`` reads back) through the one pair
 :func:`encode_float` / :func:`decode_float` (and their column forms). Metric points travel as
 columns per name; :func:`decode_columns` decodes them, still as columns, for the console.
+A client that asks for them ``packed`` gets each column as the base64 of its little-endian
+int64 (seq, step) or float64 (value) array (:func:`pack_column`): the agent copies its arrays
+out without making a number's text, and NaN and Inf travel as they are.
 What each payload holds is in ``messages.py``.
 """
 
+import base64
 import json
 import math
+import sys
+from array import array
 from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple, Union
 
 from .messages import MetricBatch, MetricColumn, Point, WireFloat
@@ -50,6 +56,34 @@ def encode_floats(values: Sequence[float]) -> List[WireFloat]:
 def decode_floats(values: Iterable[Union[WireFloat, int]]) -> List[float]:
     """A column :func:`encode_floats` wrote, as floats."""
     return [float(v) for v in values]
+
+
+# The ``packed`` field of metric columns packed by :func:`pack_column`; a step column's
+# NO_STEP (the least int64) is a point without a step.
+PACKED = "b64le"
+NO_STEP = -(2**63)
+
+
+def pack_column(column: Any) -> str:
+    """An int64 (``"q"``) or float64 (``"d"``) array, or a memoryview of one, as base64 of its
+    little-endian bytes: no per-value work."""
+    if isinstance(column, memoryview):  # a sealed store's mapped column
+        typecode, raw = column.format, column.cast("B")
+    else:
+        typecode, raw = column.typecode, column
+    if sys.byteorder != "little":
+        swapped = array(typecode, bytes(raw))
+        swapped.byteswap()
+        return base64.b64encode(swapped).decode("ascii")
+    return base64.b64encode(raw).decode("ascii")
+
+
+def unpack_column(text: str, typecode: str) -> List[Any]:
+    """A column :func:`pack_column` wrote (``typecode`` ``"q"`` or ``"d"``), as a list."""
+    column = array(typecode, base64.b64decode(text))
+    if sys.byteorder != "little":
+        column.byteswap()
+    return column.tolist()
 
 
 def encode(message: Dict[str, Any]) -> bytes:
@@ -97,8 +131,11 @@ def decode_columns(columns: Mapping[str, Any]) -> MetricBatch:
     columns per name: values as floats (NaN and Inf included) and each point's time, that of
     the batch it was parsed in (None when the answer carries no times)."""
     times = columns.get("times") or []
+    packed = columns.get("packed") == PACKED
     series: Dict[str, MetricColumn] = {}
     for name, col in (columns.get("series") or {}).items():
+        if packed:
+            col = _unpacked(col)
         seqs = list(col.get("seq") or [])
         ts: List[Optional[float]] = []
         i = 0
@@ -115,6 +152,18 @@ def decode_columns(columns: Mapping[str, Any]) -> MetricBatch:
             "source": col.get("source") or "log",
         }
     return {"series": series, "count": int(columns.get("count") or 0)}
+
+
+def _unpacked(col: Mapping[str, Any]) -> Dict[str, Any]:
+    steps = unpack_column(col.get("step") or "", "q")
+    if steps and min(steps) == NO_STEP:
+        steps = [None if v == NO_STEP else v for v in steps]
+    return dict(
+        col,
+        seq=unpack_column(col.get("seq") or "", "q"),
+        step=steps,
+        value=unpack_column(col.get("value") or "", "d"),
+    )
 
 
 def points_of(batch: MetricBatch) -> List[Point]:
