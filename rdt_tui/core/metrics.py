@@ -41,6 +41,7 @@ from typing import (
 )
 
 from .formats import metric_format
+from .kvshape import KvShapes
 from .logtext import count_lines, decode_lines
 
 # The patterns, step keys and Sink that the fast paths share: core/metricsyntax.py.
@@ -96,6 +97,12 @@ class MetricParser:
         self.fmt = fmt
         self.takes = metric_format(fmt)
         self._project = list(self.takes.matchers)
+        # Pure key=value lines of one shape, read by one regex (core/kvshape.py); never in
+        # the reference (fast=False).
+        self._kv: Optional[KvShapes] = None
+        if fast and self.takes.key_value:
+            needles = [n for n, _ in self._project] + list(_SKIP_NEEDLES) + [" .."]
+            self._kv = KvShapes(needles, _NOT_METRICS)
         self.fast = fast
         # The fast path of the format, fixed here: tqdm bars, a shaped format, or JSON lines.
         self._fast: Optional[fastscan._Path] = None
@@ -157,6 +164,9 @@ class MetricParser:
     def _parse_one(self, line: str, out: "Sink") -> None:
         # Cheap screens first: most log lines carry no metric at all.
         if "=" in line or ":" in line:
+            kv = self._kv
+            if kv is not None and kv.take(line, self, out):
+                return
             try:
                 self._parse_line(line, out)
             except (ValueError, OverflowError, TypeError, RecursionError, MemoryError):
@@ -209,6 +219,8 @@ class MetricParser:
             prefix = _PY_LOG_PREFIX.match(line)
             if prefix is not None:  # logging's default ``INFO:name:message``
                 line = " " + line[prefix.end() :]
+            elif self._kv is not None and ":" not in line:
+                self._kv.learn(line)  # a pure key=value line: its shape, read by one regex
             self._parse_pairs(line, out)
 
     def _parse_bar(self, bar: "re.Match[str]", out: "Sink") -> None:

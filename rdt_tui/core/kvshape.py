@@ -1,0 +1,93 @@
+"""A log's ``key=value`` lines of one shape, read by one whole-line regex instead of the generic
+screens (``metrics.py``'s ``_parse_line``): ``step=12 loss=0.0833 grad_norm=0.43`` costs
+~6 us through them, most of it the ``key=value`` regex searching every position.
+
+A *pure* line is nothing but ``name=number`` tokens, one space apart. What the generic parser
+makes of it is known in advance: the project matchers, JSON, tqdm, chatter, glog, exception
+and ``logging`` screens cannot take it (each needs a character or a word such a line cannot
+hold; the few whose characters it can hold are checked, cheaply, on each line), and its pairs
+are its tokens. So the points follow from the names alone: the first step key gives the step
+(``as_step`` of its text, the line giving nothing when it is not one), names of processes
+(``pid``, ``rank``...) and ``self.`` attributes give none, every other name gives
+``float`` of its text.
+
+The parser learns the shape from a pure line it parsed the generic way, then reads lines of
+that shape by ``fullmatch``. Only ``MetricParser(fast=True)`` does: the reference stays the
+generic parser, which tests/test_kvshape.py holds this to.
+"""
+
+import re
+from typing import Dict, NamedTuple, Optional, Sequence, Tuple
+
+from .metricsyntax import _NUMBER, _STEP_KEY_SET, LineParser, Sink
+from .points import MetricPoint, as_step
+
+_NAME = r"[A-Za-z_][\w./-]*"
+_PURE = re.compile(_NAME + "=(?:" + _NUMBER + ")(?: " + _NAME + "=(?:" + _NUMBER + "))*")
+_NAMES = re.compile("(?:^| )(" + _NAME + ")=")
+# What a pure line is made of; a screen's needle made only of these could be in one.
+_ALPHABET = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_./-=+ ")
+_CACHE_MAX = 32
+
+
+class Shape(NamedTuple):
+    pattern: "re.Pattern[str]"
+    names: Tuple[str, ...]
+    keep: Tuple[bool, ...]  # whether each token gives a point
+    step_at: Optional[int]  # the first step key's token
+
+
+class KvShapes:
+    """The shapes of one parser's pure lines (the last learned is tried first)."""
+
+    def __init__(self, needles: Sequence[str], not_metrics: "frozenset[str]") -> None:
+        # The screens' needles a pure line could hold: checked on each line read here.
+        self.risky = tuple(n for n in needles if set(n) <= _ALPHABET)
+        self.not_metrics = not_metrics
+        self.current: Optional[Shape] = None
+        self._cache: Dict[Tuple[str, ...], Shape] = {}
+
+    def learn(self, line: str) -> None:
+        """Take the shape of ``line`` if it is pure (the generic parser just read it)."""
+        if _PURE.fullmatch(line) is None:
+            return
+        names = tuple(_NAMES.findall(line))
+        shape = self._cache.get(names)
+        if shape is None:
+            if len(self._cache) >= _CACHE_MAX:
+                self._cache.clear()
+            shape = self._cache[names] = self._shape(names)
+        self.current = shape
+
+    def _shape(self, names: Tuple[str, ...]) -> Shape:
+        pattern = re.compile(" ".join(re.escape(n) + "=(" + _NUMBER + ")" for n in names))
+        lows = [n.lower() for n in names]
+        counted = [not (low in self.not_metrics or low.startswith("self.")) for low in lows]
+        step_at = next(
+            (i for i, low in enumerate(lows) if counted[i] and low in _STEP_KEY_SET), None
+        )
+        keep = tuple(c and low not in _STEP_KEY_SET for c, low in zip(counted, lows))
+        return Shape(pattern, names, keep, step_at)
+
+    def take(self, line: str, parser: LineParser, out: Sink) -> bool:
+        """The points of ``line`` when it has the current shape; False (nothing done) when
+        not."""
+        shape = self.current
+        if shape is None:
+            return False
+        found = shape.pattern.fullmatch(line)
+        if found is None or any(n in line for n in self.risky):
+            return False
+        values = found.groups()
+        if shape.step_at is None:
+            step = parser.last_step
+        else:
+            step = as_step(values[shape.step_at])
+            if step is None:
+                return True  # step=1e20: the line gives nothing, as the generic parser says
+            parser.last_step = step
+        make = tuple.__new__
+        for name, keep, value in zip(shape.names, shape.keep, values):
+            if keep:
+                out.append(make(MetricPoint, (name, float(value), step)))
+        return True
