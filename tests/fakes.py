@@ -270,3 +270,19 @@ class FakeClient(AgentClient):
 
     async def close(self) -> None:
         self.closed = True
+
+
+class OneRunStore:
+    """The run store as a ``RunWatcher`` reads it: one run in ``root``, running."""
+
+    def __init__(self, root: Any) -> None:
+        self.root = root
+
+    def run_dir(self, run_id: str) -> str:
+        return str(self.root)
+
+    def spec(self, run_id: str) -> dict[str, Any]:
+        return {"cwd": str(self.root)}
+
+    def summary(self, run_id: str) -> dict[str, Any]:
+        return {"status": "running"}

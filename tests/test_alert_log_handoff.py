@@ -17,28 +17,15 @@ from rdt_tui.agent.watch import RunWatcher
 from rdt_tui.core.alerts import DEFAULT_RULES
 
 from .conftest import Agent
+from .fakes import OneRunStore
 from .test_agent_alerts import hooks, job, posts, serve  # noqa: F401 (a fixture)
 from .webhook import Webhook
-
-
-class Store:
-    def __init__(self, root: Path) -> None:
-        self.root = root
-
-    def run_dir(self, run_id: str) -> str:
-        return str(self.root)
-
-    def spec(self, run_id: str) -> dict[str, Any]:
-        return {"cwd": str(self.root)}
-
-    def summary(self, run_id: str) -> dict[str, Any]:
-        return {"status": "running"}
 
 
 def watcher(tmp_path: Path, text: str) -> tuple[RunWatcher, Path]:
     log = tmp_path / "output.log"
     log.write_text(text)
-    return RunWatcher(Store(tmp_path), "r1"), log  # type: ignore[arg-type]
+    return RunWatcher(OneRunStore(tmp_path), "r1"), log  # type: ignore[arg-type]
 
 
 def no_reading(*args: Any) -> Any:

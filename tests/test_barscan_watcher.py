@@ -10,7 +10,6 @@ import itertools
 import json
 import random
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -21,23 +20,8 @@ from rdt_tui.core.alerts import fatal_word
 from rdt_tui.core.lines import LineSplitter
 from rdt_tui.core.metrics import MetricParser
 
+from .fakes import OneRunStore
 from .test_barscan_fuzz import cuts_of, generated_log, store_state, taken  # noqa: F401 (a fixture)
-
-
-class Store:
-    """The run store as the watcher reads it: one run, its directory, running."""
-
-    def __init__(self, root: Path) -> None:
-        self.root = root
-
-    def run_dir(self, run_id: str) -> str:
-        return str(self.root)
-
-    def spec(self, run_id: str) -> dict[str, Any]:
-        return {"cwd": str(self.root)}
-
-    def summary(self, run_id: str) -> dict[str, Any]:
-        return {"status": "running"}
 
 
 class LinePath:
@@ -86,7 +70,7 @@ def test_the_watcher_stores_and_flags_what_the_line_path_does(
     run.mkdir()
     log = run / "output.log"
     log.write_bytes(b"")
-    watcher = RunWatcher(Store(run), "r1")  # type: ignore[arg-type]
+    watcher = RunWatcher(OneRunStore(run), "r1")  # type: ignore[arg-type]
     old = LinePath(str(tmp_path / "old"), max_line)
     restart_at = rng.randrange(len(bounds) - 1)
     unread = b""  # what a restarted watcher reads again: the partial line after its cursor
@@ -109,7 +93,7 @@ def test_the_watcher_stores_and_flags_what_the_line_path_does(
             offset = watcher.followers[watcher.output_log].offset
             for f in watcher.followers.values():
                 f.close()
-            watcher = RunWatcher(Store(run), "r1")  # type: ignore[arg-type]
+            watcher = RunWatcher(OneRunStore(run), "r1")  # type: ignore[arg-type]
             old.restart(offset)
             unread = data[offset:b]
     assert store_state(watcher.metrics) == store_state(old.store)

@@ -13,7 +13,7 @@ from typing import Any
 from rdt_tui.agent import watch
 from rdt_tui.agent.watch import FIRST_POLL_S, FIRST_QUIET_S, FIRST_WINDOW_S, POLL_S, RunWatcher
 
-from .test_alert_log_handoff import Store
+from .fakes import OneRunStore
 
 
 class Clock:
@@ -45,7 +45,7 @@ def run_for(tmp_path: Path, monkeypatch: Any, seconds: float, writes: dict[float
     monkeypatch.setattr(watch, "time", clock.module())
     monkeypatch.setattr(watch, "asyncio", types.SimpleNamespace(
         sleep=clock.sleep, get_event_loop=asyncio.get_event_loop))  # fmt: skip
-    w = RunWatcher(Store(tmp_path), "r1")  # type: ignore[arg-type]
+    w = RunWatcher(OneRunStore(tmp_path), "r1")  # type: ignore[arg-type]
     counts = {"polls": 0, "judged": 0, "cursors": 0}
     poll, save = w._poll, w.metrics.save_cursor
 
