@@ -16,6 +16,20 @@ from rdt_tui.agent.supervise import AgentLog
 from .test_agent_holds_up import Writer
 
 
+async def pump_run(watcher: Any) -> Writer:
+    """A run's subscription pumped to its end through a real Connection, the daemon's
+    service reduced to ``watcher``; what it wrote."""
+    service = SimpleNamespace(watcher=lambda run_id: watcher, gpu_samples=[], gpu_seq=0)
+    writer = Writer()
+    conn = daemon.Connection(
+        SimpleNamespace(service=service, agent_log=AgentLog()),  # type: ignore[arg-type]
+        None,  # type: ignore[arg-type]
+        writer,  # type: ignore[arg-type]
+    )
+    await subscription.pump(conn, "s1", "run", {}, gpu=False)
+    return writer
+
+
 class Watcher:
     """A run's watcher as the pump sees it; its log grows once, at the third wake-up."""
 
@@ -55,14 +69,7 @@ async def test_an_idle_subscription_reads_the_log_only_when_the_watcher_saw_it_c
 
     monkeypatch.setattr(subscription, "read_chunk", read_chunk)
     w = Watcher()
-    service = SimpleNamespace(watcher=lambda run_id: w, gpu_samples=[], gpu_seq=0)
-    writer = Writer()
-    conn = daemon.Connection(
-        SimpleNamespace(service=service, agent_log=AgentLog()),  # type: ignore[arg-type]
-        None,  # type: ignore[arg-type]
-        writer,  # type: ignore[arg-type]
-    )
-    await subscription.pump(conn, "s1", "run", {}, gpu=False)
+    writer = await pump_run(w)
     # The first look; the growth (then once more, finding nothing); the end: not one read per
     # wake-up (six of them).
     assert reads == [0, 0, 7, 7], reads

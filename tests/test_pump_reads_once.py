@@ -5,15 +5,12 @@ And the GPU samples after a position are found from the end of the hour kept, in
 from __future__ import annotations
 
 import json
-from types import SimpleNamespace
 
 import pytest
 
-from rdt_tui.agent import daemon, subscription
-from rdt_tui.agent.supervise import AgentLog
+from rdt_tui.agent import subscription
 
-from .test_agent_holds_up import Writer
-from .test_daemon_pump import Watcher
+from .test_daemon_pump import Watcher, pump_run
 
 
 class EndsAtThirdWake(Watcher):
@@ -37,14 +34,7 @@ async def pumped(w: Watcher, reads: list[int], chunk: str) -> list[dict]:
     mp = pytest.MonkeyPatch()
     mp.setattr(subscription, "read_chunk", read_chunk)
     try:
-        service = SimpleNamespace(watcher=lambda run_id: w, gpu_samples=[], gpu_seq=0)
-        writer = Writer()
-        conn = daemon.Connection(
-            SimpleNamespace(service=service, agent_log=AgentLog()),  # type: ignore[arg-type]
-            None,  # type: ignore[arg-type]
-            writer,  # type: ignore[arg-type]
-        )
-        await subscription.pump(conn, "s1", "run", {}, gpu=False)
+        writer = await pump_run(w)
     finally:
         mp.undo()
     return [json.loads(line) for line in writer.data.splitlines()]

@@ -286,7 +286,7 @@ def _convert(
                 map(_a_number, set(col))
             ):
                 return None
-        floats = [_floats(col) for col in values]
+        floats = [numbers(col, float) for col in values]
     except ValueError:
         return None  # `1e`, `1.2.3`, an empty value
     return list(map(int, steps_b)), floats
@@ -330,10 +330,6 @@ def _keep(
     kept = [0]
     kept.extend(accumulate(keep))
     return list(compress(steps, keep)), kept, [list(compress(col, keep)) for col in floats]
-
-
-def _floats(col: List[bytes]) -> List[float]:
-    return numbers(col, float)
 
 
 def numbers(col: "List[Any]", make: "Callable[[Any], _N]") -> "List[_N]":

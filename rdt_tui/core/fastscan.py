@@ -29,7 +29,7 @@ from .jsoncols import parse_json_lines
 from .metricsyntax import LineParser
 from .parsed import BarBlock, ParsedPoints, block_points
 from .points import MetricPoint
-from .shapes import _NEEDLES, _SHAPES, SHAPED, _gen_shape
+from .shapes import _NEEDLES, SHAPED, shape_of
 
 # Where points go: the agent's ParsedPoints (bars kept as columns), or a list (tests, tools).
 _Out = Union[ParsedPoints, List[MetricPoint]]
@@ -126,7 +126,7 @@ def parse_shaped(parser: LineParser, lines: Sequence[str], out: "_Out") -> bool:
     if "\x1b" in text or _sparse(text, _NEEDLES[parser.fmt], len(lines)):
         return False
     gen = parser.fmt == "gesturelsm"
-    shape = _gen_shape(text) if gen else _SHAPES[parser.fmt]
+    shape = shape_of(parser.fmt, text)
     if shape is None:
         return False
     pattern, fields = shape

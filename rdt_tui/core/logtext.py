@@ -65,12 +65,6 @@ class LogText:
         self.pieces: List[Piece] = []
         self._lines: Optional[List[str]] = None
 
-    @classmethod
-    def of_lines(cls, lines: List[str]) -> "LogText":
-        text = cls()
-        text.add_lines(lines)
-        return text
-
     def add_bytes(self, data: bytes) -> None:
         """Whole lines as they came, decoded only when asked."""
         if data:

@@ -69,3 +69,11 @@ def _gen_shape(text: str) -> "Optional[Tuple[re.Pattern[str], Tuple[Tuple[str, i
             r"(?:[^\n\[>\x1b]*\[(\d{3,})\]\[(\d+)/(\d+)\][ \t]+" + pairs + r"[ \t]*|[^\n]*)\n",
         )
     return pat, tuple((k, 3 + i) for i, k in enumerate(keys))
+
+
+def shape_of(
+    fmt: str, text: str
+) -> "Optional[Tuple[re.Pattern[str], Tuple[Tuple[str, int], ...]]]":
+    """The whole-line pattern and its fields for ``fmt``'s lines: the format's own, or for
+    GestureLSM's generative lines the one of ``text``'s first ``[epoch][it/len]`` line."""
+    return _gen_shape(text) if fmt == "gesturelsm" else _SHAPES[fmt]

@@ -20,7 +20,7 @@ from .logtext import count_lines
 from .metricsyntax import LineParser
 from .parsed import BarRun, ParsedPoints, run_points
 from .points import MetricPoint
-from .shapes import _NEEDLES, _SHAPES, _gen_shape
+from .shapes import _NEEDLES, shape_of
 
 _Out = Union[ParsedPoints, List[MetricPoint]]
 _ANY_LINE = "|[^\\n]*)\\n"
@@ -65,7 +65,7 @@ def parse_shaped_bytes(
     ):
         return False  # a line the splitter cuts: its lines, as the reference sees them
     gen = parser.fmt == "gesturelsm"
-    shape = _gen_shape(head.decode("utf-8", errors)) if gen else _SHAPES[parser.fmt]
+    shape = shape_of(parser.fmt, head.decode("utf-8", errors))
     if shape is None:
         return False
     pattern, fields = shape
