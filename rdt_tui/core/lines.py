@@ -9,10 +9,8 @@ and the rest, up to its terminator, is skipped, so memory stays flat whatever a 
 
 from typing import List, Optional
 
-from .logtext import CUT_MARK, LogText
-
-# What str.splitlines also ends a line at, and a terminal does not.
-_OTHER_BREAKS = "\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029"
+# split_complete: the one decoder of whole lines, kept importable from here.
+from .logtext import CUT_MARK, LogText, decode_lines, split_complete  # noqa: F401
 
 
 class LineSplitter:
@@ -40,11 +38,7 @@ class LineSplitter:
         complete = self._take(data)
         if complete is None:
             return self._cut_partial([])
-        lines = split_complete(complete)
-        if self.max_line is not None:
-            limit = self.max_line
-            lines = [x if len(x) <= limit else x[:limit] + CUT_MARK for x in lines]
-        return self._cut_partial(lines)
+        return self._cut_partial(decode_lines(complete, self.max_line))
 
     def feed_text(self, data: bytes) -> LogText:
         """What ``feed`` gives, as a :class:`LogText`: the complete lines left as bytes."""
@@ -117,15 +111,3 @@ def whole_lines_end(data: bytes) -> int:
     this (the splitter here, and ``agent/follower.read_chunk`` for clients), so a client's
     chunks end where the agent's lines do."""
     return max(data.rfind(b"\n"), data.rfind(b"\r")) + 1
-
-
-def split_complete(complete: bytes) -> List[str]:
-    """Lines of a byte string that ends with a terminator."""
-    text = complete.decode("utf-8", errors="replace")
-    if not any(c in text for c in _OTHER_BREAKS):
-        return text.splitlines()  # one C pass: \n, \r\n and \r, and nothing else here
-    if "\r" in text:
-        text = text.replace("\r\n", "\n").replace("\r", "\n")
-    lines = text.split("\n")
-    lines.pop()  # the empty string after the final terminator
-    return lines

@@ -14,6 +14,8 @@ from typing import Iterator, List, Optional, Sequence, Tuple, Union
 
 CUT_MARK = " [rdt-tui: line cut here, too long]"
 _CR_TO_LF = bytes.maketrans(b"\r", b"\n")
+# What str.splitlines also ends a line at, and a terminal does not.
+_OTHER_BREAKS = "\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029"
 
 Piece = Union[bytes, List[str]]
 
@@ -27,16 +29,22 @@ def normalize(complete: bytes) -> bytes:
     return complete.translate(_CR_TO_LF)
 
 
-def decode_lines(data: bytes, max_line: Optional[int], errors: str = "replace") -> List[str]:
-    """The ``str`` lines of ``data`` (whole lines, or the last one without its terminator),
-    decoded as the splitter decodes them, a line longer than ``max_line`` characters cut."""
-    if not data:
-        return []
-    data = normalize(data)
-    lines = data.decode("utf-8", errors).split("\n")
-    if data.endswith(b"\n"):
-        lines.pop()  # the empty string after the final terminator
-    return cut_lines(lines, max_line)
+def decode_lines(complete: bytes, max_line: Optional[int]) -> List[str]:
+    """The ``str`` lines of ``complete`` (whole lines), decoded as the splitter decodes them,
+    a line longer than ``max_line`` characters cut."""
+    return cut_lines(split_complete(complete), max_line)
+
+
+def split_complete(complete: bytes) -> List[str]:
+    """Lines of a byte string that ends with a terminator."""
+    text = complete.decode("utf-8", errors="replace")
+    if not any(c in text for c in _OTHER_BREAKS):
+        return text.splitlines()  # one C pass: \n, \r\n and \r, and nothing else here
+    if "\r" in text:
+        text = text.replace("\r\n", "\n").replace("\r", "\n")
+    lines = text.split("\n")
+    lines.pop()  # the empty string after the final terminator
+    return lines
 
 
 def segment_lines(seg: bytes, max_line: Optional[int], errors: str) -> List[str]:
@@ -124,7 +132,7 @@ class LogText:
                     continue
                 start = max(piece.rfind(b"\n", 0, at), piece.rfind(b"\r", 0, at)) + 1
                 ends = [i for i in (piece.find(b"\n", at), piece.find(b"\r", at)) if i >= 0]
-                line = decode_lines(piece[start : min(ends, default=len(piece))], None)[0]
+                line = piece[start : min(ends, default=len(piece))].decode("utf-8", "replace")
                 if self.max_line is not None and len(line) > self.max_line:
                     return _slow_first_with(self.lines(), words)  # cut lines: their rule
                 return word, line
