@@ -26,6 +26,7 @@ test: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) benchmarks/parse_throughput.py
+	$(PY) benchmarks/agent_catchup.py
 	$(PY) benchmarks/reattach_history.py
 	$(PY) benchmarks/agent_cpu.py
 	$(PY) benchmarks/ssh_figures.py
