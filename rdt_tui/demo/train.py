@@ -192,10 +192,18 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
+def _stopped(signum: int, frame: object) -> None:
+    """`s` or `rdt-tui stop`: SIGINT first, a stop and not a crash. A second one (the
+    launcher's) is ignored from here on, before anything else runs: ignored only once the
+    first was being handled, it could land inside that handling and print a traceback."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    raise KeyboardInterrupt
+
+
 if __name__ == "__main__":
+    signal.signal(signal.SIGINT, _stopped)
     try:
         raise SystemExit(main())
-    except KeyboardInterrupt:  # `s` or `rdt-tui stop`: SIGINT first, a stop and not a crash
-        signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second one (the launcher's) too
+    except KeyboardInterrupt:
         print("\ntraining stopped (SIGINT)", flush=True)  # on a line of its own, after the bar
         raise SystemExit(130) from None
