@@ -100,7 +100,8 @@ class LogFollower:
         size = os.fstat(self._fd).st_size
         read_from = self.read_to
         if size < read_from or self._rewritten(read_from):
-            lines.add_lines(self._splitter.flush())
+            # Truncated under a writer that goes on (copytruncate): a partial line held back
+            # is the start of a line torn in two, not a line; its point would be wrong.
             self._splitter = LineSplitter(0, MAX_LINE)
             self._print = b""
             self.truncations += 1
