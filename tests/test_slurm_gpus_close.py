@@ -186,3 +186,38 @@ async def test_a_line_that_is_not_a_sample_of_ours_does_not_end_the_telemetry(
                 os.killpg(job._proc.pid, 9)
         if job._task is not None:
             await until("the step's task outlived its srun", job._task.done)
+
+
+async def test_the_bound_kills_srun_even_when_the_reader_misses_its_cancel(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Python 3.11's wait_for drops a cancel that lands in the same turn as the line it waits
+    for (CI caught it: a srun that ignored TERM lived on). The reader here misses every
+    cancel, as that one did: the bound must still KILL srun."""
+    monkeypatch.setattr(slurm_gpus, "STOP_S", 0.3)
+    argv = [str(stand_in_srun(tmp_path)), str(tmp_path / "unused"), "ignore"]
+    proc = await asyncio.create_subprocess_exec(
+        *argv, stdout=asyncio.subprocess.PIPE, start_new_session=True
+    )
+    assert proc.stdout is not None
+    await asyncio.wait_for(proc.stdout.readline(), 10)  # its TERM handler is set
+
+    async def deaf_reader() -> None:
+        while proc.returncode is None:
+            with contextlib.suppress(asyncio.CancelledError):
+                await asyncio.sleep(0.05)
+
+    job = JobGpus("9", argv, 1, lambda: None, itertools.count(1))
+    job._proc, job._task = proc, asyncio.ensure_future(deaf_reader())
+    try:
+        job.close()
+        await until(
+            "srun outlived the bound when its reader missed the cancel",
+            lambda: proc.returncode is not None,
+        )
+        assert proc.returncode == -9
+        await until("the reader outlived srun", job._task.done)
+    finally:
+        if proc.returncode is None:
+            os.killpg(proc.pid, 9)
+            await proc.wait()

@@ -179,9 +179,22 @@ class JobGpus:
             except OSError:
                 pass
             if task is not None and not task.done():
-                asyncio.get_event_loop().call_later(STOP_S, task.cancel)
+                asyncio.get_event_loop().call_later(STOP_S, self._kill, proc, task)
                 return
         if task is not None:
+            task.cancel()
+
+    @staticmethod
+    def _kill(proc: asyncio.subprocess.Process, task: asyncio.Task[None]) -> None:
+        """srun outlived STOP_S: KILL its group, and the reader ends on the EOF that follows.
+        A cancel alone is not enough: Python 3.11's wait_for drops a cancel that lands as a
+        line arrives, and the reader would read on, srun alive, for ever."""
+        if proc.returncode is None:
+            try:
+                os.killpg(proc.pid, signal.SIGKILL)
+            except OSError:
+                pass
+        if not task.done():
             task.cancel()
 
     @property
