@@ -51,12 +51,44 @@ def state_dir() -> Iterator[str]:
 
 
 def _stop_daemon(path: str) -> None:
+    """SIGTERM the agent daemon of the state directory ``path``: the one its agent.pid names,
+    and any other agent process holding a file in it (a daemon a console's attach started as
+    the test ended writes its pid file after the test read it, and was left running)."""
+    pids = set()
     try:
         with open(os.path.join(path, "agent.pid")) as fh:
-            pid = int(fh.read().strip())
-        os.kill(pid, signal.SIGTERM)
+            pids.add(int(fh.read().strip()))
     except (OSError, ValueError):
         pass
+    if os.path.exists(os.path.join(path, "agent.lock")):
+        pids.update(_agents_holding(path))
+    for pid in pids:
+        try:
+            os.kill(pid, signal.SIGTERM)
+        except OSError:
+            pass
+
+
+def _agents_holding(path: str) -> set[int]:
+    """Pids of rdt-tui agent processes (the package or its zipapp) with their working
+    directory or an open file under ``path``."""
+    prefix = os.path.realpath(path) + os.sep
+    found = set()
+    for name in os.listdir("/proc"):
+        if not name.isdigit() or int(name) == os.getpid():
+            continue
+        try:
+            with open(f"/proc/{name}/cmdline", "rb") as fh:
+                argv = fh.read()
+            if b"rdt_tui.agent" not in argv and b".pyz" not in argv:
+                continue
+            fds = [f"/proc/{name}/fd/{fd}" for fd in os.listdir(f"/proc/{name}/fd")]
+            links = [os.readlink(p) for p in [f"/proc/{name}/cwd", *fds]]
+        except OSError:
+            continue  # gone, or not ours to read
+        if any(link.startswith(prefix) or link == prefix[:-1] for link in links):
+            found.add(int(name))
+    return found
 
 
 def _kill_runs_of(path: str) -> None:
@@ -148,3 +180,23 @@ def script(workdir: str, name: str, body: str) -> str:
     with open(path, "w") as fh:
         fh.write(textwrap.dedent(body))
     return path
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """Agents the tests started whose state directory is gone by now (a console's attach that
+    started one as its test ended): SIGTERM, so a test run leaves no daemon behind."""
+    for name in os.listdir("/proc"):
+        if not name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{name}/cmdline", "rb") as fh:
+                argv = fh.read()
+            cwd = os.readlink(f"/proc/{name}/cwd")
+        except OSError:
+            continue
+        ours = b"rdt_tui.agent" in argv or b".pyz" in argv
+        if ours and cwd.startswith("/tmp/rdt-") and cwd.endswith(" (deleted)"):
+            try:
+                os.kill(int(name), signal.SIGTERM)
+            except OSError:
+                pass
