@@ -9,7 +9,8 @@ from operator import eq, not_
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 from ..core.parsed import BarBlock, BarRun
-from .metricstate import StoreState
+from ..core.points import MAX_STEP
+from .metricstate import NO_STEP, StoreState
 
 
 def append_block(
@@ -127,41 +128,113 @@ def append_run(
         return _append_in_order(store, run, seq, changed, new_names)
     m, n = len(keys), len(steps)
     spans: List[Tuple[int, int]] = []
-    starts: List[int] = []  # the seq before each entry of others' first point
+    seqs: List[int] = []  # the other lines' points' seqs, in order
     at, cursor = 0, seq
     for bar, points in others:
         if bar > at:
             spans.append((cursor + 1, cursor + 1 + (bar - at) * m))
             cursor += (bar - at) * m
             at = bar
-        starts.append(cursor)
+        seqs.extend(range(cursor + 1, cursor + 1 + len(points)))
         cursor += len(points)
     if n > at:
         spans.append((cursor + 1, cursor + 1 + (n - at) * m))
         cursor += (n - at) * m
     _add_keys(store, keys, new_names)
+    by_name = _by_name(others, seqs)
     keep = _repaints(steps)
-    shared = {q[0] for _, points in others for q in points} & set(keys)
-    pieces: List[Tuple[str, List[float], List[int]]] = []
     for j, name in enumerate(keys):
-        if name in shared:
-            pieces.append((name, values[j], _seqs(spans, j, m)))
-        elif n:
-            _append_series(store, name, steps, values[j], _seqs(spans, j, m), keep, changed)
-    done = 0  # the shared keys' bars appended
-    for (bar, points), before in zip(others, starts):
-        if shared and bar > done and not shared.isdisjoint(q[0] for q in points):
-            part = _repaints(steps[done:bar])  # a repaint only within the piece
-            for name, col, seqs in pieces:
-                _append_series(
-                    store, name, steps[done:bar], col[done:bar], seqs[done:bar], part, changed
-                )
-            done = bar
-        store._append_points(points, before, changed, new_names)
-    part = _repaints(steps[done:])
-    for name, col, seqs in pieces:
-        _append_series(store, name, steps[done:], col[done:], seqs[done:], part, changed)
+        col = by_name.get(name)
+        if col is None:
+            if n:
+                _append_series(store, name, steps, values[j], _seqs(spans, j, m), keep, changed)
+            continue
+        # A name other lines give too: its bars' points and theirs, merged in seq order.
+        bar_seqs = _seqs(spans, j, m)
+        both = bar_seqs + col[0]
+        order = sorted(range(len(both)), key=both.__getitem__)  # two sorted runs: one merge
+        by_name[name] = (
+            list(map(both.__getitem__, order)),
+            list(map((steps + col[1]).__getitem__, order)),
+            list(map((values[j] + col[2]).__getitem__, order)),
+        )
+    for name, (col_seqs, col_steps, col_values) in by_name.items():
+        _append_column(store, name, col_seqs, col_steps, col_values, changed)
     return cursor
+
+
+def _by_name(
+    others: List[Tuple[int, List[Any]]], seqs: List[int]
+) -> Dict[str, Tuple[List[int], List[int], List[float]]]:
+    """The other lines' points as columns per name, in line order (seqs, steps as the store
+    keeps them, values), by C loops where the names are few."""
+    flat = list(chain.from_iterable(points for _, points in others))
+    if not flat:
+        return {}
+    names, values, steps = map(list, zip(*flat))
+    if set(map(type, steps)) == {int} and -MAX_STEP <= min(steps) and max(steps) <= MAX_STEP:
+        pass  # every step an int the store keeps as it is: no work per point
+    else:
+        steps = list(map(store_step, steps))
+    distinct = list(dict.fromkeys(names))
+    if len(distinct) == 1:
+        return {distinct[0]: (seqs, steps, values)}
+    out: Dict[str, Tuple[List[int], List[int], List[float]]] = {}
+    if len(distinct) <= 8:
+        for name in distinct:
+            mine = list(map(name.__eq__, names))
+            out[name] = (
+                list(compress(seqs, mine)),
+                list(compress(steps, mine)),
+                list(compress(values, mine)),
+            )
+        return out
+    for name, q, step, value in zip(names, seqs, steps, values):
+        col = out.get(name)
+        if col is None:
+            col = out[name] = ([], [], [])
+        col[0].append(q)
+        col[1].append(step)
+        col[2].append(value)
+    return out
+
+
+def store_step(step: Any) -> int:
+    """A point's step as the store keeps it (``MetricStore._append_points``' rule)."""
+    if step is None or not -MAX_STEP <= step <= MAX_STEP:  # False for NaN too
+        return NO_STEP
+    return step if type(step) is int else int(step)
+
+
+def _append_column(
+    store: StoreState,
+    name: str,
+    seqs: List[int],
+    steps: List[int],
+    values: List[float],
+    changed: Dict[int, int],
+) -> None:
+    """One name's points (in seq order) onto its series with ``_append_points``' rule: a
+    point of the same step as the point before it in the series replaces it (a point
+    without a step never does)."""
+    k = store._index[name]
+    s = store._series[k]
+    at = len(s.seq)
+    if at and steps[0] != NO_STEP and s.step[-1] == steps[0]:
+        at -= 1  # its series' last point, repainted: replaced
+        del s.seq[at:], s.step[at:], s.value[at:]
+    keep = _repaints(steps)
+    if keep is not None and NO_STEP in steps:  # no step is no repaint
+        keep = [kept or step == NO_STEP for kept, step in zip(keep, steps)]
+    if keep is None:
+        s.seq.fromlist(seqs)
+        s.value.fromlist(values)
+        s.step.fromlist(steps)
+    else:
+        s.seq.fromlist(list(compress(seqs, keep)))
+        s.value.fromlist(list(compress(values, keep)))
+        s.step.fromlist(list(compress(steps, keep)))
+    changed[k] = min(changed.get(k, at), at)
 
 
 def _append_in_order(
