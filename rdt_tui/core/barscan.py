@@ -227,6 +227,8 @@ class _Chunk:
         """The other lines' places where one of them may be a bar to the reference (after
         its colour codes are removed): an epoch bar, an evaluation bar. ``others``: their
         text (``gap_lines``)."""
+        if "/" not in others:
+            return set()  # one memchr: most chunks' other lines hold no bar
         if "\x1b" in others:
             others = _ANSI.sub("", others)  # `5\x1b[0m/9 [` is a bar once its colours are gone
         if not _MAYBE_BAR.search(others):

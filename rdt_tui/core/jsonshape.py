@@ -50,7 +50,7 @@ _ALPHABET = frozenset(
 class Shape(NamedTuple):
     pattern: "re.Pattern[str]"
     names: Tuple[str, ...]
-    keep: Tuple[bool, ...]  # whether each key gives a point (not a step key)
+    points: Tuple[Tuple[int, str], ...]  # the keys that give a point (no step key): (index, key)
     step_at: Optional[int]  # the step key's value
 
 
@@ -96,9 +96,8 @@ class JsonShapes:
         else:
             step = parser.last_step = int(values[at])
         make = tuple.__new__
-        for name, keep, value in zip(shape.names, shape.keep, values):
-            if keep:
-                out.append(make(MetricPoint, (name, float(value), step)))
+        for j, name in shape.points:
+            out.append(make(MetricPoint, (name, float(values[j]), step)))
         return True
 
 
@@ -113,8 +112,8 @@ def _shape(names: Tuple[str, ...]) -> Shape:
         )
         + r"\}"
     )
-    keep = tuple(n not in _STEP_KEY_SET for n in names)
-    return Shape(pattern, names, keep, step_at)
+    points = tuple((i, n) for i, n in enumerate(names) if n not in _STEP_KEY_SET)
+    return Shape(pattern, names, points, step_at)
 
 
 def could_hold(needle: str) -> bool:

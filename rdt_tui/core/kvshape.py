@@ -17,6 +17,7 @@ generic parser, which tests/test_kvshape.py holds this to.
 """
 
 import re
+from itertools import compress
 from typing import Dict, NamedTuple, Optional, Sequence, Tuple
 
 from .metricsyntax import _NUMBER, _STEP_KEY_SET, LineParser, Sink
@@ -36,7 +37,7 @@ _CACHE_MAX = 32
 class Shape(NamedTuple):
     pattern: "re.Pattern[str]"
     names: Tuple[str, ...]
-    keep: Tuple[bool, ...]  # whether each token gives a point
+    points: Tuple[Tuple[int, str], ...]  # the tokens that give a point: (index, name)
     step_at: Optional[int]  # the first step key's token
 
 
@@ -72,8 +73,8 @@ class KvShapes:
         step_at = next(
             (i for i, low in enumerate(lows) if counted[i] and low in _STEP_KEY_SET), None
         )
-        keep = tuple(c and low not in _STEP_KEY_SET for c, low in zip(counted, lows))
-        return Shape(pattern, names, keep, step_at)
+        keep = [c and low not in _STEP_KEY_SET for c, low in zip(counted, lows)]
+        return Shape(pattern, names, tuple(compress(enumerate(names), keep)), step_at)
 
     def take(self, line: str, parser: LineParser, out: Sink) -> bool:
         """The points of ``line`` when it has the current shape; False (nothing done) when
@@ -96,9 +97,8 @@ class KvShapes:
                 return True  # step=1e20: the line gives nothing, as the generic parser says
             parser.last_step = step
         make = tuple.__new__
-        for name, keep, value in zip(shape.names, shape.keep, values):
-            if keep:
-                out.append(make(MetricPoint, (name, float(value), step)))
+        for j, name in shape.points:
+            out.append(make(MetricPoint, (name, float(values[j]), step)))
         return True
 
 
