@@ -16,7 +16,8 @@ from rdt_tui.core.metrics import MetricParser
 
 
 def bar(step: int) -> bytes:
-    return f"Steps: 5%|##| {step}/99999 [00:01<00:09, 9.9it/s, loss={1 / step:.6f}, lr=1e-4]".encode()
+    postfix = f"loss={1 / step:.6f}, lr=1e-4"
+    return f"Steps: 5%|##| {step}/99999 [00:01<00:09, 9.9it/s, {postfix}]".encode()
 
 
 def check(data: bytes, monkeypatch: pytest.MonkeyPatch) -> None:

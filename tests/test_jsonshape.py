@@ -24,7 +24,8 @@ VALUES += ["123456789012345678901234567890", "9" * 300, "1" + "0" * 310 + ".5", 
 ODD = ["-0", "9" * 301, "9" * 400, "true", "false", "null", '"0.5"', '{"a": 1}', "[1]"]
 ODD += ["007", "1.", ".5", "+1", "nan", "inf", "1e", "0x10", "\u0663", "1_0", "5.0", "-5"]
 STEP_VALUES = ["0", "7", "123456789012345", "-3", "-0"]
-STEP_ODD = ["1234567890123456", "9007199254740993", "99999999999999999", "5.0", "1e3", "NaN", "1e20", "true", '"5"', "Infinity"]
+STEP_ODD = ["1234567890123456", "9007199254740993", "99999999999999999", "5.0", "1e3", "NaN"]
+STEP_ODD += ["1e20", "true", '"5"', "Infinity"]
 
 
 def obj(keys: list[str], rng: random.Random, odd: float = 0.0) -> str:
@@ -56,7 +57,7 @@ def line(rng: random.Random, shapes: list[list[str]]) -> str:
         lambda: good[:-1] + ', "flag": true}',
         lambda: good[:-1] + ', "step": 3}',
         lambda: good[:-1] + ', "' + rng.choice(STEPS) + '": ' + rng.choice(VALUES) + "}",
-        lambda: good.replace('"', '\\u0022', 0).replace(keys[0], keys[0][:1] + "\\u0041", 1),
+        lambda: good.replace('"', "\\u0022", 0).replace(keys[0], keys[0][:1] + "\\u0041", 1),
         lambda: "\x1b[1m" + good + "\x1b[0m",
         lambda: "node1: " + good,
         lambda: good + good,

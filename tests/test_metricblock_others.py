@@ -51,7 +51,8 @@ def a_run(rng: random.Random, names: list[str], start: int) -> BarRun:
         points = []
         for _ in range(rng.randint(1, 4)):
             name = rng.choice(names)
-            points.append(MetricPoint(name, rng.choice([rng.random(), math.nan]), a_step(rng, near)))
+            value = rng.choice([rng.random(), math.nan])
+            points.append(MetricPoint(name, value, a_step(rng, near)))
             if rng.random() < 0.2:  # the same name and step again: it replaces the first
                 points.append(MetricPoint(name, rng.random(), points[-1].step))
         others.append((bar, points))

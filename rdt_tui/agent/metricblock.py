@@ -128,20 +128,20 @@ def append_run(
         return _append_in_order(store, run, seq, changed, new_names)
     m, n = len(keys), len(steps)
     spans: List[Tuple[int, int]] = []
-    seqs: List[int] = []  # the other lines' points' seqs, in order
+    starts: List[int] = []  # the seq before each entry of others' first point
     at, cursor = 0, seq
     for bar, points in others:
         if bar > at:
             spans.append((cursor + 1, cursor + 1 + (bar - at) * m))
             cursor += (bar - at) * m
             at = bar
-        seqs.extend(range(cursor + 1, cursor + 1 + len(points)))
+        starts.append(cursor)
         cursor += len(points)
     if n > at:
         spans.append((cursor + 1, cursor + 1 + (n - at) * m))
         cursor += (n - at) * m
     _add_keys(store, keys, new_names)
-    by_name = _by_name(others, seqs)
+    by_name = _by_name(others, starts)
     keep = _repaints(steps)
     for j, name in enumerate(keys):
         col = by_name.get(name)
@@ -150,8 +150,7 @@ def append_run(
                 _append_series(store, name, steps, values[j], _seqs(spans, j, m), keep, changed)
             continue
         # A name other lines give too: its bars' points and theirs, merged in seq order.
-        bar_seqs = _seqs(spans, j, m)
-        both = bar_seqs + col[0]
+        both = _seqs(spans, j, m) + col[0]
         order = sorted(range(len(both)), key=both.__getitem__)  # two sorted runs: one merge
         by_name[name] = (
             list(map(both.__getitem__, order)),
@@ -164,38 +163,23 @@ def append_run(
 
 
 def _by_name(
-    others: List[Tuple[int, List[Any]]], seqs: List[int]
+    others: List[Tuple[int, List[Any]]], starts: List[int]
 ) -> Dict[str, Tuple[List[int], List[int], List[float]]]:
-    """The other lines' points as columns per name, in line order (seqs, steps as the store
-    keeps them, values), by C loops where the names are few."""
-    flat = list(chain.from_iterable(points for _, points in others))
-    if not flat:
-        return {}
-    names, values, steps = map(list, zip(*flat))
-    if set(map(type, steps)) == {int} and -MAX_STEP <= min(steps) and max(steps) <= MAX_STEP:
-        pass  # every step an int the store keeps as it is: no work per point
-    else:
-        steps = list(map(store_step, steps))
-    distinct = list(dict.fromkeys(names))
-    if len(distinct) == 1:
-        return {distinct[0]: (seqs, steps, values)}
+    """The other lines' points as columns per name, in line order: seqs (each entry's from
+    the seq before it in ``starts``), steps as the store keeps them, values."""
     out: Dict[str, Tuple[List[int], List[int], List[float]]] = {}
-    if len(distinct) <= 8:
-        for name in distinct:
-            mine = list(map(name.__eq__, names))
-            out[name] = (
-                list(compress(seqs, mine)),
-                list(compress(steps, mine)),
-                list(compress(values, mine)),
-            )
-        return out
-    for name, q, step, value in zip(names, seqs, steps, values):
-        col = out.get(name)
-        if col is None:
-            col = out[name] = ([], [], [])
-        col[0].append(q)
-        col[1].append(step)
-        col[2].append(value)
+    get = out.get
+    for (_, points), q in zip(others, starts):
+        for name, value, step in points:
+            q += 1
+            if type(step) is not int or not -MAX_STEP <= step <= MAX_STEP:
+                step = store_step(step)
+            col = get(name)
+            if col is None:
+                col = out[name] = ([], [], [])
+            col[0].append(q)
+            col[1].append(step)
+            col[2].append(value)
     return out
 
 

@@ -42,9 +42,7 @@ _LINE = re.compile(r'\{"' + _KEY + '": (?:' + _NUM + r')(?:, "' + _KEY + '": (?:
 _KEYS = re.compile(r'"(' + _KEY + ')": ')
 _CACHE_MAX = 32
 # What such a line is made of: ASCII names and numbers, the braces, quotes and separators.
-_ALPHABET = frozenset(
-    "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_./-+{}\":, "
-)
+_ALPHABET = frozenset('abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_./-+{}":, ')
 
 
 class Shape(NamedTuple):

@@ -6,10 +6,10 @@ A *pure* line is nothing but ``name=number`` tokens, one space apart. What the g
 makes of it is known in advance: the project matchers, JSON, tqdm, chatter, glog, exception
 and ``logging`` screens cannot take it (each needs a character or a word such a line cannot
 hold; a needle it could hold, ``could_hold``, is searched for on each line in one C call:
-none of the formats we know has one), and its pairs are its tokens. So the points follow from the names alone: the first step key gives the step
-(``as_step`` of its text, the line giving nothing when it is not one), names of processes
-(``pid``, ``rank``...) and ``self.`` attributes give none, every other name gives
-``float`` of its text.
+none of the formats we know has one), and its pairs are its tokens. So the points follow
+from the names alone: the first step key gives the step (``as_step`` of its text, the line
+giving nothing when it is not one), names of processes (``pid``, ``rank``...) and ``self.``
+attributes give none, every other name gives ``float`` of its text.
 
 The parser learns the shape from a pure line it parsed the generic way, then reads lines of
 that shape by ``fullmatch``. Only ``MetricParser(fast=True)`` does: the reference stays the
