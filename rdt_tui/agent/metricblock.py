@@ -4,8 +4,8 @@ The point-by-point append costs about 400 ns a point in Python; a block goes in 
 (``fromlist`` of whole columns, seqs from a ``range``) with the same rules and the same seqs.
 """
 
-from itertools import chain, compress
-from operator import eq, not_
+from itertools import chain, compress, repeat
+from operator import add, eq, not_
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 from ..core.parsed import BarBlock, BarRun
@@ -110,22 +110,16 @@ def append_run(
     store: StoreState, run: BarRun, seq: int, changed: Dict[int, int], new_names: List[str]
 ) -> Optional[int]:
     """A chunk's bars and the points between them (``core.parsed.BarRun``) with the seqs and
-    the series a point-by-point append in line order would give: the bars column by column,
-    the other points by ``_append_points`` at their own seqs. A key that other lines also
-    give (a JSON line's ``lr`` beside the bar's) is appended in pieces, each before the other
-    points that follow it. None, having done nothing, when the store would refuse a new name
-    (the run then goes in as the blocks and points it is made of, each refused where it
-    must be)."""
+    the series a point-by-point append in line order would give, one name at a time: the
+    bars' keys column by column, the other points grouped per name at their own seqs, and a
+    key that other lines also give (a JSON line's ``lr`` beside the bar's) as the bars' column
+    and those points merged in seq order. None, having done nothing, when the store would
+    refuse a new name (the run then goes in as the blocks and points it is made of, each
+    refused where it must be)."""
     keys, steps, values, others = run
     if len(set(keys)) < len(keys):
         return None  # a key twice in a bar: point by point (append_block refuses it)
     index = store._index
-    new_others = {q[0] for _, points in others for q in points if q[0] not in index}
-    new = new_others | {k for k in keys if k not in index}
-    if not store.takes(sorted(new)):
-        return None
-    if new_others:  # names numbered in the order lines bring them: line order throughout
-        return _append_in_order(store, run, seq, changed, new_names)
     m, n = len(keys), len(steps)
     spans: List[Tuple[int, int]] = []
     starts: List[int] = []  # the seq before each entry of others' first point
@@ -140,17 +134,25 @@ def append_run(
     if n > at:
         spans.append((cursor + 1, cursor + 1 + (n - at) * m))
         cursor += (n - at) * m
-    _add_keys(store, keys, new_names)
     by_name = _by_name(others, starts)
+    new_others = [k for k in by_name if k not in index]
+    new = set(new_others) | {k for k in keys if k not in index}
+    if not store.takes(sorted(new)):
+        return None
+    if new_others:  # names numbered in the order lines bring them: line order throughout
+        return _append_in_order(store, run, seq, changed, new_names)
+    _add_keys(store, keys, new_names)
     keep = _repaints(steps)
+    first = _seqs(spans, 0, m)  # the first key's seqs; key j's are j more
     for j, name in enumerate(keys):
+        seqs = list(map(add, first, repeat(j))) if j else first
         col = by_name.get(name)
         if col is None:
             if n:
-                _append_series(store, name, steps, values[j], _seqs(spans, j, m), keep, changed)
+                _append_series(store, name, steps, values[j], seqs, keep, changed)
             continue
         # A name other lines give too: its bars' points and theirs, merged in seq order.
-        both = _seqs(spans, j, m) + col[0]
+        both = seqs + col[0]
         order = sorted(range(len(both)), key=both.__getitem__)  # two sorted runs: one merge
         by_name[name] = (
             list(map(both.__getitem__, order)),
