@@ -6,7 +6,8 @@ cuts the chunk at every *plain bar* line (groups: n, then the postfix values) an
 between them, the text of the other lines, in order: ``[other, n, v1, v2, other, n, v1, ...]``.
 The pattern starts with ``\\n``, so the engine skips from line end to line end at C speed,
 and the list's slices (``parts[1::stride]``) are the columns. Only the other lines are decoded
-and parsed, one by one, by the line-by-line parser, which stays the reference (``fast=False``).
+(a chunk's all at once) and parsed, one by one, by the line-by-line parser, which stays the
+reference (``fast=False``).
 
 A plain bar is a line whose line-by-line parse is known in advance: its points are exactly
 the bar's postfix and nothing else in it counts. So the pattern admits only lines where
