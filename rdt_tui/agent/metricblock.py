@@ -4,12 +4,13 @@ The point-by-point append costs about 400 ns a point in Python; a block goes in 
 (``fromlist`` of whole columns, seqs from a ``range``) with the same rules and the same seqs.
 """
 
-from itertools import chain, compress
-from operator import eq, not_
+from itertools import chain, compress, repeat
+from operator import add, eq, not_
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 from ..core.parsed import BarBlock, BarRun
-from .metricstate import StoreState
+from ..core.points import MAX_STEP
+from .metricstate import NO_STEP, StoreState
 
 
 def append_block(
@@ -109,22 +110,16 @@ def append_run(
     store: StoreState, run: BarRun, seq: int, changed: Dict[int, int], new_names: List[str]
 ) -> Optional[int]:
     """A chunk's bars and the points between them (``core.parsed.BarRun``) with the seqs and
-    the series a point-by-point append in line order would give: the bars column by column,
-    the other points by ``_append_points`` at their own seqs. A key that other lines also
-    give (a JSON line's ``lr`` beside the bar's) is appended in pieces, each before the other
-    points that follow it. None, having done nothing, when the store would refuse a new name
-    (the run then goes in as the blocks and points it is made of, each refused where it
-    must be)."""
+    the series a point-by-point append in line order would give, one name at a time: the
+    bars' keys column by column, the other points grouped per name at their own seqs, and a
+    key that other lines also give (a JSON line's ``lr`` beside the bar's) as the bars' column
+    and those points merged in seq order. None, having done nothing, when the store would
+    refuse a new name (the run then goes in as the blocks and points it is made of, each
+    refused where it must be)."""
     keys, steps, values, others = run
     if len(set(keys)) < len(keys):
         return None  # a key twice in a bar: point by point (append_block refuses it)
     index = store._index
-    new_others = {q[0] for _, points in others for q in points if q[0] not in index}
-    new = new_others | {k for k in keys if k not in index}
-    if not store.takes(sorted(new)):
-        return None
-    if new_others:  # names numbered in the order lines bring them: line order throughout
-        return _append_in_order(store, run, seq, changed, new_names)
     m, n = len(keys), len(steps)
     spans: List[Tuple[int, int]] = []
     starts: List[int] = []  # the seq before each entry of others' first point
@@ -139,29 +134,93 @@ def append_run(
     if n > at:
         spans.append((cursor + 1, cursor + 1 + (n - at) * m))
         cursor += (n - at) * m
+    by_name = _by_name(others, starts)
+    new_others = [k for k in by_name if k not in index]
+    new = set(new_others) | {k for k in keys if k not in index}
+    if not store.takes(sorted(new)):
+        return None
+    if new_others:  # names numbered in the order lines bring them: line order throughout
+        return _append_in_order(store, run, seq, changed, new_names)
     _add_keys(store, keys, new_names)
     keep = _repaints(steps)
-    shared = {q[0] for _, points in others for q in points} & set(keys)
-    pieces: List[Tuple[str, List[float], List[int]]] = []
+    first = _seqs(spans, 0, m)  # the first key's seqs; key j's are j more
     for j, name in enumerate(keys):
-        if name in shared:
-            pieces.append((name, values[j], _seqs(spans, j, m)))
-        elif n:
-            _append_series(store, name, steps, values[j], _seqs(spans, j, m), keep, changed)
-    done = 0  # the shared keys' bars appended
-    for (bar, points), before in zip(others, starts):
-        if shared and bar > done and not shared.isdisjoint(q[0] for q in points):
-            part = _repaints(steps[done:bar])  # a repaint only within the piece
-            for name, col, seqs in pieces:
-                _append_series(
-                    store, name, steps[done:bar], col[done:bar], seqs[done:bar], part, changed
-                )
-            done = bar
-        store._append_points(points, before, changed, new_names)
-    part = _repaints(steps[done:])
-    for name, col, seqs in pieces:
-        _append_series(store, name, steps[done:], col[done:], seqs[done:], part, changed)
+        seqs = list(map(add, first, repeat(j))) if j else first
+        col = by_name.get(name)
+        if col is None:
+            if n:
+                _append_series(store, name, steps, values[j], seqs, keep, changed)
+            continue
+        # A name other lines give too: its bars' points and theirs, merged in seq order.
+        both = seqs + col[0]
+        order = sorted(range(len(both)), key=both.__getitem__)  # two sorted runs: one merge
+        by_name[name] = (
+            list(map(both.__getitem__, order)),
+            list(map((steps + col[1]).__getitem__, order)),
+            list(map((values[j] + col[2]).__getitem__, order)),
+        )
+    for name, (col_seqs, col_steps, col_values) in by_name.items():
+        _append_column(store, name, col_seqs, col_steps, col_values, changed)
     return cursor
+
+
+def _by_name(
+    others: List[Tuple[int, List[Any]]], starts: List[int]
+) -> Dict[str, Tuple[List[int], List[int], List[float]]]:
+    """The other lines' points as columns per name, in line order: seqs (each entry's from
+    the seq before it in ``starts``), steps as the store keeps them, values."""
+    out: Dict[str, Tuple[List[int], List[int], List[float]]] = {}
+    get = out.get
+    for (_, points), q in zip(others, starts):
+        for name, value, step in points:
+            q += 1
+            if type(step) is not int or not -MAX_STEP <= step <= MAX_STEP:
+                step = store_step(step)
+            col = get(name)
+            if col is None:
+                col = out[name] = ([], [], [])
+            col[0].append(q)
+            col[1].append(step)
+            col[2].append(value)
+    return out
+
+
+def store_step(step: Any) -> int:
+    """A point's step as the store keeps it (``MetricStore._append_points``' rule)."""
+    if step is None or not -MAX_STEP <= step <= MAX_STEP:  # False for NaN too
+        return NO_STEP
+    return step if type(step) is int else int(step)
+
+
+def _append_column(
+    store: StoreState,
+    name: str,
+    seqs: List[int],
+    steps: List[int],
+    values: List[float],
+    changed: Dict[int, int],
+) -> None:
+    """One name's points (in seq order) onto its series with ``_append_points``' rule: a
+    point of the same step as the point before it in the series replaces it (a point
+    without a step never does)."""
+    k = store._index[name]
+    s = store._series[k]
+    at = len(s.seq)
+    if at and steps[0] != NO_STEP and s.step[-1] == steps[0]:
+        at -= 1  # its series' last point, repainted: replaced
+        del s.seq[at:], s.step[at:], s.value[at:]
+    keep = _repaints(steps)
+    if keep is not None and NO_STEP in steps:  # no step is no repaint
+        keep = [kept or step == NO_STEP for kept, step in zip(keep, steps)]
+    if keep is None:
+        s.seq.fromlist(seqs)
+        s.value.fromlist(values)
+        s.step.fromlist(steps)
+    else:
+        s.seq.fromlist(list(compress(seqs, keep)))
+        s.value.fromlist(list(compress(values, keep)))
+        s.step.fromlist(list(compress(steps, keep)))
+    changed[k] = min(changed.get(k, at), at)
 
 
 def _append_in_order(

@@ -5,6 +5,8 @@ The store calls them, so they hold it by this and never import ``metricstore``."
 import mmap
 from typing import Any, Dict, List, Optional, Protocol, Sequence
 
+NO_STEP = -(2**63)  # a point's step where its line gave none (or none a step can be)
+
 
 class Series(Protocol):
     """A name's columns: arrays, or memoryviews of the mapped file in a sealed store."""

@@ -38,6 +38,7 @@ from ..protocol.wire import encode_floats
 from . import metricseal, metricsummary
 from .files import CorruptFile, ensure_private_dir, read_json, write_atomic, write_json_atomic
 from .metricblock import append_block, append_run
+from .metricstate import NO_STEP
 from .metricsummary import Summary, pick
 
 FORMAT = 2
@@ -50,7 +51,6 @@ _HEADER = struct.Struct("<IIdqq")
 _GROUP = struct.Struct("<Iqq")
 MAX_NAMES = 10000  # a name per task is fine; a name per line (a counter in the key) is not
 MAX_NAME_LEN = 200
-NO_STEP = -(2**63)
 
 
 class _Series:

@@ -6,7 +6,8 @@ cuts the chunk at every *plain bar* line (groups: n, then the postfix values) an
 between them, the text of the other lines, in order: ``[other, n, v1, v2, other, n, v1, ...]``.
 The pattern starts with ``\\n``, so the engine skips from line end to line end at C speed,
 and the list's slices (``parts[1::stride]``) are the columns. Only the other lines are decoded
-and parsed, one by one, by the line-by-line parser, which stays the reference (``fast=False``).
+(a chunk's all at once) and parsed, one by one, by the line-by-line parser, which stays the
+reference (``fast=False``).
 
 A plain bar is a line whose line-by-line parse is known in advance: its points are exactly
 the bar's postfix and nothing else in it counts. So the pattern admits only lines where
@@ -34,11 +35,11 @@ the store appends the chunk in a few C loops (``agent/metricblock.py``), not per
 
 import gc
 import re
-from itertools import accumulate, compress
-from operator import eq, not_
+from itertools import accumulate, compress, repeat
+from operator import add, eq, not_
 from typing import Any, Callable, Dict, List, Optional, Set, Tuple, TypeVar, Union
 
-from .logtext import count_lines, segment_lines
+from .logtext import _CR_TO_LF, count_lines, cut_lines, normalize, segment_lines
 from .metricsyntax import _ANSI, _POSTFIX, LineParser
 from .parsed import BarBlock, BarRun, ParsedPoints, block_points, run_points
 from .points import MetricPoint
@@ -104,7 +105,9 @@ def parse_bytes(
     if keys is None:
         return False
     head = data[:_SPARSE_LOOK]  # counting over the whole chunk would cost 5 % of the parse
-    if head.count(b", " + keys[0].encode("utf-8") + b"=") * 2 < count_lines(head):
+    bars = head.count(b", " + keys[0].encode("utf-8") + b"=") * 2
+    # (more line ends than lines only where a \r\n ends one: counted only when it matters)
+    if bars < head.count(b"\n") + head.count(b"\r") and bars < count_lines(head):
         return False  # NCCL chatter with a bar every few lines: the regex would not pay
     collecting = gc.isenabled()
     gc.disable()  # millions of short-lived objects and no cycles: the collector only costs
@@ -153,6 +156,29 @@ class _Chunk:
     def other_lines(self, i: int) -> List[str]:
         return segment_lines(self.segs[i], self.max_line, self.errors)
 
+    def gap_lines(self) -> Tuple[str, List[str], List[int]]:
+        """The other lines of every gap, decoded in one go, what ``other_lines`` gives gap by
+        gap (each segment starts with its first line's terminator, and an invalid byte
+        sequence ends where a terminator starts), how many lines each gap holds, and the text
+        they were cut from."""
+        segs = list(compress(self.segs, self.segs))
+        joined = b"".join(segs)
+        counts: Optional[List[int]] = None
+        if b"\r" in joined:
+            if b"\r\n" in joined:  # maybe one made by the join (`\r` + a `\n` after a bar)
+                segs = list(map(normalize, segs))
+                joined = b"".join(segs)
+            else:  # every \r ends a line, then a \n as it does in each segment
+                counts = list(map(add, _counts(segs, b"\n"), _counts(segs, b"\r")))
+                joined = joined.translate(_CR_TO_LF)
+        if counts is None:
+            counts = list(_counts(segs, b"\n"))
+        text = joined[1:].decode("utf-8", self.errors)
+        lines = text.split("\n")
+        if self.max_line is not None and len(text) > self.max_line:
+            lines = cut_lines(lines, self.max_line)
+        return text, lines, counts
+
     def all_at_once(self, steps: List[bytes], cols: List[List[bytes]], out: "_Out") -> None:
         """Every bar of the chunk in one set of columns. The other lines read ``last_step``
         (set before each to the step of the bar before them); one that is a bar itself moves
@@ -163,18 +189,23 @@ class _Chunk:
             return self.run_by_run(steps, cols, out)  # a value the reference must judge
         steps_i, floats = conv
         dup = _dups(keys, steps_i, cols, parser._last_bar)
-        bar_like = self._bar_like()
-        one, before = parser._parse_one, 0
+        text, lines, counts = self.gap_lines()
+        bar_like = self._bar_like(text)
+        one, before, at = parser._parse_one, 0, 0
         entries: List[Tuple[int, List[MetricPoint]]] = []
         moved = False  # _last_bar last set by an other line, not by the bar before it
-        for i in self.gaps:
+        for i, n in zip(self.gaps, counts):
             if i > before:  # new bars since the other lines before: the state of the last
                 parser.last_step, before, moved = steps_i[i - 1], i, False
                 if i in bar_like:
                     parser._last_bar = _key(keys, steps_i, cols, i - 1)
             points: List[MetricPoint] = []
-            for line in self.other_lines(i):
-                one(line, points)
+            if n == 1:
+                one(lines[at], points)
+            else:
+                for line in lines[at : at + n]:
+                    one(line, points)
+            at += n
             if i in bar_like:
                 moved = True
                 if i < len(steps_i):
@@ -193,10 +224,12 @@ class _Chunk:
         else:
             out.extend(run_points(BarRun(keys, kept_steps, columns, others)))
 
-    def _bar_like(self) -> Set[int]:
+    def _bar_like(self, others: str) -> Set[int]:
         """The other lines' places where one of them may be a bar to the reference (after
-        its colour codes are removed): an epoch bar, an evaluation bar."""
-        others = b"\n".join(compress(self.segs, self.segs)).decode("utf-8", self.errors)
+        its colour codes are removed): an epoch bar, an evaluation bar. ``others``: their
+        text (``gap_lines``)."""
+        if "/" not in others:
+            return set()  # one memchr: most chunks' other lines hold no bar
         if "\x1b" in others:
             others = _ANSI.sub("", others)  # `5\x1b[0m/9 [` is a bar once its colours are gone
         if not _MAYBE_BAR.search(others):
@@ -243,6 +276,11 @@ class _Chunk:
             + "]"
             for b in range(i, j)
         ]
+
+
+def _counts(segs: List[bytes], end: bytes) -> "map[int]":
+    """How many times ``end`` is in each segment (a C loop)."""
+    return map(bytes.count, segs, repeat(end))
 
 
 def _block(

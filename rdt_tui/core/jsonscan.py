@@ -35,6 +35,9 @@ _LOOK = 1 << 16
 # line the pattern takes is never one the splitter would cut (its max_line).
 _NUM = rb"((?!-0[,}])-?(?:0|[1-9]\d{0,299})(?:\.\d{1,400})?(?:[eE][-+]?\d{1,5})?|NaN|-?Infinity)"
 _NUM_LEN = 1 + 300 + 401 + 7
+# A step as JSON writes an integer (no leading zero: `007` is no JSON, the reference reads
+# no object there) of at most 15 digits, which as_step keeps as it is.
+_STEP = rb"(0|[1-9]\d{0,14})"
 _PATTERNS: "Dict[Tuple[str, ...], re.Pattern[bytes]]" = {}
 
 
@@ -69,7 +72,7 @@ def _pattern(keys: Tuple[str, ...], step: int) -> "re.Pattern[bytes]":
         if len(_PATTERNS) > 32:
             _PATTERNS.clear()
         fields = b", ".join(
-            b'"' + re.escape(k.encode()) + b'": ' + (rb"(\d{1,15})" if i == step else _NUM)
+            b'"' + re.escape(k.encode()) + b'": ' + (_STEP if i == step else _NUM)
             for i, k in enumerate(keys)
         )
         pat = _PATTERNS[keys + (str(step),)] = re.compile(  # noqa: RUF005

@@ -5,11 +5,11 @@ screens (``metrics.py``'s ``_parse_line``): ``step=12 loss=0.0833 grad_norm=0.43
 A *pure* line is nothing but ``name=number`` tokens, one space apart. What the generic parser
 makes of it is known in advance: the project matchers, JSON, tqdm, chatter, glog, exception
 and ``logging`` screens cannot take it (each needs a character or a word such a line cannot
-hold; the few whose characters it can hold are checked, cheaply, on each line), and its pairs
-are its tokens. So the points follow from the names alone: the first step key gives the step
-(``as_step`` of its text, the line giving nothing when it is not one), names of processes
-(``pid``, ``rank``...) and ``self.`` attributes give none, every other name gives
-``float`` of its text.
+hold; a needle it could hold, ``could_hold``, is searched for on each line in one C call:
+none of the formats we know has one), and its pairs are its tokens. So the points follow
+from the names alone: the first step key gives the step (``as_step`` of its text, the line
+giving nothing when it is not one), names of processes (``pid``, ``rank``...) and ``self.``
+attributes give none, every other name gives ``float`` of its text.
 
 The parser learns the shape from a pure line it parsed the generic way, then reads lines of
 that shape by ``fullmatch``. Only ``MetricParser(fast=True)`` does: the reference stays the
@@ -17,6 +17,7 @@ generic parser, which tests/test_kvshape.py holds this to.
 """
 
 import re
+from itertools import compress
 from typing import Dict, NamedTuple, Optional, Sequence, Tuple
 
 from .metricsyntax import _NUMBER, _STEP_KEY_SET, LineParser, Sink
@@ -25,15 +26,18 @@ from .points import MetricPoint, as_step
 _NAME = r"[A-Za-z_][\w./-]*"
 _PURE = re.compile(_NAME + "=(?:" + _NUMBER + ")(?: " + _NAME + "=(?:" + _NUMBER + "))*")
 _NAMES = re.compile("(?:^| )(" + _NAME + ")=")
-# What a pure line is made of; a screen's needle made only of these could be in one.
+# What a pure line is made of (and, in names and values, letters and digits beyond ASCII).
 _ALPHABET = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_./-=+ ")
+# A space in a pure line ends a number and starts a name.
+_NUMBER_ENDS = frozenset(".nNfF")
+_NAME_STARTS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ_")
 _CACHE_MAX = 32
 
 
 class Shape(NamedTuple):
     pattern: "re.Pattern[str]"
     names: Tuple[str, ...]
-    keep: Tuple[bool, ...]  # whether each token gives a point
+    points: Tuple[Tuple[int, str], ...]  # the tokens that give a point: (index, name)
     step_at: Optional[int]  # the first step key's token
 
 
@@ -41,8 +45,11 @@ class KvShapes:
     """The shapes of one parser's pure lines (the last learned is tried first)."""
 
     def __init__(self, needles: Sequence[str], not_metrics: "frozenset[str]") -> None:
-        # The screens' needles a pure line could hold: checked on each line read here.
-        self.risky = tuple(n for n in needles if set(n) <= _ALPHABET)
+        # The screens' needles a pure line could hold, as one pattern: one C search a line
+        # (none for the formats we know: each of their needles has a space a pure line
+        # cannot have, or a character it cannot hold).
+        risky = [re.escape(n) for n in needles if could_hold(n)]
+        self.risky = re.compile("|".join(risky)).search if risky else None
         self.not_metrics = not_metrics
         self.current: Optional[Shape] = None
         self._cache: Dict[Tuple[str, ...], Shape] = {}
@@ -66,8 +73,8 @@ class KvShapes:
         step_at = next(
             (i for i, low in enumerate(lows) if counted[i] and low in _STEP_KEY_SET), None
         )
-        keep = tuple(c and low not in _STEP_KEY_SET for c, low in zip(counted, lows))
-        return Shape(pattern, names, keep, step_at)
+        keep = [c and low not in _STEP_KEY_SET for c, low in zip(counted, lows)]
+        return Shape(pattern, names, tuple(compress(enumerate(names), keep)), step_at)
 
     def take(self, line: str, parser: LineParser, out: Sink) -> bool:
         """The points of ``line`` when it has the current shape; False (nothing done) when
@@ -76,18 +83,37 @@ class KvShapes:
         if shape is None:
             return False
         found = shape.pattern.fullmatch(line)
-        if found is None or any(n in line for n in self.risky):
+        if found is None or (self.risky is not None and self.risky(line) is not None):
             return False
         values = found.groups()
-        if shape.step_at is None:
+        at = shape.step_at
+        if at is None:
             step = parser.last_step
         else:
-            step = as_step(values[shape.step_at])
+            text = values[at]
+            # as_step's int(float(text)), without its checks where the text is 15 digits
+            step = int(text) if len(text) < 16 and text.isdecimal() else as_step(text)
             if step is None:
                 return True  # step=1e20: the line gives nothing, as the generic parser says
             parser.last_step = step
         make = tuple.__new__
-        for name, keep, value in zip(shape.names, shape.keep, values):
-            if keep:
-                out.append(make(MetricPoint, (name, float(value), step)))
+        for j, name in shape.points:
+            out.append(make(MetricPoint, (name, float(values[j]), step)))
         return True
+
+
+def could_hold(needle: str) -> bool:
+    """Whether some pure line could hold ``needle``: only characters a pure line has (any
+    beyond ASCII counts as possible: names and numbers take letters and digits of every
+    script), and each space in it after what can end a number (a digit, ``.``, the ``n``
+    or ``f`` of ``nan``/``inf``) and before what can start a name."""
+    if not all(c in _ALPHABET or c > "\x7f" for c in needle):
+        return False
+    for i, c in enumerate(needle):
+        if c != " ":
+            continue
+        before = needle[i - 1] if i else "0"
+        after = needle[i + 1] if i + 1 < len(needle) else "a"
+        if not (before in _NUMBER_ENDS or before.isdecimal()) or after not in _NAME_STARTS:
+            return False
+    return True

@@ -41,6 +41,7 @@ from typing import (
 )
 
 from .formats import metric_format
+from .jsonshape import JsonShapes
 from .kvshape import KvShapes
 from .logtext import count_lines, decode_lines
 
@@ -103,6 +104,10 @@ class MetricParser:
         if fast and self.takes.key_value:
             needles = [n for n, _ in self._project] + list(_SKIP_NEEDLES) + [" .."]
             self._kv = KvShapes(needles, _NOT_METRICS)
+        # JSON lines of one shape, read by one regex (core/jsonshape.py); fast mode only.
+        self._json: Optional[JsonShapes] = None
+        if fast and self.takes.json:
+            self._json = JsonShapes([n for n, _ in self._project])
         self.fast = fast
         # The fast path of the format, fixed here: tqdm bars, a shaped format, or JSON lines.
         self._fast: Optional[fastscan._Path] = None
@@ -142,7 +147,11 @@ class MetricParser:
                 continue
             if (
                 fast is not None
-                and (len(piece) >= 1 << 16 or count_lines(piece) >= MIN_LINES)
+                and (
+                    len(piece) >= 1 << 16
+                    or piece.count(b"\n") >= MIN_LINES  # as many lines at least
+                    or count_lines(piece) >= MIN_LINES
+                )
                 and fast(self, piece, out, text.max_line, "replace")
             ):
                 continue
@@ -164,9 +173,14 @@ class MetricParser:
     def _parse_one(self, line: str, out: "Sink") -> None:
         # Cheap screens first: most log lines carry no metric at all.
         if "=" in line or ":" in line:
-            kv = self._kv
-            if kv is not None and kv.take(line, self, out):
-                return
+            if line[:1] == "{":  # never a pure key=value line
+                js = self._json
+                if js is not None and js.take(line, self, out):
+                    return
+            else:
+                kv = self._kv
+                if kv is not None and kv.take(line, self, out):
+                    return
             try:
                 self._parse_line(line, out)
             except (ValueError, OverflowError, TypeError, RecursionError, MemoryError):
@@ -194,6 +208,8 @@ class MetricParser:
             and stripped.endswith("}")
             and self._parse_json(stripped, out)
         ):
+            if self._json is not None:
+                self._json.learn(stripped)  # its shape, read by one regex from now on
             return
         if takes.tqdm and "/" in line and "[" in line:
             bar = _TQDM.search(line)
