@@ -14,6 +14,7 @@ from textual import work
 from textual._files import generate_datetime_filename
 from textual.app import SystemCommand
 from textual.binding import Binding
+from textual.notifications import SeverityLevel
 from textual.screen import Screen
 from textual.theme import Theme
 
@@ -49,6 +50,20 @@ class RdtApp(Navigator):
         # Esc closes the keys panel before a screen's own Esc (back, clear) sees it.
         Binding("escape", "hide_keys", "Hide keys", show=False, priority=True, id="app.hide_keys"),
     ]
+
+    def notify(
+        self,
+        message: str,
+        *,
+        title: str = "",
+        severity: SeverityLevel = "information",
+        timeout: float | None = None,
+        markup: bool = True,
+    ) -> None:
+        """Every notification as plain text: they carry what the node, the job and the user
+        wrote (an error naming ``[/etc/ssh/...]`` raised a MarkupError; a log line's
+        ``[rank0]`` vanished), and none of ours is markup."""
+        super().notify(message, title=title, severity=severity, timeout=timeout, markup=False)
 
     def __init__(
         self,

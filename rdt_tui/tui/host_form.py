@@ -59,7 +59,7 @@ class HostForm(ModalScreen[dict[str, Any] | None]):
                         id=f"host-{key}",
                         compact=True,
                     )
-            yield Static(id="error")
+            yield Static(id="error", markup=False)
 
     def fields(self) -> dict[str, Any]:
         return {key: self.query_one(f"#host-{key}", Input).value.strip() for key, _, _ in FIELDS}

@@ -16,6 +16,7 @@ from textual.widgets import DataTable, Input, Static
 from ...client import AgentClient
 from ...protocol.messages import Candidate
 from ..guard import guarded
+from ..widgets.plain_table import PlainTable
 
 
 class AdoptScreen(ModalScreen["str | None"]):
@@ -37,9 +38,9 @@ class AdoptScreen(ModalScreen["str | None"]):
                 "known), r looks again, Esc cancels",
                 id="adopt-title",
             )
-            yield DataTable(cursor_type="row", zebra_stripes=True, id="candidates")
+            yield PlainTable(cursor_type="row", zebra_stripes=True, id="candidates")
             yield Input(placeholder="log file (only when its output goes to a terminal)", id="log")
-            yield Static("", id="adopt-error")
+            yield Static("", id="adopt-error", markup=False)
 
     def on_mount(self) -> None:
         table = self.query_one("#candidates", DataTable)

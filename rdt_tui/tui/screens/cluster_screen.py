@@ -21,6 +21,7 @@ from ...client import AgentClient
 from ...protocol.messages import Gpu, GpuSample
 from ..errors import error_title
 from ..guard import guarded
+from ..widgets.plain_table import PlainTable
 
 COLUMNS = ("host", "gpu", "model", "util", "memory", "temp", "power", "runs")
 REPAINT_S = 1.0
@@ -83,8 +84,8 @@ class ClusterScreen(Screen[None]):
         self._rows: dict[str, int] = {}  # host -> GPU rows it has in the table
 
     def compose(self) -> ComposeResult:
-        yield Static(f"GPUs of {len(self.hosts)} hosts: Esc goes back", id="title")
-        yield DataTable(cursor_type="row", zebra_stripes=True)
+        yield Static(f"GPUs of {len(self.hosts)} hosts: Esc goes back", id="title", markup=False)
+        yield PlainTable(cursor_type="row", zebra_stripes=True)
         yield Footer()
 
     def on_mount(self) -> None:

@@ -76,8 +76,8 @@ class LaunchScreen(Screen[None]):
                         id="mixed_precision",
                         compact=True,
                     )
-            yield Static(id="summary")
-            yield Static(id="command")
+            yield Static(id="summary", markup=False)
+            yield Static(id="command", markup=False)
         yield Footer()
 
     def on_mount(self) -> None:

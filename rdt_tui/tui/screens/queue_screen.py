@@ -36,6 +36,7 @@ class QueueScreen(Screen[None]):
             f"Slurm queue on {self.client.host}: Enter opens a run of ours, r refreshes",
             classes="title",
             id="queue-title",
+            markup=False,  # the queue's words (squeue's error), never markup
         )
         yield DataTable(cursor_type="row", zebra_stripes=True, id="queue")
         yield Footer()

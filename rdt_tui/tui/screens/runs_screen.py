@@ -28,6 +28,7 @@ from ..confirm import Confirm
 from ..errors import notify_error
 from ..guard import guarded
 from ..messages import OpenAdopt, OpenDashboard, OpenLaunch, OpenQueue
+from ..widgets.plain_table import PlainTable
 
 if TYPE_CHECKING:  # types only: the app hands the profiles in
     from ...config.profiles import Profile, ProfileError
@@ -75,12 +76,12 @@ class RunsScreen(Screen[None]):
         yield Static(
             f"Profiles for {self.client.host}: Enter opens the launch form", classes="title"
         )
-        yield DataTable(cursor_type="row", zebra_stripes=True, id="profiles")
-        yield Static("Checklist", classes="title", id="checks-title")
-        yield DataTable(cursor_type="row", zebra_stripes=True, id="checks")
-        yield Static(id="check-detail")  # the highlighted check: detail, hint, fix
-        yield Static(classes="title", id="runs-title")  # its text: _show_marked
-        yield DataTable(cursor_type="row", zebra_stripes=True, id="runs")
+        yield PlainTable(cursor_type="row", zebra_stripes=True, id="profiles")
+        yield Static("Checklist", classes="title", id="checks-title", markup=False)
+        yield PlainTable(cursor_type="row", zebra_stripes=True, id="checks")
+        yield Static(id="check-detail", markup=False)  # the highlighted check: detail, hint, fix
+        yield Static(classes="title", id="runs-title", markup=False)  # its text: _show_marked
+        yield PlainTable(cursor_type="row", zebra_stripes=True, id="runs")
         yield Footer()
 
     def on_mount(self) -> None:

@@ -5,13 +5,12 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
-from textual.widgets import DataTable
-
 from ...core.units import human_age, human_size
 from ...protocol.messages import Checkpoint, CheckpointEvent
+from .plain_table import PlainTable
 
 
-class CheckpointTable(DataTable[str]):
+class CheckpointTable(PlainTable):
     def on_mount(self) -> None:
         self.cursor_type = "row"
         self.add_columns("step", "size", "age", "name", "files")

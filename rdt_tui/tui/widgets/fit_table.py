@@ -9,7 +9,8 @@ from __future__ import annotations
 from typing import Any
 
 from rich.cells import cell_len, set_cell_size
-from textual.widgets import DataTable
+
+from .plain_table import PlainTable
 
 
 def fit(widths: list[int], floors: list[int], room: int) -> list[int]:
@@ -35,7 +36,7 @@ def cut(text: str, width: int) -> str:
     return set_cell_size(text, max(0, width - 1)) + "…"
 
 
-class FitTable(DataTable[str]):
+class FitTable(PlainTable):
     """Rows of whole texts by key, drawn cut to the table's width."""
 
     def __init__(self, columns: tuple[str, ...], **kwargs: Any) -> None:

@@ -22,7 +22,7 @@ class StatusBar(Static):
     """
 
     def __init__(self, run_id: str, **kwargs: object) -> None:
-        super().__init__(**kwargs)  # type: ignore[arg-type]
+        super().__init__(markup=False, **kwargs)  # type: ignore[arg-type]
         self.run_id = run_id
         self.state = "connecting"
         self.link = "connecting"
