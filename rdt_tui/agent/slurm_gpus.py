@@ -185,7 +185,7 @@ class JobGpus:
             task.cancel()
 
     @staticmethod
-    def _kill(proc: asyncio.subprocess.Process, task: asyncio.Task[None]) -> None:
+    def _kill(proc: asyncio.subprocess.Process, task: "asyncio.Task[None]") -> None:
         """srun outlived STOP_S: KILL its group, and the reader ends on the EOF that follows.
         A cancel alone is not enough: Python 3.11's wait_for drops a cancel that lands as a
         line arrives, and the reader would read on, srun alive, for ever."""
