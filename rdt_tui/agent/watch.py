@@ -23,6 +23,7 @@ from .metricstore import MetricStore
 from .runs import RunStore
 from .slurm import LIVE_STATES
 from .supervise import AgentLog, on_the_tick, supervised
+from .wake import wait_set
 
 Points = Union[List[MetricPoint], ParsedPoints]
 POLL_S = 1.0
@@ -269,10 +270,7 @@ class RunWatcher:
     async def wait(self, timeout: float) -> None:
         fut: asyncio.Future[None] = asyncio.get_event_loop().create_future()
         self._waiters.append(fut)
-        try:
-            await asyncio.wait_for(fut, timeout)
-        except asyncio.TimeoutError:
-            pass
+        await wait_set(fut, timeout)  # not wait_for: a cancel must end the wait (wake.py)
 
     async def until_finished(self) -> None:
         while not self.finished:
