@@ -117,7 +117,7 @@ async def test_adopt_from_the_runs_screen(state_dir: str, workdir: str, user_con
             runs = app.screen.query_one("#runs", DataTable)
 
             status = ""
-            for _ in range(40):  # the agent sees the end within a poll or two
+            for _ in range(120):  # the agent sees the end within a poll or two (load: more)
                 await pilot.press("r")
                 await pilot.pause(0.5)
                 if first in runs.rows:
