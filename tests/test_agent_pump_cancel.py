@@ -53,7 +53,7 @@ async def cancelled_with_news(conn: Conn, pump: Any, news: Any) -> asyncio.Task[
     assert not task.done()
     news()
     task.cancel()
-    await asyncio.wait([task], timeout=5)
+    await asyncio.wait([task], timeout=30)
     return task
 
 
