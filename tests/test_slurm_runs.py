@@ -162,7 +162,7 @@ async def test_stop_sends_sigint_first_then_cancels_and_leaves_nothing(
         assert time.monotonic() < deadline
         await asyncio.sleep(0.1)
     pid = int(read(pidfile))
-    final = await c.stop(run["id"], grace=3)
+    final = await c.stop(run["id"], grace=5)  # outlasts the SIGINT's way through Slurm
     assert final["status"] == "stopped", final
     assert read(marker) == "INT"  # the job had its SIGINT before the cancel
     assert not os.path.exists(f"/proc/{pid}")
