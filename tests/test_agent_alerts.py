@@ -11,6 +11,7 @@ import signal
 import subprocess
 import sys
 import textwrap
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -206,8 +207,23 @@ async def test_a_daemon_killed_after_an_alert_does_not_repeat_it(
     await posts(hook, 1)
     os.kill(agent.daemon_pid(), signal.SIGKILL)  # right after the alert: no time to tidy up
     await agent.close_all()
+    state = os.path.join(state_dir, "runs", run["id"], "alerts-state.json")
+
+    def judged() -> int:  # the last metric seq the engine judged, as it saved it
+        if not os.path.exists(state):
+            return 0
+        with open(state) as fh:
+            return int(json.load(fh)["metric"])
+
+    at_kill = judged()  # saved with the alert, before its POST
     c = await agent.client()  # a new daemon re-adopts the run, NaNs still coming
-    await asyncio.sleep(3.0)
+    # Until the new daemon has judged NaN points past the old one's (not a fixed time, which a
+    # slow restart would spend before judging anything), then a little more.
+    deadline = time.monotonic() + 60
+    while judged() <= at_kill:
+        assert time.monotonic() < deadline, "the new daemon judged no new point"
+        await asyncio.sleep(0.2)
+    await asyncio.sleep(1.0)
     kinds = [json.loads(r["body"])["kind"] for r in hook.requests]
     assert kinds == ["nonfinite"]
     assert [a["kind"] for a in (await c.call("alerts", {}))["alerts"]] == ["nonfinite"]
