@@ -11,7 +11,7 @@ import sys
 import time
 from typing import Any
 
-from .slurm_lab import SlurmLab, slurm  # noqa: F401 - the session fixture
+from .slurm_lab import SlurmLab, slurm  # noqa: F401 - the lab fixture
 from .test_cli import rdt, rdt_json
 
 NODE_JOB = """

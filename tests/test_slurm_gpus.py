@@ -15,7 +15,7 @@ from rdt_tui.agent.slurm_gpus import JobGpusTable, merge, srun_argv
 from rdt_tui.protocol.messages import GpuSample
 
 from .conftest import Agent
-from .slurm_lab import SlurmLab, slurm  # noqa: F401 - the session fixture
+from .slurm_lab import SlurmLab, slurm  # noqa: F401 - the lab fixture
 from .test_slurm_runs import slurm_launch, wait_for
 
 

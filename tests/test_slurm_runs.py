@@ -17,7 +17,7 @@ from rdt_tui.client import AgentCallError
 from rdt_tui.protocol.messages import RunSummary
 
 from .conftest import Agent
-from .slurm_lab import SlurmLab, slurm  # noqa: F401 - the session fixture
+from .slurm_lab import SlurmLab, slurm  # noqa: F401 - the lab fixture
 
 pytestmark = pytest.mark.asyncio
 
