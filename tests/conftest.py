@@ -166,7 +166,7 @@ async def wait_status(
         await asyncio.sleep(0.1)
 
 
-def wait_until(predicate: Any, timeout: float = 20.0, what: str = "condition") -> None:
+def wait_until(predicate: Any, timeout: float = 60.0, what: str = "condition") -> None:
     deadline = time.monotonic() + timeout
     while not predicate():
         if time.monotonic() > deadline:

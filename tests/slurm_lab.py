@@ -224,7 +224,11 @@ class SlurmLab:
             time.sleep(0.05)
 
 
-@pytest.fixture(scope="session")
+# Module scope: each test module imports this fixture, which makes it that module's own
+# fixture (pytest keeps one per module that defines or imports it). As a "session" fixture,
+# every module's lab (munged, slurmctld, two slurmd and their jobs) lived on to the end of
+# the whole run: sixteen of them by the end, and SLURM_CONF left aimed at the last one.
+@pytest.fixture(scope="module")
 def slurm() -> Iterator[SlurmLab]:
     reason = missing()
     if reason:

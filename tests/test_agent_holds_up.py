@@ -145,7 +145,13 @@ async def test_a_watcher_out_of_descriptors_resumes_and_logs_once(
     used = len(os.listdir(f"/proc/{pid}/fd"))
     resource.prlimit(pid, resource.RLIMIT_NOFILE, (used, hard))  # no new descriptor at all
     try:
-        await asyncio.sleep(4)  # several polls of the watcher fail meanwhile
+        # Several polls of the watcher fail meanwhile: the first failure is logged, then a
+        # few more seconds of them (not a fixed time: a loaded machine polls later).
+        deadline = time.monotonic() + 60
+        while "Too many open files" not in agent_log(agent.state_dir):
+            assert time.monotonic() < deadline, "no poll failed for want of a descriptor"
+            await asyncio.sleep(0.2)
+        await asyncio.sleep(3)
     finally:
         resource.prlimit(pid, resource.RLIMIT_NOFILE, (soft, hard))
     with open(go, "w"):
@@ -165,24 +171,38 @@ async def test_a_watcher_out_of_descriptors_resumes_and_logs_once(
 def test_other_simulated_gpus_do_not_replace_a_daemon_with_runs_nor_cut_a_stop(
     state_dir: str, workdir: str
 ) -> None:
+    # The run stays live through the stop's grace until the test lets it end: the other
+    # setting must come while the stop is under way, however long a loaded machine takes
+    # to start the command (a 3 s grace was the window before).
+    done = os.path.join(workdir, "done")
     job = script(
         workdir,
         "stubborn.py",
-        """
-        import signal, time
+        f"""
+        import os, signal, time
         signal.signal(signal.SIGINT, signal.SIG_IGN)
         print("up", flush=True)
-        time.sleep(600)
+        while not os.path.exists({done!r}):
+            time.sleep(0.05)
         """,
     )
     out = rdt(state_dir, "launch", "localhost", "--json", "--", PY, job)
     assert out.returncode == 0, out.stderr
     run = json.loads(out.stdout)["run"]
+    output = os.path.join(state_dir, "runs", run, "output.log")
+
+    def up() -> bool:
+        if not os.path.exists(output):
+            return False
+        with open(output) as fh:
+            return "up" in fh.read()
+
+    wait_until(up, 60, "the job to ignore SIGINT")
     with open(os.path.join(state_dir, "agent.pid")) as fh:
         daemon = int(fh.read())
     env = dict(os.environ, RDT_TUI_STATE_DIR=state_dir)
     stop = subprocess.Popen(
-        [PY, "-m", "rdt_tui.cli", "stop", "localhost", run, "--grace", "3", "--json"],
+        [PY, "-m", "rdt_tui.cli", "stop", "localhost", run, "--grace", "120", "--json"],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -196,6 +216,8 @@ def test_other_simulated_gpus_do_not_replace_a_daemon_with_runs_nor_cut_a_stop(
             "the stop to begin",
         )
         gpus = rdt(state_dir, "gpus", "localhost", "--simulate-gpus", "2", timeout=60)
+        assert stop.poll() is None  # the stop is still under way
+        open(done, "w").close()  # the job ends within its grace: a stopped run
         stdout, stderr = stop.communicate(timeout=90)
     finally:
         if stop.poll() is None:

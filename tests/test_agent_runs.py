@@ -214,7 +214,7 @@ async def test_corrupt_state_files_are_reported_and_kept(agent: Agent, workdir: 
     with open(path, "wb") as fh:
         fh.write(b"\x00{not json")
     # Lost once the shim (which wrote exit.json an instant ago) is gone too.
-    s = await wait_status(c, run["id"], {"lost"}, timeout=10)
+    s = await wait_status(c, run["id"], {"lost"}, timeout=60)
     assert "exit.json" in s["error"]
     with open(path, "rb") as fh:
         assert fh.read() == b"\x00{not json"  # nothing deleted or rewritten

@@ -110,7 +110,7 @@ async def test_a_full_state_disk_drops_output_but_the_job_runs_on_and_its_exit_i
         room = [x for x in evaluate(facts, {}) if x["id"] == "state_dir"]
         assert room and room[0]["status"] == "fail" and small_state_dir in room[0]["detail"]
         open(go, "w").close()  # the job ends while the disk is still full
-        ended = await wait_status(c, run["id"], {"exited"}, timeout=30)
+        ended = await wait_status(c, run["id"], {"exited"}, timeout=60)
         assert ended["exit_code"] == 5, ended  # its own code: the disk never reached it
         os.unlink(filler)  # space returns: the shim says in the log what was lost
 
@@ -118,7 +118,7 @@ async def test_a_full_state_disk_drops_output_but_the_job_runs_on_and_its_exit_i
             with open(os.path.join(run_dir, "output.log"), "rb") as fh:
                 return b"bytes of output were dropped" in fh.read()
 
-        wait_until(notice, timeout=10, what="the dropped-output notice")
+        wait_until(notice, timeout=60, what="the dropped-output notice")
         final = await c.status(run["id"])
         assert final["status"] == "exited" and final["exit_code"] == 5
         assert final["dropped_bytes"] > 0
@@ -143,6 +143,6 @@ async def test_a_run_deleted_under_its_shim_lets_the_shim_end(agent: Agent, work
         shutil.rmtree(run_dir, ignore_errors=True)
     open(go, "w").close()
     # Nowhere to record the exit: the shim ends instead of retrying forever.
-    wait_until(lambda: start_time(state["shim_pid"]) is None, timeout=20, what="the shim to end")
+    wait_until(lambda: start_time(state["shim_pid"]) is None, timeout=60, what="the shim to end")
     if state.get("cgroup"):
         assert not os.path.exists(state["cgroup"])

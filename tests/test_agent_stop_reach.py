@@ -133,7 +133,7 @@ async def test_workers_left_by_an_ended_job_are_reported_and_stopped(
     wait_ready(workdir, left)
     ended = await wait_status(c, run["id"], {"exited"})
     assert ended["exit_code"] == 4
-    for _ in range(100):  # the job's short-lived helper (the double fork) may still be exiting
+    for _ in range(600):  # the job's short-lived helper (the double fork) may still be exiting
         if sorted(ended.get("leftover") or []) == sorted(left):
             break
         await asyncio.sleep(0.1)

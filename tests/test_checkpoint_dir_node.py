@@ -30,7 +30,7 @@ def cli(state_dir: str, home: str, *args: str) -> subprocess.CompletedProcess[st
 
 def listed(state_dir: str, home: str, run: str) -> dict[str, Any]:
     """The run's checkpoint listing, once the job has had time to write its checkpoint."""
-    deadline = time.monotonic() + 20
+    deadline = time.monotonic() + 60
     while True:
         done = cli(state_dir, home, "checkpoints", "localhost", run, "--json")
         assert done.returncode == 0, done.stderr

@@ -103,7 +103,7 @@ async def test_r_on_a_run_started_by_rdt_tui_demo_opens_the_form_with_the_resume
             table = dash.query_one(CheckpointTable)
             await until(lambda: table.row_count >= 1, timeout=240)
             await pilot.press("r")
-            await until(lambda: isinstance(app.screen, LaunchScreen), timeout=20)
+            await until(lambda: isinstance(app.screen, LaunchScreen), timeout=60)
             form = app.screen
             assert isinstance(form, LaunchScreen) and form.args is not None
             folder = os.path.join(workdir, "checkpoints", ids[0], "checkpoint-")

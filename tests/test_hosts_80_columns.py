@@ -43,7 +43,7 @@ def drawn(table: DataTable[Any], row: int) -> str:
 
 async def all_headers_drawn(table: DataTable[Any]) -> None:
     try:
-        await until(lambda: drawn(table, -1).split() == list(COLUMNS), timeout=10)
+        await until(lambda: drawn(table, -1).split() == list(COLUMNS), timeout=60)
     except AssertionError:
         raise AssertionError(f"headers drawn: {drawn(table, -1)!r}") from None
 

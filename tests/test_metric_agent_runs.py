@@ -192,10 +192,13 @@ async def test_a_daemon_killed_mid_run_replays_its_records_to_the_same_points(
     while len(before := (await c.metrics(run["id"]))["points"]) < 10:  # a cursor saved too
         assert time.monotonic() < deadline, before
         await asyncio.sleep(0.2)
-    await asyncio.sleep(2.1)  # CURSOR_EVERY_S: the records are on disk and vouched for
     metrics = os.path.join(agent.state_dir, "runs", run["id"], "metrics")
-    with open(os.path.join(metrics, "cursor.json")) as fh:
-        vouched = json.load(fh)["bytes"]
+    vouched = 0
+    while not vouched:  # a cursor (every CURSOR_EVERY_S) vouches for records on disk
+        assert time.monotonic() < deadline + 30, "no cursor vouched for a record"
+        await asyncio.sleep(0.2)
+        with open(os.path.join(metrics, "cursor.json")) as fh:
+            vouched = json.load(fh)["bytes"]
     with open(os.path.join(metrics, "points.bin"), "rb") as fh:
         records = fh.read(vouched)
     os.kill(agent.daemon_pid(), signal.SIGKILL)

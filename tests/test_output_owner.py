@@ -78,4 +78,4 @@ async def test_the_launch_form_warns_with_the_run_they_belong_to(
     async with app.run_test(size=(120, 40)):
         await until(lambda: isinstance(app.screen, LaunchScreen))
         summary = app.screen.query_one("#summary", Static)
-        await until(lambda: f"checkpoints of run {first}" in str(summary.render()), timeout=20)
+        await until(lambda: f"checkpoints of run {first}" in str(summary.render()), timeout=60)

@@ -18,7 +18,7 @@ from rdt_tui.agent import slurm_acct
 from rdt_tui.agent.runs import RunStore
 from rdt_tui.agent.slurm import _run
 
-from .slurm_lab import SlurmLab, slurm  # noqa: F401 - the session fixture
+from .slurm_lab import SlurmLab, slurm  # noqa: F401 - the lab fixture
 from .test_slurm_gone import gone_run
 
 ARGV = ["sacct", "-j", "4242", "-X", "--duplicates", "-n", "-P"]

@@ -10,7 +10,7 @@ import pytest
 
 from rdt_tui.agent import slurm as agent_slurm
 
-from .slurm_lab import SlurmLab, slurm  # noqa: F401 - the session fixture
+from .slurm_lab import SlurmLab, slurm  # noqa: F401 - the lab fixture
 
 
 def test_scontrol_is_asked_once_per_cache_time_and_again_after_forget(

@@ -11,7 +11,7 @@ import sys
 import time
 from typing import Any
 
-from .slurm_lab import SlurmLab, slurm  # noqa: F401 - the session fixture
+from .slurm_lab import SlurmLab, slurm  # noqa: F401 - the lab fixture
 from .test_cli import rdt, rdt_json
 
 NODE_JOB = """
@@ -180,7 +180,9 @@ nodes = 2
     while not all(os.path.exists(os.path.join(workdir, f"up-{r}")) for r in "01"):
         assert time.monotonic() < deadline, rdt_json(state_dir, "status", "localhost", run)
         time.sleep(0.2)
-    stopped = rdt_json(state_dir, "stop", "localhost", run, "--grace", "2")
+    # The grace must outlast Slurm's delivery of the SIGINT (slurmctld, slurmd, the step's
+    # daemon) on a loaded machine: the plain scancel after it ends a task before its handler.
+    stopped = rdt_json(state_dir, "stop", "localhost", run, "--grace", "5")
     assert stopped["status"] == "stopped", stopped
     assert all(os.path.exists(os.path.join(workdir, f"int-{r}")) for r in "01")
     assert slurm.run("squeue", "-h", "-j", stopped["slurm_job_id"], check=False).strip() == ""

@@ -12,7 +12,7 @@ from rdt_tui.tui.app import make_console_app
 from rdt_tui.tui.screens.cluster_screen import ClusterScreen
 from rdt_tui.tui.screens.hosts_screen import HostRow
 
-from .slurm_lab import SlurmLab, slurm  # noqa: F401 - the session fixture
+from .slurm_lab import SlurmLab, slurm  # noqa: F401 - the lab fixture
 from .test_slurm_gpu_console import open_job_dashboard, two_node_sleeper
 from .test_tui_console import local_factory, user_config  # noqa: F401 - fixture
 from .test_tui_dashboard import on_dashboard, until

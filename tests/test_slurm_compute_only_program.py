@@ -12,7 +12,7 @@ import pytest
 from rdt_tui.client import AgentCallError
 
 from .conftest import Agent
-from .slurm_lab import SlurmLab, slurm  # noqa: F401 - the session fixture
+from .slurm_lab import SlurmLab, slurm  # noqa: F401 - the lab fixture
 from .test_slurm_runs import read, slurm_launch, wait_for
 
 

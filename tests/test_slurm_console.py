@@ -18,7 +18,7 @@ from rdt_tui.tui.widgets.gpu_pane import GpuPane
 from rdt_tui.tui.widgets.loss_chart import LossChart
 from rdt_tui.tui.widgets.status_bar import StatusBar
 
-from .slurm_lab import SlurmLab, slurm  # noqa: F401 - the session fixture
+from .slurm_lab import SlurmLab, slurm  # noqa: F401 - the lab fixture
 from .test_tui_console import local_factory, user_config  # noqa: F401 - fixture
 from .test_tui_dashboard import on_dashboard, until
 

@@ -16,7 +16,7 @@ from rdt_tui.config.demo import demo_launch_args, ensure_dataset
 from rdt_tui.protocol.wire import points_of
 
 from .conftest import Agent
-from .slurm_lab import SlurmLab, slurm  # noqa: F401 - the session fixture
+from .slurm_lab import SlurmLab, slurm  # noqa: F401 - the lab fixture
 
 pytestmark = [pytest.mark.slow, pytest.mark.asyncio]
 

@@ -14,7 +14,7 @@ from rdt_tui.agent import slurm as agent_slurm
 from rdt_tui.agent.runs import RunStore
 from rdt_tui.agent.shim import seal
 
-from .slurm_lab import SlurmLab, slurm  # noqa: F401 - the session fixture
+from .slurm_lab import SlurmLab, slurm  # noqa: F401 - the lab fixture
 
 
 def gone_run(store: RunStore, last: dict[str, Any] | None, exit_code: int | None) -> str:

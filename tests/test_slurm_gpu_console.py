@@ -15,7 +15,7 @@ from rdt_tui.tui.screens.hosts_screen import HostRow, HostsScreen
 from rdt_tui.tui.screens.runs_screen import RunsScreen
 from rdt_tui.tui.widgets.gpu_pane import GpuPane
 
-from .slurm_lab import SlurmLab, slurm  # noqa: F401 - the session fixture
+from .slurm_lab import SlurmLab, slurm  # noqa: F401 - the lab fixture
 from .test_tui_console import local_factory, user_config  # noqa: F401 - fixture
 from .test_tui_dashboard import on_dashboard, until
 

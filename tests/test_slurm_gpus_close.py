@@ -46,7 +46,7 @@ def stand_in_srun(tmp_path: Path) -> Path:
     return path
 
 
-async def until(what: str, check: object, bound: float = 10.0) -> None:
+async def until(what: str, check: object, bound: float = 60.0) -> None:
     deadline = time.monotonic() + bound
     while not check():  # type: ignore[operator]
         assert time.monotonic() < deadline, what

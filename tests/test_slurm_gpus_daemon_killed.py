@@ -10,7 +10,7 @@ import subprocess
 import sys
 import time
 
-from .slurm_lab import SlurmLab, slurm  # noqa: F401 - the session fixture
+from .slurm_lab import SlurmLab, slurm  # noqa: F401 - the lab fixture
 
 HOLDER = """
 import asyncio, sys

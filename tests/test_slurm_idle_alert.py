@@ -14,7 +14,7 @@ import time
 import pytest
 
 from .conftest import Agent
-from .slurm_lab import SlurmLab, slurm  # noqa: F401 - the session fixture
+from .slurm_lab import SlurmLab, slurm  # noqa: F401 - the lab fixture
 from .test_slurm_runs import slurm_launch, wait_for
 
 

@@ -27,7 +27,7 @@ def test_no_squeue_on_the_host(tmp_path: object, monkeypatch: pytest.MonkeyPatch
     reason="needs the Slurm client without a cluster configured",
 )
 def test_squeue_without_a_configuration(monkeypatch: pytest.MonkeyPatch) -> None:
-    # The Slurm lab of other tests (a session fixture) sets SLURM_CONF for the whole process.
+    # A Slurm lab (tests/slurm_lab.py) sets SLURM_CONF while its module runs: none here.
     monkeypatch.delenv("SLURM_CONF", raising=False)
     with pytest.raises(AgentError) as got:
         slurm.queue("me")

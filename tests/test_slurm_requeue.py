@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from .conftest import Agent
-from .slurm_lab import SlurmLab, slurm  # noqa: F401 - the session fixture
+from .slurm_lab import SlurmLab, slurm  # noqa: F401 - the lab fixture
 
 pytestmark = pytest.mark.asyncio
 

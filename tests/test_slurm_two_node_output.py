@@ -12,7 +12,7 @@ import time
 import pytest
 
 from .conftest import Agent
-from .slurm_lab import SlurmLab, slurm  # noqa: F401 - the session fixture
+from .slurm_lab import SlurmLab, slurm  # noqa: F401 - the lab fixture
 from .test_slurm_runs import script, slurm_launch, wait_for
 
 pytestmark = pytest.mark.asyncio

@@ -217,7 +217,7 @@ def test_a_key_held_by_ssh_agent_is_used_without_asking_its_passphrase(
     sock = os.path.join(env.askpass_dir, "agent.sock")
     agent = subprocess.Popen(["ssh-agent", "-D", "-a", sock], stdout=subprocess.DEVNULL)
     try:
-        deadline = time.monotonic() + 10
+        deadline = time.monotonic() + 60
         while not os.path.exists(sock) and time.monotonic() < deadline:
             time.sleep(0.05)
         # ssh-add asks through the same askpass program: that one prompt is ssh-add's.

@@ -61,7 +61,7 @@ async def test_adopt_from_the_runs_screen(state_dir: str, workdir: str, user_con
         start_new_session=True,
     )
     try:
-        wait_for(lambda: len(tree(pid)) == 2 and len(tree(on_tty.pid)) == 2, 20, "the ranks")
+        wait_for(lambda: len(tree(pid)) == 2 and len(tree(on_tty.pid)) == 2, 60, "the ranks")
         app = make_console_app([HostRow("localhost", "this machine", "")], local_factory(state_dir))
         async with app.run_test(size=(160, 45)) as pilot:
             await until(lambda: isinstance(app.screen, HostsScreen))
@@ -117,7 +117,7 @@ async def test_adopt_from_the_runs_screen(state_dir: str, workdir: str, user_con
             runs = app.screen.query_one("#runs", DataTable)
 
             status = ""
-            for _ in range(40):  # the agent sees the end within a poll or two
+            for _ in range(120):  # the agent sees the end within a poll or two (load: more)
                 await pilot.press("r")
                 await pilot.pause(0.5)
                 if first in runs.rows:

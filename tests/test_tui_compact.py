@@ -39,7 +39,7 @@ async def test_80x24_keeps_link_state_and_a_gpu_row_with_temperature_and_power()
         assert "SIMULATED" in text
         # Back to a big terminal: the cards again.
         await pilot.resize_terminal(120, 40)
-        await until(lambda: not app.screen.has_class("-compact"), timeout=3)
+        await until(lambda: not app.screen.has_class("-compact"))
         assert not pane.has_class("-summary")
 
 

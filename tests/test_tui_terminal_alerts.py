@@ -38,8 +38,8 @@ async def heard(settings: Settings, expect: int) -> tuple[list[str], Any]:
         await until(lambda: isinstance(app.screen, DashboardScreen) and "NaN" in bar_text(app))
         final = {"status": "exited", "complete": True, "exit_code": 1}
         client.later.put_nowait({"event": "status", "run": "r", "seq": 2, "data": final})
-        await until(lambda: "exited" in bar_text(app), timeout=3)
-        await until(lambda: len(written) >= expect, timeout=3)
+        await until(lambda: "exited" in bar_text(app))
+        await until(lambda: len(written) >= expect)
     return written, app
 
 

@@ -2,6 +2,7 @@
 GPUs, metric format and sources, checkpoint paths; and the ``{run_id}`` placeholder filled once
 the run has an id. Every refusal is an AgentError saying what to change."""
 
+import glob
 import os
 import shutil
 from typing import Any, Dict, List, Optional
@@ -103,7 +104,25 @@ def validate_launch(args: Dict[str, Any]) -> Dict[str, Any]:
         warnings.append(f"{unseen.message} on the login node; the job looks on its node")
     if warnings:
         spec["warnings"] = warnings
+    spec["log_files_before"] = log_files_now(spec["cwd"], spec["log_files"])
     return spec
+
+
+def log_files_now(cwd: str, patterns: List[str]) -> Dict[str, List[float]]:
+    """``[mtime, size]`` of each file the launch's ``log_files`` globs match, taken before the
+    job starts: the past (a previous run's log), which the run's watcher skips while it stays
+    as it was and reads from that size if the run appends to it (agent/watch.py). Taken at
+    the watcher's first look instead, once the job was running, a job that wrote within that
+    moment (a busy node) had its new log taken for the past, or an old one read from 0."""
+    found: Dict[str, List[float]] = {}
+    for pattern in patterns:
+        for path in glob.glob(os.path.join(cwd, os.path.expanduser(pattern))):
+            try:
+                st = os.stat(path)
+            except OSError:
+                continue  # gone between the glob and now
+            found[path] = [st.st_mtime, st.st_size]
+    return found
 
 
 # RDT's trainer (and the demo's) takes this word for "the newest checkpoint, if any".

@@ -30,6 +30,7 @@ from .runspec import gpus_overlap, validate_launch
 from .slurm_gpus import JobGpusTable
 from .supervise import AgentLog, on_the_tick
 from .supervisor import LIVE, supervisors
+from .wake import wait_set
 from .watch import RunWatcher
 
 TERM_GRACE_S = 5.0
@@ -180,10 +181,7 @@ class AgentService(PreflightOps, AlertOps, AdoptOps):
     async def wait_gpu(self, timeout: float) -> None:
         fut: asyncio.Future[None] = asyncio.get_event_loop().create_future()
         self._gpu_waiters.append(fut)
-        try:
-            await asyncio.wait_for(fut, timeout)
-        except asyncio.TimeoutError:
-            pass
+        await wait_set(fut, timeout)  # not wait_for: a cancel must end the wait (wake.py)
 
     def host_gpu_ids(self) -> List[str]:
         if not self.gpu_samples:

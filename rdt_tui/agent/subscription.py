@@ -14,6 +14,7 @@ from ..protocol.errors import AgentError
 from .follower import read_chunk
 from .runs import RUNNING
 from .supervise import backoff
+from .wake import wait_set
 
 SUB_BATCH = 20000
 LOG_BATCH = 256 * 1024
@@ -127,20 +128,10 @@ async def _news(timeout: float, *sources: Callable[["asyncio.Future[None]"], Non
     """Until the first of ``sources`` has news (the watcher's poll, a GPU sample) or
     ``timeout``: one future that every source is given, no task per source, so a wake-up
     is one turn of the loop."""
-    loop = asyncio.get_event_loop()
-    fut: asyncio.Future[None] = loop.create_future()
+    fut: asyncio.Future[None] = asyncio.get_event_loop().create_future()
     for listen in sources:
         listen(fut)
-    timer = loop.call_later(timeout, _wake, fut)
-    try:
-        await fut
-    finally:
-        timer.cancel()
-
-
-def _wake(fut: "asyncio.Future[None]") -> None:
-    if not fut.done():
-        fut.set_result(None)
+    await wait_set(fut, timeout)
 
 
 def _after(

@@ -23,6 +23,7 @@ from .metricstore import MetricStore
 from .runs import RunStore
 from .slurm import LIVE_STATES
 from .supervise import AgentLog, on_the_tick, supervised
+from .wake import wait_set
 
 Points = Union[List[MetricPoint], ParsedPoints]
 POLL_S = 1.0
@@ -52,8 +53,9 @@ class RunWatcher:
         cursor = self.metrics.load() or {}
         self.finished = bool(cursor.get("finished"))
         self._positions: Dict[str, Any] = cursor.get("files") or {}
-        # log_files matches older than the run at the first look: (mtime, size) then.
-        self._before_run: Optional[Dict[str, Tuple[float, int]]] = None
+        # log_files matches from before the run: (mtime, size) then. Taken at launch (the
+        # spec's log_files_before), else (an adopted run) at the first look.
+        self._before_run = _before_run(self.spec.get("log_files_before"))
         self.followers: Dict[str, LogFollower] = {}
         self.parsers: Dict[str, MetricParser] = {}
         self.summary: Dict[str, Any] = store.summary(run_id)
@@ -79,8 +81,8 @@ class RunWatcher:
         self.fatal: List[Tuple[int, str, str]] = []
         # TensorBoard event files (agent/eventfiles.py): one merge per poll, beside the logs.
         self.events = EventSource(self.spec, cursor.get("events"))
-        # The first look at log_files now, at launch, before the job can have written: what
-        # it finds older than the launch is the past (a glob's cost, once).
+        # The first look at log_files now: without a list from the launch, what it finds
+        # older than the run is the past (a glob's cost, once).
         self._discover_logs()
 
     # ----- followers ---------------------------------------------------------------------
@@ -99,10 +101,11 @@ class RunWatcher:
         files written since the run was launched: at launch the newest match of a Hydra run
         directory glob is the *previous* run's log, and its points are not this run's.
 
-        A match that the first look finds older than the launch is the past: it is skipped
-        while it stays as it was, and if the run appends to it (a FileHandler in append mode)
-        it is read from the size it had. A match that appears later is new whatever its time
-        says (a file server's clock may lag ours)."""
+        A match listed at launch, before the job started (for an adopted run: one that the
+        first look finds older than the run), is the past: it is skipped while it stays as it
+        was, and if the run appends to it (a FileHandler in append mode) it is read from the
+        size it had. A match that appears later is new whatever its time says (a file
+        server's clock may lag ours)."""
         cwd = self.spec.get("cwd") or "/"
         # File times come from the kernel's coarse clock, a tick behind time.time().
         since = float(self.spec.get("created_at") or 0) - MTIME_SLACK_S
@@ -269,11 +272,19 @@ class RunWatcher:
     async def wait(self, timeout: float) -> None:
         fut: asyncio.Future[None] = asyncio.get_event_loop().create_future()
         self._waiters.append(fut)
-        try:
-            await asyncio.wait_for(fut, timeout)
-        except asyncio.TimeoutError:
-            pass
+        await wait_set(fut, timeout)  # not wait_for: a cancel must end the wait (wake.py)
 
     async def until_finished(self) -> None:
         while not self.finished:
             await self.wait(1.0)
+
+
+def _before_run(listed: Any) -> Optional[Dict[str, Tuple[float, int]]]:
+    """The spec's ``log_files_before`` ({path: [mtime, size]}, agent/runspec.py) as the
+    watcher compares it, or None (a run launched by an older agent, an adopted one)."""
+    if not isinstance(listed, dict):
+        return None
+    try:
+        return {str(p): (float(v[0]), int(v[1])) for p, v in listed.items()}
+    except (TypeError, ValueError, IndexError):
+        return None
