@@ -55,6 +55,10 @@ async def test_tables_and_the_status_bar_draw_hostile_texts_as_they_are() -> Non
             assert text in screen, text
             assert fit.get_cell(str(i), "status") == text  # the str given, back
         assert plain.get_cell("0", "text") == HOSTILE[1] + "!"
+        # Every read gives back the str put in (the checkpoint ages' test reads get_row).
+        assert plain.get_row("1") == [HOSTILE[1]] and plain.get_row_at(2) == [HOSTILE[2]]
+        assert list(plain.get_column("text"))[3] == HOSTILE[3]
+        assert fit.get_row("0") == ["h0", HOSTILE[0]]
 
 
 async def test_notifications_of_the_console_are_plain_text() -> None:

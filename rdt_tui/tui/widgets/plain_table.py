@@ -4,7 +4,8 @@ Textual reads a ``str`` cell as Rich markup: a host's reason that names ``[/etc/
 a MarkupError from the table's render and took the console down, and a Hydra override such as
 ``model.layers=[a,b]`` in a run's command, or Slurm's ``[slurm@2024-12-01T10:00]`` after a
 node's reason, lost its brackets. The texts in our tables are never markup: they come from the
-node, the job or the user. ``get_cell`` gives back the ``str`` that was put in.
+node, the job or the user. A cell read back (``get_cell``, ``get_row``) equals the ``str`` that
+was put in.
 """
 
 from __future__ import annotations
@@ -17,7 +18,19 @@ from textual.widgets.data_table import ColumnKey, RowKey
 
 
 class _Plain(Text):
-    """A cell made from a ``str`` here (so ``get_cell`` knows to give the ``str`` back)."""
+    """A cell made from a ``str`` here. It equals that ``str`` (and ``str()`` gives it), so a
+    read of the cell compares as the text put in. The table's getters are not overridden:
+    its own render reads the cells through them."""
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, str):
+            return self.plain == other
+        return super().__eq__(other)
+
+    def __ne__(self, other: object) -> bool:
+        return not self == other
+
+    __hash__ = None  # type: ignore[assignment]  # as Text: mutable, compared by value
 
 
 def plain(cell: Any) -> Any:
@@ -46,7 +59,3 @@ class PlainTable(DataTable[Any]):
         update_width: bool = False,
     ) -> None:
         super().update_cell(row_key, column_key, plain(value), update_width=update_width)
-
-    def get_cell(self, row_key: RowKey | str, column_key: ColumnKey | str) -> Any:
-        value = super().get_cell(row_key, column_key)
-        return value.plain if isinstance(value, _Plain) else value
