@@ -219,7 +219,8 @@ class AgentService(PreflightOps, AlertOps, AdoptOps):
         return summary
 
     async def op_launch(self, args: Dict[str, Any]) -> Dict[str, Any]:
-        spec = validate_launch(args)
+        # In a worker: it reads the cwd, checkpoint and log globs (a hung file server's).
+        spec = await asyncio.get_event_loop().run_in_executor(None, validate_launch, args)
         if args.get("scheduler") == "slurm":  # a batch job: sbatch answers at once
             spec = dict(spec, slurm=args.get("slurm") or {}, slurm_resume=args.get("slurm_resume"))
             loop = asyncio.get_event_loop()
