@@ -19,7 +19,6 @@ the same (names, seqs, steps, values): the script says so, and stops if not.
 from __future__ import annotations
 
 import argparse
-import io
 import json
 import os
 import statistics
@@ -34,26 +33,15 @@ from rdt_tui.agent.metricstore import MetricStore
 from rdt_tui.core.alerts import ALERT_WORDS, fatal_word
 from rdt_tui.core.lines import LineSplitter
 from rdt_tui.core.metrics import MetricParser
+from tests.jobs.log_writer import burst
 
 LINES = 1000  # a second of the run
 
 
 def one_second(step: int) -> tuple[bytes, int]:
     """A second of ``tests/jobs/log_writer.py``'s output (its 20 bursts of 50 lines)."""
-    out = io.StringIO()
-    for _burst in range(LINES // 50):
-        for k in range(50):
-            step += 1
-            if k % 10 == 0:
-                out.write(f'{{"val_loss": {1.0 / step:.5f}, "global_step": {step}}}\n')
-            elif k % 3 == 0:
-                out.write(f"step={step} loss={1.0 / step:.6f} grad_norm={k / 7:.3f}\n")
-            else:
-                out.write(
-                    f"Steps: {step % 100}%|##| {step}/99999 [00:01<00:09, 9.9it/s, "
-                    f"loss={2.0 / step:.6f}, lr=0.0001]\r"
-                )
-    return out.getvalue().encode(), step
+    text = "".join(burst(step + 50 * b) for b in range(LINES // 50))
+    return text.encode(), step + LINES
 
 
 def ours(chunks: list[bytes], work: str) -> tuple[float, float, MetricStore]:

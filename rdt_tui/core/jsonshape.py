@@ -27,10 +27,10 @@ The parser learns the shape from a line its generic path read as a JSON object; 
 """
 
 import re
-from typing import Dict, NamedTuple, Optional, Sequence, Tuple
+from typing import Dict, Optional, Sequence, Tuple
 
+from .kvshape import Shape, take_shape
 from .metricsyntax import _STEP_KEY_SET, STEP_KEYS, LineParser, Sink
-from .points import MetricPoint
 
 _KEY = r"[A-Za-z_][A-Za-z0-9_./-]*"
 _NUM = (
@@ -43,13 +43,6 @@ _KEYS = re.compile(r'"(' + _KEY + ')": ')
 _CACHE_MAX = 32
 # What such a line is made of: ASCII names and numbers, the braces, quotes and separators.
 _ALPHABET = frozenset('abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_./-+{}":, ')
-
-
-class Shape(NamedTuple):
-    pattern: "re.Pattern[str]"
-    names: Tuple[str, ...]
-    points: Tuple[Tuple[int, str], ...]  # the keys that give a point (no step key): (index, key)
-    step_at: Optional[int]  # the step key's value
 
 
 class JsonShapes:
@@ -80,23 +73,8 @@ class JsonShapes:
 
     def take(self, line: str, parser: LineParser, out: Sink) -> bool:
         """The points of ``line`` when it has the current shape; False (nothing done) when
-        not."""
-        shape = self.current
-        if shape is None:
-            return False
-        found = shape.pattern.fullmatch(line)
-        if found is None or (self.risky is not None and self.risky(line) is not None):
-            return False
-        values = found.groups()
-        at = shape.step_at
-        if at is None:
-            step = parser.last_step
-        else:
-            step = parser.last_step = int(values[at])
-        make = tuple.__new__
-        for j, name in shape.points:
-            out.append(make(MetricPoint, (name, float(values[j]), step)))
-        return True
+        not (its step, an int of at most 15 digits, is kept as it is)."""
+        return take_shape(self.current, self.risky, line, parser, out)
 
 
 def _shape(names: Tuple[str, ...]) -> Shape:

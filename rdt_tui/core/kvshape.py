@@ -18,7 +18,7 @@ generic parser, which tests/test_kvshape.py holds this to.
 
 import re
 from itertools import compress
-from typing import Dict, NamedTuple, Optional, Sequence, Tuple
+from typing import Callable, Dict, NamedTuple, Optional, Sequence, Tuple
 
 from .metricsyntax import _NUMBER, _STEP_KEY_SET, LineParser, Sink
 from .points import MetricPoint, as_step
@@ -79,27 +79,38 @@ class KvShapes:
     def take(self, line: str, parser: LineParser, out: Sink) -> bool:
         """The points of ``line`` when it has the current shape; False (nothing done) when
         not."""
-        shape = self.current
-        if shape is None:
-            return False
-        found = shape.pattern.fullmatch(line)
-        if found is None or (self.risky is not None and self.risky(line) is not None):
-            return False
-        values = found.groups()
-        at = shape.step_at
-        if at is None:
-            step = parser.last_step
-        else:
-            text = values[at]
-            # as_step's int(float(text)), without its checks where the text is 15 digits
-            step = int(text) if len(text) < 16 and text.isdecimal() else as_step(text)
-            if step is None:
-                return True  # step=1e20: the line gives nothing, as the generic parser says
-            parser.last_step = step
-        make = tuple.__new__
-        for j, name in shape.points:
-            out.append(make(MetricPoint, (name, float(values[j]), step)))
-        return True
+        return take_shape(self.current, self.risky, line, parser, out)
+
+
+def take_shape(
+    shape: Optional[Shape],
+    risky: Optional[Callable[[str], object]],
+    line: str,
+    parser: LineParser,
+    out: Sink,
+) -> bool:
+    """The points of ``line`` when it fullmatches ``shape`` and ``risky`` finds nothing in
+    it; False (nothing done) when not. A key=value line's and a JSON line's shape alike."""
+    if shape is None:
+        return False
+    found = shape.pattern.fullmatch(line)
+    if found is None or (risky is not None and risky(line) is not None):
+        return False
+    values = found.groups()
+    at = shape.step_at
+    if at is None:
+        step = parser.last_step
+    else:
+        text = values[at]
+        # as_step's int(float(text)), without its checks where the text is 15 digits
+        step = int(text) if len(text) < 16 and text.isdecimal() else as_step(text)
+        if step is None:
+            return True  # step=1e20: the line gives nothing, as the generic parser says
+        parser.last_step = step
+    make = tuple.__new__
+    for j, name in shape.points:
+        out.append(make(MetricPoint, (name, float(values[j]), step)))
+    return True
 
 
 def could_hold(needle: str) -> bool:

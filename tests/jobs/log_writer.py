@@ -11,28 +11,37 @@ import sys
 import time
 
 
+def burst(step: int) -> str:
+    """The 50 lines after ``step``: every 10th a JSON line, every 3rd key=value, the rest
+    tqdm bars on \\r (also fed in process by benchmarks/live_parse_cpu.py)."""
+    lines = []
+    for k in range(50):
+        step += 1
+        if k % 10 == 0:
+            lines.append(f'{{"val_loss": {1.0 / step:.5f}, "global_step": {step}}}\n')
+        elif k % 3 == 0:
+            lines.append(f"step={step} loss={1.0 / step:.6f} grad_norm={k / 7:.3f}\n")
+        else:
+            lines.append(
+                f"Steps: {step % 100}%|##| {step}/99999 [00:01<00:09, 9.9it/s, "
+                f"loss={2.0 / step:.6f}, lr=0.0001]\r"
+            )
+    return "".join(lines)
+
+
 def main() -> None:
     seconds = float(sys.argv[1])
     flag = sys.argv[2] if len(sys.argv) > 2 else None
     out = sys.stdout
     step = 0
     t0 = time.monotonic()
-    burst = -1
-    while burst < seconds * 20 or (flag is not None and not os.path.exists(flag)):
-        burst += 1
-        for k in range(50):
-            step += 1
-            if k % 10 == 0:
-                out.write(f'{{"val_loss": {1.0 / step:.5f}, "global_step": {step}}}\n')
-            elif k % 3 == 0:
-                out.write(f"step={step} loss={1.0 / step:.6f} grad_norm={k / 7:.3f}\n")
-            else:
-                out.write(
-                    f"Steps: {step % 100}%|##| {step}/99999 [00:01<00:09, 9.9it/s, "
-                    f"loss={2.0 / step:.6f}, lr=0.0001]\r"
-                )
+    burst_no = -1
+    while burst_no < seconds * 20 or (flag is not None and not os.path.exists(flag)):
+        burst_no += 1
+        out.write(burst(step))
+        step += 50
         out.flush()
-        time.sleep(max(0.0, t0 + (burst + 1) * 0.05 - time.monotonic()))
+        time.sleep(max(0.0, t0 + (burst_no + 1) * 0.05 - time.monotonic()))
 
 
 if __name__ == "__main__":

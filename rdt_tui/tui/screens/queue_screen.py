@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 
-from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -16,6 +15,7 @@ from ...client import AgentClient
 from ...protocol.messages import QueueJob
 from ..guard import guarded
 from ..messages import OpenDashboard
+from ..widgets.plain_table import PlainTable
 
 FIRST_ROWS = 20  # the first paint's rows: at least as many as the table shows
 
@@ -38,7 +38,7 @@ class QueueScreen(Screen[None]):
             id="queue-title",
             markup=False,  # the queue's words (squeue's error), never markup
         )
-        yield DataTable(cursor_type="row", zebra_stripes=True, id="queue")
+        yield PlainTable(cursor_type="row", zebra_stripes=True, id="queue")
         yield Footer()
 
     def on_mount(self) -> None:
@@ -72,8 +72,7 @@ class QueueScreen(Screen[None]):
                 str(job["nodes"]),
                 job.get("run") or "-",
             )
-            # Text, not str: a job's name is the user's words, never markup
-            rows.append((key, [Text(str(c), no_wrap=True) for c in values]))
+            rows.append((key, [str(c) for c in values]))  # PlainTable: never markup
         # A screenful first, painted, then the rest: the table measures every cell it is
         # given before it paints, and 500 jobs took a quarter of a second to show.
         first = max(FIRST_ROWS, self.app.size.height)  # the table is laid out later
