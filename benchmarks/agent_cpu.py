@@ -1,7 +1,8 @@
 """Agent CPU while following a log at 1000 lines/s with 8 simulated GPUs at 1 Hz.
 
 A client stays subscribed to the run and to GPU samples the whole time, as the console does.
-We read utime+stime of the daemon and of the `attach` relay from /proc, and run `tail -F` on
+We read utime+stime from /proc of everything the agent runs for it: the daemon, the `attach`
+relay, and the run's shim (it copies the job's output pipe into the log), and run `tail -F` on
 the same log beside them as the reference. The figure is the median of ``--runs`` windows of
 ``--seconds`` each (one sample is noise on a shared machine). Target: agent under 1% of one
 core.
@@ -73,7 +74,7 @@ async def one_window(seconds: int, idle: bool = False) -> dict[str, float]:
     after = {k: cpu_seconds(p) for k, p in pids.items()}
     consumer.cancel()
     pct = {k: 100.0 * (after[k] - before[k]) / wall for k in pids}
-    pct["agent"] = pct["daemon"] + pct["attach"]
+    pct["agent"] = pct["daemon"] + pct["attach"] + pct["shim"]
     print(
         f"  window {wall:.0f} s: {counts['metric'] - c0['metric']} metric points, "
         f"{counts['gpu'] - c0['gpu']} GPU samples (8 SIMULATED GPUs), "
@@ -100,10 +101,11 @@ async def main() -> None:
     print(f"{args.runs} windows of {args.seconds} s, each with a fresh agent, {what}:")
     windows = [await one_window(args.seconds, args.idle) for _ in range(args.runs)]
     median = {k: statistics.median(w[k] for w in windows) for k in windows[0]}
-    for k in ("daemon", "attach", "tail -F"):
+    for k in ("daemon", "attach", "shim", "tail -F"):
         print(f"{k:8}: median {median[k]:6.2f} % of one core")
     print(
-        f"agent (daemon + attach): median {median['agent']:.2f} % of one core (target < 1 %); "
+        f"agent (daemon + attach + shim): median {median['agent']:.2f} % of one core "
+        "(target < 1 %); "
         f"ratio to tail -F: {median['agent'] / max(median['tail -F'], 0.01):.1f}x"
     )
 

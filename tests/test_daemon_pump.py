@@ -36,7 +36,9 @@ class Watcher:
     def __init__(self) -> None:
         self.output_log = "output.log"
         self.finished = False
-        self.follower = SimpleNamespace(inode=1, read_to=10, truncations=0, rotations=0)
+        self.follower = SimpleNamespace(
+            inode=1, read_to=10, truncations=0, rotations=0, last_read=(None, 0, b"")
+        )
         self.followers = {self.output_log: self.follower}
         self.summary = {"status": "running"}
         self.ckpt_events: list[Any] = []

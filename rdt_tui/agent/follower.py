@@ -12,8 +12,9 @@ than ``MAX_LINE`` bytes is cut (with a marker), so memory stays flat whatever th
 :func:`read_chunk` and :func:`tail_lines` read ``output.log`` for clients (a subscription's
 log events, ``logs``, ``logs --tail``, the alert engine's gap): this module is the node's one
 reader of it, with one rule for where a line ends (``core.lines.whole_lines_end``, a line cut
-at ``MAX_LINE``), so a client's chunk ends where the watcher's lines do. Every call from the
-daemon runs in a worker thread, never on its event loop.
+at ``MAX_LINE``), so a client's chunk ends where the watcher's lines do. Every read from the
+daemon runs in a worker thread, never on its event loop; :func:`chunk_from_last_read` reads
+nothing (a subscription sends the bytes the watcher's poll just read, without a second read).
 """
 
 import os
@@ -25,6 +26,7 @@ from ..core.logtext import LogText
 CHUNK = 4 * 1024 * 1024
 MAX_LINE = 256 * 1024
 FINGERPRINT = 64
+KEEP_READ = 1024 * 1024  # a read up to this size is kept for the subscriptions (last_read)
 
 
 class LogFollower:
@@ -36,6 +38,9 @@ class LogFollower:
         self._print = b""  # the last bytes read, which end at the read position
         self.rotations = 0
         self.truncations = 0
+        # (inode, offset, bytes) of the last read when it was small: a subscription sends
+        # the run's new lines from it (chunk_from_last_read) instead of reading them again.
+        self.last_read: Tuple[Optional[int], int, bytes] = (None, 0, b"")
 
     @property
     def offset(self) -> int:
@@ -50,6 +55,7 @@ class LogFollower:
         return self.inode, self.offset
 
     def close(self) -> None:
+        self.last_read = (None, 0, b"")
         if self._fd is not None:
             os.close(self._fd)
             self._fd = None
@@ -122,6 +128,8 @@ class LogFollower:
         if want <= 0:
             return LogText(MAX_LINE)
         data = os.pread(self._fd, want, start)
+        # One assignment of a tuple: a reader on another thread sees the old or the new one.
+        self.last_read = (self.inode, start, data) if len(data) <= KEEP_READ else (None, 0, b"")
         self._print = (self._print + data[-FINGERPRINT:])[-FINGERPRINT:]
         return self._splitter.feed_text(data)
 
@@ -156,6 +164,26 @@ def read_chunk(path: str, offset: int, limit: int, final: bool = False) -> Tuple
             data = os.pread(fh.fileno(), limit + 1, offset)  # one byte more: a CRLF's \n
     except FileNotFoundError:
         return "", offset, offset
+    return _whole_lines(data, offset, limit, final)
+
+
+def chunk_from_last_read(
+    follower: LogFollower, inode: Optional[int], offset: int, limit: int
+) -> Optional[Tuple[str, int, int]]:
+    """:func:`read_chunk` of a live run's log (not ``final``) from what ``follower`` read last,
+    when that read was of ``inode`` and holds ``offset``; else None (read the file). The
+    chunk ends where that read did, as a read_chunk at that moment would have: the rest
+    comes with the next read."""
+    read_inode, start, data = follower.last_read
+    if inode is None or read_inode != inode or not start <= offset < start + len(data):
+        return None
+    at = offset - start
+    return _whole_lines(data[at : at + limit + 1], offset, limit, False)
+
+
+def _whole_lines(data: bytes, offset: int, limit: int, final: bool) -> Tuple[str, int, int]:
+    """read_chunk's answer from the ``limit + 1`` bytes (or fewer: the file's end) read at
+    ``offset``."""
     data, beyond = data[:limit], data[limit:]
     if final and not beyond:
         end = len(data)  # the writer is done: its last partial line is a line

@@ -30,11 +30,18 @@ from .procs import RUN_ENV, clean_env, start_time
 CHUNK = 1 << 20  # one read takes up to 1 MiB from the pipe
 PARTIAL_MAX = 64 << 10  # an unterminated line longer than this is written as it is
 PIPE_SIZE = 1 << 20  # the most an unprivileged user may ask for by default
-BATCH_S = 0.1  # after a small read, let output gather: at most ~10 wake-ups a second
+# After a small read, let output gather: at most ~2 wake-ups a second. The daemon reads
+# output.log once a second, and each wake-up of a sleeping process costs (about 0.4 ms of
+# CPU on a 2-core VM, benchmarks/agent_cpu.py). The 1 MiB pipe holds what a job prints
+# meanwhile, unless it prints over 2 MiB/s, and then reads are large and we do not sleep.
+BATCH_S = 0.5
+SMALL_PIPE_BATCH_S = 0.05  # the pipe could not be made bigger: 64 KiB fills sooner
+SMALL_READ = 64 << 10  # a read under this is "small"
 RETRY_S = 1.0  # how often a full disk is tried again
 NOTICE_WAIT_S = 600.0  # how long an ended run's shim waits for space to report dropped output
 RESERVED = 4096
 F_SETPIPE_SZ = 1031
+F_GETPIPE_SZ = 1032
 PR_SET_CHILD_SUBREAPER = 36
 
 
@@ -220,8 +227,9 @@ def run_shim(run_dir: str) -> int:
     read_fd, write_fd = os.pipe()
     try:
         fcntl.fcntl(write_fd, F_SETPIPE_SZ, PIPE_SIZE)
+        batch_s = BATCH_S if fcntl.fcntl(write_fd, F_GETPIPE_SZ) >= PIPE_SIZE else None
     except OSError:
-        pass  # a smaller pipe only means more wake-ups
+        batch_s = None  # a smaller pipe only means more wake-ups
 
     def child_setup() -> None:
         # The job leads its own process group inside the shim's session; under Slurm it
@@ -270,7 +278,7 @@ def run_shim(run_dir: str) -> int:
     )
     # Without room for state.json the pump retries it: the job's output never waits on it.
     pending_state = None if _record(run_dir, "state.json", state, state_slot) else state
-    _pump(proc, read_fd, sink, run_dir, key, exit_slot, pending_state)
+    _pump(proc, read_fd, sink, run_dir, key, exit_slot, pending_state, batch_s)
     cgroups.remove(cgroup)
     return 0
 
@@ -314,9 +322,14 @@ def _pump(
     key: str,
     slot: Slot,
     pending_state: Optional[Dict[str, Any]],
+    batch_s: Optional[float] = None,
 ) -> None:
     """Drain the pipe and reap children until the job ended, its exit is on disk, and no
-    process of the run is left."""
+    process of the run is left. ``batch_s``: how long output gathers after a small read
+    (None: SMALL_PIPE_BATCH_S, for a pipe that could not be made PIPE_SIZE)."""
+    batch = SMALL_PIPE_BATCH_S if batch_s is None else batch_s
+    buf = bytearray(CHUNK)  # one buffer for every read: no 1 MiB allocation per wake-up
+    view = memoryview(buf)
     wake_r, wake_w = os.pipe()
     os.set_blocking(wake_r, False)
     os.set_blocking(wake_w, False)
@@ -326,6 +339,8 @@ def _pump(
     poller = select.poll()
     poller.register(read_fd, select.POLLIN)
     poller.register(wake_r, select.POLLIN)
+    sleeper = select.poll()  # the signal pipe alone: the wait between small reads
+    sleeper.register(wake_r, select.POLLIN)
     record: Optional[Dict[str, Any]] = None
     pipe_open = children = True
     recorded = False
@@ -339,16 +354,16 @@ def _pump(
                     pass
                 continue
             try:
-                data = os.read(read_fd, CHUNK)
+                n = os.readv(read_fd, [buf])
             except BlockingIOError:
                 continue
-            if not data:
+            if not n:
                 pipe_open = False
                 poller.unregister(read_fd)
                 sink.flush()
                 continue
-            sink.write(data)
-            small = len(data) < 65536
+            sink.write(bytes(view[:n]))
+            small = n < SMALL_READ
         while children:
             try:
                 pid, status = os.waitpid(-1, os.WNOHANG)
@@ -377,7 +392,8 @@ def _pump(
         # With no child left, a process outside our tree may still hold the pipe (the shim
         # could not become a subreaper): keep draining what it writes until it closes.
         if pipe_open and small:
-            time.sleep(BATCH_S)
+            # On the signal pipe, not time.sleep: the job's end (SIGCHLD) cuts the wait short.
+            sleeper.poll(batch * 1000)
     sink.flush()
     os.close(read_fd)
     # Output was dropped and the disk is still full: say so in the log once space returns.

@@ -2,8 +2,10 @@
 
 Each time news arrives (the watcher polled, a GPU sample came, or a second passed) the pump
 takes the log, metric points and checkpoint events after the positions it has sent, so a
-client that re-attaches with its last positions sees no gap and no duplicate. It reads
-output.log only when the watcher's view of it changed, and off the event loop.
+client that re-attaches with its last positions sees no gap and no duplicate. It takes
+output.log's new lines only when the watcher's view of it changed: from the bytes the watcher
+just read when they hold them (no second read, no trip to a worker thread), else by a read
+off the event loop.
 """
 
 import asyncio
@@ -11,7 +13,7 @@ from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 from ..protocol import wire
 from ..protocol.errors import AgentError
-from .follower import read_chunk
+from .follower import chunk_from_last_read, read_chunk
 from .runs import RUNNING
 from .supervise import backoff
 from .wake import wait_set
@@ -75,10 +77,18 @@ async def pump(
                     else (f.inode, f.read_to, f.truncations, f.rotations, finished)
                 )
                 if view is None or view != quiet:
-                    # Off the loop: a slow disk must not hold every other client up.
-                    text, start, end = await loop.run_in_executor(
-                        None, read_chunk, w.output_log, log_pos, LOG_BATCH, finished
+                    # Mostly the bytes the watcher's poll just read; else a read of the file,
+                    # off the loop: a slow disk must not hold every other client up.
+                    got = (
+                        None
+                        if f is None or finished
+                        else chunk_from_last_read(f, f.inode, log_pos, LOG_BATCH)
                     )
+                    if got is None:
+                        got = await loop.run_in_executor(
+                            None, read_chunk, w.output_log, log_pos, LOG_BATCH, finished
+                        )
+                    text, start, end = got
                     if end > start or start < log_pos:
                         # start < log_pos: the log was truncated in place; from its start.
                         data = {"offset": start, "text": text}
