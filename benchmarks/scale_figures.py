@@ -11,7 +11,8 @@
    resident memory then, beside an idle daemon's and `cat` of the same files. Target: under
    1 s, memory bounded.
 3. The agent following N live runs at 100 lines/s each (N = 1, 5, 20) with one client
-   subscribed to one of them: the daemon's CPU per run, and how it grows with N.
+   subscribed to one of them: the CPU per run of the daemon and of the runs' shims (one per
+   run, copying its output into the log), and how it grows with N.
 
     python benchmarks/scale_figures.py [--runs 1000] [--points 10000000] [--live 1,5,20]
 """
@@ -45,6 +46,21 @@ WRITER = (
     "    print(f'step={i} loss={1 / i:.6f} lr=0.0001', flush=True)\n"
     "    time.sleep(0.01)\n"
 )
+
+
+def shim_pids(state: str, ids: list[str]) -> list[int]:
+    """The runs' shims, from their state.json (written once the job started)."""
+    pids = []
+    for run in ids:
+        path = os.path.join(state, "runs", run, "state.json")
+        for _ in range(100):
+            try:
+                with open(path) as fh:
+                    pids.append(int(json.load(fh)["shim_pid"]))
+                break
+            except (OSError, ValueError, KeyError):
+                time.sleep(0.05)
+    return pids
 
 
 def cli_ms(state: str, *args: str) -> float:
@@ -243,7 +259,7 @@ async def parsed(client: AgentClient, ids: list[str]) -> int:
 
 
 async def live_runs(root: str, counts: list[int], seconds: float) -> None:
-    rows: list[tuple[int, float, float, float]] = []
+    rows: list[tuple[int, float, float, float, float]] = []
     for n in counts:
         state = os.path.join(root, f"live{n}")
         client = AgentClient(LocalTransport(state))
@@ -260,10 +276,13 @@ async def live_runs(root: str, counts: list[int], seconds: float) -> None:
         consumer = asyncio.create_task(consume(sub, got))
         await asyncio.sleep(3)  # past start-up
         s0 = await parsed(client, ids)
+        shims = shim_pids(state, ids)
         c0, t0, p0 = cpu_seconds(daemon), time.monotonic(), got["points"]
+        h0 = sum(cpu_seconds(p) for p in shims)
         await asyncio.sleep(seconds)
         wall = time.monotonic() - t0
         pct = 100 * (cpu_seconds(daemon) - c0) / wall
+        shim_pct = 100 * (sum(cpu_seconds(p) for p in shims) - h0) / wall
         rate = (got["points"] - p0) / wall
         total = (await parsed(client, ids) - s0) / wall
         consumer.cancel()
@@ -271,18 +290,19 @@ async def live_runs(root: str, counts: list[int], seconds: float) -> None:
             await client.stop(run, grace=1)
         await client.close()
         stop_daemon(state)
-        rows.append((n, pct, rate, total))
-    for n, pct, rate, total in rows:
+        rows.append((n, pct, shim_pct, rate, total))
+    for n, pct, shim_pct, rate, total in rows:
         print(
             f"agent following {n:2d} live runs at 100 lines/s each ({total:.0f} points/s "
             f"parsed in all), one client subscribed to one run ({rate:.0f} points/s reach "
-            f"it): daemon {pct:.2f} % of one core, {pct / n:.3f} % per run"
+            f"it): daemon {pct:.2f} % of one core, {pct / n:.3f} % per run; shims "
+            f"{shim_pct:.2f} % in all, {shim_pct / n:.3f} % per run"
         )
     if len(rows) > 1:
-        (n0, cpu0, _, _), (n1, cpu1, _, _) = rows[0], rows[-1]
+        (n0, cpu0, shim0, _, _), (n1, cpu1, shim1, _, _) = rows[0], rows[-1]
         print(
-            f"  growth: {(cpu1 - cpu0) / (n1 - n0):.3f} % of one core per added run "
-            f"(from {n0} to {n1} runs)"
+            f"  growth: {(cpu1 - cpu0) / (n1 - n0):.3f} % of one core per added run for the "
+            f"daemon, {(shim1 - shim0) / (n1 - n0):.3f} % for the shims (from {n0} to {n1} runs)"
         )
 
 

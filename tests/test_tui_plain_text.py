@@ -72,3 +72,29 @@ async def test_notifications_of_the_console_are_plain_text() -> None:
         screen = drawn(app)
         for text in HOSTILE:
             assert f"failed: {text}" in screen
+
+
+class Candidates:
+    """A client as the adopt screen uses it, on a host with a hostile name."""
+
+    def __init__(self, host: str) -> None:
+        self.host = host
+
+    async def candidates(self) -> list[dict[str, object]]:
+        return []
+
+
+async def test_a_host_named_like_markup_is_drawn_as_it_is_in_the_titles() -> None:
+    from rdt_tui.tui.host_form import HostForm
+    from rdt_tui.tui.screens.adopt_screen import AdoptScreen
+
+    for text in HOSTILE:
+        app = App[None]()
+        async with app.run_test(size=(160, 30)) as pilot:
+            await app.push_screen(HostForm(f"Edit {text}", {}, lambda fields: None))
+            await pilot.pause()
+            assert f"Edit {text}" in drawn(app), text
+            app.pop_screen()
+            await app.push_screen(AdoptScreen(Candidates(text)))  # type: ignore[arg-type]
+            await pilot.pause()
+            assert f"Runs started by hand on {text}" in drawn(app), text

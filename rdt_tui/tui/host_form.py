@@ -12,6 +12,7 @@ from typing import Any
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Grid, Vertical
+from textual.markup import escape
 from textual.screen import ModalScreen
 from textual.widgets import Input, Label, Static
 
@@ -46,7 +47,8 @@ class HostForm(ModalScreen[dict[str, Any] | None]):
 
     def compose(self) -> ComposeResult:
         with Vertical():
-            yield Static(f"[b]{self.title_text}[/b]: ctrl+s saves, Esc cancels")
+            # The title names the host: the user's text, not markup.
+            yield Static(f"[b]{escape(self.title_text)}[/b]: ctrl+s saves, Esc cancels")
             with Grid():
                 for key, label, example in FIELDS:
                     value = self.values.get(key)

@@ -10,6 +10,7 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
+from textual.markup import escape
 from textual.screen import ModalScreen
 from textual.widgets import DataTable, Input, Static
 
@@ -33,7 +34,7 @@ class AdoptScreen(ModalScreen["str | None"]):
     def compose(self) -> ComposeResult:
         with Vertical():
             yield Static(
-                f"[b]Runs started by hand on {self.client.host}[/b]: Enter adopts the "
+                f"[b]Runs started by hand on {escape(self.client.host)}[/b]: Enter adopts the "
                 "highlighted one (its log is read, never written; its exit code cannot be "
                 "known), r looks again, Esc cancels",
                 id="adopt-title",
