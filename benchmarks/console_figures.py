@@ -194,10 +194,12 @@ def console_cpu(seconds: int) -> None:
     console = int(tmux("display", "-p", "-t", "bench-console", "#{pane_pid}").strip())
     with open(os.path.join(state, "agent.pid")) as fh:
         daemon = int(fh.read().strip())
+    with open(os.path.join(state, "runs", run_id, "state.json")) as fh:
+        shim = int(json.load(fh)["shim_pid"])  # the run's: it copies the job's output to the log
     groups = {  # everything the console costs: itself, its attach relay, the local agent
         "console": lambda: [console],
         "attach": lambda: [p for p in descendants(console) if p != console],
-        "daemon": lambda: [daemon],
+        "daemon": lambda: [daemon, shim],
         "tail -F": lambda: [int(tmux("display", "-p", "-t", "bench-tail", "#{pane_pid}"))],
     }
     windows: dict[str, list[float]] = {k: [] for k in groups}
@@ -216,7 +218,8 @@ def console_cpu(seconds: int) -> None:
     print(
         f"console CPU, median of 3 windows of {seconds / 3:.0f} s (8 SIMULATED GPUs at 1 Hz, "
         f"1000 log lines/s): the watch process {pct['console']:.1f} % of one core, its attach "
-        f"relay {pct['attach']:.1f} %, the local agent daemon {pct['daemon']:.1f} % -> "
+        f"relay {pct['attach']:.1f} %, the local agent (daemon and the run's shim) "
+        f"{pct['daemon']:.1f} % -> "
         f"everything {total:.1f} % (target < 5 %); tail -F in tmux {pct['tail -F']:.1f} % "
         f"-> ratio {total / max(pct['tail -F'], 0.01):.1f}x; SIMULATED on screen: "
         f"{'SIMULATED' in screen}"

@@ -13,6 +13,7 @@ from rdt_tui.agent import subscription
 
 class Follower:
     inode, read_to, truncations, rotations = 1, 0, 0, 0
+    last_read: tuple[int | None, int, bytes] = (None, 0, b"")
 
 
 class Watcher:
