@@ -1,7 +1,10 @@
 """Parsing throughput of each project format on a generated log (200 MB by default), with
 `grep -c KEY` over the same file in the same script as the reference, and
 `tr '\\r' '\\n' < LOG | grep -c KEY` (every tqdm repaint a line, as our parser sees them);
-then the agent's whole work per format, parse and store (bars appended as columns).
+then the agent's whole work per format, parse and store (bars appended as columns); and the
+floor of any standard-library parse of that log: one findall of each line's numbers (its
+layout known in advance) and their conversion by C loops, nothing else, in CPU seconds beside
+tr | grep's CPU seconds (both of its processes).
 
     python benchmarks/format_throughput.py [--mb 200]
 
@@ -14,13 +17,14 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import sys
 import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from benchmarks._common import scratch_dir, timed
+from benchmarks._common import scratch_dir, timed, timed_cpu
 from rdt_tui.agent.follower import CHUNK, MAX_LINE
 from rdt_tui.agent.metricstore import MetricStore
 from rdt_tui.core.lines import LineSplitter
@@ -78,6 +82,33 @@ FORMATS = {
 }
 
 
+# Each format's main line, its numbers captured: the least regex work that finds them all.
+FLOORS = {
+    "rdt": re.compile(rb"\| (\d+)/\d+ \[[^,\]]*, [^,\]]*, loss=([^,\]]*), lr=([^\]]*)\]"),
+    "dp": re.compile(
+        rb'"train_loss": ([^,]*), "global_step": (\d+), "epoch": (\d+), "lr": ([^,}]*)'
+    ),
+    "gesturelsm-rvq": re.compile(
+        rb"Iter (\d+) : \t Commit\. ([0-9.]+) \t PPL\. ([0-9.]+) \t Recons\.  ([0-9.]+)"
+    ),
+    "gesturelsm": re.compile(rb"\[(\d+)\]\[(\d+)/311\]  predict_x0_loss: ([0-9.]+) lr: ([0-9.]+)"),
+    "libero": re.compile(rb"Epoch: +(\d+) \| train loss: +([0-9.]+) \| time: ([0-9.]+)"),
+}
+
+
+def floor_cpu(path: str, fmt: str) -> tuple[float, int]:
+    """CPU seconds of the floor (FLOORS' findall, every number made a float by ``map``) and
+    the numbers it found."""
+    pattern, numbers = FLOORS[fmt], 0
+    t0 = time.process_time()
+    with open(path, "rb") as fh:
+        while chunk := fh.read(4 << 20):
+            found = pattern.findall(chunk)
+            for column in zip(*found, strict=True):
+                numbers += len(list(map(float, column)))
+    return time.process_time() - t0, numbers
+
+
 # The file and the key are arguments of the shell, never spliced into its text.
 TR_GREP = "tr '\\r' '\\n' < \"$1\" | grep -c -- \"$2\""
 
@@ -131,13 +162,20 @@ def main() -> None:
         mb = os.path.getsize(path) / (1 << 20)
         grep_s = min(timed(["grep", "-c", key, path]) for _ in range(3))
         tr_s = min(timed(["sh", "-c", TR_GREP, "sh", path, key]) for _ in range(3))
+        tr_cpu = min(timed_cpu(["sh", "-c", TR_GREP, "sh", path, key])[1] for _ in range(3))
         points, ours_s = parse(path, fmt)
         stored_s = parse_and_store(path, fmt)
+        low_cpu, numbers = floor_cpu(path, fmt)
         print(
             f"{fmt:15} {mb:5.0f} MiB: ours {mb / ours_s:6.1f} MiB/s ({points} points), "
             f"grep -c {key!r} {mb / grep_s:7.0f} MiB/s -> ratio {grep_s / ours_s:.3f}; "
             f"tr | grep -c {mb / tr_s:7.0f} MiB/s -> ratio {tr_s / ours_s:.3f}; "
             f"parse + store {mb / stored_s:6.1f} MiB/s -> ratio to tr | grep {tr_s / stored_s:.3f}"
+        )
+        print(
+            f"{'':15} floor (one findall of its lines' {numbers} numbers, made floats by map; "
+            f"nothing else): {low_cpu:.2f} CPU s, tr | grep {tr_cpu:.2f} CPU s -> the floor's "
+            f"ratio {tr_cpu / low_cpu:.3f}: no standard-library parse on one core does better"
         )
         os.unlink(path)
 
