@@ -30,6 +30,7 @@ bench: $(STAMP)
 	$(PY) benchmarks/reattach_history.py
 	$(PY) benchmarks/agent_cpu.py
 	$(PY) benchmarks/live_parse_cpu.py
+	$(PY) benchmarks/ckpt_scan.py
 	$(PY) benchmarks/ssh_figures.py
 	$(PY) benchmarks/nosftp_figures.py
 	$(PY) benchmarks/console_figures.py

@@ -63,3 +63,31 @@ def test_a_name_matches_as_fnmatchcase_says(tmp_path: Path, pattern: str) -> Non
         (tmp_path / n).write_text("")
     got = sorted(os.path.basename(p) for p in files.safe_glob(str(tmp_path), pattern))
     assert got == sorted(n for n in names if fnmatch.fnmatchcase(n, pattern))
+
+
+def test_the_one_name_patterns_matched_together_find_what_each_finds_alone(
+    tmp_path: Path,
+) -> None:
+    """``files.match_names`` (one regex of every pattern, one pass over the listing) against
+    ``safe_glob`` of each pattern alone, on names made to sit near the patterns' edges."""
+    import random
+
+    rng = random.Random(7)
+    stems = ["checkpoint-", "checkpoint_", "best_", "net_", "epoch=", ".", "", "x", "[", "]"]
+    tails = ["1", "200", ".pth", ".ckpt", ".safetensors", ".pt", "a", "-", "*", "?", "\\"]
+    names = {rng.choice(stems) + rng.choice(tails) + rng.choice(tails) for _ in range(400)}
+    for name in names - {".", ".."}:
+        (tmp_path / name).write_text("")
+    pools = [*ckptscan.DEFAULT_GLOBS, "*.pt", "[bc]*", "?est_*", "*[!x]", "net_[0-9]*", "*\\*"]
+    for _ in range(60):
+        patterns = rng.sample(pools, rng.randint(1, 5))
+        alone: set[str] = set()
+        for pattern in patterns:
+            alone.update(files.safe_glob(str(tmp_path), pattern))
+        together = files.match_names(str(tmp_path), patterns)
+        assert len(together) == len(set(together)), patterns
+        assert set(together) == alone, patterns
+        found = {c["path"] for c in ckptscan.scan(str(tmp_path), patterns)}
+        assert found == {p for p in alone if not os.path.basename(p).startswith(".")}, patterns
+    assert not files.one_name_pattern("a\0*") and not files.one_name_pattern(".*")
+    assert not files.one_name_pattern("dir/*.pth") and not files.one_name_pattern("plain")

@@ -4,7 +4,7 @@ import os
 from typing import Any, Dict, List, Sequence, Tuple
 
 from ..core.checkpoints import DEFAULT_GLOBS, NOTABLE_FILES, step_from_name
-from .files import safe_glob
+from .files import match_names, one_name_pattern, safe_glob
 from .hoststats import disk
 
 Checkpoint = Dict[str, Any]
@@ -42,24 +42,32 @@ def scan(directory: str, globs: Sequence[str] = ()) -> List[Checkpoint]:
     """Checkpoints under ``directory`` matching ``globs`` (defaults when empty), oldest first."""
     found: Dict[str, Checkpoint] = {}
     listings: Dict[str, Any] = {}  # each directory listed once for all the patterns
-    for pattern in globs or DEFAULT_GLOBS:
-        for path in safe_glob(directory, pattern, listings=listings):
-            if path in found or os.path.basename(path).startswith("."):
-                continue
-            size, mtime = tree_size(path)
-            is_dir = os.path.isdir(path)
-            found[path] = {
-                "path": path,
-                "name": os.path.relpath(path, directory),
-                "step": step_from_name(os.path.basename(path)),
-                "size": size,
-                "mtime": mtime,
-                "is_dir": is_dir,
-                "notable": [
-                    f for f in NOTABLE_FILES if is_dir and os.path.exists(os.path.join(path, f))
-                ],
-            }
-    return sorted(found.values(), key=lambda c: (c["step"] is None, c["step"] or 0, c["mtime"]))
+    patterns = globs or DEFAULT_GLOBS
+    names = [p for p in patterns if one_name_pattern(p)]  # all the defaults: one pass
+    paths = match_names(directory, names, listings)
+    for pattern in patterns:
+        if pattern not in names:
+            paths += safe_glob(directory, pattern, listings=listings)
+    for path in paths:
+        if path in found or os.path.basename(path).startswith("."):
+            continue
+        size, mtime = tree_size(path)
+        is_dir = os.path.isdir(path)
+        found[path] = {
+            "path": path,
+            "name": os.path.relpath(path, directory),
+            "step": step_from_name(os.path.basename(path)),
+            "size": size,
+            "mtime": mtime,
+            "is_dir": is_dir,
+            "notable": [
+                f for f in NOTABLE_FILES if is_dir and os.path.exists(os.path.join(path, f))
+            ],
+        }
+    # The path last: the same order whichever pattern found a checkpoint first.
+    return sorted(
+        found.values(), key=lambda c: (c["step"] is None, c["step"] or 0, c["mtime"], c["path"])
+    )
 
 
 def diff(old: Dict[str, Checkpoint], new: List[Checkpoint]) -> List[Dict[str, Any]]:

@@ -7,7 +7,7 @@ import json
 import os
 import re
 import tempfile
-from typing import Any, Callable, Dict, List, Optional, Set
+from typing import Any, Callable, Dict, List, Optional, Sequence, Set
 
 STATE_ENV = "RDT_TUI_STATE_DIR"
 # How deep ``**`` goes below the directory it starts from.
@@ -149,10 +149,40 @@ def safe_glob(
     return found
 
 
+def match_names(
+    directory: str,
+    patterns: Sequence[str],
+    listings: Optional[Dict[str, List["os.DirEntry[str]"]]] = None,
+) -> List[str]:
+    """What ``safe_glob(directory, p)`` finds for each ``p`` of ``patterns``, each one name
+    with a wildcard and no ``/`` nor leading dot, together: one pass over the listing, one
+    match of all the patterns per name (a checkpoint directory of thousands of entries is
+    looked at every few seconds). In the directory's order, each path once."""
+    if not patterns:
+        return []
+    listed: Dict[str, List[Any]] = {} if listings is None else listings
+    got = listed.get(directory)
+    if got is None:
+        got = listed[directory] = _entries(directory)
+    match = _name_matcher("\0".join(sorted(patterns)))
+    return [e.path for e in got if not e.name.startswith(".") and match(e.name)]
+
+
+def one_name_pattern(pattern: str) -> bool:
+    """Whether ``pattern`` is one name with a wildcard, as :func:`match_names` takes."""
+    return (
+        "/" not in pattern
+        and "\0" not in pattern
+        and not pattern.startswith(".")
+        and glob.has_magic(pattern)
+    )
+
+
 @functools.lru_cache(maxsize=256)
 def _name_matcher(part: str) -> Callable[[str], Any]:
-    """``fnmatch.fnmatchcase(name, part)`` as one compiled match (no call per name to it)."""
-    return re.compile(fnmatch.translate(part)).match
+    """``fnmatch.fnmatchcase(name, part)`` as one compiled match (no call per name to it);
+    parts joined by NUL (never in a file name): whether any of them matches."""
+    return re.compile("|".join(fnmatch.translate(p) for p in part.split("\0"))).match
 
 
 def _entries(path: str) -> List["os.DirEntry[str]"]:
