@@ -10,7 +10,12 @@ core.
 ``--idle``: instead, a run that prints one line and never a metric (loading a dataset, say),
 in its first minutes, when the watcher polls quickly for a first loss.
 
-    python benchmarks/agent_cpu.py [--seconds 10] [--runs 3] [--idle]
+``--against TREE``: another checkout's agent (an older commit, say) in the same script, its
+windows alternating with ours (A B B A A B ...), so a machine whose speed drifts (others share
+it: the same code measured 0.8 % one hour and 1.0 % the next) drifts under both alike; prints
+both medians and the median of the paired ratios.
+
+    python benchmarks/agent_cpu.py [--seconds 10] [--runs 3] [--idle] [--against TREE]
 """
 
 from __future__ import annotations
@@ -96,8 +101,12 @@ async def main() -> None:
     ap.add_argument("--seconds", type=int, default=10)
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--idle", action="store_true", help="a run that never prints a metric")
+    ap.add_argument("--against", metavar="TREE", help="another checkout, windows alternating")
     args = ap.parse_args()
     what = "an idle run without metrics" if args.idle else "1,000 lines/s"
+    if args.against:
+        await against(os.path.abspath(args.against), args.seconds, args.runs, args.idle, what)
+        return
     print(f"{args.runs} windows of {args.seconds} s, each with a fresh agent, {what}:")
     windows = [await one_window(args.seconds, args.idle) for _ in range(args.runs)]
     median = {k: statistics.median(w[k] for w in windows) for k in windows[0]}
@@ -107,6 +116,35 @@ async def main() -> None:
         f"agent (daemon + attach + shim): median {median['agent']:.2f} % of one core "
         "(target < 1 %); "
         f"ratio to tail -F: {median['agent'] / max(median['tail -F'], 0.01):.1f}x"
+    )
+
+
+async def against(other: str, seconds: int, runs: int, idle: bool, what: str) -> None:
+    """``runs`` pairs of windows, this checkout's agent and ``other``'s, in alternating order.
+    The daemon is started as ``python -m rdt_tui.agent``: PYTHONPATH picks whose it is."""
+    ours = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    print(f"{runs} pairs of {seconds} s windows, {what}: {ours} (A) against {other} (B)")
+    got: dict[str, list[dict[str, float]]] = {ours: [], other: []}
+    saved = os.environ.get("PYTHONPATH")
+    try:
+        for i in range(runs):
+            for tree in (ours, other) if i % 2 == 0 else (other, ours):
+                os.environ["PYTHONPATH"] = tree
+                print(f"  {'A' if tree == ours else 'B'}:", end="", flush=True)
+                got[tree].append(await one_window(seconds, idle))
+    finally:
+        if saved is None:
+            os.environ.pop("PYTHONPATH", None)
+        else:
+            os.environ["PYTHONPATH"] = saved
+    for name, tree in (("A", ours), ("B", other)):
+        med = {k: statistics.median(w[k] for w in got[tree]) for k in ("daemon", "agent")}
+        print(f"{name}: daemon median {med['daemon']:.2f} %, agent median {med['agent']:.2f} %")
+    pairs = zip(got[ours], got[other], strict=True)
+    ratios = [a["agent"] / max(b["agent"], 0.01) for a, b in pairs]
+    print(
+        f"agent A/B per pair: {' '.join(f'{r:.2f}' for r in ratios)}; "
+        f"median {statistics.median(ratios):.2f}"
     )
 
 

@@ -78,16 +78,27 @@ def test_the_one_name_patterns_matched_together_find_what_each_finds_alone(
     names = {rng.choice(stems) + rng.choice(tails) + rng.choice(tails) for _ in range(400)}
     for name in names - {".", ".."}:
         (tmp_path / name).write_text("")
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "sub" / "x.pt").write_text("")  # only `**` reaches it: a recursive walk
     pools = [*ckptscan.DEFAULT_GLOBS, "*.pt", "[bc]*", "?est_*", "*[!x]", "net_[0-9]*", "*\\*"]
+    pools.append("**")
     for _ in range(60):
         patterns = rng.sample(pools, rng.randint(1, 5))
         alone: set[str] = set()
         for pattern in patterns:
             alone.update(files.safe_glob(str(tmp_path), pattern))
-        together = files.match_names(str(tmp_path), patterns)
+        together = files.match_names(
+            str(tmp_path), [p for p in patterns if files.one_name_pattern(p)]
+        )
+        alone_names: set[str] = set()
+        for pattern in patterns:
+            if files.one_name_pattern(pattern):
+                alone_names.update(files.safe_glob(str(tmp_path), pattern))
         assert len(together) == len(set(together)), patterns
-        assert set(together) == alone, patterns
+        assert set(together) == alone_names, patterns
         found = {c["path"] for c in ckptscan.scan(str(tmp_path), patterns)}
         assert found == {p for p in alone if not os.path.basename(p).startswith(".")}, patterns
-    assert not files.one_name_pattern("a\0*") and not files.one_name_pattern(".*")
+    assert not files.one_name_pattern("**") and not files.one_name_pattern(".*")
     assert not files.one_name_pattern("dir/*.pth") and not files.one_name_pattern("plain")
+    # A pattern of its own is matched as fnmatchcase says, whatever it holds (a NUL: nothing).
+    assert files.safe_glob(str(tmp_path), "zz\0*") == []

@@ -33,7 +33,7 @@ def test_a_chunk_from_the_last_read_is_what_a_read_of_the_file_gives(
     path = str(tmp_path / "output.log")
     with open(path, "wb") as fh:
         fh.write(LOGS[name])
-    follower = LogFollower(path)
+    follower = LogFollower(path, keep_reads=True)
     follower.read_text()
     inode, start, data = follower.last_read
     assert inode == os.stat(path).st_ino and start == 0 and data == LOGS[name]
@@ -51,10 +51,35 @@ def test_a_big_read_is_not_kept(tmp_path: Any) -> None:
     path = str(tmp_path / "output.log")
     with open(path, "wb") as fh:
         fh.write(b"step=1\n" * (KEEP_READ // 7 + 10))
-    follower = LogFollower(path)
+    follower = LogFollower(path, keep_reads=True)
     follower.read_text()
     assert follower.last_read[2] == b""
     assert chunk_from_last_read(follower, follower.inode, 0, 64) is None
+
+
+def test_a_truncated_log_keeps_nothing_of_its_old_bytes(tmp_path: Any) -> None:
+    """Truncated to nothing (and not written yet): a subscription behind the old position
+    must read the file (and find it empty), not be given the bytes from before."""
+    path = str(tmp_path / "output.log")
+    with open(path, "wb") as fh:
+        fh.write(LOGS["lines"])
+    follower = LogFollower(path, keep_reads=True)
+    follower.read_text()
+    assert chunk_from_last_read(follower, follower.inode, 100, 1 << 20) is not None
+    os.truncate(path, 0)
+    follower.read_text()
+    assert follower.truncations == 1
+    assert chunk_from_last_read(follower, follower.inode, 100, 1 << 20) is None
+    assert read_chunk(path, 100, 1 << 20, False) == ("", 0, 0)
+
+
+def test_only_the_followers_asked_to_keep_their_reads_do(tmp_path: Any) -> None:
+    path = str(tmp_path / "train.log")  # a profile's log_files: no subscription reads it
+    with open(path, "wb") as fh:
+        fh.write(LOGS["lines"])
+    follower = LogFollower(path)
+    follower.read_text()
+    assert follower.last_read == (None, 0, b"")
 
 
 async def test_a_live_runs_lines_reach_the_subscription_without_a_second_read(

@@ -7,7 +7,7 @@ import json
 import os
 import re
 import tempfile
-from typing import Any, Callable, Dict, List, Optional, Sequence, Set
+from typing import Any, Callable, Dict, List, Optional, Sequence, Set, Tuple
 
 STATE_ENV = "RDT_TUI_STATE_DIR"
 # How deep ``**`` goes below the directory it starts from.
@@ -164,7 +164,7 @@ def match_names(
     got = listed.get(directory)
     if got is None:
         got = listed[directory] = _entries(directory)
-    match = _name_matcher("\0".join(sorted(patterns)))
+    match = _names_matcher(tuple(sorted(patterns)))
     return [e.path for e in got if not e.name.startswith(".") and match(e.name)]
 
 
@@ -172,7 +172,7 @@ def one_name_pattern(pattern: str) -> bool:
     """Whether ``pattern`` is one name with a wildcard, as :func:`match_names` takes."""
     return (
         "/" not in pattern
-        and "\0" not in pattern
+        and pattern != "**"  # safe_glob's recursive walk
         and not pattern.startswith(".")
         and glob.has_magic(pattern)
     )
@@ -180,9 +180,15 @@ def one_name_pattern(pattern: str) -> bool:
 
 @functools.lru_cache(maxsize=256)
 def _name_matcher(part: str) -> Callable[[str], Any]:
-    """``fnmatch.fnmatchcase(name, part)`` as one compiled match (no call per name to it);
-    parts joined by NUL (never in a file name): whether any of them matches."""
-    return re.compile("|".join(fnmatch.translate(p) for p in part.split("\0"))).match
+    """``fnmatch.fnmatchcase(name, part)`` as one compiled match (no call per name to it)."""
+    return re.compile(fnmatch.translate(part)).match
+
+
+@functools.lru_cache(maxsize=64)
+def _names_matcher(parts: Tuple[str, ...]) -> Callable[[str], Any]:
+    """Whether a name matches any of ``parts`` (as fnmatchcase), by one compiled match: each
+    translation is anchored at its own end (``\\Z``), the match at the start."""
+    return re.compile("|".join(fnmatch.translate(p) for p in parts)).match
 
 
 def _entries(path: str) -> List["os.DirEntry[str]"]:

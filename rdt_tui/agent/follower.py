@@ -30,8 +30,11 @@ KEEP_READ = 1024 * 1024  # a read up to this size is kept for the subscriptions 
 
 
 class LogFollower:
-    def __init__(self, path: str, inode: Optional[int] = None, offset: int = 0) -> None:
+    def __init__(
+        self, path: str, inode: Optional[int] = None, offset: int = 0, keep_reads: bool = False
+    ) -> None:
         self.path = path
+        self.keep_reads = keep_reads  # output.log's: its subscriptions send from last_read
         self.inode = inode
         self._fd: Optional[int] = None
         self._splitter = LineSplitter(offset, MAX_LINE)
@@ -54,6 +57,13 @@ class LogFollower:
     def position(self) -> Tuple[Optional[int], int]:
         return self.inode, self.offset
 
+    def _restart(self) -> None:
+        """Read the file from its start again (it was truncated, or is another file now):
+        nothing of the old one is kept, not even for the subscriptions."""
+        self._splitter = LineSplitter(0, MAX_LINE)
+        self._print = b""
+        self.last_read = (None, 0, b"")
+
     def close(self) -> None:
         self.last_read = (None, 0, b"")
         if self._fd is not None:
@@ -68,8 +78,7 @@ class LogFollower:
         inode = os.fstat(fd).st_ino
         if self.inode is not None and inode != self.inode:
             # Not the file we were reading (rotated while nobody followed): start it fresh.
-            self._splitter = LineSplitter(0, MAX_LINE)
-            self._print = b""
+            self._restart()
             self.rotations += 1
         self.inode = inode
         self._fd = fd
@@ -97,8 +106,7 @@ class LogFollower:
             lines.add_lines(self._splitter.flush())
             self.close()
             self.rotations += 1
-            self._splitter = LineSplitter(0, MAX_LINE)
-            self._print = b""
+            self._restart()
             self.inode = None
             if not self._open_current():
                 return lines, False
@@ -108,8 +116,7 @@ class LogFollower:
         if size < read_from or self._rewritten(read_from):
             # Truncated under a writer that goes on (copytruncate): a partial line held back
             # is the start of a line torn in two, not a line; its point would be wrong.
-            self._splitter = LineSplitter(0, MAX_LINE)
-            self._print = b""
+            self._restart()
             self.truncations += 1
             read_from = 0
         budget = max_bytes - lines.size()
@@ -129,7 +136,8 @@ class LogFollower:
             return LogText(MAX_LINE)
         data = os.pread(self._fd, want, start)
         # One assignment of a tuple: a reader on another thread sees the old or the new one.
-        self.last_read = (self.inode, start, data) if len(data) <= KEEP_READ else (None, 0, b"")
+        kept = self.keep_reads and len(data) <= KEEP_READ
+        self.last_read = (self.inode, start, data) if kept else (None, 0, b"")
         self._print = (self._print + data[-FINGERPRINT:])[-FINGERPRINT:]
         return self._splitter.feed_text(data)
 

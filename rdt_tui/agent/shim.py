@@ -30,13 +30,18 @@ from .procs import RUN_ENV, clean_env, start_time
 CHUNK = 1 << 20  # one read takes up to 1 MiB from the pipe
 PARTIAL_MAX = 64 << 10  # an unterminated line longer than this is written as it is
 PIPE_SIZE = 1 << 20  # the most an unprivileged user may ask for by default
-# After a small read, let output gather: at most ~2 wake-ups a second. The daemon reads
-# output.log once a second, and each wake-up of a sleeping process costs (about 0.4 ms of
-# CPU on a 2-core VM, benchmarks/agent_cpu.py). The 1 MiB pipe holds what a job prints
-# meanwhile, unless it prints over 2 MiB/s, and then reads are large and we do not sleep.
-BATCH_S = 0.5
-SMALL_PIPE_BATCH_S = 0.05  # the pipe could not be made bigger: 64 KiB fills sooner
-SMALL_READ = 64 << 10  # a read under this is "small"
+# After a small read, let output gather: about 4 wake-ups a second for a chatty job, not one
+# a line. The daemon reads output.log once a second, and each wake-up of a sleeping process
+# costs (about 0.4 ms of CPU on a 2-core VM, benchmarks/agent_cpu.py). The pipe holds what the
+# job prints meanwhile: a 1 MiB pipe fills in BATCH_S only above 4 MiB/s. A job that fast (a
+# read of a quarter of the pipe) is waited for only SHORT_WAIT_S for FAST_HOLD_S, so it never
+# waits on a full pipe for more than that, except in a burst of over a pipeful after a quiet
+# spell (at most BATCH_S, once). A smaller pipe gets a wait in proportion.
+BATCH_S = 0.25
+SHORT_WAIT_S = 0.01
+FAST_HOLD_S = 2.0
+SMALL_READ = 64 << 10  # a read under this is "small": wait before the next
+DEFAULT_PIPE = 64 << 10  # a pipe's size where F_GETPIPE_SZ cannot tell
 RETRY_S = 1.0  # how often a full disk is tried again
 NOTICE_WAIT_S = 600.0  # how long an ended run's shim waits for space to report dropped output
 RESERVED = 4096
@@ -227,9 +232,12 @@ def run_shim(run_dir: str) -> int:
     read_fd, write_fd = os.pipe()
     try:
         fcntl.fcntl(write_fd, F_SETPIPE_SZ, PIPE_SIZE)
-        batch_s = BATCH_S if fcntl.fcntl(write_fd, F_GETPIPE_SZ) >= PIPE_SIZE else None
     except OSError:
-        batch_s = None  # a smaller pipe only means more wake-ups
+        pass  # a smaller pipe only means more wake-ups (past the user's pipe page quota)
+    try:
+        pipe_size = int(fcntl.fcntl(write_fd, F_GETPIPE_SZ))
+    except OSError:
+        pipe_size = DEFAULT_PIPE
 
     def child_setup() -> None:
         # The job leads its own process group inside the shim's session; under Slurm it
@@ -278,7 +286,7 @@ def run_shim(run_dir: str) -> int:
     )
     # Without room for state.json the pump retries it: the job's output never waits on it.
     pending_state = None if _record(run_dir, "state.json", state, state_slot) else state
-    _pump(proc, read_fd, sink, run_dir, key, exit_slot, pending_state, batch_s)
+    _pump(proc, read_fd, sink, run_dir, key, exit_slot, pending_state, pipe_size)
     cgroups.remove(cgroup)
     return 0
 
@@ -322,12 +330,13 @@ def _pump(
     key: str,
     slot: Slot,
     pending_state: Optional[Dict[str, Any]],
-    batch_s: Optional[float] = None,
+    pipe_size: int = DEFAULT_PIPE,
 ) -> None:
     """Drain the pipe and reap children until the job ended, its exit is on disk, and no
-    process of the run is left. ``batch_s``: how long output gathers after a small read
-    (None: SMALL_PIPE_BATCH_S, for a pipe that could not be made PIPE_SIZE)."""
-    batch = SMALL_PIPE_BATCH_S if batch_s is None else batch_s
+    process of the run is left. ``pipe_size``: what the pipe holds (the waits between reads
+    are sized by it)."""
+    batch = max(SHORT_WAIT_S, BATCH_S * min(1.0, pipe_size / PIPE_SIZE))
+    fast_at, fast_until = max(1, pipe_size // 4), 0.0
     buf = bytearray(CHUNK)  # one buffer for every read: no 1 MiB allocation per wake-up
     view = memoryview(buf)
     wake_r, wake_w = os.pipe()
@@ -363,7 +372,9 @@ def _pump(
                 sink.flush()
                 continue
             sink.write(bytes(view[:n]))
-            small = n < SMALL_READ
+            small = n < min(SMALL_READ, fast_at)
+            if n >= fast_at:  # a quarter of the pipe came during the last wait: a fast job
+                fast_until = time.monotonic() + FAST_HOLD_S
         while children:
             try:
                 pid, status = os.waitpid(-1, os.WNOHANG)
@@ -393,7 +404,8 @@ def _pump(
         # could not become a subreaper): keep draining what it writes until it closes.
         if pipe_open and small:
             # On the signal pipe, not time.sleep: the job's end (SIGCHLD) cuts the wait short.
-            sleeper.poll(batch * 1000)
+            wait = SHORT_WAIT_S if time.monotonic() < fast_until else batch
+            sleeper.poll(wait * 1000)
     sink.flush()
     os.close(read_fd)
     # Output was dropped and the disk is still full: say so in the log once space returns.

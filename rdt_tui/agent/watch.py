@@ -88,7 +88,9 @@ class RunWatcher:
     # ----- followers ---------------------------------------------------------------------
     def _add_follower(self, path: str, start: int = 0) -> None:
         pos = self._positions.get(path) or {}
-        self.followers[path] = LogFollower(path, pos.get("inode"), int(pos.get("offset", start)))
+        offset = int(pos.get("offset", start))
+        keep = path == self.output_log  # the subscriptions send its lines from its reads
+        self.followers[path] = LogFollower(path, pos.get("inode"), offset, keep_reads=keep)
         parser = MetricParser(str(self.spec.get("metric_format") or "auto"))
         parser.last_step = pos.get("last_step")
         last_bar = pos.get("last_bar")
