@@ -126,6 +126,7 @@ async def against(other: str, seconds: int, runs: int, idle: bool, what: str) ->
     print(f"{runs} pairs of {seconds} s windows, {what}: {ours} (A) against {other} (B)")
     got: dict[str, list[dict[str, float]]] = {ours: [], other: []}
     saved = os.environ.get("PYTHONPATH")
+    os.chdir(tempfile.gettempdir())  # `python -m` looks in its cwd first: a checkout's root
     try:
         for i in range(runs):
             for tree in (ours, other) if i % 2 == 0 else (other, ours):
