@@ -158,7 +158,10 @@ def console_cpu(seconds: int) -> None:
     env = dict(os.environ, RDT_TUI_STATE_DIR=state)
     run = subprocess.run(
         [
+            # The daemon this starts is the one the console attaches to: with the GPUs the
+            # console is to draw (a daemon with a live run is not restarted for them).
             *(PY, "-m", "rdt_tui.cli", "launch", "localhost", "--json", "--cwd", tmp),
+            *("--simulate-gpus", "8"),
             *("--", PY, LOG_WRITER, str(seconds + 30)),
         ],
         capture_output=True,
