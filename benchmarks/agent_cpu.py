@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import os
 import shutil
 import signal
@@ -34,7 +33,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from benchmarks._common import LOG_WRITER, cpu_seconds
+from benchmarks._common import LOG_WRITER, cpu_seconds, shim_pid
 from rdt_tui.client import AgentClient
 from rdt_tui.transport.local import LocalTransport
 
@@ -68,8 +67,7 @@ async def one_window(seconds: int, idle: bool = False) -> dict[str, float]:
 
     consumer = asyncio.create_task(consume())
     await asyncio.sleep(2)  # past start-up
-    with open(os.path.join(state, "runs", run, "state.json")) as fh:
-        shim = int(json.load(fh)["shim_pid"])  # it copies the job's output pipe into the log
+    shim = shim_pid(state, run)
     pids = {"daemon": daemon, "attach": transport.pid or 0, "shim": shim, "tail -F": tail.pid}
     before = {k: cpu_seconds(p) for k, p in pids.items()}
     c0 = dict(counts)

@@ -30,7 +30,7 @@ from typing import Any
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from benchmarks._common import LOG_WRITER, cpu_seconds
+from benchmarks._common import LOG_WRITER, cpu_seconds, shim_pid
 
 PY = sys.executable
 
@@ -197,8 +197,7 @@ def console_cpu(seconds: int) -> None:
     console = int(tmux("display", "-p", "-t", "bench-console", "#{pane_pid}").strip())
     with open(os.path.join(state, "agent.pid")) as fh:
         daemon = int(fh.read().strip())
-    with open(os.path.join(state, "runs", run_id, "state.json")) as fh:
-        shim = int(json.load(fh)["shim_pid"])  # the run's: it copies the job's output to the log
+    shim = shim_pid(state, run_id)
     groups = {  # everything the console costs: itself, its attach relay, the local agent
         "console": lambda: [console],
         "attach": lambda: [p for p in descendants(console) if p != console],

@@ -24,7 +24,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from benchmarks._common import scratch_dir, timed, timed_cpu
+from benchmarks._common import FLOOR_BAR, floor_cpu, scratch_dir, timed, timed_cpu
 from rdt_tui.agent.follower import CHUNK, MAX_LINE
 from rdt_tui.agent.metricstore import MetricStore
 from rdt_tui.core.lines import LineSplitter
@@ -84,7 +84,7 @@ FORMATS = {
 
 # Each format's main line, its numbers captured: the least regex work that finds them all.
 FLOORS = {
-    "rdt": re.compile(rb"\| (\d+)/\d+ \[[^,\]]*, [^,\]]*, loss=([^,\]]*), lr=([^\]]*)\]"),
+    "rdt": FLOOR_BAR,
     "dp": re.compile(
         rb'"train_loss": ([^,]*), "global_step": (\d+), "epoch": (\d+), "lr": ([^,}]*)'
     ),
@@ -94,19 +94,6 @@ FLOORS = {
     "gesturelsm": re.compile(rb"\[(\d+)\]\[(\d+)/311\]  predict_x0_loss: ([0-9.]+) lr: ([0-9.]+)"),
     "libero": re.compile(rb"Epoch: +(\d+) \| train loss: +([0-9.]+) \| time: ([0-9.]+)"),
 }
-
-
-def floor_cpu(path: str, fmt: str) -> tuple[float, int]:
-    """CPU seconds of the floor (FLOORS' findall, every number made a float by ``map``) and
-    the numbers it found."""
-    pattern, numbers = FLOORS[fmt], 0
-    t0 = time.process_time()
-    with open(path, "rb") as fh:
-        while chunk := fh.read(4 << 20):
-            found = pattern.findall(chunk)
-            for column in zip(*found, strict=True):
-                numbers += len(list(map(float, column)))
-    return time.process_time() - t0, numbers
 
 
 # The file and the key are arguments of the shell, never spliced into its text.
@@ -165,7 +152,7 @@ def main() -> None:
         tr_cpu = min(timed_cpu(["sh", "-c", TR_GREP, "sh", path, key])[1] for _ in range(3))
         points, ours_s = parse(path, fmt)
         stored_s = parse_and_store(path, fmt)
-        low_cpu, numbers = floor_cpu(path, fmt)
+        low_cpu, _, numbers = floor_cpu(path, FLOORS[fmt])
         print(
             f"{fmt:15} {mb:5.0f} MiB: ours {mb / ours_s:6.1f} MiB/s ({points} points), "
             f"grep -c {key!r} {mb / grep_s:7.0f} MiB/s -> ratio {grep_s / ours_s:.3f}; "

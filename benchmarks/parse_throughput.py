@@ -17,14 +17,20 @@ from __future__ import annotations
 
 import argparse
 import os
-import re
 import sys
 import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from benchmarks._common import scratch_dir, timed, timed_cpu, write_training_log
+from benchmarks._common import (
+    FLOOR_BAR,
+    floor_cpu,
+    scratch_dir,
+    timed,
+    timed_cpu,
+    write_training_log,
+)
 from rdt_tui.agent.follower import MAX_LINE
 from rdt_tui.agent.metricstore import MetricStore
 from rdt_tui.core.alerts import ALERT_WORDS
@@ -59,26 +65,6 @@ def parse_and_store(path: str) -> tuple[int, float, float]:
         store.save_cursor({})
         store.close()
         return store.last_seq, time.perf_counter() - t0, time.process_time() - c0
-
-
-# The bars of write_training_log's log, their layout known in advance: the least regex work that
-# finds every bar's step and values (one findall, a literal to start each match at).
-_FLOOR_BAR = re.compile(rb"\| (\d+)/\d+ \[[^,\]]*, [^,\]]*, loss=([^,\]]*), lr=([^\]]*)\]")
-
-
-def floor_s(path: str) -> tuple[float, int]:
-    """CPU seconds of the floor of any stdlib parse of this log: every bar's step, loss and lr
-    by one findall and converted to numbers by C loops (no other line, no rule, no store)."""
-    t0 = time.process_time()
-    bars = 0
-    with open(path, "rb") as fh:
-        while chunk := fh.read(4 << 20):
-            found = _FLOOR_BAR.findall(chunk)
-            if found:
-                steps, losses, lrs = zip(*found, strict=True)
-                list(map(int, steps)), list(map(float, losses)), list(map(float, lrs))
-                bars += len(found)
-    return time.process_time() - t0, bars
 
 
 def main() -> None:
@@ -119,7 +105,7 @@ def main() -> None:
         f"CPU seconds: parse + store {stored_cpu:.2f}, tr+grep {tr_grep_cpu:.2f} (both "
         f"processes) -> ratio {tr_grep_cpu / stored_cpu:.3f}; one process of ours, two of theirs"
     )
-    low_s, bars = floor_s(path)
+    low_s, bars, _ = floor_cpu(path, FLOOR_BAR)
     print(
         f"floor (one findall of every bar's step, loss and lr, numbers by C loops; nothing "
         f"else): {low_s:.2f} CPU s for {bars} bars -> ratio to tr+grep CPU "

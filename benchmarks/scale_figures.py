@@ -33,7 +33,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from benchmarks._common import cpu_seconds
+from benchmarks._common import cpu_seconds, shim_pid
 from rdt_tui.agent.metricstore import MetricStore
 from rdt_tui.client import AgentClient
 from rdt_tui.core.parsed import ParsedPoints
@@ -46,21 +46,6 @@ WRITER = (
     "    print(f'step={i} loss={1 / i:.6f} lr=0.0001', flush=True)\n"
     "    time.sleep(0.01)\n"
 )
-
-
-def shim_pids(state: str, ids: list[str]) -> list[int]:
-    """The runs' shims, from their state.json (written once the job started)."""
-    pids = []
-    for run in ids:
-        path = os.path.join(state, "runs", run, "state.json")
-        for _ in range(100):
-            try:
-                with open(path) as fh:
-                    pids.append(int(json.load(fh)["shim_pid"]))
-                break
-            except (OSError, ValueError, KeyError):
-                time.sleep(0.05)
-    return pids
 
 
 def cli_ms(state: str, *args: str) -> float:
@@ -276,7 +261,7 @@ async def live_runs(root: str, counts: list[int], seconds: float) -> None:
         consumer = asyncio.create_task(consume(sub, got))
         await asyncio.sleep(3)  # past start-up
         s0 = await parsed(client, ids)
-        shims = shim_pids(state, ids)
+        shims = [shim_pid(state, run) for run in ids]
         c0, t0, p0 = cpu_seconds(daemon), time.monotonic(), got["points"]
         h0 = sum(cpu_seconds(p) for p in shims)
         await asyncio.sleep(seconds)

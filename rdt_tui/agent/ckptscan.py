@@ -4,7 +4,7 @@ import os
 from typing import Any, Dict, List, Sequence, Tuple
 
 from ..core.checkpoints import DEFAULT_GLOBS, NOTABLE_FILES, step_from_name
-from .files import match_names, one_name_pattern, safe_glob
+from .files import glob_all
 from .hoststats import disk
 
 Checkpoint = Dict[str, Any]
@@ -41,14 +41,7 @@ def tree_size(path: str) -> Tuple[int, float]:
 def scan(directory: str, globs: Sequence[str] = ()) -> List[Checkpoint]:
     """Checkpoints under ``directory`` matching ``globs`` (defaults when empty), oldest first."""
     found: Dict[str, Checkpoint] = {}
-    listings: Dict[str, Any] = {}  # each directory listed once for all the patterns
-    patterns = globs or DEFAULT_GLOBS
-    names = [p for p in patterns if one_name_pattern(p)]  # all the defaults: one pass
-    paths = match_names(directory, names, listings)
-    for pattern in patterns:
-        if pattern not in names:
-            paths += safe_glob(directory, pattern, listings=listings)
-    for path in paths:
+    for path in glob_all(directory, globs or DEFAULT_GLOBS):
         if path in found or os.path.basename(path).startswith("."):
             continue
         size, mtime = tree_size(path)

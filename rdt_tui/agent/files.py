@@ -100,10 +100,7 @@ def safe_glob(
     listed: Dict[str, List[Any]] = {} if listings is None else listings
 
     def entries(path: str) -> List["os.DirEntry[str]"]:
-        got = listed.get(path)
-        if got is None:
-            got = listed[path] = _entries(path)
-        return got
+        return _listing(listed, path)
 
     def add(path: str) -> None:
         if path not in seen:
@@ -149,6 +146,23 @@ def safe_glob(
     return found
 
 
+def glob_all(
+    directory: str,
+    patterns: Sequence[str],
+    listings: Optional[Dict[str, List["os.DirEntry[str]"]]] = None,
+) -> List[str]:
+    """What :func:`safe_glob` finds for each of ``patterns`` in turn, each directory listed
+    once: the one-name patterns (the checkpoint defaults) matched together in one pass
+    (:func:`match_names`), first; a path found by two patterns comes twice."""
+    listed: Dict[str, List[Any]] = {} if listings is None else listings
+    names = [p for p in patterns if one_name_pattern(p)]
+    paths = match_names(directory, names, listed)
+    for pattern in patterns:
+        if pattern not in names:
+            paths += safe_glob(directory, pattern, listings=listed)
+    return paths
+
+
 def match_names(
     directory: str,
     patterns: Sequence[str],
@@ -161,11 +175,10 @@ def match_names(
     if not patterns:
         return []
     listed: Dict[str, List[Any]] = {} if listings is None else listings
-    got = listed.get(directory)
-    if got is None:
-        got = listed[directory] = _entries(directory)
     match = _names_matcher(tuple(sorted(patterns)))
-    return [e.path for e in got if not e.name.startswith(".") and match(e.name)]
+    return [
+        e.path for e in _listing(listed, directory) if not e.name.startswith(".") and match(e.name)
+    ]
 
 
 def one_name_pattern(pattern: str) -> bool:
@@ -189,6 +202,14 @@ def _names_matcher(parts: Tuple[str, ...]) -> Callable[[str], Any]:
     """Whether a name matches any of ``parts`` (as fnmatchcase), by one compiled match: each
     translation is anchored at its own end (``\\Z``), the match at the start."""
     return re.compile("|".join(fnmatch.translate(p) for p in parts)).match
+
+
+def _listing(listed: Dict[str, List[Any]], path: str) -> List["os.DirEntry[str]"]:
+    """``path``'s entries, listed once per ``listed`` (the calls of one look share it)."""
+    got = listed.get(path)
+    if got is None:
+        got = listed[path] = _entries(path)
+    return got
 
 
 def _entries(path: str) -> List["os.DirEntry[str]"]:
